@@ -1,0 +1,375 @@
+"""The command line: every action of the app without a window (`python main.py <subcommand>`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import logging.handlers
+import sys
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, NoReturn
+
+from core.errors import DomainError, NumberError
+from core.indicators import BY_CODE, INDICATORS, RATES, display_name, is_known_code
+from core.numbers import parse_count
+from core.plans import describe_plan, plan_period_label
+from core.progress import Progress, compute_progress, percent, rate_text
+from core.quarters import Quarter
+from core.validation import LEVEL_NAMES, Finding, has_errors
+from storage.store import PROFILE_LABELS, Profile, Store, data_dir, default_db_path
+
+__version__ = "0.1.0"
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_REFUSED = 2
+
+
+class UsageError(DomainError):
+    pass
+
+
+class ChineseArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_REFUSED, f"命令用法有误：{message}\n请用 --help 查看用法。\n")
+
+
+def setup_logging() -> None:
+    try:
+        folder = data_dir() / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            folder / "town-returns.log", maxBytes=1_000_000, backupCount=5, encoding="utf-8"
+        )
+    except OSError:
+        handler = logging.NullHandler()  # a read-only profile must not stop the app
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+
+
+def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument("--db", type=Path, default=default, help="数据库文件（默认在用户数据目录，或环境变量 TOWN_RETURNS_DB）")
+    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False, help="输出 JSON")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = ChineseArgumentParser(prog="main.py", description="镇街人社指标填报系统")
+    _common(parser, suppress=False)
+    parser.add_argument("--version", action="version", version=f"town-returns {__version__}")
+    parser.add_argument("--demo", action="store_true", help="用演示数据库打开软件")
+    sub = parser.add_subparsers(dest="command", metavar="子命令", parser_class=ChineseArgumentParser)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _common(p, suppress=True)
+        return p
+
+    p = command("init", "把数据库绑定到一个镇街")
+    p.add_argument("--town", required=True, help="镇街名称，如 莞城")
+
+    p = command("profile", "查看或修改单位信息（填报单位、负责人、填表人、电话）")
+    for name, label in PROFILE_LABELS.items():
+        p.add_argument(f"--{name.replace('_', '-')}", dest=name, help=label)
+
+    p = command("enter", "录入一个季度的数值和说明")
+    p.add_argument("--quarter", required=True, help="季度，如 2024Q3 或 2024年第3季度")
+    p.add_argument("figures", nargs="*", metavar="代码=数值", help="如 card_holders=170000；数值留空表示清除")
+    p.add_argument("--explain", action="append", default=[], metavar="代码=说明", help="对某项警告的说明，可重复")
+
+    p = command("check", "检查一个季度的数值")
+    p.add_argument("--quarter", required=True)
+
+    p = command("progress", "查看目标完成进度")
+    p.add_argument("--quarter", help="季度（默认：最近一个已结束的季度）")
+
+    p = command("history", "查看修改记录（审计记录）")
+    p.add_argument("--quarter")
+    p.add_argument("--indicator", help="指标代码")
+
+    p = command("targets", "规划目标：导入或列出")
+    tsub = p.add_subparsers(dest="targets_command", metavar="操作", required=True, parser_class=ChineseArgumentParser)
+    imp = tsub.add_parser("import", help="导入市里下发的指标任务分解表（.xlsx 或 .csv）")
+    _common(imp, suppress=True)
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--name", help="规划名称（默认取文件名）")
+    imp.add_argument("--first", help="规划期第一个季度，如 2026Q1（默认从文件名中的年份推断）")
+    imp.add_argument("--last", help="规划期最后一个季度，如 2030Q4")
+    lst = tsub.add_parser("list", help="列出已导入的规划")
+    _common(lst, suppress=True)
+
+    p = command("audit", "审计记录")
+    asub = p.add_subparsers(dest="audit_command", metavar="操作", required=True, parser_class=ChineseArgumentParser)
+    ver = asub.add_parser("verify", help="校验审计记录的哈希链")
+    _common(ver, suppress=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    setup_logging()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from gui.app import run_app  # Qt is only loaded when a window is wanted
+
+        return run_app(args.db, demo=args.demo)
+    handler = COMMANDS[args.command]
+    try:
+        return handler(args)
+    except DomainError as exc:
+        _fail(exc.message)
+    except OSError as exc:
+        _fail(f"文件操作失败：{exc}")
+    return EXIT_REFUSED
+
+
+def _fail(message: str) -> None:
+    print(f"错误：{message}", file=sys.stderr)
+
+
+def _store(args: argparse.Namespace) -> Store:
+    return Store(args.db or default_db_path())
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def _quarter(text: str | None, store: Store) -> Quarter:
+    return Quarter.parse(text) if text else Quarter.latest_ended(store.today())
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        town = store.bind_town(args.town)
+        if args.json:
+            _print_json({"town": town, "db": str(store.path)})
+        else:
+            print(f"数据库 {store.path} 已绑定：{town}")
+    return EXIT_OK
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        current = store.profile()
+        changes = {name: getattr(args, name) for name in PROFILE_LABELS if getattr(args, name) is not None}
+        if changes:
+            store.set_profile(Profile(**{**current.__dict__, **changes}))
+            current = store.profile()
+        if args.json:
+            _print_json({"town": store.town(), **current.__dict__})
+        else:
+            print(f"镇街：{store.town() or '（未绑定）'}")
+            for name, label in PROFILE_LABELS.items():
+                print(f"{label}：{getattr(current, name) or '（未填）'}")
+    return EXIT_OK
+
+
+def _split_pairs(items: Sequence[str], what: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in items:
+        code, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"“{item}”应写成 代码=值（{what}）")
+        pairs.append((code.strip(), value))
+    return pairs
+
+
+def cmd_enter(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        quarter = Quarter.parse(args.quarter)
+        values: dict[str, int | None] = {}
+        invalid: dict[str, str] = {}
+        for code, text in _split_pairs(args.figures, "数值"):
+            if code not in BY_CODE:
+                raise UsageError(f"未知指标代码“{code}”。可用代码：{', '.join(BY_CODE)}")
+            try:
+                values[code] = parse_count(text)
+            except NumberError as exc:
+                invalid[code] = exc.message
+        explanations: dict[str, str | None] = {}
+        for code, text in _split_pairs(args.explain, "说明"):
+            if not is_known_code(code):
+                raise UsageError(f"未知指标代码“{code}”")
+            explanations[code] = text
+        findings = store.check(quarter, values, explanations, invalid)
+        if has_errors(findings):
+            print(f"{quarter.label}未保存，存在以下错误：", file=sys.stderr)
+            for finding in findings:
+                if finding.blocks_saving:
+                    print(f"  {finding.message}", file=sys.stderr)
+            if args.json:
+                _print_json({"saved": False, "findings": [f.as_dict() for f in findings]})
+            return EXIT_REFUSED
+        changes = store.save_quarter(quarter, values, explanations)
+        findings = store.check(quarter)
+        if args.json:
+            _print_json({"saved": True, "changes": [c.__dict__ for c in changes], "findings": [f.as_dict() for f in findings]})
+        else:
+            print(f"{store.town()} {quarter.label}：已保存 {len(changes)} 项修改")
+            _print_findings(findings, skip_notices=True)
+    return EXIT_OK
+
+
+def _print_findings(findings: list[Finding], skip_notices: bool = False) -> None:
+    for finding in findings:
+        if skip_notices and finding.level == "notice":
+            continue
+        print(f"[{LEVEL_NAMES[finding.level]}] {finding.message}")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        quarter = Quarter.parse(args.quarter)
+        findings = store.check(quarter)
+        if args.json:
+            _print_json([f.as_dict() for f in findings])
+        else:
+            print(f"{store.town()} {quarter.label} 检查结果：")
+            if not findings:
+                print("未发现问题")
+            _print_findings(findings)
+        return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
+
+
+def _ratio(value: Fraction | None) -> float | None:
+    return None if value is None else round(float(value), 6)
+
+
+def progress_json(progress: Progress) -> dict[str, Any]:
+    indicators: dict[str, Any] = {}
+    for code, item in progress.indicators.items():
+        indicators[code] = {
+            "target": item.target,
+            "actual": item.cumulative if item.cumulative is not None else item.quarter_value,
+            "completion": _ratio(item.completion),
+            "status": item.status,
+            "quarter": item.quarter_value,
+            "ytd": item.ytd,
+            "cumulative": item.cumulative,
+        }
+    for rate in RATES:
+        ytd, qtr = progress.rates_ytd[rate.code], progress.rates_quarter[rate.code]
+        indicators[rate.code] = {
+            "numerator": ytd.numerator,
+            "denominator": ytd.denominator,
+            "rate": _ratio(ytd.rate),
+            "target": _ratio(ytd.target),
+            "met": ytd.met,
+            "quarter": {"numerator": qtr.numerator, "denominator": qtr.denominator, "rate": _ratio(qtr.rate), "met": qtr.met},
+        }
+    return {
+        "town": progress.town,
+        "quarter": progress.quarter.code,
+        "plan": progress.plan.name if progress.plan else None,
+        "time_progress": _ratio(progress.time_progress),
+        "indicators": indicators,
+    }
+
+
+def _number(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+def cmd_progress(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        town = store.require_town()
+        quarter = _quarter(args.quarter, store)
+        progress = compute_progress(store.plan_for(quarter), town, quarter, store.history())
+    if args.json:
+        _print_json(progress_json(progress))
+        return EXIT_OK
+    print(f"{town} {quarter.label} 目标完成进度")
+    if progress.plan is None:
+        print("本季度不在任何已导入的规划期内，没有目标。")
+    else:
+        print(f"规划：{progress.plan.name}（{plan_period_label(progress.plan)}）；时间进度 {percent(progress.time_progress)}")
+    for indicator in INDICATORS:
+        item = progress.indicators[indicator.code]
+        line = f"  {display_name(indicator.code)}：本季度 {_number(item.quarter_value)}，年度累计 {_number(item.ytd)}"
+        if item.target is not None:
+            line += (
+                f"，规划累计 {_number(item.cumulative)} / 目标 {_number(item.target)} {indicator.unit}，"
+                f"完成率 {percent(item.completion)}，{item.status or '未填报'}"
+            )
+        print(line)
+    for rate in RATES:
+        ytd, qtr = progress.rates_ytd[rate.code], progress.rates_quarter[rate.code]
+        verdict = "" if ytd.met is None else ("，达标" if ytd.met else "，未达标")
+        print(
+            f"  {rate.name}：本季度 {rate_text(qtr)}，年度累计 {rate_text(ytd)}"
+            f"（目标 ≥{percent(ytd.target)}{verdict}）"
+        )
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        quarter = Quarter.parse(args.quarter) if args.quarter else None
+        if args.indicator and not is_known_code(args.indicator) and args.indicator not in PROFILE_LABELS:
+            raise UsageError(f"未知指标代码“{args.indicator}”")
+        rows = store.audit_trail(quarter, args.indicator)
+    if args.json:
+        _print_json([r.as_dict() for r in rows])
+        return EXIT_OK
+    if not rows:
+        print("没有修改记录")
+    for row in rows:
+        who = row.os_user + (f"（{row.clerk}）" if row.clerk else "")
+        subject = PROFILE_LABELS.get(row.code or "", row.subject)
+        where = " ".join(x for x in (row.quarter or "", subject) if x)
+        print(f"{row.id:>5}  {row.at}  {who}  {row.action_name}  {where}  {row.old_value or '（空）'} → {row.new_value or '（空）'}")
+    return EXIT_OK
+
+
+def cmd_targets(args: argparse.Namespace) -> int:
+    from reports.tables import read_plan_file  # openpyxl is only needed here
+
+    with _store(args) as store:
+        if args.targets_command == "list":
+            plans = store.plans()
+            if args.json:
+                _print_json(
+                    [{"name": p.name, "first": p.first.code, "last": p.last.code, "city": p.city.counts} for p in plans]
+                )
+            else:
+                for plan in plans:
+                    print(describe_plan(plan))
+            return EXIT_OK
+        plan = read_plan_file(args.file, name=args.name, first=args.first, last=args.last)
+        replaced = store.import_plan(plan, source=args.file.name)
+        if args.json:
+            _print_json({"name": plan.name, "first": plan.first.code, "last": plan.last.code, "replaced": replaced})
+        else:
+            print(("已更新" if replaced else "已导入") + "：" + describe_plan(plan))
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        result = store.verify_audit()
+    if args.json:
+        _print_json({"ok": result.ok, "rows": result.rows, "first_bad_id": result.first_bad_id, "message": result.message})
+    else:
+        print(result.message)
+    return EXIT_OK if result.ok else EXIT_FINDINGS
+
+
+COMMANDS = {
+    "init": cmd_init,
+    "profile": cmd_profile,
+    "enter": cmd_enter,
+    "check": cmd_check,
+    "progress": cmd_progress,
+    "history": cmd_history,
+    "targets": cmd_targets,
+    "audit": cmd_audit,
+}
+

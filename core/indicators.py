@@ -1,0 +1,85 @@
+"""The one table of figures and rates that everything else reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from fractions import Fraction
+
+
+class Kind(Enum):
+    STOCK = "stock"  # a level at quarter end (card holders)
+    FLOW = "flow"  # a count within the quarter
+
+
+@dataclass(frozen=True)
+class Indicator:
+    code: str
+    name: str
+    short_name: str
+    unit: str
+    kind: Kind
+    group: str
+    has_plan_target: bool  # the annex gives a 2021–2025 target for it
+    parent: str | None = None  # a sub-count ("其中") of this indicator
+
+
+@dataclass(frozen=True)
+class Rate:
+    code: str
+    name: str
+    short_name: str
+    numerator: str
+    denominator: str
+    default_target: Fraction  # met when the rate is >= this ("以上" includes the number)
+
+
+GROUPS: tuple[str, ...] = ("社保卡", "粤菜师傅", "南粤家政", "劳动人事争议调解", "劳动人事争议仲裁", "劳动保障监察")
+
+INDICATORS: tuple[Indicator, ...] = (
+    Indicator("card_holders", "社会保障卡持卡人数（社保卡）", "社保卡持卡人数", "张", Kind.STOCK, "社保卡", True),
+    Indicator("yuecai_certified", "“粤菜师傅”培训发证人数", "粤菜师傅培训发证", "人次", Kind.FLOW, "粤菜师傅", True),
+    Indicator("nanyue_trained", "“南粤家政”培训人数", "南粤家政培训", "人次", Kind.FLOW, "南粤家政", True),
+    Indicator("mediation_cases", "劳动人事争议调解案件数", "调解案件数", "件", Kind.FLOW, "劳动人事争议调解", False),
+    Indicator(
+        "mediation_success", "其中：调解成功案件数", "调解成功案件数", "件", Kind.FLOW, "劳动人事争议调解", False,
+        parent="mediation_cases",
+    ),
+    Indicator("arbitration_due", "劳动人事争议仲裁应结案件数", "仲裁应结案件数", "件", Kind.FLOW, "劳动人事争议仲裁", False),
+    Indicator(
+        "arbitration_closed", "其中：审结案件数", "仲裁审结案件数", "件", Kind.FLOW, "劳动人事争议仲裁", False,
+        parent="arbitration_due",
+    ),
+    Indicator("inspection_cases", "劳动保障监察举报投诉案件数", "监察举报投诉案件数", "件", Kind.FLOW, "劳动保障监察", False),
+    Indicator(
+        "inspection_closed", "其中：结案数", "监察结案数", "件", Kind.FLOW, "劳动保障监察", False,
+        parent="inspection_cases",
+    ),
+)
+
+RATES: tuple[Rate, ...] = (
+    Rate("mediation_success_rate", "劳动人事争议调解成功率", "调解成功率", "mediation_success", "mediation_cases", Fraction(78, 100)),
+    Rate("arbitration_closure_rate", "劳动人事争议仲裁结案率", "仲裁结案率", "arbitration_closed", "arbitration_due", Fraction(96, 100)),
+    Rate("inspection_closure_rate", "劳动保障监察举报投诉案件结案率", "监察结案率", "inspection_closed", "inspection_cases", Fraction(1)),
+)
+
+INDICATOR_CODES: tuple[str, ...] = tuple(i.code for i in INDICATORS)
+RATE_CODES: tuple[str, ...] = tuple(r.code for r in RATES)
+PLANNED_CODES: tuple[str, ...] = tuple(i.code for i in INDICATORS if i.has_plan_target)
+
+BY_CODE: dict[str, Indicator] = {i.code: i for i in INDICATORS}
+RATE_BY_CODE: dict[str, Rate] = {r.code: r for r in RATES}
+
+
+def display_name(code: str) -> str:
+    """The Chinese name of a figure or a rate, for messages."""
+    if code in BY_CODE:
+        indicator = BY_CODE[code]
+        return indicator.short_name if indicator.parent else indicator.name
+    if code in RATE_BY_CODE:
+        return RATE_BY_CODE[code].name
+    return code
+
+
+def is_known_code(code: str) -> bool:
+    return code in BY_CODE or code in RATE_BY_CODE

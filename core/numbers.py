@@ -1,0 +1,63 @@
+"""The one parser of typed counts, used by every entry path (window, command line, imports)."""
+
+from __future__ import annotations
+
+import re
+
+from core.errors import NumberError
+
+MAX_COUNT = 100_000_000
+
+_GROUPED = re.compile(r"^[1-9][0-9]{0,2}(,[0-9]{3})+$")
+_PLAIN = re.compile(r"^[0-9]+$")
+_SPACES = " \t\r\n\u3000\u00a0\u2009\u202f\ufeff"
+# Only the full-width forms a Chinese input method types; NFKC would also turn "²" or "①" into digits.
+_FULL_WIDTH = str.maketrans("０１２３４５６７８９，．－＋％ｅＥ", "0123456789,.-+%eE")
+
+
+def parse_count(text: object) -> int | None:
+    """Read a non-negative whole count as typed by a clerk.
+
+    Blank means "not entered" and gives None, never 0. Full-width digits, `1,234` and `1，234`
+    and surrounding spaces are accepted; anything else raises NumberError with a Chinese reason.
+    """
+    if text is None:
+        return None
+    if isinstance(text, bool):
+        raise NumberError("请填写数字")
+    if isinstance(text, int):
+        return _checked(text)
+    raw = str(text)
+    cleaned = raw.translate(_FULL_WIDTH).strip(_SPACES)
+    if cleaned == "":
+        return None
+    if _PLAIN.match(cleaned):
+        return _checked(int(cleaned))
+    if _GROUPED.match(cleaned):
+        return _checked(int(cleaned.replace(",", "")))
+    raise NumberError(_reason(cleaned, raw))
+
+
+def _checked(value: int) -> int:
+    if value < 0:
+        raise NumberError("不能为负数")
+    if value > MAX_COUNT:
+        raise NumberError(f"数值 {value:,} 超过上限 {MAX_COUNT:,}，请核对是否多输了位数")
+    return value
+
+
+def _reason(cleaned: str, raw: str) -> str:
+    shown = raw.strip()
+    if any(c in _SPACES for c in cleaned):
+        return f"“{shown}”中间有空格，请删去空格"
+    if cleaned.startswith("-") or cleaned.startswith("−"):
+        return f"“{shown}”是负数，人数和件数不能为负"
+    if re.fullmatch(r"[+-]?[\d,]*\.?\d*[eE][+-]?\d+", cleaned):
+        return f"“{shown}”是科学计数法，请填写完整的整数"
+    if re.fullmatch(r"[+]?[\d,]*\.\d*", cleaned) and any(c.isdigit() for c in cleaned):
+        return f"“{shown}”带有小数，人数和件数须为整数"
+    if re.fullmatch(r"[\d,]+", cleaned):
+        return f"“{shown}”的千分位分隔符位置不对，应每三位一个逗号，如 1,234"
+    if cleaned.endswith("%"):
+        return f"“{shown}”是百分数，这里只填数量，比率由系统计算"
+    return f"“{shown}”不是数字，请只填写阿拉伯数字"

@@ -1,0 +1,188 @@
+"""Findings on a quarter's figures: errors block saving, warnings need a written 说明."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from fractions import Fraction
+
+from core.indicators import BY_CODE, INDICATORS, RATES, Kind, display_name
+from core.plans import Plan
+from core.progress import BEHIND, SEVERELY_BEHIND, History, compute_progress, percent
+from core.quarters import Quarter
+
+ERROR = "error"
+WARNING = "warning"
+NOTICE = "notice"
+LEVEL_NAMES = {ERROR: "错误", WARNING: "警告", NOTICE: "提示"}
+MIN_EXPLANATION_CHARS = 6
+SPIKE_FACTOR = 3
+SPIKE_FLOOR = 20
+SPIKE_WINDOW = 4
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str
+    rule: str
+    indicator: str | None
+    message: str
+    needs_explanation: bool = False
+    explained: bool = False
+
+    @property
+    def blocks_saving(self) -> bool:
+        return self.level == ERROR
+
+    @property
+    def blocks_submission(self) -> bool:
+        return self.level == ERROR or (self.needs_explanation and not self.explained)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "level": self.level,
+            "rule": self.rule,
+            "indicator": self.indicator,
+            "message": self.message,
+            "needs_explanation": self.needs_explanation,
+            "explained": self.explained,
+        }
+
+
+@dataclass(frozen=True)
+class QuarterInput:
+    town: str
+    quarter: Quarter
+    today: date
+    plan: Plan | None
+    values: Mapping[str, int | None]  # this quarter's figures as they would be saved
+    history: History  # every other quarter's saved figures
+    explanations: Mapping[str, str] = field(default_factory=dict)
+    invalid: Mapping[str, str] = field(default_factory=dict)  # code -> why the typed text was refused
+
+
+def explanation_ok(text: str | None) -> bool:
+    return text is not None and len("".join(text.split())) >= MIN_EXPLANATION_CHARS
+
+
+def check_quarter(data: QuarterInput) -> list[Finding]:
+    findings: list[Finding] = []
+    quarter, values = data.quarter, data.values
+
+    for code, reason in data.invalid.items():
+        findings.append(Finding(ERROR, "unparsable", code, f"{display_name(code)}：{reason}"))
+
+    if not quarter.has_begun(data.today):
+        findings.append(
+            Finding(ERROR, "quarter_not_begun", None, f"{quarter.label}尚未开始（{quarter.first_day:%Y-%m-%d} 起），不能填报")
+        )
+
+    for indicator in INDICATORS:
+        if indicator.parent is None:
+            continue
+        part, whole = values.get(indicator.code), values.get(indicator.parent)
+        if part is not None and whole is not None and part > whole:
+            findings.append(
+                Finding(
+                    ERROR,
+                    "sub_exceeds_total",
+                    indicator.code,
+                    f"{display_name(indicator.code)} {part:,} 大于{display_name(indicator.parent)} {whole:,}",
+                )
+            )
+
+    history: dict[Quarter, Mapping[str, int | None]] = dict(data.history)
+    history[quarter] = values
+    progress = compute_progress(data.plan, data.town, quarter, history)
+
+    def warn(rule: str, code: str, message: str) -> None:
+        explained = explanation_ok(data.explanations.get(code))
+        suffix = "（已说明）" if explained else "，请填写说明（至少 6 个字）"
+        findings.append(Finding(WARNING, rule, code, message + suffix, needs_explanation=True, explained=explained))
+
+    for rate in RATES:
+        if values.get(rate.numerator) is None or values.get(rate.denominator) is None:
+            continue
+        ytd = progress.rates_ytd[rate.code]
+        if ytd.met is False:
+            warn(
+                "rate_below_target",
+                rate.code,
+                f"{rate.name}年度累计 {percent(ytd.rate)}（{ytd.numerator:,}/{ytd.denominator:,}），"
+                f"低于目标 {percent(ytd.target)}",
+            )
+
+    for code, item in progress.indicators.items():
+        if item.status is None or values.get(code) is None:
+            continue
+        assert item.completion is not None and progress.time_progress is not None
+        pace = f"完成率 {percent(item.completion)}，时间进度 {percent(progress.time_progress)}"
+        if item.status == SEVERELY_BEHIND:
+            warn("severely_behind", code, f"{display_name(code)}严重滞后：{pace}，落后超过 20 个百分点")
+        elif item.status == BEHIND:
+            findings.append(Finding(NOTICE, "behind", code, f"{display_name(code)}滞后：{pace}"))
+
+    current_cards = values.get("card_holders")
+    previous_cards = data.history.get(quarter.previous(), {}).get("card_holders")
+    if current_cards is not None and previous_cards is not None and current_cards < previous_cards:
+        warn(
+            "card_holders_decreased",
+            "card_holders",
+            f"社保卡持卡人数 {current_cards:,} 少于上季度 {previous_cards:,}（减少 {previous_cards - current_cards:,}）",
+        )
+
+    for indicator in INDICATORS:
+        if indicator.kind is not Kind.FLOW:
+            continue
+        value = values.get(indicator.code)
+        if value is None or value <= SPIKE_FLOOR:
+            continue
+        earlier = _previous_nonzero(data.history, quarter, indicator.code)
+        if not earlier:
+            continue
+        mean = Fraction(sum(earlier), len(earlier))
+        if value > SPIKE_FACTOR * mean:
+            warn(
+                "flow_spike",
+                indicator.code,
+                f"{display_name(indicator.code)} {value:,} 超过此前 {len(earlier)} 个非零季度均值 "
+                f"{float(mean):,.1f} 的 3 倍",
+            )
+
+    if data.plan is not None and data.plan.contains(quarter):
+        gaps = [q for q in data.plan.quarters if q < quarter and not any(v is not None for v in data.history.get(q, {}).values())]
+        if gaps:
+            shown = "、".join(q.label for q in gaps[:6]) + ("等" if len(gaps) > 6 else "")
+            findings.append(
+                Finding(NOTICE, "missing_earlier_quarter", None, f"此前有 {len(gaps)} 个季度尚未填报：{shown}，累计数按已填季度计算")
+            )
+
+    for indicator in INDICATORS:
+        if values.get(indicator.code) is None and indicator.code not in data.invalid:
+            findings.append(Finding(NOTICE, "not_entered", indicator.code, f"{display_name(indicator.code)}尚未填写"))
+
+    return findings
+
+
+def _previous_nonzero(history: History, quarter: Quarter, code: str) -> list[int]:
+    found: list[int] = []
+    for past in sorted((q for q in history if q < quarter), reverse=True):
+        value = history[past].get(code)
+        if value:
+            found.append(value)
+            if len(found) == SPIKE_WINDOW:
+                break
+    return found
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    return any(f.blocks_saving for f in findings)
+
+
+def submission_blockers(findings: list[Finding], values: Mapping[str, int | None]) -> list[str]:
+    """Reasons, in words, why the quarter cannot be exported as a return yet."""
+    reasons = [f.message for f in findings if f.level == ERROR]
+    reasons += [f"{display_name(code)}尚未填写" for code in BY_CODE if values.get(code) is None]
+    reasons += [f"{f.message}" for f in findings if f.needs_explanation and not f.explained]
+    return reasons

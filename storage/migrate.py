@@ -1,0 +1,76 @@
+"""Schema migrations run from code at start-up, and the refusal of databases from a newer app."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+
+from core.errors import DomainError
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+class DatabaseError(DomainError):
+    """A database file that cannot be used as it is."""
+
+
+class DatabaseTooNew(DatabaseError):
+    """A database written by a newer version of the app; it is left untouched."""
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def known_revisions() -> set[str]:
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def inspect_file(path: Path) -> str | None:
+    """The file's schema revision (None for a new or empty file), read without writing to it.
+
+    Raises DatabaseError for a file that is not one of ours and DatabaseTooNew for a newer one.
+    """
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"无法打开数据库文件 {path}：{exc}") from exc
+    try:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "alembic_version" not in tables:
+            if tables:
+                raise DatabaseError(f"{path} 不是本系统的数据库（缺少版本信息），为避免损坏未打开它")
+            return None
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(f"{path} 不是有效的数据库文件或已损坏（{exc}）") from exc
+    finally:
+        conn.close()
+    revision = row[0] if row else None
+    if revision is not None and revision not in known_revisions():
+        raise DatabaseTooNew(
+            f"数据库 {path} 由更新版本的本软件创建（结构版本 {revision}），当前版本无法识别。"
+            "请升级软件后再打开；文件未作任何改动。"
+        )
+    return revision
+
+
+def upgrade(connection: Connection) -> None:
+    config = alembic_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")

@@ -1,0 +1,81 @@
+"""SQLAlchemy models. Only `storage` sees them; the rest of the app gets plain values."""
+
+from __future__ import annotations
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Meta(Base):
+    """Key/value settings of this database: its town and the office profile."""
+
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Town(Base):
+    __tablename__ = "towns"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+
+
+class PlanRow(Base):
+    __tablename__ = "plans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    first_quarter: Mapped[str] = mapped_column(String(8))
+    last_quarter: Mapped[str] = mapped_column(String(8))
+    source: Mapped[str] = mapped_column(Text)
+    imported_at: Mapped[str] = mapped_column(String(40))
+
+
+class TargetRow(Base):
+    """A town's (or 全市's) target: a count, or a minimum rate written as a decimal string."""
+
+    __tablename__ = "targets"
+    __table_args__ = (UniqueConstraint("plan_id", "town", "code"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"))
+    town: Mapped[str] = mapped_column(String(32))
+    code: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(String(40))
+
+
+class FigureRow(Base):
+    __tablename__ = "figures"
+    town: Mapped[str] = mapped_column(ForeignKey("towns.name"), primary_key=True)
+    quarter: Mapped[str] = mapped_column(String(8), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[str] = mapped_column(String(40))
+
+
+class ExplanationRow(Base):
+    __tablename__ = "explanations"
+    town: Mapped[str] = mapped_column(ForeignKey("towns.name"), primary_key=True)
+    quarter: Mapped[str] = mapped_column(String(8), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[str] = mapped_column(String(40))
+
+
+class AuditEntry(Base):
+    """One change; `hash` covers the row and the previous row's hash, so edits outside the app show."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[str] = mapped_column(String(40))
+    os_user: Mapped[str] = mapped_column(String(200))
+    clerk: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(40))
+    quarter: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    old_value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    new_value: Mapped[str | None] = mapped_column(Text, nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
