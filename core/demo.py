@@ -1,0 +1,44 @@
+"""Plausible figures for a town across a plan, for the demo database and the city's demo set."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+
+from core.plans import Plan
+from core.quarters import Quarter
+
+# Share of the plan's target a town reaches by the end: some ahead, most near, a few behind.
+PACE_PROFILES = (1.08, 1.0, 0.97, 0.93, 0.85, 0.62)
+
+
+def town_figures(
+    plan: Plan, town: str, quarters: Iterable[Quarter], seed: int | None = None, pace: float | None = None
+) -> dict[Quarter, dict[str, int]]:
+    """Figures for `town` in `quarters`, deterministic for a given seed."""
+    rng = random.Random(f"{town}-{seed}")
+    targets = plan.targets_for(town).counts
+    n = len(plan.quarters)
+    pace = pace if pace is not None else rng.choice(PACE_PROFILES)
+    cards_start = int(targets["card_holders"] * rng.uniform(0.84, 0.9))
+    cards_end = int(targets["card_holders"] * min(pace, 1.04))
+    size = max(1.0, targets["card_holders"] / 300_000)
+    result: dict[Quarter, dict[str, int]] = {}
+    for quarter in quarters:
+        i = quarter - plan.first if plan.contains(quarter) else n - 1
+        share = (i + 1) / n
+        mediation = max(1, int(rng.gauss(40, 8) * size))
+        arbitration = max(1, int(rng.gauss(22, 5) * size))
+        inspection = max(0, int(rng.gauss(9, 3) * size))
+        result[quarter] = {
+            "card_holders": int(cards_start + (cards_end - cards_start) * share + rng.randint(-200, 200)),
+            "yuecai_certified": max(0, round(targets["yuecai_certified"] * pace / n * rng.uniform(0.7, 1.3))),
+            "nanyue_trained": max(0, round(targets["nanyue_trained"] * pace / n * rng.uniform(0.7, 1.3))),
+            "mediation_cases": mediation,
+            "mediation_success": min(mediation, round(mediation * rng.uniform(0.78, 0.92))),
+            "arbitration_due": arbitration,
+            "arbitration_closed": min(arbitration, round(arbitration * rng.uniform(0.965, 1.0))),
+            "inspection_cases": inspection,
+            "inspection_closed": inspection,
+        }
+    return result

@@ -1,0 +1,294 @@
+"""The quarter's entry form: nine figures in the return's groups, live rates and live findings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QLineEdit, QWidget
+
+from core.errors import NumberError
+from core.indicators import GROUPS, INDICATORS, RATES, Kind, display_name
+from core.numbers import parse_count
+from core.plans import Plan
+from core.progress import History, rate_over, rate_text
+from core.quarters import Quarter
+from core.validation import Finding, QuarterInput, check_quarter
+
+COLUMNS = ("指标", "本季度", "单位", "上季度", "年度累计", "说明")
+INVALID_STYLE = "QLineEdit { border: 2px solid #c62828; background: #fff3f3; }"
+NEEDS_NOTE_STYLE = "QLineEdit { border: 2px solid #b35900; background: #fff8e1; }"
+
+
+class EntryForm(QWidget):
+    """Shows and asks; every rule it applies comes from `core`."""
+
+    edited = Signal()
+    findings_changed = Signal(list)
+    message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.value_edits: dict[str, QLineEdit] = {}
+        self.explain_edits: dict[str, QLineEdit] = {}
+        self.last_labels: dict[str, QLabel] = {}
+        self.ytd_labels: dict[str, QLabel] = {}
+        self.rate_quarter_labels: dict[str, QLabel] = {}
+        self.rate_ytd_labels: dict[str, QLabel] = {}
+        self._quarter: Quarter | None = None
+        self._town = ""
+        self._plan: Plan | None = None
+        self._today = date.today()
+        self._history: dict[Quarter, dict[str, int]] = {}
+        self._saved_values: dict[str, int] = {}
+        self._saved_explanations: dict[str, str] = {}
+        self._findings: list[Finding] = []
+        self._loading = False
+        self._build()
+
+    # --- layout ------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        grid = QGridLayout(self)
+        grid.setHorizontalSpacing(12)
+        grid.setVerticalSpacing(6)
+        for column, title in enumerate(COLUMNS):
+            header = QLabel(f"<b>{title}</b>")
+            grid.addWidget(header, 0, column)
+        grid.setColumnStretch(0, 3)
+        grid.setColumnStretch(1, 2)
+        grid.setColumnStretch(5, 3)
+        row = 1
+        order: list[QWidget] = []
+        for group in GROUPS:
+            line = QFrame()
+            line.setFrameShape(QFrame.Shape.HLine)
+            line.setStyleSheet("color: #c8ccd2;")
+            grid.addWidget(line, row, 0, 1, len(COLUMNS))
+            row += 1
+            title = QLabel(f"<b>{group}</b>")
+            title.setStyleSheet("color: #0b4a8b;")
+            grid.addWidget(title, row, 0, 1, len(COLUMNS))
+            row += 1
+            for indicator in (i for i in INDICATORS if i.group == group):
+                name = QLabel(("　　" if indicator.parent else "") + indicator.name)
+                edit = QLineEdit()
+                edit.setObjectName(indicator.code)
+                edit.setAlignment(Qt.AlignmentFlag.AlignRight)
+                edit.setPlaceholderText("未填")
+                edit.setAccessibleName(indicator.name)
+                edit.installEventFilter(self)
+                edit.textChanged.connect(self._on_text_changed)
+                edit.editingFinished.connect(self._on_editing_finished)
+                name.setBuddy(edit)
+                self.value_edits[indicator.code] = edit
+                self.last_labels[indicator.code] = _number_label()
+                self.ytd_labels[indicator.code] = _number_label()
+                explain = self._explain_edit(indicator.code)
+                for column, widget in enumerate(
+                    (name, edit, QLabel(indicator.unit), self.last_labels[indicator.code],
+                     self.ytd_labels[indicator.code], explain)
+                ):
+                    grid.addWidget(widget, row, column)
+                order += [edit, explain]
+                row += 1
+            for rate in (r for r in RATES if _group_of(r.denominator) == group):
+                name = QLabel(f"{rate.name}（目标 ≥{round(rate.default_target * 100)}%）")
+                name.setStyleSheet("color: #444;")
+                self.rate_quarter_labels[rate.code] = _number_label()
+                self.rate_ytd_labels[rate.code] = _number_label()
+                explain = self._explain_edit(rate.code)
+                grid.addWidget(name, row, 0)
+                grid.addWidget(self.rate_quarter_labels[rate.code], row, 1)
+                grid.addWidget(self.rate_ytd_labels[rate.code], row, 4)
+                grid.addWidget(explain, row, 5)
+                order.append(explain)
+                row += 1
+        grid.setRowStretch(row, 1)
+        for first, second in zip(order, order[1:], strict=False):
+            QWidget.setTabOrder(first, second)
+
+    def _explain_edit(self, code: str) -> QLineEdit:
+        edit = QLineEdit()
+        edit.setObjectName(f"explain_{code}")
+        edit.setPlaceholderText("请说明原因（至少 6 个字）")
+        edit.setAccessibleName(f"{display_name(code)}的说明")
+        edit.setVisible(False)
+        edit.installEventFilter(self)
+        edit.textChanged.connect(self._on_text_changed)
+        self.explain_edits[code] = edit
+        return edit
+
+    # --- loading and reading -----------------------------------------------------------------
+
+    def load(
+        self,
+        town: str,
+        quarter: Quarter,
+        plan: Plan | None,
+        history: History,
+        explanations: Mapping[str, str],
+        today: date,
+    ) -> None:
+        self._loading = True
+        self._town, self._quarter, self._plan, self._today = town, quarter, plan, today
+        self._history = {q: dict(v) for q, v in history.items() if q != quarter}
+        self._saved_values = dict(history.get(quarter, {}))
+        self._saved_explanations = dict(explanations)
+        previous = history.get(quarter.previous(), {})
+        for code, edit in self.value_edits.items():
+            value = self._saved_values.get(code)
+            edit.setText("" if value is None else f"{value:,}")
+            last = previous.get(code)
+            self.last_labels[code].setText("—" if last is None else f"{last:,}")
+        for code, edit in self.explain_edits.items():
+            edit.setText(self._saved_explanations.get(code, ""))
+        self._loading = False
+        self._refresh()
+
+    @property
+    def quarter(self) -> Quarter | None:
+        return self._quarter
+
+    def parsed(self) -> tuple[dict[str, int | None], dict[str, str]]:
+        values: dict[str, int | None] = {}
+        invalid: dict[str, str] = {}
+        for code, edit in self.value_edits.items():
+            try:
+                values[code] = parse_count(edit.text())
+            except NumberError as exc:
+                invalid[code] = exc.message
+        return values, invalid
+
+    def explanations(self) -> dict[str, str | None]:
+        return {code: (edit.text().strip() or None) for code, edit in self.explain_edits.items()}
+
+    def findings(self) -> list[Finding]:
+        return list(self._findings)
+
+    def is_dirty(self) -> bool:
+        values, invalid = self.parsed()
+        if invalid:
+            return True
+        saved_values = {c: self._saved_values.get(c) for c in self.value_edits}
+        saved_notes = {c: self._saved_explanations.get(c) for c in self.explain_edits}
+        return values != saved_values or self.explanations() != saved_notes
+
+    def mark_saved(self, values: Mapping[str, int | None], explanations: Mapping[str, str | None]) -> None:
+        self._saved_values = {c: v for c, v in values.items() if v is not None}
+        self._saved_explanations = {c: t for c, t in explanations.items() if t}
+        self.edited.emit()
+
+    def focus_field(self, code: str | None) -> None:
+        if code is None:
+            return
+        if code in self.value_edits:
+            edit = self.value_edits[code]
+            note = self.explain_edits[code]
+            target = note if note.isVisible() and edit.styleSheet() != INVALID_STYLE and self._needs_note(code) else edit
+        else:
+            target = self.explain_edits[code]
+        target.setFocus(Qt.FocusReason.OtherFocusReason)
+        target.selectAll()
+
+    def _needs_note(self, code: str) -> bool:
+        return any(f.indicator == code and f.needs_explanation and not f.explained for f in self._findings)
+
+    # --- live behaviour ----------------------------------------------------------------------
+
+    def _on_text_changed(self) -> None:
+        if self._loading:
+            return
+        self._refresh()
+        self.edited.emit()
+
+    def _on_editing_finished(self) -> None:
+        edit = self.sender()
+        if not isinstance(edit, QLineEdit):
+            return
+        try:
+            value = parse_count(edit.text())
+        except NumberError:
+            return
+        shown = "" if value is None else f"{value:,}"
+        if edit.text() != shown:
+            edit.setText(shown)
+
+    def _refresh(self) -> None:
+        if self._quarter is None:
+            return
+        values, invalid = self.parsed()
+        for code, edit in self.value_edits.items():
+            edit.setStyleSheet(INVALID_STYLE if code in invalid else "")
+            edit.setToolTip(invalid.get(code, ""))
+        history: dict[Quarter, Mapping[str, int | None]] = dict(self._history)
+        history[self._quarter] = values
+        ytd_quarters = self._quarter.year_to_date()
+        for indicator in INDICATORS:
+            code = indicator.code
+            if indicator.kind is Kind.STOCK:
+                ytd = values.get(code)
+            else:
+                entered = [v for q in ytd_quarters if (v := history.get(q, {}).get(code)) is not None]
+                ytd = sum(entered) if entered else None
+            self.ytd_labels[code].setText("—" if ytd is None else f"{ytd:,}")
+        for rate in RATES:
+            self.rate_quarter_labels[rate.code].setText(
+                rate_text(rate_over(history, [self._quarter], rate.code, rate.default_target))
+            )
+            self.rate_ytd_labels[rate.code].setText(
+                rate_text(rate_over(history, ytd_quarters, rate.code, rate.default_target))
+            )
+        notes = {code: text for code, text in self.explanations().items() if text}
+        self._findings = check_quarter(
+            QuarterInput(self._town, self._quarter, self._today, self._plan, values, self._history, notes, invalid)
+        )
+        needing = {f.indicator for f in self._findings if f.needs_explanation and f.indicator}
+        for code, edit in self.explain_edits.items():
+            edit.setVisible(code in needing or bool(edit.text().strip()))
+            unexplained = code in needing and self._needs_note(code)
+            edit.setStyleSheet(NEEDS_NOTE_STYLE if unexplained else "")
+        self.findings_changed.emit(self._findings)
+
+    # --- keyboard ----------------------------------------------------------------------------
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if event.type() == QEvent.Type.KeyPress and isinstance(watched, QLineEdit):
+            key_event = QKeyEvent(event) if not isinstance(event, QKeyEvent) else event
+            if key_event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                self.focusNextChild()
+                return True
+            if key_event.matches(QKeySequence.StandardKey.Paste) and watched in self.value_edits.values():
+                return self.paste_cells(watched, QGuiApplication.clipboard().text())
+        return super().eventFilter(watched, event)
+
+    def paste_cells(self, start: QLineEdit, text: str) -> bool:
+        """Fill consecutive fields from a row or column copied from Excel. False lets Qt paste as usual."""
+        rows = text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n").split("\n")
+        cells = [cell.strip() for row in rows for cell in row.split("\t")]
+        if len(cells) < 2:
+            return False
+        edits = list(self.value_edits.values())
+        index = edits.index(start)
+        targets = edits[index : index + len(cells)]
+        for edit, cell in zip(targets, cells, strict=False):
+            edit.setText(cell)
+        if len(cells) > len(targets):
+            self.message.emit(f"粘贴了 {len(cells)} 个单元格，只有 {len(targets)} 个可填的格子，多出的已忽略")
+        else:
+            self.message.emit(f"已粘贴 {len(cells)} 个数值")
+        targets[-1].setFocus()
+        return True
+
+
+def _number_label() -> QLabel:
+    label = QLabel("—")
+    label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    label.setMinimumWidth(80)
+    return label
+
+
+def _group_of(code: str) -> str:
+    return next(i.group for i in INDICATORS if i.code == code)

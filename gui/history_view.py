@@ -1,0 +1,173 @@
+"""Every quarter of the plan in one grid, and the audit trail with filters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import (
+    QComboBox, QHBoxLayout, QHeaderView, QLabel, QSplitter, QTableView, QVBoxLayout, QWidget,
+)
+
+from core.indicators import INDICATORS, display_name
+from core.quarters import Quarter
+from storage.store import PROFILE_LABELS, AuditRow
+
+ModelIndex = QModelIndex | QPersistentModelIndex
+BLANK_BRUSH = QBrush(QColor("#fdecea"))
+
+
+@dataclass(frozen=True)
+class QuarterRow:
+    quarter: Quarter
+    values: dict[str, int]
+
+
+class QuarterGridModel(QAbstractTableModel):
+    """Quarters down, figures across; a blank is shown as a tinted 未填 cell."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[QuarterRow] = []
+
+    def set_rows(self, rows: list[QuarterRow]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(INDICATORS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            indicator = INDICATORS[section]
+            return f"{indicator.short_name}\n（{indicator.unit}）"
+        return self.rows[section].quarter.label
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        value = self.rows[index.row()].values.get(INDICATORS[index.column()].code)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return "未填" if value is None else f"{value:,}"
+        if role == Qt.ItemDataRole.BackgroundRole and value is None:
+            return BLANK_BRUSH
+        if role == Qt.ItemDataRole.ForegroundRole and value is None:
+            return QBrush(QColor("#a33"))
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class AuditModel(QAbstractTableModel):
+    HEADERS = ("序号", "时间", "操作人", "操作", "季度", "项目", "原值", "新值")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[AuditRow] = []
+
+    def set_rows(self, rows: list[AuditRow]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:
+            return None
+        row = self.rows[index.row()]
+        who = row.os_user + (f"（{row.clerk}）" if row.clerk else "")
+        subject = PROFILE_LABELS.get(row.code or "", row.subject)
+        quarter = Quarter.parse(row.quarter).label if row.quarter else ""
+        return (
+            row.id, row.at.replace("T", " ")[:19], who, row.action_name, quarter, subject,
+            row.old_value or "（空）", row.new_value or "（空）",
+        )[index.column()]
+
+
+class HistoryView(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(QLabel("<b>各季度数值</b>（未填的格子标为浅红色）"))
+        self.grid_model = QuarterGridModel()
+        self.grid = QTableView()
+        self.grid.setObjectName("quarter_grid")
+        self.grid.setModel(self.grid_model)
+        self.grid.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
+        self.grid.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        top_layout.addWidget(self.grid)
+        splitter.addWidget(top)
+        bottom = QWidget()
+        bottom_layout = QVBoxLayout(bottom)
+        bottom_layout.setContentsMargins(0, 0, 0, 0)
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel("<b>修改记录</b>　季度："))
+        self.quarter_filter = QComboBox()
+        self.quarter_filter.setObjectName("audit_quarter")
+        filters.addWidget(self.quarter_filter)
+        filters.addWidget(QLabel("指标："))
+        self.indicator_filter = QComboBox()
+        self.indicator_filter.setObjectName("audit_indicator")
+        self.indicator_filter.addItem("全部", None)
+        for indicator in INDICATORS:
+            self.indicator_filter.addItem(display_name(indicator.code), indicator.code)
+        filters.addWidget(self.indicator_filter)
+        filters.addStretch(1)
+        bottom_layout.addLayout(filters)
+        self.audit_model = AuditModel()
+        self.audit = QTableView()
+        self.audit.setObjectName("audit_table")
+        self.audit.setModel(self.audit_model)
+        self.audit.verticalHeader().setVisible(False)
+        self.audit.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
+        self.audit.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.audit.horizontalHeader().setStretchLastSection(True)
+        bottom_layout.addWidget(self.audit)
+        splitter.addWidget(bottom)
+        splitter.setSizes([420, 260])
+        layout.addWidget(splitter)
+        self._all_audit: list[AuditRow] = []
+        self.quarter_filter.currentIndexChanged.connect(self._apply_filters)
+        self.indicator_filter.currentIndexChanged.connect(self._apply_filters)
+
+    def show_history(self, quarters: list[Quarter], history: dict[Quarter, dict[str, int]], audit: list[AuditRow]) -> None:
+        self.grid_model.set_rows([QuarterRow(q, history.get(q, {})) for q in quarters])
+        self._all_audit = audit
+        chosen = self.quarter_filter.currentData()
+        self.quarter_filter.blockSignals(True)
+        self.quarter_filter.clear()
+        self.quarter_filter.addItem("全部", None)
+        for quarter in sorted({Quarter.parse(r.quarter) for r in audit if r.quarter}, reverse=True):
+            self.quarter_filter.addItem(quarter.label, quarter.code)
+        index = self.quarter_filter.findData(chosen)
+        self.quarter_filter.setCurrentIndex(max(index, 0))
+        self.quarter_filter.blockSignals(False)
+        self._apply_filters()
+
+    def _apply_filters(self) -> None:
+        quarter, code = self.quarter_filter.currentData(), self.indicator_filter.currentData()
+        self.audit_model.set_rows(
+            [r for r in self._all_audit if (quarter is None or r.quarter == quarter) and (code is None or r.code == code)]
+        )

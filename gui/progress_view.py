@@ -1,0 +1,320 @@
+"""Progress against the plan: completion bars with the time-progress mark, rates, and a trend chart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QComboBox, QHBoxLayout, QHeaderView, QLabel, QStyledItemDelegate, QStyleOptionViewItem, QTableView,
+    QVBoxLayout, QWidget,
+)
+
+from core.indicators import BY_CODE, PLANNED_CODES, RATES, Kind, display_name
+from core.plans import Plan
+from core.progress import BEHIND, DONE, ON_PACE, SEVERELY_BEHIND, History, Progress, percent, rate_text
+from core.quarters import Quarter
+
+STATUS_COLOURS = {DONE: "#1a7f37", ON_PACE: "#0b5cad", BEHIND: "#b35900", SEVERELY_BEHIND: "#c62828"}
+ModelIndex = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(frozen=True)
+class ProgressRow:
+    name: str
+    unit: str
+    target: int | None
+    cumulative: int | None
+    completion: Fraction | None
+    time_progress: Fraction | None
+    status: str | None
+
+
+@dataclass(frozen=True)
+class RateRow:
+    name: str
+    quarter: str
+    ytd: str
+    target: str
+    verdict: str
+
+
+class ProgressModel(QAbstractTableModel):
+    HEADERS = ("指标", "目标", "规划累计", "完成率（竖线为时间进度）", "时间进度", "状态")
+    BAR_COLUMN = 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[ProgressRow] = []
+
+    def set_rows(self, rows: list[ProgressRow]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (
+                row.name,
+                _count(row.target, row.unit),
+                _count(row.cumulative, row.unit),
+                percent(row.completion),
+                percent(row.time_progress),
+                row.status or "未填报",
+            )[column]
+        if role == Qt.ItemDataRole.UserRole and column == self.BAR_COLUMN:
+            return (row.completion, row.time_progress, row.status)
+        if role == Qt.ItemDataRole.ForegroundRole and column == 5 and row.status:
+            return QBrush(QColor(STATUS_COLOURS[row.status]))
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (1, 2, 4):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class RateModel(QAbstractTableModel):
+    HEADERS = ("比率", "本季度", "年度累计", "目标", "年度是否达标")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[RateRow] = []
+
+    def set_rows(self, rows: list[RateRow]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (row.name, row.quarter, row.ytd, row.target, row.verdict)[index.column()]
+        if role == Qt.ItemDataRole.ForegroundRole and index.column() == 4:
+            return QBrush(QColor("#1a7f37" if row.verdict == "达标" else "#c62828" if row.verdict == "未达标" else "#555"))
+        return None
+
+
+class CompletionBarDelegate(QStyledItemDelegate):
+    """Draws 完成率 as a bar, with a vertical mark at 时间进度."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: ModelIndex) -> None:
+        completion, time_progress, status = index.data(Qt.ItemDataRole.UserRole) or (None, None, None)
+        painter.save()
+        rect = QRectF(option.rect).adjusted(6, 6, -70, -6)
+        painter.setPen(QPen(QColor("#c8ccd2")))
+        painter.setBrush(QColor("#f1f3f5"))
+        painter.drawRect(rect)
+        if completion is not None:
+            width = rect.width() * min(float(completion), 1.0)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(STATUS_COLOURS.get(status or "", "#888")))
+            painter.drawRect(QRectF(rect.left(), rect.top(), width, rect.height()))
+        if time_progress is not None:
+            x = rect.left() + rect.width() * float(time_progress)
+            painter.setPen(QPen(QColor("#222"), 2))
+            painter.drawLine(QPointF(x, rect.top() - 3), QPointF(x, rect.bottom() + 3))
+        painter.setPen(QColor("#222"))
+        text_rect = QRectF(rect.right() + 6, option.rect.top(), 64, option.rect.height())
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, percent(completion))
+        painter.restore()
+
+
+class TrendChart(QWidget):
+    """Cumulative actual per quarter of the plan against the straight line to the target."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setMinimumHeight(220)
+        self.points: list[tuple[Quarter, int | None]] = []
+        self.target: int | None = None
+        self.title = ""
+        self.stock = False
+
+    def set_series(
+        self, title: str, points: list[tuple[Quarter, int | None]], target: int | None, stock: bool = False
+    ) -> None:
+        """A stock's target is a level to reach (flat line); a flow's is a total to accumulate on pace."""
+        self.title, self.points, self.target, self.stock = title, points, target, stock
+        self.update()
+
+    def paintEvent(self, _event: object) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.fillRect(self.rect(), QColor("white"))
+        area = QRectF(self.rect()).adjusted(70, 30, -20, -40)
+        painter.setPen(QColor("#222"))
+        painter.drawText(QRectF(0, 4, self.width(), 22), Qt.AlignmentFlag.AlignCenter, self.title)
+        if not self.points:
+            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "没有数据")
+            return
+        values = [v for _, v in self.points if v is not None]
+        top = max([*values, self.target or 0, 1])
+        n = len(self.points)
+
+        def xy(i: int, value: float) -> QPointF:
+            x = area.left() + area.width() * (i + 0.5) / n
+            return QPointF(x, area.bottom() - area.height() * value / top)
+
+        painter.setPen(QPen(QColor("#c8ccd2"), 1))
+        for step in range(5):
+            y = area.bottom() - area.height() * step / 4
+            painter.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
+            painter.drawText(QRectF(0, y - 9, 64, 18), Qt.AlignmentFlag.AlignRight, f"{top * step / 4:,.0f}")
+        if self.target:
+            painter.setPen(QPen(QColor("#888"), 1.5, Qt.PenStyle.DashLine))
+            if self.stock:
+                painter.drawLine(QPointF(area.left(), xy(0, self.target).y()), QPointF(area.right(), xy(0, self.target).y()))
+            else:
+                painter.drawLine(xy(-1, 0) + QPointF(area.width() / n / 2, 0), xy(n - 1, self.target))
+        path = QPainterPath()
+        started = False
+        painter.setPen(QPen(QColor("#0b5cad"), 2))
+        for i, (_, value) in enumerate(self.points):
+            if value is None:
+                continue
+            point = xy(i, value)
+            if started:
+                path.lineTo(point)
+            else:
+                path.moveTo(point)
+                started = True
+            painter.drawEllipse(point, 2.5, 2.5)
+        painter.drawPath(path)
+        painter.setPen(QColor("#444"))
+        for i, (quarter, _) in enumerate(self.points):
+            if quarter.q == 1 or n <= 8:
+                x = xy(i, 0).x()
+                painter.drawText(QRectF(x - 40, area.bottom() + 6, 80, 18), Qt.AlignmentFlag.AlignCenter, quarter.code)
+        painter.drawText(
+            QRectF(area.left(), area.bottom() + 22, area.width(), 18),
+            Qt.AlignmentFlag.AlignRight,
+            "蓝线：季末持卡人数　虚线：规划期末目标" if self.stock else "蓝线：规划累计实际数　虚线：按时间进度应达到的数",
+        )
+
+
+class ProgressView(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        self.heading = QLabel()
+        self.heading.setObjectName("progress_heading")
+        layout.addWidget(self.heading)
+        self.model = ProgressModel()
+        self.table = _table(self.model)
+        self.table.setItemDelegateForColumn(ProgressModel.BAR_COLUMN, CompletionBarDelegate(self.table))
+        self.table.horizontalHeader().setSectionResizeMode(ProgressModel.BAR_COLUMN, QHeaderView.ResizeMode.Stretch)
+        layout.addWidget(self.table)
+        self.rate_model = RateModel()
+        self.rate_table = _table(self.rate_model)
+        layout.addWidget(self.rate_table)
+        chooser = QHBoxLayout()
+        chooser.addWidget(QLabel("趋势："))
+        self.series_box = QComboBox()
+        for code in PLANNED_CODES:
+            self.series_box.addItem(display_name(code), code)
+        self.series_box.currentIndexChanged.connect(self._draw_trend)
+        chooser.addWidget(self.series_box)
+        chooser.addStretch(1)
+        layout.addLayout(chooser)
+        self.chart = TrendChart()
+        layout.addWidget(self.chart, 1)
+        self._plan: Plan | None = None
+        self._town = ""
+        self._history: History = {}
+        self._quarter: Quarter | None = None
+
+    def show_progress(self, progress: Progress, history: History) -> None:
+        self._plan, self._town, self._history, self._quarter = progress.plan, progress.town, history, progress.quarter
+        if progress.plan is None:
+            self.heading.setText(f"<b>{progress.town} {progress.quarter.label}</b>　本季度不在已导入的规划期内，没有目标。")
+        else:
+            self.heading.setText(
+                f"<b>{progress.town} {progress.quarter.label}</b>　{progress.plan.name}　"
+                f"时间进度 <b>{percent(progress.time_progress)}</b>"
+            )
+        rows = []
+        for code in PLANNED_CODES:
+            item = progress.indicators[code]
+            rows.append(
+                ProgressRow(
+                    display_name(code), BY_CODE[code].unit, item.target, item.cumulative, item.completion,
+                    progress.time_progress, item.status,
+                )
+            )
+        self.model.set_rows(rows)
+        rate_rows = []
+        for rate in RATES:
+            ytd = progress.rates_ytd[rate.code]
+            verdict = "—" if ytd.met is None else ("达标" if ytd.met else "未达标")
+            rate_rows.append(
+                RateRow(rate.name, rate_text(progress.rates_quarter[rate.code]), rate_text(ytd), f"≥{percent(ytd.target)}", verdict)
+            )
+        self.rate_model.set_rows(rate_rows)
+        self._draw_trend()
+
+    def _draw_trend(self) -> None:
+        code = self.series_box.currentData()
+        if self._plan is None or code is None or self._quarter is None:
+            self.chart.set_series(display_name(code) if code else "", [], None)
+            return
+        points: list[tuple[Quarter, int | None]] = []
+        running = 0
+        stock = BY_CODE[code].kind is Kind.STOCK
+        for quarter in self._plan.quarters:
+            value = self._history.get(quarter, {}).get(code)
+            if stock:
+                points.append((quarter, value if quarter <= self._quarter else None))
+                continue
+            running += value or 0
+            points.append((quarter, running if quarter <= self._quarter and value is not None else None))
+        self.chart.set_series(
+            f"{display_name(code)}：规划累计与目标（{self._plan.targets_for(self._town).counts[code]:,} {BY_CODE[code].unit}）",
+            points,
+            self._plan.targets_for(self._town).counts[code],
+            stock,
+        )
+
+
+def _count(value: int | None, unit: str) -> str:
+    return "—" if value is None else f"{value:,} {unit}"
+
+
+def _table(model: QAbstractTableModel, rows: int = 3) -> QTableView:
+    table = QTableView()
+    table.setModel(model)
+    table.verticalHeader().setVisible(False)
+    table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+    table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.verticalHeader().setDefaultSectionSize(30)
+    table.setFixedHeight(table.horizontalHeader().sizeHint().height() + 30 * rows + 4)
+    return table

@@ -1,0 +1,62 @@
+"""First-run set-up (bind the database to a town) and the office profile settings."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget,
+)
+
+from core.plans import TOWNS
+from storage.store import PROFILE_LABELS, Profile
+
+
+class SetupDialog(QDialog):
+    """Choose the town (first run only) and fill in the profile printed on returns."""
+
+    def __init__(self, town: str | None, profile: Profile, parent: QWidget | None = None):
+        super().__init__(parent)
+        first_run = town is None
+        self.setWindowTitle("初次设置" if first_run else "单位信息设置")
+        self.setMinimumWidth(420)
+        layout = QVBoxLayout(self)
+        intro = (
+            "请选择本数据库所属的镇街。选定后不能更改，每个镇街使用各自的数据库。"
+            if first_run
+            else "这些信息会印在季报的表头和落款处。"
+        )
+        hint = QLabel(intro)
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
+        form = QFormLayout()
+        self.town_box = QComboBox()
+        self.town_box.addItems(TOWNS)
+        self.town_box.setObjectName("town")
+        if town is not None:
+            self.town_box.setCurrentText(town)
+            self.town_box.setEnabled(False)
+        form.addRow("镇街", self.town_box)
+        self.fields: dict[str, QLineEdit] = {}
+        for name, label in PROFILE_LABELS.items():
+            edit = QLineEdit(getattr(profile, name))
+            edit.setObjectName(name)
+            self.fields[name] = edit
+            form.addRow(label, edit)
+        if not profile.unit_name and town is None:
+            self.town_box.currentTextChanged.connect(self._suggest_unit_name)
+            self._suggest_unit_name(self.town_box.currentText())
+        layout.addLayout(form)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("确定")
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("取消")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def _suggest_unit_name(self, town: str) -> None:
+        self.fields["unit_name"].setText(f"东莞市{town}人力资源和社会保障分局")
+
+    def town(self) -> str:
+        return self.town_box.currentText()
+
+    def profile(self) -> Profile:
+        return Profile(**{name: edit.text().strip() for name, edit in self.fields.items()})

@@ -1,0 +1,273 @@
+"""The real window, driven offscreen with pytest-qt."""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QGuiApplication, QInputMethodEvent
+from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
+
+import gui.main_window as main_window_module
+from cli import main as cli_main
+from core.quarters import Quarter
+from gui.app import make_application, open_session
+from gui.instance_lock import AlreadyOpen, acquire_instance_lock
+from gui.main_window import MainWindow, Unsaved
+from storage.store import Profile, Store
+from tests.conftest import FULL_QUARTER, ROOT, TODAY
+
+Q = Quarter(2024, 3)
+
+
+@pytest.fixture(autouse=True)
+def _never_block_on_a_modal_question(monkeypatch):
+    """A window closed at teardown with unsaved edits would otherwise wait for a click for ever."""
+    monkeypatch.setattr(main_window_module, "ask_unsaved", lambda parent, what: Unsaved.DISCARD)
+
+
+@pytest.fixture
+def app(qapp):
+    return make_application()
+
+
+@pytest.fixture
+def window(app, qtbot, store):
+    store.set_profile(Profile(unit_name="莞城街道人社分局", preparer="李四"))
+    store.save_quarter(Q.previous(), dict(FULL_QUARTER, card_holders=150_000))
+    win = MainWindow(store, initial_quarter=Q)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+@pytest.fixture
+def warnings(monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(text))
+    return shown
+
+
+def field(win, code) -> QLineEdit:
+    return win.form.value_edits[code]
+
+
+def commit_text(widget, text):
+    """Type text as an input method commits it (keyClicks cannot send Chinese or full-width characters)."""
+    widget.setFocus()
+    event = QInputMethodEvent()
+    event.setCommitString(text)
+    QApplication.sendEvent(widget, event)
+
+
+def test_first_run_binds_the_town_and_records_the_profile(app, qtbot, db_path):
+    def fill_dialog():
+        dialog = QApplication.activeModalWidget()
+        dialog.town_box.setCurrentText("石龙")
+        dialog.fields["head"].setText("张三")
+        dialog.fields["preparer"].setText("李四")
+        dialog.fields["phone"].setText("0769-8888")
+        dialog.accept()
+
+    QTimer.singleShot(100, fill_dialog)
+    session = open_session(db_path)
+    assert session is not None
+    try:
+        assert session.store.town() == "石龙"
+        profile = session.store.profile()
+        assert (profile.unit_name, profile.head, profile.preparer) == ("东莞市石龙人力资源和社会保障分局", "张三", "李四")
+        assert "石龙" in session.window.windowTitle()
+    finally:
+        session.window.close()
+        session.close()
+
+
+def test_the_quarter_picker_defaults_to_the_latest_ended_quarter(app, qtbot, store):
+    win = MainWindow(store)
+    qtbot.addWidget(win)
+    assert win.quarter == Quarter.latest_ended(TODAY) == Quarter(2026, 3)
+
+
+def test_keyboard_only_entry_and_ctrl_s(window, qtbot, store):
+    first = field(window, "card_holders")
+    first.setFocus()
+    for code in ("card_holders", "yuecai_certified", "nanyue_trained", "mediation_cases", "mediation_success"):
+        assert QApplication.focusWidget() is field(window, code)
+        qtbot.keyClicks(QApplication.focusWidget(), str(FULL_QUARTER[code] if code != "card_holders" else 151000))
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+        if QApplication.focusWidget().objectName() == f"explain_{code}":  # a warning opened the 说明 box
+            qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    assert "未保存" in window.windowTitle()
+    qtbot.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert store.figures(Q) == {
+        "card_holders": 151_000, "yuecai_certified": 8, "nanyue_trained": 70, "mediation_cases": 50, "mediation_success": 40,
+    }
+    assert "未保存" not in window.windowTitle()
+    assert store.audit_trail(Q)[-1].clerk == "李四"
+
+
+def test_full_width_and_comma_separated_entries(window, qtbot, store):
+    commit_text(field(window, "card_holders"), "１５２，３４５")
+    commit_text(field(window, "nanyue_trained"), "1,234")
+    assert window.form.parsed()[0]["card_holders"] == 152_345
+    assert window.save()
+    assert store.figures(Q)["card_holders"] == 152_345
+    assert store.figures(Q)["nanyue_trained"] == 1_234
+
+
+def test_an_error_blocks_saving_with_the_reason(window, qtbot, store, warnings):
+    field(window, "mediation_cases").setText("10")
+    field(window, "mediation_success").setText("12")
+    field(window, "yuecai_certified").setText("5")
+    items = [window.findings_list.item(i).text() for i in range(window.findings_list.count())]
+    assert any("错误" in t and "调解成功案件数 12 大于" in t for t in items)
+    qtbot.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert warnings and "调解成功案件数 12 大于" in warnings[0]
+    assert store.figures(Q) == {}
+
+
+def test_an_unparsable_value_is_marked_and_blocks_saving(window, warnings, store):
+    field(window, "yuecai_certified").setText("12.5")
+    assert "小数" in field(window, "yuecai_certified").toolTip()
+    assert not window.save()
+    assert store.figures(Q) == {}
+
+
+def test_a_warning_demands_an_explanation_beside_its_field(window, qtbot, store):
+    note = window.form.explain_edits["card_holders"]
+    assert not note.isVisible()
+    field(window, "card_holders").setText("149000")  # fewer than last quarter's 150,000
+    assert note.isVisible()
+    finding = next(f for f in window.form.findings() if f.rule == "card_holders_decreased")
+    assert not finding.explained
+    item = next(
+        window.findings_list.item(i) for i in range(window.findings_list.count())
+        if "少于上季度" in window.findings_list.item(i).text()
+    )
+    window._on_finding_clicked(item)
+    assert QApplication.focusWidget() is note
+    commit_text(note, "辖区企业外迁导致转出")
+    assert next(f for f in window.form.findings() if f.rule == "card_holders_decreased").explained
+    assert window.save()
+    assert store.explanations(Q) == {"card_holders": "辖区企业外迁导致转出"}
+
+
+def test_unsaved_changes_guard_on_switching_quarter(window, monkeypatch, store):
+    answers = []
+    monkeypatch.setattr(main_window_module, "ask_unsaved", lambda parent, what: answers.pop(0))
+    field(window, "yuecai_certified").setText("9")
+    answers.append(Unsaved.CANCEL)
+    window.select_quarter(Quarter(2024, 1))
+    assert window.quarter == Q and field(window, "yuecai_certified").text() == "9"
+    assert window.quarter_box.currentData() == Q.code
+    answers.append(Unsaved.SAVE)
+    window.select_quarter(Quarter(2024, 1))
+    assert window.quarter == Quarter(2024, 1) and store.figures(Q)["yuecai_certified"] == 9
+    field(window, "yuecai_certified").setText("3")
+    answers.append(Unsaved.DISCARD)
+    window.select_quarter(Q)
+    assert store.figures(Quarter(2024, 1)) == {}
+
+
+def test_unsaved_changes_guard_on_closing(window, monkeypatch, store):
+    answers = [Unsaved.CANCEL, Unsaved.SAVE]
+    monkeypatch.setattr(main_window_module, "ask_unsaved", lambda parent, what: answers.pop(0))
+    field(window, "nanyue_trained").setText("77")
+    assert not window.close()
+    assert window.isVisible()
+    assert window.close()
+    assert store.figures(Q)["nanyue_trained"] == 77
+
+
+def test_pasting_a_row_from_excel_fills_consecutive_fields(window, qtbot):
+    QGuiApplication.clipboard().setText("151,000\t9\t80\t40\t35\r\n")
+    start = field(window, "card_holders")
+    start.setFocus()
+    qtbot.keyClick(start, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    values, invalid = window.form.parsed()
+    assert not invalid
+    assert [values[c] for c in ("card_holders", "yuecai_certified", "nanyue_trained", "mediation_cases", "mediation_success")] == [
+        151_000, 9, 80, 40, 35,
+    ]
+    assert values["arbitration_due"] is None
+
+
+def test_pasting_a_column_starts_at_the_focused_field(window, qtbot):
+    QGuiApplication.clipboard().setText("20\n19\n5\n5\n")
+    start = field(window, "arbitration_due")
+    start.setFocus()
+    qtbot.keyClick(start, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    values, _ = window.form.parsed()
+    assert (values["arbitration_due"], values["arbitration_closed"], values["inspection_cases"], values["inspection_closed"]) == (
+        20, 19, 5, 5,
+    )
+
+
+def test_progress_view_matches_the_command_line(window, store, capsys):
+    store.save_quarter(Q, dict(FULL_QUARTER, card_holders=152_000, yuecai_certified=30))
+    window._refresh_other_tabs()
+    cli_main(["--db", str(store.path), "progress", "--quarter", Q.code, "--json"])
+    data = json.loads(capsys.readouterr().out)
+    model = window.progress_view.model
+    for row, code in zip(model.rows, ("card_holders", "yuecai_certified", "nanyue_trained"), strict=True):
+        expected = data["indicators"][code]
+        assert row.target == expected["target"]
+        assert row.cumulative == expected["actual"]
+        assert round(float(row.completion), 6) == expected["completion"]
+        assert row.status == expected["status"]
+        assert float(row.time_progress) == data["time_progress"]
+    shown_rates = {r.name: r for r in window.progress_view.rate_model.rows}
+    mediation = data["indicators"]["mediation_success_rate"]
+    assert shown_rates["劳动人事争议调解成功率"].ytd == f"{mediation['rate'] * 100:.1f}%"
+
+
+def test_history_view_shows_blanks_and_filters_the_audit(window, store):
+    store.save_quarter(Q, {"card_holders": 151_000})
+    window._refresh_other_tabs()
+    grid = window.history_view.grid_model
+    row = next(i for i, r in enumerate(grid.rows) if r.quarter == Q)
+    assert grid.data(grid.index(row, 0)) == "151,000"
+    assert grid.data(grid.index(row, 1)) == "未填"
+    view = window.history_view
+    view.quarter_filter.setCurrentIndex(view.quarter_filter.findData(Q.code))
+    assert {r.quarter for r in view.audit_model.rows} == {Q.code}
+    view.indicator_filter.setCurrentIndex(view.indicator_filter.findData("yuecai_certified"))
+    assert view.audit_model.rows == []
+
+
+HOLD_LOCK = """
+import sys, time
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from PySide6.QtCore import QCoreApplication
+from gui.instance_lock import acquire_instance_lock
+app = QCoreApplication([])
+lock = acquire_instance_lock(Path({db!r}))
+print("locked", flush=True)
+time.sleep(30)
+"""
+
+
+def test_a_second_copy_on_the_same_database_is_refused(app, db_path, monkeypatch):
+    Store(db_path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK.format(root=str(ROOT), db=str(db_path))], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(AlreadyOpen) as caught:
+            acquire_instance_lock(db_path)
+        assert "已经在另一个窗口中打开" in caught.value.message
+        shown = []
+        monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a: shown.append(text))
+        assert open_session(db_path) is None
+        assert shown and "另一个窗口" in shown[0]
+    finally:
+        holder.kill()
+        holder.wait()
+    time.sleep(0.1)
+    lock = acquire_instance_lock(db_path)  # a lock left by a killed copy does not block for ever
+    lock.unlock()
