@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     lst = tsub.add_parser("list", help="列出已导入的规划")
     _common(lst, suppress=True)
 
+    p = command("export", "导出季报：Excel、PDF 和一页摘要")
+    p.add_argument("--quarter", required=True)
+    p.add_argument("--out", required=True, type=Path, help="输出文件夹")
+    p.add_argument("--unsigned", action="store_true", help="不签名，文件标注“未签名 草稿”")
+    p.add_argument("--overwrite", action="store_true", help="覆盖同名文件")
+
     p = command("audit", "审计记录")
     asub = p.add_subparsers(dest="audit_command", metavar="操作", required=True, parser_class=ChineseArgumentParser)
     ver = asub.add_parser("verify", help="校验审计记录的哈希链")
@@ -362,7 +368,30 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_FINDINGS
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from reports.export import ExportRefused, export_return
+
+    with _store(args) as store:
+        quarter = Quarter.parse(args.quarter)
+        try:
+            result = export_return(store, quarter, args.out, overwrite=args.overwrite)
+        except ExportRefused as exc:
+            print(f"{quarter.label}未导出，原因：", file=sys.stderr)
+            for reason in exc.reasons:
+                print(f"  {reason}", file=sys.stderr)
+            if args.json:
+                _print_json({"exported": False, "reasons": exc.reasons})
+            return EXIT_REFUSED
+    if args.json:
+        _print_json({"exported": True, "files": [str(p) for p in result.paths]})
+    else:
+        for path in result.paths:
+            print(path)
+    return EXIT_OK
+
+
 COMMANDS = {
+    "export": cmd_export,
     "init": cmd_init,
     "profile": cmd_profile,
     "enter": cmd_enter,

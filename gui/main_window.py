@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from enum import Enum
+from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QBrush, QCloseEvent, QColor, QKeySequence
+from PySide6.QtPrintSupport import QPrintPreviewDialog
 from PySide6.QtWidgets import (
-    QComboBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QPushButton,
+    QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QPushButton,
     QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget,
 )
 
@@ -19,8 +22,12 @@ from core.validation import ERROR, LEVEL_NAMES, NOTICE, WARNING, Finding
 from gui.entry_form import EntryForm
 from gui.errors import show_error
 from gui.history_view import HistoryView
+from gui.printing import preview_pdf
 from gui.progress_view import ProgressView
 from gui.setup_dialog import SetupDialog
+from gui.tasks import BackgroundTask
+from reports.export import ExportResult, planned_paths, prepare_return, write_return_files
+from reports.returns import ReturnData
 from storage.store import SaveRefused, Store
 
 log = logging.getLogger(__name__)
@@ -124,6 +131,16 @@ class MainWindow(QMainWindow):
         self.profile_action = QAction("单位信息设置…", self)
         menu.addAction(self.profile_action)
         menu.addSeparator()
+        returns = self.menuBar().addMenu("季报(&R)")
+        self.export_action = QAction("导出季报（Excel、PDF、摘要）…", self)
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        returns.addAction(self.export_action)
+        returns.addSeparator()
+        self.preview_return_action = QAction("打印预览：季报…", self)
+        self.preview_summary_action = QAction("打印预览：一页摘要…", self)
+        self.preview_summary_action.setShortcut(QKeySequence.StandardKey.Print)
+        returns.addAction(self.preview_return_action)
+        returns.addAction(self.preview_summary_action)
         self.quit_action = QAction("退出(&Q)", self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         menu.addAction(self.quit_action)
@@ -134,6 +151,9 @@ class MainWindow(QMainWindow):
         self.save_button.clicked.connect(self.save)
         self.profile_action.triggered.connect(self.edit_profile)
         self.quit_action.triggered.connect(self.close)
+        self.export_action.triggered.connect(self.export_return)
+        self.preview_return_action.triggered.connect(lambda: self.preview("pdf"))
+        self.preview_summary_action.triggered.connect(lambda: self.preview("summary"))
         self.quarter_box.activated.connect(self._on_quarter_chosen)
         self.form.edited.connect(self._on_form_edited)
         self.form.findings_changed.connect(self._on_findings_changed)
@@ -223,6 +243,70 @@ class MainWindow(QMainWindow):
             return
         self.settings.setValue("main_window/geometry", self.saveGeometry())
         event.accept()
+
+    # --- returns -----------------------------------------------------------------------------
+
+    def _ready_return(self) -> ReturnData | None:
+        """The quarter's return as saved, or None after telling the clerk why it cannot be made."""
+        if not self.resolve_unsaved(self.quarter.label):
+            return None
+        try:
+            return prepare_return(self.store, self.quarter)
+        except DomainError as exc:
+            show_error(self, exc, title="还不能导出")
+            return None
+
+    def export_return(self, folder: Path | None = None) -> BackgroundTask | None:
+        data = self._ready_return()
+        if data is None:
+            return None
+        if folder is None:
+            start = str(self.settings.value("export/folder", str(Path.home())))
+            chosen = QFileDialog.getExistingDirectory(self, "选择保存季报的文件夹", start)
+            if not chosen:
+                return None
+            folder = Path(chosen)
+            self.settings.setValue("export/folder", chosen)
+        planned = planned_paths(data, folder)
+        overwrite = False
+        if any(p.exists() for p in planned.paths):
+            answer = QMessageBox.question(
+                self, "文件已存在", f"{folder} 中已有{data.quarter.label}的季报文件，要覆盖吗？",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return None
+            overwrite = True
+        task = BackgroundTask(
+            self, "正在导出季报", lambda step: write_return_files(data, folder, overwrite, step),
+            self._on_exported, lambda error: show_error(self, error, title="导出失败"),
+        )
+        self.current_task = task
+        task.start()
+        return task
+
+    def _on_exported(self, result: ExportResult) -> None:
+        names = "\n".join(p.name for p in result.paths)
+        self.statusBar().showMessage(f"已导出到 {result.workbook.parent}", 10000)
+        QMessageBox.information(self, "导出完成", f"已在 {result.workbook.parent} 生成：\n{names}")
+
+    def preview(self, which: str) -> QPrintPreviewDialog | None:
+        data = self._ready_return()
+        if data is None:
+            return None
+        from reports.pdf import write_return_pdf, write_summary_pdf
+
+        folder = Path(tempfile.mkdtemp(prefix="town-returns-print-"))
+        path = folder / ("return.pdf" if which == "pdf" else "summary.pdf")
+        try:
+            (write_return_pdf if which == "pdf" else write_summary_pdf)(data, path)
+            title = f"打印预览 — {data.town} {data.quarter.label}" + ("季报" if which == "pdf" else "摘要")
+            dialog = preview_pdf(self, path, title)
+        except DomainError as exc:
+            show_error(self, exc)
+            return None
+        dialog.open()
+        return dialog
 
     def edit_profile(self) -> None:
         dialog = SetupDialog(self.town, self.store.profile(), self)

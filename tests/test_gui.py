@@ -271,3 +271,55 @@ def test_a_second_copy_on_the_same_database_is_refused(app, db_path, monkeypatch
     time.sleep(0.1)
     lock = acquire_instance_lock(db_path)  # a lock left by a killed copy does not block for ever
     lock.unlock()
+
+
+@pytest.fixture
+def ready_window(app, qtbot, store):
+    from tests.conftest import on_pace_history
+
+    store.set_profile(Profile("东莞市莞城人力资源和社会保障分局", "张三", "王五", "李四", "0769-22001234"))
+    for quarter, values in on_pace_history(last=Q).items():
+        store.save_quarter(quarter, values)
+    win = MainWindow(store, initial_quarter=Q)
+    qtbot.addWidget(win)
+    win.show()
+    return win
+
+
+def test_export_runs_off_the_gui_thread_and_writes_the_three_files(ready_window, qtbot, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "information", lambda parent, title, text, *a: shown.append(text))
+    out = tmp_path / "returns"
+    task = ready_window.export_return(folder=out)
+    assert task is not None
+    with qtbot.waitSignal(task.finished, timeout=20000):
+        pass
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["2024Q3_莞城_季报.pdf", "2024Q3_莞城_季报.xlsx", "2024Q3_莞城_摘要.pdf"]
+    assert shown and "2024Q3_莞城_季报.xlsx" in shown[0]
+
+
+def test_export_is_refused_in_the_window_with_the_reasons(window, warnings, tmp_path):
+    field(window, "card_holders").setText("151000")
+    window.save()
+    out = tmp_path / "returns"
+    assert window.export_return(folder=out) is None
+    assert warnings and "尚未填写" in warnings[-1]
+    assert not out.exists()
+
+
+def test_print_preview_renders_every_page_to_a_printer(ready_window, tmp_path):
+    from pypdf import PdfReader
+    from PySide6.QtPrintSupport import QPrinter
+
+    from gui.printing import paint_pdf
+
+    for which, pages in (("summary", 1), ("pdf", 1)):
+        dialog = ready_window.preview(which)
+        assert dialog is not None and dialog.isVisible()
+        printer = QPrinter(QPrinter.PrinterMode.HighResolution)
+        printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
+        printer.setOutputFileName(str(tmp_path / f"printed_{which}.pdf"))
+        assert paint_pdf(dialog._document, printer) == pages
+        assert len(PdfReader(tmp_path / f"printed_{which}.pdf").pages) == pages
+        dialog.close()

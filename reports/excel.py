@@ -1,0 +1,229 @@
+"""The return as an Excel workbook laid out as a Chinese statistical return form."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.cell import Cell
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.worksheet.worksheet import Worksheet
+
+from reports.returns import DRAFT_MARK, FORM_AUTHORITY, FORM_NUMBER, FORM_TITLE, ReturnData
+
+FORM_SHEET = "季报"
+DATA_SHEET = "数据"
+BODY_FONT = "宋体"
+COUNT_FORMAT = "#,##0"
+PERCENT_FORMAT = "0.0%"
+HEADER_ROW = 6
+FIRST_FIGURE_ROW = 7
+COLUMNS = ("指标名称", "计量单位", "本季度", "本年累计", "规划累计", "规划目标", "完成率", "时间进度", "状态")
+# Where each figure sits on the form, for tests and for the city's verification.
+FIGURE_COLUMNS = {"quarter": "C", "ytd": "D", "cumulative": "E", "target": "F", "completion": "G", "time_progress": "H", "status": "I"}
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+THIN = Side(style="thin", color="000000")
+BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")
+
+
+def set_text(cell: Cell, value: str) -> Cell:
+    """Write text that Excel can never read as a formula."""
+    cell.value = value
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        cell.data_type = "s"
+        cell.quotePrefix = True
+    return cell
+
+
+def _ratio(value: Fraction | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def figure_row(data: ReturnData, code: str) -> int:
+    return FIRST_FIGURE_ROW + [line.code for line in data.figures].index(code)
+
+
+def rate_row(data: ReturnData, code: str) -> int:
+    return FIRST_FIGURE_ROW + len(data.figures) + 1 + [r.code for r in data.rates].index(code)
+
+
+def build_workbook(data: ReturnData) -> Workbook:
+    workbook = Workbook()
+    form = workbook.active
+    assert form is not None
+    form.title = FORM_SHEET
+    _write_form(form, data)
+    _write_data_sheet(workbook.create_sheet(DATA_SHEET), data)
+    workbook.properties.title = f"{data.town}{data.quarter.label}{FORM_TITLE}"
+    workbook.properties.creator = data.profile.get("preparer") or data.town
+    return workbook
+
+
+def write_workbook(data: ReturnData, path: Path) -> None:
+    build_workbook(data).save(path)
+
+
+def _style(cell: Cell, *, bold: bool = False, size: int = 10, align: str = "center", fill: PatternFill | None = None,
+           border: bool = True, number_format: str | None = None) -> None:
+    cell.font = Font(name=BODY_FONT, bold=bold, size=size)
+    cell.alignment = Alignment(horizontal=align, vertical="center", wrap_text=True)
+    if border:
+        cell.border = BORDER
+    if fill:
+        cell.fill = fill
+    if number_format:
+        cell.number_format = number_format
+
+
+def _write_form(ws: Worksheet, data: ReturnData) -> None:
+    widths = (34, 9, 12, 12, 13, 13, 10, 10, 10)
+    for index, width in enumerate(widths):
+        ws.column_dimensions[chr(65 + index)].width = width
+    last = chr(64 + len(COLUMNS))
+    ws.merge_cells(f"A1:{last}1")
+    title = FORM_TITLE + ("（未签名 草稿）" if not data.signed else "")
+    _style(set_text(ws["A1"], title), bold=True, size=16, border=False)
+    ws.row_dimensions[1].height = 30
+    for row, text in ((2, f"表　　号：{FORM_NUMBER}"), (3, f"制表机关：{FORM_AUTHORITY}"), (4, "计量单位：见各栏")):
+        ws.merge_cells(f"G{row}:{last}{row}")
+        _style(set_text(ws[f"G{row}"], text), align="left", border=False, size=9)
+    ws.merge_cells("A3:D3")
+    _style(set_text(ws["A3"], f"填报单位（盖章）：{data.profile.get('unit_name') or data.town}"), align="left", border=False)
+    ws.merge_cells("A4:D4")
+    _style(set_text(ws["A4"], f"报告期：{data.quarter.label}　　镇街：{data.town}"), align="left", border=False)
+    plan = f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标"
+    ws.merge_cells("A5:F5")
+    _style(set_text(ws["A5"], f"{plan}　　第 {data.revision} 版"), align="left", border=False, size=9)
+    if not data.signed:
+        ws.merge_cells(f"G5:{last}5")
+        cell = set_text(ws["G5"], DRAFT_MARK)
+        _style(cell, bold=True, size=12, border=False)
+        cell.font = Font(name=BODY_FONT, bold=True, size=12, color="C62828")
+    for column, header in enumerate(COLUMNS, start=1):
+        _style(set_text(ws.cell(HEADER_ROW, column), header), bold=True, fill=HEADER_FILL)
+    ws.row_dimensions[HEADER_ROW].height = 24
+    row = FIRST_FIGURE_ROW
+    for line in data.figures:
+        cells = (
+            ("　　" if line.is_sub else "") + line.name, line.unit, line.quarter, line.ytd, line.cumulative, line.target,
+            _ratio(line.completion), _ratio(data.time_progress) if line.target is not None else None,
+            line.status or ("—" if line.target is None else "未填报"),
+        )
+        _write_row(ws, row, cells)
+        row += 1
+    _style(set_text(ws.cell(row, 1), "比率（由系统计算）"), bold=True, fill=HEADER_FILL, align="left")
+    for column, header in enumerate(("", "本季度", "本年累计", "分子/分母", "目标", "", "", "是否达标"), start=2):
+        _style(set_text(ws.cell(row, column), header), bold=True, fill=HEADER_FILL)
+    row += 1
+    for rate in data.rates:
+        verdict = "—" if rate.met is None else ("达标" if rate.met else "未达标")
+        fraction = "—" if rate.denominator is None else f"{rate.numerator:,}/{rate.denominator:,}"
+        cells = (
+            rate.name, "%", _ratio(rate.quarter_rate) if rate.quarter_rate is not None else rate.quarter_text,
+            _ratio(rate.ytd_rate) if rate.ytd_rate is not None else rate.ytd_text, fraction, float(rate.target),
+            None, None, verdict,
+        )
+        _write_row(ws, row, cells)
+        row += 1
+    row += 1
+    ws.merge_cells(f"A{row}:{last}{row}")
+    _style(set_text(ws.cell(row, 1), "说明（对需要说明的警告）"), bold=True, align="left", fill=HEADER_FILL)
+    row += 1
+    if not data.notes:
+        ws.merge_cells(f"A{row}:{last}{row}")
+        _style(set_text(ws.cell(row, 1), "无"), align="left")
+        row += 1
+    for note in data.notes:
+        _style(set_text(ws.cell(row, 1), note.name), align="left")
+        ws.merge_cells(f"B{row}:E{row}")
+        _style(set_text(ws.cell(row, 2), note.finding), align="left", size=9)
+        ws.merge_cells(f"F{row}:{last}{row}")
+        _style(set_text(ws.cell(row, 6), note.text), align="left")
+        for column in range(2, len(COLUMNS) + 1):
+            ws.cell(row, column).border = BORDER
+        ws.row_dimensions[row].height = 36
+        row += 1
+    row += 1
+    profile = data.profile
+    footer = (
+        f"单位负责人：{profile.get('head', '')}　　统计负责人：{profile.get('stats_head', '')}　　"
+        f"填表人：{profile.get('preparer', '')}　　联系电话：{profile.get('phone', '')}　　报出日期：{data.report_date}"
+    )
+    ws.merge_cells(f"A{row}:{last}{row}")
+    _style(set_text(ws.cell(row, 1), footer), align="left", border=False)
+    ws.row_dimensions[row].height = 24
+
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
+    ws.print_options.horizontalCentered = True
+    ws.page_margins.left = ws.page_margins.right = 0.5
+    ws.oddHeader.right.text = DRAFT_MARK if not data.signed else f"{data.town} {data.quarter.label}"
+    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+    ws.freeze_panes = f"A{FIRST_FIGURE_ROW}"
+    ws.protection.sheet = True  # read-only against slips; the signature catches deliberate edits
+
+
+def _write_row(ws: Worksheet, row: int, cells: tuple[object, ...]) -> None:
+    for column, value in enumerate(cells, start=1):
+        cell = ws.cell(row, column)
+        if isinstance(value, str):
+            set_text(cell, value)
+        else:
+            cell.value = value
+        number_format = None
+        if isinstance(value, int) and column in (3, 4, 5, 6):
+            number_format = COUNT_FORMAT
+        elif isinstance(value, float):
+            number_format = PERCENT_FORMAT
+        _style(cell, align="left" if column == 1 else "right" if column in (3, 4, 5, 6, 7, 8) else "center",
+               number_format=number_format)
+        if value is None:
+            cell.value = "—" if column > 2 else None
+            cell.alignment = Alignment(horizontal="center", vertical="center")
+    ws.row_dimensions[row].height = 20
+
+
+def _write_data_sheet(ws: Worksheet, data: ReturnData) -> None:
+    """A plain table for the city's tools: metadata rows, then one row per indicator code."""
+    meta = (
+        ("town", data.town), ("quarter", data.quarter.code), ("plan", data.plan_name or ""),
+        ("revision", data.revision), ("generated_at", data.generated_at.isoformat(timespec="seconds")),
+        ("signed", "yes" if data.signed else "no"),
+    )
+    for row, (key, value) in enumerate(meta, start=1):
+        ws.cell(row, 1, key)
+        if isinstance(value, str):
+            set_text(ws.cell(row, 2), value)
+        else:
+            ws.cell(row, 2, value)
+    header_row = len(meta) + 2
+    for column, header in enumerate(("code", "value", "ytd", "cumulative", "target", "unit", "name"), start=1):
+        ws.cell(header_row, column, header).font = Font(bold=True)
+    row = header_row + 1
+    for line in data.figures:
+        for column, value in enumerate(
+            (line.code, line.quarter, line.ytd, line.cumulative, line.target, line.unit, line.name), start=1
+        ):
+            ws.cell(row, column, value)
+        row += 1
+    for rate in data.rates:
+        values = (rate.code, _ratio(rate.quarter_rate), _ratio(rate.ytd_rate), None, float(rate.target), "ratio", rate.name)
+        for column, value in enumerate(values, start=1):
+            ws.cell(row, column, value)
+        row += 1
+    for note in data.notes:
+        ws.cell(row, 1, f"explain:{note.code}")
+        set_text(ws.cell(row, 2), note.text)
+        row += 1
+    ws.column_dimensions["A"].width = 28
+    ws.column_dimensions["G"].width = 30
+    if not data.signed:
+        ws.cell(row + 1, 1, DRAFT_MARK)
+    ws.protection.sheet = True

@@ -1,0 +1,50 @@
+"""File names that sort and say what they are, and writes that never leave half a file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from core.errors import DomainError
+from core.quarters import Quarter
+
+
+class OutputExists(DomainError):
+    pass
+
+
+def return_file_names(quarter: Quarter, town: str, revision: int = 1) -> dict[str, str]:
+    suffix = "" if revision <= 1 else f"_第{revision}版"
+    stem = f"{quarter.code}_{town}"
+    return {
+        "workbook": f"{stem}_季报{suffix}.xlsx",
+        "pdf": f"{stem}_季报{suffix}.pdf",
+        "summary": f"{stem}_摘要{suffix}.pdf",
+    }
+
+
+def refuse_existing(paths: list[Path]) -> None:
+    existing = [p for p in paths if p.exists()]
+    if existing:
+        names = "、".join(p.name for p in existing)
+        raise OutputExists(f"{existing[0].parent} 中已有同名文件：{names}。为免覆盖，未写入任何文件；如需覆盖请加 --overwrite")
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
+    """Write through a temp file in the same folder, flushed to disk, then renamed into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(handle)
+    temp = Path(temp_name)
+    try:
+        write(temp)
+        os.chmod(temp, 0o644)  # mkstemp's 0600 would hide the return from the office's other accounts
+        with temp.open("rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return path

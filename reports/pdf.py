@@ -1,0 +1,299 @@
+"""The return and the leaders' summary sheet as PDF (reportlab), with the CJK font embedded as a subset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER, TA_LEFT, TA_RIGHT
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.ttfonts import TTFont
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from core.progress import BEHIND, DONE, ON_PACE, SEVERELY_BEHIND, percent
+from core.resources import resource_path
+from reports.returns import DRAFT_MARK, FORM_AUTHORITY, FORM_NUMBER, FORM_TITLE, ReturnData
+
+FONT = "WenQuanYiMicroHei"
+STATUS_COLOURS = {DONE: "#1a7f37", ON_PACE: "#0b5cad", BEHIND: "#b35900", SEVERELY_BEHIND: "#c62828"}
+# The signature field of a signed PDF is placed over this box (points from the page's bottom left).
+SIGNATURE_BOX = (470.0, 40.0, 800.0, 120.0)
+
+
+def register_font() -> str:
+    if FONT not in pdfmetrics.getRegisteredFontNames():
+        pdfmetrics.registerFont(TTFont(FONT, str(resource_path("fonts", "wqy-microhei.ttf"))))
+    return FONT
+
+
+def _style(size: float = 9, align: int = TA_LEFT, bold_colour: str | None = None, leading: float | None = None) -> ParagraphStyle:
+    return ParagraphStyle(
+        "cjk", fontName=FONT, fontSize=size, leading=leading or size * 1.35, alignment=align,
+        textColor=colors.HexColor(bold_colour) if bold_colour else colors.black, wordWrap="CJK",
+    )
+
+
+register_font()
+_SUB_STYLE = ParagraphStyle("sub", parent=_style(9), leftIndent=18)
+
+
+def _count(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+def _draft_marks(canvas: Canvas, data: ReturnData, size: tuple[float, float]) -> None:
+    width, height = size
+    canvas.saveState()
+    canvas.setFont(FONT, 8)
+    canvas.setFillColor(colors.HexColor("#555555"))
+    canvas.drawCentredString(width / 2, 18, f"{data.town} {data.quarter.label}　第 {canvas.getPageNumber()} 页")
+    if not data.signed:
+        canvas.setFillColor(colors.HexColor("#c62828"))
+        canvas.setFont(FONT, 10)
+        canvas.drawRightString(width - 30, height - 24, DRAFT_MARK)
+        canvas.setFillColor(colors.Color(0.85, 0.1, 0.1, alpha=0.10))
+        canvas.setFont(FONT, 72)
+        canvas.translate(width / 2, height / 2)
+        canvas.rotate(25)
+        canvas.drawCentredString(0, 0, DRAFT_MARK)
+    canvas.restoreState()
+
+
+def write_return_pdf(data: ReturnData, path: Path) -> None:
+    register_font()
+    page = landscape(A4)
+    doc = SimpleDocTemplate(
+        str(path), pagesize=page, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=12 * mm, bottomMargin=14 * mm,
+        title=f"{data.town}{data.quarter.label}{FORM_TITLE}", author=data.profile.get("unit_name") or data.town,
+        initialFontName=FONT,
+    )
+    story: list = []
+    story.append(Paragraph(FORM_TITLE, _style(16, TA_CENTER, leading=22)))
+    marks = Table(
+        [
+            [Paragraph(f"填报单位（盖章）：{data.profile.get('unit_name') or data.town}", _style(9)),
+             Paragraph(f"表　　号：{FORM_NUMBER}", _style(8, TA_RIGHT))],
+            [Paragraph(f"报告期：{data.quarter.label}　　镇街：{data.town}　　第 {data.revision} 版", _style(9)),
+             Paragraph(f"制表机关：{FORM_AUTHORITY}", _style(8, TA_RIGHT))],
+            [Paragraph(f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标", _style(8)),
+             Paragraph("计量单位：见各栏", _style(8, TA_RIGHT))],
+        ],
+        colWidths=[170 * mm, 97 * mm],
+    )
+    marks.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
+    story += [Spacer(1, 3 * mm), marks, Spacer(1, 2 * mm)]
+
+    header = ["指标名称", "计量单位", "本季度", "本年累计", "规划累计", "规划目标", "完成率", "时间进度", "状态"]
+    rows: list[list] = [[Paragraph(h, _style(9, TA_CENTER)) for h in header]]
+    status_cells = []
+    for line in data.figures:
+        rows.append(
+            [
+                Paragraph(line.name, _SUB_STYLE if line.is_sub else _style(9)), line.unit, _count(line.quarter),
+                _count(line.ytd), _count(line.cumulative), _count(line.target), percent(line.completion),
+                percent(data.time_progress) if line.target is not None else "—",
+                line.status or "—",
+            ]
+        )
+        if line.status:
+            status_cells.append((len(rows) - 1, STATUS_COLOURS[line.status]))
+    rate_header = len(rows)
+    rows.append(["比率（由系统计算）", "", "本季度", "本年累计", "分子/分母", "目标", "", "", "是否达标"])
+    for rate in data.rates:
+        fraction = "—" if rate.denominator is None else f"{rate.numerator:,}/{rate.denominator:,}"
+        verdict = "—" if rate.met is None else ("达标" if rate.met else "未达标")
+        rows.append([Paragraph(rate.name, _style(9)), "%", rate.quarter_text, rate.ytd_text, fraction,
+                     f"≥{percent(rate.target)}", "", "", verdict])
+    table = Table(rows, colWidths=[78 * mm, 17 * mm, 24 * mm, 24 * mm, 26 * mm, 26 * mm, 22 * mm, 22 * mm, 24 * mm],
+                  repeatRows=1)
+    style = [
+        ("FONT", (0, 0), (-1, -1), FONT, 9),
+        ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+        ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6f0")),
+        ("BACKGROUND", (0, rate_header), (-1, rate_header), colors.HexColor("#dde6f0")),
+        ("ALIGN", (2, 1), (7, -1), "RIGHT"),
+        ("ALIGN", (1, 0), (1, -1), "CENTER"),
+        ("ALIGN", (8, 0), (8, -1), "CENTER"),
+        ("ALIGN", (2, rate_header), (-1, rate_header), "CENTER"),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+    ]
+    style += [("TEXTCOLOR", (8, r), (8, r), colors.HexColor(c)) for r, c in status_cells]
+    table.setStyle(TableStyle(style))
+    story.append(table)
+    story.append(Spacer(1, 3 * mm))
+    story.append(Paragraph("说明（对需要说明的警告）", _style(10)))
+    notes: list[list] = [[Paragraph(h, _style(9, TA_CENTER)) for h in ("指标", "情况", "说明")]]
+    for note in data.notes:
+        notes.append([Paragraph(note.name, _style(9)), Paragraph(note.finding, _style(8)), Paragraph(note.text, _style(9))])
+    if not data.notes:
+        notes.append(["无", "", ""])
+    note_table = Table(notes, colWidths=[60 * mm, 110 * mm, 93 * mm])
+    note_table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), FONT, 9), ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+                                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6f0"))]))
+    story.append(note_table)
+    story.append(Spacer(1, 4 * mm))
+    story.append(_signature_block(data))
+
+    def decorate(canvas: Canvas, _doc: object) -> None:
+        _draft_marks(canvas, data, page)
+
+    doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
+
+
+def _signature_block(data: ReturnData) -> Table:
+    profile = data.profile
+    left = [
+        Paragraph(f"单位负责人：{profile.get('head', '')}", _style(10)),
+        Paragraph(f"统计负责人：{profile.get('stats_head', '')}", _style(10)),
+        Paragraph(f"填表人：{profile.get('preparer', '')}　　联系电话：{profile.get('phone', '')}", _style(10)),
+        Paragraph(f"报出日期：{data.report_date}", _style(10)),
+    ]
+    seal = Paragraph("（盖章）", _style(9, TA_CENTER, "#888888"))
+    signature = Paragraph(
+        "电子签名：" + ("见本框内签名" if data.signed else DRAFT_MARK), _style(9, TA_CENTER, None if data.signed else "#c62828")
+    )
+    block = Table([[left, seal, signature]], colWidths=[120 * mm, 40 * mm, 103 * mm], rowHeights=[30 * mm])
+    block.setStyle(TableStyle([
+        ("BOX", (1, 0), (1, 0), 0.8, colors.HexColor("#888888")),
+        ("BOX", (2, 0), (2, 0), 0.8, colors.HexColor("#888888")),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+    ]))
+    block.keepWithNext = False
+    return block
+
+
+def write_summary_pdf(data: ReturnData, path: Path) -> None:
+    """One A4 page for the town's leaders: bars against time progress, rates, and what needs attention."""
+    register_font()
+    width, height = A4
+    canvas = Canvas(str(path), pagesize=A4, initialFontName=FONT, initialFontSize=10)
+    canvas.setTitle(f"{data.town}{data.quarter.label}人社指标完成情况摘要")
+    canvas.setAuthor(data.profile.get("unit_name") or data.town)
+    margin = 20 * mm
+    y = height - 25 * mm
+    canvas.setFont(FONT, 18)
+    canvas.drawCentredString(width / 2, y, f"{data.town}人社主要指标完成情况")
+    y -= 9 * mm
+    canvas.setFont(FONT, 11)
+    canvas.drawCentredString(width / 2, y, f"{data.quarter.label}　（报出日期 {data.report_date}）")
+    y -= 8 * mm
+    canvas.setFont(FONT, 10)
+    if data.time_progress is not None:
+        canvas.drawString(margin, y, f"{data.plan_name}　时间进度 {percent(data.time_progress)}")
+    else:
+        canvas.drawString(margin, y, "本季度不在规划期内，无规划目标")
+    y -= 12 * mm
+
+    canvas.setFont(FONT, 13)
+    canvas.drawString(margin, y, "一、规划指标完成进度")
+    y -= 9 * mm
+    bar_left, bar_width = margin + 58 * mm, 80 * mm
+    for line in data.figures:
+        if line.target is None:
+            continue
+        canvas.setFont(FONT, 10)
+        canvas.setFillColor(colors.black)
+        canvas.drawString(margin, y + 1.5 * mm, line.name[:16])
+        canvas.setFont(FONT, 8)
+        canvas.drawString(margin, y - 3 * mm, f"累计 {_count(line.cumulative)} / 目标 {_count(line.target)} {line.unit}")
+        canvas.setStrokeColor(colors.HexColor("#999999"))
+        canvas.setFillColor(colors.HexColor("#eef0f3"))
+        canvas.rect(bar_left, y - 2 * mm, bar_width, 6 * mm, stroke=1, fill=1)
+        colour = colors.HexColor(STATUS_COLOURS.get(line.status or "", "#888888"))
+        share = min(float(line.completion or 0), 1.0)
+        canvas.setFillColor(colour)
+        canvas.rect(bar_left, y - 2 * mm, bar_width * share, 6 * mm, stroke=0, fill=1)
+        if data.time_progress is not None:
+            x = bar_left + bar_width * float(data.time_progress)
+            canvas.setStrokeColor(colors.black)
+            canvas.setLineWidth(1.5)
+            canvas.line(x, y - 3.5 * mm, x, y + 5.5 * mm)
+            canvas.setLineWidth(1)
+        canvas.setFillColor(colors.black)
+        canvas.setFont(FONT, 10)
+        canvas.drawString(bar_left + bar_width + 4 * mm, y, percent(line.completion))
+        canvas.setFillColor(colour)
+        canvas.drawString(bar_left + bar_width + 22 * mm, y, line.status or "未填报")
+        y -= 14 * mm
+    canvas.setFillColor(colors.HexColor("#555555"))
+    canvas.setFont(FONT, 8)
+    canvas.drawString(bar_left, y + 6 * mm, "色条为完成率，黑色竖线为时间进度")
+    y -= 4 * mm
+
+    canvas.setFillColor(colors.black)
+    canvas.setFont(FONT, 13)
+    canvas.drawString(margin, y, "二、比率指标（本年累计）")
+    y -= 8 * mm
+    for rate in data.rates:
+        verdict = "—" if rate.met is None else ("达标" if rate.met else "未达标")
+        canvas.setFont(FONT, 10)
+        canvas.setFillColor(colors.black)
+        canvas.drawString(margin, y, rate.name)
+        canvas.drawRightString(margin + 120 * mm, y, f"{rate.ytd_text}（目标 ≥{percent(rate.target)}）")
+        canvas.setFillColor(colors.HexColor("#1a7f37" if rate.met else "#c62828" if rate.met is False else "#555555"))
+        canvas.drawString(margin + 126 * mm, y, verdict)
+        y -= 7 * mm
+    y -= 5 * mm
+
+    canvas.setFillColor(colors.black)
+    canvas.setFont(FONT, 13)
+    canvas.drawString(margin, y, "三、需要关注")
+    y -= 8 * mm
+    canvas.setFont(FONT, 10)
+    items = list(data.attention) or ["各项指标均达到时间进度和目标要求。"]
+    shown = 0
+    for item in items:
+        lines = _wrap(f"{shown + 1}. {item}", width - 2 * margin)
+        if y - 6 * mm * len(lines) < 30 * mm:
+            canvas.drawString(margin, y, f"……另有 {len(items) - shown} 项，详见季报。")
+            y -= 6 * mm
+            break
+        for text in lines:
+            canvas.drawString(margin, y, text)
+            y -= 6 * mm
+        shown += 1
+    canvas.setFont(FONT, 9)
+    canvas.setFillColor(colors.HexColor("#555555"))
+    canvas.drawString(margin, 20 * mm, f"{data.profile.get('unit_name') or data.town}　填表人：{data.profile.get('preparer', '')}")
+    if not data.signed:
+        canvas.setFillColor(colors.HexColor("#c62828"))
+        canvas.drawRightString(width - margin, 20 * mm, DRAFT_MARK)
+        canvas.saveState()
+        canvas.setFillColor(colors.Color(0.85, 0.1, 0.1, alpha=0.10))
+        canvas.setFont(FONT, 64)
+        canvas.translate(width / 2, height / 2)
+        canvas.rotate(35)
+        canvas.drawCentredString(0, 0, DRAFT_MARK)
+        canvas.restoreState()
+    canvas.showPage()
+    canvas.save()
+
+
+def _in_number(char: str) -> bool:
+    return char.isdigit() or char in ",.%"
+
+
+def _wrap(text: str, max_width: float, size: float = 10) -> list[str]:
+    """Break CJK text by measured width, never inside a number such as 11,897."""
+    lines: list[str] = []
+    current = ""
+    for char in text:
+        if pdfmetrics.stringWidth(current + char, FONT, size) <= max_width:
+            current += char
+            continue
+        keep = len(current)
+        if _in_number(char):
+            while keep > 0 and _in_number(current[keep - 1]):
+                keep -= 1
+        if keep == 0:
+            keep = len(current)
+        lines.append(current[:keep])
+        current = current[keep:] + char
+    if current:
+        lines.append(current)
+    return lines or [""]

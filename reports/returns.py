@@ -1,0 +1,151 @@
+"""A quarter's return as plain data: what the workbook, the PDF and the summary sheet all show."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from fractions import Fraction
+
+from core.indicators import BY_CODE, INDICATORS, RATES, display_name
+from core.plans import Plan
+from core.progress import BEHIND, SEVERELY_BEHIND, History, compute_progress, percent, rate_text
+from core.quarters import Quarter
+from core.validation import Finding
+
+FORM_TITLE = "东莞市镇街人力资源和社会保障主要指标季报"
+FORM_NUMBER = "东人社统 ZJ-01 表"
+FORM_AUTHORITY = "东莞市人力资源和社会保障局"
+DRAFT_MARK = "未签名 草稿"
+
+
+@dataclass(frozen=True)
+class FigureLine:
+    code: str
+    name: str
+    unit: str
+    quarter: int
+    ytd: int | None
+    cumulative: int | None
+    target: int | None
+    completion: Fraction | None
+    status: str | None
+    is_sub: bool
+
+
+@dataclass(frozen=True)
+class RateLine:
+    code: str
+    name: str
+    quarter_text: str
+    ytd_text: str
+    numerator: int | None
+    denominator: int | None
+    quarter_rate: Fraction | None
+    ytd_rate: Fraction | None
+    target: Fraction
+    met: bool | None
+
+
+@dataclass(frozen=True)
+class NoteLine:
+    code: str
+    name: str
+    finding: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ReturnData:
+    town: str
+    quarter: Quarter
+    plan_name: str | None
+    time_progress: Fraction | None
+    figures: tuple[FigureLine, ...]
+    rates: tuple[RateLine, ...]
+    notes: tuple[NoteLine, ...]
+    attention: tuple[str, ...]
+    profile: Mapping[str, str]
+    generated_at: datetime
+    revision: int = 1
+    signed: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def values(self) -> dict[str, int]:
+        return {line.code: line.quarter for line in self.figures}
+
+    @property
+    def explanations(self) -> dict[str, str]:
+        return {note.code: note.text for note in self.notes}
+
+    @property
+    def report_date(self) -> str:
+        return f"{self.generated_at.year}年{self.generated_at.month}月{self.generated_at.day}日"
+
+
+def assemble_return(
+    town: str,
+    quarter: Quarter,
+    plan: Plan | None,
+    history: History,
+    explanations: Mapping[str, str],
+    findings: list[Finding],
+    profile: Mapping[str, str],
+    generated_at: datetime,
+    revision: int = 1,
+    signed: bool = False,
+) -> ReturnData:
+    """Everything a return shows, computed once from the town's figures and findings."""
+    progress = compute_progress(plan, town, quarter, history)
+    values = history.get(quarter, {})
+    figures = []
+    for indicator in INDICATORS:
+        item = progress.indicators[indicator.code]
+        value = values.get(indicator.code)
+        if value is None:
+            raise ValueError(f"{indicator.code} missing: a return needs every figure")
+        figures.append(
+            FigureLine(
+                indicator.code, indicator.name, indicator.unit, value, item.ytd,
+                item.cumulative if indicator.has_plan_target else None, item.target, item.completion, item.status,
+                indicator.parent is not None,
+            )
+        )
+    rates = []
+    for rate in RATES:
+        qtr, ytd = progress.rates_quarter[rate.code], progress.rates_ytd[rate.code]
+        rates.append(
+            RateLine(rate.code, rate.name, rate_text(qtr), rate_text(ytd), ytd.numerator, ytd.denominator,
+                     qtr.rate, ytd.rate, ytd.target, ytd.met)
+        )
+    notes = []
+    for finding in findings:
+        if finding.needs_explanation and finding.indicator and finding.indicator in explanations:
+            notes.append(NoteLine(finding.indicator, display_name(finding.indicator), _bare(finding.message),
+                                  explanations[finding.indicator]))
+    attention = []
+    for line in figures:
+        if line.status in (BEHIND, SEVERELY_BEHIND):
+            attention.append(
+                f"{display_name(line.code)}{line.status}：完成率 {percent(line.completion)}，"
+                f"时间进度 {percent(progress.time_progress)}，距目标还差 {(line.target or 0) - (line.cumulative or 0):,} "
+                f"{BY_CODE[line.code].unit}"
+            )
+    for rate_line in rates:
+        if rate_line.met is False:
+            attention.append(f"{rate_line.name}年度累计 {rate_line.ytd_text}，低于目标 {percent(rate_line.target)}")
+    for finding in findings:
+        if finding.rule in ("card_holders_decreased", "flow_spike"):
+            attention.append(_bare(finding.message))
+    return ReturnData(
+        town, quarter, plan.name if plan and plan.contains(quarter) else None, progress.time_progress,
+        tuple(figures), tuple(rates), tuple(notes), tuple(attention), dict(profile), generated_at, revision, signed,
+    )
+
+
+def _bare(message: str) -> str:
+    for suffix in ("（已说明）", "，请填写说明（至少 6 个字）"):
+        if message.endswith(suffix):
+            return message[: -len(suffix)]
+    return message
