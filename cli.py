@@ -56,8 +56,12 @@ def setup_logging() -> None:
 
 def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     default = argparse.SUPPRESS if suppress else None
-    parser.add_argument("--db", type=Path, default=default, help="数据库文件（默认在用户数据目录，或环境变量 TOWN_RETURNS_DB）")
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS if suppress else False, help="输出 JSON")
+    parser.add_argument(
+        "--db", type=Path, default=default, help="数据库文件（默认在用户数据目录，或环境变量 TOWN_RETURNS_DB）"
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS if suppress else False, help="输出 JSON"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,8 +112,37 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("export", "导出季报：Excel、PDF 和一页摘要")
     p.add_argument("--quarter", required=True)
     p.add_argument("--out", required=True, type=Path, help="输出文件夹")
+    p.add_argument("--passphrase-file", type=Path, help="签名证书口令文件（第一行为口令）")
     p.add_argument("--unsigned", action="store_true", help="不签名，文件标注“未签名 草稿”")
     p.add_argument("--overwrite", action="store_true", help="覆盖同名文件")
+
+    p = command("identity", "本镇街的签名证书")
+    isub = p.add_subparsers(dest="identity_command", metavar="操作", required=True, parser_class=ChineseArgumentParser)
+    imp = isub.add_parser("import", help="导入市局签发的签名证书（.p12）")
+    _common(imp, suppress=True)
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--passphrase-file", type=Path, required=True)
+    show = isub.add_parser("show", help="查看已导入的签名证书")
+    _common(show, suppress=True)
+
+    p = command("city", "市局：根证书和镇街签名证书")
+    csub = p.add_subparsers(dest="city_command", metavar="操作", required=True, parser_class=ChineseArgumentParser)
+    init = csub.add_parser("init", help="生成市局根证书（只做一次）")
+    _common(init, suppress=True)
+    init.add_argument("--out", type=Path, required=True)
+    init.add_argument("--passphrase-file", type=Path, required=True)
+    issue = csub.add_parser("issue", help="为镇街签发签名证书")
+    _common(issue, suppress=True)
+    issue.add_argument("--root", type=Path, required=True, help="city_root.p12")
+    issue.add_argument("--root-passphrase-file", type=Path, required=True)
+    issue.add_argument("--town", required=True)
+    issue.add_argument("--out", type=Path, required=True)
+    issue.add_argument("--passphrase-file", type=Path, required=True)
+    issue.add_argument("--days", type=int, default=3 * 365, help="有效天数（默认 3 年）")
+
+    p = command("verify", "核验季报文件的签名")
+    p.add_argument("--trust", type=Path, required=True, help="受信任的市局根证书 city_root.pem")
+    p.add_argument("files", nargs="+", type=Path, metavar="文件")
 
     p = command("audit", "审计记录")
     asub = p.add_subparsers(dest="audit_command", metavar="操作", required=True, parser_class=ChineseArgumentParser)
@@ -217,7 +250,13 @@ def cmd_enter(args: argparse.Namespace) -> int:
         changes = store.save_quarter(quarter, values, explanations)
         findings = store.check(quarter)
         if args.json:
-            _print_json({"saved": True, "changes": [c.__dict__ for c in changes], "findings": [f.as_dict() for f in findings]})
+            _print_json(
+                {
+                    "saved": True,
+                    "changes": [c.__dict__ for c in changes],
+                    "findings": [f.as_dict() for f in findings],
+                }
+            )
         else:
             print(f"{store.town()} {quarter.label}：已保存 {len(changes)} 项修改")
             _print_findings(findings, skip_notices=True)
@@ -269,7 +308,12 @@ def progress_json(progress: Progress) -> dict[str, Any]:
             "rate": _ratio(ytd.rate),
             "target": _ratio(ytd.target),
             "met": ytd.met,
-            "quarter": {"numerator": qtr.numerator, "denominator": qtr.denominator, "rate": _ratio(qtr.rate), "met": qtr.met},
+            "quarter": {
+                "numerator": qtr.numerator,
+                "denominator": qtr.denominator,
+                "rate": _ratio(qtr.rate),
+                "met": qtr.met,
+            },
         }
     return {
         "town": progress.town,
@@ -296,7 +340,9 @@ def cmd_progress(args: argparse.Namespace) -> int:
     if progress.plan is None:
         print("本季度不在任何已导入的规划期内，没有目标。")
     else:
-        print(f"规划：{progress.plan.name}（{plan_period_label(progress.plan)}）；时间进度 {percent(progress.time_progress)}")
+        print(
+            f"规划：{progress.plan.name}（{plan_period_label(progress.plan)}）；时间进度 {percent(progress.time_progress)}"
+        )
     for indicator in INDICATORS:
         item = progress.indicators[indicator.code]
         line = f"  {display_name(indicator.code)}：本季度 {_number(item.quarter_value)}，年度累计 {_number(item.ytd)}"
@@ -310,8 +356,7 @@ def cmd_progress(args: argparse.Namespace) -> int:
         ytd, qtr = progress.rates_ytd[rate.code], progress.rates_quarter[rate.code]
         verdict = "" if ytd.met is None else ("，达标" if ytd.met else "，未达标")
         print(
-            f"  {rate.name}：本季度 {rate_text(qtr)}，年度累计 {rate_text(ytd)}"
-            f"（目标 ≥{percent(ytd.target)}{verdict}）"
+            f"  {rate.name}：本季度 {rate_text(qtr)}，年度累计 {rate_text(ytd)}（目标 ≥{percent(ytd.target)}{verdict}）"
         )
     return EXIT_OK
 
@@ -331,7 +376,9 @@ def cmd_history(args: argparse.Namespace) -> int:
         who = row.os_user + (f"（{row.clerk}）" if row.clerk else "")
         subject = PROFILE_LABELS.get(row.code or "", row.subject)
         where = " ".join(x for x in (row.quarter or "", subject) if x)
-        print(f"{row.id:>5}  {row.at}  {who}  {row.action_name}  {where}  {row.old_value or '（空）'} → {row.new_value or '（空）'}")
+        print(
+            f"{row.id:>5}  {row.at}  {who}  {row.action_name}  {where}  {row.old_value or '（空）'} → {row.new_value or '（空）'}"
+        )
     return EXIT_OK
 
 
@@ -362,19 +409,43 @@ def cmd_audit(args: argparse.Namespace) -> int:
     with _store(args) as store:
         result = store.verify_audit()
     if args.json:
-        _print_json({"ok": result.ok, "rows": result.rows, "first_bad_id": result.first_bad_id, "message": result.message})
+        _print_json(
+            {
+                "ok": result.ok,
+                "rows": result.rows,
+                "first_bad_id": result.first_bad_id,
+                "message": result.message,
+            }
+        )
     else:
         print(result.message)
     return EXIT_OK if result.ok else EXIT_FINDINGS
 
 
+def _passphrase(path: Path | None, prompt: str) -> bytes:
+    from reports.identity import IdentityError, read_passphrase_file
+
+    if path is not None:
+        return read_passphrase_file(path)
+    if sys.stdin is not None and sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass(prompt).encode("utf-8")
+    raise IdentityError("需要签名证书的口令：请用 --passphrase-file 指定口令文件")
+
+
 def cmd_export(args: argparse.Namespace) -> int:
-    from reports.export import ExportRefused, export_return
+    from reports.export import ExportRefused, NoIdentity, export_return, open_town_identity
 
     with _store(args) as store:
         quarter = Quarter.parse(args.quarter)
+        identity = None
+        if not args.unsigned:
+            if store.identity_p12() is None:
+                raise NoIdentity("尚未导入市局签发的签名证书（identity import），不能签名；如只需草稿请加 --unsigned")
+            identity = open_town_identity(store, _passphrase(args.passphrase_file, "签名证书口令："))
         try:
-            result = export_return(store, quarter, args.out, overwrite=args.overwrite)
+            result = export_return(store, quarter, args.out, overwrite=args.overwrite, identity=identity)
         except ExportRefused as exc:
             print(f"{quarter.label}未导出，原因：", file=sys.stderr)
             for reason in exc.reasons:
@@ -383,15 +454,98 @@ def cmd_export(args: argparse.Namespace) -> int:
                 _print_json({"exported": False, "reasons": exc.reasons})
             return EXIT_REFUSED
     if args.json:
-        _print_json({"exported": True, "files": [str(p) for p in result.paths]})
+        _print_json(
+            {
+                "exported": True,
+                "signed": result.signed,
+                "revision": result.revision,
+                "files": [str(p) for p in result.paths],
+            }
+        )
     else:
         for path in result.paths:
             print(path)
     return EXIT_OK
 
 
+def cmd_identity(args: argparse.Namespace) -> int:
+    from reports.identity import IdentityError, describe, open_identity
+
+    with _store(args) as store:
+        town = store.require_town()
+        if args.identity_command == "show":
+            description = store.identity_description()
+            if args.json:
+                _print_json({"town": town, "identity": description})
+            else:
+                print(description or "尚未导入签名证书")
+            return EXIT_OK
+        try:
+            data = args.file.read_bytes()
+        except OSError as exc:
+            raise IdentityError(f"无法读取 {args.file}：{exc.strerror}") from exc
+        identity = open_identity(data, _passphrase(args.passphrase_file, "证书口令："), args.file.name)
+        if identity.town != town:
+            raise IdentityError(f"这个签名证书属于{identity.town}，而本数据库是{town}的，拒绝导入")
+        description = describe(identity.certificate)
+        store.set_identity(data, description)
+    if args.json:
+        _print_json({"town": town, "identity": description})
+    else:
+        print(f"已导入签名证书：{description}")
+    return EXIT_OK
+
+
+def cmd_city(args: argparse.Namespace) -> int:
+    from reports.identity import create_city_root, issue_town_identity
+
+    if args.city_command == "init":
+        cert, key = create_city_root(args.out, _passphrase(args.passphrase_file, "根证书口令："))
+        if args.json:
+            _print_json({"certificate": str(cert), "key": str(key)})
+        else:
+            print(f"已生成市局根证书：{cert}（分发给镇街和核验人员）")
+            print(f"根证书私钥：{key}（请离线妥善保管）")
+        return EXIT_OK
+    out = issue_town_identity(
+        args.root,
+        _passphrase(args.root_passphrase_file, "根证书口令："),
+        args.town,
+        args.out,
+        _passphrase(args.passphrase_file, "镇街证书口令："),
+        days=args.days,
+    )
+    if args.json:
+        _print_json({"town": args.town, "file": str(out)})
+    else:
+        print(f"已为{args.town}签发签名证书：{out}")
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from reports.identity import load_trust_roots
+    from reports.verify import Verifier
+
+    verifier = Verifier(load_trust_roots(args.trust))
+    verdicts = [verifier.verify(path) for path in args.files]
+    if args.json:
+        _print_json([v.as_dict() for v in verdicts])
+    else:
+        for verdict in verdicts:
+            if verdict.valid:
+                print(
+                    f"{verdict.file}：有效（{verdict.town} {Quarter.parse(verdict.quarter or '').label} 第 {verdict.revision} 版）"
+                )
+            else:
+                print(f"{verdict.file}：无效——{verdict.reason}")
+    return EXIT_OK if all(v.valid for v in verdicts) else EXIT_FINDINGS
+
+
 COMMANDS = {
     "export": cmd_export,
+    "identity": cmd_identity,
+    "city": cmd_city,
+    "verify": cmd_verify,
     "init": cmd_init,
     "profile": cmd_profile,
     "enter": cmd_enter,
@@ -401,4 +555,3 @@ COMMANDS = {
     "targets": cmd_targets,
     "audit": cmd_audit,
 }
-

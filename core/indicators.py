@@ -42,25 +42,68 @@ INDICATORS: tuple[Indicator, ...] = (
     Indicator("nanyue_trained", "“南粤家政”培训人数", "南粤家政培训", "人次", Kind.FLOW, "南粤家政", True),
     Indicator("mediation_cases", "劳动人事争议调解案件数", "调解案件数", "件", Kind.FLOW, "劳动人事争议调解", False),
     Indicator(
-        "mediation_success", "其中：调解成功案件数", "调解成功案件数", "件", Kind.FLOW, "劳动人事争议调解", False,
+        "mediation_success",
+        "其中：调解成功案件数",
+        "调解成功案件数",
+        "件",
+        Kind.FLOW,
+        "劳动人事争议调解",
+        False,
         parent="mediation_cases",
     ),
-    Indicator("arbitration_due", "劳动人事争议仲裁应结案件数", "仲裁应结案件数", "件", Kind.FLOW, "劳动人事争议仲裁", False),
     Indicator(
-        "arbitration_closed", "其中：审结案件数", "仲裁审结案件数", "件", Kind.FLOW, "劳动人事争议仲裁", False,
+        "arbitration_due", "劳动人事争议仲裁应结案件数", "仲裁应结案件数", "件", Kind.FLOW, "劳动人事争议仲裁", False
+    ),
+    Indicator(
+        "arbitration_closed",
+        "其中：审结案件数",
+        "仲裁审结案件数",
+        "件",
+        Kind.FLOW,
+        "劳动人事争议仲裁",
+        False,
         parent="arbitration_due",
     ),
-    Indicator("inspection_cases", "劳动保障监察举报投诉案件数", "监察举报投诉案件数", "件", Kind.FLOW, "劳动保障监察", False),
     Indicator(
-        "inspection_closed", "其中：结案数", "监察结案数", "件", Kind.FLOW, "劳动保障监察", False,
+        "inspection_cases", "劳动保障监察举报投诉案件数", "监察举报投诉案件数", "件", Kind.FLOW, "劳动保障监察", False
+    ),
+    Indicator(
+        "inspection_closed",
+        "其中：结案数",
+        "监察结案数",
+        "件",
+        Kind.FLOW,
+        "劳动保障监察",
+        False,
         parent="inspection_cases",
     ),
 )
 
 RATES: tuple[Rate, ...] = (
-    Rate("mediation_success_rate", "劳动人事争议调解成功率", "调解成功率", "mediation_success", "mediation_cases", Fraction(78, 100)),
-    Rate("arbitration_closure_rate", "劳动人事争议仲裁结案率", "仲裁结案率", "arbitration_closed", "arbitration_due", Fraction(96, 100)),
-    Rate("inspection_closure_rate", "劳动保障监察举报投诉案件结案率", "监察结案率", "inspection_closed", "inspection_cases", Fraction(1)),
+    Rate(
+        "mediation_success_rate",
+        "劳动人事争议调解成功率",
+        "调解成功率",
+        "mediation_success",
+        "mediation_cases",
+        Fraction(78, 100),
+    ),
+    Rate(
+        "arbitration_closure_rate",
+        "劳动人事争议仲裁结案率",
+        "仲裁结案率",
+        "arbitration_closed",
+        "arbitration_due",
+        Fraction(96, 100),
+    ),
+    Rate(
+        "inspection_closure_rate",
+        "劳动保障监察举报投诉案件结案率",
+        "监察结案率",
+        "inspection_closed",
+        "inspection_cases",
+        Fraction(1),
+    ),
 )
 
 INDICATOR_CODES: tuple[str, ...] = tuple(i.code for i in INDICATORS)

@@ -20,9 +20,39 @@ CITY = "全市"
 
 # The 33 towns and parks in the annex's order.
 TOWNS: tuple[str, ...] = (
-    "莞城", "石龙", "虎门", "东城", "万江", "南城", "中堂", "望牛墩", "麻涌", "石碣", "高埗",
-    "洪梅", "道滘", "厚街", "沙田", "长安", "寮步", "大岭山", "大朗", "黄江", "樟木头", "凤岗",
-    "塘厦", "谢岗", "清溪", "常平", "桥头", "横沥", "东坑", "企石", "石排", "茶山", "松山湖",
+    "莞城",
+    "石龙",
+    "虎门",
+    "东城",
+    "万江",
+    "南城",
+    "中堂",
+    "望牛墩",
+    "麻涌",
+    "石碣",
+    "高埗",
+    "洪梅",
+    "道滘",
+    "厚街",
+    "沙田",
+    "长安",
+    "寮步",
+    "大岭山",
+    "大朗",
+    "黄江",
+    "樟木头",
+    "凤岗",
+    "塘厦",
+    "谢岗",
+    "清溪",
+    "常平",
+    "桥头",
+    "横沥",
+    "东坑",
+    "企石",
+    "石排",
+    "茶山",
+    "松山湖",
 )
 
 SHIPPED_PLAN_NAME = "东莞市人力资源和社会保障事业发展“十四五”规划"
@@ -83,9 +113,7 @@ def plan_period_label(plan: Plan) -> str:
 
 def load_shipped_plan() -> Plan:
     path = resource_path(*SHIPPED_PLAN_FILE)
-    return plan_from_rows(
-        read_csv_rows(path), SHIPPED_PLAN_NAME, Quarter(2021, 1), Quarter(2025, 4), source=path.name
-    )
+    return plan_from_rows(read_csv_rows(path), SHIPPED_PLAN_NAME, Quarter(2021, 1), Quarter(2025, 4), source=path.name)
 
 
 def read_csv_rows(path: Path) -> list[list[str]]:
@@ -177,9 +205,7 @@ def parse_rate_target(value: object) -> Fraction:
     return rate
 
 
-def plan_from_rows(
-    rows: Sequence[Sequence[object]], name: str, first: Quarter, last: Quarter, source: str
-) -> Plan:
+def plan_from_rows(rows: Sequence[Sequence[object]], name: str, first: Quarter, last: Quarter, source: str) -> Plan:
     """Build a plan from a table in the annex's layout; refuse it with the row and column of any fault."""
     if last < first:
         raise PlanError(f"规划期的结束季度 {last.label} 早于开始季度 {first.label}")
@@ -194,11 +220,11 @@ def plan_from_rows(
             continue
         line = r + 1
 
-        def cell(key: str) -> object:
+        def cell(key: str, row: list[object] = row) -> object:
             index = columns[key]
             return row[index] if index < len(row) else None
 
-        def where(key: str) -> str:
+        def where(key: str, line: int = line) -> str:
             return f"{source} 第 {line} 行“{_HEADER_NAMES[key]}”列（{column_letter(columns[key])} 列）"
 
         town_name = _cell_text(cell("town"))

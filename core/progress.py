@@ -128,9 +128,12 @@ def compute_progress(plan: Plan | None, town: str, quarter: Quarter, history: Hi
                 assert time_progress is not None
                 status = status_of(completion, time_progress)
         indicators[code] = IndicatorProgress(code, value, ytd, cumulative, target, completion, status)
-    rates_quarter = {r.code: rate_over(history, [quarter], r.code, rate_target(active_plan, town, r.code)) for r in RATES}
+    rates_quarter = {
+        r.code: rate_over(history, [quarter], r.code, rate_target(active_plan, town, r.code)) for r in RATES
+    }
     rates_ytd = {
-        r.code: rate_over(history, quarter.year_to_date(), r.code, rate_target(active_plan, town, r.code)) for r in RATES
+        r.code: rate_over(history, quarter.year_to_date(), r.code, rate_target(active_plan, town, r.code))
+        for r in RATES
     }
     return Progress(town, quarter, active_plan, time_progress, indicators, rates_quarter, rates_ytd)
 

@@ -75,7 +75,12 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
 
     if not quarter.has_begun(data.today):
         findings.append(
-            Finding(ERROR, "quarter_not_begun", None, f"{quarter.label}尚未开始（{quarter.first_day:%Y-%m-%d} 起），不能填报")
+            Finding(
+                ERROR,
+                "quarter_not_begun",
+                None,
+                f"{quarter.label}尚未开始（{quarter.first_day:%Y-%m-%d} 起），不能填报",
+            )
         )
 
     for indicator in INDICATORS:
@@ -151,11 +156,20 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
             )
 
     if data.plan is not None and data.plan.contains(quarter):
-        gaps = [q for q in data.plan.quarters if q < quarter and not any(v is not None for v in data.history.get(q, {}).values())]
+        gaps = [
+            q
+            for q in data.plan.quarters
+            if q < quarter and not any(v is not None for v in data.history.get(q, {}).values())
+        ]
         if gaps:
             shown = "、".join(q.label for q in gaps[:6]) + ("等" if len(gaps) > 6 else "")
             findings.append(
-                Finding(NOTICE, "missing_earlier_quarter", None, f"此前有 {len(gaps)} 个季度尚未填报：{shown}，累计数按已填季度计算")
+                Finding(
+                    NOTICE,
+                    "missing_earlier_quarter",
+                    None,
+                    f"此前有 {len(gaps)} 个季度尚未填报：{shown}，累计数按已填季度计算",
+                )
             )
 
     for indicator in INDICATORS:

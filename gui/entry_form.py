@@ -88,8 +88,14 @@ class EntryForm(QWidget):
                 self.ytd_labels[indicator.code] = _number_label()
                 explain = self._explain_edit(indicator.code)
                 for column, widget in enumerate(
-                    (name, edit, QLabel(indicator.unit), self.last_labels[indicator.code],
-                     self.ytd_labels[indicator.code], explain)
+                    (
+                        name,
+                        edit,
+                        QLabel(indicator.unit),
+                        self.last_labels[indicator.code],
+                        self.ytd_labels[indicator.code],
+                        explain,
+                    )
                 ):
                     grid.addWidget(widget, row, column)
                 order += [edit, explain]
@@ -187,7 +193,9 @@ class EntryForm(QWidget):
         if code in self.value_edits:
             edit = self.value_edits[code]
             note = self.explain_edits[code]
-            target = note if note.isVisible() and edit.styleSheet() != INVALID_STYLE and self._needs_note(code) else edit
+            target = (
+                note if note.isVisible() and edit.styleSheet() != INVALID_STYLE and self._needs_note(code) else edit
+            )
         else:
             target = self.explain_edits[code]
         target.setFocus(Qt.FocusReason.OtherFocusReason)

@@ -8,7 +8,14 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QComboBox, QHBoxLayout, QHeaderView, QLabel, QSplitter, QTableView, QVBoxLayout, QWidget,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
 )
 
 from core.indicators import INDICATORS, display_name
@@ -97,8 +104,14 @@ class AuditModel(QAbstractTableModel):
         subject = PROFILE_LABELS.get(row.code or "", row.subject)
         quarter = Quarter.parse(row.quarter).label if row.quarter else ""
         return (
-            row.id, row.at.replace("T", " ")[:19], who, row.action_name, quarter, subject,
-            row.old_value or "（空）", row.new_value or "（空）",
+            row.id,
+            row.at.replace("T", " ")[:19],
+            who,
+            row.action_name,
+            quarter,
+            subject,
+            row.old_value or "（空）",
+            row.new_value or "（空）",
         )[index.column()]
 
 
@@ -152,7 +165,9 @@ class HistoryView(QWidget):
         self.quarter_filter.currentIndexChanged.connect(self._apply_filters)
         self.indicator_filter.currentIndexChanged.connect(self._apply_filters)
 
-    def show_history(self, quarters: list[Quarter], history: dict[Quarter, dict[str, int]], audit: list[AuditRow]) -> None:
+    def show_history(
+        self, quarters: list[Quarter], history: dict[Quarter, dict[str, int]], audit: list[AuditRow]
+    ) -> None:
         self.grid_model.set_rows([QuarterRow(q, history.get(q, {})) for q in quarters])
         self._all_audit = audit
         chosen = self.quarter_filter.currentData()
@@ -169,5 +184,9 @@ class HistoryView(QWidget):
     def _apply_filters(self) -> None:
         quarter, code = self.quarter_filter.currentData(), self.indicator_filter.currentData()
         self.audit_model.set_rows(
-            [r for r in self._all_audit if (quarter is None or r.quarter == quarter) and (code is None or r.code == code)]
+            [
+                r
+                for r in self._all_audit
+                if (quarter is None or r.quarter == quarter) and (code is None or r.code == code)
+            ]
         )

@@ -6,13 +6,28 @@ import logging
 import tempfile
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QBrush, QCloseEvent, QColor, QKeySequence
 from PySide6.QtPrintSupport import QPrintPreviewDialog
 from PySide6.QtWidgets import (
-    QComboBox, QFileDialog, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QPushButton,
-    QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
 from core.errors import DomainError
@@ -26,9 +41,13 @@ from gui.printing import preview_pdf
 from gui.progress_view import ProgressView
 from gui.setup_dialog import SetupDialog
 from gui.tasks import BackgroundTask
-from reports.export import ExportResult, planned_paths, prepare_return, write_return_files
+from gui.verify_dialog import VerifyDialog
+from reports.export import ExportResult, planned_paths, prepare_return, record_signed_export, write_return_files
 from reports.returns import ReturnData
 from storage.store import SaveRefused, Store
+
+if TYPE_CHECKING:
+    from reports.identity import Identity
 
 log = logging.getLogger(__name__)
 APP_TITLE = "镇街人社指标填报系统"
@@ -53,6 +72,11 @@ def ask_unsaved(parent: QWidget, what: str) -> Unsaved:
     box.exec()
     clicked = box.clickedButton()
     return Unsaved.SAVE if clicked is save else Unsaved.DISCARD if clicked is discard else Unsaved.CANCEL
+
+
+def ask_passphrase(parent: QWidget, prompt: str) -> bytes | None:
+    text, ok = QInputDialog.getText(parent, "签名证书口令", prompt, QLineEdit.EchoMode.Password)
+    return text.encode("utf-8") if ok and text else None
 
 
 class MainWindow(QMainWindow):
@@ -130,6 +154,8 @@ class MainWindow(QMainWindow):
         menu.addAction(self.save_action)
         self.profile_action = QAction("单位信息设置…", self)
         menu.addAction(self.profile_action)
+        self.identity_action = QAction("导入签名证书…", self)
+        menu.addAction(self.identity_action)
         menu.addSeparator()
         returns = self.menuBar().addMenu("季报(&R)")
         self.export_action = QAction("导出季报（Excel、PDF、摘要）…", self)
@@ -141,6 +167,9 @@ class MainWindow(QMainWindow):
         self.preview_summary_action.setShortcut(QKeySequence.StandardKey.Print)
         returns.addAction(self.preview_return_action)
         returns.addAction(self.preview_summary_action)
+        returns.addSeparator()
+        self.verify_action = QAction("核验季报签名…", self)
+        returns.addAction(self.verify_action)
         self.quit_action = QAction("退出(&Q)", self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         menu.addAction(self.quit_action)
@@ -151,7 +180,9 @@ class MainWindow(QMainWindow):
         self.save_button.clicked.connect(self.save)
         self.profile_action.triggered.connect(self.edit_profile)
         self.quit_action.triggered.connect(self.close)
-        self.export_action.triggered.connect(self.export_return)
+        self.export_action.triggered.connect(lambda: self.export_return())
+        self.identity_action.triggered.connect(lambda: self.import_identity())
+        self.verify_action.triggered.connect(self.open_verifier)
         self.preview_return_action.triggered.connect(lambda: self.preview("pdf"))
         self.preview_summary_action.triggered.connect(lambda: self.preview("summary"))
         self.quarter_box.activated.connect(self._on_quarter_chosen)
@@ -182,8 +213,12 @@ class MainWindow(QMainWindow):
     def _load_quarter(self, quarter: Quarter) -> None:
         self._quarter = quarter
         self.form.load(
-            self.town, quarter, self.store.plan_for(quarter), self.store.history(),
-            self.store.explanations(quarter), self.store.today(),
+            self.town,
+            quarter,
+            self.store.plan_for(quarter),
+            self.store.history(),
+            self.store.explanations(quarter),
+            self.store.today(),
         )
         self._update_title()
         self._refresh_other_tabs()
@@ -256,9 +291,38 @@ class MainWindow(QMainWindow):
             show_error(self, exc, title="还不能导出")
             return None
 
+    def _signing_identity(self) -> tuple[bool, Identity | None]:
+        """(go on, identity): a signed export asks for the passphrase; without an identity, a draft."""
+        from reports.export import open_town_identity
+
+        if self.store.identity_p12() is None:
+            answer = QMessageBox.question(
+                self,
+                "没有签名证书",
+                "尚未导入市局签发的签名证书，只能导出“未签名 草稿”，不能作为正式季报上报。\n要导出草稿吗？",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            return answer == QMessageBox.StandardButton.Yes, None
+        passphrase = ask_passphrase(self, "请输入签名证书的口令：")
+        if passphrase is None:
+            return False, None
+        try:
+            return True, open_town_identity(self.store, passphrase)
+        except DomainError as exc:
+            show_error(self, exc, title="不能签名")
+            return False, None
+
     def export_return(self, folder: Path | None = None) -> BackgroundTask | None:
-        data = self._ready_return()
-        if data is None:
+        if not self.resolve_unsaved(self.quarter.label):
+            return None
+        go_on, identity = self._signing_identity()
+        if not go_on:
+            return None
+        try:
+            data = prepare_return(self.store, self.quarter, signed=identity is not None)
+        except DomainError as exc:
+            show_error(self, exc, title="还不能导出")
             return None
         if folder is None:
             start = str(self.settings.value("export/folder", str(Path.home())))
@@ -271,15 +335,27 @@ class MainWindow(QMainWindow):
         overwrite = False
         if any(p.exists() for p in planned.paths):
             answer = QMessageBox.question(
-                self, "文件已存在", f"{folder} 中已有{data.quarter.label}的季报文件，要覆盖吗？",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+                self,
+                "文件已存在",
+                f"{folder} 中已有{data.quarter.label}的季报文件，要覆盖吗？",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return None
             overwrite = True
+
+        def exported(result: ExportResult) -> None:
+            if identity is not None:
+                record_signed_export(self.store, data, result)
+            self._on_exported(result)
+
         task = BackgroundTask(
-            self, "正在导出季报", lambda step: write_return_files(data, folder, overwrite, step),
-            self._on_exported, lambda error: show_error(self, error, title="导出失败"),
+            self,
+            "正在导出季报",
+            lambda step: write_return_files(data, folder, overwrite, step, identity),
+            exported,
+            lambda error: show_error(self, error, title="导出失败"),
         )
         self.current_task = task
         task.start()
@@ -287,6 +363,8 @@ class MainWindow(QMainWindow):
 
     def _on_exported(self, result: ExportResult) -> None:
         names = "\n".join(p.name for p in result.paths)
+        if not result.signed:
+            names += "\n（未签名 草稿）"
         self.statusBar().showMessage(f"已导出到 {result.workbook.parent}", 10000)
         QMessageBox.information(self, "导出完成", f"已在 {result.workbook.parent} 生成：\n{names}")
 
@@ -306,6 +384,34 @@ class MainWindow(QMainWindow):
             show_error(self, exc)
             return None
         dialog.open()
+        return dialog
+
+    def import_identity(self, path: Path | None = None) -> bool:
+        from reports.identity import IdentityError, describe, open_identity
+
+        if path is None:
+            chosen, _ = QFileDialog.getOpenFileName(self, "选择市局签发的签名证书", "", "签名证书 (*.p12 *.pfx)")
+            if not chosen:
+                return False
+            path = Path(chosen)
+        passphrase = ask_passphrase(self, f"请输入 {path.name} 的口令：")
+        if passphrase is None:
+            return False
+        try:
+            data = path.read_bytes()
+            identity = open_identity(data, passphrase, path.name)
+            if identity.town != self.town:
+                raise IdentityError(f"这个签名证书属于{identity.town}，而本数据库是{self.town}的，拒绝导入")
+            self.store.set_identity(data, describe(identity.certificate))
+        except (DomainError, OSError) as exc:
+            show_error(self, exc, title="导入失败")
+            return False
+        self.statusBar().showMessage(f"已导入签名证书：{identity.town}", 8000)
+        return True
+
+    def open_verifier(self) -> VerifyDialog:
+        dialog = VerifyDialog(self)
+        dialog.show()
         return dialog
 
     def edit_profile(self) -> None:

@@ -29,7 +29,9 @@ def paint_pdf(document: QPdfDocument, printer: QPrinter) -> int:
     """Render each page into the printer at its resolution; returns the number of pages printed."""
     first_size = document.pagePointSize(0)
     orientation = (
-        QPageLayout.Orientation.Landscape if first_size.width() > first_size.height() else QPageLayout.Orientation.Portrait
+        QPageLayout.Orientation.Landscape
+        if first_size.width() > first_size.height()
+        else QPageLayout.Orientation.Portrait
     )
     printer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
     printer.setPageOrientation(orientation)

@@ -9,8 +9,15 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
-    QComboBox, QHBoxLayout, QHeaderView, QLabel, QStyledItemDelegate, QStyleOptionViewItem, QTableView,
-    QVBoxLayout, QWidget,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
 )
 
 from core.indicators import BY_CODE, PLANNED_CODES, RATES, Kind, display_name
@@ -119,7 +126,9 @@ class RateModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return (row.name, row.quarter, row.ytd, row.target, row.verdict)[index.column()]
         if role == Qt.ItemDataRole.ForegroundRole and index.column() == 4:
-            return QBrush(QColor("#1a7f37" if row.verdict == "达标" else "#c62828" if row.verdict == "未达标" else "#555"))
+            return QBrush(
+                QColor("#1a7f37" if row.verdict == "达标" else "#c62828" if row.verdict == "未达标" else "#555")
+            )
         return None
 
 
@@ -192,7 +201,9 @@ class TrendChart(QWidget):
         if self.target:
             painter.setPen(QPen(QColor("#888"), 1.5, Qt.PenStyle.DashLine))
             if self.stock:
-                painter.drawLine(QPointF(area.left(), xy(0, self.target).y()), QPointF(area.right(), xy(0, self.target).y()))
+                painter.drawLine(
+                    QPointF(area.left(), xy(0, self.target).y()), QPointF(area.right(), xy(0, self.target).y())
+                )
             else:
                 painter.drawLine(xy(-1, 0) + QPointF(area.width() / n / 2, 0), xy(n - 1, self.target))
         path = QPainterPath()
@@ -217,7 +228,9 @@ class TrendChart(QWidget):
         painter.drawText(
             QRectF(area.left(), area.bottom() + 22, area.width(), 18),
             Qt.AlignmentFlag.AlignRight,
-            "蓝线：季末持卡人数　虚线：规划期末目标" if self.stock else "蓝线：规划累计实际数　虚线：按时间进度应达到的数",
+            "蓝线：季末持卡人数　虚线：规划期末目标"
+            if self.stock
+            else "蓝线：规划累计实际数　虚线：按时间进度应达到的数",
         )
 
 
@@ -255,7 +268,9 @@ class ProgressView(QWidget):
     def show_progress(self, progress: Progress, history: History) -> None:
         self._plan, self._town, self._history, self._quarter = progress.plan, progress.town, history, progress.quarter
         if progress.plan is None:
-            self.heading.setText(f"<b>{progress.town} {progress.quarter.label}</b>　本季度不在已导入的规划期内，没有目标。")
+            self.heading.setText(
+                f"<b>{progress.town} {progress.quarter.label}</b>　本季度不在已导入的规划期内，没有目标。"
+            )
         else:
             self.heading.setText(
                 f"<b>{progress.town} {progress.quarter.label}</b>　{progress.plan.name}　"
@@ -266,8 +281,13 @@ class ProgressView(QWidget):
             item = progress.indicators[code]
             rows.append(
                 ProgressRow(
-                    display_name(code), BY_CODE[code].unit, item.target, item.cumulative, item.completion,
-                    progress.time_progress, item.status,
+                    display_name(code),
+                    BY_CODE[code].unit,
+                    item.target,
+                    item.cumulative,
+                    item.completion,
+                    progress.time_progress,
+                    item.status,
                 )
             )
         self.model.set_rows(rows)
@@ -276,7 +296,13 @@ class ProgressView(QWidget):
             ytd = progress.rates_ytd[rate.code]
             verdict = "—" if ytd.met is None else ("达标" if ytd.met else "未达标")
             rate_rows.append(
-                RateRow(rate.name, rate_text(progress.rates_quarter[rate.code]), rate_text(ytd), f"≥{percent(ytd.target)}", verdict)
+                RateRow(
+                    rate.name,
+                    rate_text(progress.rates_quarter[rate.code]),
+                    rate_text(ytd),
+                    f"≥{percent(ytd.target)}",
+                    verdict,
+                )
             )
         self.rate_model.set_rows(rate_rows)
         self._draw_trend()

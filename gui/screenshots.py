@@ -41,8 +41,12 @@ def main(argv: list[str]) -> int:
             window.grab().save(str(out / name))
             written.append(out / name)
         window.form.load(
-            window.town, quarter, session.store.plan_for(quarter), session.store.history(),
-            session.store.explanations(quarter), session.store.today(),
+            window.town,
+            quarter,
+            session.store.plan_for(quarter),
+            session.store.history(),
+            session.store.explanations(quarter),
+            session.store.today(),
         )
         window.close()
         session.close()

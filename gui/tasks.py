@@ -45,8 +45,14 @@ class BackgroundTask(QObject):
 
     finished = Signal()
 
-    def __init__(self, parent: QWidget, title: str, work: Work,
-                 on_success: Callable[[Any], None], on_failure: Callable[[BaseException], None]):
+    def __init__(
+        self,
+        parent: QWidget,
+        title: str,
+        work: Work,
+        on_success: Callable[[Any], None],
+        on_failure: Callable[[BaseException], None],
+    ):
         super().__init__(parent)
         self.cancelled = threading.Event()
         self.signals = _Signals()

@@ -7,21 +7,28 @@ from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.cell import Cell
+from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.worksheet.worksheet import Worksheet
 
+from reports.layout import DATA_SHEET, FIRST_FIGURE_ROW, FORM_SHEET, HEADER_ROW
+from reports.payload import PAYLOAD_PROPERTY, SIGNATURE_PROPERTY
 from reports.returns import DRAFT_MARK, FORM_AUTHORITY, FORM_NUMBER, FORM_TITLE, ReturnData
 
-FORM_SHEET = "季报"
-DATA_SHEET = "数据"
 BODY_FONT = "宋体"
 COUNT_FORMAT = "#,##0"
 PERCENT_FORMAT = "0.0%"
-HEADER_ROW = 6
-FIRST_FIGURE_ROW = 7
 COLUMNS = ("指标名称", "计量单位", "本季度", "本年累计", "规划累计", "规划目标", "完成率", "时间进度", "状态")
 # Where each figure sits on the form, for tests and for the city's verification.
-FIGURE_COLUMNS = {"quarter": "C", "ytd": "D", "cumulative": "E", "target": "F", "completion": "G", "time_progress": "H", "status": "I"}
+FIGURE_COLUMNS = {
+    "quarter": "C",
+    "ytd": "D",
+    "cumulative": "E",
+    "target": "F",
+    "completion": "G",
+    "time_progress": "H",
+    "status": "I",
+}
 FORMULA_STARTS = ("=", "+", "-", "@")
 
 THIN = Side(style="thin", color="000000")
@@ -62,12 +69,25 @@ def build_workbook(data: ReturnData) -> Workbook:
     return workbook
 
 
-def write_workbook(data: ReturnData, path: Path) -> None:
-    build_workbook(data).save(path)
+def write_workbook(data: ReturnData, path: Path, payload: bytes | None = None, signature: str | None = None) -> None:
+    """Save the workbook; a signed one carries the payload and its CMS signature as document properties."""
+    workbook = build_workbook(data)
+    if payload is not None and signature is not None:
+        workbook.custom_doc_props.append(StringProperty(name=PAYLOAD_PROPERTY, value=payload.decode("utf-8")))
+        workbook.custom_doc_props.append(StringProperty(name=SIGNATURE_PROPERTY, value=signature))
+    workbook.save(path)
 
 
-def _style(cell: Cell, *, bold: bool = False, size: int = 10, align: str = "center", fill: PatternFill | None = None,
-           border: bool = True, number_format: str | None = None) -> None:
+def _style(
+    cell: Cell,
+    *,
+    bold: bool = False,
+    size: int = 10,
+    align: str = "center",
+    fill: PatternFill | None = None,
+    border: bool = True,
+    number_format: str | None = None,
+) -> None:
     cell.font = Font(name=BODY_FONT, bold=bold, size=size)
     cell.alignment = Alignment(horizontal=align, vertical="center", wrap_text=True)
     if border:
@@ -91,7 +111,11 @@ def _write_form(ws: Worksheet, data: ReturnData) -> None:
         ws.merge_cells(f"G{row}:{last}{row}")
         _style(set_text(ws[f"G{row}"], text), align="left", border=False, size=9)
     ws.merge_cells("A3:D3")
-    _style(set_text(ws["A3"], f"填报单位（盖章）：{data.profile.get('unit_name') or data.town}"), align="left", border=False)
+    _style(
+        set_text(ws["A3"], f"填报单位（盖章）：{data.profile.get('unit_name') or data.town}"),
+        align="left",
+        border=False,
+    )
     ws.merge_cells("A4:D4")
     _style(set_text(ws["A4"], f"报告期：{data.quarter.label}　　镇街：{data.town}"), align="left", border=False)
     plan = f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标"
@@ -108,8 +132,14 @@ def _write_form(ws: Worksheet, data: ReturnData) -> None:
     row = FIRST_FIGURE_ROW
     for line in data.figures:
         cells = (
-            ("　　" if line.is_sub else "") + line.name, line.unit, line.quarter, line.ytd, line.cumulative, line.target,
-            _ratio(line.completion), _ratio(data.time_progress) if line.target is not None else None,
+            ("　　" if line.is_sub else "") + line.name,
+            line.unit,
+            line.quarter,
+            line.ytd,
+            line.cumulative,
+            line.target,
+            _ratio(line.completion),
+            _ratio(data.time_progress) if line.target is not None else None,
             line.status or ("—" if line.target is None else "未填报"),
         )
         _write_row(ws, row, cells)
@@ -122,9 +152,15 @@ def _write_form(ws: Worksheet, data: ReturnData) -> None:
         verdict = "—" if rate.met is None else ("达标" if rate.met else "未达标")
         fraction = "—" if rate.denominator is None else f"{rate.numerator:,}/{rate.denominator:,}"
         cells = (
-            rate.name, "%", _ratio(rate.quarter_rate) if rate.quarter_rate is not None else rate.quarter_text,
-            _ratio(rate.ytd_rate) if rate.ytd_rate is not None else rate.ytd_text, fraction, float(rate.target),
-            None, None, verdict,
+            rate.name,
+            "%",
+            _ratio(rate.quarter_rate) if rate.quarter_rate is not None else rate.quarter_text,
+            _ratio(rate.ytd_rate) if rate.ytd_rate is not None else rate.ytd_text,
+            fraction,
+            float(rate.target),
+            None,
+            None,
+            verdict,
         )
         _write_row(ws, row, cells)
         row += 1
@@ -182,8 +218,11 @@ def _write_row(ws: Worksheet, row: int, cells: tuple[object, ...]) -> None:
             number_format = COUNT_FORMAT
         elif isinstance(value, float):
             number_format = PERCENT_FORMAT
-        _style(cell, align="left" if column == 1 else "right" if column in (3, 4, 5, 6, 7, 8) else "center",
-               number_format=number_format)
+        _style(
+            cell,
+            align="left" if column == 1 else "right" if column in (3, 4, 5, 6, 7, 8) else "center",
+            number_format=number_format,
+        )
         if value is None:
             cell.value = "—" if column > 2 else None
             cell.alignment = Alignment(horizontal="center", vertical="center")
@@ -193,8 +232,11 @@ def _write_row(ws: Worksheet, row: int, cells: tuple[object, ...]) -> None:
 def _write_data_sheet(ws: Worksheet, data: ReturnData) -> None:
     """A plain table for the city's tools: metadata rows, then one row per indicator code."""
     meta = (
-        ("town", data.town), ("quarter", data.quarter.code), ("plan", data.plan_name or ""),
-        ("revision", data.revision), ("generated_at", data.generated_at.isoformat(timespec="seconds")),
+        ("town", data.town),
+        ("quarter", data.quarter.code),
+        ("plan", data.plan_name or ""),
+        ("revision", data.revision),
+        ("generated_at", data.generated_at.isoformat(timespec="seconds")),
         ("signed", "yes" if data.signed else "no"),
     )
     for row, (key, value) in enumerate(meta, start=1):
@@ -214,7 +256,15 @@ def _write_data_sheet(ws: Worksheet, data: ReturnData) -> None:
             ws.cell(row, column, value)
         row += 1
     for rate in data.rates:
-        values = (rate.code, _ratio(rate.quarter_rate), _ratio(rate.ytd_rate), None, float(rate.target), "ratio", rate.name)
+        values = (
+            rate.code,
+            _ratio(rate.quarter_rate),
+            _ratio(rate.ytd_rate),
+            None,
+            float(rate.target),
+            "ratio",
+            rate.name,
+        )
         for column, value in enumerate(values, start=1):
             ws.cell(row, column, value)
         row += 1

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.errors import DomainError
 from core.quarters import Quarter
 from core.validation import submission_blockers
 from reports.files import refuse_existing, return_file_names, write_atomically
+from reports.payload import payload_of
 from reports.returns import ReturnData, assemble_return
 from storage.store import Store
+
+if TYPE_CHECKING:
+    from reports.identity import Identity
 
 
 class ExportRefused(DomainError):
@@ -25,28 +30,55 @@ class ExportCancelled(DomainError):
     pass
 
 
+class NoIdentity(DomainError):
+    pass
+
+
 @dataclass(frozen=True)
 class ExportResult:
     workbook: Path
     pdf: Path
     summary: Path
+    revision: int = 1
+    signed: bool = False
 
     @property
     def paths(self) -> list[Path]:
         return [self.workbook, self.pdf, self.summary]
 
 
-def prepare_return(store: Store, quarter: Quarter, now: datetime | None = None, revision: int = 1) -> ReturnData:
+def prepare_return(store: Store, quarter: Quarter, now: datetime | None = None, signed: bool = False) -> ReturnData:
+    """The return as it would be exported now, with the revision its content calls for."""
     town = store.require_town()
     values = store.figures(quarter)
     findings = store.check(quarter)
     blockers = submission_blockers(findings, values)
     if blockers:
         raise ExportRefused(quarter, blockers)
-    return assemble_return(
-        town, quarter, store.plan_for(quarter), store.history(), store.explanations(quarter), findings,
-        store.profile().__dict__, now or datetime.now().astimezone(), revision=revision,
+    data = assemble_return(
+        town,
+        quarter,
+        store.plan_for(quarter),
+        store.history(),
+        store.explanations(quarter),
+        findings,
+        store.profile().__dict__,
+        now or datetime.now().astimezone(),
+        signed=signed,
     )
+    return replace(data, revision=store.revision_for(quarter, payload_of(data).content_hash()))
+
+
+def open_town_identity(store: Store, passphrase: bytes) -> Identity:
+    from reports.identity import open_identity
+    from reports.signing import check_can_sign
+
+    p12 = store.identity_p12()
+    if p12 is None:
+        raise NoIdentity("尚未导入市局签发的签名证书（identity import），不能签名；如只需草稿请加 --unsigned")
+    identity = open_identity(p12, passphrase, "本镇街的签名证书")
+    check_can_sign(identity, store.require_town())
+    return identity
 
 
 def export_return(
@@ -56,40 +88,87 @@ def export_return(
     overwrite: bool = False,
     step: Callable[[str], bool] | None = None,
     now: datetime | None = None,
+    identity: Identity | None = None,
 ) -> ExportResult:
-    return write_return_files(prepare_return(store, quarter, now), out_dir, overwrite, step)
+    """Export, signed with `identity` when one is given; a signed export is recorded with its revision."""
+    data = prepare_return(store, quarter, now, signed=identity is not None)
+    result = write_return_files(data, out_dir, overwrite, step, identity)
+    if identity is not None:
+        record_signed_export(store, data, result)
+    return result
+
+
+def record_signed_export(store: Store, data: ReturnData, result: ExportResult) -> None:
+    store.record_export(data.quarter, data.revision, payload_of(data).content_hash(), [p.name for p in result.paths])
 
 
 def planned_paths(data: ReturnData, out_dir: Path) -> ExportResult:
     names = return_file_names(data.quarter, data.town, data.revision)
-    return ExportResult(out_dir / names["workbook"], out_dir / names["pdf"], out_dir / names["summary"])
+    return ExportResult(
+        out_dir / names["workbook"], out_dir / names["pdf"], out_dir / names["summary"], data.revision, data.signed
+    )
 
 
 def write_return_files(
-    data: ReturnData, out_dir: Path, overwrite: bool = False, step: Callable[[str], bool] | None = None
+    data: ReturnData,
+    out_dir: Path,
+    overwrite: bool = False,
+    step: Callable[[str], bool] | None = None,
+    identity: Identity | None = None,
 ) -> ExportResult:
     """Write the three files, or none: a name clash, a failure or a cancel leaves nothing behind.
 
     `step` is told what is about to happen and returns False to cancel. Touches no database, so it
     can run off the GUI thread.
     """
-    from reports.excel import write_workbook  # openpyxl and reportlab load only when exporting
+    from reports.excel import write_workbook  # openpyxl, reportlab and pyHanko load only when exporting
     from reports.pdf import write_return_pdf, write_summary_pdf
 
     result = planned_paths(data, out_dir)
     if not overwrite:
         refuse_existing(result.paths)
+    payload = payload_of(data).to_bytes()
+    signature = None
+    if identity is not None:
+        from reports.signing import sign_payload
+
+        signature = sign_payload(identity, payload)
+
+    def workbook(temp: Path) -> None:
+        write_workbook(data, temp, payload if signature else None, signature)
+
+    def pdf(write: Callable[[ReturnData, Path], object], visible: bool) -> Callable[[Path], None]:
+        def run(temp: Path) -> None:
+            if identity is None:
+                write(data, temp)
+                return
+            from reports.signing import sign_pdf
+
+            unsigned = temp.with_name(temp.name + ".unsigned")
+            try:
+                slot = write(data, unsigned)
+                box = getattr(slot, "box", None) if visible else None
+                sign_pdf(unsigned, temp, identity, payload, box, getattr(slot, "page", None) or 0)
+            finally:
+                unsigned.unlink(missing_ok=True)
+
+        return run
+
     jobs = (
-        ("正在生成 Excel 季报", result.workbook, write_workbook),
-        ("正在生成 PDF 季报", result.pdf, write_return_pdf),
-        ("正在生成摘要", result.summary, write_summary_pdf),
+        ("正在生成 Excel 季报", result.workbook, workbook),
+        (
+            "正在生成并签名 PDF 季报" if identity else "正在生成 PDF 季报",
+            result.pdf,
+            pdf(write_return_pdf, visible=True),
+        ),
+        ("正在生成摘要", result.summary, pdf(write_summary_pdf, visible=False)),
     )
     written: list[Path] = []
     try:
         for label, path, writer in jobs:
             if step is not None and not step(label):
                 raise ExportCancelled("已取消导出，未留下任何文件")
-            write_atomically(path, lambda temp, writer=writer: writer(data, temp))
+            write_atomically(path, writer)
             written.append(path)
     except BaseException:
         for path in written:

@@ -29,7 +29,9 @@ def refuse_existing(paths: list[Path]) -> None:
     existing = [p for p in paths if p.exists()]
     if existing:
         names = "、".join(p.name for p in existing)
-        raise OutputExists(f"{existing[0].parent} 中已有同名文件：{names}。为免覆盖，未写入任何文件；如需覆盖请加 --overwrite")
+        raise OutputExists(
+            f"{existing[0].parent} 中已有同名文件：{names}。为免覆盖，未写入任何文件；如需覆盖请加 --overwrite"
+        )
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:

@@ -12,7 +12,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from core.progress import BEHIND, DONE, ON_PACE, SEVERELY_BEHIND, percent
 from core.resources import resource_path
@@ -20,8 +20,31 @@ from reports.returns import DRAFT_MARK, FORM_AUTHORITY, FORM_NUMBER, FORM_TITLE,
 
 FONT = "WenQuanYiMicroHei"
 STATUS_COLOURS = {DONE: "#1a7f37", ON_PACE: "#0b5cad", BEHIND: "#b35900", SEVERELY_BEHIND: "#c62828"}
-# The signature field of a signed PDF is placed over this box (points from the page's bottom left).
-SIGNATURE_BOX = (470.0, 40.0, 800.0, 120.0)
+
+
+class SignatureSlot(Flowable):
+    """The box in the signature block where the PDF signature's visible stamp goes.
+
+    It records where it was drawn, so the signing step can put the signature field exactly there.
+    """
+
+    def __init__(self, width: float, height: float, signed: bool):
+        super().__init__()
+        self.width, self.height, self.signed = width, height, signed
+        self.page: int | None = None
+        self.box: tuple[float, float, float, float] | None = None
+
+    def wrap(self, _available_width: float, _available_height: float) -> tuple[float, float]:
+        return self.width, self.height
+
+    def draw(self) -> None:
+        x, y = self.canv.absolutePosition(0, 0)
+        self.page = self.canv.getPageNumber() - 1
+        self.box = (x, y, x + self.width, y + self.height)
+        if not self.signed:
+            self.canv.setFont(FONT, 10)
+            self.canv.setFillColor(colors.HexColor("#c62828"))
+            self.canv.drawCentredString(self.width / 2, self.height / 2, f"电子签名：{DRAFT_MARK}")
 
 
 def register_font() -> str:
@@ -30,10 +53,17 @@ def register_font() -> str:
     return FONT
 
 
-def _style(size: float = 9, align: int = TA_LEFT, bold_colour: str | None = None, leading: float | None = None) -> ParagraphStyle:
+def _style(
+    size: float = 9, align: int = TA_LEFT, bold_colour: str | None = None, leading: float | None = None
+) -> ParagraphStyle:
     return ParagraphStyle(
-        "cjk", fontName=FONT, fontSize=size, leading=leading or size * 1.35, alignment=align,
-        textColor=colors.HexColor(bold_colour) if bold_colour else colors.black, wordWrap="CJK",
+        "cjk",
+        fontName=FONT,
+        fontSize=size,
+        leading=leading or size * 1.35,
+        alignment=align,
+        textColor=colors.HexColor(bold_colour) if bold_colour else colors.black,
+        wordWrap="CJK",
     )
 
 
@@ -63,24 +93,37 @@ def _draft_marks(canvas: Canvas, data: ReturnData, size: tuple[float, float]) ->
     canvas.restoreState()
 
 
-def write_return_pdf(data: ReturnData, path: Path) -> None:
+def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
+    """Write the return form; the returned slot says where its signature stamp belongs."""
     register_font()
     page = landscape(A4)
     doc = SimpleDocTemplate(
-        str(path), pagesize=page, leftMargin=15 * mm, rightMargin=15 * mm, topMargin=12 * mm, bottomMargin=14 * mm,
-        title=f"{data.town}{data.quarter.label}{FORM_TITLE}", author=data.profile.get("unit_name") or data.town,
+        str(path),
+        pagesize=page,
+        leftMargin=15 * mm,
+        rightMargin=15 * mm,
+        topMargin=12 * mm,
+        bottomMargin=14 * mm,
+        title=f"{data.town}{data.quarter.label}{FORM_TITLE}",
+        author=data.profile.get("unit_name") or data.town,
         initialFontName=FONT,
     )
     story: list = []
     story.append(Paragraph(FORM_TITLE, _style(16, TA_CENTER, leading=22)))
     marks = Table(
         [
-            [Paragraph(f"填报单位（盖章）：{data.profile.get('unit_name') or data.town}", _style(9)),
-             Paragraph(f"表　　号：{FORM_NUMBER}", _style(8, TA_RIGHT))],
-            [Paragraph(f"报告期：{data.quarter.label}　　镇街：{data.town}　　第 {data.revision} 版", _style(9)),
-             Paragraph(f"制表机关：{FORM_AUTHORITY}", _style(8, TA_RIGHT))],
-            [Paragraph(f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标", _style(8)),
-             Paragraph("计量单位：见各栏", _style(8, TA_RIGHT))],
+            [
+                Paragraph(f"填报单位（盖章）：{data.profile.get('unit_name') or data.town}", _style(9)),
+                Paragraph(f"表　　号：{FORM_NUMBER}", _style(8, TA_RIGHT)),
+            ],
+            [
+                Paragraph(f"报告期：{data.quarter.label}　　镇街：{data.town}　　第 {data.revision} 版", _style(9)),
+                Paragraph(f"制表机关：{FORM_AUTHORITY}", _style(8, TA_RIGHT)),
+            ],
+            [
+                Paragraph(f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标", _style(8)),
+                Paragraph("计量单位：见各栏", _style(8, TA_RIGHT)),
+            ],
         ],
         colWidths=[170 * mm, 97 * mm],
     )
@@ -93,8 +136,13 @@ def write_return_pdf(data: ReturnData, path: Path) -> None:
     for line in data.figures:
         rows.append(
             [
-                Paragraph(line.name, _SUB_STYLE if line.is_sub else _style(9)), line.unit, _count(line.quarter),
-                _count(line.ytd), _count(line.cumulative), _count(line.target), percent(line.completion),
+                Paragraph(line.name, _SUB_STYLE if line.is_sub else _style(9)),
+                line.unit,
+                _count(line.quarter),
+                _count(line.ytd),
+                _count(line.cumulative),
+                _count(line.target),
+                percent(line.completion),
                 percent(data.time_progress) if line.target is not None else "—",
                 line.status or "—",
             ]
@@ -106,10 +154,22 @@ def write_return_pdf(data: ReturnData, path: Path) -> None:
     for rate in data.rates:
         fraction = "—" if rate.denominator is None else f"{rate.numerator:,}/{rate.denominator:,}"
         verdict = "—" if rate.met is None else ("达标" if rate.met else "未达标")
-        rows.append([Paragraph(rate.name, _style(9)), "%", rate.quarter_text, rate.ytd_text, fraction,
-                     f"≥{percent(rate.target)}", "", "", verdict])
-    table = Table(rows, colWidths=[78 * mm, 17 * mm, 24 * mm, 24 * mm, 26 * mm, 26 * mm, 22 * mm, 22 * mm, 24 * mm],
-                  repeatRows=1)
+        rows.append(
+            [
+                Paragraph(rate.name, _style(9)),
+                "%",
+                rate.quarter_text,
+                rate.ytd_text,
+                fraction,
+                f"≥{percent(rate.target)}",
+                "",
+                "",
+                verdict,
+            ]
+        )
+    table = Table(
+        rows, colWidths=[78 * mm, 17 * mm, 24 * mm, 24 * mm, 26 * mm, 26 * mm, 22 * mm, 22 * mm, 24 * mm], repeatRows=1
+    )
     style = [
         ("FONT", (0, 0), (-1, -1), FONT, 9),
         ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
@@ -128,24 +188,39 @@ def write_return_pdf(data: ReturnData, path: Path) -> None:
     story.append(Paragraph("说明（对需要说明的警告）", _style(10)))
     notes: list[list] = [[Paragraph(h, _style(9, TA_CENTER)) for h in ("指标", "情况", "说明")]]
     for note in data.notes:
-        notes.append([Paragraph(note.name, _style(9)), Paragraph(note.finding, _style(8)), Paragraph(note.text, _style(9))])
+        notes.append(
+            [
+                Paragraph(note.name, _style(9)),
+                Paragraph(note.finding, _style(8)),
+                Paragraph(note.text, _style(9)),
+            ]
+        )
     if not data.notes:
         notes.append(["无", "", ""])
     note_table = Table(notes, colWidths=[60 * mm, 110 * mm, 93 * mm])
-    note_table.setStyle(TableStyle([("FONT", (0, 0), (-1, -1), FONT, 9), ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
-                                    ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6f0"))]))
+    note_table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), FONT, 9),
+                ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6f0")),
+            ]
+        )
+    )
     story.append(note_table)
     story.append(Spacer(1, 4 * mm))
-    story.append(_signature_block(data))
+    slot = SignatureSlot(101 * mm, 28 * mm, data.signed)
+    story.append(_signature_block(data, slot))
 
     def decorate(canvas: Canvas, _doc: object) -> None:
         _draft_marks(canvas, data, page)
 
     doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
+    return slot
 
 
-def _signature_block(data: ReturnData) -> Table:
+def _signature_block(data: ReturnData, slot: SignatureSlot) -> Table:
     profile = data.profile
     left = [
         Paragraph(f"单位负责人：{profile.get('head', '')}", _style(10)),
@@ -154,16 +229,18 @@ def _signature_block(data: ReturnData) -> Table:
         Paragraph(f"报出日期：{data.report_date}", _style(10)),
     ]
     seal = Paragraph("（盖章）", _style(9, TA_CENTER, "#888888"))
-    signature = Paragraph(
-        "电子签名：" + ("见本框内签名" if data.signed else DRAFT_MARK), _style(9, TA_CENTER, None if data.signed else "#c62828")
+    block = Table([[left, seal, slot]], colWidths=[120 * mm, 40 * mm, 103 * mm], rowHeights=[30 * mm])
+    block.setStyle(
+        TableStyle(
+            [
+                ("BOX", (1, 0), (1, 0), 0.8, colors.HexColor("#888888")),
+                ("BOX", (2, 0), (2, 0), 0.8, colors.HexColor("#888888")),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("LEFTPADDING", (2, 0), (2, 0), 1),
+                ("RIGHTPADDING", (2, 0), (2, 0), 1),
+            ]
+        )
     )
-    block = Table([[left, seal, signature]], colWidths=[120 * mm, 40 * mm, 103 * mm], rowHeights=[30 * mm])
-    block.setStyle(TableStyle([
-        ("BOX", (1, 0), (1, 0), 0.8, colors.HexColor("#888888")),
-        ("BOX", (2, 0), (2, 0), 0.8, colors.HexColor("#888888")),
-        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-    ]))
-    block.keepWithNext = False
     return block
 
 
@@ -200,7 +277,9 @@ def write_summary_pdf(data: ReturnData, path: Path) -> None:
         canvas.setFillColor(colors.black)
         canvas.drawString(margin, y + 1.5 * mm, line.name[:16])
         canvas.setFont(FONT, 8)
-        canvas.drawString(margin, y - 3 * mm, f"累计 {_count(line.cumulative)} / 目标 {_count(line.target)} {line.unit}")
+        canvas.drawString(
+            margin, y - 3 * mm, f"累计 {_count(line.cumulative)} / 目标 {_count(line.target)} {line.unit}"
+        )
         canvas.setStrokeColor(colors.HexColor("#999999"))
         canvas.setFillColor(colors.HexColor("#eef0f3"))
         canvas.rect(bar_left, y - 2 * mm, bar_width, 6 * mm, stroke=1, fill=1)
@@ -259,7 +338,9 @@ def write_summary_pdf(data: ReturnData, path: Path) -> None:
         shown += 1
     canvas.setFont(FONT, 9)
     canvas.setFillColor(colors.HexColor("#555555"))
-    canvas.drawString(margin, 20 * mm, f"{data.profile.get('unit_name') or data.town}　填表人：{data.profile.get('preparer', '')}")
+    canvas.drawString(
+        margin, 20 * mm, f"{data.profile.get('unit_name') or data.town}　填表人：{data.profile.get('preparer', '')}"
+    )
     if not data.signed:
         canvas.setFillColor(colors.HexColor("#c62828"))
         canvas.drawRightString(width - margin, 20 * mm, DRAFT_MARK)

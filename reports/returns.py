@@ -107,8 +107,15 @@ def assemble_return(
             raise ValueError(f"{indicator.code} missing: a return needs every figure")
         figures.append(
             FigureLine(
-                indicator.code, indicator.name, indicator.unit, value, item.ytd,
-                item.cumulative if indicator.has_plan_target else None, item.target, item.completion, item.status,
+                indicator.code,
+                indicator.name,
+                indicator.unit,
+                value,
+                item.ytd,
+                item.cumulative if indicator.has_plan_target else None,
+                item.target,
+                item.completion,
+                item.status,
                 indicator.parent is not None,
             )
         )
@@ -116,14 +123,30 @@ def assemble_return(
     for rate in RATES:
         qtr, ytd = progress.rates_quarter[rate.code], progress.rates_ytd[rate.code]
         rates.append(
-            RateLine(rate.code, rate.name, rate_text(qtr), rate_text(ytd), ytd.numerator, ytd.denominator,
-                     qtr.rate, ytd.rate, ytd.target, ytd.met)
+            RateLine(
+                rate.code,
+                rate.name,
+                rate_text(qtr),
+                rate_text(ytd),
+                ytd.numerator,
+                ytd.denominator,
+                qtr.rate,
+                ytd.rate,
+                ytd.target,
+                ytd.met,
+            )
         )
     notes = []
     for finding in findings:
         if finding.needs_explanation and finding.indicator and finding.indicator in explanations:
-            notes.append(NoteLine(finding.indicator, display_name(finding.indicator), _bare(finding.message),
-                                  explanations[finding.indicator]))
+            notes.append(
+                NoteLine(
+                    finding.indicator,
+                    display_name(finding.indicator),
+                    _bare(finding.message),
+                    explanations[finding.indicator],
+                )
+            )
     attention = []
     for line in figures:
         if line.status in (BEHIND, SEVERELY_BEHIND):
@@ -139,8 +162,18 @@ def assemble_return(
         if finding.rule in ("card_holders_decreased", "flow_spike"):
             attention.append(_bare(finding.message))
     return ReturnData(
-        town, quarter, plan.name if plan and plan.contains(quarter) else None, progress.time_progress,
-        tuple(figures), tuple(rates), tuple(notes), tuple(attention), dict(profile), generated_at, revision, signed,
+        town,
+        quarter,
+        plan.name if plan and plan.contains(quarter) else None,
+        progress.time_progress,
+        tuple(figures),
+        tuple(rates),
+        tuple(notes),
+        tuple(attention),
+        dict(profile),
+        generated_at,
+        revision,
+        signed,
     )
 
 

@@ -36,7 +36,11 @@ def check_xlsx(path: Path) -> None:
             if declared > MAX_EXPANDED_BYTES:
                 raise UnsafeFile(f"{path.name}：解压后将达 {declared / 1048576:.0f} MB，拒绝打开（疑似压缩炸弹）")
             for member in members:
-                if member.compress_size and member.file_size / member.compress_size > MAX_RATIO and member.file_size > 1048576:
+                if (
+                    member.compress_size
+                    and member.file_size / member.compress_size > MAX_RATIO
+                    and member.file_size > 1048576
+                ):
                     raise UnsafeFile(f"{path.name}：部件 {member.filename} 压缩比异常，拒绝打开（疑似压缩炸弹）")
             if "[Content_Types].xml" not in archive.namelist():
                 raise UnsafeFile(f"{path.name}：不是有效的 Excel（.xlsx）文件")

@@ -1,9 +1,8 @@
 """The database: one front door (`Store`) that takes and returns plain values."""
 
+from storage.migrate import DatabaseError, DatabaseTooNew
 from storage.store import (
     AuditRow,
-    DatabaseError,
-    DatabaseTooNew,
     Profile,
     SaveRefused,
     Store,

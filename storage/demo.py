@@ -22,9 +22,7 @@ def build_demo_database(path: Path, town: str = DEMO_TOWN, today: date | None = 
     plan = load_shipped_plan()
     with Store(path, today=(lambda: today) if today else date.today) as store:
         store.bind_town(town)
-        store.set_profile(
-            Profile(f"东莞市{town}人力资源和社会保障分局", "陈建华", "林秀珍", "黄晓敏", "0769-22001234")
-        )
+        store.set_profile(Profile(f"东莞市{town}人力资源和社会保障分局", "陈建华", "林秀珍", "黄晓敏", "0769-22001234"))
         if store.history():
             return max(store.history())
         figures = town_figures(plan, town, plan.quarters, seed=2021, pace=0.93)
@@ -38,7 +36,9 @@ def build_demo_database(path: Path, town: str = DEMO_TOWN, today: date | None = 
         for quarter in plan.quarters:
             values = figures[quarter]
             needed = {f.indicator for f in store.check(quarter, values) if f.needs_explanation and f.indicator}
-            store.save_quarter(quarter, values, {code: explanations.get(code, "已核实，数据准确无误") for code in needed})
+            store.save_quarter(
+                quarter, values, {code: explanations.get(code, "已核实，数据准确无误") for code in needed}
+            )
         return plan.last
 
 

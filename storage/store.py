@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import getpass
 import hashlib
 import json
@@ -15,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import platformdirs
-from sqlalchemy import create_engine, delete, event, select
+from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -25,7 +26,6 @@ from core.plans import CITY, TOWNS, Plan, TownTargets, check_town, load_shipped_
 from core.quarters import Quarter
 from core.validation import Finding, QuarterInput, check_quarter, has_errors
 from storage import migrate
-from storage.migrate import DatabaseError, DatabaseTooNew
 from storage.models import AuditEntry, ExplanationRow, FigureRow, Meta, PlanRow, TargetRow, Town
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ ACTION_NAMES = {
     "set_figure": "修改数值",
     "set_explanation": "修改说明",
     "plan_import": "导入规划目标",
+    "identity_import": "导入签名证书",
+    "export": "导出上报",
 }
 
 
@@ -135,8 +137,16 @@ def _os_user() -> str:
 
 def _row_hash(entry: AuditEntry) -> str:
     body = [
-        entry.id, entry.at, entry.os_user, entry.clerk, entry.action, entry.quarter, entry.code,
-        entry.old_value, entry.new_value, entry.prev_hash,
+        entry.id,
+        entry.at,
+        entry.os_user,
+        entry.clerk,
+        entry.action,
+        entry.quarter,
+        entry.code,
+        entry.old_value,
+        entry.new_value,
+        entry.prev_hash,
     ]
     return hashlib.sha256(json.dumps(body, ensure_ascii=False).encode("utf-8")).hexdigest()
 
@@ -308,8 +318,11 @@ class Store:
                 session.delete(existing)
                 session.flush()
             row = PlanRow(
-                name=plan.name, first_quarter=plan.first.code, last_quarter=plan.last.code,
-                source=source, imported_at=_now(),
+                name=plan.name,
+                first_quarter=plan.first.code,
+                last_quarter=plan.last.code,
+                source=source,
+                imported_at=_now(),
             )
             session.add(row)
             session.flush()
@@ -424,6 +437,45 @@ class Store:
                 self._audit(session, "set_explanation", quarter.code, code, old_text, text)
         return changes
 
+    # --- signing identity and revisions -------------------------------------------------------
+
+    def set_identity(self, p12: bytes, description: str) -> None:
+        """Keep the town's PKCS#12 as it came: its private key stays encrypted under the passphrase."""
+        with self._writing() as session:
+            old = self._meta(session, "identity.description")
+            self._set_meta(session, "identity.p12", base64.b64encode(p12).decode("ascii"))
+            self._set_meta(session, "identity.description", description)
+            self._audit(session, "identity_import", None, None, old, description)
+
+    def identity_p12(self) -> bytes | None:
+        with Session(self.engine) as session:
+            value = self._meta(session, "identity.p12")
+        return base64.b64decode(value) if value else None
+
+    def identity_description(self) -> str | None:
+        with Session(self.engine) as session:
+            return self._meta(session, "identity.description")
+
+    def revision_for(self, quarter: Quarter, content_hash: str) -> int:
+        """The revision a signed return of this content carries: the last one again, or the next."""
+        with Session(self.engine) as session:
+            last = self._meta(session, f"revision.{quarter.code}")
+            last_hash = self._meta(session, f"revision_hash.{quarter.code}")
+        if last is None:
+            return 1
+        return int(last) if last_hash == content_hash else int(last) + 1
+
+    def last_revision(self, quarter: Quarter) -> int | None:
+        with Session(self.engine) as session:
+            last = self._meta(session, f"revision.{quarter.code}")
+        return int(last) if last else None
+
+    def record_export(self, quarter: Quarter, revision: int, content_hash: str, files: list[str]) -> None:
+        with self._writing() as session:
+            self._set_meta(session, f"revision.{quarter.code}", str(revision))
+            self._set_meta(session, f"revision_hash.{quarter.code}", content_hash)
+            self._audit(session, "export", quarter.code, None, None, f"第 {revision} 版：" + "、".join(files))
+
     # --- audit -------------------------------------------------------------------------------
 
     def _audit(
@@ -433,8 +485,15 @@ class Store:
         clerk = self._meta(session, "profile.preparer") or ""
         entry = AuditEntry(
             id=(last.id + 1) if last else 1,
-            at=_now(), os_user=self._os_user, clerk=clerk, action=action, quarter=quarter, code=code,
-            old_value=old, new_value=new, prev_hash=last.hash if last else GENESIS_HASH,
+            at=_now(),
+            os_user=self._os_user,
+            clerk=clerk,
+            action=action,
+            quarter=quarter,
+            code=code,
+            old_value=old,
+            new_value=new,
+            prev_hash=last.hash if last else GENESIS_HASH,
         )
         entry.hash = _row_hash(entry)
         session.add(entry)
@@ -461,9 +520,16 @@ class Store:
             for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
                 count += 1
                 if entry.id != expected_id:
-                    return AuditCheck(False, count, entry.id, f"第 {expected_id} 条审计记录缺失（下一条是第 {entry.id} 条），记录被删除")
+                    return AuditCheck(
+                        False,
+                        count,
+                        entry.id,
+                        f"第 {expected_id} 条审计记录缺失（下一条是第 {entry.id} 条），记录被删除",
+                    )
                 if entry.prev_hash != previous_hash:
-                    return AuditCheck(False, count, entry.id, f"第 {entry.id} 条审计记录与前一条接不上，其前后记录被删除或插入")
+                    return AuditCheck(
+                        False, count, entry.id, f"第 {entry.id} 条审计记录与前一条接不上，其前后记录被删除或插入"
+                    )
                 if _row_hash(entry) != entry.hash:
                     return AuditCheck(False, count, entry.id, f"第 {entry.id} 条审计记录的内容被改动")
                 previous_hash = entry.hash

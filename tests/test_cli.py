@@ -26,7 +26,10 @@ def test_the_real_command_line_runs(tmp_path):
     db = tmp_path / "real.sqlite3"
     done = subprocess.run(
         [sys.executable, "main.py", "init", "--db", str(db), "--town", "石龙", "--json"],
-        cwd=ROOT, capture_output=True, text=True, encoding="utf-8",
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["town"] == "石龙"
@@ -48,8 +51,15 @@ def test_db_can_come_from_the_environment(capsys, tmp_path, monkeypatch):
 
 def test_enter_accepts_full_width_and_commas(capsys, db):
     code, out, err = run(
-        capsys, "--db", db, "enter", "--quarter", "2024年第3季度",
-        "card_holders=１７０，０００", "yuecai_certified=1,234", "mediation_cases= 12 ",
+        capsys,
+        "--db",
+        db,
+        "enter",
+        "--quarter",
+        "2024年第3季度",
+        "card_holders=１７０，０００",
+        "yuecai_certified=1,234",
+        "mediation_cases= 12 ",
     )
     assert code == 0, err
     code, out, _ = run(capsys, "--db", db, "progress", "--quarter", "2024Q3", "--json")
@@ -60,8 +70,16 @@ def test_enter_accepts_full_width_and_commas(capsys, db):
 
 def test_enter_with_any_error_saves_nothing(capsys, db):
     code, _, err = run(
-        capsys, "--db", db, "enter", "--quarter", "2024Q3",
-        "card_holders=170000", "mediation_cases=10", "mediation_success=11", "nanyue_trained=1.5",
+        capsys,
+        "--db",
+        db,
+        "enter",
+        "--quarter",
+        "2024Q3",
+        "card_holders=170000",
+        "mediation_cases=10",
+        "mediation_success=11",
+        "nanyue_trained=1.5",
     )
     assert code == 2
     assert "调解成功案件数 11 大于" in err and "小数" in err
@@ -97,8 +115,17 @@ def test_check_exits_1_on_an_error(capsys, db):
 
 def test_progress_json_shape(capsys, db):
     run(
-        capsys, "--db", db, "enter", "--quarter", "2021Q1",
-        "yuecai_certified=7", "mediation_cases=100", "mediation_success=78", "inspection_cases=0", "inspection_closed=0",
+        capsys,
+        "--db",
+        db,
+        "enter",
+        "--quarter",
+        "2021Q1",
+        "yuecai_certified=7",
+        "mediation_cases=100",
+        "mediation_success=78",
+        "inspection_cases=0",
+        "inspection_closed=0",
     )
     code, out, _ = run(capsys, "--db", db, "progress", "--quarter", "2021Q1", "--json")
     data = json.loads(out)
@@ -107,8 +134,18 @@ def test_progress_json_shape(capsys, db):
     assert yuecai["target"] == 154 and yuecai["actual"] == 7 and yuecai["status"] == "滞后"  # 4.5% < 5%
     assert yuecai["completion"] == pytest.approx(7 / 154, abs=1e-6)
     mediation = data["indicators"]["mediation_success_rate"]
-    assert (mediation["numerator"], mediation["denominator"], mediation["rate"], mediation["target"], mediation["met"]) == (
-        78, 100, 0.78, 0.78, True,
+    assert (
+        mediation["numerator"],
+        mediation["denominator"],
+        mediation["rate"],
+        mediation["target"],
+        mediation["met"],
+    ) == (
+        78,
+        100,
+        0.78,
+        0.78,
+        True,
     )
     inspection = data["indicators"]["inspection_closure_rate"]
     assert inspection["rate"] is None and inspection["met"] is None and inspection["denominator"] == 0
@@ -121,12 +158,24 @@ def test_progress_text_says_no_cases(capsys, db):
 
 
 def test_history_and_explanations(capsys, db):
-    run(capsys, "--db", db, "enter", "--quarter", "2024Q3", "card_holders=1000", "--explain", "card_holders=街道户籍迁出较多")
+    run(
+        capsys,
+        "--db",
+        db,
+        "enter",
+        "--quarter",
+        "2024Q3",
+        "card_holders=1000",
+        "--explain",
+        "card_holders=街道户籍迁出较多",
+    )
     run(capsys, "--db", db, "enter", "--quarter", "2024Q3", "card_holders=2000")
     code, out, _ = run(capsys, "--db", db, "history", "--quarter", "2024Q3", "--indicator", "card_holders", "--json")
     rows = json.loads(out)
     assert [(r["action"], r["old_value"], r["new_value"]) for r in rows] == [
-        ("set_figure", None, "1000"), ("set_explanation", None, "街道户籍迁出较多"), ("set_figure", "1000", "2000"),
+        ("set_figure", None, "1000"),
+        ("set_explanation", None, "街道户籍迁出较多"),
+        ("set_figure", "1000", "2000"),
     ]
     code, out, _ = run(capsys, "--db", db, "history")
     assert code == 0 and "修改数值" in out and "1000 → 2000" in out

@@ -1,5 +1,5 @@
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import openpyxl
@@ -15,7 +15,7 @@ from storage.store import Profile
 from tests.conftest import FULL_QUARTER, on_pace_history
 
 Q = Quarter(2024, 3)
-NOW = datetime(2024, 10, 10, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2024, 10, 10, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -106,10 +106,15 @@ def test_the_summary_sheet_is_one_page(ready, tmp_path):
 
 def test_a_behind_town_gets_attention_items_and_still_one_page(store, tmp_path):
     for quarter in (Quarter(2024, 1), Quarter(2024, 2), Q):
-        store.save_quarter(quarter, dict(FULL_QUARTER, card_holders=150_000), {
-            "yuecai_certified": "培训班因场地原因延期", "nanyue_trained": "培训班因场地原因延期",
-            "card_holders": "持卡人数核减重复发卡",
-        })
+        store.save_quarter(
+            quarter,
+            dict(FULL_QUARTER, card_holders=150_000),
+            {
+                "yuecai_certified": "培训班因场地原因延期",
+                "nanyue_trained": "培训班因场地原因延期",
+                "card_holders": "持卡人数核减重复发卡",
+            },
+        )
     result = export_return(store, Q, tmp_path, now=NOW)
     assert len(PdfReader(result.summary).pages) == 1
     text = pdf_text(result.summary)
@@ -123,7 +128,7 @@ def test_an_export_missing_an_explanation_writes_no_file(store, tmp_path, capsys
         export_return(store, Q, out)
     assert any("调解成功率" in r for r in caught.value.reasons)
     assert not out.exists() or not any(out.iterdir())
-    code = cli_main(["--db", str(store.path), "export", "--quarter", Q.code, "--out", str(out)])
+    code = cli_main(["--db", str(store.path), "export", "--quarter", Q.code, "--out", str(out), "--unsigned"])
     assert code == 2
     assert "说明" in capsys.readouterr().err
     assert not out.exists() or not any(out.iterdir())
@@ -133,12 +138,12 @@ def test_an_export_with_a_missing_figure_is_refused(store, tmp_path, capsys):
     values = dict(FULL_QUARTER)
     del values["nanyue_trained"]
     store.save_quarter(Q, values)
-    assert cli_main(["--db", str(store.path), "export", "--quarter", Q.code, "--out", str(tmp_path)]) == 2
+    assert cli_main(["--db", str(store.path), "export", "--quarter", Q.code, "--out", str(tmp_path), "--unsigned"]) == 2
     assert "南粤家政" in capsys.readouterr().err
 
 
 def test_existing_files_are_not_silently_overwritten(ready, tmp_path, capsys):
-    assert cli_main(["--db", str(ready.path), "export", "--quarter", Q.code, "--out", str(tmp_path)]) == 0
+    assert cli_main(["--db", str(ready.path), "export", "--quarter", Q.code, "--out", str(tmp_path), "--unsigned"]) == 0
     printed = capsys.readouterr().out.split()
     assert [Path(p).name for p in printed] == ["2024Q3_莞城_季报.xlsx", "2024Q3_莞城_季报.pdf", "2024Q3_莞城_摘要.pdf"]
     before = (tmp_path / "2024Q3_莞城_季报.xlsx").read_bytes()
@@ -161,12 +166,14 @@ def test_a_failed_write_leaves_nothing_under_the_final_name(tmp_path):
 
 
 def test_text_that_looks_like_a_formula_stays_text(ready, tmp_path):
-    ready.set_profile(Profile(unit_name="=HYPERLINK(\"http://x\")", preparer="@李四"))
+    ready.set_profile(Profile(unit_name='=HYPERLINK("http://x")', preparer="@李四"))
     ready.save_quarter(Q, {"mediation_success": 10}, {"mediation_success_rate": "=1+1 系统迁移导致统计口径变化"})
     result = export_return(ready, Q, tmp_path, now=NOW)
     wb = openpyxl.load_workbook(result.workbook)
     cells = [c for sheet in wb for row in sheet.iter_rows() for c in row if isinstance(c.value, str)]
-    risky = [c for c in cells if c.value.startswith(("=", "+", "-", "@")) or "=HYPERLINK" in c.value or "=1+1" in c.value]
+    risky = [
+        c for c in cells if c.value.startswith(("=", "+", "-", "@")) or "=HYPERLINK" in c.value or "=1+1" in c.value
+    ]
     assert risky
     assert all(c.data_type == "s" for c in risky)
     explained = [c for c in cells if c.value == "=1+1 系统迁移导致统计口径变化"]

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
@@ -24,8 +25,10 @@ Q = Quarter(2024, 3)
 
 @pytest.fixture(autouse=True)
 def _never_block_on_a_modal_question(monkeypatch):
-    """A window closed at teardown with unsaved edits would otherwise wait for a click for ever."""
+    """A modal question left open (unsaved edits at teardown, 导出草稿？) would wait for a click for ever."""
     monkeypatch.setattr(main_window_module, "ask_unsaved", lambda parent, what: Unsaved.DISCARD)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: None)
 
 
 @pytest.fixture
@@ -78,7 +81,11 @@ def test_first_run_binds_the_town_and_records_the_profile(app, qtbot, db_path):
     try:
         assert session.store.town() == "石龙"
         profile = session.store.profile()
-        assert (profile.unit_name, profile.head, profile.preparer) == ("东莞市石龙人力资源和社会保障分局", "张三", "李四")
+        assert (profile.unit_name, profile.head, profile.preparer) == (
+            "东莞市石龙人力资源和社会保障分局",
+            "张三",
+            "李四",
+        )
         assert "石龙" in session.window.windowTitle()
     finally:
         session.window.close()
@@ -103,7 +110,11 @@ def test_keyboard_only_entry_and_ctrl_s(window, qtbot, store):
     assert "未保存" in window.windowTitle()
     qtbot.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     assert store.figures(Q) == {
-        "card_holders": 151_000, "yuecai_certified": 8, "nanyue_trained": 70, "mediation_cases": 50, "mediation_success": 40,
+        "card_holders": 151_000,
+        "yuecai_certified": 8,
+        "nanyue_trained": 70,
+        "mediation_cases": 50,
+        "mediation_success": 40,
     }
     assert "未保存" not in window.windowTitle()
     assert store.audit_trail(Q)[-1].clerk == "李四"
@@ -144,7 +155,8 @@ def test_a_warning_demands_an_explanation_beside_its_field(window, qtbot, store)
     finding = next(f for f in window.form.findings() if f.rule == "card_holders_decreased")
     assert not finding.explained
     item = next(
-        window.findings_list.item(i) for i in range(window.findings_list.count())
+        window.findings_list.item(i)
+        for i in range(window.findings_list.count())
         if "少于上季度" in window.findings_list.item(i).text()
     )
     window._on_finding_clicked(item)
@@ -189,8 +201,15 @@ def test_pasting_a_row_from_excel_fills_consecutive_fields(window, qtbot):
     qtbot.keyClick(start, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     values, invalid = window.form.parsed()
     assert not invalid
-    assert [values[c] for c in ("card_holders", "yuecai_certified", "nanyue_trained", "mediation_cases", "mediation_success")] == [
-        151_000, 9, 80, 40, 35,
+    assert [
+        values[c]
+        for c in ("card_holders", "yuecai_certified", "nanyue_trained", "mediation_cases", "mediation_success")
+    ] == [
+        151_000,
+        9,
+        80,
+        40,
+        35,
     ]
     assert values["arbitration_due"] is None
 
@@ -201,8 +220,16 @@ def test_pasting_a_column_starts_at_the_focused_field(window, qtbot):
     start.setFocus()
     qtbot.keyClick(start, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     values, _ = window.form.parsed()
-    assert (values["arbitration_due"], values["arbitration_closed"], values["inspection_cases"], values["inspection_closed"]) == (
-        20, 19, 5, 5,
+    assert (
+        values["arbitration_due"],
+        values["arbitration_closed"],
+        values["inspection_cases"],
+        values["inspection_closed"],
+    ) == (
+        20,
+        19,
+        5,
+        5,
     )
 
 
@@ -323,3 +350,63 @@ def test_print_preview_renders_every_page_to_a_printer(ready_window, tmp_path):
         assert paint_pdf(dialog._document, printer) == pages
         assert len(PdfReader(tmp_path / f"printed_{which}.pdf").pages) == pages
         dialog.close()
+
+
+@pytest.fixture
+def town_identity(tmp_path):
+    from reports.identity import create_city_root, issue_town_identity
+
+    create_city_root(tmp_path / "city", b"root-passphrase")
+    issue_town_identity(
+        tmp_path / "city" / "city_root.p12", b"root-passphrase", "莞城", tmp_path / "莞城.p12", b"town-passphrase"
+    )
+    issue_town_identity(
+        tmp_path / "city" / "city_root.p12", b"root-passphrase", "石龙", tmp_path / "石龙.p12", b"town-passphrase"
+    )
+    return tmp_path
+
+
+def test_signed_export_and_verification_in_the_app(ready_window, qtbot, town_identity, monkeypatch, warnings):
+    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: b"town-passphrase")
+    monkeypatch.setattr(QMessageBox, "information", lambda *a: None)
+    assert not ready_window.import_identity(town_identity / "石龙.p12")
+    assert warnings and "属于石龙" in warnings[-1]
+    assert ready_window.import_identity(town_identity / "莞城.p12")
+    out = town_identity / "returns"
+    task = ready_window.export_return(folder=out)
+    with qtbot.waitSignal(task.finished, timeout=30000):
+        pass
+    files = sorted(out.iterdir())
+    assert len(files) == 3
+    assert ready_window.store.last_revision(Q) == 1
+    tampered = out / "tampered.xlsx"
+    wb = openpyxl_load(next(f for f in files if f.suffix == ".xlsx"))
+    wb["季报"]["C7"] = 1
+    wb.save(tampered)
+
+    dialog = ready_window.open_verifier()
+    dialog.set_root(town_identity / "city" / "city_root.pem")
+    task = dialog.verify_files([*files, tampered])
+    with qtbot.waitSignal(task.finished, timeout=30000):
+        pass
+    rows = {Path(r.file).name: r for r in dialog.model.rows}
+    assert all(rows[f.name].valid for f in files)
+    assert not rows["tampered.xlsx"].valid and "不一致" in rows["tampered.xlsx"].reason
+    assert "有效 3 个，无效 1 个" in dialog.summary.text()
+    dialog.close()
+
+
+def test_a_wrong_passphrase_in_the_app_writes_nothing(ready_window, town_identity, monkeypatch, warnings):
+    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: b"town-passphrase")
+    assert ready_window.import_identity(town_identity / "莞城.p12")
+    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: b"wrong")
+    out = town_identity / "returns"
+    assert ready_window.export_return(folder=out) is None
+    assert "口令不对" in warnings[-1]
+    assert not out.exists()
+
+
+def openpyxl_load(path):
+    import openpyxl
+
+    return openpyxl.load_workbook(path)

@@ -67,8 +67,16 @@ def test_a_bad_cell_is_named_by_row_and_column(tmp_path):
 
 def test_a_gbk_csv_from_chinese_excel_is_read(tmp_path):
     rows = shipped_rows()
-    rows[0] = ["序号", "镇街", "社保卡（张）", "粤菜师傅培训发证人数（人次）", "南粤家政培训人数（人次）",
-               "劳动人事争议调解成功率（%）", "劳动人事争议仲裁结案率（%）", "劳动保障监察举报投诉案件结案率（%）"]
+    rows[0] = [
+        "序号",
+        "镇街",
+        "社保卡（张）",
+        "粤菜师傅培训发证人数（人次）",
+        "南粤家政培训人数（人次）",
+        "劳动人事争议调解成功率（%）",
+        "劳动人事争议仲裁结案率（%）",
+        "劳动保障监察举报投诉案件结案率（%）",
+    ]
     path = write_csv(tmp_path / "分解表2026-2030.csv", rows, encoding="gbk")
     plan = read_plan_file(path)
     assert plan.first == Quarter(2026, 1) and plan.last == Quarter(2030, 4)
@@ -79,8 +87,18 @@ def annex_workbook(path, edit=None):
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(["各园区、镇（街）指标任务分解表"])
-    ws.append(["序号", "镇街", "社保卡（张）", "粤菜师傅培训发证人数（人次）", "南粤家政培训人数（人次）",
-               "劳动人事争议调解成功率（%）", "劳动人事争议仲裁结案率（%）", "劳动保障监察举报投诉案件结案率（%）"])
+    ws.append(
+        [
+            "序号",
+            "镇街",
+            "社保卡（张）",
+            "粤菜师傅培训发证人数（人次）",
+            "南粤家政培训人数（人次）",
+            "劳动人事争议调解成功率（%）",
+            "劳动人事争议仲裁结案率（%）",
+            "劳动保障监察举报投诉案件结案率（%）",
+        ]
+    )
     for row in shipped_rows()[1:]:
         seq = "合计" if row[1] == CITY else int(row[0])
         ws.append([seq, row[1], int(row[2]), int(row[3]), int(row[4]), ">78%", ">96%", 1.0])
@@ -105,7 +123,9 @@ def test_xlsx_bad_cell_names_row_and_column(tmp_path):
     path = annex_workbook(tmp_path / "split.xlsx", edit)
     with pytest.raises(PlanError) as caught:
         read_plan_file(path, first="2026Q1", last="2030Q4")
-    assert "第 10 行" in caught.value.message and "F 列" in caught.value.message and "调解成功率" in caught.value.message
+    assert (
+        "第 10 行" in caught.value.message and "F 列" in caught.value.message and "调解成功率" in caught.value.message
+    )
 
 
 def test_missing_and_duplicate_towns_are_refused(tmp_path):
@@ -135,8 +155,16 @@ def test_not_a_workbook_is_refused(tmp_path):
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("78", Fraction(78, 100)), (">78%", Fraction(78, 100)), ("≥96%", Fraction(96, 100)), ("100%", 1),
-     (0.78, Fraction(78, 100)), (1, 1), (96, Fraction(96, 100)), ("78%以上", Fraction(78, 100))],
+    [
+        ("78", Fraction(78, 100)),
+        (">78%", Fraction(78, 100)),
+        ("≥96%", Fraction(96, 100)),
+        ("100%", 1),
+        (0.78, Fraction(78, 100)),
+        (1, 1),
+        (96, Fraction(96, 100)),
+        ("78%以上", Fraction(78, 100)),
+    ],
 )
 def test_rate_targets_in_every_spelling(value, expected):
     assert parse_rate_target(value) == expected

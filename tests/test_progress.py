@@ -4,7 +4,16 @@ import pytest
 
 from core.plans import load_shipped_plan
 from core.progress import (
-    BEHIND, DONE, NO_CASES, ON_PACE, SEVERELY_BEHIND, RateResult, compute_progress, percent, rate_text, status_of,
+    BEHIND,
+    DONE,
+    NO_CASES,
+    ON_PACE,
+    SEVERELY_BEHIND,
+    RateResult,
+    compute_progress,
+    percent,
+    rate_text,
+    status_of,
 )
 from core.quarters import Quarter
 
@@ -45,7 +54,12 @@ def test_progress_sums_flows_and_reads_stocks():
         Quarter(2021, 1): {"yuecai_certified": 10, "card_holders": 100_000},
         Quarter(2023, 4): {"yuecai_certified": 20},
         Quarter(2024, 1): {"yuecai_certified": 5, "mediation_cases": 10, "mediation_success": 8},
-        Quarter(2024, 2): {"yuecai_certified": 6, "card_holders": 165_000, "mediation_cases": 10, "mediation_success": 7},
+        Quarter(2024, 2): {
+            "yuecai_certified": 6,
+            "card_holders": 165_000,
+            "mediation_cases": 10,
+            "mediation_success": 7,
+        },
     }
     progress = compute_progress(PLAN, "莞城", Quarter(2024, 2), history)
     assert progress.time_progress == Fraction(14, 20)

@@ -6,7 +6,9 @@ from core.errors import QuarterError
 from core.quarters import Quarter, quarter_range
 
 
-@pytest.mark.parametrize("text", ["2024Q3", "2024q3", " 2024Q3 ", "2024年第3季度", "2024年第三季度", "２０２４Ｑ３", "2024年3季度"])
+@pytest.mark.parametrize(
+    "text", ["2024Q3", "2024q3", " 2024Q3 ", "2024年第3季度", "2024年第三季度", "２０２４Ｑ３", "2024年3季度"]
+)
 def test_parse_both_spellings(text):
     assert Quarter.parse(text) == Quarter(2024, 3)
 

@@ -27,8 +27,11 @@ def test_a_clean_quarter_has_no_findings():
 
 @pytest.mark.parametrize(
     ("part", "whole"),
-    [("mediation_success", "mediation_cases"), ("arbitration_closed", "arbitration_due"),
-     ("inspection_closed", "inspection_cases")],
+    [
+        ("mediation_success", "mediation_cases"),
+        ("arbitration_closed", "arbitration_due"),
+        ("inspection_closed", "inspection_cases"),
+    ],
 )
 def test_sub_count_above_its_total_is_an_error(part, whole):
     values = dict(FULL_QUARTER, card_holders=200_000, **{whole: 10, part: 11})
@@ -101,15 +104,21 @@ def test_a_spike_over_three_times_the_previous_four_nonzero_quarters():
         Quarter(2024, 1): {"mediation_cases": 10},
         Quarter(2024, 2): {"mediation_cases": 10},
     }
-    spike = findings(dict(FULL_QUARTER, card_holders=200_000, mediation_cases=31, mediation_success=31), history=history)
+    spike = findings(
+        dict(FULL_QUARTER, card_holders=200_000, mediation_cases=31, mediation_success=31), history=history
+    )
     assert ("flow_spike", "mediation_cases") in rules(spike, "warning")
-    at_three = findings(dict(FULL_QUARTER, card_holders=200_000, mediation_cases=30, mediation_success=30), history=history)
+    at_three = findings(
+        dict(FULL_QUARTER, card_holders=200_000, mediation_cases=30, mediation_success=30), history=history
+    )
     assert ("flow_spike", "mediation_cases") not in rules(at_three)
 
 
 def test_a_small_spike_under_twenty_is_ignored():
     history = {Quarter(2024, 2): {"inspection_cases": 2}}
-    found = findings(dict(FULL_QUARTER, card_holders=200_000, inspection_cases=20, inspection_closed=20), history=history)
+    found = findings(
+        dict(FULL_QUARTER, card_holders=200_000, inspection_cases=20, inspection_closed=20), history=history
+    )
     assert ("flow_spike", "inspection_cases") not in rules(found)
 
 

@@ -14,7 +14,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table("meta", sa.Column("key", sa.String(64), primary_key=True), sa.Column("value", sa.Text(), nullable=False))
+    op.create_table(
+        "meta", sa.Column("key", sa.String(64), primary_key=True), sa.Column("value", sa.Text(), nullable=False)
+    )
     op.create_table(
         "towns",
         sa.Column("name", sa.String(32), primary_key=True),

@@ -1,0 +1,7 @@
+"""Where things sit in the return workbook; shared by the writer and the verifier."""
+
+FORM_SHEET = "季报"
+DATA_SHEET = "数据"
+HEADER_ROW = 6
+FIRST_FIGURE_ROW = 7  # the nine figures follow in the order of core.indicators.INDICATORS
+QUARTER_COLUMN = "C"
