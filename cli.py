@@ -140,6 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--passphrase-file", type=Path, required=True)
     issue.add_argument("--days", type=int, default=3 * 365, help="有效天数（默认 3 年）")
 
+    demo = csub.add_parser("demo", help="生成演示数据：根证书、33 个镇街证书和整个规划期的签名季报")
+    _common(demo, suppress=True)
+    demo.add_argument("--out", type=Path, required=True)
+    demo.add_argument("--with-pdf", action="store_true", help="同时生成签名 PDF（较慢）")
+
+    p = command("consolidate", "市局：核验一个文件夹中的季报并汇总一个季度")
+    p.add_argument("--trust", type=Path, required=True, help="受信任的市局根证书 city_root.pem")
+    p.add_argument("--quarter", required=True)
+    p.add_argument("folder", type=Path, metavar="文件夹")
+    p.add_argument("--out", type=Path, help="汇总表输出文件夹")
+    p.add_argument("--overwrite", action="store_true")
+
     p = command("verify", "核验季报文件的签名")
     p.add_argument("--trust", type=Path, required=True, help="受信任的市局根证书 city_root.pem")
     p.add_argument("files", nargs="+", type=Path, metavar="文件")
@@ -499,6 +511,17 @@ def cmd_identity(args: argparse.Namespace) -> int:
 def cmd_city(args: argparse.Namespace) -> int:
     from reports.identity import create_city_root, issue_town_identity
 
+    if args.city_command == "demo":
+        from reports.demo_returns import generate_demo_set
+
+        demo = generate_demo_set(args.out, with_pdf=args.with_pdf)
+        if args.json:
+            _print_json({"trust": str(demo.root), "returns": str(demo.returns), "files": demo.files})
+        else:
+            print(f"已生成 {demo.files} 个签名季报文件：{demo.returns}")
+            print(f"受信任的根证书：{demo.root}")
+            print(f"试试：python main.py consolidate --trust {demo.root} --quarter 2025Q4 {demo.returns} --out 汇总")
+        return EXIT_OK
     if args.city_command == "init":
         cert, key = create_city_root(args.out, _passphrase(args.passphrase_file, "根证书口令："))
         if args.json:
@@ -519,6 +542,78 @@ def cmd_city(args: argparse.Namespace) -> int:
         _print_json({"town": args.town, "file": str(out)})
     else:
         print(f"已为{args.town}签发签名证书：{out}")
+    return EXIT_OK
+
+
+def cmd_consolidate(args: argparse.Namespace) -> int:
+    from core.consolidation import consolidate
+    from core.plans import load_shipped_plan
+    from reports.city_report import city_json, write_city_pdf, write_city_workbook
+    from reports.collect import collect
+    from reports.files import refuse_existing, write_atomically
+    from reports.identity import load_trust_roots
+
+    quarter = Quarter.parse(args.quarter)
+    if not args.folder.is_dir():
+        raise UsageError(f"找不到文件夹 {args.folder}")
+    collection = collect(args.folder, load_trust_roots(args.trust))
+    plans = [load_shipped_plan()]
+    if args.db is not None or default_db_path().exists():
+        with _store(args) as store:
+            plans = store.plans()
+    plan = next((p for p in plans if p.contains(quarter)), None)
+    conflicted = collection.conflicted_towns(quarter)
+    summary = consolidate(plan, quarter, collection.town_histories(), conflicted)
+    written: list[str] = []
+    if args.out is not None:
+        stem = f"{quarter.code}_全市_汇总表"
+        targets = [args.out / f"{stem}.xlsx", args.out / f"{stem}.pdf"]
+        if not args.overwrite:
+            refuse_existing(targets)
+        write_atomically(targets[0], lambda p: write_city_workbook(summary, conflicted, p))
+        write_atomically(targets[1], lambda p: write_city_pdf(summary, conflicted, p))
+        written = [str(p) for p in targets]
+
+    def entries(verdicts: list) -> list[dict[str, object]]:  # type: ignore[type-arg]
+        return [{"file": v.file, "town": v.town, "revision": v.revision} for v in verdicts if v.quarter == quarter.code]
+
+    if args.json:
+        _print_json(
+            {
+                "quarter": quarter.code,
+                "valid": list(summary.reporting),
+                "missing": list(summary.missing),
+                "invalid": [{"file": v.file, "reason": v.reason} for v in collection.invalid],
+                "superseded": entries(collection.superseded),
+                "conflicts": entries(collection.conflicts),
+                "skipped": [{"file": v.file, "reason": v.reason} for v in collection.skipped],
+                "towns": {t: dict(collection.chosen[(t, quarter)].payload.figures) for t in summary.reporting},
+                "city": city_json(summary),
+                "files": written,
+            }
+        )
+        return EXIT_OK
+    print(f"{quarter.label} 季报收集情况（{args.folder}）：")
+    print(
+        f"  有效 {len(summary.reporting)} 个镇街" + (f"：{'、'.join(summary.reporting)}" if summary.reporting else "")
+    )
+    print(f"  无效 {len(collection.invalid)} 个文件")
+    for verdict in collection.invalid:
+        print(f"    {verdict.file}：{verdict.reason}")
+    superseded = entries(collection.superseded)
+    print(f"  被新版本取代 {len(superseded)} 个文件")
+    for item in superseded:
+        print(f"    {item['file']}（{item['town']} 第 {item['revision']} 版）")
+    conflicts = entries(collection.conflicts)
+    if conflicts:
+        print(f"  冲突（同一版本内容不同，未计入）{len(conflicts)} 个文件：")
+        for item in conflicts:
+            print(f"    {item['file']}（{item['town']} 第 {item['revision']} 版）")
+    print(f"  缺报 {len(summary.missing)} 个镇街" + (f"：{'、'.join(summary.missing)}" if summary.missing else ""))
+    if collection.skipped:
+        print(f"  跳过 {len(collection.skipped)} 个不是签名季报的文件")
+    for path in written:
+        print(path)
     return EXIT_OK
 
 
@@ -546,6 +641,7 @@ COMMANDS = {
     "identity": cmd_identity,
     "city": cmd_city,
     "verify": cmd_verify,
+    "consolidate": cmd_consolidate,
     "init": cmd_init,
     "profile": cmd_profile,
     "enter": cmd_enter,

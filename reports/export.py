@@ -115,8 +115,9 @@ def write_return_files(
     overwrite: bool = False,
     step: Callable[[str], bool] | None = None,
     identity: Identity | None = None,
+    kinds: tuple[str, ...] = ("workbook", "pdf", "summary"),
 ) -> ExportResult:
-    """Write the three files, or none: a name clash, a failure or a cancel leaves nothing behind.
+    """Write the three files (or the `kinds` asked for), or none: a clash, a failure or a cancel leaves nothing.
 
     `step` is told what is about to happen and returns False to cancel. Touches no database, so it
     can run off the GUI thread.
@@ -125,8 +126,9 @@ def write_return_files(
     from reports.pdf import write_return_pdf, write_summary_pdf
 
     result = planned_paths(data, out_dir)
+    wanted = [getattr(result, kind) for kind in kinds]
     if not overwrite:
-        refuse_existing(result.paths)
+        refuse_existing(wanted)
     payload = payload_of(data).to_bytes()
     signature = None
     if identity is not None:
@@ -166,6 +168,8 @@ def write_return_files(
     written: list[Path] = []
     try:
         for label, path, writer in jobs:
+            if path not in wanted:
+                continue
             if step is not None and not step(label):
                 raise ExportCancelled("已取消导出，未留下任何文件")
             write_atomically(path, writer)

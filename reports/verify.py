@@ -22,6 +22,7 @@ from reports.safe_zip import UnsafeFile, check_xlsx
 
 CUSTOM_PROPS = "docProps/custom.xml"
 CLOCK_SKEW = dt.timedelta(minutes=10)
+NOT_SIGNED = "文件中没有签名"
 
 
 @dataclass(frozen=True)
@@ -91,10 +92,10 @@ class Verifier:
         check_xlsx(path)
         with zipfile.ZipFile(path) as archive:
             if CUSTOM_PROPS not in archive.namelist():
-                raise Invalid("文件中没有签名（未签名的草稿，或不是本系统生成的季报）")
+                raise Invalid(f"{NOT_SIGNED}（未签名的草稿，或不是本系统生成的季报）")
             properties = _custom_properties(archive.read(CUSTOM_PROPS))
         if PAYLOAD_PROPERTY not in properties or SIGNATURE_PROPERTY not in properties:
-            raise Invalid("文件中没有签名（未签名的草稿，或不是本系统生成的季报）")
+            raise Invalid(f"{NOT_SIGNED}（未签名的草稿，或不是本系统生成的季报）")
         raw = properties[PAYLOAD_PROPERTY].encode("utf-8")
         try:
             payload = parse_payload(raw)
@@ -137,7 +138,7 @@ class Verifier:
             reader = PdfFileReader(f, strict=False)
             signatures = reader.embedded_signatures
             if not signatures:
-                raise Invalid("文件中没有签名（未签名的草稿，或不是本系统生成的季报）")
+                raise Invalid(f"{NOT_SIGNED}（未签名的草稿，或不是本系统生成的季报）")
             if len(signatures) > 1:
                 raise Invalid("文件中有多个签名，不是本系统生成的季报")
             signature = signatures[0]

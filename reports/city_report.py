@@ -1,0 +1,406 @@
+"""The city summary (汇总表) as a workbook and a PDF, in the annex's layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from core.consolidation import CitySummary
+from core.indicators import BY_CODE, PLANNED_CODES, RATES, Kind, display_name
+from core.plans import CITY, TOWNS
+from core.progress import IndicatorProgress, Progress, percent, rate_text
+
+TITLE = "东莞市各园区、镇（街）人社主要指标完成情况汇总表"
+MISSING = "缺报"
+CONFLICT = "冲突"
+
+
+@dataclass(frozen=True)
+class Column:
+    group: str
+    title: str
+    kind: str  # count / percent / status / rate
+
+
+def columns() -> list[Column]:
+    result = []
+    for code in PLANNED_CODES:
+        group = f"{display_name(code)}（{BY_CODE[code].unit}）"
+        if BY_CODE[code].kind is Kind.STOCK:
+            titles = [("季末数", "count"), ("目标", "count"), ("完成率", "percent"), ("状态", "status")]
+        else:
+            titles = [
+                ("本季度", "count"),
+                ("本年累计", "count"),
+                ("规划累计", "count"),
+                ("目标", "count"),
+                ("完成率", "percent"),
+                ("状态", "status"),
+            ]
+        result += [Column(group, title, kind) for title, kind in titles]
+    result += [Column(rate.name + "（本年）", "", "rate") for rate in RATES]
+    return result
+
+
+def _indicator_cells(item: IndicatorProgress, stock: bool) -> list[object]:
+    if stock:
+        return [item.cumulative, item.target, item.completion, item.status]
+    return [item.quarter_value, item.ytd, item.cumulative, item.target, item.completion, item.status]
+
+
+def row_values(progress: Progress) -> list[object]:
+    cells: list[object] = []
+    for code in PLANNED_CODES:
+        cells += _indicator_cells(progress.indicators[code], BY_CODE[code].kind is Kind.STOCK)
+    cells += [progress.rates_ytd[r.code] for r in RATES]
+    return cells
+
+
+def table_rows(summary: CitySummary, conflicted: set[str]) -> list[tuple[str, str, list[object] | None]]:
+    """(序号, 镇街, cells or None when the town has no counted return)."""
+    rows: list[tuple[str, str, list[object] | None]] = [("合计", CITY, row_values(summary.city))]
+    for number, town in enumerate(TOWNS, start=1):
+        progress = summary.towns.get(town)
+        rows.append((str(number), town, row_values(progress) if progress else None))
+    return rows
+
+
+def attention_lines(summary: CitySummary, conflicted: set[str]) -> list[str]:
+    lines = []
+    if summary.missing:
+        lines.append(f"缺报（{len(summary.missing)}）：{'、'.join(summary.missing)}")
+    if conflicted:
+        lines.append(
+            f"同一版本有不同内容、未计入（{len(conflicted)}）：{'、'.join(sorted(conflicted, key=TOWNS.index))}"
+        )
+    for code, towns in summary.severely_behind.items():
+        if towns:
+            lines.append(f"{display_name(code)}严重滞后（{len(towns)}）：{'、'.join(towns)}")
+    for code, towns in summary.behind.items():
+        if towns:
+            lines.append(f"{display_name(code)}滞后（{len(towns)}）：{'、'.join(towns)}")
+    for code, towns in summary.below_rate_target.items():
+        if towns:
+            name = next(r.name for r in RATES if r.code == code)
+            lines.append(f"{name}低于目标（{len(towns)}）：{'、'.join(towns)}")
+    return lines
+
+
+def _cell_text(value: object, kind: str) -> str:
+    if value is None:
+        return "—"
+    if kind == "count":
+        return f"{value:,}"
+    if kind == "percent":
+        return percent(value)  # type: ignore[arg-type]
+    if kind == "rate":
+        return rate_text(value)  # type: ignore[arg-type]
+    return str(value)
+
+
+def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
+    from reports.excel import set_text
+
+    thin = Side(style="thin", color="000000")
+    border = Border(left=thin, right=thin, top=thin, bottom=thin)
+    fill = PatternFill("solid", fgColor="DDE6F0")
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = "汇总表"
+    cols = columns()
+    last = get_column_letter(2 + len(cols))
+    ws.merge_cells(f"A1:{last}1")
+    ws["A1"] = f"{TITLE}（{summary.quarter.label}）"
+    ws["A1"].font = Font(name="宋体", bold=True, size=15)
+    ws["A1"].alignment = Alignment(horizontal="center")
+    plan = (
+        f"规划：{summary.plan.name}　时间进度 {percent(summary.city.time_progress)}"
+        if summary.plan
+        else "本季度无规划目标"
+    )
+    ws.merge_cells(f"A2:{last}2")
+    ws["A2"] = (
+        f"{plan}　已报送 {len(summary.reporting)}/{len(TOWNS)} 个镇街；全市数为已报送镇街之和，比率由分子分母合计计算"
+    )
+    ws["A2"].font = Font(name="宋体", size=9)
+    for column, title in ((1, "序号"), (2, "镇街")):
+        ws.merge_cells(start_row=4, start_column=column, end_row=5, end_column=column)
+        ws.cell(4, column, title)
+    groups: dict[str, list[int]] = {}
+    for index, col in enumerate(cols, start=3):
+        groups.setdefault(col.group, []).append(index)
+        if col.title:
+            ws.cell(5, index, col.title)
+    for group, indexes in groups.items():
+        ws.merge_cells(
+            start_row=4, start_column=indexes[0], end_row=4 if cols[indexes[0] - 3].title else 5, end_column=indexes[-1]
+        )
+        ws.cell(4, indexes[0], group)
+    row = 6
+    for seq, town, cells in table_rows(summary, conflicted):
+        ws.cell(row, 1, seq)
+        ws.cell(row, 2, town)
+        if cells is None:
+            ws.cell(row, 3, CONFLICT if town in conflicted else MISSING)
+        else:
+            for index, (col, value) in enumerate(zip(cols, cells, strict=True), start=3):
+                cell = ws.cell(row, index)
+                if col.kind == "count":
+                    cell.value = value
+                    cell.number_format = "#,##0"
+                elif col.kind == "percent":
+                    cell.value = None if value is None else float(value)  # type: ignore[arg-type]
+                    cell.number_format = "0.0%"
+                elif col.kind == "rate":
+                    rate = value.rate  # type: ignore[attr-defined]
+                    if rate is None:
+                        set_text(cell, rate_text(value))  # type: ignore[arg-type]
+                    else:
+                        cell.value = float(rate)
+                        cell.number_format = "0.0%"
+                else:
+                    set_text(cell, str(value or "—"))
+        row += 1
+    for r in ws.iter_rows(min_row=4, max_row=row - 1, max_col=2 + len(cols)):
+        for cell in r:
+            cell.border = border
+            cell.font = Font(name="宋体", size=9, bold=cell.row in (4, 5, 6))
+            cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+            if cell.row in (4, 5):
+                cell.fill = fill
+    ws.column_dimensions["A"].width = 5
+    ws.column_dimensions["B"].width = 8
+    for index in range(3, 3 + len(cols)):
+        ws.column_dimensions[get_column_letter(index)].width = 10
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "4:5"
+    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+    ws.freeze_panes = "C6"
+    ws.protection.sheet = True
+
+    notes = wb.create_sheet("排名与提示")
+    notes["A1"] = f"{summary.quarter.label} 排名与需要关注的镇街"
+    notes["A1"].font = Font(name="宋体", bold=True, size=13)
+    line = 3
+    for text in attention_lines(summary, conflicted) or ["各镇街均按时报送，均达到时间进度和比率目标。"]:
+        set_text(notes.cell(line, 1), text)
+        line += 1
+    line += 1
+    for code in PLANNED_CODES:
+        notes.cell(line, 1, f"{display_name(code)}完成率排名").font = Font(name="宋体", bold=True)
+        line += 1
+        for rank, (town, completion) in enumerate(summary.ranking(code), start=1):
+            notes.cell(line, 1, rank)
+            notes.cell(line, 2, town)
+            notes.cell(line, 3, completion).number_format = "0.0%"
+            line += 1
+        line += 1
+    notes.column_dimensions["A"].width = 60
+
+    data = wb.create_sheet("数据")
+    data.append(["town", "code", "quarter", "ytd", "cumulative", "target"])
+    for town, progress in (("全市", summary.city), *summary.towns.items()):
+        for code, item in progress.indicators.items():
+            data.append([town, code, item.quarter_value, item.ytd, item.cumulative, item.target])
+        for rate in RATES:
+            result = progress.rates_quarter[rate.code]
+            data.append([town, rate.code, result.numerator, result.denominator, None, float(result.target)])
+    wb.save(path)
+
+
+def write_city_pdf(summary: CitySummary, conflicted: set[str], path: Path) -> None:
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.units import mm
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    from reports.pdf import FONT, STATUS_COLOURS, _style, register_font
+
+    register_font()
+    page = landscape(A4)
+    doc = SimpleDocTemplate(
+        str(path),
+        pagesize=page,
+        leftMargin=10 * mm,
+        rightMargin=10 * mm,
+        topMargin=10 * mm,
+        bottomMargin=10 * mm,
+        title=f"{TITLE}（{summary.quarter.label}）",
+        initialFontName=FONT,
+    )
+    cols = columns()
+    header1: list[object] = ["序号", "镇街"]
+    header2: list[object] = ["", ""]
+    spans = [("SPAN", (0, 0), (0, 1)), ("SPAN", (1, 0), (1, 1))]
+    index = 2
+    seen: dict[str, int] = {}
+    for col in cols:
+        if col.group not in seen:
+            seen[col.group] = index
+            header1.append(Paragraph(col.group, _style(6.5, 1)))
+        else:
+            header1.append("")
+        header2.append(col.title)
+        index += 1
+    for group, start in seen.items():
+        end = start + sum(1 for c in cols if c.group == group) - 1
+        if cols[start - 2].title:
+            spans.append(("SPAN", (start, 0), (end, 0)))
+        else:
+            spans.append(("SPAN", (start, 0), (start, 1)))
+    rows: list[list[object]] = [header1, header2]
+    status_styles = []
+    for seq, town, cells in table_rows(summary, conflicted):
+        if cells is None:
+            rows.append([seq, town, CONFLICT if town in conflicted else MISSING] + [""] * (len(cols) - 1))
+            spans.append(("SPAN", (2, len(rows) - 1), (len(cols) + 1, len(rows) - 1)))
+            status_styles.append(("TEXTCOLOR", (2, len(rows) - 1), (2, len(rows) - 1), colors.HexColor("#c62828")))
+            continue
+        texts = [_cell_text(v, c.kind) for v, c in zip(cells, cols, strict=True)]
+        rows.append([seq, town, *texts])
+        for offset, (col, value) in enumerate(zip(cols, cells, strict=True)):
+            if col.kind == "status" and value in STATUS_COLOURS:
+                position = (2 + offset, len(rows) - 1)
+                status_styles.append(("TEXTCOLOR", position, position, colors.HexColor(STATUS_COLOURS[str(value)])))
+    widths = [8 * mm, 13 * mm]
+    for col in cols:
+        widths.append({"count": 13 * mm, "percent": 10.5 * mm, "status": 10.5 * mm, "rate": 14 * mm}[col.kind])
+    table = Table(rows, colWidths=widths, repeatRows=2)
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), FONT, 6.5),
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.black),
+                ("BACKGROUND", (0, 0), (-1, 1), colors.HexColor("#dde6f0")),
+                ("BACKGROUND", (0, 2), (-1, 2), colors.HexColor("#f3f6fa")),
+                ("ALIGN", (0, 0), (-1, -1), "CENTER"),
+                ("ALIGN", (2, 2), (-1, -1), "RIGHT"),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("TOPPADDING", (0, 0), (-1, -1), 1.2),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.2),
+                *spans,
+                *status_styles,
+            ]
+        )
+    )
+    plan = (
+        f"{summary.plan.name}　时间进度 {percent(summary.city.time_progress)}" if summary.plan else "本季度无规划目标"
+    )
+    story: list[object] = [
+        Paragraph(f"{TITLE}（{summary.quarter.label}）", _style(14, 1, leading=20)),
+        Paragraph(
+            f"{plan}　已报送 {len(summary.reporting)}/{len(TOWNS)} 个镇街；全市数为已报送镇街之和，比率按分子分母合计计算。",
+            _style(8, 1),
+        ),
+        Spacer(1, 2 * mm),
+        table,
+        PageBreak(),
+        Paragraph(f"{summary.quarter.label} 需要关注的镇街", _style(13, leading=18)),
+    ]
+    for text in attention_lines(summary, conflicted) or ["各镇街均按时报送，均达到时间进度和比率目标。"]:
+        story.append(Paragraph(text, _style(9)))
+    story.append(Spacer(1, 4 * mm))
+    story.append(_completion_chart(summary))
+    doc.build(story)
+
+
+def _completion_chart(summary: CitySummary):  # type: ignore[no-untyped-def]
+    """Each town's 完成率 for the two training indicators as bars, with time progress as a line."""
+    from reportlab.graphics.shapes import Drawing, Line, Rect, String
+    from reportlab.lib import colors
+
+    from reports.pdf import FONT, STATUS_COLOURS
+
+    width, height = 770, 330
+    drawing = Drawing(width, height)
+    codes = [c for c in PLANNED_CODES if BY_CODE[c].kind is Kind.FLOW]
+    left, bottom, top = 40, 40, height - 30
+    slot = (width - left - 10) / len(TOWNS)
+    bar = slot / (len(codes) + 1)
+    scale = max([1.2] + [float(p.indicators[c].completion or 0) for p in summary.towns.values() for c in codes])
+    drawing.add(
+        String(
+            left,
+            height - 14,
+            "各镇街完成率（左柱：粤菜师傅，右柱：南粤家政；虚线：时间进度）",
+            fontName=FONT,
+            fontSize=9,
+        )
+    )
+    for step in range(0, int(scale * 100) + 1, 20):
+        y = bottom + (top - bottom) * step / 100 / scale
+        drawing.add(Line(left, y, width - 10, y, strokeColor=colors.HexColor("#dddddd"), strokeWidth=0.5))
+        drawing.add(String(left - 4, y - 3, f"{step}%", fontName=FONT, fontSize=6, textAnchor="end"))
+    for i, town in enumerate(TOWNS):
+        x = left + i * slot
+        progress = summary.towns.get(town)
+        for j, code in enumerate(codes):
+            completion = progress.indicators[code].completion if progress else None
+            if completion is None:
+                continue
+            h = (top - bottom) * float(completion) / scale
+            colour = STATUS_COLOURS.get(progress.indicators[code].status or "", "#888888") if progress else "#888888"
+            drawing.add(
+                Rect(x + bar * (j + 0.5), bottom, bar * 0.9, h, fillColor=colors.HexColor(colour), strokeWidth=0)
+            )
+        drawing.add(String(x + slot / 2, bottom - 10, town, fontName=FONT, fontSize=6, textAnchor="middle"))
+        if progress is None:
+            drawing.add(
+                String(
+                    x + slot / 2,
+                    bottom + 3,
+                    MISSING,
+                    fontName=FONT,
+                    fontSize=5.5,
+                    textAnchor="middle",
+                    fillColor=colors.HexColor("#c62828"),
+                )
+            )
+    if summary.city.time_progress is not None:
+        y = bottom + (top - bottom) * float(summary.city.time_progress) / scale
+        drawing.add(Line(left, y, width - 10, y, strokeColor=colors.black, strokeWidth=1, strokeDashArray=[4, 3]))
+    return drawing
+
+
+def city_json(summary: CitySummary) -> dict[str, object]:
+    """indicator code -> quarter, ytd, cumulative, target, completion; rates -> numerator, denominator, rate."""
+    result: dict[str, object] = {}
+    for code, item in summary.city.indicators.items():
+        result[code] = {
+            "quarter": item.quarter_value,
+            "ytd": item.ytd,
+            "cumulative": item.cumulative,
+            "target": item.target,
+            "completion": None if item.completion is None else round(float(item.completion), 6),
+            "status": item.status,
+        }
+    for rate in RATES:
+        quarter, ytd = summary.city.rates_quarter[rate.code], summary.city.rates_ytd[rate.code]
+        result[rate.code] = {
+            "numerator": quarter.numerator,
+            "denominator": quarter.denominator,
+            "rate": _ratio(quarter.rate),
+            "target": _ratio(quarter.target),
+            "met": quarter.met,
+            "ytd": {
+                "numerator": ytd.numerator,
+                "denominator": ytd.denominator,
+                "rate": _ratio(ytd.rate),
+                "met": ytd.met,
+            },
+        }
+    return result
+
+
+def _ratio(value: Fraction | None) -> float | None:
+    return None if value is None else round(float(value), 6)

@@ -1,0 +1,114 @@
+"""A demo set for the city's side: a root, 33 town identities and signed returns for the whole plan."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.demo import town_figures
+from core.plans import TOWNS, load_shipped_plan
+from core.quarters import Quarter
+from core.validation import QuarterInput, check_quarter
+from reports.export import write_return_files
+from reports.identity import create_city_root, issue_town_identity, open_identity
+from reports.returns import assemble_return
+
+ROOT_PASSPHRASE = b"demo-city-root"
+TOWN_PASSPHRASE = b"demo-town-pass"
+# Deliberate gaps and one resubmission, so the city's side has something to find.
+MISSING = {
+    ("虎门", Quarter(2025, 4)),
+    ("洪梅", Quarter(2025, 3)),
+    ("谢岗", Quarter(2024, 2)),
+    ("清溪", Quarter(2025, 4)),
+}
+RESUBMITTED = ("东城", Quarter(2024, 3))
+BEHIND_TOWNS = {"洪梅": 0.55, "望牛墩": 0.62, "企石": 0.7, "麻涌": 0.78}
+EXPLANATION = "已核实：本季度情况特殊，已列入下季度重点工作"
+
+
+@dataclass(frozen=True)
+class DemoSet:
+    root: Path
+    returns: Path
+    files: int
+
+
+def _town_returns(args: tuple[str, Path, Path, bool]) -> int:
+    town, identity_file, out, with_pdf = args
+    plan = load_shipped_plan()
+    identity = open_identity(identity_file.read_bytes(), TOWN_PASSPHRASE)
+    figures = town_figures(plan, town, plan.quarters, seed=2021, pace=BEHIND_TOWNS.get(town))
+    kinds = ("workbook", "pdf", "summary") if with_pdf else ("workbook",)
+    written = 0
+    history: dict[Quarter, dict[str, int]] = {}
+    for quarter in plan.quarters:
+        values = figures[quarter]
+        findings = check_quarter(QuarterInput(town, quarter, dt.date(2026, 1, 15), plan, values, dict(history)))
+        history[quarter] = values
+        if (town, quarter) in MISSING:
+            continue
+        explanations = {f.indicator: EXPLANATION for f in findings if f.needs_explanation and f.indicator}
+        when = dt.datetime.combine(quarter.last_day + dt.timedelta(days=10), dt.time(10), dt.UTC)
+        data = assemble_return(town, quarter, plan, history, explanations, findings, _profile(town), when, signed=True)
+        write_return_files(data, out / town, identity=identity, kinds=kinds)
+        written += len(kinds)
+        if (town, quarter) == RESUBMITTED:
+            corrected = dict(values, nanyue_trained=values["nanyue_trained"] + 12)
+            history[quarter] = corrected
+            data = assemble_return(
+                town,
+                quarter,
+                plan,
+                history,
+                explanations,
+                findings,
+                _profile(town),
+                when + dt.timedelta(days=5),
+                revision=2,
+                signed=True,
+            )
+            write_return_files(data, out / town, identity=identity, kinds=kinds)
+            written += len(kinds)
+    return written
+
+
+def _profile(town: str) -> dict[str, str]:
+    return {
+        "unit_name": f"东莞市{town}人力资源和社会保障分局",
+        "head": "（演示）",
+        "stats_head": "（演示）",
+        "preparer": "（演示）",
+        "phone": "0769-00000000",
+    }
+
+
+def generate_demo_set(folder: Path, with_pdf: bool = False, workers: int | None = None) -> DemoSet:
+    """Write folder/city (root), folder/identities (33 .p12) and folder/returns/<town>/ (signed returns)."""
+    city, identities, returns = folder / "city", folder / "identities", folder / "returns"
+    create_city_root(city, ROOT_PASSPHRASE)
+    jobs = []
+    for town in TOWNS:
+        path = issue_town_identity(
+            city / "city_root.p12",
+            ROOT_PASSPHRASE,
+            town,
+            identities / f"{town}.p12",
+            TOWN_PASSPHRASE,
+            not_before=dt.datetime(2020, 12, 1, tzinfo=dt.UTC),
+            days=365 * 8,
+        )
+        jobs.append((town, path, returns, with_pdf))
+    (folder / "说明.txt").write_text(
+        "演示数据：city/city_root.pem 是受信任的根证书；根证书口令 demo-city-root；各镇街证书口令 demo-town-pass。\n"
+        f"缺报：{'、'.join(f'{t}{q.label}' for t, q in sorted(MISSING, key=lambda m: (m[1], m[0])))}；"
+        f"重报：{RESUBMITTED[0]}{RESUBMITTED[1].label}（第2版）。\n",
+        encoding="utf-8",
+    )
+    workers = workers or min(os.cpu_count() or 1, 8)
+    with ProcessPoolExecutor(workers) as pool:
+        files = sum(pool.map(_town_returns, jobs))
+    return DemoSet(city / "city_root.pem", returns, files)

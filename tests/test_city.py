@@ -1,0 +1,252 @@
+"""The city's side: collect a folder of returns, verify, and consolidate one quarter."""
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from pypdf import PdfReader
+
+from cli import main as cli_main
+from core.demo import town_figures
+from core.plans import TOWNS, load_shipped_plan
+from core.quarters import Quarter
+from core.validation import QuarterInput, check_quarter
+from reports.export import write_return_files
+from reports.identity import create_city_root, issue_town_identity, load_trust_roots, open_identity
+from reports.returns import assemble_return
+
+PLAN = load_shipped_plan()
+QUARTERS = [Quarter(2024, 1), Quarter(2024, 2), Quarter(2024, 3)]
+Q = Quarter(2024, 3)
+TOWNS_IN_TEST = ("莞城", "石龙", "虎门", "东城")
+PASS = b"town-passphrase"
+
+
+def write_returns(folder, identity, town, figures, quarters, revision=1, kinds=("workbook",)):
+    history = {}
+    files = []
+    for quarter in PLAN.quarters:
+        if quarter > quarters[-1]:
+            break
+        values = figures[quarter]
+        findings = check_quarter(QuarterInput(town, quarter, dt.date(2026, 1, 1), PLAN, values, dict(history)))
+        history[quarter] = values
+        if quarter not in quarters:
+            continue
+        notes = {f.indicator: "测试说明文字足够长" for f in findings if f.needs_explanation and f.indicator}
+        data = assemble_return(
+            town,
+            quarter,
+            PLAN,
+            history,
+            notes,
+            findings,
+            {},
+            dt.datetime(2024, 10, 9, tzinfo=dt.UTC),
+            revision=revision,
+            signed=True,
+        )
+        files += write_return_files(data, folder, identity=identity, kinds=kinds).paths[:1]
+    return files
+
+
+@pytest.fixture(scope="module")
+def city(tmp_path_factory):
+    """莞城, 石龙, 虎门 and 东城 for 2024Q1–Q3; 东城 resubmits Q3; 虎门's Q3 is tampered; a foreign file."""
+    root = tmp_path_factory.mktemp("city")
+    create_city_root(root / "pki", b"root-passphrase")
+    inbox = root / "inbox"
+    expected: dict[str, dict[Quarter, dict[str, int]]] = {}
+    for town in TOWNS_IN_TEST:
+        issue_town_identity(
+            root / "pki" / "city_root.p12",
+            b"root-passphrase",
+            town,
+            root / f"{town}.p12",
+            PASS,
+            not_before=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+            days=365 * 10,
+        )
+        identity = open_identity((root / f"{town}.p12").read_bytes(), PASS)
+        figures = town_figures(PLAN, town, PLAN.quarters, seed=7)
+        write_returns(inbox / town, identity, town, figures, QUARTERS)
+        expected[town] = {q: figures[q] for q in PLAN.quarters if q <= Q}
+        if town == "东城":
+            corrected = {q: dict(v) for q, v in figures.items()}
+            corrected[Q]["yuecai_certified"] += 5
+            write_returns(inbox / town / "重报", identity, town, corrected, [Q], revision=2)
+            expected[town][Q] = corrected[Q]
+    tampered = next((inbox / "虎门").glob("2024Q3_*.xlsx"))
+    wb = openpyxl.load_workbook(tampered)
+    wb["季报"]["C7"] = 1
+    wb.save(tampered)
+    (inbox / "notes.xlsx").write_bytes(b"not a workbook at all")
+    draft = openpyxl.Workbook()
+    draft.active["A1"] = "随便一个表格"
+    draft.save(inbox / "其他表格.xlsx")
+    return root, inbox, expected
+
+
+def consolidated(city, capsys, tmp_path):
+    root, inbox, expected = city
+    out = tmp_path / "out"
+    code = cli_main(
+        [
+            "consolidate",
+            "--trust",
+            str(root / "pki" / "city_root.pem"),
+            "--quarter",
+            Q.code,
+            str(inbox),
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
+    assert code == 0
+    return json.loads(capsys.readouterr().out), expected, out
+
+
+def test_completeness_lists(city, capsys, tmp_path):
+    data, _, _ = consolidated(city, capsys, tmp_path)
+    assert data["quarter"] == "2024Q3"
+    assert data["valid"] == ["莞城", "石龙", "东城"]
+    assert set(data["missing"]) == set(TOWNS) - {"莞城", "石龙", "东城"}
+    assert "虎门" in data["missing"]  # its only Q3 return was tampered with
+    invalid = {Path(i["file"]).name: i["reason"] for i in data["invalid"]}
+    assert any(name.startswith("2024Q3_虎门") for name in invalid)
+    assert "不一致" in next(r for n, r in invalid.items() if n.startswith("2024Q3_虎门"))
+    assert "不是有效的 Excel" in invalid["notes.xlsx"]
+    assert [Path(s["file"]).name for s in data["skipped"]] == ["其他表格.xlsx"]
+    assert [(s["town"], s["revision"]) for s in data["superseded"]] == [("东城", 1)]
+    assert data["conflicts"] == []
+
+
+def test_totals_equal_independent_sums(city, capsys, tmp_path):
+    data, expected, _ = consolidated(city, capsys, tmp_path)
+    counted = ["莞城", "石龙", "东城"]
+    for town in counted:
+        assert data["towns"][town] == expected[town][Q]
+    flows = ("yuecai_certified", "nanyue_trained", "mediation_cases", "arbitration_due", "inspection_cases")
+    for code in flows:
+        quarter_sum = sum(expected[t][Q][code] for t in counted)
+        ytd_sum = sum(expected[t][q][code] for t in counted for q in QUARTERS)
+        assert data["city"][code]["quarter"] == quarter_sum
+        assert data["city"][code]["ytd"] == ytd_sum
+    for code in ("yuecai_certified", "nanyue_trained"):
+        cumulative = sum(expected[t][q][code] for t in counted for q in QUARTERS)  # returns exist for 2024 only
+        assert data["city"][code]["cumulative"] == cumulative
+        assert data["city"][code]["completion"] == pytest.approx(cumulative / PLAN.city.counts[code], abs=1e-6)
+    cards = sum(expected[t][Q]["card_holders"] for t in counted)
+    assert data["city"]["card_holders"]["quarter"] == cards == data["city"]["card_holders"]["cumulative"]
+    numerator = sum(expected[t][Q]["mediation_success"] for t in counted)
+    denominator = sum(expected[t][Q]["mediation_cases"] for t in counted)
+    rate = data["city"]["mediation_success_rate"]
+    assert (rate["numerator"], rate["denominator"]) == (numerator, denominator)
+    assert rate["rate"] == pytest.approx(numerator / denominator, abs=1e-6)
+    town_rates = [expected[t][Q]["mediation_success"] / expected[t][Q]["mediation_cases"] for t in counted]
+    assert rate["rate"] != pytest.approx(sum(town_rates) / len(town_rates), abs=1e-9)  # never an average of rates
+
+
+def test_city_targets_equal_the_annex(city, capsys, tmp_path):
+    data, _, _ = consolidated(city, capsys, tmp_path)
+    assert data["city"]["card_holders"]["target"] == 10_257_293
+    assert data["city"]["yuecai_certified"]["target"] == 7_000
+    assert data["city"]["nanyue_trained"]["target"] == 59_000
+
+
+def test_summary_files(city, capsys, tmp_path):
+    data, expected, out = consolidated(city, capsys, tmp_path)
+    assert sorted(p.name for p in out.iterdir()) == ["2024Q3_全市_汇总表.pdf", "2024Q3_全市_汇总表.xlsx"]
+    wb = openpyxl.load_workbook(out / "2024Q3_全市_汇总表.xlsx")
+    sheet = wb["汇总表"]
+    rows = {row[1]: row for row in sheet.iter_rows(min_row=6, values_only=True)}
+    assert rows["全市"][0] == "合计"
+    assert rows["全市"][2] == data["city"]["card_holders"]["quarter"]
+    assert rows["全市"][3] == 10_257_293
+    assert rows["虎门"][2] == "缺报"
+    assert rows["莞城"][2] == expected["莞城"][Q]["card_holders"]
+    assert len(rows) == 34
+    text = "".join(page.extract_text() for page in PdfReader(out / "2024Q3_全市_汇总表.pdf").pages)
+    assert "全市" in text and "缺报" in text and "10,257,293" in text and "虎门" in text
+
+
+def test_two_different_returns_with_one_revision_are_a_conflict(tmp_path, capsys):
+    create_city_root(tmp_path / "pki", b"root-passphrase")
+    issue_town_identity(
+        tmp_path / "pki" / "city_root.p12",
+        b"root-passphrase",
+        "石龙",
+        tmp_path / "石龙.p12",
+        PASS,
+        not_before=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+        days=3650,
+    )
+    identity = open_identity((tmp_path / "石龙.p12").read_bytes(), PASS)
+    figures = town_figures(PLAN, "石龙", PLAN.quarters, seed=1)
+    write_returns(tmp_path / "a", identity, "石龙", figures, [Q])
+    other = {q: dict(v) for q, v in figures.items()}
+    other[Q]["nanyue_trained"] += 1
+    write_returns(tmp_path / "b", identity, "石龙", other, [Q])
+    code = cli_main(
+        [
+            "consolidate",
+            "--trust",
+            str(tmp_path / "pki" / "city_root.pem"),
+            "--quarter",
+            Q.code,
+            str(tmp_path),
+            "--json",
+        ]
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert "石龙" not in data["valid"] and "石龙" not in data["missing"]
+    assert sorted((c["town"], c["revision"]) for c in data["conflicts"]) == [("石龙", 1), ("石龙", 1)]
+
+
+def test_the_same_return_as_workbook_and_pdf_is_not_a_conflict(tmp_path, capsys):
+    create_city_root(tmp_path / "pki", b"root-passphrase")
+    issue_town_identity(
+        tmp_path / "pki" / "city_root.p12",
+        b"root-passphrase",
+        "茶山",
+        tmp_path / "茶山.p12",
+        PASS,
+        not_before=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
+        days=3650,
+    )
+    identity = open_identity((tmp_path / "茶山.p12").read_bytes(), PASS)
+    write_returns(
+        tmp_path / "in",
+        identity,
+        "茶山",
+        town_figures(PLAN, "茶山", PLAN.quarters, seed=1),
+        [Q],
+        kinds=("workbook", "pdf", "summary"),
+    )
+    cli_main(
+        [
+            "consolidate",
+            "--trust",
+            str(tmp_path / "pki" / "city_root.pem"),
+            "--quarter",
+            Q.code,
+            str(tmp_path / "in"),
+            "--json",
+        ]
+    )
+    data = json.loads(capsys.readouterr().out)
+    assert data["valid"] == ["茶山"] and data["conflicts"] == []
+
+
+def test_collect_streams_with_workers(city):
+    from reports.collect import collect
+
+    root, inbox, _ = city
+    serial = collect(inbox, load_trust_roots(root / "pki" / "city_root.pem"), workers=1)
+    parallel = collect(inbox, load_trust_roots(root / "pki" / "city_root.pem"), workers=2)
+    assert {(k, v.file) for k, v in serial.chosen.items()} == {(k, v.file) for k, v in parallel.chosen.items()}
+    assert len(serial.invalid) == len(parallel.invalid) == 2
