@@ -76,8 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
         _common(p, suppress=True)
         return p
 
-    p = command("init", "把数据库绑定到一个镇街")
-    p.add_argument("--town", required=True, help="镇街名称，如 莞城")
+    p = command("init", "把数据库绑定到一个镇街，或设为市局汇总用")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--town", help="镇街名称，如 莞城")
+    target.add_argument("--city", action="store_true", help="市局汇总用（须同时给 --trust）")
+    p.add_argument("--trust", type=Path, help="市局汇总用：受信任的根证书 city_root.pem")
 
     p = command("profile", "查看或修改单位信息（填报单位、负责人、填表人、电话）")
     for name, label in PROFILE_LABELS.items():
@@ -198,6 +201,19 @@ def _quarter(text: str | None, store: Store) -> Quarter:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    if args.city:
+        from reports.identity import load_trust_roots
+
+        if args.trust is None:
+            raise UsageError("市局汇总用的数据库须用 --trust 指定受信任的根证书 city_root.pem")
+        load_trust_roots(args.trust)  # refuse a file that is not a certificate
+        with _store(args) as store:
+            store.set_city_mode(args.trust.read_text(encoding="ascii", errors="replace"))
+            if args.json:
+                _print_json({"mode": "city", "db": str(store.path)})
+            else:
+                print(f"数据库 {store.path} 已设为市局汇总用，受信任的根证书：{args.trust}")
+        return EXIT_OK
     with _store(args) as store:
         town = store.bind_town(args.town)
         if args.json:

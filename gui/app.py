@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QLockFile
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
 from core.errors import DomainError
 from core.quarters import Quarter
@@ -34,7 +34,7 @@ def make_application() -> QApplication:
 class Session:
     """What stays open while the window is: the lock, the store and the window itself."""
 
-    def __init__(self, lock: QLockFile, store: Store, window: MainWindow):
+    def __init__(self, lock: QLockFile, store: Store, window: QMainWindow):
         self.lock, self.store, self.window = lock, store, window
 
     def close(self) -> None:
@@ -56,15 +56,24 @@ def open_session(db_path: Path, initial_quarter: Quarter | None = None) -> Sessi
         QMessageBox.critical(None, APP_TITLE, exc.message)
         return None
     try:
-        if store.town() is None:
+        if store.town() is None and store.mode() != "city":
             dialog = SetupDialog(None, store.profile())
             if not dialog.exec():
                 store.close()
                 lock.unlock()
                 return None
-            store.bind_town(dialog.town())
-            store.set_profile(dialog.profile())
-        window = MainWindow(store, initial_quarter)
+            if dialog.city_root() is not None:
+                store.set_city_mode(dialog.city_root() or "")
+            else:
+                store.bind_town(dialog.town())
+                store.set_profile(dialog.profile())
+        window: QMainWindow
+        if store.mode() == "city":
+            from gui.city_window import CityWindow
+
+            window = CityWindow(store)
+        else:
+            window = MainWindow(store, initial_quarter)
     except DomainError as exc:
         show_error(None, exc)
         store.close()

@@ -1,4 +1,7 @@
-"""Print preview of a PDF the app wrote (the return or the summary), with the system's printers."""
+"""Print preview of a PDF the app wrote (the return or the summary), with the system's printers.
+
+Pages are rasterised with pdfium (pypdfium2), so what is printed is exactly the PDF that was written.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ from pathlib import Path
 
 from PySide6.QtCore import QRectF, QSizeF, Qt
 from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter
-from PySide6.QtPdf import QPdfDocument
 from PySide6.QtPrintSupport import QPrinter, QPrintPreviewDialog
 from PySide6.QtWidgets import QWidget
 
@@ -17,22 +19,37 @@ class PrintError(DomainError):
     pass
 
 
-def load_pdf(path: Path) -> QPdfDocument:
-    document = QPdfDocument()
-    error = document.load(str(path))
-    if error != QPdfDocument.Error.None_ or document.pageCount() == 0:
-        raise PrintError(f"无法读取 {path.name} 以打印")
-    return document
+class PdfPages:
+    """A PDF's pages, rendered on demand at a printer's resolution."""
+
+    def __init__(self, path: Path):
+        import pypdfium2 as pdfium
+
+        try:
+            self._document = pdfium.PdfDocument(str(path))
+        except pdfium.PdfiumError as exc:
+            raise PrintError(f"无法读取 {path.name} 以打印") from exc
+        if len(self._document) == 0:
+            raise PrintError(f"{path.name} 没有页面")
+
+    def __len__(self) -> int:
+        return len(self._document)
+
+    def size(self, index: int) -> tuple[float, float]:
+        return self._document[index].get_size()
+
+    def image(self, index: int, dpi: float) -> QImage:
+        bitmap = self._document[index].render(scale=dpi / 72, rev_byteorder=True)
+        channels = bitmap.n_channels
+        image_format = QImage.Format.Format_RGB888 if channels == 3 else QImage.Format.Format_RGBA8888
+        image = QImage(bytes(bitmap.buffer), bitmap.width, bitmap.height, bitmap.stride, image_format)
+        return image.copy()  # own the pixels; the bitmap's buffer goes away with it
 
 
-def paint_pdf(document: QPdfDocument, printer: QPrinter) -> int:
-    """Render each page into the printer at its resolution; returns the number of pages printed."""
-    first_size = document.pagePointSize(0)
-    orientation = (
-        QPageLayout.Orientation.Landscape
-        if first_size.width() > first_size.height()
-        else QPageLayout.Orientation.Portrait
-    )
+def paint_pdf(pages: PdfPages, printer: QPrinter) -> int:
+    """Render each page into the printer; returns the number of pages printed."""
+    width, height = pages.size(0)
+    orientation = QPageLayout.Orientation.Landscape if width > height else QPageLayout.Orientation.Portrait
     printer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
     printer.setPageOrientation(orientation)
     painter = QPainter()
@@ -41,22 +58,21 @@ def paint_pdf(document: QPdfDocument, printer: QPrinter) -> int:
     try:
         target = QRectF(painter.viewport())
         dpi = min(printer.resolution(), 200)
-        for page in range(document.pageCount()):
-            if page:
+        for index in range(len(pages)):
+            if index:
                 printer.newPage()
-            size: QSizeF = document.pagePointSize(page)
-            image: QImage = document.render(page, (size * dpi / 72).toSize())
+            image = pages.image(index, dpi)
             scaled = image.size().scaled(target.size().toSize(), Qt.AspectRatioMode.KeepAspectRatio)
             painter.drawImage(QRectF(target.topLeft(), QSizeF(scaled)), image)
-        return document.pageCount()
+        return len(pages)
     finally:
         painter.end()
 
 
 def preview_pdf(parent: QWidget | None, path: Path, title: str) -> QPrintPreviewDialog:
-    document = load_pdf(path)
+    pages = PdfPages(path)
     dialog = QPrintPreviewDialog(parent)
     dialog.setWindowTitle(title)
-    dialog.paintRequested.connect(lambda printer: paint_pdf(document, printer))
-    dialog._document = document  # type: ignore[attr-defined]
+    dialog.paintRequested.connect(lambda printer: paint_pdf(pages, printer))
+    dialog.pages = pages  # type: ignore[attr-defined]  # kept alive as long as the dialog
     return dialog

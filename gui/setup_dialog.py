@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QVBoxLayout,
     QWidget,
 )
 
+from core.errors import DomainError
 from core.plans import TOWNS
 from storage.store import PROFILE_LABELS, Profile
 
@@ -35,6 +40,13 @@ class SetupDialog(QDialog):
         hint.setWordWrap(True)
         layout.addWidget(hint)
         form = QFormLayout()
+        self.purpose = QComboBox()
+        self.purpose.addItems(["镇街填报", "市局汇总"])
+        self.purpose.setObjectName("purpose")
+        self._root_pem: str | None = None
+        if first_run:
+            form.addRow("用途", self.purpose)
+            self.purpose.currentIndexChanged.connect(self._on_purpose_changed)
         self.town_box = QComboBox()
         self.town_box.addItems(TOWNS)
         self.town_box.setObjectName("town")
@@ -58,6 +70,34 @@ class SetupDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+
+    def _on_purpose_changed(self, index: int) -> None:
+        city = index == 1
+        self.town_box.setEnabled(not city)
+        for edit in self.fields.values():
+            edit.setEnabled(not city)
+        if city and self._root_pem is None:
+            chosen, _ = QFileDialog.getOpenFileName(self, "选择受信任的市局根证书", "", "证书 (*.pem)")
+            if chosen:
+                self.set_city_root(Path(chosen))
+            else:
+                self.purpose.setCurrentIndex(0)
+
+    def set_city_root(self, path: Path) -> None:
+        from reports.identity import load_trust_roots
+
+        try:
+            load_trust_roots(path)
+        except DomainError as exc:
+            QMessageBox.warning(self, "不是证书", exc.message)
+            self.purpose.setCurrentIndex(0)
+            return
+        self._root_pem = path.read_text(encoding="ascii", errors="replace")
+        self.purpose.setCurrentIndex(1)
+
+    def city_root(self) -> str | None:
+        """The trusted root's PEM when the database is for the city's side, else None."""
+        return self._root_pem if self.purpose.currentIndex() == 1 else None
 
     def _suggest_unit_name(self, town: str) -> None:
         self.fields["unit_name"].setText(f"东莞市{town}人力资源和社会保障分局")

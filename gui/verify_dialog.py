@@ -36,6 +36,11 @@ class VerdictRow:
     town: str
     quarter: str
     revision: str
+    status: str = ""
+
+    @property
+    def status_text(self) -> str:
+        return self.status or ("有效" if self.valid else "无效")
 
 
 class VerdictModel(QAbstractTableModel):
@@ -68,7 +73,7 @@ class VerdictModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return (
                 Path(row.file).name,
-                "有效" if row.valid else "无效",
+                row.status_text,
                 "" if row.valid else row.reason,
                 row.town,
                 row.quarter,

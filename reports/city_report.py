@@ -21,6 +21,7 @@ class Column:
     group: str
     title: str
     kind: str  # count / percent / status / rate
+    short: str = ""  # the indicator's short name, for narrow on-screen headers
 
 
 def columns() -> list[Column]:
@@ -38,8 +39,8 @@ def columns() -> list[Column]:
                 ("完成率", "percent"),
                 ("状态", "status"),
             ]
-        result += [Column(group, title, kind) for title, kind in titles]
-    result += [Column(rate.name + "（本年）", "", "rate") for rate in RATES]
+        result += [Column(group, title, kind, BY_CODE[code].short_name) for title, kind in titles]
+    result += [Column(rate.name + "（本年）", "", "rate", rate.short_name + "（本年）") for rate in RATES]
     return result
 
 

@@ -43,6 +43,7 @@ ACTION_NAMES = {
     "plan_import": "导入规划目标",
     "identity_import": "导入签名证书",
     "export": "导出上报",
+    "city_mode": "设为市局汇总",
 }
 
 
@@ -249,9 +250,32 @@ class Store:
                 return town
             if current is not None:
                 raise TownError(f"此数据库已绑定{current}，不能改为{town}。每个镇街请使用各自的数据库。")
+            if self._meta(session, "mode") == "city":
+                raise TownError("此数据库是市局汇总用的，不能绑定镇街")
             self._set_meta(session, "town", town)
             self._audit(session, "bind_town", None, None, None, town)
         return town
+
+    def mode(self) -> str:
+        """ "town" (a town office entering figures) or "city" (the bureau collecting returns)."""
+        with Session(self.engine) as session:
+            return self._meta(session, "mode") or "town"
+
+    def set_city_mode(self, trust_root_pem: str) -> None:
+        """Use this database for the city's side; it keeps the trusted root, never a town binding."""
+        with self._writing() as session:
+            town = self._meta(session, "town")
+            if town is not None:
+                raise TownError(f"此数据库已绑定{town}，不能改作市局汇总用。市局请使用单独的数据库。")
+            old = self._meta(session, "city.trust_root")
+            self._set_meta(session, "mode", "city")
+            self._set_meta(session, "city.trust_root", trust_root_pem)
+            if old != trust_root_pem:
+                self._audit(session, "city_mode", None, None, None, "设置受信任的市局根证书")
+
+    def trust_root_pem(self) -> str | None:
+        with Session(self.engine) as session:
+            return self._meta(session, "city.trust_root")
 
     def profile(self) -> Profile:
         with Session(self.engine) as session:

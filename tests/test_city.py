@@ -250,3 +250,41 @@ def test_collect_streams_with_workers(city):
     parallel = collect(inbox, load_trust_roots(root / "pki" / "city_root.pem"), workers=2)
     assert {(k, v.file) for k, v in serial.chosen.items()} == {(k, v.file) for k, v in parallel.chosen.items()}
     assert len(serial.invalid) == len(parallel.invalid) == 2
+
+
+def test_city_mode_on_the_command_line_and_in_the_window(city, qtbot, tmp_path, capsys, monkeypatch):
+    from gui.app import make_application, open_session
+
+    root, inbox, expected = city
+    make_application()
+    db = tmp_path / "city.sqlite3"
+    assert cli_main(["--db", str(db), "init", "--city", "--trust", str(root / "pki" / "city_root.pem")]) == 0
+    assert cli_main(["--db", str(db), "init", "--town", "莞城"]) == 2
+    assert "市局汇总" in capsys.readouterr().err
+    session = open_session(db)
+    try:
+        window = session.window
+        assert type(window).__name__ == "CityWindow"
+        window.quarter_box.setCurrentIndex(window.quarter_box.findData(Q.code))
+        task = window.collect_folder(inbox)
+        with qtbot.waitSignal(task.finished, timeout=60000):
+            pass
+        grid = window.grid_model
+        column = grid.quarters.index(Q)
+        state = {TOWNS[r]: grid.cell(grid.index(r, column)).state for r in range(len(TOWNS))}
+        assert state["莞城"] == state["东城"] == "valid" and state["虎门"] == "invalid" and state["茶山"] == "missing"
+        assert grid.cell(grid.index(TOWNS.index("东城"), column)).text == "✓2"
+        assert "缺报 30" in window.counts.text()
+        city_row = window.summary_model.rows[0]
+        assert (
+            city_row[1] == "全市"
+            and city_row[2] == f"{sum(expected[t][Q]['card_holders'] for t in ('莞城', '石龙', '东城')):,}"
+        )
+        statuses = {r.status_text for r in window.files_model.rows}
+        assert {"无效", "被取代", "跳过"} <= statuses
+        written = window.export_summary(tmp_path / "out")
+        assert [p.name for p in written] == ["2024Q3_全市_汇总表.xlsx", "2024Q3_全市_汇总表.pdf"]
+        window.grab().save(str(tmp_path / "city.png"))
+    finally:
+        session.window.close()
+        session.close()

@@ -347,7 +347,7 @@ def test_print_preview_renders_every_page_to_a_printer(ready_window, tmp_path):
         printer = QPrinter(QPrinter.PrinterMode.HighResolution)
         printer.setOutputFormat(QPrinter.OutputFormat.PdfFormat)
         printer.setOutputFileName(str(tmp_path / f"printed_{which}.pdf"))
-        assert paint_pdf(dialog._document, printer) == pages
+        assert paint_pdf(dialog.pages, printer) == pages
         assert len(PdfReader(tmp_path / f"printed_{which}.pdf").pages) == pages
         dialog.close()
 
@@ -410,3 +410,14 @@ def openpyxl_load(path):
     import openpyxl
 
     return openpyxl.load_workbook(path)
+
+
+def test_thousands_of_edits_do_not_wear_out_none_true_and_false(window):
+    """PySide6 6.12.0 drops a reference to None/True/False on every call returning one, and the app
+    aborts after a few thousand edits; pyproject.toml keeps it out, and this catches a bad version."""
+    before = sys.getrefcount(None), sys.getrefcount(True), sys.getrefcount(False)
+    edit = field(window, "yuecai_certified")
+    for n in range(1500):
+        edit.setText(str(n))
+    after = sys.getrefcount(None), sys.getrefcount(True), sys.getrefcount(False)
+    assert all(a >= b - 100 for a, b in zip(after, before, strict=True)), (before, after)

@@ -1,0 +1,438 @@
+"""The city bureau's window: collect a folder of returns, see who is valid or missing, consolidate."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QPointF, QRectF, QSettings, Qt
+from PySide6.QtGui import QBrush, QCloseEvent, QColor, QPainter, QPen
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.consolidation import CitySummary, consolidate
+from core.errors import DomainError
+from core.indicators import PLANNED_CODES, display_name
+from core.plans import TOWNS
+from core.progress import percent
+from core.quarters import Quarter
+from gui.errors import show_error
+from gui.progress_view import STATUS_COLOURS
+from gui.tasks import BackgroundTask
+from gui.verify_dialog import VerdictModel, VerdictRow
+from reports.city_report import columns, table_rows
+from reports.collect import Collection
+from storage.store import Store
+
+log = logging.getLogger(__name__)
+ModelIndex = QModelIndex | QPersistentModelIndex
+VALID, INVALID, CONFLICT, MISSING = "valid", "invalid", "conflict", "missing"
+CELL_COLOURS = {VALID: "#e6f4ea", INVALID: "#fdecea", CONFLICT: "#fff4e5", MISSING: "#f1f3f5"}
+
+
+@dataclass(frozen=True)
+class GridCell:
+    state: str
+    text: str
+    detail: str
+
+
+class CollectionGridModel(QAbstractTableModel):
+    """33 towns down, the plan's quarters across."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.quarters: list[Quarter] = []
+        self.cells: dict[tuple[str, Quarter], GridCell] = {}
+
+    def set_collection(self, quarters: list[Quarter], collection: Collection | None) -> None:
+        self.beginResetModel()
+        self.quarters = quarters
+        self.cells = grid_cells(collection) if collection else {}
+        self.endResetModel()
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(TOWNS)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.quarters)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            quarter = self.quarters[section]
+            return f"{quarter.year}\nQ{quarter.q}"
+        return TOWNS[section]
+
+    def cell(self, index: ModelIndex) -> GridCell:
+        key = (TOWNS[index.row()], self.quarters[index.column()])
+        return self.cells.get(key, GridCell(MISSING, "缺", "未收到该季度的有效季报"))
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        cell = self.cell(index)
+        if role == Qt.ItemDataRole.DisplayRole:
+            return cell.text
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return cell.detail
+        if role == Qt.ItemDataRole.BackgroundRole:
+            return QBrush(QColor(CELL_COLOURS[cell.state]))
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignCenter)
+        return None
+
+
+def grid_cells(collection: Collection) -> dict[tuple[str, Quarter], GridCell]:
+    cells: dict[tuple[str, Quarter], GridCell] = {}
+    for verdict in collection.invalid:
+        if verdict.payload:
+            key = (verdict.payload.town, verdict.payload.quarter)
+            cells[key] = GridCell(INVALID, "无效", f"{Path(verdict.file).name}：{verdict.reason}")
+    for verdict in collection.conflicts:
+        if verdict.payload:
+            key = (verdict.payload.town, verdict.payload.quarter)
+            cells[key] = GridCell(CONFLICT, "冲突", f"第 {verdict.payload.revision} 版有内容不同的多份季报，未计入")
+    for (town, quarter), verdict in collection.chosen.items():
+        assert verdict.payload is not None
+        revision = verdict.payload.revision
+        cells[(town, quarter)] = GridCell(
+            VALID, "✓" if revision == 1 else f"✓{revision}", f"有效：{Path(verdict.file).name}（第 {revision} 版）"
+        )
+    return cells
+
+
+class SummaryModel(QAbstractTableModel):
+    """The 汇总表 of one quarter as text, 全市 first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers = ["序号", "镇街"] + [f"{c.short}\n{c.title}" if c.title else c.short for c in columns()]
+        self.rows: list[list[str]] = []
+        self.colours: dict[tuple[int, int], str] = {}
+
+    def set_summary(self, summary: CitySummary | None, conflicted: set[str]) -> None:
+        from reports.city_report import _cell_text
+
+        self.beginResetModel()
+        self.rows, self.colours = [], {}
+        if summary is not None:
+            cols = columns()
+            for seq, town, cells in table_rows(summary, conflicted):
+                if cells is None:
+                    self.rows.append([seq, town, "冲突" if town in conflicted else "缺报"] + [""] * (len(cols) - 1))
+                    continue
+                self.rows.append([seq, town, *(_cell_text(v, c.kind) for v, c in zip(cells, cols, strict=True))])
+                for offset, value in enumerate(cells):
+                    if isinstance(value, str) and value in STATUS_COLOURS:
+                        self.colours[(len(self.rows) - 1, offset + 2)] = STATUS_COLOURS[value]
+        self.endResetModel()
+
+    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+        return 0 if parent.isValid() else len(self.headers)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.headers[section]
+        return None
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.rows[index.row()][index.column()]
+        if role == Qt.ItemDataRole.ForegroundRole:
+            colour = self.colours.get((index.row(), index.column()))
+            if colour:
+                return QBrush(QColor(colour))
+            if self.rows[index.row()][index.column()] in ("缺报", "冲突"):
+                return QBrush(QColor("#c62828"))
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= 2:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class CompletionChart(QWidget):
+    """Each town's 完成率 for one indicator as a bar, with the time-progress line across."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setMinimumHeight(240)
+        self.summary: CitySummary | None = None
+        self.code = PLANNED_CODES[1]
+
+    def show_summary(self, summary: CitySummary | None, code: str) -> None:
+        self.summary, self.code = summary, code
+        self.update()
+
+    def paintEvent(self, _event: object) -> None:  # noqa: N802
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("white"))
+        area = QRectF(self.rect()).adjusted(48, 26, -10, -40)
+        summary = self.summary
+        painter.setPen(QColor("#222"))
+        title = f"各镇街{display_name(self.code)}完成率（虚线为时间进度）"
+        painter.drawText(QRectF(0, 2, self.width(), 20), Qt.AlignmentFlag.AlignCenter, title)
+        if summary is None:
+            painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "请先选择季报文件夹")
+            return
+        values = {t: p.indicators[self.code] for t, p in summary.towns.items()}
+        top = max([1.2] + [float(v.completion or 0) for v in values.values()])
+        slot = area.width() / len(TOWNS)
+        painter.setPen(QPen(QColor("#dddddd"), 1))
+        for step in range(0, int(top * 100) + 1, 20):
+            y = area.bottom() - area.height() * step / 100 / top
+            painter.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
+            painter.setPen(QColor("#555"))
+            painter.drawText(QRectF(0, y - 8, 44, 16), Qt.AlignmentFlag.AlignRight, f"{step}%")
+            painter.setPen(QPen(QColor("#dddddd"), 1))
+        for i, town in enumerate(TOWNS):
+            x = area.left() + i * slot
+            item = values.get(town)
+            if item is not None and item.completion is not None:
+                height = area.height() * float(item.completion) / top
+                painter.fillRect(
+                    QRectF(x + slot * 0.15, area.bottom() - height, slot * 0.7, height),
+                    QColor(STATUS_COLOURS.get(item.status or "", "#888")),
+                )
+            painter.save()
+            painter.setPen(QColor("#c62828" if item is None else "#333"))
+            painter.translate(x + slot / 2, area.bottom() + 4)
+            painter.rotate(60)
+            painter.drawText(QPointF(0, 8), town)
+            painter.restore()
+        if summary.city.time_progress is not None:
+            y = area.bottom() - area.height() * float(summary.city.time_progress) / top
+            painter.setPen(QPen(QColor("#111"), 1.5, Qt.PenStyle.DashLine))
+            painter.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
+            painter.drawText(QPointF(area.right() - 120, y - 4), f"时间进度 {percent(summary.city.time_progress)}")
+
+
+class CityWindow(QMainWindow):
+    def __init__(self, store: Store, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.store = store
+        self.settings = QSettings()
+        self.collection: Collection | None = None
+        self.summary: CitySummary | None = None
+        self.folder: Path | None = None
+        self.task: BackgroundTask | None = None
+        self.setWindowTitle("镇街人社指标填报系统 — 市局汇总")
+        self._build()
+        self._connect_signals()
+        geometry = self.settings.value("city_window/geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 840)
+        self._refresh()
+
+    def _build(self) -> None:
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("<b style='font-size:15pt'>市局汇总</b>"))
+        self.folder_label = QLabel("尚未选择季报文件夹")
+        bar.addWidget(self.folder_label, 1)
+        self.folder_button = QPushButton("选择季报文件夹…")
+        self.reload_button = QPushButton("重新核验")
+        bar.addWidget(self.folder_button)
+        bar.addWidget(self.reload_button)
+        bar.addWidget(QLabel("汇总季度："))
+        self.quarter_box = QComboBox()
+        plans = self.store.plans()
+        quarters = [q for plan in plans for q in plan.quarters]
+        self.quarters = quarters
+        for quarter in reversed(quarters):
+            self.quarter_box.addItem(quarter.label, quarter.code)
+        bar.addWidget(self.quarter_box)
+        self.export_button = QPushButton("导出汇总表…")
+        bar.addWidget(self.export_button)
+        layout.addLayout(bar)
+        self.counts = QLabel()
+        self.counts.setObjectName("counts")
+        self.counts.setWordWrap(True)
+        layout.addWidget(self.counts)
+        self.tabs = QTabWidget()
+        collected = QSplitter(Qt.Orientation.Vertical)
+        self.grid_model = CollectionGridModel()
+        self.grid = QTableView()
+        self.grid.setModel(self.grid_model)
+        self.grid.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.grid.verticalHeader().setDefaultSectionSize(22)
+        collected.addWidget(self.grid)
+        self.files_model = VerdictModel()
+        self.files = QTableView()
+        self.files.setModel(self.files_model)
+        self.files.verticalHeader().setVisible(False)
+        self.files.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.files.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        collected.addWidget(self.files)
+        collected.setSizes([560, 200])
+        self.tabs.addTab(collected, "收集情况（镇街 × 季度）")
+        summary_page = QSplitter(Qt.Orientation.Vertical)
+        self.summary_model = SummaryModel()
+        self.summary_table = QTableView()
+        self.summary_table.setModel(self.summary_model)
+        self.summary_table.verticalHeader().setVisible(False)
+        self.summary_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        summary_page.addWidget(self.summary_table)
+        chart_box = QWidget()
+        chart_layout = QVBoxLayout(chart_box)
+        chooser = QHBoxLayout()
+        chooser.addWidget(QLabel("图表指标："))
+        self.chart_indicator = QComboBox()
+        for code in PLANNED_CODES:
+            self.chart_indicator.addItem(display_name(code), code)
+        self.chart_indicator.setCurrentIndex(1)
+        chooser.addWidget(self.chart_indicator)
+        chooser.addStretch(1)
+        chart_layout.addLayout(chooser)
+        self.chart = CompletionChart()
+        chart_layout.addWidget(self.chart, 1)
+        summary_page.addWidget(chart_box)
+        summary_page.setSizes([470, 300])
+        self.tabs.addTab(summary_page, "汇总表与完成率")
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+
+    def _connect_signals(self) -> None:
+        self.folder_button.clicked.connect(lambda: self.choose_folder())
+        self.reload_button.clicked.connect(lambda: self.collect_folder(self.folder) if self.folder else None)
+        self.quarter_box.currentIndexChanged.connect(self._refresh)
+        self.chart_indicator.currentIndexChanged.connect(self._refresh)
+        self.export_button.clicked.connect(lambda: self.export_summary())
+
+    @property
+    def quarter(self) -> Quarter:
+        return Quarter.parse(self.quarter_box.currentData())
+
+    def choose_folder(self) -> None:
+        start = str(self.settings.value("city/folder", str(Path.home())))
+        chosen = QFileDialog.getExistingDirectory(self, "选择存放季报的文件夹（含子文件夹）", start)
+        if chosen:
+            self.settings.setValue("city/folder", chosen)
+            self.collect_folder(Path(chosen))
+
+    def collect_folder(self, folder: Path) -> BackgroundTask | None:
+        from cryptography import x509
+
+        from reports.collect import collect
+
+        pem = self.store.trust_root_pem()
+        if not pem:
+            show_error(self, "尚未设置受信任的市局根证书")
+            return None
+        roots = x509.load_pem_x509_certificates(pem.encode("ascii"))
+        self.folder = folder
+        self.folder_label.setText(f"季报文件夹：{folder}")
+        self.task = BackgroundTask(
+            self,
+            "正在核验季报",
+            lambda step: collect(folder, roots, step),
+            self._on_collected,
+            lambda error: show_error(self, error, title="核验失败"),
+        )
+        self.task.start()
+        return self.task
+
+    def _on_collected(self, collection: Collection) -> None:
+        self.collection = collection
+        self._refresh()
+
+    def _refresh(self) -> None:
+        collection = self.collection
+        self.grid_model.set_collection(self.quarters, collection)
+        if collection is None:
+            self.counts.setText("选择季报文件夹后，软件会核验其中（含子文件夹）所有 .xlsx 和 .pdf 季报。")
+            self.summary_model.set_summary(None, set())
+            self.chart.show_summary(None, self.chart_indicator.currentData())
+            return
+        quarter = self.quarter
+        conflicted = collection.conflicted_towns(quarter)
+        plan = next((p for p in self.store.plans() if p.contains(quarter)), None)
+        self.summary = consolidate(plan, quarter, collection.town_histories(), conflicted)
+        self.summary_model.set_summary(self.summary, conflicted)
+        self.chart.show_summary(self.summary, self.chart_indicator.currentData())
+        in_quarter = [v for v in collection.superseded + collection.conflicts if v.quarter == quarter.code]
+        self.counts.setText(
+            f"<b>{quarter.label}</b>　有效 {len(self.summary.reporting)} 个镇街　"
+            f"无效文件 {len(collection.invalid)}　被取代 {sum(v in collection.superseded for v in in_quarter)}　"
+            f"冲突 {sum(v in collection.conflicts for v in in_quarter)}　"
+            f"<span style='color:#c62828'>缺报 {len(self.summary.missing)}：{'、'.join(self.summary.missing) or '无'}</span>"
+            f"　跳过 {len(collection.skipped)} 个非季报文件"
+        )
+        rows = []
+        for status, verdicts in (
+            ("无效", collection.invalid),
+            ("冲突", collection.conflicts),
+            ("被取代", collection.superseded),
+            ("跳过", collection.skipped),
+        ):
+            for v in verdicts:
+                label = Quarter.parse(v.quarter).label if v.quarter else ""
+                rows.append(
+                    VerdictRow(
+                        v.file,
+                        False,
+                        v.reason if status in ("无效", "跳过") else status,
+                        v.town or "",
+                        label,
+                        str(v.revision or ""),
+                        status,
+                    )
+                )
+        self.files_model.set_rows(rows)
+
+    def export_summary(self, folder: Path | None = None) -> list[Path]:
+        from reports.city_report import write_city_pdf, write_city_workbook
+        from reports.files import OutputExists, refuse_existing, write_atomically
+
+        if self.summary is None or self.collection is None:
+            show_error(self, "请先选择季报文件夹并完成核验")
+            return []
+        if folder is None:
+            chosen = QFileDialog.getExistingDirectory(self, "选择保存汇总表的文件夹", str(Path.home()))
+            if not chosen:
+                return []
+            folder = Path(chosen)
+        summary, conflicted = self.summary, self.collection.conflicted_towns(self.summary.quarter)
+        stem = f"{summary.quarter.code}_全市_汇总表"
+        targets = [folder / f"{stem}.xlsx", folder / f"{stem}.pdf"]
+        try:
+            refuse_existing(targets)
+        except OutputExists:
+            answer = QMessageBox.question(
+                self, "文件已存在", f"{folder} 中已有{summary.quarter.label}的汇总表，要覆盖吗？"
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return []
+        try:
+            write_atomically(targets[0], lambda p: write_city_workbook(summary, conflicted, p))
+            write_atomically(targets[1], lambda p: write_city_pdf(summary, conflicted, p))
+        except (DomainError, OSError) as exc:
+            show_error(self, exc, title="导出失败")
+            return []
+        self.statusBar().showMessage(f"已导出 {targets[0].name}、{targets[1].name}", 10000)
+        return targets
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.settings.setValue("city_window/geometry", self.saveGeometry())
+        event.accept()
