@@ -159,6 +159,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trust", type=Path, required=True, help="受信任的市局根证书 city_root.pem")
     p.add_argument("files", nargs="+", type=Path, metavar="文件")
 
+    p = command("reopen", "退回修改：解除已上报季度的锁定（须写明原因）")
+    p.add_argument("--quarter", required=True)
+    p.add_argument("--reason", required=True, help="退回修改的原因")
+
+    p = command("backup", "备份数据库")
+    p.add_argument("--out", type=Path, required=True, help="备份文件")
+
+    p = command("restore", "从备份恢复数据库（当前数据库会先另存为备份）")
+    p.add_argument("file", type=Path, metavar="备份文件")
+
+    p = command("status", "各季度的上报状态：草稿 / 已上报（第 n 版）/ 已退回修改")
+
     p = command("audit", "审计记录")
     asub = p.add_subparsers(dest="audit_command", metavar="操作", required=True, parser_class=ChineseArgumentParser)
     ver = asub.add_parser("verify", help="校验审计记录的哈希链")
@@ -181,6 +193,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(exc.message)
     except OSError as exc:
         _fail(f"文件操作失败：{exc}")
+    except Exception:  # a bug: say so plainly, keep the details in the log
+        log.exception("unexpected error in %s", args.command)
+        _fail("程序内部错误，操作未完成；详情已写入日志文件（用户数据目录下的 logs）")
+        return 3
     return EXIT_REFUSED
 
 
@@ -652,7 +668,68 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if all(v.valid for v in verdicts) else EXIT_FINDINGS
 
 
+def cmd_reopen(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        quarter = Quarter.parse(args.quarter)
+        status = store.reopen(quarter, args.reason)
+    if args.json:
+        _print_json({"quarter": quarter.code, "state": status.state, "revision": status.revision})
+    else:
+        print(
+            f"{quarter.label}已退回修改（原为第 {status.revision} 版），再次导出将是第 {(status.revision or 0) + 1} 版"
+        )
+    return EXIT_OK
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        path = store.backup(args.out)
+    if args.json:
+        _print_json({"backup": str(path)})
+    else:
+        print(f"已备份到 {path}")
+    return EXIT_OK
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from storage.store import restore_database
+
+    db = args.db or default_db_path()
+    kept = restore_database(db, args.file)
+    if args.json:
+        _print_json({"restored": str(db), "previous": str(kept) if kept else None})
+    else:
+        print(f"已从 {args.file} 恢复 {db}" + (f"；原数据库另存为 {kept}" if kept else ""))
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with _store(args) as store:
+        statuses = store.quarter_statuses()
+        history = store.history()
+        quarters = sorted(set(statuses) | set(history))
+    if args.json:
+        _print_json(
+            {
+                q.code: {
+                    "state": statuses[q].state if q in statuses else "draft",
+                    "revision": statuses[q].revision if q in statuses else None,
+                }
+                for q in quarters
+            }
+        )
+        return EXIT_OK
+    for quarter in quarters:
+        label = statuses[quarter].label if quarter in statuses else "草稿"
+        print(f"{quarter.label}：{label}")
+    return EXIT_OK
+
+
 COMMANDS = {
+    "reopen": cmd_reopen,
+    "backup": cmd_backup,
+    "restore": cmd_restore,
+    "status": cmd_status,
     "export": cmd_export,
     "identity": cmd_identity,
     "city": cmd_city,

@@ -42,6 +42,41 @@ class Session:
         self.lock.unlock()
 
 
+def open_or_recover(db_path: Path) -> Store | None:
+    """Open the database; a damaged one is not opened, and the newest good backup is offered instead."""
+    from storage.backup import DatabaseDamaged, newest_good_backup
+    from storage.store import restore_database
+
+    try:
+        return Store(db_path)
+    except DatabaseDamaged as exc:
+        backup = newest_good_backup(db_path)
+        if backup is None:
+            raise
+        answer = QMessageBox.question(
+            None, APP_TITLE, f"{exc.message}\n\n最近的完好备份是 {backup.name}。要用它恢复吗？（损坏的文件会另存一份）"
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return None
+        restore_database(db_path, backup)
+        return Store(db_path)
+
+
+def check_on_start_up(store: Store) -> None:
+    """A daily backup, and a warning when the audit trail was altered outside the app."""
+    try:
+        if store.town() is not None:
+            store.daily_backup()
+    except OSError as exc:
+        log.warning("daily backup failed: %s", exc)
+    result = store.verify_audit()
+    if not result.ok:
+        log.warning("audit chain broken: %s", result.message)
+        QMessageBox.warning(
+            None, APP_TITLE, f"审计记录校验未通过：{result.message}。\n数据库可能在本软件之外被改动过，请联系市局。"
+        )
+
+
 def open_session(db_path: Path, initial_quarter: Quarter | None = None) -> Session | None:
     """Lock and open the database, run first-run set-up if needed; None when the user gave up."""
     try:
@@ -50,11 +85,15 @@ def open_session(db_path: Path, initial_quarter: Quarter | None = None) -> Sessi
         QMessageBox.critical(None, APP_TITLE, exc.message)
         return None
     try:
-        store = Store(db_path)
+        store = open_or_recover(db_path)
     except DomainError as exc:
         lock.unlock()
         QMessageBox.critical(None, APP_TITLE, exc.message)
         return None
+    if store is None:
+        lock.unlock()
+        return None
+    check_on_start_up(store)
     try:
         if store.town() is None and store.mode() != "city":
             dialog = SetupDialog(None, store.profile())

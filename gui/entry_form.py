@@ -154,6 +154,10 @@ class EntryForm(QWidget):
         self._loading = False
         self._refresh()
 
+    def set_read_only(self, read_only: bool) -> None:
+        for edit in (*self.value_edits.values(), *self.explain_edits.values()):
+            edit.setReadOnly(read_only)
+
     @property
     def quarter(self) -> Quarter | None:
         return self._quarter

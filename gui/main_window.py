@@ -117,6 +117,11 @@ class MainWindow(QMainWindow):
         self.save_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         bar.addWidget(self.save_button)
         layout.addLayout(bar)
+        self.lock_banner = QLabel()
+        self.lock_banner.setObjectName("lock_banner")
+        self.lock_banner.setStyleSheet("background:#e8f0fe; color:#0b4a8b; padding:6px; border-radius:4px;")
+        self.lock_banner.setVisible(False)
+        layout.addWidget(self.lock_banner)
 
         self.tabs = QTabWidget()
         entry_page = QSplitter(Qt.Orientation.Horizontal)
@@ -161,6 +166,8 @@ class MainWindow(QMainWindow):
         self.export_action = QAction("导出季报（Excel、PDF、摘要）…", self)
         self.export_action.setShortcut(QKeySequence("Ctrl+E"))
         returns.addAction(self.export_action)
+        self.reopen_action = QAction("退回修改（解除锁定）…", self)
+        returns.addAction(self.reopen_action)
         returns.addSeparator()
         self.preview_return_action = QAction("打印预览：季报…", self)
         self.preview_summary_action = QAction("打印预览：一页摘要…", self)
@@ -183,6 +190,7 @@ class MainWindow(QMainWindow):
         self.export_action.triggered.connect(lambda: self.export_return())
         self.identity_action.triggered.connect(lambda: self.import_identity())
         self.verify_action.triggered.connect(self.open_verifier)
+        self.reopen_action.triggered.connect(lambda: self.reopen_quarter())
         self.preview_return_action.triggered.connect(lambda: self.preview("pdf"))
         self.preview_summary_action.triggered.connect(lambda: self.preview("summary"))
         self.quarter_box.activated.connect(self._on_quarter_chosen)
@@ -197,10 +205,14 @@ class MainWindow(QMainWindow):
         first = min((p.first for p in plans), default=Quarter.latest_ended(self.store.today()))
         last = Quarter.containing(self.store.today())
         history = self.store.history()
+        statuses = self.store.quarter_statuses()
         self.quarter_box.clear()
         for quarter in reversed(quarter_range(first, last)):
             entered = len(history.get(quarter, {}))
-            mark = "" if entered == 9 else "（未填）" if entered == 0 else f"（已填 {entered}/9）"
+            if quarter in statuses:
+                mark = f"（{statuses[quarter].label}）"
+            else:
+                mark = "（草稿）" if entered == 9 else "（未填）" if entered == 0 else f"（草稿，已填 {entered}/9）"
             self.quarter_box.addItem(quarter.label + mark, quarter.code)
 
     # --- quarter -----------------------------------------------------------------------------
@@ -212,6 +224,19 @@ class MainWindow(QMainWindow):
 
     def _load_quarter(self, quarter: Quarter) -> None:
         self._quarter = quarter
+        status = self.store.quarter_status(quarter)
+        self.form.set_read_only(status.locked)
+        self.save_button.setEnabled(not status.locked)
+        self.reopen_action.setEnabled(status.locked)
+        self.lock_banner.setVisible(status.state != "draft")
+        if status.locked:
+            self.lock_banner.setText(
+                f"{quarter.label}{status.label}，数值已锁定。如需修改，请用“季报 → 退回修改”并写明原因，再次导出将是第 {(status.revision or 0) + 1} 版。"
+            )
+        else:
+            self.lock_banner.setText(
+                f"{quarter.label}{status.label}（原第 {status.revision} 版），修改后请重新导出上报。"
+            )
         self.form.load(
             self.town,
             quarter,
@@ -240,7 +265,25 @@ class MainWindow(QMainWindow):
 
     # --- saving ------------------------------------------------------------------------------
 
+    def reopen_quarter(self, reason: str | None = None) -> bool:
+        if reason is None:
+            text, ok = QInputDialog.getText(self, "退回修改", f"请写明{self.quarter.label}退回修改的原因：")
+            if not ok:
+                return False
+            reason = text
+        try:
+            self.store.reopen(self.quarter, reason)
+        except DomainError as exc:
+            show_error(self, exc, title="不能退回修改")
+            return False
+        self._refresh_quarter_labels()
+        self._load_quarter(self.quarter)
+        return True
+
     def save(self) -> bool:
+        if self.store.quarter_status(self.quarter).locked:
+            show_error(self, f"{self.quarter.label}已上报，数值已锁定；如需修改请先退回修改", title="不能保存")
+            return False
         values, invalid = self.form.parsed()
         blocking = [f for f in self.form.findings() if f.level == ERROR]
         if invalid or blocking:
@@ -348,6 +391,8 @@ class MainWindow(QMainWindow):
         def exported(result: ExportResult) -> None:
             if identity is not None:
                 record_signed_export(self.store, data, result)
+                self._refresh_quarter_labels()
+                self._load_quarter(self.quarter)
             self._on_exported(result)
 
         task = BackgroundTask(

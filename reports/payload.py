@@ -9,6 +9,7 @@ from typing import Any
 
 from core.errors import DomainError
 from core.indicators import INDICATOR_CODES, is_known_code
+from core.plans import check_town
 from core.quarters import Quarter
 from reports.returns import ReturnData
 
@@ -80,8 +81,11 @@ def parse_payload(raw: bytes) -> Payload:
         if type(revision) is not int or revision < 1:
             raise ValueError("revision")
         plan = body.get("plan")
+        town = check_town(str(body["town"]))  # a name from the payload never reaches a path unchecked
+        if town != body["town"]:
+            raise ValueError("town")
         return Payload(
-            str(body["town"]),
+            town,
             Quarter.parse(body["quarter"]),
             plan if isinstance(plan, str) else None,
             revision,

@@ -19,6 +19,10 @@ class DatabaseError(DomainError):
     """A database file that cannot be used as it is."""
 
 
+class DatabaseDamaged(DatabaseError):
+    """The file fails SQLite's integrity check; it is not opened for writing."""
+
+
 class DatabaseTooNew(DatabaseError):
     """A database written by a newer version of the app; it is left untouched."""
 
@@ -58,7 +62,13 @@ def inspect_file(path: Path) -> str | None:
             return None
         row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
     except sqlite3.DatabaseError as exc:
-        raise DatabaseError(f"{path} 不是有效的数据库文件或已损坏（{exc}）") from exc
+        with path.open("rb") as f:
+            is_sqlite = f.read(16) == b"SQLite format 3\x00"
+        if is_sqlite:
+            raise DatabaseDamaged(
+                f"数据库 {path} 已损坏（{exc}），为保护数据未打开。可以用最近的完好备份恢复：restore 备份文件"
+            ) from exc
+        raise DatabaseError(f"{path} 不是有效的数据库文件（{exc}）") from exc
     finally:
         conn.close()
     revision = row[0] if row else None

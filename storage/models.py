@@ -79,3 +79,15 @@ class AuditEntry(Base):
     new_value: Mapped[str | None] = mapped_column(Text, nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class QuarterStatusRow(Base):
+    """草稿 has no row; 已上报 and 已退回修改 carry the last exported revision and its content hash."""
+
+    __tablename__ = "quarter_status"
+    town: Mapped[str] = mapped_column(ForeignKey("towns.name"), primary_key=True)
+    quarter: Mapped[str] = mapped_column(String(8), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    revision: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[str] = mapped_column(String(40))

@@ -26,7 +26,24 @@ from core.plans import CITY, TOWNS, Plan, TownTargets, check_town, load_shipped_
 from core.quarters import Quarter
 from core.validation import Finding, QuarterInput, check_quarter, has_errors
 from storage import migrate
-from storage.models import AuditEntry, ExplanationRow, FigureRow, Meta, PlanRow, TargetRow, Town
+from storage.backup import (
+    DatabaseDamaged,
+    backup_to_rotation,
+    copy_database,
+    has_backup_from,
+    integrity_problem,
+)
+from storage.migrate import DatabaseError
+from storage.models import (
+    AuditEntry,
+    ExplanationRow,
+    FigureRow,
+    Meta,
+    PlanRow,
+    QuarterStatusRow,
+    TargetRow,
+    Town,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +61,9 @@ ACTION_NAMES = {
     "identity_import": "导入签名证书",
     "export": "导出上报",
     "city_mode": "设为市局汇总",
+    "reopen": "退回修改",
+    "backup": "备份",
+    "restore": "从备份恢复",
 }
 
 
@@ -54,6 +74,33 @@ def data_dir() -> Path:
 def default_db_path() -> Path:
     chosen = os.environ.get(DB_ENV)
     return Path(chosen) if chosen else data_dir() / DB_FILE_NAME
+
+
+DRAFT = "draft"
+SUBMITTED = "submitted"
+REOPENED = "reopened"
+STATE_NAMES = {DRAFT: "草稿", SUBMITTED: "已上报", REOPENED: "已退回修改"}
+MIN_REOPEN_REASON = 4
+
+
+@dataclass(frozen=True)
+class QuarterStatus:
+    state: str
+    revision: int | None
+
+    @property
+    def locked(self) -> bool:
+        return self.state == SUBMITTED
+
+    @property
+    def label(self) -> str:
+        if self.state == SUBMITTED:
+            return f"已上报（第 {self.revision} 版）"
+        return STATE_NAMES[self.state]
+
+
+class QuarterLocked(DomainError):
+    """Figures of a submitted quarter cannot change until it is reopened."""
 
 
 class SaveRefused(DomainError):
@@ -160,7 +207,15 @@ class Store:
         self._today = today
         self._os_user = os_user or _os_user()
         self._plans: list[Plan] | None = None
-        migrate.inspect_file(self.path)
+        revision = migrate.inspect_file(self.path)
+        if revision is not None:
+            problem = integrity_problem(self.path)
+            if problem:
+                raise DatabaseDamaged(
+                    f"数据库 {self.path} 已损坏（{problem}），为保护数据未打开。可以用最近的完好备份恢复：restore 备份文件"
+                )
+            if revision != migrate.head_revision():
+                backup_to_rotation(self.path, "升级前")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.engine = self._create_engine()
         try:
@@ -201,6 +256,25 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    # --- backups -----------------------------------------------------------------------------
+
+    def backup_to_rotation(self, reason: str) -> Path | None:
+        return backup_to_rotation(self.path, reason)
+
+    def daily_backup(self) -> Path | None:
+        """Once a day, at start-up: a backup unless today already has one."""
+        if has_backup_from(self.path, datetime.now()):
+            return None
+        return self.backup_to_rotation("每日")
+
+    def backup(self, target: Path) -> Path:
+        if target.exists():
+            raise DomainError(f"{target} 已存在，未覆盖")
+        copy_database(self.path, target)
+        with self._writing() as session:
+            self._audit(session, "backup", None, None, None, str(target))
+        return target
 
     def __enter__(self) -> Store:
         return self
@@ -425,6 +499,11 @@ class Store:
         town = self.require_town()
         changes: list[Change] = []
         with self._writing() as session:
+            status = session.get(QuarterStatusRow, (town, quarter.code))
+            if status is not None and status.state == SUBMITTED:
+                raise QuarterLocked(
+                    f"{quarter.label}已上报（第 {status.revision} 版），数值已锁定；如需修改，请先退回修改（reopen）并写明原因"
+                )
             findings = self._check(session, town, quarter, values, explanations, {})
             if has_errors(findings):
                 raise SaveRefused(findings)
@@ -480,25 +559,60 @@ class Store:
         with Session(self.engine) as session:
             return self._meta(session, "identity.description")
 
-    def revision_for(self, quarter: Quarter, content_hash: str) -> int:
-        """The revision a signed return of this content carries: the last one again, or the next."""
+    def quarter_status(self, quarter: Quarter) -> QuarterStatus:
+        town = self.require_town()
         with Session(self.engine) as session:
-            last = self._meta(session, f"revision.{quarter.code}")
-            last_hash = self._meta(session, f"revision_hash.{quarter.code}")
-        if last is None:
+            row = session.get(QuarterStatusRow, (town, quarter.code))
+            return QuarterStatus(row.state, row.revision) if row else QuarterStatus(DRAFT, None)
+
+    def quarter_statuses(self) -> dict[Quarter, QuarterStatus]:
+        town = self.require_town()
+        with Session(self.engine) as session:
+            rows = session.scalars(select(QuarterStatusRow).where(QuarterStatusRow.town == town))
+            return {Quarter.parse(r.quarter): QuarterStatus(r.state, r.revision) for r in rows}
+
+    def revision_for(self, quarter: Quarter, content_hash: str) -> int:
+        """The revision a signed return of this content carries: the last one again, or the next.
+
+        After 退回修改 the next export always carries the next revision.
+        """
+        town = self.require_town()
+        with Session(self.engine) as session:
+            row = session.get(QuarterStatusRow, (town, quarter.code))
+        if row is None:
             return 1
-        return int(last) if last_hash == content_hash else int(last) + 1
+        if row.state == SUBMITTED and row.content_hash == content_hash:
+            return row.revision
+        return row.revision + 1
 
     def last_revision(self, quarter: Quarter) -> int | None:
-        with Session(self.engine) as session:
-            last = self._meta(session, f"revision.{quarter.code}")
-        return int(last) if last else None
+        return self.quarter_status(quarter).revision
 
     def record_export(self, quarter: Quarter, revision: int, content_hash: str, files: list[str]) -> None:
+        """A signed export: the quarter becomes 已上报 with this revision, and its figures are locked."""
+        town = self.require_town()
+        self.backup_to_rotation("上报前")
         with self._writing() as session:
-            self._set_meta(session, f"revision.{quarter.code}", str(revision))
-            self._set_meta(session, f"revision_hash.{quarter.code}", content_hash)
+            row = session.get(QuarterStatusRow, (town, quarter.code))
+            if row is None:
+                row = QuarterStatusRow(town=town, quarter=quarter.code)
+                session.add(row)
+            row.state, row.revision, row.content_hash, row.updated_at = SUBMITTED, revision, content_hash, _now()
             self._audit(session, "export", quarter.code, None, None, f"第 {revision} 版：" + "、".join(files))
+
+    def reopen(self, quarter: Quarter, reason: str) -> QuarterStatus:
+        """退回修改: unlock a submitted quarter, with a written reason kept in the audit trail."""
+        town = self.require_town()
+        reason = reason.strip()
+        if len(reason) < MIN_REOPEN_REASON:
+            raise DomainError(f"退回修改须写明原因（至少 {MIN_REOPEN_REASON} 个字）")
+        with self._writing() as session:
+            row = session.get(QuarterStatusRow, (town, quarter.code))
+            if row is None or row.state != SUBMITTED:
+                raise DomainError(f"{quarter.label}尚未上报，不需要退回修改")
+            row.state, row.updated_at = REOPENED, _now()
+            self._audit(session, "reopen", quarter.code, None, f"已上报（第 {row.revision} 版）", reason)
+            return QuarterStatus(REOPENED, row.revision)
 
     # --- audit -------------------------------------------------------------------------------
 
@@ -559,6 +673,46 @@ class Store:
                 previous_hash = entry.hash
                 expected_id += 1
         return AuditCheck(True, count, None, f"审计记录完整，共 {count} 条")
+
+
+def restore_database(db_path: Path, backup: Path) -> Path | None:
+    """Replace the database with a checked backup; the current file is kept as a backup first.
+
+    Returns the backup made of the current database (None when there was none).
+    """
+    if not backup.is_file():
+        raise DomainError(f"找不到备份文件 {backup}")
+    problem = integrity_problem(backup)
+    if problem:
+        raise DatabaseDamaged(f"备份文件 {backup.name} 已损坏（{problem}），未恢复")
+    revision = migrate.inspect_file(backup)
+    if revision is None:
+        raise DatabaseError(f"{backup.name} 不是本系统的数据库备份")
+    backup_town = _town_in(backup)
+    if db_path.exists() and integrity_problem(db_path) is None and migrate.inspect_file(db_path) is not None:
+        current_town = _town_in(db_path)
+        if current_town and backup_town and current_town != backup_town:
+            raise DomainError(f"备份属于{backup_town}，当前数据库属于{current_town}，未恢复")
+    kept = backup_to_rotation(db_path, "恢复前") if db_path.exists() else None
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    copy_database(backup, db_path)
+    with Store(db_path) as store, store._writing() as session:
+        store._audit(session, "restore", None, None, None, backup.name)
+    return kept
+
+
+def _town_in(path: Path) -> str | None:
+    import sqlite3
+
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'town'").fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return row[0] if row else None
 
 
 def _history(session: Session, town: str) -> dict[Quarter, dict[str, int]]:

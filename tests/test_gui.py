@@ -421,3 +421,18 @@ def test_thousands_of_edits_do_not_wear_out_none_true_and_false(window):
         edit.setText(str(n))
     after = sys.getrefcount(None), sys.getrefcount(True), sys.getrefcount(False)
     assert all(a >= b - 100 for a, b in zip(after, before, strict=True)), (before, after)
+
+
+def test_a_submitted_quarter_is_read_only_in_the_window(window, store, warnings):
+    store.save_quarter(Q, FULL_QUARTER)
+    store.record_export(Q, 1, "hash", ["a.xlsx"])
+    window._refresh_quarter_labels()
+    window._load_quarter(Q)
+    assert "已上报（第 1 版）" in window.quarter_box.currentText()
+    assert field(window, "card_holders").isReadOnly() and not window.save_button.isEnabled()
+    assert window.lock_banner.isVisible() and "锁定" in window.lock_banner.text()
+    assert not window.save() and "锁定" in warnings[-1]
+    assert not window.reopen_quarter("改")  # a reason of one character is not enough
+    assert window.reopen_quarter("培训人数录入有误")
+    assert not field(window, "card_holders").isReadOnly()
+    assert "已退回修改" in window.quarter_box.currentText()

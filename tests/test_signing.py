@@ -279,9 +279,12 @@ def test_revisions_increase_only_when_the_content_changes(guancheng, tmp_path, p
     first = signed(guancheng, tmp_path / "1", pki)
     again = signed(guancheng, tmp_path / "2", pki)
     assert (first.revision, again.revision) == (1, 1)
+    guancheng.reopen(Q, "培训人数统计有误")
     guancheng.save_quarter(Q, {"yuecai_certified": 9})
     changed = signed(guancheng, tmp_path / "3", pki)
     assert changed.revision == 2 and "第2版" in changed.workbook.name
+    guancheng.reopen(Q, "再次核对后无需改动")
+    assert signed(guancheng, tmp_path / "4", pki).revision == 3  # after 退回修改 the next export is the next revision
 
 
 def test_city_commands_and_a_full_round_trip(tmp_path, capsys):
