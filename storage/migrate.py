@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from pathlib import Path
-
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING
 
 from core.errors import DomainError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy.engine import Connection
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -28,19 +29,23 @@ class DatabaseTooNew(DatabaseError):
 
 
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
 
 
-def known_revisions() -> set[str]:
-    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+# Importing Alembic costs a quarter of a second at every start; the revision ids are the migration
+# files' number prefixes (tests/test_storage.py checks this against Alembic's own view).
+@functools.cache
+def known_revisions() -> frozenset[str]:
+    return frozenset(p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*_*.py"))
 
 
+@functools.cache
 def head_revision() -> str:
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None
-    return head
+    return max(known_revisions())
 
 
 def inspect_file(path: Path) -> str | None:
@@ -81,6 +86,8 @@ def inspect_file(path: Path) -> str | None:
 
 
 def upgrade(connection: Connection) -> None:
+    from alembic import command
+
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")

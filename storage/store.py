@@ -219,9 +219,10 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.engine = self._create_engine()
         try:
-            with self.engine.begin() as connection:
-                migrate.upgrade(connection)
-            self._seed()
+            if revision != migrate.head_revision():  # Alembic costs start-up time; run it only when needed
+                with self.engine.begin() as connection:
+                    migrate.upgrade(connection)
+                self._seed()
         except Exception:
             self.engine.dispose()
             raise

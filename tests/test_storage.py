@@ -157,3 +157,13 @@ def test_profile_round_trip(store):
     profile = Profile("莞城街道人社分局", "张三", "王五", "李四", "0769-12345678")
     store.set_profile(profile)
     assert store.profile() == profile
+
+
+def test_revision_ids_match_alembic():
+    from alembic.script import ScriptDirectory
+
+    from storage.migrate import alembic_config, head_revision, known_revisions
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert head_revision() == scripts.get_current_head()
+    assert known_revisions() == {s.revision for s in scripts.walk_revisions()}
