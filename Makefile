@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo test lint clean
+.PHONY: run demo test lint dist smoke bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,16 @@ lint: $(STAMP)
 	$(PY) -m pip install --quiet ruff mypy
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+
+dist: $(STAMP)
+	$(PY) -m pip install --quiet "pyinstaller>=6.0"
+	$(PY) -m PyInstaller --noconfirm --log-level WARN town_returns.spec
+
+smoke: dist
+	bash tools/smoke_bundle.sh
+
+bench: $(STAMP)
+	$(PY) bench/run.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
