@@ -148,14 +148,23 @@ def bench_consolidate(root: Path, returns: Path) -> dict[str, float]:
     tracemalloc.start()
     start = time.perf_counter()
     collection = collect(returns, load_trust_roots(root))
-    summary = consolidate(load_shipped_plan(), Quarter(2025, 4), collection.town_histories(),
-                          collection.conflicted_towns(Quarter(2025, 4)))
+    summary = consolidate(
+        load_shipped_plan(),
+        Quarter(2025, 4),
+        collection.town_histories(),
+        collection.conflicted_towns(Quarter(2025, 4)),
+    )
     elapsed = time.perf_counter() - start
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     files = len(collection.valid) + len(collection.invalid) + len(collection.skipped)
-    return {"files": files, "seconds": elapsed, "per_s": files / elapsed, "peak_mb": peak / 1e6,
-            "reporting": len(summary.reporting)}
+    return {
+        "files": files,
+        "seconds": elapsed,
+        "per_s": files / elapsed,
+        "peak_mb": peak / 1e6,
+        "reporting": len(summary.reporting),
+    }
 
 
 def main() -> None:
@@ -163,29 +172,41 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
     args = parser.parse_args()
     rounds = 3 if args.quick else 7
-    print(f"# Benchmarks\n\nMachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
-          f"{dt.date.today():%Y-%m-%d}. Command: `python bench/run.py`.\n")
+    print(
+        f"# Benchmarks\n\nMachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+        f"{dt.date.today():%Y-%m-%d}. Command: `python bench/run.py`.\n"
+    )
     startup = bench_startup(rounds)
     ratio = startup["app"] / startup["bare"]
     print("| benchmark | project | baseline | ratio / goal |\n|---|---|---|---|")
-    print(f"| start-up to main window (offscreen, median of {rounds}) | {startup['app']:.2f} s | bare PySide6 window "
-          f"{startup['bare']:.2f} s | {ratio:.2f}× (goal ≤ 1.5×) {'✓' if ratio <= 1.5 else '✗'} |")
+    print(
+        f"| start-up to main window (offscreen, median of {rounds}) | {startup['app']:.2f} s | bare PySide6 window "
+        f"{startup['bare']:.2f} s | {ratio:.2f}× (goal ≤ 1.5×) {'✓' if ratio <= 1.5 else '✗'} |"
+    )
     save = bench_save(200)
-    print(f"| save a quarter (9 figures + audit rows, median of 200) | {save['median'] * 1000:.1f} ms "
-          f"(p90 {save['p90'] * 1000:.1f} ms) | — | goal < 20 ms {'✓' if save['median'] < 0.02 else '✗'} |")
+    print(
+        f"| save a quarter (9 figures + audit rows, median of 200) | {save['median'] * 1000:.1f} ms "
+        f"(p90 {save['p90'] * 1000:.1f} ms) | — | goal < 20 ms {'✓' if save['median'] < 0.02 else '✗'} |"
+    )
     export = bench_export(rounds)
-    print(f"| export one signed return (xlsx + PDF + summary, median) | {export['signed']:.2f} s | unsigned "
-          f"{export['unsigned']:.2f} s | goal < 1 s {'✓' if export['signed'] < 1 else '✗'} |")
+    print(
+        f"| export one signed return (xlsx + PDF + summary, median) | {export['signed']:.2f} s | unsigned "
+        f"{export['unsigned']:.2f} s | goal < 1 s {'✓' if export['signed'] < 1 else '✗'} |"
+    )
     with tempfile.TemporaryDirectory() as folder:
         root, returns = _demo_set(Path(folder))
         verify = bench_verify(root, returns, 300)
-        print(f"| verify signed workbooks ({verify['files']} files, all cores) | {verify['verified_per_s']:.0f} /s "
-              f"(one core {verify['serial_per_s']:.0f} /s) | openpyxl read-only open {verify['openpyxl_per_s']:.0f} /s | "
-              f"{verify['verified_per_s'] / verify['openpyxl_per_s']:.2f}× (goal ≥ 300 /s) "
-              f"{'✓' if verify['verified_per_s'] >= 300 else '✗'} |")
+        print(
+            f"| verify signed workbooks ({verify['files']} files, all cores) | {verify['verified_per_s']:.0f} /s "
+            f"(one core {verify['serial_per_s']:.0f} /s) | openpyxl read-only open {verify['openpyxl_per_s']:.0f} /s | "
+            f"{verify['verified_per_s'] / verify['openpyxl_per_s']:.2f}× (goal ≥ 300 /s) "
+            f"{'✓' if verify['verified_per_s'] >= 300 else '✗'} |"
+        )
         whole = bench_consolidate(root, returns)
-        print(f"| consolidate the 33 × 20 demo set ({whole['files']} files) | {whole['seconds']:.1f} s, "
-              f"{whole['per_s']:.0f} /s, peak {whole['peak_mb']:.1f} MB traced in the parent | — | — |")
+        print(
+            f"| consolidate the 33 × 20 demo set ({whole['files']} files) | {whole['seconds']:.1f} s, "
+            f"{whole['per_s']:.0f} /s, peak {whole['peak_mb']:.1f} MB traced in the parent | — | — |"
+        )
 
 
 if __name__ == "__main__":

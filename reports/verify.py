@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from defusedxml import ElementTree
 
 from core.errors import DomainError
 from core.indicators import INDICATOR_CODES
-from reports.layout import DATA_SHEET, FIRST_FIGURE_ROW, FORM_SHEET
+from reports.layout import DATA_SHEET, FIRST_FIGURE_ROW, FORM_SHEET, QUARTER_COLUMN
 from reports.payload import PAYLOAD_PROPERTY, PDF_ATTACHMENT, SIGNATURE_PROPERTY, Payload, PayloadError, parse_payload
 from reports.safe_zip import UnsafeFile, check_xlsx
 
@@ -59,6 +60,7 @@ class Verifier:
     def __init__(self, roots: list[x509.Certificate], now: dt.datetime | None = None):
         self.roots = [asn1_x509.Certificate.load(r.public_bytes(serialization.Encoding.DER)) for r in roots]
         self.now = now
+        self._trust_cache: dict[bytes, bool] = {}
 
     def verify(self, path: Path) -> Verdict:
         try:
@@ -94,6 +96,9 @@ class Verifier:
             if CUSTOM_PROPS not in archive.namelist():
                 raise Invalid(f"{NOT_SIGNED}（未签名的草稿，或不是本系统生成的季报）")
             properties = _custom_properties(archive.read(CUSTOM_PROPS))
+            return self._signed_workbook(archive, properties)
+
+    def _signed_workbook(self, archive: zipfile.ZipFile, properties: dict[str, str]) -> tuple[Payload, str]:
         if PAYLOAD_PROPERTY not in properties or SIGNATURE_PROPERTY not in properties:
             raise Invalid(f"{NOT_SIGNED}（未签名的草稿，或不是本系统生成的季报）")
         raw = properties[PAYLOAD_PROPERTY].encode("utf-8")
@@ -107,18 +112,13 @@ class Verifier:
             signed_data = signed_data_of(properties[SIGNATURE_PROPERTY])
         except Exception as exc:
             raise Invalid("签名已损坏，无法读取", payload) from exc
-        visible_problem = _visible_mismatch(path, payload)
+        visible_problem = _visible_mismatch(archive, payload)
         certificate, signing_time = _signer_of(signed_data, payload)
-        from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
-
-        status = asyncio.run(
-            async_validate_detached_cms(raw, signed_data, signer_validation_context=self._context(signing_time))
-        )
-        if not status.intact:
+        if not _intact(signed_data, raw):
             if visible_problem:
                 raise Invalid("签名数据在签名后被改动，与签名不符", payload)
             raise Invalid("签名与本文件的数据不对应（可能是从别的季报复制来的签名）", payload)
-        self._judge(status.trusted and status.valid, certificate, signing_time, payload)
+        self._judge(self._trusted(signed_data, signing_time), certificate, signing_time, payload)
         if visible_problem:
             raise Invalid(f"表中可见数值与签名数据不一致：{visible_problem}", payload)
         return payload, _town(certificate) or ""
@@ -159,6 +159,29 @@ class Verifier:
             self._judge(status.trusted and status.valid, certificate, signing_time, payload)
         return payload, _town(certificate) or ""
 
+    def _trusted(self, signed_data: cms.SignedData, signing_time: dt.datetime) -> bool:
+        """Does the signer's certificate chain to a trusted root? Asked once per distinct certificate."""
+        info = signed_data["signer_infos"][0]
+        serial = info["sid"].chosen["serial_number"].native
+        certificates = [c.chosen for c in signed_data["certificates"]]
+        signer = next(c for c in certificates if c.serial_number == serial)
+        key = signer.sha256
+        if key not in self._trust_cache:
+            from pyhanko_certvalidator import CertificateValidator
+            from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, ValidationError
+
+            validator = CertificateValidator(
+                signer,
+                intermediate_certs=[c for c in certificates if c is not signer],
+                validation_context=self._context(signing_time),
+            )
+            try:
+                asyncio.run(validator.async_validate_usage({"non_repudiation"}))
+                self._trust_cache[key] = True
+            except (PathBuildingError, PathValidationError, ValidationError):
+                self._trust_cache[key] = False
+        return self._trust_cache[key]
+
     # --- shared ------------------------------------------------------------------------------
 
     def _context(self, moment: dt.datetime):  # type: ignore[no-untyped-def]
@@ -181,6 +204,25 @@ class Verifier:
         signer_town = _town(certificate)
         if signer_town != payload.town:
             raise Invalid(f"签名证书属于{signer_town}，季报却是{payload.town}的", payload)
+
+
+def _intact(signed_data: cms.SignedData, payload: bytes) -> bool:
+    """The CMS signature is over exactly these bytes (checked by pyHanko, trust aside)."""
+    from pyhanko.sign.validation.errors import SignatureValidationError
+    from pyhanko.sign.validation.generic_cms import validate_sig_integrity
+
+    info = signed_data["signer_infos"][0]
+    serial = info["sid"].chosen["serial_number"].native
+    signer = next(c.chosen for c in signed_data["certificates"] if c.chosen.serial_number == serial)
+    algorithm = info["digest_algorithm"]["algorithm"].native
+    if algorithm not in ("sha256", "sha384", "sha512"):
+        return False
+    digest = hashlib.new(algorithm, payload).digest()
+    try:
+        digest_ok, signature_ok = validate_sig_integrity(info, signer, "data", digest)
+    except (SignatureValidationError, ValueError):
+        return False
+    return digest_ok and signature_ok
 
 
 def _town(certificate: x509.Certificate) -> str | None:
@@ -223,39 +265,28 @@ def _attachment(reader) -> bytes:  # type: ignore[no-untyped-def]
     raise PayloadError("没有签名数据附件")
 
 
-def _visible_mismatch(path: Path, payload: Payload) -> str:
+def _visible_mismatch(archive: zipfile.ZipFile, payload: Payload) -> str:
     """What the workbook shows that differs from the payload; empty when it all agrees."""
-    import openpyxl
+    from reports.xlsx_cells import read_sheets
 
-    workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    try:
-        if FORM_SHEET not in workbook.sheetnames or DATA_SHEET not in workbook.sheetnames:
-            return "缺少“季报”或“数据”工作表"
-        problems: list[str] = []
-        form = workbook[FORM_SHEET]
-        rows = list(
-            form.iter_rows(
-                min_row=FIRST_FIGURE_ROW,
-                max_row=FIRST_FIGURE_ROW + len(INDICATOR_CODES) - 1,
-                min_col=3,
-                max_col=3,
-                values_only=True,
-            )
-        )
-        for code, row in zip(INDICATOR_CODES, rows, strict=False):
-            if row[0] != payload.figures[code]:
-                problems.append(f"“季报”表 {code} 为 {row[0]}，签名数据为 {payload.figures[code]}")
-        data_rows = list(workbook[DATA_SHEET].iter_rows(max_col=2, values_only=True))
-        meta = {r[0]: r[1] for r in data_rows[:6] if r and r[0]}
-        if meta.get("town") != payload.town or meta.get("quarter") != payload.quarter.code:
-            problems.append("“数据”表的镇街或季度与签名数据不符")
-        table = {r[0]: r[1] for r in data_rows if r and isinstance(r[0], str)}
-        for code in INDICATOR_CODES:
-            if table.get(code) != payload.figures[code]:
-                problems.append(f"“数据”表 {code} 为 {table.get(code)}，签名数据为 {payload.figures[code]}")
-        for code, text in payload.explanations.items():
-            if table.get(f"explain:{code}") != text:
-                problems.append(f"“数据”表中{code}的说明与签名数据不符")
-        return "；".join(problems[:3]) + ("等" if len(problems) > 3 else "")
-    finally:
-        workbook.close()
+    sheets = read_sheets(archive, (FORM_SHEET, DATA_SHEET))
+    if FORM_SHEET not in sheets or DATA_SHEET not in sheets:
+        return "缺少“季报”或“数据”工作表"
+    problems: list[str] = []
+    form = sheets[FORM_SHEET]
+    for offset, code in enumerate(INDICATOR_CODES):
+        shown = form.get(f"{QUARTER_COLUMN}{FIRST_FIGURE_ROW + offset}")
+        if shown != payload.figures[code]:
+            problems.append(f"“季报”表 {code} 为 {shown}，签名数据为 {payload.figures[code]}")
+    data = sheets[DATA_SHEET]
+    keys = {ref: value for ref, value in data.items() if ref.startswith("A")}
+    table = {value: data.get("B" + ref[1:]) for ref, value in keys.items() if isinstance(value, str)}
+    if table.get("town") != payload.town or table.get("quarter") != payload.quarter.code:
+        problems.append("“数据”表的镇街或季度与签名数据不符")
+    for code in INDICATOR_CODES:
+        if table.get(code) != payload.figures[code]:
+            problems.append(f"“数据”表 {code} 为 {table.get(code)}，签名数据为 {payload.figures[code]}")
+    for code, text in payload.explanations.items():
+        if table.get(f"explain:{code}") != text:
+            problems.append(f"“数据”表中{code}的说明与签名数据不符")
+    return "；".join(problems[:3]) + ("等" if len(problems) > 3 else "")

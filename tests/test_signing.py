@@ -345,3 +345,18 @@ def test_passphrase_file_first_line(tmp_path):
     path.write_text("\n", encoding="utf-8")
     with pytest.raises(IdentityError):
         read_passphrase_file(path)
+
+
+def test_cells_read_from_the_zip_match_openpyxl(guancheng, tmp_path, pki):
+    import zipfile
+
+    from reports.xlsx_cells import read_sheets
+
+    path = signed(guancheng, tmp_path / "out", pki).workbook
+    wb = openpyxl.load_workbook(path)
+    with zipfile.ZipFile(path) as archive:
+        sheets = read_sheets(archive, ("季报", "数据"))
+    for name in ("季报", "数据"):
+        expected = {c.coordinate: c.value for row in wb[name].iter_rows() for c in row if c.value is not None}
+        shown = {ref: value for ref, value in sheets[name].items() if value not in (None, "")}
+        assert shown == expected
