@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tracemalloc
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,57 +112,58 @@ def _demo_set(folder: Path) -> tuple[Path, Path]:
     return demo.root, demo.returns
 
 
-def bench_verify(root: Path, returns: Path, limit: int) -> dict[str, float]:
+def bench_verify(root: Path, returns: Path) -> dict[str, float]:
     import openpyxl
 
     from reports.collect import collect, find_returns
     from reports.identity import load_trust_roots
 
-    files = list(find_returns(returns))[:limit]
+    files = list(find_returns(returns))
     start = time.perf_counter()
     for path in files:
         openpyxl.load_workbook(path, read_only=True).close()
     baseline = len(files) / (time.perf_counter() - start)
-    subset = Path(tempfile.mkdtemp())
-    for path in files:
-        (subset / path.name).symlink_to(path)
     roots = load_trust_roots(root)
     start = time.perf_counter()
-    collection = collect(subset, roots)
+    collection = collect(returns, roots)
     rate = len(files) / (time.perf_counter() - start)
     start = time.perf_counter()
-    collect(subset, roots, workers=1)
+    collect(returns, roots, workers=1)
     serial = len(files) / (time.perf_counter() - start)
     assert len(collection.valid) == len(files)
     return {"files": len(files), "openpyxl_per_s": baseline, "verified_per_s": rate, "serial_per_s": serial}
 
 
-def bench_consolidate(root: Path, returns: Path) -> dict[str, float]:
-    from core.consolidation import consolidate
-    from core.plans import load_shipped_plan
-    from core.quarters import Quarter
-    from reports.collect import collect
-    from reports.identity import load_trust_roots
+def bench_consolidate(root: Path, returns: Path, copies: int) -> dict[str, float]:
+    """The consolidate command on `copies` copies of the demo set, in its own process (peak RSS)."""
+    import shutil
 
-    tracemalloc.start()
-    start = time.perf_counter()
-    collection = collect(returns, load_trust_roots(root))
-    summary = consolidate(
-        load_shipped_plan(),
-        Quarter(2025, 4),
-        collection.town_histories(),
-        collection.conflicted_towns(Quarter(2025, 4)),
-    )
-    elapsed = time.perf_counter() - start
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    files = len(collection.valid) + len(collection.invalid) + len(collection.skipped)
+    with tempfile.TemporaryDirectory() as folder:
+        inbox = Path(folder) / "inbox"
+        for n in range(copies):
+            shutil.copytree(returns, inbox / f"copy{n}")
+        files = sum(1 for _ in inbox.rglob("*.xlsx"))
+        code = (
+            f"import resource, sys, time; sys.path.insert(0, {str(ROOT)!r}); from cli import main; t = time.perf_counter(); "
+            f"main(['consolidate', '--trust', {str(root)!r}, '--quarter', '2025Q4', {str(inbox)!r}, '--json']); "
+            "print('ELAPSED', time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "
+            "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "TOWN_RETURNS_DB": str(Path(folder) / "none.sqlite3")},
+        )
+        line = next(x for x in done.stderr.splitlines() if x.startswith("ELAPSED"))
+        _, elapsed, workers_kb, parent_kb = line.split()
     return {
         "files": files,
-        "seconds": elapsed,
-        "per_s": files / elapsed,
-        "peak_mb": peak / 1e6,
-        "reporting": len(summary.reporting),
+        "seconds": float(elapsed),
+        "per_s": files / float(elapsed),
+        "parent_mb": int(parent_kb) / 1024,
+        "worker_mb": int(workers_kb) / 1024,
     }
 
 
@@ -195,18 +195,20 @@ def main() -> None:
     )
     with tempfile.TemporaryDirectory() as folder:
         root, returns = _demo_set(Path(folder))
-        verify = bench_verify(root, returns, 300)
+        verify = bench_verify(root, returns)
         print(
             f"| verify signed workbooks ({verify['files']} files, all cores) | {verify['verified_per_s']:.0f} /s "
             f"(one core {verify['serial_per_s']:.0f} /s) | openpyxl read-only open {verify['openpyxl_per_s']:.0f} /s | "
             f"{verify['verified_per_s'] / verify['openpyxl_per_s']:.2f}× (goal ≥ 300 /s) "
             f"{'✓' if verify['verified_per_s'] >= 300 else '✗'} |"
         )
-        whole = bench_consolidate(root, returns)
-        print(
-            f"| consolidate the 33 × 20 demo set ({whole['files']} files) | {whole['seconds']:.1f} s, "
-            f"{whole['per_s']:.0f} /s, peak {whole['peak_mb']:.1f} MB traced in the parent | — | — |"
-        )
+        for copies in (1, 4):
+            run = bench_consolidate(root, returns, copies)
+            print(
+                f"| consolidate 2025Q4 from {copies} × the 33 × 20 demo set ({run['files']} files, whole command) | "
+                f"{run['seconds']:.1f} s, {run['per_s']:.0f} /s | — | peak RSS parent {run['parent_mb']:.0f} MB, "
+                f"largest worker {run['worker_mb']:.0f} MB |"
+            )
 
 
 if __name__ == "__main__":
