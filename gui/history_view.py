@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from core.indicators import INDICATORS, display_name
 from core.quarters import Quarter
+from gui.table_model import RowsModel
 from storage.store import PROFILE_LABELS, AuditRow
 
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -32,20 +33,8 @@ class QuarterRow:
     values: dict[str, int]
 
 
-class QuarterGridModel(QAbstractTableModel):
+class QuarterGridModel(RowsModel[QuarterRow]):
     """Quarters down, figures across; a blank is shown as a tinted 未填 cell."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[QuarterRow] = []
-
-    def set_rows(self, rows: list[QuarterRow]) -> None:
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
-
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.rows)
 
     def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
         return 0 if parent.isValid() else len(INDICATORS)
@@ -73,28 +62,8 @@ class QuarterGridModel(QAbstractTableModel):
         return None
 
 
-class AuditModel(QAbstractTableModel):
+class AuditModel(RowsModel[AuditRow]):
     HEADERS = ("序号", "时间", "操作人", "操作", "季度", "项目", "原值", "新值")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[AuditRow] = []
-
-    def set_rows(self, rows: list[AuditRow]) -> None:
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
-
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.HEADERS[section]
-        return None
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or role != Qt.ItemDataRole.DisplayRole:

@@ -24,6 +24,7 @@ from core.indicators import BY_CODE, PLANNED_CODES, RATES, Kind, display_name
 from core.plans import Plan
 from core.progress import BEHIND, DONE, ON_PACE, SEVERELY_BEHIND, History, Progress, percent, rate_text
 from core.quarters import Quarter
+from gui.table_model import RowsModel
 
 STATUS_COLOURS = {DONE: "#1a7f37", ON_PACE: "#0b5cad", BEHIND: "#b35900", SEVERELY_BEHIND: "#c62828"}
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -49,29 +50,9 @@ class RateRow:
     verdict: str
 
 
-class ProgressModel(QAbstractTableModel):
+class ProgressModel(RowsModel[ProgressRow]):
     HEADERS = ("指标", "目标", "规划累计", "完成率（竖线为时间进度）", "时间进度", "状态")
     BAR_COLUMN = 3
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[ProgressRow] = []
-
-    def set_rows(self, rows: list[ProgressRow]) -> None:
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
-
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.HEADERS[section]
-        return None
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -96,28 +77,8 @@ class ProgressModel(QAbstractTableModel):
         return None
 
 
-class RateModel(QAbstractTableModel):
+class RateModel(RowsModel[RateRow]):
     HEADERS = ("比率", "本季度", "年度累计", "目标", "年度是否达标")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[RateRow] = []
-
-    def set_rows(self, rows: list[RateRow]) -> None:
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
-
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.HEADERS[section]
-        return None
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

@@ -40,14 +40,7 @@ def main(argv: list[str]) -> int:
             app.processEvents()
             window.grab().save(str(out / name))
             written.append(out / name)
-        window.form.load(
-            window.town,
-            quarter,
-            session.store.plan_for(quarter),
-            session.store.history(),
-            session.store.explanations(quarter),
-            session.store.today(),
-        )
+        window._load_quarter(quarter)  # drop the demonstration edit before closing
         window.close()
         session.close()
     for path in written:

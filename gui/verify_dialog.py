@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSettings, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSettings, Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QDialog,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from core.errors import DomainError
 from core.quarters import Quarter
 from gui.errors import show_error
+from gui.table_model import RowsModel
 from gui.tasks import BackgroundTask
 
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -43,28 +44,8 @@ class VerdictRow:
         return self.status or ("有效" if self.valid else "无效")
 
 
-class VerdictModel(QAbstractTableModel):
+class VerdictModel(RowsModel[VerdictRow]):
     HEADERS = ("文件", "结果", "原因", "镇街", "季度", "版本")
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[VerdictRow] = []
-
-    def set_rows(self, rows: list[VerdictRow]) -> None:
-        self.beginResetModel()
-        self.rows = rows
-        self.endResetModel()
-
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return self.HEADERS[section]
-        return None
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():

@@ -252,7 +252,7 @@ def test_collect_streams_with_workers(city):
     assert len(serial.invalid) == len(parallel.invalid) == 2
 
 
-def test_city_mode_on_the_command_line_and_in_the_window(city, qtbot, tmp_path, capsys, monkeypatch):
+def test_city_mode_on_the_command_line_and_in_the_window(city, qtbot, qtmodeltester, tmp_path, capsys, monkeypatch):
     from gui.app import make_application, open_session
 
     root, inbox, expected = city
@@ -280,6 +280,8 @@ def test_city_mode_on_the_command_line_and_in_the_window(city, qtbot, tmp_path, 
             city_row[1] == "全市"
             and city_row[2] == f"{sum(expected[t][Q]['card_holders'] for t in ('莞城', '石龙', '东城')):,}"
         )
+        for model in (window.grid_model, window.summary_model, window.files_model):
+            qtmodeltester.check(model)
         statuses = {r.status_text for r in window.files_model.rows}
         assert {"无效", "被取代", "跳过"} <= statuses
         written = window.export_summary(tmp_path / "out")

@@ -186,3 +186,19 @@ def test_unsigned_exports_say_draft(ready, tmp_path):
     wb = openpyxl.load_workbook(result.workbook)
     for sheet in wb:
         assert any("未签名 草稿" in str(c.value) for row in sheet.iter_rows() for c in row if c.value)
+
+
+def test_a_cancelled_export_leaves_nothing(ready, tmp_path):
+    from reports.export import ExportCancelled
+
+    steps = []
+
+    def cancel_at_second(label):
+        steps.append(label)
+        return len(steps) < 2
+
+    out = tmp_path / "out"
+    with pytest.raises(ExportCancelled):
+        export_return(ready, Q, out, step=cancel_at_second)
+    assert steps[0].startswith("正在生成 Excel")
+    assert not any(out.iterdir())

@@ -436,3 +436,15 @@ def test_a_submitted_quarter_is_read_only_in_the_window(window, store, warnings)
     assert window.reopen_quarter("培训人数录入有误")
     assert not field(window, "card_holders").isReadOnly()
     assert "已退回修改" in window.quarter_box.currentText()
+
+
+def test_every_grid_model_passes_the_model_tester(ready_window, qtmodeltester, store):
+    ready_window._refresh_other_tabs()
+    for model in (
+        ready_window.progress_view.model,
+        ready_window.progress_view.rate_model,
+        ready_window.history_view.grid_model,
+        ready_window.history_view.audit_model,
+    ):
+        assert model.rowCount() > 0
+        qtmodeltester.check(model)

@@ -303,3 +303,24 @@ def test_any_sequence_keeps_the_chain_and_the_last_saved_values(operations):
                     submitted = False
             assert store.figures(Q) == expected
             assert store.verify_audit().ok
+
+
+def test_the_app_offers_the_newest_good_backup_for_a_damaged_database(qapp, store, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from gui.app import open_or_recover
+
+    store.save_quarter(Q, FULL_QUARTER)
+    store.backup_to_rotation("测试")
+    path = store.path
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    corrupt(path)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
+    recovered = open_or_recover(path)
+    assert recovered is not None and "最近的完好备份" in asked[0]
+    assert recovered.figures(Q) == FULL_QUARTER
+    recovered.close()
