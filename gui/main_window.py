@@ -109,7 +109,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(QLabel("报告期："))
         self.quarter_box = QComboBox()
         self.quarter_box.setObjectName("quarter")
-        self.quarter_box.setMinimumWidth(180)
+        self.quarter_box.setMinimumWidth(280)
         bar.addWidget(self.quarter_box)
         bar.addStretch(1)
         self.save_button = QPushButton("保存（Ctrl+S）")

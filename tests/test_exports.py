@@ -1,3 +1,4 @@
+import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,6 +89,7 @@ def test_the_pdf_carries_the_town_the_quarter_and_every_figure(ready, tmp_path):
     assert "+" in font["/BaseFont"]  # a subset tag such as AAAAAA+WenQuanYi
 
 
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) is not installed")
 def test_pdftotext_extracts_the_figures(ready, tmp_path):
     result = export_return(ready, Q, tmp_path, now=NOW)
     text = subprocess.run(["pdftotext", str(result.pdf), "-"], capture_output=True, text=True, check=True).stdout
