@@ -246,7 +246,7 @@ class MainWindow(QMainWindow):
             self.store.today(),
         )
         self._update_title()
-        self._refresh_other_tabs()
+        self._refresh_visible_tab()
 
     def _on_quarter_chosen(self, index: int) -> None:
         chosen = Quarter.parse(self.quarter_box.itemData(index))
@@ -301,7 +301,7 @@ class MainWindow(QMainWindow):
             return False
         self.form.mark_saved(values, explanations)
         self._refresh_quarter_labels()
-        self._refresh_other_tabs()
+        self._refresh_visible_tab()
         self.statusBar().showMessage(f"已保存 {self.quarter.label}，{len(changes)} 项修改", 5000)
         log.info("saved %s: %d changes", self.quarter.code, len(changes))
         return True
@@ -507,11 +507,24 @@ class MainWindow(QMainWindow):
         self.form.focus_field(item.data(Qt.ItemDataRole.UserRole))
 
     def _on_tab_changed(self, _index: int) -> None:
-        self._refresh_other_tabs()
+        self._refresh_visible_tab()
+
+    def _refresh_visible_tab(self) -> None:
+        """The progress and history views are filled when shown, not at every start-up or keystroke."""
+        if self.tabs.currentWidget() is self.progress_view:
+            self._refresh_progress()
+        elif self.tabs.currentWidget() is self.history_view:
+            self._refresh_history()
 
     def _refresh_other_tabs(self) -> None:
+        self._refresh_progress()
+        self._refresh_history()
+
+    def _refresh_progress(self) -> None:
         history = self.store.history()
         plan = self.store.plan_for(self.quarter)
         self.progress_view.show_progress(compute_progress(plan, self.town, self.quarter, history), history)
+
+    def _refresh_history(self) -> None:
         quarters = [Quarter.parse(self.quarter_box.itemData(i)) for i in range(self.quarter_box.count())]
-        self.history_view.show_history(quarters, history, list(reversed(self.store.audit_trail())))
+        self.history_view.show_history(quarters, self.store.history(), list(reversed(self.store.audit_trail())))
