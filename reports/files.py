@@ -35,8 +35,13 @@ def refuse_existing(paths: list[Path]) -> None:
 
 
 def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
-    """Write through a temp file in the same folder, flushed to disk, then renamed into place."""
+    """Write through a temp file in the same folder, flushed to disk, then renamed into place.
+
+    Temp files a crash left behind for the same name are removed first.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.part"):
+        stale.unlink(missing_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(handle)
     temp = Path(temp_name)

@@ -204,3 +204,11 @@ def test_a_cancelled_export_leaves_nothing(ready, tmp_path):
         export_return(ready, Q, out, step=cancel_at_second)
     assert steps[0].startswith("正在生成 Excel")
     assert not any(out.iterdir())
+
+
+def test_temp_files_left_by_a_crash_are_cleared_on_the_next_write(tmp_path):
+    target = tmp_path / "2024Q3_莞城_季报.xlsx"
+    (tmp_path / ".2024Q3_莞城_季报.xlsx.abc123.part").write_bytes(b"half")
+    write_atomically(target, lambda p: p.write_bytes(b"whole"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["2024Q3_莞城_季报.xlsx"]
+    assert target.read_bytes() == b"whole"
