@@ -85,11 +85,18 @@ def _draft_marks(canvas: Canvas, data: ReturnData, size: tuple[float, float]) ->
         canvas.setFillColor(colors.HexColor("#c62828"))
         canvas.setFont(FONT, 10)
         canvas.drawRightString(width - 30, height - 24, DRAFT_MARK)
-        canvas.setFillColor(colors.Color(0.85, 0.1, 0.1, alpha=0.10))
-        canvas.setFont(FONT, 72)
-        canvas.translate(width / 2, height / 2)
-        canvas.rotate(25)
-        canvas.drawCentredString(0, 0, DRAFT_MARK)
+        _draft_watermark(canvas, width, height, size=72, angle=25)
+    canvas.restoreState()
+
+
+def _draft_watermark(canvas: Canvas, width: float, height: float, size: float, angle: float) -> None:
+    """未签名 草稿 across the middle of the page, faint enough to read the figures through."""
+    canvas.saveState()
+    canvas.setFillColor(colors.Color(0.85, 0.1, 0.1, alpha=0.10))
+    canvas.setFont(FONT, size)
+    canvas.translate(width / 2, height / 2)
+    canvas.rotate(angle)
+    canvas.drawCentredString(0, 0, DRAFT_MARK)
     canvas.restoreState()
 
 
@@ -344,13 +351,7 @@ def write_summary_pdf(data: ReturnData, path: Path) -> None:
     if not data.signed:
         canvas.setFillColor(colors.HexColor("#c62828"))
         canvas.drawRightString(width - margin, 20 * mm, DRAFT_MARK)
-        canvas.saveState()
-        canvas.setFillColor(colors.Color(0.85, 0.1, 0.1, alpha=0.10))
-        canvas.setFont(FONT, 64)
-        canvas.translate(width / 2, height / 2)
-        canvas.rotate(35)
-        canvas.drawCentredString(0, 0, DRAFT_MARK)
-        canvas.restoreState()
+        _draft_watermark(canvas, width, height, size=64, angle=35)
     canvas.showPage()
     canvas.save()
 
