@@ -479,14 +479,13 @@ def _passphrase(path: Path | None, prompt: str) -> bytes:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from reports.export import ExportRefused, NoIdentity, export_return, open_town_identity
+    from reports.export import ExportRefused, export_return, open_town_identity, stored_identity
 
     with _store(args) as store:
         quarter = Quarter.parse(args.quarter)
         identity = None
         if not args.unsigned:
-            if store.identity_p12() is None:
-                raise NoIdentity("尚未导入市局签发的签名证书（identity import），不能签名；如只需草稿请加 --unsigned")
+            stored_identity(store)  # refuse before asking for a passphrase
             identity = open_town_identity(store, _passphrase(args.passphrase_file, "签名证书口令："))
         try:
             result = export_return(store, quarter, args.out, overwrite=args.overwrite, identity=identity)

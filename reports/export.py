@@ -69,14 +69,19 @@ def prepare_return(store: Store, quarter: Quarter, now: datetime | None = None, 
     return replace(data, revision=store.revision_for(quarter, payload_of(data).content_hash()))
 
 
+def stored_identity(store: Store) -> bytes:
+    """The town's encrypted PKCS#12, or a refusal saying how to get one or go without."""
+    p12 = store.identity_p12()
+    if p12 is None:
+        raise NoIdentity("尚未导入市局签发的签名证书（identity import），不能签名；如只需草稿请加 --unsigned")
+    return p12
+
+
 def open_town_identity(store: Store, passphrase: bytes) -> Identity:
     from reports.identity import open_identity
     from reports.signing import check_can_sign
 
-    p12 = store.identity_p12()
-    if p12 is None:
-        raise NoIdentity("尚未导入市局签发的签名证书（identity import），不能签名；如只需草稿请加 --unsigned")
-    identity = open_identity(p12, passphrase, "本镇街的签名证书")
+    identity = open_identity(stored_identity(store), passphrase, "本镇街的签名证书")
     check_can_sign(identity, store.require_town())
     return identity
 

@@ -113,12 +113,13 @@ class Verifier:
         except Exception as exc:
             raise Invalid("签名已损坏，无法读取", payload) from exc
         visible_problem = _visible_mismatch(archive, payload)
-        certificate, signing_time = _signer_of(signed_data, payload)
-        if not _intact(signed_data, raw):
+        signer = _signer_of(signed_data, payload)
+        certificate = x509.load_der_x509_certificate(signer.certificate.dump())
+        if not _intact(signer, raw):
             if visible_problem:
                 raise Invalid("签名数据在签名后被改动，与签名不符", payload)
             raise Invalid("签名与本文件的数据不对应（可能是从别的季报复制来的签名）", payload)
-        self._judge(self._trusted(signed_data, signing_time), certificate, signing_time, payload)
+        self._judge(self._trusted(signer), certificate, signer.signing_time, payload)
         if visible_problem:
             raise Invalid(f"表中可见数值与签名数据不一致：{visible_problem}", payload)
         return payload, _town(certificate) or ""
@@ -159,21 +160,17 @@ class Verifier:
             self._judge(status.trusted and status.valid, certificate, signing_time, payload)
         return payload, _town(certificate) or ""
 
-    def _trusted(self, signed_data: cms.SignedData, signing_time: dt.datetime) -> bool:
+    def _trusted(self, signer: _Signer) -> bool:
         """Does the signer's certificate chain to a trusted root? Asked once per distinct certificate."""
-        info = signed_data["signer_infos"][0]
-        serial = info["sid"].chosen["serial_number"].native
-        certificates = [c.chosen for c in signed_data["certificates"]]
-        signer = next(c for c in certificates if c.serial_number == serial)
-        key = signer.sha256
+        key = signer.certificate.sha256
         if key not in self._trust_cache:
             from pyhanko_certvalidator import CertificateValidator
             from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, ValidationError
 
             validator = CertificateValidator(
-                signer,
-                intermediate_certs=[c for c in certificates if c is not signer],
-                validation_context=self._context(signing_time),
+                signer.certificate,
+                intermediate_certs=list(signer.others),
+                validation_context=self._context(signer.signing_time),
             )
             try:
                 asyncio.run(validator.async_validate_usage({"non_repudiation"}))
@@ -206,20 +203,27 @@ class Verifier:
             raise Invalid(f"签名证书属于{signer_town}，季报却是{payload.town}的", payload)
 
 
-def _intact(signed_data: cms.SignedData, payload: bytes) -> bool:
+@dataclass(frozen=True)
+class _Signer:
+    """The signer of a CMS signature, looked up once per file."""
+
+    info: cms.SignerInfo
+    certificate: asn1_x509.Certificate
+    others: tuple[asn1_x509.Certificate, ...]
+    signing_time: dt.datetime
+
+
+def _intact(signer: _Signer, payload: bytes) -> bool:
     """The CMS signature is over exactly these bytes (checked by pyHanko, trust aside)."""
     from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 
-    info = signed_data["signer_infos"][0]
-    serial = info["sid"].chosen["serial_number"].native
-    signer = next(c.chosen for c in signed_data["certificates"] if c.chosen.serial_number == serial)
-    algorithm = info["digest_algorithm"]["algorithm"].native
+    algorithm = signer.info["digest_algorithm"]["algorithm"].native
     if algorithm not in ("sha256", "sha384", "sha512"):
         return False
     digest = hashlib.new(algorithm, payload).digest()
     try:
-        digest_ok, signature_ok = validate_sig_integrity(info, signer, "data", digest)
+        digest_ok, signature_ok = validate_sig_integrity(signer.info, signer.certificate, "data", digest)
     except (SignatureValidationError, ValueError):
         return False
     return digest_ok and signature_ok
@@ -231,16 +235,18 @@ def _town(certificate: x509.Certificate) -> str | None:
     return town_of(certificate)
 
 
-def _signer_of(signed_data: cms.SignedData, payload: Payload) -> tuple[x509.Certificate, dt.datetime]:
+def _signer_of(signed_data: cms.SignedData, payload: Payload) -> _Signer:
     try:
         info = signed_data["signer_infos"][0]
         serial = info["sid"].chosen["serial_number"].native
-        certificate = next(c.chosen for c in signed_data["certificates"] if c.chosen.serial_number == serial)
+        certificates = [c.chosen for c in signed_data["certificates"]]
+        certificate = next(c for c in certificates if c.serial_number == serial)
         times = [a["values"][0].native for a in info["signed_attrs"] if a["type"].native == "signing_time"]
     except (KeyError, IndexError, StopIteration, ValueError, TypeError) as exc:
         raise Invalid("签名中没有签名证书", payload) from exc
     signing_time = times[0] if times else dt.datetime.now(dt.UTC)
-    return x509.load_der_x509_certificate(certificate.dump()), signing_time
+    others = tuple(c for c in certificates if c is not certificate)
+    return _Signer(info, certificate, others, signing_time)
 
 
 def _custom_properties(xml: bytes) -> dict[str, str]:
