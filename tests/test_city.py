@@ -173,18 +173,23 @@ def test_summary_files(city, capsys, tmp_path):
     assert "全市" in text and "缺报" in text and "10,257,293" in text and "虎门" in text
 
 
-def test_two_different_returns_with_one_revision_are_a_conflict(tmp_path, capsys):
-    create_city_root(tmp_path / "pki", b"root-passphrase")
+def single_town_identity(folder: Path, town: str):
+    """A fresh city root under folder/pki and one town identity issued by it."""
+    create_city_root(folder / "pki", b"root-passphrase")
     issue_town_identity(
-        tmp_path / "pki" / "city_root.p12",
+        folder / "pki" / "city_root.p12",
         b"root-passphrase",
-        "石龙",
-        tmp_path / "石龙.p12",
+        town,
+        folder / f"{town}.p12",
         PASS,
         not_before=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
         days=3650,
     )
-    identity = open_identity((tmp_path / "石龙.p12").read_bytes(), PASS)
+    return open_identity((folder / f"{town}.p12").read_bytes(), PASS)
+
+
+def test_two_different_returns_with_one_revision_are_a_conflict(tmp_path, capsys):
+    identity = single_town_identity(tmp_path, "石龙")
     figures = town_figures(PLAN, "石龙", PLAN.quarters, seed=1)
     write_returns(tmp_path / "a", identity, "石龙", figures, [Q])
     other = {q: dict(v) for q, v in figures.items()}
@@ -208,17 +213,7 @@ def test_two_different_returns_with_one_revision_are_a_conflict(tmp_path, capsys
 
 
 def test_the_same_return_as_workbook_and_pdf_is_not_a_conflict(tmp_path, capsys):
-    create_city_root(tmp_path / "pki", b"root-passphrase")
-    issue_town_identity(
-        tmp_path / "pki" / "city_root.p12",
-        b"root-passphrase",
-        "茶山",
-        tmp_path / "茶山.p12",
-        PASS,
-        not_before=dt.datetime(2020, 1, 1, tzinfo=dt.UTC),
-        days=3650,
-    )
-    identity = open_identity((tmp_path / "茶山.p12").read_bytes(), PASS)
+    identity = single_town_identity(tmp_path, "茶山")
     write_returns(
         tmp_path / "in",
         identity,

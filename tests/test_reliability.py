@@ -197,6 +197,17 @@ LAUGHS = b"""<?xml version="1.0"?>
 <Properties><property name="town_returns_payload"><vt>&e;</vt></property></Properties>"""
 
 
+def replace_part(path: Path, name: str, data: bytes) -> None:
+    """Rewrite a workbook with one zip member replaced (or added)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(buffer, "w") as target:
+        for item in source.infolist():
+            if item.filename != name:
+                target.writestr(item, source.read(item.filename))
+        target.writestr(name, data)
+    path.write_bytes(buffer.getvalue())
+
+
 @pytest.mark.parametrize("xml", [XXE, LAUGHS], ids=["external-entity", "entity-expansion"])
 def test_xml_entities_in_a_return_are_refused(tmp_path, xml):
     import openpyxl
@@ -205,12 +216,7 @@ def test_xml_entities_in_a_return_are_refused(tmp_path, xml):
 
     path = tmp_path / "2024Q3_莞城_季报.xlsx"
     openpyxl.Workbook().save(path)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(buffer, "w") as target:
-        for item in source.infolist():
-            target.writestr(item, source.read(item.filename))
-        target.writestr("docProps/custom.xml", xml)
-    path.write_bytes(buffer.getvalue())
+    replace_part(path, "docProps/custom.xml", xml)
     verdict = Verifier([]).verify(path)
     assert not verdict.valid and "root:" not in verdict.reason
 
@@ -220,14 +226,7 @@ def test_entity_expansion_in_a_target_workbook_is_refused(tmp_path, capsys):
 
     path = tmp_path / "targets_2026_2030.xlsx"
     openpyxl.Workbook().save(path)
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(path) as source, zipfile.ZipFile(buffer, "w") as target:
-        for item in source.infolist():
-            data = source.read(item.filename)
-            if item.filename == "xl/worksheets/sheet1.xml":
-                data = LAUGHS
-            target.writestr(item, data)
-    path.write_bytes(buffer.getvalue())
+    replace_part(path, "xl/worksheets/sheet1.xml", LAUGHS)
     db = tmp_path / "t.sqlite3"
     assert cli_main(["--db", str(db), "targets", "import", str(path)]) == 2
     assert "错误" in capsys.readouterr().err
