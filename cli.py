@@ -7,7 +7,8 @@ import json
 import logging
 import logging.handlers
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, NoReturn
@@ -19,6 +20,7 @@ from core.plans import describe_plan, plan_period_label
 from core.progress import Progress, compute_progress, percent, rate_text
 from core.quarters import Quarter
 from core.validation import LEVEL_NAMES, Finding, has_errors
+from storage.lock import DatabaseInUse, DatabaseLock
 from storage.store import PROFILE_LABELS, Profile, Store, data_dir, default_db_path
 
 __version__ = "0.1.0"
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_REFUSED = 2
+EXIT_BUSY = 4  # another window or command is writing to the database; try again later
 
 
 class UsageError(DomainError):
@@ -189,6 +192,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = COMMANDS[args.command]
     try:
         return handler(args)
+    except DatabaseInUse as exc:
+        _fail(exc.message)
+        return EXIT_BUSY
     except DomainError as exc:
         _fail(exc.message)
     except OSError as exc:
@@ -204,8 +210,19 @@ def _fail(message: str) -> None:
     print(f"错误：{message}", file=sys.stderr)
 
 
-def _store(args: argparse.Namespace) -> Store:
-    return Store(args.db or default_db_path())
+@contextmanager
+def _store(args: argparse.Namespace, writes: str | None = None) -> Iterator[Store]:
+    """The database; a command that writes holds the database's lock (the window's too) while it runs."""
+    path = args.db or default_db_path()
+    lock = DatabaseLock(path, f"命令行（{writes}）") if writes else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        with Store(path) as store:
+            yield store
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _print_json(value: Any) -> None:
@@ -223,14 +240,14 @@ def cmd_init(args: argparse.Namespace) -> int:
         if args.trust is None:
             raise UsageError("市局汇总用的数据库须用 --trust 指定受信任的根证书 city_root.pem")
         load_trust_roots(args.trust)  # refuse a file that is not a certificate
-        with _store(args) as store:
+        with _store(args, writes="设为市局汇总") as store:
             store.set_city_mode(args.trust.read_text(encoding="ascii", errors="replace"))
             if args.json:
                 _print_json({"mode": "city", "db": str(store.path)})
             else:
                 print(f"数据库 {store.path} 已设为市局汇总用，受信任的根证书：{args.trust}")
         return EXIT_OK
-    with _store(args) as store:
+    with _store(args, writes="绑定镇街") as store:
         town = store.bind_town(args.town)
         if args.json:
             _print_json({"town": town, "db": str(store.path)})
@@ -240,9 +257,9 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    changes = {name: getattr(args, name) for name in PROFILE_LABELS if getattr(args, name) is not None}
+    with _store(args, writes="修改单位信息" if changes else None) as store:
         current = store.profile()
-        changes = {name: getattr(args, name) for name in PROFILE_LABELS if getattr(args, name) is not None}
         if changes:
             store.set_profile(Profile(**{**current.__dict__, **changes}))
             current = store.profile()
@@ -266,7 +283,7 @@ def _split_pairs(items: Sequence[str], what: str) -> list[tuple[str, str]]:
 
 
 def cmd_enter(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with _store(args, writes="录入数值") as store:
         quarter = Quarter.parse(args.quarter)
         values: dict[str, int | None] = {}
         invalid: dict[str, str] = {}
@@ -429,7 +446,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_targets(args: argparse.Namespace) -> int:
     from reports.tables import read_plan_file  # openpyxl is only needed here
 
-    with _store(args) as store:
+    with _store(args, writes="导入规划目标" if args.targets_command == "import" else None) as store:
         if args.targets_command == "list":
             plans = store.plans()
             if args.json:
@@ -481,7 +498,7 @@ def _passphrase(path: Path | None, prompt: str) -> bytes:
 def cmd_export(args: argparse.Namespace) -> int:
     from reports.export import ExportRefused, export_return, open_town_identity, stored_identity
 
-    with _store(args) as store:
+    with _store(args, writes="导出上报") as store:
         quarter = Quarter.parse(args.quarter)
         identity = None
         if not args.unsigned:
@@ -514,7 +531,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_identity(args: argparse.Namespace) -> int:
     from reports.identity import IdentityError, describe, open_identity
 
-    with _store(args) as store:
+    with _store(args, writes="导入签名证书" if args.identity_command == "import" else None) as store:
         town = store.require_town()
         if args.identity_command == "show":
             description = store.identity_description()
@@ -668,7 +685,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_reopen(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with _store(args, writes="退回修改") as store:
         quarter = Quarter.parse(args.quarter)
         status = store.reopen(quarter, args.reason)
     if args.json:
@@ -681,7 +698,7 @@ def cmd_reopen(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with _store(args, writes="备份") as store:
         path = store.backup(args.out)
     if args.json:
         _print_json({"backup": str(path)})

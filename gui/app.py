@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QLockFile
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
 from core.errors import DomainError
@@ -14,6 +14,7 @@ from core.quarters import Quarter
 from gui.errors import show_error
 from gui.fonts import install_app_font
 from gui.instance_lock import acquire_instance_lock
+from storage.lock import DatabaseLock
 from gui.main_window import APP_TITLE, MainWindow
 from gui.setup_dialog import SetupDialog
 from storage.store import Store, default_db_path
@@ -34,12 +35,12 @@ def make_application() -> QApplication:
 class Session:
     """What stays open while the window is: the lock, the store and the window itself."""
 
-    def __init__(self, lock: QLockFile, store: Store, window: QMainWindow):
+    def __init__(self, lock: DatabaseLock, store: Store, window: QMainWindow):
         self.lock, self.store, self.window = lock, store, window
 
     def close(self) -> None:
         self.store.close()
-        self.lock.unlock()
+        self.lock.release()
 
 
 def open_or_recover(db_path: Path) -> Store | None:
@@ -54,11 +55,16 @@ def open_or_recover(db_path: Path) -> Store | None:
         if backup is None:
             raise
         answer = QMessageBox.question(
-            None, APP_TITLE, f"{exc.message}\n\n最近的完好备份是 {backup.name}。要用它恢复吗？（损坏的文件会另存一份）"
+            None,
+            APP_TITLE,
+            f"{exc.message}\n\n最近的完好备份是 {backup.name}。要用它恢复吗？（损坏的文件会原样另存一份，不会删除）",
         )
         if answer != QMessageBox.StandardButton.Yes:
             return None
-        restore_database(db_path, backup)
+        kept = restore_database(db_path, backup)
+        QMessageBox.information(
+            None, APP_TITLE, f"已从 {backup.name} 恢复。" + (f"\n损坏的文件已原样另存在 {kept}。" if kept else "")
+        )
         return Store(db_path)
 
 
@@ -67,7 +73,7 @@ def check_on_start_up(store: Store) -> None:
     try:
         if store.town() is not None:
             store.daily_backup()
-    except OSError as exc:
+    except (OSError, DomainError) as exc:
         log.warning("daily backup failed: %s", exc)
     result = store.verify_audit()
     if not result.ok:
@@ -87,11 +93,11 @@ def open_session(db_path: Path, initial_quarter: Quarter | None = None) -> Sessi
     try:
         store = open_or_recover(db_path)
     except DomainError as exc:
-        lock.unlock()
+        lock.release()
         QMessageBox.critical(None, APP_TITLE, exc.message)
         return None
     if store is None:
-        lock.unlock()
+        lock.release()
         return None
     check_on_start_up(store)
     try:
@@ -99,7 +105,7 @@ def open_session(db_path: Path, initial_quarter: Quarter | None = None) -> Sessi
             dialog = SetupDialog(None, store.profile())
             if not dialog.exec():
                 store.close()
-                lock.unlock()
+                lock.release()
                 return None
             if dialog.city_root() is not None:
                 store.set_city_mode(dialog.city_root() or "")
@@ -116,7 +122,7 @@ def open_session(db_path: Path, initial_quarter: Quarter | None = None) -> Sessi
     except DomainError as exc:
         show_error(None, exc)
         store.close()
-        lock.unlock()
+        lock.release()
         return None
     return Session(lock, store, window)
 

@@ -178,6 +178,10 @@ class EntryForm(QWidget):
     def findings(self) -> list[Finding]:
         return list(self._findings)
 
+    def loaded(self) -> tuple[dict[str, int], dict[str, str]]:
+        """The figures and explanations as the database had them when loaded or last saved here."""
+        return dict(self._saved_values), dict(self._saved_explanations)
+
     def is_dirty(self) -> bool:
         values, invalid = self.parsed()
         if invalid:

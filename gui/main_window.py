@@ -44,7 +44,7 @@ from gui.tasks import BackgroundTask
 from gui.verify_dialog import VerifyDialog
 from reports.export import ExportResult, planned_paths, prepare_return, record_signed_export, write_return_files
 from reports.returns import ReturnData
-from storage.store import SaveRefused, Store
+from storage.store import FiguresChangedElsewhere, SaveRefused, Store
 
 if TYPE_CHECKING:
     from reports.identity import Identity
@@ -291,8 +291,16 @@ class MainWindow(QMainWindow):
             show_error(self, f"{self.quarter.label}有错误，未保存：\n{reasons}", title="不能保存")
             return False
         explanations = self.form.explanations()
+        loaded, loaded_explanations = self.form.loaded()
         try:
-            changes = self.store.save_quarter(self.quarter, values, explanations)
+            try:
+                changes = self.store.save_quarter(
+                    self.quarter, values, explanations, loaded=loaded, loaded_explanations=loaded_explanations
+                )
+            except FiguresChangedElsewhere as exc:
+                if not self._overwrite_changed_elsewhere(exc):
+                    return False
+                changes = self.store.save_quarter(self.quarter, values, explanations)
         except SaveRefused as exc:
             show_error(self, exc, title="不能保存")
             return False
@@ -305,6 +313,17 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"已保存 {self.quarter.label}，{len(changes)} 项修改", 5000)
         log.info("saved %s: %d changes", self.quarter.code, len(changes))
         return True
+
+    def _overwrite_changed_elsewhere(self, exc: FiguresChangedElsewhere) -> bool:
+        """Ask before this window's figures replace ones changed elsewhere since it loaded them."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "数据已在别处修改", exc.message, parent=self)
+        overwrite = box.addButton("用本窗口的数值覆盖", QMessageBox.ButtonRole.DestructiveRole)
+        reload = box.addButton("重新载入（放弃本窗口的修改）", QMessageBox.ButtonRole.ResetRole)
+        box.addButton("取消", QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        if box.clickedButton() is reload:
+            self._load_quarter(self.quarter)
+        return box.clickedButton() is overwrite
 
     def resolve_unsaved(self, what: str) -> bool:
         """True when it is safe to move on: nothing unsaved, saved now, or discarded on purpose."""

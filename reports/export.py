@@ -48,11 +48,17 @@ class ExportResult:
 
 
 def prepare_return(store: Store, quarter: Quarter, now: datetime | None = None, signed: bool = False) -> ReturnData:
-    """The return as it would be exported now, with the revision its content calls for."""
+    """The return as it would be exported now, with the revision its content calls for.
+
+    `signed` reserves that revision for this content (see Store.reserve_revision).
+    """
     town = store.require_town()
     values = store.figures(quarter)
     findings = store.check(quarter)
     blockers = submission_blockers(findings, values)
+    trail = store.verify_audit()
+    if not trail.ok:
+        blockers.append(f"修改记录校验未通过：{trail.message}。请联系市局，在查明之前不能上报")
     if blockers:
         raise ExportRefused(quarter, blockers)
     data = assemble_return(
@@ -66,7 +72,11 @@ def prepare_return(store: Store, quarter: Quarter, now: datetime | None = None, 
         now or datetime.now().astimezone(),
         signed=signed,
     )
-    return replace(data, revision=store.revision_for(quarter, payload_of(data).content_hash()))
+    content = payload_of(data).content_hash()
+    # A signed export's revision is committed before any file is written, so a kill between the files
+    # and the record can never let other content reuse the number.
+    revision = store.reserve_revision(quarter, content) if signed else store.revision_for(quarter, content)
+    return replace(data, revision=revision)
 
 
 def stored_identity(store: Store) -> bytes:

@@ -34,14 +34,22 @@ def refuse_existing(paths: list[Path]) -> None:
         )
 
 
+def remove_stale_temp_files(folder: Path) -> None:
+    """Temp files of returns and summaries that a killed export left in this folder (`.part`, `.part.unsigned`)."""
+    for stale in folder.glob(".[0-9][0-9][0-9][0-9]Q[1-4]_*.part*"):
+        try:
+            stale.unlink()
+        except OSError:
+            pass
+
+
 def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     """Write through a temp file in the same folder, flushed to disk, then renamed into place.
 
-    Temp files a crash left behind for the same name are removed first.
+    Temp files a crash left behind in the folder are removed first.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.*.part"):
-        stale.unlink(missing_ok=True)
+    remove_stale_temp_files(path.parent)
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(handle)
     temp = Path(temp_name)

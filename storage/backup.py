@@ -1,84 +1,261 @@
-"""Backups with SQLite's online backup API, kept in rotation, and checked before a restore."""
+"""Backups with SQLite's online backup API, kept in rotation, each belonging to one database.
+
+A database carries an id (`meta` key `db.id`) from the moment it is created; every backup is a
+copy and so carries the same id. Rotation, the daily backup and the offer to restore only ever
+look at backups whose id is the live database's, whatever the files are called. The id is also
+written beside the database (`<file>.identity`), so that a live file too damaged to read still
+knows which backups are its own.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import shutil
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from storage.errors import DatabaseError, classify, damaged
 from storage.migrate import DatabaseDamaged
 
 __all__ = ["DatabaseDamaged"]
 KEEP = 30
+DB_ID_PREFIX = "town-returns-db:"
+_DB_ID = re.compile(rb"town-returns-db:[0-9a-f]{32}")
 _STAMP = re.compile(r"_(\d{8}-\d{6}-\d{6})_")
+MAX_BACKUP_BYTES = 1 << 30  # a town's database is a few MB; a bigger "backup" is not one of ours
+
+
+@dataclass(frozen=True)
+class DatabaseIdentity:
+    db_id: str | None
+    town: str | None
 
 
 def backup_folder(db_path: Path) -> Path:
     return db_path.parent / "backups"
 
 
-def copy_database(source: Path, target: Path) -> Path:
+def identity_file(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".identity")
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename durable; Windows has no directory handles to flush, NTFS journals the rename."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _connect_ro(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+
+
+def read_identity(path: Path) -> DatabaseIdentity:
+    """The id and town stored in a readable database file (None for what it does not have)."""
+    conn = _connect_ro(path)
+    try:
+        rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('db.id', 'town')").fetchall())
+    finally:
+        conn.close()
+    return DatabaseIdentity(rows.get("db.id"), rows.get("town"))
+
+
+def _safe_identity(path: Path) -> DatabaseIdentity | None:
+    try:
+        return read_identity(path)
+    except (sqlite3.Error, OSError):
+        return None
+
+
+def write_identity_file(db_path: Path, identity: DatabaseIdentity) -> None:
+    target = identity_file(db_path)
+    text = json.dumps({"db_id": identity.db_id, "town": identity.town}, ensure_ascii=False)
+    try:
+        if target.exists() and target.read_text(encoding="utf-8") == text:
+            return
+        temp = target.with_name(target.name + ".part")
+        temp.write_text(text, encoding="utf-8")
+        os.replace(temp, target)
+    except OSError:
+        pass  # only a help for recovering a damaged file; the id inside the database is what counts
+
+
+def live_identity(db_path: Path) -> DatabaseIdentity:
+    """Which database this path holds, even when the file is damaged: from the file, else beside it."""
+    found = _safe_identity(db_path) if db_path.exists() else None
+    if found and found.db_id:
+        return found
+    try:
+        saved = json.loads(identity_file(db_path).read_text(encoding="utf-8"))
+        return DatabaseIdentity(saved.get("db_id"), saved.get("town"))
+    except (OSError, ValueError, AttributeError):
+        pass
+    try:
+        with db_path.open("rb") as f:
+            match = _DB_ID.search(f.read(64 << 20))
+        if match:
+            return DatabaseIdentity(match.group(0).decode("ascii"), None)
+    except OSError:
+        pass
+    return found or DatabaseIdentity(None, None)
+
+
+def ensure_db_id(path: Path) -> None:
+    """Give a database from before ids existed its id, before its first backup is taken."""
+    import uuid
+
+    conn = sqlite3.connect(str(path), timeout=10)
+    try:
+        with conn:
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('db.id', ?)", (DB_ID_PREFIX + uuid.uuid4().hex,))
+    except sqlite3.Error as exc:
+        raise classify(exc, path) or damaged(path, str(exc)) from exc
+    finally:
+        conn.close()
+
+
+def copy_database(source: Path, target: Path, *, journal_mode: str = "DELETE") -> Path:
     """A consistent copy of a live database (WAL included), written atomically."""
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(target.name + ".part")
-    temp.unlink(missing_ok=True)
-    src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        dst = sqlite3.connect(temp)
+        temp.unlink(missing_ok=True)
+        src = _connect_ro(source)
         try:
-            src.backup(dst)
-            dst.execute("PRAGMA journal_mode=DELETE")  # a backup is one self-contained file
+            dst = sqlite3.connect(temp)
+            try:
+                src.backup(dst)
+                dst.execute(f"PRAGMA journal_mode={journal_mode}")  # DELETE: a backup is one self-contained file
+            finally:
+                dst.close()
         finally:
-            dst.close()
-    finally:
-        src.close()
-    with temp.open("rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(temp, target)
+            src.close()
+        with temp.open("rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(temp, target)
+        fsync_folder(target.parent)
+    except (sqlite3.Error, OSError) as exc:
+        for leftover in (temp, Path(f"{temp}-wal"), Path(f"{temp}-shm"), Path(f"{temp}-journal")):
+            try:
+                leftover.unlink(missing_ok=True)
+            except OSError:
+                pass
+        problem = classify(exc, target if isinstance(exc, OSError) else source)
+        if problem is not None:
+            raise problem from exc
+        raise DatabaseError(f"无法复制数据库 {source.name}：{exc}") from exc
     return target
 
 
 def backup_to_rotation(db_path: Path, reason: str, keep: int = KEEP) -> Path | None:
     if not db_path.exists() or db_path.stat().st_size == 0:
         return None
+    identity = _safe_identity(db_path)
     folder = backup_folder(db_path)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     target = copy_database(db_path, folder / f"{db_path.stem}_{stamp}_{reason}.sqlite3")
-    for old in backups_of(db_path)[keep:]:
-        old.unlink(missing_ok=True)
+    if identity and identity.db_id:
+        for old in backups_of(db_path, identity.db_id)[keep:]:
+            old.unlink(missing_ok=True)
     return target
 
 
-def backups_of(db_path: Path) -> list[Path]:
-    """This database's backups, newest first."""
+def _stamp_of(path: Path) -> str:
+    match = _STAMP.search(path.name)
+    return match.group(1) if match else ""
+
+
+def backups_of(db_path: Path, db_id: str | None = None) -> list[Path]:
+    """This database's backups (by the id inside them, not their names), newest first."""
+    db_id = db_id or live_identity(db_path).db_id
     folder = backup_folder(db_path)
-    if not folder.is_dir():
+    if db_id is None or not folder.is_dir():
         return []
-    found = [p for p in folder.glob(f"{db_path.stem}_*.sqlite3") if _STAMP.search(p.name)]
-    return sorted(found, key=lambda p: _STAMP.search(p.name).group(1), reverse=True)  # type: ignore[union-attr]
+    found = []
+    for path in folder.glob("*.sqlite3"):
+        if not path.is_file() or not _STAMP.search(path.name):
+            continue
+        identity = _safe_identity(path)
+        if identity is not None and identity.db_id == db_id:
+            found.append(path)
+    return sorted(found, key=_stamp_of, reverse=True)
 
 
-def has_backup_from(db_path: Path, day: datetime) -> bool:
+def has_backup_from(db_path: Path, day: datetime, db_id: str | None = None) -> bool:
     prefix = day.strftime("%Y%m%d")
-    return any(_STAMP.search(p.name).group(1).startswith(prefix) for p in backups_of(db_path))  # type: ignore[union-attr]
+    return any(_stamp_of(p).startswith(prefix) for p in backups_of(db_path, db_id))
 
 
 def integrity_problem(path: Path) -> str | None:
-    """None when SQLite's integrity check passes, else what it says (read-only, never writes)."""
+    """None when SQLite's integrity check passes, else what it says (read-only, never writes).
+
+    A locked, unreadable or read-only file is not damage: those raise their own DatabaseError.
+    """
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn = _connect_ro(path)
     except sqlite3.Error as exc:
-        return str(exc)
+        problem = classify(exc, path)
+        if problem is None or isinstance(problem, DatabaseDamaged):
+            return str(exc)
+        raise problem from exc
     try:
         rows = [r[0] for r in conn.execute("PRAGMA integrity_check")]
-    except sqlite3.DatabaseError as exc:
-        return str(exc)
+    except sqlite3.Error as exc:
+        problem = classify(exc, path)
+        if problem is None or isinstance(problem, DatabaseDamaged):
+            return str(exc)
+        raise problem from exc
     finally:
         conn.close()
     return None if rows == ["ok"] else "；".join(rows[:3])
 
 
 def newest_good_backup(db_path: Path) -> Path | None:
-    return next((p for p in backups_of(db_path) if integrity_problem(p) is None), None)
+    for path in backups_of(db_path):
+        try:
+            if integrity_problem(path) is None:
+                return path
+        except DatabaseError:
+            continue
+    return None
+
+
+def keep_damaged(db_path: Path) -> Path:
+    """Put a byte-for-byte copy of a damaged database (with its journal files) aside; returns the folder."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    folder = backup_folder(db_path) / f"损坏_{db_path.stem}_{stamp}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        source = Path(f"{db_path}{suffix}")
+        if source.exists():
+            target = folder / (db_path.name + suffix)
+            shutil.copyfile(source, target)
+            with target.open("rb+") as f:
+                os.fsync(f.fileno())
+    fsync_folder(folder)
+    return folder
+
+
+def remove_leftovers(db_path: Path) -> None:
+    """Temp files that a process killed while backing up, creating or restoring left behind."""
+    patterns = [(db_path.parent, f".{db_path.name}.new-*"), (db_path.parent, f".{db_path.name}.restore-*")]
+    patterns.append((backup_folder(db_path), "*.part*"))
+    for folder, pattern in patterns:
+        if not folder.is_dir():
+            continue
+        for leftover in folder.glob(pattern):
+            try:
+                leftover.unlink()
+            except OSError:
+                pass
+
+
+__all__ += ["damaged"]

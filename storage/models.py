@@ -91,3 +91,17 @@ class QuarterStatusRow(Base):
     revision: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[str] = mapped_column(String(40))
+    # The audit row that recorded the export: the live chain must still hold it, or its tail was cut.
+    audit_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    audit_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class IssuedRevision(Base):
+    """A revision number handed to a signed export before its files were written: never reused for other content."""
+
+    __tablename__ = "issued_revisions"
+    town: Mapped[str] = mapped_column(ForeignKey("towns.name"), primary_key=True)
+    quarter: Mapped[str] = mapped_column(String(8), primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[str] = mapped_column(String(40))

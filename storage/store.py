@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 import getpass
-import hashlib
-import json
 import logging
 import os
+import sqlite3
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
@@ -16,7 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import platformdirs
-from sqlalchemy import create_engine, event, select
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -26,18 +26,43 @@ from core.plans import CITY, TOWNS, Plan, TownTargets, check_town, load_shipped_
 from core.quarters import Quarter
 from core.validation import Finding, QuarterInput, check_quarter, has_errors
 from storage import migrate
-from storage.backup import (
-    DatabaseDamaged,
-    backup_to_rotation,
-    copy_database,
-    has_backup_from,
-    integrity_problem,
+from storage.audit import (
+    GENESIS_HASH,
+    AuditCheck,
+    ChainHead,
+    ChainRow,
+    backup_head,
+    check_chain,
+    check_heads,
+    check_replay,
+    row_hash,
 )
-from storage.migrate import DatabaseError
+from storage.backup import (
+    DB_ID_PREFIX,
+    MAX_BACKUP_BYTES,
+    DatabaseDamaged,
+    DatabaseIdentity,
+    backup_to_rotation,
+    backups_of,
+    copy_database,
+    ensure_db_id,
+    fsync_folder,
+    has_backup_from,
+    identity_file,
+    integrity_problem,
+    keep_damaged,
+    live_identity,
+    read_identity,
+    remove_leftovers,
+    write_identity_file,
+)
+from storage.errors import DatabaseError, classify
+from storage.lock import DatabaseLock, is_held_here
 from storage.models import (
     AuditEntry,
     ExplanationRow,
     FigureRow,
+    IssuedRevision,
     Meta,
     PlanRow,
     QuarterStatusRow,
@@ -50,7 +75,6 @@ log = logging.getLogger(__name__)
 APP_NAME = "town-returns"
 DB_FILE_NAME = "town_returns.sqlite3"
 DB_ENV = "TOWN_RETURNS_DB"
-GENESIS_HASH = "0" * 64
 
 ACTION_NAMES = {
     "bind_town": "绑定镇街",
@@ -157,14 +181,6 @@ class AuditRow:
 
 
 @dataclass(frozen=True)
-class AuditCheck:
-    ok: bool
-    rows: int
-    first_bad_id: int | None = None
-    message: str = ""
-
-
-@dataclass(frozen=True)
 class Change:
     quarter: str
     code: str
@@ -183,71 +199,87 @@ def _os_user() -> str:
         return "未知用户"
 
 
-def _row_hash(entry: AuditEntry) -> str:
-    body = [
-        entry.id,
-        entry.at,
-        entry.os_user,
-        entry.clerk,
-        entry.action,
-        entry.quarter,
-        entry.code,
-        entry.old_value,
-        entry.new_value,
-        entry.prev_hash,
-    ]
-    return hashlib.sha256(json.dumps(body, ensure_ascii=False).encode("utf-8")).hexdigest()
+class FiguresChangedElsewhere(DomainError):
+    """The figures a form was loaded with have changed in the database since: nothing was saved."""
+
+    def __init__(self, quarter: Quarter, changed: list[str]):
+        self.changed = changed
+        super().__init__(
+            f"{quarter.label}的以下数据在打开此表后已在别处（另一窗口或命令行）被修改：{'、'.join(changed)}。"
+            "为免覆盖，本次未保存。"
+        )
 
 
 class Store:
     """A town's SQLite database, migrated to head when opened."""
 
-    def __init__(self, path: Path | str, *, today: Callable[[], date] = date.today, os_user: str | None = None):
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        today: Callable[[], date] = date.today,
+        os_user: str | None = None,
+        busy_timeout_ms: int = 5000,
+    ):
         self.path = Path(path)
         self._today = today
         self._os_user = os_user or _os_user()
+        self._busy_timeout_ms = busy_timeout_ms
         self._plans: list[Plan] | None = None
-        revision = migrate.inspect_file(self.path)
-        if revision is not None:
+        try:
+            revision = migrate.inspect_file(self.path)
+        except DatabaseError as exc:
+            # A file we once created here (its id is written beside it) that is no database now is damage.
+            if type(exc) is DatabaseError and identity_file(self.path).exists():
+                raise DatabaseDamaged(f"{exc.message}；这里原本是本系统的数据库，文件已损坏") from exc
+            raise
+        if revision is None:
+            create_database(self.path, today=today, os_user=self._os_user)
+            revision = migrate.head_revision()
+        else:
             problem = integrity_problem(self.path)
             if problem:
-                raise DatabaseDamaged(
-                    f"数据库 {self.path} 已损坏（{problem}），为保护数据未打开。可以用最近的完好备份恢复：restore 备份文件"
-                )
-            if revision != migrate.head_revision():
-                backup_to_rotation(self.path, "升级前")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+                raise migrate_damaged(self.path, problem)
         self.engine = self._create_engine()
         try:
             if revision != migrate.head_revision():  # Alembic costs start-up time; run it only when needed
-                with self.engine.begin() as connection:
-                    migrate.upgrade(connection)
-                self._seed()
+                with DatabaseLock(self.path, "升级数据库结构").acquire(timeout=10):
+                    ensure_db_id(self.path)
+                    backup_to_rotation(self.path, "升级前")
+                    with self.engine.begin() as connection:
+                        migrate.upgrade(connection)
+            self._complete()
+            if is_held_here(self.path):
+                remove_leftovers(self.path)
         except Exception:
             self.engine.dispose()
             raise
 
+    @classmethod
+    def _on_engine(cls, path: Path, engine: Engine, today: Callable[[], date], os_user: str) -> Store:
+        """A store over a file being built or restored, before it is put in place."""
+        store = cls.__new__(cls)
+        store.path, store.engine, store._today, store._os_user = path, engine, today, os_user
+        store._busy_timeout_ms, store._plans = 5000, None
+        return store
+
     def _create_engine(self) -> Engine:
-        engine = create_engine(f"sqlite+pysqlite:///{self.path}")
+        return _engine(self.path, self._busy_timeout_ms)
 
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-            # Let SQLAlchemy, not the driver, decide where transactions begin (see "begin" below).
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=FULL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=5000")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(connection):  # type: ignore[no-untyped-def]
-            # A writer takes the lock up front, so two writers never deadlock half-way through a save.
-            immediate = connection.get_execution_options().get("immediate", False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-        return engine
+    def _complete(self) -> None:
+        """Finish what a first run killed half-way (by an older version) left undone, in one transaction."""
+        with Session(self.engine) as session:
+            db_id = self._meta(session, "db.id")
+            complete = (
+                db_id is not None
+                and session.scalar(select(func.count()).select_from(Town)) == len(TOWNS)
+                and session.scalar(select(PlanRow).limit(1)) is not None
+            )
+            town = self._meta(session, "town")
+        if not complete:
+            with self._writing() as session:
+                db_id = _seed(self, session)
+        write_identity_file(self.path, DatabaseIdentity(db_id, town))
 
     @contextmanager
     def _writing(self) -> Iterator[Session]:
@@ -260,21 +292,30 @@ class Store:
 
     # --- backups -----------------------------------------------------------------------------
 
+    def db_id(self) -> str | None:
+        with Session(self.engine) as session:
+            return self._meta(session, "db.id")
+
     def backup_to_rotation(self, reason: str) -> Path | None:
         return backup_to_rotation(self.path, reason)
 
+    def backups(self) -> list[Path]:
+        """This database's backups in rotation, newest first."""
+        return backups_of(self.path, self.db_id())
+
     def daily_backup(self) -> Path | None:
         """Once a day, at start-up: a backup unless today already has one."""
-        if has_backup_from(self.path, datetime.now()):
+        if has_backup_from(self.path, datetime.now(), self.db_id()):
             return None
         return self.backup_to_rotation("每日")
 
     def backup(self, target: Path) -> Path:
+        """A backup where the user chose; recorded in the trail before the copy, so the copy has the row."""
         if target.exists():
             raise DomainError(f"{target} 已存在，未覆盖")
-        copy_database(self.path, target)
         with self._writing() as session:
             self._audit(session, "backup", None, None, None, str(target))
+        copy_database(self.path, target)
         return target
 
     def __enter__(self) -> Store:
@@ -287,14 +328,6 @@ class Store:
         return self._today()
 
     # --- set-up ------------------------------------------------------------------------------
-
-    def _seed(self) -> None:
-        with self._writing() as session:
-            if session.scalar(select(Town).limit(1)) is None:
-                session.add_all(Town(name=name, seq=i) for i, name in enumerate(TOWNS, start=1))
-            has_plan = session.scalar(select(PlanRow).limit(1)) is not None
-        if not has_plan:
-            self.import_plan(load_shipped_plan(), source="随软件提供")
 
     def _meta(self, session: Session, key: str) -> str | None:
         row = session.get(Meta, key)
@@ -329,6 +362,7 @@ class Store:
                 raise TownError("此数据库是市局汇总用的，不能绑定镇街")
             self._set_meta(session, "town", town)
             self._audit(session, "bind_town", None, None, None, town)
+        write_identity_file(self.path, DatabaseIdentity(self.db_id(), town))
         return town
 
     def mode(self) -> str:
@@ -405,33 +439,37 @@ class Store:
     def import_plan(self, plan: Plan, source: str = "") -> bool:
         """Load a plan's split; a plan of the same name is replaced. Returns True if it replaced one."""
         with self._writing() as session:
-            existing = session.scalar(select(PlanRow).where(PlanRow.name == plan.name))
-            for other in session.scalars(select(PlanRow).where(PlanRow.name != plan.name)):
-                first, last = Quarter.parse(other.first_quarter), Quarter.parse(other.last_quarter)
-                if first <= plan.last and plan.first <= last:
-                    raise PlanError(
-                        f"“{plan.name}”的规划期（{plan_period_label(plan)}）与已有的“{other.name}”"
-                        f"（{first.label}至{last.label}）重叠"
-                    )
-            if existing is not None:
-                session.delete(existing)
-                session.flush()
-            row = PlanRow(
-                name=plan.name,
-                first_quarter=plan.first.code,
-                last_quarter=plan.last.code,
-                source=source,
-                imported_at=_now(),
-            )
-            session.add(row)
-            session.flush()
-            for targets in (plan.city, *plan.towns):
-                session.add_all(
-                    TargetRow(plan_id=row.id, town=targets.town, code=code, value=str(value))
-                    for code, value in (*targets.counts.items(), *targets.rates.items())
-                )
-            self._audit(session, "plan_import", None, None, None, f"{plan.name}（{plan_period_label(plan)}）{source}")
+            replaced = self._import_plan(session, plan, source)
         self._plans = None
+        return replaced
+
+    def _import_plan(self, session: Session, plan: Plan, source: str) -> bool:
+        existing = session.scalar(select(PlanRow).where(PlanRow.name == plan.name))
+        for other in session.scalars(select(PlanRow).where(PlanRow.name != plan.name)):
+            first, last = Quarter.parse(other.first_quarter), Quarter.parse(other.last_quarter)
+            if first <= plan.last and plan.first <= last:
+                raise PlanError(
+                    f"“{plan.name}”的规划期（{plan_period_label(plan)}）与已有的“{other.name}”"
+                    f"（{first.label}至{last.label}）重叠"
+                )
+        if existing is not None:
+            session.delete(existing)
+            session.flush()
+        row = PlanRow(
+            name=plan.name,
+            first_quarter=plan.first.code,
+            last_quarter=plan.last.code,
+            source=source,
+            imported_at=_now(),
+        )
+        session.add(row)
+        session.flush()
+        for targets in (plan.city, *plan.towns):
+            session.add_all(
+                TargetRow(plan_id=row.id, town=targets.town, code=code, value=str(value))
+                for code, value in (*targets.counts.items(), *targets.rates.items())
+            )
+        self._audit(session, "plan_import", None, None, None, f"{plan.name}（{plan_period_label(plan)}）{source}")
         return existing is not None
 
     # --- figures -----------------------------------------------------------------------------
@@ -485,10 +523,15 @@ class Store:
         quarter: Quarter,
         values: Mapping[str, int | None],
         explanations: Mapping[str, str | None] | None = None,
+        *,
+        loaded: Mapping[str, int] | None = None,
+        loaded_explanations: Mapping[str, str] | None = None,
     ) -> list[Change]:
         """Apply changes to one quarter in one transaction, or refuse them all on an error finding.
 
-        A value of None clears a figure (blank means "not entered", never zero).
+        A value of None clears a figure (blank means "not entered", never zero). A form passes what
+        it was `loaded` with: if any figure or explanation it writes has changed in the database since
+        (another window, the command line), nothing is saved and FiguresChangedElsewhere says which.
         """
         explanations = explanations or {}
         for code in values:
@@ -505,6 +548,8 @@ class Store:
                 raise QuarterLocked(
                     f"{quarter.label}已上报（第 {status.revision} 版），数值已锁定；如需修改，请先退回修改（reopen）并写明原因"
                 )
+            if loaded is not None or loaded_explanations is not None:
+                self._refuse_changed_elsewhere(session, town, quarter, values, explanations, loaded, loaded_explanations)
             findings = self._check(session, town, quarter, values, explanations, {})
             if has_errors(findings):
                 raise SaveRefused(findings)
@@ -541,6 +586,30 @@ class Store:
                 self._audit(session, "set_explanation", quarter.code, code, old_text, text)
         return changes
 
+    def _refuse_changed_elsewhere(
+        self,
+        session: Session,
+        town: str,
+        quarter: Quarter,
+        values: Mapping[str, int | None],
+        explanations: Mapping[str, str | None],
+        loaded: Mapping[str, int] | None,
+        loaded_explanations: Mapping[str, str] | None,
+    ) -> None:
+        changed = []
+        if loaded is not None:
+            now = {row.code: row.value for row in session.scalars(
+                select(FigureRow).where(FigureRow.town == town, FigureRow.quarter == quarter.code)
+            )}
+            changed += [display_name(code) for code in values if now.get(code) != loaded.get(code)]
+        if loaded_explanations is not None:
+            texts = _explanations(session, town, quarter)
+            changed += [
+                f"{display_name(code)}的说明" for code in explanations if texts.get(code) != loaded_explanations.get(code)
+            ]
+        if changed:
+            raise FiguresChangedElsewhere(quarter, changed)
+
     # --- signing identity and revisions -------------------------------------------------------
 
     def set_identity(self, p12: bytes, description: str) -> None:
@@ -575,16 +644,26 @@ class Store:
     def revision_for(self, quarter: Quarter, content_hash: str) -> int:
         """The revision a signed return of this content carries: the last one again, or the next.
 
-        After 退回修改 the next export always carries the next revision.
+        After 退回修改 the next export always carries the next revision. A revision number once
+        handed out (even to an export killed before it was recorded) is only ever reused for the
+        same content.
         """
         town = self.require_town()
         with Session(self.engine) as session:
-            row = session.get(QuarterStatusRow, (town, quarter.code))
-        if row is None:
-            return 1
-        if row.state == SUBMITTED and row.content_hash == content_hash:
-            return row.revision
-        return row.revision + 1
+            return _revision_for(session, town, quarter, content_hash)
+
+    def reserve_revision(self, quarter: Quarter, content_hash: str) -> int:
+        """Hand out the revision for a signed export, committed before any file is written."""
+        town = self.require_town()
+        with self._writing() as session:
+            revision = _revision_for(session, town, quarter, content_hash)
+            if session.get(IssuedRevision, (town, quarter.code, revision)) is None:
+                session.add(
+                    IssuedRevision(
+                        town=town, quarter=quarter.code, revision=revision, content_hash=content_hash, issued_at=_now()
+                    )
+                )
+        return revision
 
     def last_revision(self, quarter: Quarter) -> int | None:
         return self.quarter_status(quarter).revision
@@ -594,12 +673,22 @@ class Store:
         town = self.require_town()
         self.backup_to_rotation("上报前")
         with self._writing() as session:
+            issued = session.get(IssuedRevision, (town, quarter.code, revision))
+            if issued is not None and issued.content_hash != content_hash:
+                raise DomainError(f"第 {revision} 版已用于内容不同的季报，未记录本次导出")
+            if issued is None:
+                session.add(
+                    IssuedRevision(
+                        town=town, quarter=quarter.code, revision=revision, content_hash=content_hash, issued_at=_now()
+                    )
+                )
+            entry = self._audit(session, "export", quarter.code, None, None, f"第 {revision} 版：" + "、".join(files))
             row = session.get(QuarterStatusRow, (town, quarter.code))
             if row is None:
                 row = QuarterStatusRow(town=town, quarter=quarter.code)
                 session.add(row)
             row.state, row.revision, row.content_hash, row.updated_at = SUBMITTED, revision, content_hash, _now()
-            self._audit(session, "export", quarter.code, None, None, f"第 {revision} 版：" + "、".join(files))
+            row.audit_id, row.audit_hash = entry.id, entry.hash
 
     def reopen(self, quarter: Quarter, reason: str) -> QuarterStatus:
         """退回修改: unlock a submitted quarter, with a written reason kept in the audit trail."""
@@ -619,7 +708,7 @@ class Store:
 
     def _audit(
         self, session: Session, action: str, quarter: str | None, code: str | None, old: str | None, new: str | None
-    ) -> None:
+    ) -> AuditEntry:
         last = session.scalar(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1))
         clerk = self._meta(session, "profile.preparer") or ""
         entry = AuditEntry(
@@ -634,9 +723,10 @@ class Store:
             new_value=new,
             prev_hash=last.hash if last else GENESIS_HASH,
         )
-        entry.hash = _row_hash(entry)
+        entry.hash = row_hash(_chain_row(entry))
         session.add(entry)
         session.flush()
+        return entry
 
     def audit_trail(self, quarter: Quarter | None = None, code: str | None = None) -> list[AuditRow]:
         query = select(AuditEntry).order_by(AuditEntry.id)
@@ -651,69 +741,283 @@ class Store:
             ]
 
     def verify_audit(self) -> AuditCheck:
-        """Walk the hash chain; report the first row altered, inserted or deleted outside the app."""
-        previous_hash = GENESIS_HASH
-        expected_id = 1
-        count = 0
+        """The trail links up, replays to every stored figure and explanation, and still holds every
+        row that a backup of this database or a recorded export saw as its end."""
         with Session(self.engine) as session:
-            for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id)):
-                count += 1
-                if entry.id != expected_id:
-                    return AuditCheck(
-                        False,
-                        count,
-                        entry.id,
-                        f"第 {expected_id} 条审计记录缺失（下一条是第 {entry.id} 条），记录被删除",
-                    )
-                if entry.prev_hash != previous_hash:
-                    return AuditCheck(
-                        False, count, entry.id, f"第 {entry.id} 条审计记录与前一条接不上，其前后记录被删除或插入"
-                    )
-                if _row_hash(entry) != entry.hash:
-                    return AuditCheck(False, count, entry.id, f"第 {entry.id} 条审计记录的内容被改动")
-                previous_hash = entry.hash
-                expected_id += 1
-        return AuditCheck(True, count, None, f"审计记录完整，共 {count} 条")
+            rows = [_chain_row(e) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+            figures = {(r.quarter, r.code): r.value for r in session.scalars(select(FigureRow))}
+            texts = {(r.quarter, r.code): r.text for r in session.scalars(select(ExplanationRow))}
+            heads = [
+                ChainHead(f"{Quarter.parse(r.quarter).label}第 {r.revision} 版的上报", r.audit_id, r.audit_hash)
+                for r in session.scalars(select(QuarterStatusRow).where(QuarterStatusRow.audit_id.is_not(None)))
+                if r.audit_hash is not None
+            ]
+            db_id = self._meta(session, "db.id")
+        heads += [head for path in backups_of(self.path, db_id) if (head := backup_head(path)) is not None]
+        problem = check_chain(rows) or check_replay(rows, figures, texts) or check_heads(rows, heads)
+        if problem is not None:
+            return problem
+        return AuditCheck(True, len(rows), None, f"审计记录完整，共 {len(rows)} 条，与现有数值一致")
 
 
-def restore_database(db_path: Path, backup: Path) -> Path | None:
-    """Replace the database with a checked backup; the current file is kept as a backup first.
+def _engine(path: Path, busy_timeout_ms: int = 5000) -> Engine:
+    engine = create_engine(f"sqlite+pysqlite:///{path}")
 
-    Returns the backup made of the current database (None when there was none).
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy, not the driver, decide where transactions begin (see "begin" below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):  # type: ignore[no-untyped-def]
+        # A writer takes the lock up front, so two writers never deadlock half-way through a save.
+        immediate = connection.get_execution_options().get("immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context):  # type: ignore[no-untyped-def]
+        # Locked, read-only, full and I/O errors are situations with their own message, never a bug.
+        original = context.original_exception
+        problem = classify(original, path) if original is not None else None
+        if problem is not None:
+            raise problem from original
+
+    return engine
+
+
+def migrate_damaged(path: Path, problem: str) -> DatabaseDamaged:
+    from storage.errors import damaged
+
+    return damaged(path, problem)
+
+
+def _seed(store: Store, session: Session) -> str:
+    """The 33 towns, the shipped plan and the database's id: what every database has from its first moment."""
+    if session.scalar(select(func.count()).select_from(Town)) != len(TOWNS):
+        known = set(session.scalars(select(Town.name)))
+        session.add_all(Town(name=name, seq=i) for i, name in enumerate(TOWNS, start=1) if name not in known)
+    db_id = store._meta(session, "db.id")
+    if db_id is None:
+        db_id = DB_ID_PREFIX + uuid.uuid4().hex
+        store._set_meta(session, "db.id", db_id)
+    if session.scalar(select(PlanRow).limit(1)) is None:
+        store._import_plan(session, load_shipped_plan(), "随软件提供")
+    return db_id
+
+
+def create_database(path: Path, *, today: Callable[[], date] = date.today, os_user: str | None = None) -> None:
+    """Build a new database beside its final path and rename it into place only when it is complete.
+
+    So a file at the database's path is always a whole database; a first run killed at any moment
+    leaves only a temp file that the next start removes before building afresh.
     """
+    with DatabaseLock(path, "首次建立数据库").acquire(timeout=10):
+        if path.exists():
+            return  # another process finished first
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(path)
+        temp = path.with_name(f".{path.name}.new-{os.getpid()}")
+        engine = _engine(temp)
+        try:
+            with engine.begin() as connection:
+                migrate.upgrade(connection)
+            builder = Store._on_engine(temp, engine, today, os_user or _os_user())
+            with builder._writing() as session:
+                db_id = _seed(builder, session)
+        finally:
+            engine.dispose()  # the last connection checkpoints the WAL and removes it; the file stays in WAL mode
+        try:
+            with temp.open("rb+") as f:
+                os.fsync(f.fileno())
+            os.replace(temp, path)
+            fsync_folder(path.parent)
+        except OSError as exc:
+            temp.unlink(missing_ok=True)
+            raise classify(exc, path) or DatabaseError(f"无法建立数据库 {path}：{exc}") from exc
+        write_identity_file(path, DatabaseIdentity(db_id, None))
+
+
+class RestoreRefused(DomainError):
+    """A backup that cannot be restored; the live database was not touched."""
+
+
+def restore_database(db_path: Path, backup: Path, *, on_step: Callable[[str], None] | None = None) -> Path | None:
+    """Replace the database with a checked backup, so that a kill at any moment leaves either the old
+    database (every committed figure in it) or the restored one, never a mix and never less.
+
+    The backup is copied, checked, migrated and given its 从备份恢复 audit row beside the database;
+    the current file is kept (a backup copy, or byte for byte when it is damaged); the live WAL is
+    checkpointed into the file; only then is the prepared copy renamed over it. Returns where the
+    previous database was kept (None when there was none).
+    """
+    step = on_step or (lambda _name: None)
+    with DatabaseLock(db_path, "从备份恢复").acquire():
+        remove_leftovers(db_path)
+        revision = _check_backup(db_path, backup)
+        step("checked")
+        temp = db_path.with_name(f".{db_path.name}.restore-{os.getpid()}")
+        try:
+            _prepare_restored(db_path, backup, temp, revision)
+            step("prepared")
+            kept = _keep_current(db_path)
+            step("kept")
+            _checkpoint_and_clear(db_path)
+            step("checkpointed")
+            os.replace(temp, db_path)
+            fsync_folder(db_path.parent)
+        except BaseException:
+            for leftover in (temp, Path(f"{temp}-wal"), Path(f"{temp}-shm"), Path(f"{temp}-journal")):
+                try:
+                    leftover.unlink(missing_ok=True)
+                except OSError:
+                    pass
+            raise
+        step("replaced")
+        write_identity_file(db_path, read_identity(db_path))
+        return kept
+
+
+def _check_backup(db_path: Path, backup: Path) -> str:
+    """The backup's schema revision, once it is known to be a whole database of this town's, made by this app."""
+    name = backup.name
     if not backup.is_file():
-        raise DomainError(f"找不到备份文件 {backup}")
-    problem = integrity_problem(backup)
-    if problem:
-        raise DatabaseDamaged(f"备份文件 {backup.name} 已损坏（{problem}），未恢复")
-    revision = migrate.inspect_file(backup)
-    if revision is None:
-        raise DatabaseError(f"{backup.name} 不是本系统的数据库备份")
-    backup_town = _town_in(backup)
-    if db_path.exists() and integrity_problem(db_path) is None and migrate.inspect_file(db_path) is not None:
-        current_town = _town_in(db_path)
-        if current_town and backup_town and current_town != backup_town:
-            raise DomainError(f"备份属于{backup_town}，当前数据库属于{current_town}，未恢复")
-    kept = backup_to_rotation(db_path, "恢复前") if db_path.exists() else None
-    for suffix in ("-wal", "-shm"):
-        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
-    copy_database(backup, db_path)
-    with Store(db_path) as store, store._writing() as session:
-        store._audit(session, "restore", None, None, None, backup.name)
-    return kept
-
-
-def _town_in(path: Path) -> str | None:
-    import sqlite3
-
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        raise RestoreRefused(f"找不到备份文件 {backup}（或它不是普通文件）")
+    size = backup.stat().st_size
+    if size > MAX_BACKUP_BYTES:
+        raise RestoreRefused(f"{name} 有 {size // (1 << 20)} MB，不是本系统的数据库备份，未恢复")
     try:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'town'").fetchone()
-    except sqlite3.Error:
-        return None
+        revision = migrate.inspect_file(backup)
+        problem = integrity_problem(backup)
+    except DatabaseError as exc:
+        raise RestoreRefused(f"备份文件 {name} 不能用于恢复：{exc.message}") from exc
+    if revision is None or problem:
+        raise RestoreRefused(f"备份文件 {name} 已损坏（{problem or '空文件'}），未恢复；当前数据库未作改动")
+    conn = sqlite3.connect(f"{backup.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        found = migrate.schema_of(conn)
     finally:
         conn.close()
-    return row[0] if row else None
+    expected = migrate.reference_schema(revision)
+    if found != expected:
+        extra = sorted(f"{kind} {obj}" for kind, obj, _t, _s in found - expected)
+        missing = sorted(f"{kind} {obj}" for kind, obj, _t, _s in expected - found)
+        detail = "；".join(
+            part for part in (f"多出 {'、'.join(extra)}" if extra else "", f"不同或缺少 {'、'.join(missing)}" if missing else "") if part
+        )
+        raise RestoreRefused(
+            f"备份文件 {name} 的数据库结构与本软件建立的不一致（{detail}），可能被其他程序改动过，未恢复；当前数据库未作改动"
+        )
+    theirs = read_identity(backup)
+    ours = live_identity(db_path) if db_path.exists() or identity_file(db_path).exists() else DatabaseIdentity(None, None)
+    if ours.db_id and theirs.db_id and ours.db_id != theirs.db_id:
+        raise RestoreRefused(
+            f"备份文件 {name} 属于另一个数据库（{theirs.town or '未绑定镇街'}），不是{ours.town or '当前数据库'}的备份，"
+            "未恢复；当前数据库未作改动"
+        )
+    if ours.town and theirs.town and ours.town != theirs.town:
+        raise RestoreRefused(f"备份属于{theirs.town}，当前数据库属于{ours.town}，未恢复；当前数据库未作改动")
+    return revision
+
+
+def _prepare_restored(db_path: Path, backup: Path, temp: Path, revision: str) -> None:
+    copy_database(backup, temp)
+    engine = _engine(temp)
+    try:
+        if revision != migrate.head_revision():
+            with engine.begin() as connection:
+                migrate.upgrade(connection)
+        store = Store._on_engine(temp, engine, date.today, _os_user())
+        with store._writing() as session:
+            if store._meta(session, "db.id") is None:
+                store._set_meta(session, "db.id", live_identity(db_path).db_id or DB_ID_PREFIX + uuid.uuid4().hex)
+        with Session(engine) as session:
+            rows = [_chain_row(e) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+            figures = {(r.quarter, r.code): r.value for r in session.scalars(select(FigureRow))}
+            texts = {(r.quarter, r.code): r.text for r in session.scalars(select(ExplanationRow))}
+        problem = check_chain(rows) or check_replay(rows, figures, texts)
+        if problem is not None:
+            raise RestoreRefused(f"备份文件 {backup.name} 的修改记录有问题（{problem.message}），未恢复；当前数据库未作改动")
+        with store._writing() as session:
+            store._audit(session, "restore", None, None, None, backup.name)
+    finally:
+        engine.dispose()
+    with temp.open("rb+") as f:
+        os.fsync(f.fileno())
+
+
+def _keep_current(db_path: Path) -> Path | None:
+    if not db_path.exists():
+        return None
+    try:
+        healthy = migrate.inspect_file(db_path) is not None and integrity_problem(db_path) is None
+    except DatabaseDamaged:
+        healthy = False
+    except DatabaseError as exc:
+        if type(exc) is not DatabaseError:
+            raise  # locked, read-only, full: a restore must not go on
+        healthy = False
+    if healthy:
+        return backup_to_rotation(db_path, "恢复前")
+    return keep_damaged(db_path)
+
+
+def _checkpoint_and_clear(db_path: Path) -> None:
+    """Move every commit of the live WAL into the file, then remove the WAL, so that the rename leaves
+    no WAL of the old database beside the new one (SQLite would replay it into the wrong file)."""
+    wal, shm, journal = Path(f"{db_path}-wal"), Path(f"{db_path}-shm"), Path(f"{db_path}-journal")
+    if db_path.exists() and wal.exists() and wal.stat().st_size > 0:
+        try:
+            conn = sqlite3.connect(str(db_path))
+            try:
+                busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            busy = -1
+        if busy and wal.exists() and wal.stat().st_size > 0:
+            if busy == 1:
+                raise classify(sqlite3.OperationalError("database is locked"), db_path) or DatabaseError("数据库被占用")
+            # Damaged: its WAL was copied aside byte for byte with the file in _keep_current.
+    for leftover in (wal, shm, journal):
+        leftover.unlink(missing_ok=True)
+
+
+def _chain_row(entry: AuditEntry) -> ChainRow:
+    return ChainRow(
+        entry.id,
+        entry.at,
+        entry.os_user,
+        entry.clerk,
+        entry.action,
+        entry.quarter,
+        entry.code,
+        entry.old_value,
+        entry.new_value,
+        entry.prev_hash,
+        entry.hash,
+    )
+
+
+def _revision_for(session: Session, town: str, quarter: Quarter, content_hash: str) -> int:
+    status = session.get(QuarterStatusRow, (town, quarter.code))
+    latest = session.scalar(
+        select(IssuedRevision)
+        .where(IssuedRevision.town == town, IssuedRevision.quarter == quarter.code)
+        .order_by(IssuedRevision.revision.desc())
+        .limit(1)
+    )
+    if status is not None and status.state == SUBMITTED and status.content_hash == content_hash:
+        return status.revision
+    recorded = status.revision if status is not None else 0
+    if latest is not None and latest.revision > recorded and latest.content_hash == content_hash:
+        return latest.revision  # an export of this content was killed before it was recorded
+    return max(recorded, latest.revision if latest is not None else 0) + 1
 
 
 def _history(session: Session, town: str) -> dict[Quarter, dict[str, int]]:

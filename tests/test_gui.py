@@ -287,17 +287,17 @@ def test_a_second_copy_on_the_same_database_is_refused(app, db_path, monkeypatch
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(AlreadyOpen) as caught:
             acquire_instance_lock(db_path)
-        assert "已经在另一个窗口中打开" in caught.value.message
+        assert "正由填报软件窗口（进程" in caught.value.message
         shown = []
         monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a: shown.append(text))
         assert open_session(db_path) is None
-        assert shown and "另一个窗口" in shown[0]
+        assert shown and "填报软件窗口" in shown[0]
     finally:
         holder.kill()
         holder.wait()
     time.sleep(0.1)
     lock = acquire_instance_lock(db_path)  # a lock left by a killed copy does not block for ever
-    lock.unlock()
+    lock.release()
 
 
 @pytest.fixture

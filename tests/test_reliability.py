@@ -16,7 +16,7 @@ from cli import main as cli_main
 from core.quarters import Quarter
 from reports.safe_zip import UnsafeFile, check_xlsx
 from storage.backup import DatabaseDamaged, backups_of, newest_good_backup
-from storage.store import QuarterLocked, Store, restore_database
+from storage.store import QuarterLocked, RestoreRefused, Store, restore_database
 from tests.conftest import FULL_QUARTER, ROOT, TODAY
 
 Q = Quarter(2024, 3)
@@ -93,7 +93,7 @@ def test_restore_refuses_a_damaged_file_and_another_towns_backup(store, tmp_path
     other = tmp_path / "other.sqlite3"
     with Store(other) as s:
         s.bind_town("石龙")
-    with pytest.raises(Exception, match="属于石龙"):
+    with pytest.raises(RestoreRefused, match="属于另一个数据库（石龙）"):
         restore_database(store.path, other)
     assert store.town() == "莞城"
 
@@ -319,7 +319,10 @@ def test_the_app_offers_the_newest_good_backup_for_a_damaged_database(qapp, stor
     corrupt(path)
     asked = []
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
+    told = []
+    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: told.append(a[2]))
     recovered = open_or_recover(path)
+    assert told and "原样另存" in told[0]
     assert recovered is not None and "最近的完好备份" in asked[0]
     assert recovered.figures(Q) == FULL_QUARTER
     recovered.close()

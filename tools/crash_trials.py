@@ -71,6 +71,7 @@ def _old_db(path: Path) -> None:
     from alembic import command
     from sqlalchemy import create_engine
 
+    from storage.audit import GENESIS_HASH, ChainRow, row_hash
     from storage.migrate import alembic_config
 
     engine = create_engine(f"sqlite:///{path}")
@@ -82,6 +83,12 @@ def _old_db(path: Path) -> None:
         connection.exec_driver_sql("INSERT INTO meta (key, value) VALUES ('town', '莞城')")
         connection.exec_driver_sql(
             "INSERT INTO figures (town, quarter, code, value, updated_at) VALUES ('莞城', '2024Q3', 'card_holders', 123, 'x')"
+        )
+        row = ChainRow(1, "2024-10-08T09:00:00+08:00", "clerk", "", "set_figure", "2024Q3", "card_holders", None, "123", GENESIS_HASH, "")
+        connection.exec_driver_sql(
+            "INSERT INTO audit (id, at, os_user, clerk, action, quarter, code, old_value, new_value, prev_hash, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*[getattr(row, f) for f in ("id", "at", "os_user", "clerk", "action", "quarter", "code", "old_value", "new_value", "prev_hash")], row_hash(row)),
         )
     engine.dispose()
 

@@ -1,0 +1,185 @@
+"""The audit trail: a hash chain over every change, replayed to prove it explains every stored figure.
+
+The chain has no secret. It catches an edit made with a database tool (a changed, inserted or
+deleted row, a figure changed without a row, a tail cut off while a backup or an export still
+remembers it), not somebody who rewrites the whole chain, every backup and every export record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from core.indicators import display_name
+
+GENESIS_HASH = "0" * 64
+
+
+@dataclass(frozen=True)
+class ChainRow:
+    id: int
+    at: str
+    os_user: str
+    clerk: str
+    action: str
+    quarter: str | None
+    code: str | None
+    old_value: str | None
+    new_value: str | None
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    ok: bool
+    rows: int
+    first_bad_id: int | None = None
+    message: str = ""
+
+
+def row_hash(row: ChainRow) -> str:
+    body = [
+        row.id,
+        row.at,
+        row.os_user,
+        row.clerk,
+        row.action,
+        row.quarter,
+        row.code,
+        row.old_value,
+        row.new_value,
+        row.prev_hash,
+    ]
+    return hashlib.sha256(json.dumps(body, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def check_chain(rows: Sequence[ChainRow]) -> AuditCheck | None:
+    """The first row altered, inserted or deleted inside the chain; None when it links up."""
+    previous_hash = GENESIS_HASH
+    for expected_id, row in enumerate(rows, start=1):
+        if row.id != expected_id:
+            return AuditCheck(
+                False, len(rows), row.id, f"第 {expected_id} 条审计记录缺失（下一条是第 {row.id} 条），记录被删除"
+            )
+        if row.prev_hash != previous_hash:
+            return AuditCheck(False, len(rows), row.id, f"第 {row.id} 条审计记录与前一条接不上，其前后记录被删除或插入")
+        if row_hash(row) != row.hash:
+            return AuditCheck(False, len(rows), row.id, f"第 {row.id} 条审计记录的内容被改动")
+        previous_hash = row.hash
+    return None
+
+
+def _where(quarter: str | None, code: str | None) -> str:
+    from core.quarters import Quarter
+
+    parts = []
+    if quarter:
+        try:
+            parts.append(Quarter.parse(quarter).label)
+        except ValueError:
+            parts.append(quarter)
+    if code:
+        parts.append(display_name(code))
+    return "".join(parts) or "（未注明）"
+
+
+def check_replay(
+    rows: Sequence[ChainRow],
+    figures: Mapping[tuple[str, str], int],
+    explanations: Mapping[tuple[str, str], str],
+) -> AuditCheck | None:
+    """Replaying the trail must give exactly the stored figures and explanations."""
+    replayed_figures: dict[tuple[str, str], str] = {}
+    replayed_texts: dict[tuple[str, str], str] = {}
+    for row in rows:
+        if row.action not in ("set_figure", "set_explanation") or row.quarter is None or row.code is None:
+            continue
+        target = replayed_figures if row.action == "set_figure" else replayed_texts
+        key = (row.quarter, row.code)
+        if target.get(key) != row.old_value:
+            return AuditCheck(
+                False,
+                len(rows),
+                row.id,
+                f"第 {row.id} 条审计记录（{_where(*key)}）的原值与此前的记录不符，修改记录被改动过",
+            )
+        if row.new_value is None:
+            target.pop(key, None)
+        else:
+            target[key] = row.new_value
+    stored_figures = {key: str(value) for key, value in figures.items()}
+    for kind, replayed, stored in (
+        ("数值", replayed_figures, stored_figures),
+        ("说明", replayed_texts, dict(explanations)),
+    ):
+        for key in sorted(set(replayed) | set(stored)):
+            if replayed.get(key) != stored.get(key):
+                shown = stored.get(key)
+                return AuditCheck(
+                    False,
+                    len(rows),
+                    None,
+                    f"{_where(*key)}的{kind}（{shown if shown is not None else '空'}）与修改记录"
+                    f"（{replayed.get(key) or '空'}）不一致：数据库在本软件之外被改动过",
+                )
+    return None
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """Where somebody else saw the chain end: a backup's last row, or the row that recorded an export."""
+
+    where: str
+    id: int
+    hash: str
+    at: str = ""
+
+
+def check_heads(rows: Sequence[ChainRow], heads: Iterable[ChainHead]) -> AuditCheck | None:
+    """Every head seen elsewhere must still be in the live chain, unless a later restore explains it."""
+    by_id = {row.id: row for row in rows}
+    restores = [row for row in rows if row.action == "restore"]
+    for head in heads:
+        live = by_id.get(head.id)
+        if live is not None and live.hash == head.hash:
+            continue
+        if head.at and any(_at(r.at) >= _at(head.at) for r in restores):
+            continue  # a backup taken before a restore replaced the chain it came from
+        return AuditCheck(
+            False,
+            len(rows),
+            head.id,
+            f"{head.where}记录到第 {head.id} 条审计记录，但数据库中的这条记录"
+            + ("不见了" if live is None else "与之不同")
+            + "：修改记录的末尾被删除或改动过",
+        )
+    return None
+
+
+def _at(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return datetime.min
+    return moment.replace(tzinfo=None) if moment.tzinfo is None else moment.astimezone().replace(tzinfo=None)
+
+
+def backup_head(path: Path) -> ChainHead | None:
+    """The last audit row of a backup file, read without changing it."""
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        row = conn.execute("SELECT id, hash, at FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return ChainHead(f"备份 {path.name} ", row[0], row[1], row[2]) if row else None

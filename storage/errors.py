@@ -1,0 +1,105 @@
+"""What can be wrong with a database file, each with its own message: damaged, locked, read-only, full.
+
+Only damage is mended by restoring a backup; the others are mended by closing another program,
+fixing permissions or freeing disk space, and a restore there would throw away good data.
+"""
+
+from __future__ import annotations
+
+import errno
+import sqlite3
+from pathlib import Path
+
+from core.errors import DomainError
+
+
+class DatabaseError(DomainError):
+    """A database file that cannot be used as it is."""
+
+
+class DatabaseDamaged(DatabaseError):
+    """The file is not a whole SQLite database any more; it is not opened for writing."""
+
+
+class DatabaseTooNew(DatabaseError):
+    """A database written by a newer version of the app; it is left untouched."""
+
+
+class DatabaseLocked(DatabaseError):
+    """Another program holds SQLite's lock on the file."""
+
+
+class DatabaseReadOnly(DatabaseError):
+    """The file or its folder cannot be written."""
+
+
+class DiskFull(DatabaseError):
+    """No space left: the change was not saved; what was committed before is intact."""
+
+
+class DiskIOError(DatabaseError):
+    """The operating system reported a read or write error."""
+
+
+def damaged(path: Path, detail: str) -> DatabaseDamaged:
+    return DatabaseDamaged(
+        f"数据库 {path} 已损坏（{detail}），为保护数据未打开。损坏的文件会原样另存一份；"
+        "可以用最近的完好备份恢复：restore 备份文件（软件里会自动提示）"
+    )
+
+
+def locked(path: Path) -> DatabaseLocked:
+    return DatabaseLocked(
+        f"数据库 {path} 正被其他程序占用（例如用数据库工具打开着，或杀毒软件正在扫描），本次操作未完成，"
+        "已保存的数据没有变化。请关闭那个程序后再试。"
+    )
+
+
+def read_only(path: Path) -> DatabaseReadOnly:
+    return DatabaseReadOnly(
+        f"数据库 {path} 或它所在的文件夹是只读的，无法保存，已保存的数据没有变化。"
+        "请检查文件属性和文件夹权限（或是否在只读的 U 盘、光盘上），或用 --db 指定可写的位置。"
+    )
+
+
+def disk_full(path: Path) -> DiskFull:
+    return DiskFull(
+        f"磁盘空间不足（{path.parent}），本次修改未保存；此前已保存的数据完好。请清理磁盘后再试。"
+    )
+
+
+def io_error(path: Path, detail: str) -> DiskIOError:
+    return DiskIOError(
+        f"读写 {path} 时磁盘出错（{detail}），本次操作未完成；此前已保存的数据完好。"
+        "请检查磁盘或 U 盘是否已拔出、是否有坏道。"
+    )
+
+
+def classify(exc: BaseException, path: Path) -> DatabaseError | None:
+    """The situation an sqlite3 or OS error stands for, or None when it is none of the known ones."""
+    if isinstance(exc, OSError) and not isinstance(exc, sqlite3.Error):
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return disk_full(path)
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            return read_only(path)
+        if exc.errno == errno.EIO:
+            return io_error(path, str(exc))
+        return None
+    if not isinstance(exc, sqlite3.Error):
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    text = str(exc).lower()
+    if primary in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED) or "database is locked" in text:
+        return locked(path)
+    if primary == sqlite3.SQLITE_READONLY or "readonly database" in text or "read-only" in text:
+        return read_only(path)
+    if primary == sqlite3.SQLITE_FULL or "disk is full" in text:
+        return disk_full(path)
+    if primary == sqlite3.SQLITE_IOERR or "disk i/o error" in text:
+        return io_error(path, str(exc))
+    if primary == sqlite3.SQLITE_CANTOPEN or "unable to open database file" in text:
+        return read_only(path) if path.exists() else None
+    if primary in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text or "not a database" in text:
+        return damaged(path, str(exc))
+    return None
