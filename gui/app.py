@@ -14,9 +14,9 @@ from core.quarters import Quarter
 from gui.errors import show_error
 from gui.fonts import install_app_font
 from gui.instance_lock import acquire_instance_lock
-from storage.lock import DatabaseLock
 from gui.main_window import APP_TITLE, MainWindow
 from gui.setup_dialog import SetupDialog
+from storage.lock import DatabaseLock
 from storage.store import Store, default_db_path
 
 log = logging.getLogger(__name__)
