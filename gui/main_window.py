@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 APP_TITLE = "镇街人社指标填报系统"
 LEVEL_COLOURS = {ERROR: "#c62828", WARNING: "#b35900", NOTICE: "#555555"}
+SAVED_STYLE = "QLabel { color: #1a7f37; background: #e6f4ea; border: 1px solid #1a7f37; padding: 3px 8px; }"
+UNSAVED_STYLE = "QLabel { color: #7a3d00; background: #fff8e1; border: 1px solid #b35900; padding: 3px 8px; }"
 
 
 class Unsaved(Enum):
@@ -112,6 +115,9 @@ class MainWindow(QMainWindow):
         self.quarter_box.setMinimumWidth(280)
         bar.addWidget(self.quarter_box)
         bar.addStretch(1)
+        self.save_state = QLabel()
+        self.save_state.setObjectName("save_state")
+        bar.addWidget(self.save_state)
         self.save_button = QPushButton("保存（Ctrl+S）")
         self.save_button.setObjectName("save")
         self.save_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -151,6 +157,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.history_view, "历史与修改记录")
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
+        # From the quarter picker, Tab goes to the first figure, not to the tab bar.
+        chain = [self.quarter_box, *self.form.tab_chain]
+        for first, second in zip(chain, chain[1:], strict=False):
+            QWidget.setTabOrder(first, second)
 
         menu = self.menuBar().addMenu("文件(&F)")
         self.save_action = QAction("保存(&S)", self)
@@ -245,6 +255,7 @@ class MainWindow(QMainWindow):
             self.store.explanations(quarter),
             self.store.today(),
         )
+        self._show_save_state("", "")
         self._update_title()
         self._refresh_visible_tab()
 
@@ -302,7 +313,9 @@ class MainWindow(QMainWindow):
         self.form.mark_saved(values, explanations)
         self._refresh_quarter_labels()
         self._refresh_visible_tab()
-        self.statusBar().showMessage(f"已保存 {self.quarter.label}，{len(changes)} 项修改", 5000)
+        saved = f"已保存 {self.quarter.label}（{datetime.now():%H:%M:%S}，{len(changes)} 项修改）"
+        self._show_save_state(f"✓ {saved}", SAVED_STYLE)
+        self.statusBar().showMessage(saved, 5000)
         log.info("saved %s: %d changes", self.quarter.code, len(changes))
         return True
 
@@ -475,6 +488,17 @@ class MainWindow(QMainWindow):
     def _update_title(self) -> None:
         dirty = self._quarter is not None and self.form.is_dirty()
         self.setWindowTitle(f"{APP_TITLE} — {self.town}" + ("　*未保存" if dirty else ""))
+        if dirty:
+            self._show_save_state("● 有未保存的修改", UNSAVED_STYLE)
+        elif self.save_state.property("state") != "saved":
+            self._show_save_state("", "")
+
+    def _show_save_state(self, text: str, style: str) -> None:
+        """The save confirmation in the window itself: the status bar is off-screen on a small display."""
+        self.save_state.setText(text)
+        self.save_state.setStyleSheet(style)
+        self.save_state.setProperty("state", "saved" if style == SAVED_STYLE else "unsaved" if style else "")
+        self.save_state.setVisible(bool(text))
 
     def _refresh_quarter_labels(self) -> None:
         current = self.quarter_box.currentIndex()

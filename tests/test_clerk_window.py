@@ -1,0 +1,130 @@
+"""The window as a town clerk uses it: keyboard first, on a small screen (issue 16)."""
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+import gui.main_window as main_window_module
+from core.quarters import Quarter
+from gui.app import make_application
+from gui.main_window import MainWindow, Unsaved
+from storage.store import Profile
+from tests.conftest import FULL_QUARTER
+
+Q = Quarter(2024, 3)
+ORDER = (
+    "card_holders",
+    "yuecai_certified",
+    "nanyue_trained",
+    "mediation_cases",
+    "mediation_success",
+    "arbitration_due",
+    "arbitration_closed",
+    "inspection_cases",
+    "inspection_closed",
+)
+
+
+@pytest.fixture(autouse=True)
+def _never_block_on_a_modal_question(monkeypatch):
+    monkeypatch.setattr(main_window_module, "ask_unsaved", lambda parent, what: Unsaved.DISCARD)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: None)
+
+
+@pytest.fixture
+def app(qapp):
+    return make_application()
+
+
+@pytest.fixture
+def window(app, qtbot, store):
+    store.set_profile(Profile(unit_name="莞城街道人社分局", preparer="李四"))
+    store.save_quarter(Q.previous(), dict(FULL_QUARTER, card_holders=150_000))
+    win = MainWindow(store, initial_quarter=Q)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def type_figures_with_enter(qtbot, window, figures):
+    window.form.value_edits[ORDER[0]].setFocus()
+    for text in figures:
+        qtbot.keyClicks(QApplication.focusWidget(), text)
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+
+
+def test_enter_never_carries_a_figure_into_a_note_box(window, qtbot, store):
+    # 149,000 cards is fewer than last quarter's 150,000, and the three rates fall below target:
+    # four 说明 boxes appear while the clerk types, each between two figures in the tab order.
+    figures = ["149000", "8", "70", "50", "30", "25", "20", "12", "10"]
+    type_figures_with_enter(qtbot, window, figures)
+    form = window.form
+    for code in ("card_holders", "mediation_success_rate", "arbitration_closure_rate", "inspection_closure_rate"):
+        assert form.explain_edits[code].isVisible(), code
+        assert form.explain_edits[code].text() == "", code
+    values, invalid = form.parsed()
+    assert not invalid
+    assert [values[c] for c in ORDER] == [int(f) for f in figures]
+    assert QApplication.focusWidget() is form.value_edits["inspection_closed"]
+
+
+def test_enter_from_a_note_box_goes_to_the_next_figure_and_tab_reaches_the_note(window, qtbot):
+    form = window.form
+    type_figures_with_enter(qtbot, window, ["149000"])
+    assert QApplication.focusWidget() is form.value_edits["yuecai_certified"]
+    form.value_edits["card_holders"].setFocus()
+    qtbot.keyClick(form.value_edits["card_holders"], Qt.Key.Key_Tab)
+    note = form.explain_edits["card_holders"]
+    assert QApplication.focusWidget() is note
+    qtbot.keyClicks(note, "abcdefg")
+    qtbot.keyClick(note, Qt.Key.Key_Return)
+    assert QApplication.focusWidget() is form.value_edits["yuecai_certified"]
+    qtbot.keyClick(form.value_edits["yuecai_certified"], Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert QApplication.focusWidget() is form.value_edits["card_holders"]
+
+
+def field(window, code):
+    return window.form.value_edits[code]
+
+
+def test_cells_are_marked_red_for_errors_and_amber_for_unexplained_warnings(window, qtbot):
+    form = window.form
+    type_figures_with_enter(qtbot, window, ["149000", "8", "70", "40", "45"])
+    assert field(window, "mediation_success").property("mark") == "error"
+    assert "大于" in field(window, "mediation_success").toolTip()
+    assert field(window, "card_holders").property("mark") == "warning"
+    assert field(window, "mediation_cases").property("mark") == ""
+    # 45 of 40 cases is no rate at all: never shown as 112.5%.
+    for label in (form.rate_quarter_labels["mediation_success_rate"], form.rate_ytd_labels["mediation_success_rate"]):
+        assert label.text() == "有误" and label.property("mark") == "error"
+    assert "%" not in form.rate_quarter_labels["mediation_success_rate"].text()
+    field(window, "mediation_success").setFocus()
+    field(window, "mediation_success").selectAll()
+    qtbot.keyClicks(field(window, "mediation_success"), "20")
+    assert field(window, "mediation_success").property("mark") == ""
+    assert form.rate_quarter_labels["mediation_success_rate"].text() == "50.0%"
+    assert form.rate_ytd_labels["mediation_success_rate"].property("mark") == "warning"  # 60/90 below 78%
+    note = form.explain_edits["card_holders"]
+    note.setFocus()
+    qtbot.keyClicks(note, "abcdef")
+    assert field(window, "card_holders").property("mark") == ""
+
+
+def test_tab_from_the_quarter_picker_goes_to_the_first_figure(window, qtbot):
+    window.quarter_box.setFocus()
+    qtbot.keyClick(window.quarter_box, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is field(window, "card_holders")
+
+
+def test_each_save_is_confirmed_in_the_window(window, qtbot):
+    assert not window.save_state.isVisible()
+    field(window, "card_holders").setFocus()
+    qtbot.keyClicks(field(window, "card_holders"), "151000")
+    assert window.save_state.isVisible() and "未保存" in window.save_state.text()
+    qtbot.keyClick(window, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert window.save_state.isVisible()
+    assert "已保存 2024年第3季度" in window.save_state.text() and "1 项修改" in window.save_state.text()
+    qtbot.keyClicks(field(window, "yuecai_certified"), "5")
+    assert "未保存" in window.save_state.text()
