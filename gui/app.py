@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QLockFile
+from PySide6.QtCore import QCoreApplication, QLibraryInfo, QLockFile, QTranslator
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
 from core.errors import DomainError
@@ -28,7 +28,21 @@ def make_application() -> QApplication:
     QCoreApplication.setApplicationName("town-returns")
     app.setApplicationDisplayName(APP_TITLE)
     install_app_font(app)
+    install_qt_translation(app)
     return app
+
+
+def install_qt_translation(app: QApplication) -> None:
+    """Qt's own buttons and dialogs in Chinese (确定/取消, 是/否, the print preview's toolbar)."""
+    if getattr(app, "_qt_zh_translator", None) is not None:
+        return
+    translator = QTranslator(app)
+    folder = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
+    if translator.load("qtbase_zh_CN", folder):
+        app.installTranslator(translator)
+        app._qt_zh_translator = translator  # type: ignore[attr-defined]  # kept alive with the app
+    else:
+        log.warning("qtbase_zh_CN translation not found in %s", folder)
 
 
 class Session:

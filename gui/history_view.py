@@ -88,7 +88,7 @@ class HistoryView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         layout = QVBoxLayout(self)
-        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter = self.splitter = QSplitter(Qt.Orientation.Vertical)
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
@@ -124,7 +124,8 @@ class HistoryView(QWidget):
         self.audit.setModel(self.audit_model)
         self.audit.verticalHeader().setVisible(False)
         self.audit.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
-        self.audit.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.audit.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.audit.horizontalHeader().setDefaultSectionSize(120)
         self.audit.horizontalHeader().setStretchLastSection(True)
         bottom_layout.addWidget(self.audit)
         splitter.addWidget(bottom)

@@ -9,13 +9,14 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QBrush, QCloseEvent, QColor, QKeySequence
+from PySide6.QtCore import QSettings, QSize, Qt, QUrl
+from PySide6.QtGui import QAction, QBrush, QCloseEvent, QColor, QDesktopServices, QKeySequence
 from PySide6.QtPrintSupport import QPrintPreviewDialog
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
@@ -40,9 +41,10 @@ from gui.errors import show_error
 from gui.history_view import HistoryView
 from gui.printing import preview_pdf
 from gui.progress_view import ProgressView
-from gui.setup_dialog import SetupDialog
+from gui.setup_dialog import SetupDialog, missing_for_export
 from gui.tasks import BackgroundTask
 from gui.verify_dialog import VerifyDialog
+from gui.window_layout import fit_to_screen, restore_states, save_states
 from reports.export import ExportResult, planned_paths, prepare_return, record_signed_export, write_return_files
 from reports.returns import ReturnData
 from storage.store import SaveRefused, Store
@@ -77,6 +79,11 @@ def ask_unsaved(parent: QWidget, what: str) -> Unsaved:
     return Unsaved.SAVE if clicked is save else Unsaved.DISCARD if clicked is discard else Unsaved.CANCEL
 
 
+def open_folder(folder: Path) -> bool:
+    """Show a folder in the system's file manager (Explorer on the town's PC)."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+
 def ask_passphrase(parent: QWidget, prompt: str) -> bytes | None:
     text, ok = QInputDialog.getText(parent, "签名证书口令", prompt, QLineEdit.EchoMode.Password)
     return text.encode("utf-8") if ok and text else None
@@ -96,9 +103,15 @@ class MainWindow(QMainWindow):
         index = self.quarter_box.findData(start.code)
         self.quarter_box.setCurrentIndex(index if index >= 0 else self.quarter_box.count() - 1)
         self._load_quarter(Quarter.parse(self.quarter_box.currentData()))
-        geometry = self.settings.value("main_window/geometry")
-        if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1180, 820)
+        fit_to_screen(self, self.settings, "main_window", QSize(1180, 820))
+        restore_states(self.settings, "main_window", self._remembered())
+
+    def _remembered(self) -> dict[str, QSplitter | QHeaderView]:
+        return {
+            "entry_splitter": self.entry_splitter,
+            "history_splitter": self.history_view.splitter,
+            "audit_columns": self.history_view.audit.horizontalHeader(),
+        }
 
     # --- construction ------------------------------------------------------------------------
 
@@ -130,7 +143,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.lock_banner)
 
         self.tabs = QTabWidget()
-        entry_page = QSplitter(Qt.Orientation.Horizontal)
+        entry_page = self.entry_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.form = EntryForm()
         scroll = QScrollArea()
         scroll.setWidget(self.form)
@@ -149,7 +162,9 @@ class MainWindow(QMainWindow):
         self.findings_list.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         side_layout.addWidget(self.findings_list)
         entry_page.addWidget(side)
-        entry_page.setSizes([760, 400])
+        entry_page.setStretchFactor(0, 3)
+        entry_page.setStretchFactor(1, 1)
+        entry_page.setSizes([860, 300])
         self.tabs.addTab(entry_page, "填报")
         self.progress_view = ProgressView()
         self.tabs.addTab(self.progress_view, "目标进度")
@@ -332,7 +347,7 @@ class MainWindow(QMainWindow):
         if self._quarter is not None and not self.resolve_unsaved(self.quarter.label):
             event.ignore()
             return
-        self.settings.setValue("main_window/geometry", self.saveGeometry())
+        save_states(self.settings, "main_window", self, self._remembered())
         event.accept()
 
     # --- returns -----------------------------------------------------------------------------
@@ -380,6 +395,10 @@ class MainWindow(QMainWindow):
         except DomainError as exc:
             show_error(self, exc, title="还不能导出")
             return None
+        if missing_for_export(self.store.profile()):
+            if not self._complete_sign_off():
+                return None
+            data = prepare_return(self.store, self.quarter, signed=identity is not None)  # with the names
         if folder is None:
             start = str(self.settings.value("export/folder", str(Path.home())))
             chosen = QFileDialog.getExistingDirectory(self, "选择保存季报的文件夹", start)
@@ -419,12 +438,21 @@ class MainWindow(QMainWindow):
         task.start()
         return task
 
-    def _on_exported(self, result: ExportResult) -> None:
+    def _on_exported(self, result: ExportResult) -> QMessageBox:
         names = "\n".join(p.name for p in result.paths)
         if not result.signed:
             names += "\n（未签名 草稿）"
-        self.statusBar().showMessage(f"已导出到 {result.workbook.parent}", 10000)
-        QMessageBox.information(self, "导出完成", f"已在 {result.workbook.parent} 生成：\n{names}")
+        folder = result.workbook.parent
+        self.statusBar().showMessage(f"已导出到 {folder}", 10000)
+        box = QMessageBox(QMessageBox.Icon.Information, "导出完成", f"已在 {folder} 生成：\n{names}", parent=self)
+        box.setObjectName("export_done")
+        open_button = box.addButton("打开所在文件夹", QMessageBox.ButtonRole.ActionRole)
+        open_button.setObjectName("open_folder")
+        box.addButton("确定", QMessageBox.ButtonRole.AcceptRole)
+        open_button.clicked.connect(lambda: open_folder(folder))
+        self.export_box = box
+        box.open()
+        return box
 
     def preview(self, which: str) -> QPrintPreviewDialog | None:
         data = self._ready_return()
@@ -472,13 +500,33 @@ class MainWindow(QMainWindow):
         dialog.show()
         return dialog
 
-    def edit_profile(self) -> None:
+    def edit_profile(self) -> bool:
         dialog = SetupDialog(self.town, self.store.profile(), self)
-        if dialog.exec():
-            try:
-                self.store.set_profile(dialog.profile())
-            except DomainError as exc:
-                show_error(self, exc)
+        self.current_dialog = dialog
+        if not dialog.exec():
+            return False
+        try:
+            self.store.set_profile(dialog.profile())
+        except DomainError as exc:
+            show_error(self, exc)
+            return False
+        return True
+
+    def _complete_sign_off(self) -> bool:
+        """Before the first export: the names the sign-off prints, asked for with the reason."""
+        missing = "、".join(missing_for_export(self.store.profile()))
+        show_error(
+            self,
+            f"季报落款处须有{missing}的姓名，缺少时季报会被退回。\n请在接下来的“单位信息设置”中填写。",
+            title="请先填写单位信息",
+        )
+        if not self.edit_profile():
+            return False
+        still = missing_for_export(self.store.profile())
+        if still:
+            show_error(self, f"仍缺少{'、'.join(still)}，未导出", title="不能导出")
+            return False
+        return True
 
     # --- views -------------------------------------------------------------------------------
 

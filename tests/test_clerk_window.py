@@ -128,3 +128,142 @@ def test_each_save_is_confirmed_in_the_window(window, qtbot):
     assert "已保存 2024年第3季度" in window.save_state.text() and "1 项修改" in window.save_state.text()
     qtbot.keyClicks(field(window, "yuecai_certified"), "5")
     assert "未保存" in window.save_state.text()
+
+
+def test_first_start_preselects_no_town_and_asks_before_binding(app, qtbot, db_path, monkeypatch):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QDialogButtonBox, QLabel
+
+    from core.plans import TOWNS
+    from gui.app import open_session
+
+    asked, warned, seen = [], [], {}
+
+    def question(parent, title, text, *args, **kwargs):
+        asked.append(text)
+        return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: warned.append(text))
+
+    def fill_dialog():
+        dialog = QApplication.activeModalWidget()
+        seen["start"] = (dialog.town_box.currentIndex(), dialog.town_box.placeholderText())
+        ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)  # no town chosen yet
+        seen["refused"] = (dialog.isVisible(), list(warned), list(asked))
+        dialog.town_box.setCurrentIndex(TOWNS.index("道滘"))
+        seen["unit"] = dialog.fields["unit_name"].text()
+        seen["labels"] = [label.text() for label in dialog.findChildren(QLabel)]
+        dialog.fields["head"].setText("张三")
+        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(100, fill_dialog)
+    session = open_session(db_path)
+    assert session is not None
+    try:
+        assert seen["start"] == (-1, "请选择镇街")
+        still_open, warned_then, asked_then = seen["refused"]
+        assert still_open and warned_then and not asked_then
+        assert seen["unit"] == "东莞市人力资源和社会保障局道滘分局"
+        for label in ("单位负责人 *", "统计负责人 *", "填表人 *"):
+            assert label in seen["labels"]
+        assert any("首次导出季报前必须填写" in text for text in seen["labels"])
+        assert asked == ["绑定道滘后不能更改，确定？"]
+        assert session.store.town() == "道滘"
+    finally:
+        session.window.close()
+        session.close()
+
+
+@pytest.fixture
+def ready_store(store):
+    from tests.conftest import on_pace_history
+
+    store.set_profile(Profile(unit_name="东莞市人力资源和社会保障局莞城分局", preparer="李四"))
+    for quarter, values in on_pace_history(last=Q).items():
+        store.save_quarter(quarter, values)
+    return store
+
+
+def test_the_first_export_asks_for_the_sign_off_names_and_offers_the_folder(
+    app, qtbot, ready_store, tmp_path, monkeypatch
+):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    warned, opened = [], []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: warned.append(text))
+    monkeypatch.setattr(main_window_module, "open_folder", lambda folder: opened.append(folder))
+    win = MainWindow(ready_store, initial_quarter=Q)
+    qtbot.addWidget(win)
+    win.show()
+
+    def fill_profile():
+        dialog = QApplication.activeModalWidget()
+        dialog.fields["head"].setText("张三")
+        dialog.fields["stats_head"].setText("王五")
+        ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
+        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+
+    QTimer.singleShot(100, fill_profile)
+    out = tmp_path / "returns"
+    task = win.export_return(folder=out)
+    assert warned and "单位负责人、统计负责人" in warned[0]
+    assert task is not None
+    with qtbot.waitSignal(task.finished, timeout=20000):
+        pass
+    assert ready_store.profile().head == "张三"
+    qtbot.waitUntil(lambda: win.export_box.isVisible())
+    button = next(b for b in win.export_box.buttons() if b.text() == "打开所在文件夹")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert opened == [out]
+    from pypdf import PdfReader
+
+    assert "单位负责人：张三" in PdfReader(out / "2024Q3_莞城_季报.pdf").pages[0].extract_text()
+
+
+def test_qt_texts_are_chinese(app, qtbot):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    box = QMessageBox()
+    box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+    assert [b.text().split("(")[0] for b in box.buttons()] == ["是", "否"]
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+    assert sorted(b.text() for b in buttons.buttons()) == sorted(["确定", "取消"])
+
+
+def test_the_print_preview_opens_maximised_at_fit_to_width(app, qtbot, ready_store):
+    from PySide6.QtGui import QAction
+    from PySide6.QtPrintSupport import QPrintPreviewWidget
+
+    ready_store.set_profile(Profile("东莞市人力资源和社会保障局莞城分局", "张三", "王五", "李四", "0769-22001234"))
+    win = MainWindow(ready_store, initial_quarter=Q)
+    qtbot.addWidget(win)
+    win.show()
+    dialog = win.preview("pdf")
+    assert dialog is not None
+    qtbot.waitUntil(dialog.isVisible)
+    assert dialog.isMaximized()
+    assert dialog.findChild(QPrintPreviewWidget).zoomMode() == QPrintPreviewWidget.ZoomMode.FitToWidth
+    assert "打印" in [a.text() for a in dialog.findChildren(QAction)]
+    dialog.close()
+
+
+def test_the_window_never_opens_larger_than_the_screen_and_remembers_its_splitter(app, qtbot, store):
+    win = MainWindow(store, initial_quarter=Q)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    available = win.screen().availableGeometry()
+    assert win.isMaximized()  # the offscreen screen (800×800) is smaller than the window's preferred size
+    assert win.geometry().width() <= available.width() and win.geometry().height() <= available.height()
+    win.entry_splitter.setSizes([500, 280])
+    sizes = win.entry_splitter.sizes()
+    win.close()
+    again = MainWindow(store, initial_quarter=Q)
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitExposed(again)
+    assert again.entry_splitter.sizes() == sizes
+    assert again.form.explain_edits["card_holders"].minimumWidth() >= 240
