@@ -53,6 +53,9 @@ class Session:
 
     def close(self) -> None:
         self.store.close()
+        reopened = getattr(self.window, "store", self.store)  # after 从备份恢复 the window holds a new Store
+        if reopened is not self.store:
+            reopened.close()
         self.lock.unlock()
 
 

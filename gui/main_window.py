@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
 from datetime import datetime
 from enum import Enum
@@ -82,6 +83,15 @@ def ask_unsaved(parent: QWidget, what: str) -> Unsaved:
 def open_folder(folder: Path) -> bool:
     """Show a folder in the system's file manager (Explorer on the town's PC)."""
     return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+
+def ask_plan_period(parent: QWidget, file_name: str) -> tuple[str, str] | None:
+    """The plan's first and last quarter when the file name does not say (e.g. 2026Q1 2030Q4)."""
+    text, ok = QInputDialog.getText(
+        parent, "规划期", f"无法从文件名 {file_name} 看出规划期。\n请输入第一个和最后一个季度，如：2026Q1 2030Q4"
+    )
+    codes = re.findall(r"20\d\d\s*[Qq]\s*[1-4]", text) if ok else []
+    return (codes[0].replace(" ", ""), codes[1].replace(" ", "")) if len(codes) == 2 else None
 
 
 def ask_passphrase(parent: QWidget, prompt: str) -> bytes | None:
@@ -182,10 +192,21 @@ class MainWindow(QMainWindow):
         self.save_action.setShortcut(QKeySequence.StandardKey.Save)
         self.save_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         menu.addAction(self.save_action)
-        self.profile_action = QAction("单位信息设置…", self)
-        menu.addAction(self.profile_action)
-        self.identity_action = QAction("导入签名证书…", self)
+        menu.addSeparator()
+        self.identity_action = QAction("导入签名证书(&C)…", self)
         menu.addAction(self.identity_action)
+        self.plan_action = QAction("导入规划(&P)…", self)
+        menu.addAction(self.plan_action)
+        menu.addSeparator()
+        self.backup_action = QAction("备份(&B)…", self)
+        menu.addAction(self.backup_action)
+        self.restore_action = QAction("从备份恢复(&R)…", self)
+        menu.addAction(self.restore_action)
+        menu.addSeparator()
+        self.profile_action = QAction("单位信息设置(&U)…", self)
+        menu.addAction(self.profile_action)
+        self.about_action = QAction("关于（版本、数据库位置）(&A)…", self)
+        menu.addAction(self.about_action)
         menu.addSeparator()
         returns = self.menuBar().addMenu("季报(&R)")
         self.export_action = QAction("导出季报（Excel、PDF、摘要）…", self)
@@ -204,6 +225,7 @@ class MainWindow(QMainWindow):
         returns.addAction(self.verify_action)
         self.quit_action = QAction("退出(&Q)", self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        menu.addSeparator()
         menu.addAction(self.quit_action)
         self.addAction(self.save_action)
 
@@ -211,6 +233,10 @@ class MainWindow(QMainWindow):
         self.save_action.triggered.connect(self.save)
         self.save_button.clicked.connect(self.save)
         self.profile_action.triggered.connect(self.edit_profile)
+        self.plan_action.triggered.connect(lambda: self.import_plan())
+        self.backup_action.triggered.connect(lambda: self.backup())
+        self.restore_action.triggered.connect(lambda: self.restore_backup())
+        self.about_action.triggered.connect(lambda: self.show_about())
         self.quit_action.triggered.connect(self.close)
         self.export_action.triggered.connect(lambda: self.export_return())
         self.identity_action.triggered.connect(lambda: self.import_identity())
@@ -494,6 +520,129 @@ class MainWindow(QMainWindow):
             return False
         self.statusBar().showMessage(f"已导入签名证书：{identity.town}", 8000)
         return True
+
+    def import_plan(self, path: Path | None = None, period: tuple[str, str] | None = None) -> bool:
+        """The city's 指标任务分解表 (.xlsx/.csv), as `targets import` does on the command line."""
+        from core.plans import describe_plan
+        from reports.tables import read_plan_file
+
+        if path is None:
+            chosen, _ = QFileDialog.getOpenFileName(self, "选择市局下发的指标任务分解表", "", "分解表 (*.xlsx *.csv)")
+            if not chosen:
+                return False
+            path = Path(chosen)
+        try:
+            if period is None:
+                try:
+                    plan = read_plan_file(path)
+                except DomainError as exc:
+                    if "推断规划期" not in exc.message:
+                        raise
+                    period = ask_plan_period(self, path.name)
+                    if period is None:
+                        return False
+            if period is not None:
+                plan = read_plan_file(path, first=period[0], last=period[1])
+            answer = QMessageBox.question(
+                self,
+                "导入规划",
+                f"导入{describe_plan(plan)}？\n同名的规划会被替换。",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+            replaced = self.store.import_plan(plan, source=path.name)
+        except (DomainError, OSError) as exc:
+            show_error(self, exc, title="导入失败")
+            return False
+        self._refresh_quarter_labels()
+        self._load_quarter(self.quarter)
+        self.statusBar().showMessage(("已更新" if replaced else "已导入") + f"规划：{plan.name}", 8000)
+        return True
+
+    def backup(self, target: Path | None = None) -> Path | None:
+        if target is None:
+            name = f"town_returns_{self.town}_{datetime.now():%Y%m%d_%H%M}.sqlite3"
+            start = Path(str(self.settings.value("backup/folder", str(Path.home())))) / name
+            chosen, _ = QFileDialog.getSaveFileName(self, "备份数据库到", str(start), "数据库备份 (*.sqlite3)")
+            if not chosen:
+                return None
+            target = Path(chosen)
+            self.settings.setValue("backup/folder", str(target.parent))
+        try:
+            written = self.store.backup(target)
+        except (DomainError, OSError) as exc:
+            show_error(self, exc, title="备份失败")
+            return None
+        QMessageBox.information(self, "备份完成", f"已备份到：\n{written}")
+        return written
+
+    def restore_backup(self, source: Path | None = None) -> bool:
+        """Replace the database with a backup (checked first; the current one is kept as a backup)."""
+        from storage.store import restore_database
+
+        if not self.resolve_unsaved(self.quarter.label):
+            return False
+        if source is None:
+            chosen, _ = QFileDialog.getOpenFileName(
+                self,
+                "选择要恢复的备份",
+                str(self.settings.value("backup/folder", str(Path.home()))),
+                "数据库备份 (*.sqlite3 *.db);;所有文件 (*)",
+            )
+            if not chosen:
+                return False
+            source = Path(chosen)
+        answer = QMessageBox.question(
+            self,
+            "从备份恢复",
+            f"用 {source.name} 替换当前数据库？\n当前数据库会先另存为一份备份。",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        path, today = self.store.path, self.store.today
+        self.store.close()
+        kept: Path | None = None
+        failure: BaseException | None = None
+        try:
+            kept = restore_database(path, source)
+        except (DomainError, OSError) as exc:
+            failure = exc
+        self.store = Store(path, today=today)
+        if failure is not None:
+            show_error(self, failure, title="未恢复")
+            return False
+        self._fill_quarters()
+        self.quarter_box.setCurrentIndex(max(self.quarter_box.findData(self.quarter.code), 0))
+        self._load_quarter(Quarter.parse(self.quarter_box.currentData()))
+        QMessageBox.information(
+            self, "恢复完成", f"已从 {source.name} 恢复。" + (f"\n原数据库另存为：{kept}" if kept else "")
+        )
+        return True
+
+    def about_text(self) -> str:
+        from cli import __version__
+
+        plans = "\n".join(f"　{p.name}（{p.first.label}至{p.last.label}）" for p in self.store.plans()) or "　无"
+        audit = self.store.verify_audit()
+        return (
+            f"{APP_TITLE}　版本 {__version__}\n\n"
+            f"镇街：{self.town}\n"
+            f"数据库：{self.store.path}\n"
+            f"签名证书：{self.store.identity_description() or '尚未导入'}\n"
+            f"已导入的规划：\n{plans}\n"
+            f"修改记录：{audit.message}"
+        )
+
+    def show_about(self) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Information, "关于", self.about_text(), parent=self)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.about_box = box
+        box.open()
+        return box
 
     def open_verifier(self) -> VerifyDialog:
         dialog = VerifyDialog(self)

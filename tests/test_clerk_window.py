@@ -267,3 +267,46 @@ def test_the_window_never_opens_larger_than_the_screen_and_remembers_its_splitte
     qtbot.waitExposed(again)
     assert again.entry_splitter.sizes() == sizes
     assert again.form.explain_edits["card_holders"].minimumWidth() >= 240
+
+
+def test_the_file_menu_reaches_what_the_command_line_does(window, qtbot, store, tmp_path, monkeypatch):
+    import shutil
+
+    from PySide6.QtWidgets import QFileDialog
+
+    from core.resources import resource_path
+
+    texts = [a.text() for a in window.menuBar().actions()[0].menu().actions() if a.text()]
+    for wanted in ("导入签名证书", "导入规划", "备份", "从备份恢复", "单位信息设置", "关于（版本、数据库位置）"):
+        assert any(t.startswith(wanted) for t in texts), wanted
+    shown = []
+    monkeypatch.setattr(QMessageBox, "information", lambda parent, title, text, *a: shown.append(text))
+
+    # 导入规划…: the next plan's split, as `targets import` reads it.
+    plan_file = tmp_path / "指标任务分解_2026_2030.csv"
+    shutil.copy(resource_path("plans", "targets_2021_2025.csv"), plan_file)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(plan_file), ""))
+    window.plan_action.trigger()
+    assert [p.first.code for p in store.plans()] == ["2021Q1", "2026Q1"]
+
+    # 备份… then 从备份恢复…: figures saved after the backup are gone again.
+    field(window, "yuecai_certified").setText("9")
+    assert window.save()
+    backup = tmp_path / "备份.sqlite3"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(backup), ""))
+    window.backup_action.trigger()
+    assert backup.exists() and str(backup) in shown[-1]
+    field(window, "yuecai_certified").setText("12")
+    assert window.save()
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(backup), ""))
+    window.restore_action.trigger()
+    assert "已从 备份.sqlite3 恢复" in shown[-1]
+    assert window.store.figures(Q)["yuecai_certified"] == 9
+    assert field(window, "yuecai_certified").text() == "9"
+
+    window.about_action.trigger()
+    qtbot.waitUntil(lambda: window.about_box.isVisible())
+    about = window.about_box.text()
+    assert str(window.store.path) in about and "版本" in about and "莞城" in about and "审计记录完整" in about
+    window.about_box.close()
+    window.store.close()  # the Store the window reopened after the restore
