@@ -180,8 +180,9 @@ class SummaryModel(QAbstractTableModel):
         if orientation == Qt.Orientation.Vertical and 0 <= section < len(self.rows):
             # 序号 and 镇街 again as the row header, which stays put while the grid scrolls sideways.
             if role == Qt.ItemDataRole.DisplayRole:
-                seq, town = self.rows[section][0], self.rows[section][1]
-                return f"{seq:>3}  {town}"
+                seq, town, first = self.rows[section][0], self.rows[section][1], self.rows[section][2]
+                flag = f"（{first}）" if first in (MISSING_TEXT, "冲突") else ""
+                return f"{seq:>3}  {town}{flag}"
             if role == Qt.ItemDataRole.ForegroundRole and self.rows[section][2] in (MISSING_TEXT, "冲突"):
                 return QBrush(QColor("#8b0000"))
         return None
