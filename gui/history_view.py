@@ -132,6 +132,7 @@ class HistoryView(QWidget):
         splitter.setSizes([420, 260])
         layout.addWidget(splitter)
         self._all_audit: list[AuditRow] = []
+        self.audit_columns_set = False  # True once sized, or restored from the last session
         self.quarter_filter.currentIndexChanged.connect(self._apply_filters)
         self.indicator_filter.currentIndexChanged.connect(self._apply_filters)
 
@@ -150,6 +151,10 @@ class HistoryView(QWidget):
         self.quarter_filter.setCurrentIndex(max(index, 0))
         self.quarter_filter.blockSignals(False)
         self._apply_filters()
+        if not self.audit_columns_set and audit:
+            # Sized to their contents the first time; after that the clerk's own widths are kept.
+            self.audit.resizeColumnsToContents()
+            self.audit_columns_set = True
 
     def _apply_filters(self) -> None:
         quarter, code = self.quarter_filter.currentData(), self.indicator_filter.currentData()

@@ -114,7 +114,8 @@ class MainWindow(QMainWindow):
         self.quarter_box.setCurrentIndex(index if index >= 0 else self.quarter_box.count() - 1)
         self._load_quarter(Quarter.parse(self.quarter_box.currentData()))
         fit_to_screen(self, self.settings, "main_window", QSize(1180, 820))
-        restore_states(self.settings, "main_window", self._remembered())
+        restored = restore_states(self.settings, "main_window", self._remembered())
+        self.history_view.audit_columns_set = "audit_columns" in restored
 
     def _remembered(self) -> dict[str, QSplitter | QHeaderView]:
         return {
@@ -373,7 +374,10 @@ class MainWindow(QMainWindow):
         if self._quarter is not None and not self.resolve_unsaved(self.quarter.label):
             event.ignore()
             return
-        save_states(self.settings, "main_window", self, self._remembered())
+        parts = self._remembered()
+        if not self.history_view.audit_columns_set:
+            del parts["audit_columns"]  # never sized yet: nothing of the clerk's to keep
+        save_states(self.settings, "main_window", self, parts)
         event.accept()
 
     # --- returns -----------------------------------------------------------------------------

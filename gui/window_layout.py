@@ -32,11 +32,14 @@ def fit_to_screen(window: QWidget, settings: QSettings, key: str, preferred: QSi
         window.resize(preferred)
 
 
-def restore_states(settings: QSettings, key: str, parts: dict[str, Remembered]) -> None:
+def restore_states(settings: QSettings, key: str, parts: dict[str, Remembered]) -> set[str]:
+    """Restore what was saved last time; returns the names of the parts restored."""
+    restored = set()
     for name, part in parts.items():
         state = settings.value(f"{key}/{name}")
-        if state is not None:
-            part.restoreState(state)
+        if state is not None and part.restoreState(state):
+            restored.add(name)
+    return restored
 
 
 def save_states(settings: QSettings, key: str, window: QWidget, parts: dict[str, Remembered]) -> None:

@@ -310,3 +310,45 @@ def test_the_file_menu_reaches_what_the_command_line_does(window, qtbot, store, 
     assert str(window.store.path) in about and "版本" in about and "莞城" in about and "审计记录完整" in about
     window.about_box.close()
     window.store.close()  # the Store the window reopened after the restore
+
+
+def test_audit_columns_fit_their_contents_then_keep_the_clerks_widths(window, qtbot, store):
+    field(window, "yuecai_certified").setText("9")
+    assert window.save()
+    window.tabs.setCurrentIndex(2)
+    header = window.history_view.audit.horizontalHeader()
+    time_column = 1
+    assert header.sectionSize(time_column) >= window.history_view.audit.sizeHintForColumn(time_column) > 120
+    header.resizeSection(time_column, 222)
+    window.close()
+    again = MainWindow(store, initial_quarter=Q)
+    qtbot.addWidget(again)
+    again.show()
+    again.tabs.setCurrentIndex(2)
+    assert again.history_view.audit.horizontalHeader().sectionSize(time_column) == 222
+
+
+def test_keyboard_only_walk_through_from_the_quarter_picker_to_a_saved_quarter(window, qtbot, store):
+    from PySide6.QtGui import QInputMethodEvent
+
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.quarter_box)  # where the window starts
+    qtbot.keyClick(window.quarter_box, Qt.Key.Key_Tab)
+    figures = ["149000", "8", "70", "50", "40", "25", "25", "12", "12"]
+    for text in figures:
+        qtbot.keyClicks(QApplication.focusWidget(), text)
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    for _ in range(8):  # back up the column to the card holders, as Shift+Enter does in Excel
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    assert QApplication.focusWidget() is field(window, "card_holders")
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+    note = window.form.explain_edits["card_holders"]
+    assert QApplication.focusWidget() is note
+    event = QInputMethodEvent()
+    event.setCommitString("辖区企业外迁导致转出")
+    QApplication.sendEvent(note, event)
+    qtbot.keyClick(note, Qt.Key.Key_Return)
+    assert QApplication.focusWidget() is field(window, "yuecai_certified")
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert "已保存" in window.save_state.text()
+    assert store.figures(Q) == {code: int(text) for code, text in zip(ORDER, figures, strict=True)}
+    assert store.explanations(Q) == {"card_holders": "辖区企业外迁导致转出"}
