@@ -36,13 +36,18 @@ def install_qt_translation(app: QApplication) -> None:
     """Qt's own buttons and dialogs in Chinese (确定/取消, 是/否, the print preview's toolbar)."""
     if getattr(app, "_qt_zh_translator", None) is not None:
         return
+    import PySide6
+
     translator = QTranslator(app)
-    folder = QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)
-    if translator.load("qtbase_zh_CN", folder):
-        app.installTranslator(translator)
-        app._qt_zh_translator = translator  # type: ignore[attr-defined]  # kept alive with the app
-    else:
-        log.warning("qtbase_zh_CN translation not found in %s", folder)
+    package = Path(PySide6.__file__).parent
+    folders = [QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)]
+    folders += [str(package / "Qt" / "translations"), str(package / "translations")]  # a PyInstaller bundle
+    for folder in folders:
+        if translator.load("qtbase_zh_CN", folder):
+            app.installTranslator(translator)
+            app._qt_zh_translator = translator  # type: ignore[attr-defined]  # kept alive with the app
+            return
+    log.warning("qtbase_zh_CN translation not found in %s", folders)
 
 
 class Session:

@@ -63,8 +63,8 @@ class EntryForm(QWidget):
             header = QLabel(f"<b>{title}</b>")
             grid.addWidget(header, 0, column)
         grid.setColumnStretch(0, 3)
-        grid.setColumnStretch(1, 2)
-        grid.setColumnStretch(5, 3)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(5, 5)  # the 说明 column: wide enough to read what was written
         row = 1
         order: list[QWidget] = []
         self._explain_row: dict[QLineEdit, int] = {}  # a 说明 box -> index of the next figure below it
@@ -84,6 +84,8 @@ class EntryForm(QWidget):
                 edit.setObjectName(indicator.code)
                 edit.setAlignment(Qt.AlignmentFlag.AlignRight)
                 edit.setPlaceholderText("未填")
+                edit.setMinimumWidth(110)
+                edit.setMaximumWidth(180)
                 edit.setAccessibleName(indicator.name)
                 edit.installEventFilter(self)
                 edit.textChanged.connect(self._on_text_changed)

@@ -10,7 +10,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, QSize, Qt, QUrl
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QBrush, QCloseEvent, QColor, QDesktopServices, QKeySequence
 from PySide6.QtPrintSupport import QPrintPreviewDialog
 from PySide6.QtWidgets import (
@@ -40,7 +40,7 @@ from core.validation import ERROR, LEVEL_NAMES, NOTICE, WARNING, Finding
 from gui.entry_form import EntryForm
 from gui.errors import show_error
 from gui.history_view import HistoryView
-from gui.printing import preview_pdf
+from gui.printing import preview_pdf, show_page_top
 from gui.progress_view import ProgressView
 from gui.setup_dialog import SetupDialog, missing_for_export
 from gui.tasks import BackgroundTask
@@ -500,6 +500,7 @@ class MainWindow(QMainWindow):
             show_error(self, exc)
             return None
         dialog.open()
+        QTimer.singleShot(0, lambda: show_page_top(dialog))
         return dialog
 
     def import_identity(self, path: Path | None = None) -> bool:

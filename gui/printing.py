@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QRectF, QSizeF, Qt
 from PySide6.QtGui import QAction, QImage, QPageLayout, QPageSize, QPainter
 from PySide6.QtPrintSupport import QPrinter, QPrintPreviewDialog, QPrintPreviewWidget
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QGraphicsView, QWidget
 
 from core.errors import DomainError
 
@@ -84,3 +84,10 @@ def preview_pdf(parent: QWidget | None, path: Path, title: str) -> QPrintPreview
             if action.objectName() == "fitWidthAction" or action.text() in ("适应宽度", "Fit width"):
                 action.setChecked(True)
     return dialog
+
+
+def show_page_top(dialog: QPrintPreviewDialog) -> None:
+    """Scroll the preview to the top of page 1 (fit-to-width otherwise opens in the middle of the page)."""
+    view = dialog.findChild(QGraphicsView)
+    if view is not None:
+        view.verticalScrollBar().setValue(view.verticalScrollBar().minimum())

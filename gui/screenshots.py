@@ -78,6 +78,7 @@ def town_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-u
 
     from core.plans import TOWNS
     from gui.app import open_session
+    from gui.printing import show_page_top
     from gui.setup_dialog import SetupDialog
     from reports.export import export_return
     from storage.demo import build_demo_database
@@ -130,6 +131,7 @@ def town_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-u
                 if widget is not None:
                     widget.setCurrentPage(1)
                 _settle(app, 0.3)
+                show_page_top(preview)
                 written.append(_grab(app, preview, out / f"print_preview_{size_name}.png"))
                 preview.close()
         window.resize(QSize(*SIZES[0][1]))

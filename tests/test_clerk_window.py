@@ -247,6 +247,11 @@ def test_the_print_preview_opens_maximised_at_fit_to_width(app, qtbot, ready_sto
     assert dialog.isMaximized()
     assert dialog.findChild(QPrintPreviewWidget).zoomMode() == QPrintPreviewWidget.ZoomMode.FitToWidth
     assert "打印" in [a.text() for a in dialog.findChildren(QAction)]
+    from PySide6.QtWidgets import QGraphicsView
+
+    view = dialog.findChild(QGraphicsView)
+    qtbot.waitUntil(lambda: view.verticalScrollBar().maximum() > 0)  # the page is taller than the view
+    qtbot.waitUntil(lambda: view.verticalScrollBar().value() == 0)  # and it opens at the top of page 1
     dialog.close()
 
 
