@@ -84,6 +84,8 @@ class Plan:
     towns: tuple[TownTargets, ...]
     city: TownTargets
     _by_town: dict[str, TownTargets] = field(init=False, repr=False, compare=False)
+    approval_number: str = ""  # 批准文号 of the statistical survey, printed on every return
+    valid_until: str = ""  # 有效期至 of that approval
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_town", {t.town: t for t in self.towns})

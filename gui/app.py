@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, QLibraryInfo, QTranslator
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
 from core.errors import DomainError
@@ -29,7 +29,26 @@ def make_application() -> QApplication:
     QCoreApplication.setApplicationName("town-returns")
     app.setApplicationDisplayName(APP_TITLE)
     install_app_font(app)
+    install_qt_translation(app)
     return app
+
+
+def install_qt_translation(app: QApplication) -> None:
+    """Qt's own buttons and dialogs in Chinese (确定/取消, 是/否, the print preview's toolbar)."""
+    if getattr(app, "_qt_zh_translator", None) is not None:
+        return
+    import PySide6
+
+    translator = QTranslator(app)
+    package = Path(PySide6.__file__).parent
+    folders = [QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)]
+    folders += [str(package / "Qt" / "translations"), str(package / "translations")]  # a PyInstaller bundle
+    for folder in folders:
+        if translator.load("qtbase_zh_CN", folder):
+            app.installTranslator(translator)
+            app._qt_zh_translator = translator  # type: ignore[attr-defined]  # kept alive with the app
+            return
+    log.warning("qtbase_zh_CN translation not found in %s", folders)
 
 
 class Session:
@@ -40,6 +59,9 @@ class Session:
 
     def close(self) -> None:
         self.store.close()
+        reopened = getattr(self.window, "store", self.store)  # after 从备份恢复 the window holds a new Store
+        if reopened is not self.store:
+            reopened.close()
         self.lock.release()
 
 

@@ -7,8 +7,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QPointF, QRectF, QSettings, Qt
-from PySide6.QtGui import QBrush, QCloseEvent, QColor, QPainter, QPen
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPointF,
+    QRectF,
+    QSettings,
+    QSize,
+    Qt,
+    QTimer,
+)
+from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -35,6 +45,7 @@ from gui.errors import show_error
 from gui.progress_view import STATUS_COLOURS
 from gui.tasks import BackgroundTask
 from gui.verify_dialog import VerdictModel, VerdictRow
+from gui.window_layout import fit_to_screen, restore_states, save_states
 from reports.city_report import columns, table_rows
 from reports.collect import Collection
 from storage.store import Store
@@ -42,7 +53,10 @@ from storage.store import Store
 log = logging.getLogger(__name__)
 ModelIndex = QModelIndex | QPersistentModelIndex
 VALID, INVALID, CONFLICT, MISSING = "valid", "invalid", "conflict", "missing"
-CELL_COLOURS = {VALID: "#e6f4ea", INVALID: "#fdecea", CONFLICT: "#fff4e5", MISSING: "#f1f3f5"}
+CELL_COLOURS = {VALID: "#e6f4ea", INVALID: "#ffe0b2", CONFLICT: "#fff1a8", MISSING: "#f4b4b4"}
+TEXT_COLOURS = {VALID: "#1a7f37", INVALID: "#8a4b00", CONFLICT: "#7a5c00", MISSING: "#8b0000"}
+MISSING_TEXT = "缺报"
+MISSING_BACKGROUND = "#f4b4b4"
 
 
 @dataclass(frozen=True)
@@ -82,7 +96,7 @@ class CollectionGridModel(QAbstractTableModel):
 
     def cell(self, index: ModelIndex) -> GridCell:
         key = (TOWNS[index.row()], self.quarters[index.column()])
-        return self.cells.get(key, GridCell(MISSING, "缺", "未收到该季度的有效季报"))
+        return self.cells.get(key, GridCell(MISSING, MISSING_TEXT, "缺报：未收到该季度的有效季报"))
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -94,9 +108,19 @@ class CollectionGridModel(QAbstractTableModel):
             return cell.detail
         if role == Qt.ItemDataRole.BackgroundRole:
             return QBrush(QColor(CELL_COLOURS[cell.state]))
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QBrush(QColor(TEXT_COLOURS[cell.state]))
+        if role == Qt.ItemDataRole.FontRole and cell.state != VALID:
+            return _bold()
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignCenter)
         return None
+
+
+def _bold() -> QFont:
+    font = QFont()
+    font.setBold(True)
+    return font
 
 
 def grid_cells(collection: Collection) -> dict[tuple[str, Quarter], GridCell]:
@@ -153,6 +177,14 @@ class SummaryModel(QAbstractTableModel):
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return self.headers[section]
+        if orientation == Qt.Orientation.Vertical and 0 <= section < len(self.rows):
+            # 序号 and 镇街 again as the row header, which stays put while the grid scrolls sideways.
+            if role == Qt.ItemDataRole.DisplayRole:
+                seq, town, first = self.rows[section][0], self.rows[section][1], self.rows[section][2]
+                flag = f"（{first}）" if first in (MISSING_TEXT, "冲突") else ""
+                return f"{seq:>3}  {town}{flag}"
+            if role == Qt.ItemDataRole.ForegroundRole and self.rows[section][2] in (MISSING_TEXT, "冲突"):
+                return QBrush(QColor("#8b0000"))
         return None
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -160,12 +192,16 @@ class SummaryModel(QAbstractTableModel):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
             return self.rows[index.row()][index.column()]
+        if role == Qt.ItemDataRole.BackgroundRole and self.rows[index.row()][2] in (MISSING_TEXT, "冲突"):
+            return QBrush(QColor(MISSING_BACKGROUND if self.rows[index.row()][2] == MISSING_TEXT else "#fff1a8"))
+        if role == Qt.ItemDataRole.FontRole and self.rows[index.row()][index.column()] in (MISSING_TEXT, "冲突"):
+            return _bold()
         if role == Qt.ItemDataRole.ForegroundRole:
             colour = self.colours.get((index.row(), index.column()))
             if colour:
                 return QBrush(QColor(colour))
             if self.rows[index.row()][index.column()] in ("缺报", "冲突"):
-                return QBrush(QColor("#c62828"))
+                return QBrush(QColor("#8b0000"))
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() >= 2:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -239,10 +275,16 @@ class CityWindow(QMainWindow):
         self.setWindowTitle("镇街人社指标填报系统 — 市局汇总")
         self._build()
         self._connect_signals()
-        geometry = self.settings.value("city_window/geometry")
-        if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1280, 840)
+        fit_to_screen(self, self.settings, "city_window", QSize(1280, 840))
+        restore_states(self.settings, "city_window", self._remembered())
         self._refresh()
+        last = self.settings.value("city/folder")
+        if last and Path(str(last)).is_dir():
+            # The folder of the last session is opened and verified again: files may have come in since.
+            QTimer.singleShot(0, lambda: self.collect_folder(Path(str(last))))
+
+    def _remembered(self) -> dict[str, QSplitter | QHeaderView]:
+        return {"collect_splitter": self.collect_splitter, "summary_splitter": self.summary_splitter}
 
     def _build(self) -> None:
         central = QWidget()
@@ -271,11 +313,12 @@ class CityWindow(QMainWindow):
         self.counts.setWordWrap(True)
         layout.addWidget(self.counts)
         self.tabs = QTabWidget()
-        collected = QSplitter(Qt.Orientation.Vertical)
+        collected = self.collect_splitter = QSplitter(Qt.Orientation.Vertical)
         self.grid_model = CollectionGridModel()
         self.grid = QTableView()
         self.grid.setModel(self.grid_model)
         self.grid.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.grid.horizontalHeader().setMinimumSectionSize(40)
         self.grid.verticalHeader().setDefaultSectionSize(22)
         collected.addWidget(self.grid)
         self.files_model = VerdictModel()
@@ -287,11 +330,16 @@ class CityWindow(QMainWindow):
         collected.addWidget(self.files)
         collected.setSizes([560, 200])
         self.tabs.addTab(collected, "收集情况（镇街 × 季度）")
-        summary_page = QSplitter(Qt.Orientation.Vertical)
+        summary_page = self.summary_splitter = QSplitter(Qt.Orientation.Vertical)
         self.summary_model = SummaryModel()
         self.summary_table = QTableView()
         self.summary_table.setModel(self.summary_model)
-        self.summary_table.verticalHeader().setVisible(False)
+        # 序号 and 镇街 live in the row header, so they stay in view while the wide table scrolls sideways.
+        self.summary_table.setColumnHidden(0, True)
+        self.summary_table.setColumnHidden(1, True)
+        self.summary_table.verticalHeader().setDefaultAlignment(
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        )
         self.summary_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         summary_page.addWidget(self.summary_table)
         chart_box = QWidget()
@@ -342,16 +390,27 @@ class CityWindow(QMainWindow):
             return None
         roots = x509.load_pem_x509_certificates(pem.encode("ascii"))
         self.folder = folder
+        self.settings.setValue("city/folder", str(folder))
         self.folder_label.setText(f"季报文件夹：{folder}")
-        self.task = BackgroundTask(
-            self,
-            "正在核验季报",
-            lambda step: collect(folder, roots, step),
-            self._on_collected,
-            lambda error: show_error(self, error, title="核验失败"),
-        )
-        self.task.start()
-        return self.task
+        earlier = self.task
+        if earlier is not None:
+            try:
+                earlier.cancelled.set()  # a newer folder replaces a collection still running
+            except RuntimeError:
+                pass
+
+        def collected(result: Collection) -> None:
+            if self.task is task:
+                self._on_collected(result)
+
+        def failed(error: BaseException) -> None:
+            if self.task is task:
+                show_error(self, error, title="核验失败")
+
+        task = BackgroundTask(self, "正在核验季报", lambda step: collect(folder, roots, step), collected, failed)
+        self.task = task
+        task.start()
+        return task
 
     def _on_collected(self, collection: Collection) -> None:
         self.collection = collection
@@ -434,5 +493,5 @@ class CityWindow(QMainWindow):
         return targets
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
-        self.settings.setValue("city_window/geometry", self.saveGeometry())
+        save_states(self.settings, "city_window", self, self._remembered())
         event.accept()

@@ -15,11 +15,16 @@ from core.numbers import parse_count
 from core.plans import Plan
 from core.progress import History, rate_over, rate_text
 from core.quarters import Quarter
-from core.validation import Finding, QuarterInput, check_quarter
+from core.validation import ERROR, Finding, QuarterInput, check_quarter
 
 COLUMNS = ("指标", "本季度", "单位", "上季度", "年度累计", "说明")
 INVALID_STYLE = "QLineEdit { border: 2px solid #c62828; background: #fff3f3; }"
 NEEDS_NOTE_STYLE = "QLineEdit { border: 2px solid #b35900; background: #fff8e1; }"
+ERROR_LABEL_STYLE = "QLabel { color: #c62828; background: #fff3f3; border: 2px solid #c62828; padding: 0 4px; }"
+WARNING_LABEL_STYLE = "QLabel { color: #7a3d00; background: #fff8e1; border: 2px solid #b35900; padding: 0 4px; }"
+IMPOSSIBLE_RATE = "有误"
+# The level a cell is marked with, also kept as the widget's "mark" property ("error", "warning" or "").
+MARK_ERROR, MARK_WARNING = "error", "warning"
 
 
 class EntryForm(QWidget):
@@ -58,10 +63,11 @@ class EntryForm(QWidget):
             header = QLabel(f"<b>{title}</b>")
             grid.addWidget(header, 0, column)
         grid.setColumnStretch(0, 3)
-        grid.setColumnStretch(1, 2)
-        grid.setColumnStretch(5, 3)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(5, 5)  # the 说明 column: wide enough to read what was written
         row = 1
         order: list[QWidget] = []
+        self._explain_row: dict[QLineEdit, int] = {}  # a 说明 box -> index of the next figure below it
         for group in GROUPS:
             line = QFrame()
             line.setFrameShape(QFrame.Shape.HLine)
@@ -78,6 +84,8 @@ class EntryForm(QWidget):
                 edit.setObjectName(indicator.code)
                 edit.setAlignment(Qt.AlignmentFlag.AlignRight)
                 edit.setPlaceholderText("未填")
+                edit.setMinimumWidth(110)
+                edit.setMaximumWidth(180)
                 edit.setAccessibleName(indicator.name)
                 edit.installEventFilter(self)
                 edit.textChanged.connect(self._on_text_changed)
@@ -99,6 +107,7 @@ class EntryForm(QWidget):
                 ):
                     grid.addWidget(widget, row, column)
                 order += [edit, explain]
+                self._explain_row[explain] = len(self.value_edits)
                 row += 1
             for rate in (r for r in RATES if _group_of(r.denominator) == group):
                 name = QLabel(f"{rate.name}（目标 ≥{round(rate.default_target * 100)}%）")
@@ -111,8 +120,10 @@ class EntryForm(QWidget):
                 grid.addWidget(self.rate_ytd_labels[rate.code], row, 4)
                 grid.addWidget(explain, row, 5)
                 order.append(explain)
+                self._explain_row[explain] = len(self.value_edits)
                 row += 1
         grid.setRowStretch(row, 1)
+        self.tab_chain: list[QWidget] = order  # figures and 说明 boxes in reading order
         for first, second in zip(order, order[1:], strict=False):
             QWidget.setTabOrder(first, second)
 
@@ -120,7 +131,9 @@ class EntryForm(QWidget):
         edit = QLineEdit()
         edit.setObjectName(f"explain_{code}")
         edit.setPlaceholderText("请说明原因（至少 6 个字）")
+        edit.setMinimumWidth(260)
         edit.setAccessibleName(f"{display_name(code)}的说明")
+        edit.textChanged.connect(lambda text, e=edit: e.setToolTip(text))
         edit.setVisible(False)
         edit.installEventFilter(self)
         edit.textChanged.connect(self._on_text_changed)
@@ -222,8 +235,10 @@ class EntryForm(QWidget):
 
     def _on_editing_finished(self) -> None:
         edit = self.sender()
-        if not isinstance(edit, QLineEdit):
-            return
+        if isinstance(edit, QLineEdit):
+            self._on_editing_finished_for(edit)
+
+    def _on_editing_finished_for(self, edit: QLineEdit) -> None:
         try:
             value = parse_count(edit.text())
         except NumberError:
@@ -236,9 +251,6 @@ class EntryForm(QWidget):
         if self._quarter is None:
             return
         values, invalid = self.parsed()
-        for code, edit in self.value_edits.items():
-            edit.setStyleSheet(INVALID_STYLE if code in invalid else "")
-            edit.setToolTip(invalid.get(code, ""))
         history: dict[Quarter, Mapping[str, int | None]] = dict(self._history)
         history[self._quarter] = values
         ytd_quarters = self._quarter.year_to_date()
@@ -250,22 +262,43 @@ class EntryForm(QWidget):
                 entered = [v for q in ytd_quarters if (v := history.get(q, {}).get(code)) is not None]
                 ytd = sum(entered) if entered else None
             self.ytd_labels[code].setText("—" if ytd is None else f"{ytd:,}")
-        for rate in RATES:
-            self.rate_quarter_labels[rate.code].setText(
-                rate_text(rate_over(history, [self._quarter], rate.code, rate.default_target))
-            )
-            self.rate_ytd_labels[rate.code].setText(
-                rate_text(rate_over(history, ytd_quarters, rate.code, rate.default_target))
-            )
         notes = {code: text for code, text in self.explanations().items() if text}
         self._findings = check_quarter(
             QuarterInput(self._town, self._quarter, self._today, self._plan, values, self._history, notes, invalid)
         )
+        errors = {f.indicator: f.message for f in self._findings if f.level == ERROR and f.indicator}
+        unexplained = {
+            f.indicator: f.message for f in self._findings if f.needs_explanation and not f.explained and f.indicator
+        }
+        for code, edit in self.value_edits.items():
+            if code in errors:
+                _mark(edit, MARK_ERROR, INVALID_STYLE, errors[code])
+            elif code in unexplained:
+                _mark(edit, MARK_WARNING, NEEDS_NOTE_STYLE, unexplained[code])
+            else:
+                _mark(edit, "", "", "")
+        for rate in RATES:
+            impossible = _impossible_pair(values, rate.numerator, rate.denominator)
+            for label, quarters in (
+                (self.rate_quarter_labels[rate.code], [self._quarter]),
+                (self.rate_ytd_labels[rate.code], ytd_quarters),
+            ):
+                if impossible:
+                    label.setText(IMPOSSIBLE_RATE)
+                    _mark(label, MARK_ERROR, ERROR_LABEL_STYLE, f"{impossible}，比率无法计算")
+                    continue
+                label.setText(rate_text(rate_over(history, quarters, rate.code, rate.default_target)))
+                warned = rate.code in unexplained and label is self.rate_ytd_labels[rate.code]
+                _mark(
+                    label,
+                    MARK_WARNING if warned else "",
+                    WARNING_LABEL_STYLE if warned else "",
+                    unexplained.get(rate.code, "") if warned else "",
+                )
         needing = {f.indicator for f in self._findings if f.needs_explanation and f.indicator}
         for code, edit in self.explain_edits.items():
             edit.setVisible(code in needing or bool(edit.text().strip()))
-            unexplained = code in needing and self._needs_note(code)
-            edit.setStyleSheet(NEEDS_NOTE_STYLE if unexplained else "")
+            edit.setStyleSheet(NEEDS_NOTE_STYLE if code in unexplained else "")
         self.findings_changed.emit(self._findings)
 
     # --- keyboard ----------------------------------------------------------------------------
@@ -274,11 +307,27 @@ class EntryForm(QWidget):
         if event.type() == QEvent.Type.KeyPress and isinstance(watched, QLineEdit):
             key_event = QKeyEvent(event) if not isinstance(event, QKeyEvent) else event
             if key_event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-                self.focusNextChild()
+                up = bool(key_event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+                self._move_down_the_figures(watched, up)
                 return True
             if key_event.matches(QKeySequence.StandardKey.Paste) and watched in self.value_edits.values():
                 return self.paste_cells(watched, QGuiApplication.clipboard().text())
         return super().eventFilter(watched, event)
+
+    def _move_down_the_figures(self, edit: QLineEdit, up: bool = False) -> None:
+        """Enter moves down the 本季度 column only, as in Excel; a 说明 box is never an Enter stop."""
+        edits = list(self.value_edits.values())
+        if edit in self._explain_row:
+            index = self._explain_row[edit] - (1 if up else 0)
+        else:
+            index = edits.index(edit) + (-1 if up else 1)
+        if index >= len(edits):
+            self.message.emit("已到最后一项，按 Ctrl+S 保存")
+            target = edits[-1]
+        else:
+            target = edits[max(index, 0)]
+        target.setFocus(Qt.FocusReason.OtherFocusReason)
+        target.selectAll()
 
     def paste_cells(self, start: QLineEdit, text: str) -> bool:
         """Fill consecutive fields from a row or column copied from Excel. False lets Qt paste as usual."""
@@ -297,6 +346,22 @@ class EntryForm(QWidget):
             self.message.emit(f"已粘贴 {len(cells)} 个数值")
         targets[-1].setFocus()
         return True
+
+
+def _mark(widget: QWidget, level: str, style: str, tip: str) -> None:
+    """Colour a cell for the finding it carries: red for an error, amber for a warning that needs a 说明."""
+    if widget.property("mark") != level or widget.styleSheet() != style:
+        widget.setProperty("mark", level)
+        widget.setStyleSheet(style)
+    widget.setToolTip(tip)
+
+
+def _impossible_pair(values: Mapping[str, int | None], part: str, whole: str) -> str | None:
+    """Why a rate cannot be computed from this quarter's counts (a sub-count above its total), if so."""
+    numerator, denominator = values.get(part), values.get(whole)
+    if numerator is not None and denominator is not None and numerator > denominator:
+        return f"{display_name(part)} {numerator:,} 大于{display_name(whole)} {denominator:,}"
+    return None
 
 
 def _number_label() -> QLabel:

@@ -88,7 +88,7 @@ class HistoryView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         layout = QVBoxLayout(self)
-        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter = self.splitter = QSplitter(Qt.Orientation.Vertical)
         top = QWidget()
         top_layout = QVBoxLayout(top)
         top_layout.setContentsMargins(0, 0, 0, 0)
@@ -124,13 +124,15 @@ class HistoryView(QWidget):
         self.audit.setModel(self.audit_model)
         self.audit.verticalHeader().setVisible(False)
         self.audit.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
-        self.audit.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.audit.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.audit.horizontalHeader().setDefaultSectionSize(120)
         self.audit.horizontalHeader().setStretchLastSection(True)
         bottom_layout.addWidget(self.audit)
         splitter.addWidget(bottom)
         splitter.setSizes([420, 260])
         layout.addWidget(splitter)
         self._all_audit: list[AuditRow] = []
+        self.audit_columns_set = False  # True once sized, or restored from the last session
         self.quarter_filter.currentIndexChanged.connect(self._apply_filters)
         self.indicator_filter.currentIndexChanged.connect(self._apply_filters)
 
@@ -149,6 +151,10 @@ class HistoryView(QWidget):
         self.quarter_filter.setCurrentIndex(max(index, 0))
         self.quarter_filter.blockSignals(False)
         self._apply_filters()
+        if not self.audit_columns_set and audit:
+            # Sized to their contents the first time; after that the clerk's own widths are kept.
+            self.audit.resizeColumnsToContents()
+            self.audit_columns_set = True
 
     def _apply_filters(self) -> None:
         quarter, code = self.quarter_filter.currentData(), self.indicator_filter.currentData()

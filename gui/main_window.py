@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
+import re
 import tempfile
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QAction, QBrush, QCloseEvent, QColor, QKeySequence
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QBrush, QCloseEvent, QColor, QDesktopServices, QKeySequence
 from PySide6.QtPrintSupport import QPrintPreviewDialog
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
@@ -37,11 +40,12 @@ from core.validation import ERROR, LEVEL_NAMES, NOTICE, WARNING, Finding
 from gui.entry_form import EntryForm
 from gui.errors import show_error
 from gui.history_view import HistoryView
-from gui.printing import preview_pdf
+from gui.printing import preview_pdf, show_page_top
 from gui.progress_view import ProgressView
-from gui.setup_dialog import SetupDialog
+from gui.setup_dialog import SetupDialog, missing_for_export
 from gui.tasks import BackgroundTask
 from gui.verify_dialog import VerifyDialog
+from gui.window_layout import fit_to_screen, restore_states, save_states
 from reports.export import ExportResult, planned_paths, prepare_return, record_signed_export, write_return_files
 from reports.returns import ReturnData
 from storage.store import FiguresChangedElsewhere, SaveRefused, Store
@@ -52,6 +56,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 APP_TITLE = "镇街人社指标填报系统"
 LEVEL_COLOURS = {ERROR: "#c62828", WARNING: "#b35900", NOTICE: "#555555"}
+SAVED_STYLE = "QLabel { color: #1a7f37; background: #e6f4ea; border: 1px solid #1a7f37; padding: 3px 8px; }"
+UNSAVED_STYLE = "QLabel { color: #7a3d00; background: #fff8e1; border: 1px solid #b35900; padding: 3px 8px; }"
 
 
 class Unsaved(Enum):
@@ -74,6 +80,20 @@ def ask_unsaved(parent: QWidget, what: str) -> Unsaved:
     return Unsaved.SAVE if clicked is save else Unsaved.DISCARD if clicked is discard else Unsaved.CANCEL
 
 
+def open_folder(folder: Path) -> bool:
+    """Show a folder in the system's file manager (Explorer on the town's PC)."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+
+def ask_plan_period(parent: QWidget, file_name: str) -> tuple[str, str] | None:
+    """The plan's first and last quarter when the file name does not say (e.g. 2026Q1 2030Q4)."""
+    text, ok = QInputDialog.getText(
+        parent, "规划期", f"无法从文件名 {file_name} 看出规划期。\n请输入第一个和最后一个季度，如：2026Q1 2030Q4"
+    )
+    codes = re.findall(r"20\d\d\s*[Qq]\s*[1-4]", text) if ok else []
+    return (codes[0].replace(" ", ""), codes[1].replace(" ", "")) if len(codes) == 2 else None
+
+
 def ask_passphrase(parent: QWidget, prompt: str) -> bytes | None:
     text, ok = QInputDialog.getText(parent, "签名证书口令", prompt, QLineEdit.EchoMode.Password)
     return text.encode("utf-8") if ok and text else None
@@ -93,9 +113,16 @@ class MainWindow(QMainWindow):
         index = self.quarter_box.findData(start.code)
         self.quarter_box.setCurrentIndex(index if index >= 0 else self.quarter_box.count() - 1)
         self._load_quarter(Quarter.parse(self.quarter_box.currentData()))
-        geometry = self.settings.value("main_window/geometry")
-        if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1180, 820)
+        fit_to_screen(self, self.settings, "main_window", QSize(1180, 820))
+        restored = restore_states(self.settings, "main_window", self._remembered())
+        self.history_view.audit_columns_set = "audit_columns" in restored
+
+    def _remembered(self) -> dict[str, QSplitter | QHeaderView]:
+        return {
+            "entry_splitter": self.entry_splitter,
+            "history_splitter": self.history_view.splitter,
+            "audit_columns": self.history_view.audit.horizontalHeader(),
+        }
 
     # --- construction ------------------------------------------------------------------------
 
@@ -112,6 +139,9 @@ class MainWindow(QMainWindow):
         self.quarter_box.setMinimumWidth(280)
         bar.addWidget(self.quarter_box)
         bar.addStretch(1)
+        self.save_state = QLabel()
+        self.save_state.setObjectName("save_state")
+        bar.addWidget(self.save_state)
         self.save_button = QPushButton("保存（Ctrl+S）")
         self.save_button.setObjectName("save")
         self.save_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -124,7 +154,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.lock_banner)
 
         self.tabs = QTabWidget()
-        entry_page = QSplitter(Qt.Orientation.Horizontal)
+        entry_page = self.entry_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.form = EntryForm()
         scroll = QScrollArea()
         scroll.setWidget(self.form)
@@ -143,7 +173,9 @@ class MainWindow(QMainWindow):
         self.findings_list.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         side_layout.addWidget(self.findings_list)
         entry_page.addWidget(side)
-        entry_page.setSizes([760, 400])
+        entry_page.setStretchFactor(0, 3)
+        entry_page.setStretchFactor(1, 1)
+        entry_page.setSizes([860, 300])
         self.tabs.addTab(entry_page, "填报")
         self.progress_view = ProgressView()
         self.tabs.addTab(self.progress_view, "目标进度")
@@ -151,16 +183,31 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.history_view, "历史与修改记录")
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
+        # From the quarter picker, Tab goes to the first figure, not to the tab bar.
+        chain = [self.quarter_box, *self.form.tab_chain]
+        for first, second in zip(chain, chain[1:], strict=False):
+            QWidget.setTabOrder(first, second)
 
         menu = self.menuBar().addMenu("文件(&F)")
         self.save_action = QAction("保存(&S)", self)
         self.save_action.setShortcut(QKeySequence.StandardKey.Save)
         self.save_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         menu.addAction(self.save_action)
-        self.profile_action = QAction("单位信息设置…", self)
-        menu.addAction(self.profile_action)
-        self.identity_action = QAction("导入签名证书…", self)
+        menu.addSeparator()
+        self.identity_action = QAction("导入签名证书(&C)…", self)
         menu.addAction(self.identity_action)
+        self.plan_action = QAction("导入规划(&P)…", self)
+        menu.addAction(self.plan_action)
+        menu.addSeparator()
+        self.backup_action = QAction("备份(&B)…", self)
+        menu.addAction(self.backup_action)
+        self.restore_action = QAction("从备份恢复(&R)…", self)
+        menu.addAction(self.restore_action)
+        menu.addSeparator()
+        self.profile_action = QAction("单位信息设置(&U)…", self)
+        menu.addAction(self.profile_action)
+        self.about_action = QAction("关于（版本、数据库位置）(&A)…", self)
+        menu.addAction(self.about_action)
         menu.addSeparator()
         returns = self.menuBar().addMenu("季报(&R)")
         self.export_action = QAction("导出季报（Excel、PDF、摘要）…", self)
@@ -179,6 +226,7 @@ class MainWindow(QMainWindow):
         returns.addAction(self.verify_action)
         self.quit_action = QAction("退出(&Q)", self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        menu.addSeparator()
         menu.addAction(self.quit_action)
         self.addAction(self.save_action)
 
@@ -186,6 +234,10 @@ class MainWindow(QMainWindow):
         self.save_action.triggered.connect(self.save)
         self.save_button.clicked.connect(self.save)
         self.profile_action.triggered.connect(self.edit_profile)
+        self.plan_action.triggered.connect(lambda: self.import_plan())
+        self.backup_action.triggered.connect(lambda: self.backup())
+        self.restore_action.triggered.connect(lambda: self.restore_backup())
+        self.about_action.triggered.connect(lambda: self.show_about())
         self.quit_action.triggered.connect(self.close)
         self.export_action.triggered.connect(lambda: self.export_return())
         self.identity_action.triggered.connect(lambda: self.import_identity())
@@ -245,6 +297,7 @@ class MainWindow(QMainWindow):
             self.store.explanations(quarter),
             self.store.today(),
         )
+        self._show_save_state("", "")
         self._update_title()
         self._refresh_visible_tab()
 
@@ -310,7 +363,9 @@ class MainWindow(QMainWindow):
         self.form.mark_saved(values, explanations)
         self._refresh_quarter_labels()
         self._refresh_visible_tab()
-        self.statusBar().showMessage(f"已保存 {self.quarter.label}，{len(changes)} 项修改", 5000)
+        saved = f"已保存 {self.quarter.label}（{datetime.now():%H:%M:%S}，{len(changes)} 项修改）"
+        self._show_save_state(f"✓ {saved}", SAVED_STYLE)
+        self.statusBar().showMessage(saved, 5000)
         log.info("saved %s: %d changes", self.quarter.code, len(changes))
         return True
 
@@ -338,7 +393,10 @@ class MainWindow(QMainWindow):
         if self._quarter is not None and not self.resolve_unsaved(self.quarter.label):
             event.ignore()
             return
-        self.settings.setValue("main_window/geometry", self.saveGeometry())
+        parts = self._remembered()
+        if not self.history_view.audit_columns_set:
+            del parts["audit_columns"]  # never sized yet: nothing of the clerk's to keep
+        save_states(self.settings, "main_window", self, parts)
         event.accept()
 
     # --- returns -----------------------------------------------------------------------------
@@ -386,6 +444,10 @@ class MainWindow(QMainWindow):
         except DomainError as exc:
             show_error(self, exc, title="还不能导出")
             return None
+        if missing_for_export(self.store.profile()):
+            if not self._complete_sign_off():
+                return None
+            data = prepare_return(self.store, self.quarter, signed=identity is not None)  # with the names
         if folder is None:
             start = str(self.settings.value("export/folder", str(Path.home())))
             chosen = QFileDialog.getExistingDirectory(self, "选择保存季报的文件夹", start)
@@ -425,12 +487,21 @@ class MainWindow(QMainWindow):
         task.start()
         return task
 
-    def _on_exported(self, result: ExportResult) -> None:
+    def _on_exported(self, result: ExportResult) -> QMessageBox:
         names = "\n".join(p.name for p in result.paths)
         if not result.signed:
             names += "\n（未签名 草稿）"
-        self.statusBar().showMessage(f"已导出到 {result.workbook.parent}", 10000)
-        QMessageBox.information(self, "导出完成", f"已在 {result.workbook.parent} 生成：\n{names}")
+        folder = result.workbook.parent
+        self.statusBar().showMessage(f"已导出到 {folder}", 10000)
+        box = QMessageBox(QMessageBox.Icon.Information, "导出完成", f"已在 {folder} 生成：\n{names}", parent=self)
+        box.setObjectName("export_done")
+        open_button = box.addButton("打开所在文件夹", QMessageBox.ButtonRole.ActionRole)
+        open_button.setObjectName("open_folder")
+        box.addButton("确定", QMessageBox.ButtonRole.AcceptRole)
+        open_button.clicked.connect(lambda: open_folder(folder))
+        self.export_box = box
+        box.open()
+        return box
 
     def preview(self, which: str) -> QPrintPreviewDialog | None:
         data = self._ready_return()
@@ -448,6 +519,7 @@ class MainWindow(QMainWindow):
             show_error(self, exc)
             return None
         dialog.open()
+        QTimer.singleShot(0, lambda: show_page_top(dialog))
         return dialog
 
     def import_identity(self, path: Path | None = None) -> bool:
@@ -473,18 +545,161 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"已导入签名证书：{identity.town}", 8000)
         return True
 
+    def import_plan(self, path: Path | None = None, period: tuple[str, str] | None = None) -> bool:
+        """The city's 指标任务分解表 (.xlsx/.csv), as `targets import` does on the command line."""
+        from core.plans import describe_plan
+        from reports.tables import read_plan_file
+
+        if path is None:
+            chosen, _ = QFileDialog.getOpenFileName(self, "选择市局下发的指标任务分解表", "", "分解表 (*.xlsx *.csv)")
+            if not chosen:
+                return False
+            path = Path(chosen)
+        try:
+            if period is None:
+                try:
+                    plan = read_plan_file(path)
+                except DomainError as exc:
+                    if "推断规划期" not in exc.message:
+                        raise
+                    period = ask_plan_period(self, path.name)
+                    if period is None:
+                        return False
+            if period is not None:
+                plan = read_plan_file(path, first=period[0], last=period[1])
+            answer = QMessageBox.question(
+                self,
+                "导入规划",
+                f"导入{describe_plan(plan)}？\n同名的规划会被替换。",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return False
+            replaced = self.store.import_plan(plan, source=path.name)
+        except (DomainError, OSError) as exc:
+            show_error(self, exc, title="导入失败")
+            return False
+        self._refresh_quarter_labels()
+        self._load_quarter(self.quarter)
+        self.statusBar().showMessage(("已更新" if replaced else "已导入") + f"规划：{plan.name}", 8000)
+        return True
+
+    def backup(self, target: Path | None = None) -> Path | None:
+        if target is None:
+            name = f"town_returns_{self.town}_{datetime.now():%Y%m%d_%H%M}.sqlite3"
+            start = Path(str(self.settings.value("backup/folder", str(Path.home())))) / name
+            chosen, _ = QFileDialog.getSaveFileName(self, "备份数据库到", str(start), "数据库备份 (*.sqlite3)")
+            if not chosen:
+                return None
+            target = Path(chosen)
+            self.settings.setValue("backup/folder", str(target.parent))
+        try:
+            written = self.store.backup(target)
+        except (DomainError, OSError) as exc:
+            show_error(self, exc, title="备份失败")
+            return None
+        QMessageBox.information(self, "备份完成", f"已备份到：\n{written}")
+        return written
+
+    def restore_backup(self, source: Path | None = None) -> bool:
+        """Replace the database with a backup (checked first; the current one is kept as a backup)."""
+        from storage.store import restore_database
+
+        if not self.resolve_unsaved(self.quarter.label):
+            return False
+        if source is None:
+            chosen, _ = QFileDialog.getOpenFileName(
+                self,
+                "选择要恢复的备份",
+                str(self.settings.value("backup/folder", str(Path.home()))),
+                "数据库备份 (*.sqlite3 *.db);;所有文件 (*)",
+            )
+            if not chosen:
+                return False
+            source = Path(chosen)
+        answer = QMessageBox.question(
+            self,
+            "从备份恢复",
+            f"用 {source.name} 替换当前数据库？\n当前数据库会先另存为一份备份。",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        path, today = self.store.path, self.store.today
+        self.store.close()
+        kept: Path | None = None
+        failure: BaseException | None = None
+        try:
+            kept = restore_database(path, source)
+        except (DomainError, OSError) as exc:
+            failure = exc
+        self.store = Store(path, today=today)
+        if failure is not None:
+            show_error(self, failure, title="未恢复")
+            return False
+        self._fill_quarters()
+        self.quarter_box.setCurrentIndex(max(self.quarter_box.findData(self.quarter.code), 0))
+        self._load_quarter(Quarter.parse(self.quarter_box.currentData()))
+        QMessageBox.information(
+            self, "恢复完成", f"已从 {source.name} 恢复。" + (f"\n原数据库另存为：{kept}" if kept else "")
+        )
+        return True
+
+    def about_text(self) -> str:
+        from cli import __version__
+
+        plans = "\n".join(f"　{p.name}（{p.first.label}至{p.last.label}）" for p in self.store.plans()) or "　无"
+        audit = self.store.verify_audit()
+        return (
+            f"{APP_TITLE}　版本 {__version__}\n\n"
+            f"镇街：{self.town}\n"
+            f"数据库：{self.store.path}\n"
+            f"签名证书：{self.store.identity_description() or '尚未导入'}\n"
+            f"已导入的规划：\n{plans}\n"
+            f"修改记录：{audit.message}"
+        )
+
+    def show_about(self) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Information, "关于", self.about_text(), parent=self)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.about_box = box
+        box.open()
+        return box
+
     def open_verifier(self) -> VerifyDialog:
         dialog = VerifyDialog(self)
         dialog.show()
         return dialog
 
-    def edit_profile(self) -> None:
+    def edit_profile(self) -> bool:
         dialog = SetupDialog(self.town, self.store.profile(), self)
-        if dialog.exec():
-            try:
-                self.store.set_profile(dialog.profile())
-            except DomainError as exc:
-                show_error(self, exc)
+        self.current_dialog = dialog
+        if not dialog.exec():
+            return False
+        try:
+            self.store.set_profile(dialog.profile())
+        except DomainError as exc:
+            show_error(self, exc)
+            return False
+        return True
+
+    def _complete_sign_off(self) -> bool:
+        """Before the first export: the names the sign-off prints, asked for with the reason."""
+        missing = "、".join(missing_for_export(self.store.profile()))
+        show_error(
+            self,
+            f"季报落款处须有{missing}的姓名，缺少时季报会被退回。\n请在接下来的“单位信息设置”中填写。",
+            title="请先填写单位信息",
+        )
+        if not self.edit_profile():
+            return False
+        still = missing_for_export(self.store.profile())
+        if still:
+            show_error(self, f"仍缺少{'、'.join(still)}，未导出", title="不能导出")
+            return False
+        return True
 
     # --- views -------------------------------------------------------------------------------
 
@@ -494,6 +709,17 @@ class MainWindow(QMainWindow):
     def _update_title(self) -> None:
         dirty = self._quarter is not None and self.form.is_dirty()
         self.setWindowTitle(f"{APP_TITLE} — {self.town}" + ("　*未保存" if dirty else ""))
+        if dirty:
+            self._show_save_state("● 有未保存的修改", UNSAVED_STYLE)
+        elif self.save_state.property("state") != "saved":
+            self._show_save_state("", "")
+
+    def _show_save_state(self, text: str, style: str) -> None:
+        """The save confirmation in the window itself: the status bar is off-screen on a small display."""
+        self.save_state.setText(text)
+        self.save_state.setStyleSheet(style)
+        self.save_state.setProperty("state", "saved" if style == SAVED_STYLE else "unsaved" if style else "")
+        self.save_state.setVisible(bool(text))
 
     def _refresh_quarter_labels(self) -> None:
         current = self.quarter_box.currentIndex()

@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QRectF, QSizeF, Qt
-from PySide6.QtGui import QImage, QPageLayout, QPageSize, QPainter
-from PySide6.QtPrintSupport import QPrinter, QPrintPreviewDialog
-from PySide6.QtWidgets import QWidget
+from PySide6.QtGui import QAction, QImage, QPageLayout, QPageSize, QPainter
+from PySide6.QtPrintSupport import QPrinter, QPrintPreviewDialog, QPrintPreviewWidget
+from PySide6.QtWidgets import QGraphicsView, QWidget
 
 from core.errors import DomainError
 
@@ -75,4 +75,19 @@ def preview_pdf(parent: QWidget | None, path: Path, title: str) -> QPrintPreview
     dialog.setWindowTitle(title)
     dialog.paintRequested.connect(lambda printer: paint_pdf(pages, printer))
     dialog.pages = pages  # type: ignore[attr-defined]  # kept alive as long as the dialog
+    # Maximised and at fit-to-width: a landscape form is readable at once on a small laptop screen.
+    dialog.setWindowState(dialog.windowState() | Qt.WindowState.WindowMaximized)
+    widget = dialog.findChild(QPrintPreviewWidget)
+    if widget is not None:
+        widget.fitToWidth()
+        for action in dialog.findChildren(QAction):
+            if action.objectName() == "fitWidthAction" or action.text() in ("适应宽度", "Fit width"):
+                action.setChecked(True)
     return dialog
+
+
+def show_page_top(dialog: QPrintPreviewDialog) -> None:
+    """Scroll the preview to the top of page 1 (fit-to-width otherwise opens in the middle of the page)."""
+    view = dialog.findChild(QGraphicsView)
+    if view is not None:
+        view.verticalScrollBar().setValue(view.verticalScrollBar().minimum())

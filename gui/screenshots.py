@@ -1,6 +1,9 @@
-"""Write PNGs of the entry form, the progress view and the history view from a demo database.
+"""Write PNGs of the town's window and the city's window from demo data, at two screen sizes.
 
-Usage: python -m gui.screenshots OUTDIR
+Usage: python -m gui.screenshots OUTDIR [--no-city]
+
+Each size is the client area a maximised window gets on that screen (a 40 px taskbar and a 30 px title bar
+taken off): 1366×768 → 1366×698, 1920×1080 → 1920×1010.
 """
 
 from __future__ import annotations
@@ -8,44 +11,181 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+SIZES = (("1366x768", (1366, 698)), ("1920x1080", (1920, 1010)))
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("用法：python -m gui.screenshots 输出文件夹", file=sys.stderr)
+    args = [a for a in argv if not a.startswith("--")]
+    if len(args) != 1:
+        print("用法：python -m gui.screenshots 输出文件夹 [--no-city]", file=sys.stderr)
         return 2
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from gui.app import make_application, open_session
-    from storage.demo import build_demo_database
+    from gui.app import make_application
 
-    out = Path(argv[0])
+    out = Path(args[0])
     out.mkdir(parents=True, exist_ok=True)
     app = make_application()
+    written: list[Path] = []
     with tempfile.TemporaryDirectory() as folder:
-        db = Path(folder) / "demo.sqlite3"
-        quarter = build_demo_database(db)
-        session = open_session(db, quarter)
-        if session is None:
-            return 1
-        window = session.window
-        window.resize(1280, 860)
-        window.show()
-        # A warning and its 说明 box, as a clerk sees it while typing.
-        window.form.value_edits["card_holders"].setText("157,900")
-        app.processEvents()
-        written = []
-        for index, name in ((0, "entry_form.png"), (1, "progress_view.png"), (2, "history_view.png")):
-            window.tabs.setCurrentIndex(index)
-            app.processEvents()
-            window.grab().save(str(out / name))
-            written.append(out / name)
-        window._load_quarter(quarter)  # drop the demonstration edit before closing
-        window.close()
-        session.close()
+        written += town_shots(app, Path(folder), out)
+        if "--no-city" not in argv:
+            written += city_shots(app, Path(folder), out)
     for path in written:
         print(path)
     return 0
+
+
+def _settle(app, seconds: float = 0.2) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def _wait_for(app, done: Callable[[], bool], timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    while not done() and time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.02)
+
+
+def _grab(app, widget, path: Path) -> Path:  # type: ignore[no-untyped-def]
+    _settle(app)
+    widget.grab().save(str(path))
+    return path
+
+
+def _type(app, edit, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Type as a clerk does: focus, select all, then the keys (ASCII only, see STACK.md)."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    edit.setFocus()
+    edit.selectAll()
+    QTest.keyClicks(edit, text)
+    QTest.keyClick(edit, Qt.Key.Key_Return)
+    app.processEvents()
+
+
+def town_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QPoint, QSize
+    from PySide6.QtPrintSupport import QPrintPreviewWidget
+    from PySide6.QtWidgets import QMessageBox
+
+    from core.plans import TOWNS
+    from gui.app import open_session
+    from gui.printing import show_page_top
+    from gui.setup_dialog import SetupDialog
+    from reports.export import export_return
+    from storage.demo import build_demo_database
+    from storage.store import Profile
+
+    written = []
+    setup = SetupDialog(None, Profile())
+    setup.show()
+    written.append(_grab(app, setup, out / "setup_first_run.png"))
+    setup.town_box.setCurrentIndex(TOWNS.index("道滘"))
+    written.append(_grab(app, setup, out / "setup_town_chosen.png"))
+    setup.close()
+
+    db = folder / "demo.sqlite3"
+    quarter = build_demo_database(db)
+    session = open_session(db, quarter)
+    if session is None:
+        raise SystemExit("演示数据库无法打开")
+    window = session.window
+    form = window.form
+    try:
+        for size_name, (width, height) in SIZES:
+            window.setWindowState(window.windowState() & ~window.windowState().WindowMaximized)
+            window.showNormal()
+            window.resize(QSize(width, height))
+            window.tabs.setCurrentIndex(0)
+            window._load_quarter(quarter)
+            _settle(app)
+            # A saved edit: the confirmation appears in the window itself.
+            nanyue = form.value_edits["nanyue_trained"]
+            _type(app, nanyue, str(int(nanyue.text().replace(",", "")) + 1))
+            window.save()
+            written.append(_grab(app, window, out / f"entry_saved_{size_name}.png"))
+            # Typing with Enter while warnings appear: red for an error, amber for a warning needing a 说明.
+            form.value_edits["card_holders"].setFocus()
+            for code, text in (("card_holders", "150000"), ("mediation_cases", "40"), ("mediation_success", "45")):
+                _type(app, form.value_edits[code], text)
+            written.append(_grab(app, window, out / f"entry_marks_{size_name}.png"))
+            window._load_quarter(quarter)  # drop the demonstration edits
+            for index, name in ((1, "progress_view"), (2, "history_view")):
+                window.tabs.setCurrentIndex(index)
+                written.append(_grab(app, window, out / f"{name}_{size_name}.png"))
+            window.tabs.setCurrentIndex(0)
+            preview = window.preview("pdf")
+            if preview is not None:
+                preview.setWindowState(preview.windowState() & ~preview.windowState().WindowMaximized)
+                preview.resize(QSize(width, height))
+                _settle(app, 0.6)
+                widget = preview.findChild(QPrintPreviewWidget)
+                if widget is not None:
+                    widget.setCurrentPage(1)
+                _settle(app, 0.3)
+                show_page_top(preview)
+                written.append(_grab(app, preview, out / f"print_preview_{size_name}.png"))
+                preview.close()
+        window.resize(QSize(*SIZES[0][1]))
+        menu = window.menuBar().actions()[0].menu()
+        menu.popup(window.mapToGlobal(QPoint(0, window.menuBar().height())))
+        written.append(_grab(app, menu, out / "file_menu.png"))
+        menu.hide()
+        result = export_return(window.store, quarter, folder / "exported")
+        box = window._on_exported(result)
+        written.append(_grab(app, box, out / "export_done.png"))
+        box.close()
+        about = window.show_about()
+        written.append(_grab(app, about, out / "about.png"))
+        about.close()
+        window._load_quarter(quarter)
+    finally:
+        for dialog in app.topLevelWidgets():
+            if isinstance(dialog, QMessageBox):
+                dialog.close()
+        window.close()
+        session.close()
+    return written
+
+
+def city_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QSize
+
+    from core.quarters import Quarter
+    from gui.city_window import CityWindow
+    from reports.demo_returns import generate_demo_set
+    from storage.store import Store
+
+    demo = generate_demo_set(folder / "city_demo")
+    written = []
+    with Store(folder / "city.sqlite3") as store:
+        store.set_city_mode(demo.root.read_text(encoding="ascii"))
+        window = CityWindow(store)
+        window.show()
+        window.quarter_box.setCurrentIndex(window.quarter_box.findData(Quarter(2025, 4).code))
+        window.collect_folder(demo.returns)
+        _wait_for(app, lambda: window.collection is not None)
+        for size_name, (width, height) in SIZES:
+            window.showNormal()
+            window.resize(QSize(width, height))
+            window.tabs.setCurrentIndex(0)
+            written.append(_grab(app, window, out / f"city_collect_{size_name}.png"))
+            window.tabs.setCurrentIndex(1)
+            table = window.summary_table
+            _settle(app)
+            table.horizontalScrollBar().setValue(table.horizontalScrollBar().maximum() // 2)
+            written.append(_grab(app, window, out / f"city_summary_{size_name}.png"))
+            table.horizontalScrollBar().setValue(0)
+        window.close()
+    return written
 
 
 if __name__ == "__main__":

@@ -21,6 +21,20 @@ from core.errors import DomainError
 from core.plans import TOWNS
 from storage.store import PROFILE_LABELS, Profile
 
+# Printed in the return's sign-off: a return without them is sent back, so the first export needs them.
+REQUIRED_FOR_EXPORT = ("head", "stats_head", "preparer")
+REQUIRED_REASON = "* 单位负责人、统计负责人、填表人印在季报落款处，首次导出季报前必须填写。"
+TOWN_PLACEHOLDER = "请选择镇街"
+
+
+def unit_name_for(town: str) -> str:
+    return f"东莞市人力资源和社会保障局{town}分局"
+
+
+def missing_for_export(profile: Profile) -> list[str]:
+    """The sign-off names a return cannot go without, in words."""
+    return [PROFILE_LABELS[name] for name in REQUIRED_FOR_EXPORT if not getattr(profile, name).strip()]
+
 
 class SetupDialog(QDialog):
     """Choose the town (first run only) and fill in the profile printed on returns."""
@@ -50,20 +64,32 @@ class SetupDialog(QDialog):
         self.town_box = QComboBox()
         self.town_box.addItems(TOWNS)
         self.town_box.setObjectName("town")
+        self.town_box.setPlaceholderText(TOWN_PLACEHOLDER)
+        self.town_box.setCurrentIndex(-1)  # no town is preselected: binding is for ever
         if town is not None:
             self.town_box.setCurrentText(town)
             self.town_box.setEnabled(False)
-        form.addRow("镇街", self.town_box)
+        form.addRow("镇街 *" if first_run else "镇街", self.town_box)
         self.fields: dict[str, QLineEdit] = {}
         for name, label in PROFILE_LABELS.items():
             edit = QLineEdit(getattr(profile, name))
             edit.setObjectName(name)
             self.fields[name] = edit
-            form.addRow(label, edit)
+            if name in REQUIRED_FOR_EXPORT:
+                edit.setPlaceholderText("必填：印在季报落款处")
+                form.addRow(f"{label} *", edit)
+            else:
+                form.addRow(label, edit)
+        self._suggested_unit = ""
         if not profile.unit_name and town is None:
+            self.fields["unit_name"].setPlaceholderText("选择镇街后自动填写，可修改")
             self.town_box.currentTextChanged.connect(self._suggest_unit_name)
-            self._suggest_unit_name(self.town_box.currentText())
         layout.addLayout(form)
+        reason = QLabel(REQUIRED_REASON)
+        reason.setObjectName("required_reason")
+        reason.setWordWrap(True)
+        reason.setStyleSheet("color: #555;")
+        layout.addWidget(reason)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("确定")
         buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("取消")
@@ -100,7 +126,29 @@ class SetupDialog(QDialog):
         return self._root_pem if self.purpose.currentIndex() == 1 else None
 
     def _suggest_unit_name(self, town: str) -> None:
-        self.fields["unit_name"].setText(f"东莞市{town}人力资源和社会保障分局")
+        """Suggest the unit name for the town, unless the clerk has written one of their own."""
+        edit = self.fields["unit_name"]
+        if town and edit.text().strip() in ("", self._suggested_unit):
+            self._suggested_unit = unit_name_for(town)
+            edit.setText(self._suggested_unit)
+
+    def accept(self) -> None:
+        if self.town_box.isEnabled() and self.city_root() is None:
+            town = self.town()
+            if not town:
+                QMessageBox.warning(self, "请选择镇街", "请先选择本数据库所属的镇街。")
+                self.town_box.setFocus()
+                return
+            answer = QMessageBox.question(
+                self,
+                "确认绑定镇街",
+                f"绑定{town}后不能更改，确定？",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        super().accept()
 
     def town(self) -> str:
         return self.town_box.currentText()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from fractions import Fraction
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def _cell_text(value: object, kind: str) -> str:
     return str(value)
 
 
-def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path) -> None:
+def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path, made_on: date | None = None) -> None:
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
     from openpyxl.utils import get_column_letter
@@ -184,6 +185,10 @@ def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path) 
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.merge_cells(start_row=row + 1, start_column=1, end_row=row + 1, end_column=2 + len(cols))
+    set_text(ws.cell(row + 1, 1), sign_off_line(made_on or date.today()))
+    ws.cell(row + 1, 1).font = Font(name="宋体", size=10)
+    ws.row_dimensions[row + 1].height = 28
     ws.print_title_rows = "4:5"
     ws.oddFooter.center.text = "第 &P 页，共 &N 页"
     ws.freeze_panes = "C6"
@@ -219,11 +224,43 @@ def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path) 
     wb.save(path)
 
 
-def write_city_pdf(summary: CitySummary, conflicted: set[str], path: Path) -> None:
+CELL_PADDING = 2.0  # points left and right of each cell's text in the PDF table
+SIGN_OFF_UNIT = "东莞市人力资源和社会保障局"
+
+
+def sign_off_line(made_on: date) -> str:
+    """The summary's sign-off: who made it, who checked it, when."""
+    return (
+        f"制表单位（盖章）：{SIGN_OFF_UNIT}　　　审核人：＿＿＿＿＿＿　　　制表人：＿＿＿＿＿＿　　　"
+        f"制表日期：{made_on.year}年{made_on.month}月{made_on.day}日"
+    )
+
+
+def fit_columns(
+    texts: list[list[str]], font: str, size: float, available: float, minimum: list[float]
+) -> tuple[float, list[float]]:
+    """Column widths that hold every text at one font size, shrinking the size until the table fits."""
+    from reportlab.pdfbase import pdfmetrics
+
+    count = len(minimum)
+    while True:
+        widths = list(minimum)
+        for row in texts:
+            for column, text in enumerate(row[:count]):
+                if text:
+                    needed = pdfmetrics.stringWidth(text, font, size) + 2 * CELL_PADDING + 1
+                    widths[column] = max(widths[column], needed)
+        if sum(widths) <= available or size <= 4.5:
+            spare = max(available - sum(widths), 0) / count
+            return size, [w + spare for w in widths]
+        size -= 0.25
+
+
+def write_city_pdf(summary: CitySummary, conflicted: set[str], path: Path, made_on: date | None = None) -> None:
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4, landscape
     from reportlab.lib.units import mm
-    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
     from reports.pdf import FONT, STATUS_COLOURS, _style, register_font
 
@@ -265,7 +302,12 @@ def write_city_pdf(summary: CitySummary, conflicted: set[str], path: Path) -> No
         if cells is None:
             rows.append([seq, town, CONFLICT if town in conflicted else MISSING] + [""] * (len(cols) - 1))
             spans.append(("SPAN", (2, len(rows) - 1), (len(cols) + 1, len(rows) - 1)))
-            status_styles.append(("TEXTCOLOR", (2, len(rows) - 1), (2, len(rows) - 1), colors.HexColor("#c62828")))
+            last_row = len(rows) - 1
+            status_styles += [
+                ("TEXTCOLOR", (0, last_row), (-1, last_row), colors.HexColor("#8b0000")),
+                ("BACKGROUND", (0, last_row), (-1, last_row), colors.HexColor("#f4b4b4")),
+                ("ALIGN", (2, last_row), (-1, last_row), "CENTER"),
+            ]
             continue
         texts = [_cell_text(v, c.kind) for v, c in zip(cells, cols, strict=True)]
         rows.append([seq, town, *texts])
@@ -273,14 +315,18 @@ def write_city_pdf(summary: CitySummary, conflicted: set[str], path: Path) -> No
             if col.kind == "status" and value in STATUS_COLOURS:
                 position = (2 + offset, len(rows) - 1)
                 status_styles.append(("TEXTCOLOR", position, position, colors.HexColor(STATUS_COLOURS[str(value)])))
-    widths = [8 * mm, 13 * mm]
-    for col in cols:
-        widths.append({"count": 13 * mm, "percent": 10.5 * mm, "status": 10.5 * mm, "rate": 14 * mm}[col.kind])
+    # Widths measured from the texts themselves: 10,257,293 and 严重滞后 never run over a cell's border.
+    body = [[cell for cell in row if isinstance(cell, str)] for row in rows[2:] if len(row) == 2 + len(cols)]
+    body = [row for row in body if len(row) == 2 + len(cols) and row[2] not in (MISSING, CONFLICT)]
+    titles = [["", "", *(c.title for c in cols)]]
+    size, widths = fit_columns(body + titles, FONT, 6.5, page[0] - 20 * mm, [8 * mm, 12 * mm] + [9 * mm] * len(cols))
     table = Table(rows, colWidths=widths, repeatRows=2)
     table.setStyle(
         TableStyle(
             [
-                ("FONT", (0, 0), (-1, -1), FONT, 6.5),
+                ("FONT", (0, 0), (-1, -1), FONT, size),
+                ("LEFTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+                ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PADDING),
                 ("GRID", (0, 0), (-1, -1), 0.4, colors.black),
                 ("BACKGROUND", (0, 0), (-1, 1), colors.HexColor("#dde6f0")),
                 ("BACKGROUND", (0, 2), (-1, 2), colors.HexColor("#f3f6fa")),
@@ -304,7 +350,7 @@ def write_city_pdf(summary: CitySummary, conflicted: set[str], path: Path) -> No
             _style(8, 1),
         ),
         Spacer(1, 2 * mm),
-        table,
+        KeepTogether([table, Spacer(1, 5 * mm), Paragraph(sign_off_line(made_on or date.today()), _style(9))]),
         PageBreak(),
         Paragraph(f"{summary.quarter.label} 需要关注的镇街", _style(13, leading=18)),
     ]

@@ -78,7 +78,7 @@ def _town_returns(args: tuple[str, Path, Path, bool]) -> int:
 
 def _profile(town: str) -> dict[str, str]:
     return {
-        "unit_name": f"东莞市{town}人力资源和社会保障分局",
+        "unit_name": f"东莞市人力资源和社会保障局{town}分局",
         "head": "（演示）",
         "stats_head": "（演示）",
         "preparer": "（演示）",

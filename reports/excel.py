@@ -9,11 +9,12 @@ from openpyxl import Workbook
 from openpyxl.cell import Cell
 from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
 from reports.layout import DATA_SHEET, FIRST_FIGURE_ROW, FORM_SHEET, HEADER_ROW
 from reports.payload import PAYLOAD_PROPERTY, SIGNATURE_PROPERTY
-from reports.returns import DRAFT_MARK, FORM_AUTHORITY, FORM_NUMBER, FORM_TITLE, ReturnData
+from reports.returns import DRAFT_MARK, FORM_AUTHORITY, FORM_NUMBER, FORM_TITLE, SIGN_HERE, ReturnData, notes_reference
 
 BODY_FONT = "宋体"
 COUNT_FORMAT = "#,##0"
@@ -107,25 +108,31 @@ def _write_form(ws: Worksheet, data: ReturnData) -> None:
     title = FORM_TITLE + ("（未签名 草稿）" if not data.signed else "")
     _style(set_text(ws["A1"], title), bold=True, size=16, border=False)
     ws.row_dimensions[1].height = 30
-    for row, text in ((2, f"表　　号：{FORM_NUMBER}"), (3, f"制表机关：{FORM_AUTHORITY}"), (4, "计量单位：见各栏")):
-        ws.merge_cells(f"G{row}:{last}{row}")
-        _style(set_text(ws[f"G{row}"], text), align="left", border=False, size=9)
-    ws.merge_cells("A3:D3")
+    right = (
+        (2, f"表　　号：{FORM_NUMBER}"),
+        (3, f"制表机关：{FORM_AUTHORITY}"),
+        (4, f"批准文号：{data.approval_text}"),
+        (5, f"有效期至：{data.valid_until_text}　　计量单位：见各栏"),
+    )
+    for row, text in right:
+        ws.merge_cells(f"F{row}:{last}{row}")
+        _style(set_text(ws[f"F{row}"], text), align="left", border=False, size=9)
+    if not data.signed:
+        ws.merge_cells("A2:E2")
+        cell = set_text(ws["A2"], DRAFT_MARK)
+        _style(cell, bold=True, size=12, border=False, align="left")
+        cell.font = Font(name=BODY_FONT, bold=True, size=12, color="C62828")
+    ws.merge_cells("A3:E3")
     _style(
         set_text(ws["A3"], f"填报单位（盖章）：{data.profile.get('unit_name') or data.town}"),
         align="left",
         border=False,
     )
-    ws.merge_cells("A4:D4")
+    ws.merge_cells("A4:E4")
     _style(set_text(ws["A4"], f"报告期：{data.quarter.label}　　镇街：{data.town}"), align="left", border=False)
     plan = f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标"
-    ws.merge_cells("A5:F5")
-    _style(set_text(ws["A5"], f"{plan}　　第 {data.revision} 版"), align="left", border=False, size=9)
-    if not data.signed:
-        ws.merge_cells(f"G5:{last}5")
-        cell = set_text(ws["G5"], DRAFT_MARK)
-        _style(cell, bold=True, size=12, border=False)
-        cell.font = Font(name=BODY_FONT, bold=True, size=12, color="C62828")
+    ws.merge_cells("A5:E5")
+    _style(set_text(ws["A5"], plan), align="left", border=False, size=9)
     for column, header in enumerate(COLUMNS, start=1):
         _style(set_text(ws.cell(HEADER_ROW, column), header), bold=True, fill=HEADER_FILL)
     ws.row_dimensions[HEADER_ROW].height = 24
@@ -164,43 +171,65 @@ def _write_form(ws: Worksheet, data: ReturnData) -> None:
         )
         _write_row(ws, row, cells)
         row += 1
-    row += 1
+    # Page 1: the figures, a line pointing to the 附页, and the sign-off; the 说明 texts follow on a 附页.
     ws.merge_cells(f"A{row}:{last}{row}")
-    _style(set_text(ws.cell(row, 1), "说明（对需要说明的警告）"), bold=True, align="left", fill=HEADER_FILL)
-    row += 1
-    if not data.notes:
-        ws.merge_cells(f"A{row}:{last}{row}")
-        _style(set_text(ws.cell(row, 1), "无"), align="left")
-        row += 1
-    for note in data.notes:
-        _style(set_text(ws.cell(row, 1), note.name), align="left")
-        ws.merge_cells(f"B{row}:E{row}")
-        _style(set_text(ws.cell(row, 2), note.finding), align="left", size=9)
-        ws.merge_cells(f"F{row}:{last}{row}")
-        _style(set_text(ws.cell(row, 6), note.text), align="left")
-        for column in range(2, len(COLUMNS) + 1):
-            ws.cell(row, column).border = BORDER
-        ws.row_dimensions[row].height = 36
-        row += 1
+    _style(set_text(ws.cell(row, 1), notes_reference(data)), align="left", border=False, size=9)
+    ws.row_dimensions[row].height = 20
     row += 1
     profile = data.profile
-    footer = (
-        f"单位负责人：{profile.get('head', '')}　　统计负责人：{profile.get('stats_head', '')}　　"
-        f"填表人：{profile.get('preparer', '')}　　联系电话：{profile.get('phone', '')}　　报出日期：{data.report_date}"
+    sign_off = (
+        f"单位负责人：{profile.get('head', '')}　{SIGN_HERE}　　统计负责人：{profile.get('stats_head', '')}　{SIGN_HERE}",
+        f"填表人：{profile.get('preparer', '')}　{SIGN_HERE}　　联系电话：{profile.get('phone', '')}",
+        f"报出日期：{data.report_date}　　　　　　　　　　　　　　　　（单位盖章）",
     )
-    ws.merge_cells(f"A{row}:{last}{row}")
-    _style(set_text(ws.cell(row, 1), footer), align="left", border=False)
-    ws.row_dimensions[row].height = 24
+    for text in sign_off:
+        ws.merge_cells(f"A{row}:{last}{row}")
+        _style(set_text(ws.cell(row, 1), text), align="left", border=False)
+        ws.row_dimensions[row].height = 26
+        row += 1
+    page_one_end = row - 1
+    last_row = page_one_end
+    if data.notes:
+        ws.row_breaks.append(Break(id=page_one_end))
+        row += 1
+        ws.merge_cells(f"A{row}:{last}{row}")
+        title = f"附页：填报说明（{data.town}　{data.quarter.label}　第 {data.revision} 版）"
+        _style(set_text(ws.cell(row, 1), title), bold=True, size=13, border=False)
+        ws.row_dimensions[row].height = 26
+        row += 1
+        for column, header in ((1, "指标"), (2, "情况"), (6, "说明")):
+            _style(set_text(ws.cell(row, column), header), bold=True, fill=HEADER_FILL)
+        ws.merge_cells(f"B{row}:E{row}")
+        ws.merge_cells(f"F{row}:{last}{row}")
+        for column in range(1, len(COLUMNS) + 1):
+            ws.cell(row, column).border = BORDER
+        row += 1
+        for note in data.notes:
+            _style(set_text(ws.cell(row, 1), note.name), align="left")
+            ws.merge_cells(f"B{row}:E{row}")
+            _style(set_text(ws.cell(row, 2), note.finding), align="left", size=9)
+            ws.merge_cells(f"F{row}:{last}{row}")
+            _style(set_text(ws.cell(row, 6), note.text), align="left")
+            for column in range(2, len(COLUMNS) + 1):
+                ws.cell(row, column).border = BORDER
+            # Merged cells do not grow by themselves: about 22 characters fit on a line of F:I.
+            lines = max(2, -(-len(note.text) // 22), -(-len(note.finding) // 26))
+            ws.row_dimensions[row].height = 15 * lines + 4
+            row += 1
+        last_row = row - 1
+    ws.print_area = f"A1:{last}{last_row}"
 
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
     ws.print_options.horizontalCentered = True
     ws.page_margins.left = ws.page_margins.right = 0.5
+    ws.page_margins.top = ws.page_margins.bottom = 0.5
+    ws.page_margins.header = ws.page_margins.footer = 0.2
     ws.oddHeader.right.text = DRAFT_MARK if not data.signed else f"{data.town} {data.quarter.label}"
+    ws.oddFooter.left.text = f"{FORM_NUMBER}　{data.town} {data.quarter.label}　第 {data.revision} 版"
     ws.oddFooter.center.text = "第 &P 页，共 &N 页"
     ws.freeze_panes = f"A{FIRST_FIGURE_ROW}"
     ws.protection.sheet = True  # read-only against slips; the signature catches deliberate edits

@@ -12,11 +12,20 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    Flowable,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 
 from core.progress import BEHIND, DONE, ON_PACE, SEVERELY_BEHIND, percent
 from core.resources import resource_path
-from reports.returns import DRAFT_MARK, FORM_AUTHORITY, FORM_NUMBER, FORM_TITLE, ReturnData
+from reports.returns import DRAFT_MARK, FORM_AUTHORITY, FORM_NUMBER, FORM_TITLE, SIGN_HERE, ReturnData, notes_reference
 
 FONT = "WenQuanYiMicroHei"
 STATUS_COLOURS = {DONE: "#1a7f37", ON_PACE: "#0b5cad", BEHIND: "#b35900", SEVERELY_BEHIND: "#c62828"}
@@ -80,7 +89,8 @@ def _draft_marks(canvas: Canvas, data: ReturnData, size: tuple[float, float]) ->
     canvas.saveState()
     canvas.setFont(FONT, 8)
     canvas.setFillColor(colors.HexColor("#555555"))
-    canvas.drawCentredString(width / 2, 18, f"{data.town} {data.quarter.label}　第 {canvas.getPageNumber()} 页")
+    canvas.drawString(15 * mm, 18, f"{FORM_NUMBER}　{data.town} {data.quarter.label}　第 {data.revision} 版")
+    canvas.drawCentredString(width / 2, 18, f"第 {canvas.getPageNumber()} 页")
     if not data.signed:
         canvas.setFillColor(colors.HexColor("#c62828"))
         canvas.setFont(FONT, 10)
@@ -117,24 +127,27 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
     )
     story: list = []
     story.append(Paragraph(FORM_TITLE, _style(16, TA_CENTER, leading=22)))
+    plan = f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标"
     marks = Table(
         [
             [
                 Paragraph(f"填报单位（盖章）：{data.profile.get('unit_name') or data.town}", _style(9)),
                 Paragraph(f"表　　号：{FORM_NUMBER}", _style(8, TA_RIGHT)),
-            ],
-            [
-                Paragraph(f"报告期：{data.quarter.label}　　镇街：{data.town}　　第 {data.revision} 版", _style(9)),
                 Paragraph(f"制表机关：{FORM_AUTHORITY}", _style(8, TA_RIGHT)),
             ],
             [
-                Paragraph(f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标", _style(8)),
+                Paragraph(f"报告期：{data.quarter.label}　　镇街：{data.town}", _style(9)),
+                Paragraph(f"批准文号：{data.approval_text}", _style(8, TA_RIGHT)),
+                Paragraph(f"有效期至：{data.valid_until_text}", _style(8, TA_RIGHT)),
+            ],
+            [
+                Paragraph(plan, _style(8)),
+                "",
                 Paragraph("计量单位：见各栏", _style(8, TA_RIGHT)),
             ],
         ],
-        colWidths=[170 * mm, 97 * mm],
+        colWidths=[128 * mm, 62 * mm, 77 * mm],
     )
-    marks.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
     story += [Spacer(1, 3 * mm), marks, Spacer(1, 2 * mm)]
 
     header = ["指标名称", "计量单位", "本季度", "本年累计", "规划累计", "规划目标", "完成率", "时间进度", "状态"]
@@ -187,38 +200,26 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
         ("ALIGN", (8, 0), (8, -1), "CENTER"),
         ("ALIGN", (2, rate_header), (-1, rate_header), "CENTER"),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
     ]
     style += [("TEXTCOLOR", (8, r), (8, r), colors.HexColor(c)) for r, c in status_cells]
     table.setStyle(TableStyle(style))
-    story.append(table)
-    story.append(Spacer(1, 3 * mm))
-    story.append(Paragraph("说明（对需要说明的警告）", _style(10)))
-    notes: list[list] = [[Paragraph(h, _style(9, TA_CENTER)) for h in ("指标", "情况", "说明")]]
-    for note in data.notes:
-        notes.append(
+    # The figures and the sign-off stay together on page 1; the 说明 texts, however long, go to a 附页.
+    slot = SignatureSlot(101 * mm, 28 * mm, data.signed)
+    story.append(
+        KeepTogether(
             [
-                Paragraph(note.name, _style(9)),
-                Paragraph(note.finding, _style(8)),
-                Paragraph(note.text, _style(9)),
-            ]
-        )
-    if not data.notes:
-        notes.append(["无", "", ""])
-    note_table = Table(notes, colWidths=[60 * mm, 110 * mm, 93 * mm])
-    note_table.setStyle(
-        TableStyle(
-            [
-                ("FONT", (0, 0), (-1, -1), FONT, 9),
-                ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
-                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6f0")),
+                table,
+                Spacer(1, 2 * mm),
+                Paragraph(notes_reference(data), _style(9)),
+                Spacer(1, 3 * mm),
+                _signature_block(data, slot),
             ]
         )
     )
-    story.append(note_table)
-    story.append(Spacer(1, 4 * mm))
-    slot = SignatureSlot(101 * mm, 28 * mm, data.signed)
-    story.append(_signature_block(data, slot))
+    if data.notes:
+        story += [PageBreak(), *_notes_annex(data)]
 
     def decorate(canvas: Canvas, _doc: object) -> None:
         _draft_marks(canvas, data, page)
@@ -227,13 +228,40 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
     return slot
 
 
+def _notes_annex(data: ReturnData) -> list:
+    title = f"附页：填报说明（{data.town}　{data.quarter.label}　第 {data.revision} 版）"
+    notes: list[list] = [[Paragraph(h, _style(9, TA_CENTER)) for h in ("序号", "指标", "情况", "说明")]]
+    for number, note in enumerate(data.notes, start=1):
+        notes.append(
+            [
+                str(number),
+                Paragraph(note.name, _style(9)),
+                Paragraph(note.finding, _style(8)),
+                Paragraph(note.text, _style(9)),
+            ]
+        )
+    note_table = Table(notes, colWidths=[12 * mm, 50 * mm, 85 * mm, 120 * mm], repeatRows=1)
+    note_table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), FONT, 9),
+                ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("ALIGN", (0, 0), (0, -1), "CENTER"),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6f0")),
+            ]
+        )
+    )
+    return [Paragraph(title, _style(13, TA_CENTER, leading=18)), Spacer(1, 4 * mm), note_table]
+
+
 def _signature_block(data: ReturnData, slot: SignatureSlot) -> Table:
     profile = data.profile
     left = [
-        Paragraph(f"单位负责人：{profile.get('head', '')}", _style(10)),
-        Paragraph(f"统计负责人：{profile.get('stats_head', '')}", _style(10)),
-        Paragraph(f"填表人：{profile.get('preparer', '')}　　联系电话：{profile.get('phone', '')}", _style(10)),
-        Paragraph(f"报出日期：{data.report_date}", _style(10)),
+        Paragraph(f"单位负责人：{profile.get('head', '')}　{SIGN_HERE}", _style(10)),
+        Paragraph(f"统计负责人：{profile.get('stats_head', '')}　{SIGN_HERE}", _style(10)),
+        Paragraph(f"填表人：{profile.get('preparer', '')}　{SIGN_HERE}", _style(10)),
+        Paragraph(f"联系电话：{profile.get('phone', '')}　　报出日期：{data.report_date}", _style(10)),
     ]
     seal = Paragraph("（盖章）", _style(9, TA_CENTER, "#888888"))
     block = Table([[left, seal, slot]], colWidths=[120 * mm, 40 * mm, 103 * mm], rowHeights=[30 * mm])

@@ -17,6 +17,10 @@ FORM_TITLE = "东莞市镇街人力资源和社会保障主要指标季报"
 FORM_NUMBER = "东人社统 ZJ-01 表"
 FORM_AUTHORITY = "东莞市人力资源和社会保障局"
 DRAFT_MARK = "未签名 草稿"
+# 批准文号 and 有效期至 come from the plan the city issues; without them the form leaves a line to fill in
+# by hand, never an invented document number.
+BLANK_FIELD = "＿＿＿＿＿＿＿＿"
+SIGN_HERE = "签字：＿＿＿＿＿＿"
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,8 @@ class ReturnData:
     revision: int = 1
     signed: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    approval_number: str = ""  # 批准文号, from the plan
+    valid_until: str = ""  # 有效期至, from the plan
 
     @property
     def values(self) -> dict[str, int]:
@@ -78,6 +84,14 @@ class ReturnData:
     @property
     def explanations(self) -> dict[str, str]:
         return {note.code: note.text for note in self.notes}
+
+    @property
+    def approval_text(self) -> str:
+        return self.approval_number or BLANK_FIELD
+
+    @property
+    def valid_until_text(self) -> str:
+        return self.valid_until or BLANK_FIELD
 
     @property
     def report_date(self) -> str:
@@ -161,10 +175,11 @@ def assemble_return(
     for finding in findings:
         if finding.rule in ("card_holders_decreased", "flow_spike"):
             attention.append(_bare(finding.message))
+    in_plan = plan is not None and plan.contains(quarter)
     return ReturnData(
         town,
         quarter,
-        plan.name if plan and plan.contains(quarter) else None,
+        plan.name if plan and in_plan else None,
         progress.time_progress,
         tuple(figures),
         tuple(rates),
@@ -174,7 +189,17 @@ def assemble_return(
         generated_at,
         revision,
         signed,
+        approval_number=plan.approval_number if plan and in_plan else "",
+        valid_until=plan.valid_until if plan and in_plan else "",
     )
+
+
+def notes_reference(data: ReturnData) -> str:
+    """The line on page 1 that points to the 附页 holding the 说明 texts."""
+    if not data.notes:
+        return "填报说明：无"
+    names = "、".join(note.name for note in data.notes)
+    return f"填报说明：共 {len(data.notes)} 项（{names}），全文见附页。"
 
 
 def _bare(message: str) -> str:

@@ -162,7 +162,7 @@ def test_summary_files(city, capsys, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["2024Q3_全市_汇总表.pdf", "2024Q3_全市_汇总表.xlsx"]
     wb = openpyxl.load_workbook(out / "2024Q3_全市_汇总表.xlsx")
     sheet = wb["汇总表"]
-    rows = {row[1]: row for row in sheet.iter_rows(min_row=6, values_only=True)}
+    rows = {row[1]: row for row in sheet.iter_rows(min_row=6, values_only=True) if row[1]}
     assert rows["全市"][0] == "合计"
     assert rows["全市"][2] == data["city"]["card_holders"]["quarter"]
     assert rows["全市"][3] == 10_257_293
@@ -171,6 +171,28 @@ def test_summary_files(city, capsys, tmp_path):
     assert len(rows) == 34
     text = "".join(page.extract_text() for page in PdfReader(out / "2024Q3_全市_汇总表.pdf").pages)
     assert "全市" in text and "缺报" in text and "10,257,293" in text and "虎门" in text
+    sign_off = [v for row in sheet.iter_rows(values_only=True) for v in row if isinstance(v, str) and "审核人" in v]
+    assert sign_off and "制表单位" in sign_off[0] and "制表日期" in sign_off[0]
+    first_page = PdfReader(out / "2024Q3_全市_汇总表.pdf").pages[0].extract_text()
+    assert "制表单位（盖章）" in first_page and "审核人" in first_page and "制表日期" in first_page
+
+
+def test_no_text_in_the_summary_pdf_runs_over_its_cell():
+    from reportlab.pdfbase import pdfmetrics
+
+    from reports.city_report import CELL_PADDING, fit_columns
+    from reports.pdf import FONT, register_font
+
+    register_font()
+    texts = [["合计", "全市", "10,257,293", "严重滞后", "100.0%", "无案件"], ["33", "大岭山", "9", "正常", "5.0%", "—"]]
+    size, widths = fit_columns(texts, FONT, 6.5, 200, [10] * 6)
+    assert size == 6.5 and sum(widths) == pytest.approx(200)
+    for row in texts:
+        for text, width in zip(row, widths, strict=True):
+            assert pdfmetrics.stringWidth(text, FONT, size) + 2 * CELL_PADDING <= width
+    size, widths = fit_columns([["10,257,293"] * 21], FONT, 6.5, 700, [10] * 21)
+    assert 4.5 < size < 6.5 and sum(widths) <= 700 + 1e-6
+    assert pdfmetrics.stringWidth("10,257,293", FONT, size) + 2 * CELL_PADDING <= widths[0]
 
 
 def single_town_identity(folder: Path, town: str):
@@ -285,3 +307,49 @@ def test_city_mode_on_the_command_line_and_in_the_window(city, qtbot, qtmodeltes
     finally:
         session.window.close()
         session.close()
+
+
+def test_the_city_window_marks_missing_returns_freezes_the_towns_and_reopens_the_last_folder(city, qtbot, tmp_path):
+    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtGui import QFont
+
+    from gui.app import make_application
+    from gui.city_window import MISSING_BACKGROUND, CityWindow
+    from storage.store import Store
+
+    root, inbox, _expected = city
+    make_application()
+    store = Store(tmp_path / "city.sqlite3")
+    store.set_city_mode((root / "pki" / "city_root.pem").read_text())
+    QSettings().setValue("city/folder", str(inbox))
+    window = CityWindow(store)
+    qtbot.addWidget(window)
+    window.showNormal()
+    window.resize(1366, 700)
+    try:
+        qtbot.waitUntil(lambda: window.collection is not None, timeout=60000)  # re-verified at start
+        assert str(inbox) in window.folder_label.text()
+        grid = window.grid_model
+        missing = grid.index(TOWNS.index("茶山"), grid.quarters.index(Q))
+        assert grid.data(missing) == "缺报"
+        assert grid.data(missing, Qt.ItemDataRole.BackgroundRole).color().name() == MISSING_BACKGROUND
+        assert isinstance(grid.data(missing, Qt.ItemDataRole.FontRole), QFont)
+        window.quarter_box.setCurrentIndex(window.quarter_box.findData(Q.code))
+        window.tabs.setCurrentIndex(1)
+        table, model = window.summary_table, window.summary_model
+        row = next(i for i, r in enumerate(model.rows) if r[1] == "茶山")
+        assert model.data(model.index(row, 2)) == "缺报"
+        assert model.data(model.index(row, 5), Qt.ItemDataRole.BackgroundRole).color().name() == MISSING_BACKGROUND
+        # 序号 and 镇街 are the row header: they stay in view however far the table scrolls sideways.
+        assert table.isColumnHidden(0) and table.isColumnHidden(1) and table.verticalHeader().isVisible()
+        assert "茶山" in model.headerData(row, Qt.Orientation.Vertical) and "32" in model.headerData(
+            row, Qt.Orientation.Vertical
+        )
+        qtbot.waitUntil(lambda: table.horizontalScrollBar().maximum() > 0)
+        table.horizontalScrollBar().setValue(table.horizontalScrollBar().maximum())
+        last = model.index(0, model.columnCount() - 1)
+        assert table.viewport().rect().intersects(table.visualRect(last))
+        assert table.verticalHeader().isVisible()
+    finally:
+        window.close()
+        store.close()

@@ -57,10 +57,11 @@ def test_the_workbook_holds_every_figure_and_rate_where_expected(ready, tmp_path
     texts = {c.value for r in form.iter_rows() for c in r if isinstance(c.value, str)}
     assert any("报告期：2024年第3季度" in t for t in texts)
     assert any("制表机关：东莞市人力资源和社会保障局" in t for t in texts)
-    assert any("单位负责人：张三" in t and "报出日期：2024年10月10日" in t for t in texts)
+    assert any("单位负责人：张三" in t and "签字" in t for t in texts)
+    assert any("报出日期：2024年10月10日" in t for t in texts)
     assert form.protection.sheet
     assert int(form.page_setup.paperSize) == 9 and int(form.page_setup.fitToWidth) == 1  # 9 is A4
-    assert form.print_title_rows == "$6:$6"
+    assert form.print_title_rows is None  # every figure is on page 1; the 附页 must not repeat their header
     assert "&P" in form.oddFooter.center.text and "&N" in form.oddFooter.center.text
 
     sheet = wb[DATA_SHEET]

@@ -1,0 +1,112 @@
+"""The printed return an official will stamp: the sign-off with the figures on page 1 (issue 16)."""
+
+import shutil
+import subprocess
+from datetime import UTC, datetime
+
+import openpyxl
+import pytest
+from pypdf import PdfReader
+
+from core.quarters import Quarter
+from reports.excel import FORM_SHEET, figure_row
+from reports.export import export_return, prepare_return
+from storage.store import Profile
+from tests.conftest import FULL_QUARTER, on_pace_history
+
+Q = Quarter(2024, 3)
+NOW = datetime(2024, 10, 10, 9, 30, tzinfo=UTC)
+LONG = (
+    "本季度辖区内两家大型制造企业整体外迁至外市，员工社保关系随之转出，同时开展了重复发卡数据清理，"
+    "核减历史重复记录，因此持卡人数较上季度有所下降；下季度将配合市局开展补卡换卡专项行动，预计回升。"
+)
+EXPLANATIONS = {
+    "card_holders": LONG,
+    "mediation_success_rate": "本季度受理的集体劳动争议案件较多，当事人分歧较大，" + LONG,
+    "arbitration_closure_rate": "部分案件因需要司法鉴定而中止审理，结案时间顺延至下季度，" + LONG,
+}
+
+
+@pytest.fixture
+def three_notes(store):
+    """莞城 2024Q3 with three warnings, each with a long 说明."""
+    store.set_profile(Profile("东莞市人力资源和社会保障局莞城分局", "张三", "王五", "李四", "0769-22001234"))
+    history = on_pace_history(last=Q.previous())
+    for quarter, values in history.items():
+        store.save_quarter(quarter, values)
+    last_cards = history[Q.previous()]["card_holders"]
+    store.save_quarter(
+        Q,
+        dict(FULL_QUARTER, card_holders=last_cards - 500, mediation_success=10, arbitration_closed=5),
+        EXPLANATIONS,
+    )
+    return store
+
+
+def page_texts(path) -> list[str]:
+    return [page.extract_text() for page in PdfReader(path).pages]
+
+
+def test_the_pdf_keeps_the_figures_and_the_sign_off_on_page_one(three_notes, tmp_path):
+    data = prepare_return(three_notes, Q, NOW)
+    assert len(data.notes) == 3
+    result = export_return(three_notes, Q, tmp_path, now=NOW)
+    pages = page_texts(result.pdf)
+    assert len(pages) == 2
+    first, annex = pages
+    for value in three_notes.figures(Q).values():
+        assert f"{value:,}" in first
+    for word in ("单位负责人：张三", "统计负责人：王五", "填表人：李四", "报出日期", "盖章", "签字"):
+        assert word in first, word
+    assert "全文见附页" in first and "共 3 项" in first
+    assert "附页" in annex and "单位负责人" not in annex
+    flat = annex.replace("\n", "")
+    for text in EXPLANATIONS.values():
+        assert text[:30] in flat
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils (pdftotext) is not installed")
+def test_pdftotext_sees_the_approval_lines_and_the_revision_in_the_footer(three_notes, tmp_path):
+    result = export_return(three_notes, Q, tmp_path, now=NOW)
+    first = subprocess.run(
+        ["pdftotext", "-f", "1", "-l", "1", "-layout", str(result.pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    lines = [line.replace(" ", "").replace("\u3000", "") for line in first.splitlines()]
+    assert any("批准文号：＿" in line for line in lines) and any("有效期至：＿" in line for line in lines)
+    assert any("表号：东人社统ZJ-01表" in line for line in lines)
+    assert "版" not in next(line for line in lines if "报告期" in line)
+    footer = [line for line in lines if "第1版" in line]
+    assert footer and "第1页" in footer[-1]
+
+
+def test_the_workbook_prints_the_figures_and_the_sign_off_on_page_one(three_notes, tmp_path):
+    data = prepare_return(three_notes, Q, NOW)
+    result = export_return(three_notes, Q, tmp_path, now=NOW)
+    form = openpyxl.load_workbook(result.workbook)[FORM_SHEET]
+    cells = {(c.row, c.column): c.value for r in form.iter_rows() for c in r if isinstance(c.value, str)}
+
+    def row_of(fragment: str) -> int:
+        return next(row for (row, _), text in cells.items() if fragment in text)
+
+    breaks = [b.id for b in form.row_breaks.brk]
+    assert len(breaks) == 1
+    page_one_end = breaks[0]
+    sign_off = row_of("单位负责人：张三")
+    assert figure_row(data, "inspection_closed") < sign_off <= page_one_end
+    assert row_of("报出日期") <= page_one_end and row_of("盖章") <= page_one_end
+    assert row_of("全文见附页") < sign_off
+    annex = row_of("附页：填报说明")
+    assert annex > page_one_end
+    assert all(row_of(text[:20]) > page_one_end for text in EXPLANATIONS.values())
+    assert row_of("批准文号") < 6 and row_of("有效期至") < 6
+    assert "版" not in next(t for t in cells.values() if t.startswith("报告期"))
+    assert "第 1 版" in form.oddFooter.left.text
+    # Fit to one page wide, never squeezed in height; page 1 must fit on an A4 landscape page as it is.
+    assert form.sheet_properties.pageSetUpPr.fitToPage and int(form.page_setup.fitToWidth) == 1
+    assert int(form.page_setup.fitToHeight) == 0
+    assert form.page_setup.orientation == "landscape"
+    assert form.print_title_rows is None  # the figure header must not repeat over the 附页
+    usable = (8.27 - form.page_margins.top - form.page_margins.bottom) * 72
+    heights = [form.row_dimensions[r].height or 15 for r in range(1, page_one_end + 1)]
+    assert sum(heights) <= usable, (sum(heights), usable)
+    assert form.print_area is not None
