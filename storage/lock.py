@@ -19,6 +19,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from core.errors import DomainError
+from storage.errors import classify
 
 
 class DatabaseInUse(DomainError):
@@ -73,7 +74,9 @@ class DatabaseLock:
                 "为避免两处同时修改造成数据混乱，请先关闭那个窗口或等那个操作结束后再试；查看类命令不受影响。"
             ) from None
         except OSError as exc:
-            raise DatabaseInUse(f"无法在 {path.parent} 建立锁文件（{exc.strerror or exc}），请检查该文件夹是否可写") from None
+            raise classify(exc, self.db_path) or DatabaseInUse(
+                f"无法在 {path.parent} 建立锁文件（{exc.strerror or exc}），请检查该文件夹是否可写"
+            ) from None
         with _guard:
             _held[self._key] = (lock, 1)
         self._acquired = True
