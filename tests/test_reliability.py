@@ -126,7 +126,6 @@ def test_a_damaged_database_is_not_opened_and_the_newest_good_backup_is_found(st
 
 
 def test_a_migration_backs_up_first_and_keeps_the_data(tmp_path):
-    sys.path.insert(0, str(ROOT))
     from tools.crash_trials import _old_db
 
     db = tmp_path / "old.sqlite3"
@@ -136,24 +135,18 @@ def test_a_migration_backs_up_first_and_keeps_the_data(tmp_path):
     assert any("升级前" in p.name for p in backups_of(db))
 
 
-@pytest.mark.parametrize("kind", ["save", "export", "migrate"])
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+@pytest.mark.parametrize("kind", ["save", "export", "first_run", "migrate", "backup", "restore", "reopen"])
 def test_sigkill_loses_nothing(kind):
     from tools.crash_trials import run
 
     result = run(kind, trials=3, seed=7)
-    assert result.get("lost", 0) == 0
-    assert result.get("half_written", 0) == 0
+    assert result["work"] > 0, "every kill came before any work was done: the trial tested nothing"
+    assert result.get("lost", 0) == 0 and result.get("unusable", 0) == 0
+    assert result.get("half_written", 0) == 0 and result.get("broken_backups", 0) == 0
+    assert result.get("reused_revisions", 0) == 0
     assert result["integrity_failures"] == 0 and result["chain_failures"] == 0
-
-
-# --- hostile files -----------------------------------------------------------------------------
-
-
-def zip_bomb(path: Path) -> Path:
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
-        z.writestr("xl/worksheets/sheet1.xml", b"\x00" * (150 * 1024 * 1024))
-    return path
 
 
 def test_a_zip_bomb_is_refused_before_it_is_expanded(tmp_path, capsys):
