@@ -149,6 +149,16 @@ def test_sigkill_loses_nothing(kind):
     assert result["integrity_failures"] == 0 and result["chain_failures"] == 0
 
 
+# --- hostile files -----------------------------------------------------------------------------
+
+
+def zip_bomb(path: Path) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("xl/worksheets/sheet1.xml", b"\x00" * (150 * 1024 * 1024))
+    return path
+
+
 def test_a_zip_bomb_is_refused_before_it_is_expanded(tmp_path, capsys):
     bomb = zip_bomb(tmp_path / "targets_2026_2030.xlsx")
     assert bomb.stat().st_size < 1024 * 1024
