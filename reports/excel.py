@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
@@ -9,10 +13,12 @@ from openpyxl import Workbook
 from openpyxl.cell import Cell
 from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
+from core.progress import percent
 from reports.layout import DATA_SHEET, FIRST_FIGURE_ROW, FORM_SHEET, HEADER_ROW
-from reports.payload import PAYLOAD_PROPERTY, SIGNATURE_PROPERTY
+from reports.payload import MANIFEST_PROPERTY, PAYLOAD_PROPERTY, SIGNATURE_PROPERTY
 from reports.returns import DRAFT_MARK, FORM_AUTHORITY, FORM_NUMBER, FORM_TITLE, ReturnData
 
 BODY_FONT = "宋体"
@@ -69,13 +75,27 @@ def build_workbook(data: ReturnData) -> Workbook:
     return workbook
 
 
-def write_workbook(data: ReturnData, path: Path, payload: bytes | None = None, signature: str | None = None) -> None:
-    """Save the workbook; a signed one carries the payload and its CMS signature as document properties."""
+def write_workbook(
+    data: ReturnData, path: Path, payload: bytes | None = None, sign: Callable[[bytes], str] | None = None
+) -> None:
+    """Save the workbook; a signed one carries the payload, the manifest of its parts and the CMS signature
+    over that manifest as document properties (see reports.package)."""
     workbook = build_workbook(data)
-    if payload is not None and signature is not None:
-        workbook.custom_doc_props.append(StringProperty(name=PAYLOAD_PROPERTY, value=payload.decode("utf-8")))
-        workbook.custom_doc_props.append(StringProperty(name=SIGNATURE_PROPERTY, value=signature))
-    workbook.save(path)
+    if payload is None or sign is None:
+        workbook.save(path)
+        return
+    path.write_bytes(sign_workbook(workbook, payload, sign))
+
+
+def sign_workbook(workbook: Workbook, payload: bytes, sign: Callable[[bytes], str]) -> bytes:
+    """The signed package of any openpyxl workbook (tests use it to play a town's own, hostile tool)."""
+    from reports.package import seal
+
+    for name in (PAYLOAD_PROPERTY, MANIFEST_PROPERTY, SIGNATURE_PROPERTY):
+        workbook.custom_doc_props.append(StringProperty(name=name, value="-"))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return seal(buffer.getvalue(), payload, sign)
 
 
 def _style(
@@ -98,89 +118,119 @@ def _style(
         cell.number_format = number_format
 
 
-def _write_form(ws: Worksheet, data: ReturnData) -> None:
-    widths = (34, 9, 12, 12, 13, 13, 10, 10, 10)
-    for index, width in enumerate(widths):
-        ws.column_dimensions[chr(65 + index)].width = width
-    last = chr(64 + len(COLUMNS))
-    ws.merge_cells(f"A1:{last}1")
-    title = FORM_TITLE + ("（未签名 草稿）" if not data.signed else "")
-    _style(set_text(ws["A1"], title), bold=True, size=16, border=False)
-    ws.row_dimensions[1].height = 30
+@dataclass(frozen=True)
+class CellSpec:
+    """One cell of a sheet: what it holds, how Excel formats it, and how it is styled."""
+
+    row: int
+    column: int
+    value: object
+    number_format: str = "General"
+    role: str = "plain"
+
+    @property
+    def ref(self) -> str:
+        return f"{get_column_letter(self.column)}{self.row}"
+
+
+@dataclass(frozen=True)
+class SheetSpec:
+    cells: tuple[CellSpec, ...]
+    merges: tuple[str, ...]
+    rows: dict[int, str]  # row -> its role, for heights
+    header_text: str
+    footer_text: str
+
+
+def shown_ratio(value: Fraction | None) -> float | None:
+    """The ratio Excel shows with 0.0% exactly as the PDF prints it (rounded the same way)."""
+    if value is None:
+        return None
+    text = percent(value)
+    return float(Decimal(text[:-1]) / 100)
+
+
+def form_spec(data: ReturnData) -> SheetSpec:
+    """Every cell of the "季报" sheet, computed from the return alone (the verifier calls this too)."""
+    cells: list[CellSpec] = []
+    merges: list[str] = []
+    rows: dict[int, str] = {}
+    last = get_column_letter(len(COLUMNS))
+
+    def put(row: int, column: int, value: object, role: str, number_format: str = "General") -> None:
+        cells.append(CellSpec(row, column, value, number_format, role))
+
+    merges.append(f"A1:{last}1")
+    put(1, 1, FORM_TITLE + ("（未签名 草稿）" if not data.signed else ""), "title")
+    rows[1] = "title"
     for row, text in ((2, f"表　　号：{FORM_NUMBER}"), (3, f"制表机关：{FORM_AUTHORITY}"), (4, "计量单位：见各栏")):
-        ws.merge_cells(f"G{row}:{last}{row}")
-        _style(set_text(ws[f"G{row}"], text), align="left", border=False, size=9)
-    ws.merge_cells("A3:D3")
-    _style(
-        set_text(ws["A3"], f"填报单位（盖章）：{data.profile.get('unit_name') or data.town}"),
-        align="left",
-        border=False,
-    )
-    ws.merge_cells("A4:D4")
-    _style(set_text(ws["A4"], f"报告期：{data.quarter.label}　　镇街：{data.town}"), align="left", border=False)
+        merges.append(f"G{row}:{last}{row}")
+        put(row, 7, text, "mark")
+    merges.append("A3:D3")
+    put(3, 1, f"填报单位（盖章）：{data.profile.get('unit_name') or data.town}", "head")
+    merges.append("A4:D4")
+    put(4, 1, f"报告期：{data.quarter.label}　　镇街：{data.town}", "head")
     plan = f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标"
-    ws.merge_cells("A5:F5")
-    _style(set_text(ws["A5"], f"{plan}　　第 {data.revision} 版"), align="left", border=False, size=9)
+    merges.append("A5:F5")
+    put(5, 1, f"{plan}　　第 {data.revision} 版", "mark")
     if not data.signed:
-        ws.merge_cells(f"G5:{last}5")
-        cell = set_text(ws["G5"], DRAFT_MARK)
-        _style(cell, bold=True, size=12, border=False)
-        cell.font = Font(name=BODY_FONT, bold=True, size=12, color="C62828")
+        merges.append(f"G5:{last}5")
+        put(5, 7, DRAFT_MARK, "draft")
     for column, header in enumerate(COLUMNS, start=1):
-        _style(set_text(ws.cell(HEADER_ROW, column), header), bold=True, fill=HEADER_FILL)
-    ws.row_dimensions[HEADER_ROW].height = 24
+        put(HEADER_ROW, column, header, "column_header")
+    rows[HEADER_ROW] = "column_header"
     row = FIRST_FIGURE_ROW
     for line in data.figures:
-        cells = (
+        values = (
             ("　　" if line.is_sub else "") + line.name,
             line.unit,
             line.quarter,
             line.ytd,
             line.cumulative,
             line.target,
-            _ratio(line.completion),
-            _ratio(data.time_progress) if line.target is not None else None,
+            shown_ratio(line.completion),
+            shown_ratio(data.time_progress) if line.target is not None else None,
             line.status or ("—" if line.target is None else "未填报"),
         )
-        _write_row(ws, row, cells)
+        _row_cells(put, row, values)
+        rows[row] = "figure"
         row += 1
-    _style(set_text(ws.cell(row, 1), "比率（由系统计算）"), bold=True, fill=HEADER_FILL, align="left")
+    put(row, 1, "比率（由系统计算）", "band_left")
     for column, header in enumerate(("", "本季度", "本年累计", "分子/分母", "目标", "", "", "是否达标"), start=2):
-        _style(set_text(ws.cell(row, column), header), bold=True, fill=HEADER_FILL)
+        put(row, column, header, "band")
     row += 1
     for rate in data.rates:
         verdict = "—" if rate.met is None else ("达标" if rate.met else "未达标")
         fraction = "—" if rate.denominator is None else f"{rate.numerator:,}/{rate.denominator:,}"
-        cells = (
+        values = (
             rate.name,
             "%",
-            _ratio(rate.quarter_rate) if rate.quarter_rate is not None else rate.quarter_text,
-            _ratio(rate.ytd_rate) if rate.ytd_rate is not None else rate.ytd_text,
+            shown_ratio(rate.quarter_rate) if rate.quarter_rate is not None else rate.quarter_text,
+            shown_ratio(rate.ytd_rate) if rate.ytd_rate is not None else rate.ytd_text,
             fraction,
-            float(rate.target),
+            shown_ratio(rate.target),
             None,
             None,
             verdict,
         )
-        _write_row(ws, row, cells)
+        _row_cells(put, row, values)
+        rows[row] = "figure"
         row += 1
     row += 1
-    ws.merge_cells(f"A{row}:{last}{row}")
-    _style(set_text(ws.cell(row, 1), "说明（对需要说明的警告）"), bold=True, align="left", fill=HEADER_FILL)
+    merges.append(f"A{row}:{last}{row}")
+    put(row, 1, "说明（对需要说明的警告）", "band_left")
     row += 1
     if not data.notes:
-        ws.merge_cells(f"A{row}:{last}{row}")
-        _style(set_text(ws.cell(row, 1), "无"), align="left")
+        merges.append(f"A{row}:{last}{row}")
+        put(row, 1, "无", "note")
         row += 1
     for note in data.notes:
-        _style(set_text(ws.cell(row, 1), note.name), align="left")
-        ws.merge_cells(f"B{row}:E{row}")
-        _style(set_text(ws.cell(row, 2), note.finding), align="left", size=9)
-        ws.merge_cells(f"F{row}:{last}{row}")
-        _style(set_text(ws.cell(row, 6), note.text), align="left")
-        for column in range(2, len(COLUMNS) + 1):
-            ws.cell(row, column).border = BORDER
-        ws.row_dimensions[row].height = 36
+        put(row, 1, note.name, "note")
+        merges.append(f"B{row}:E{row}")
+        put(row, 2, note.finding, "note_small")
+        merges.append(f"F{row}:{last}{row}")
+        put(row, 6, note.text, "note")
+        rows[row] = "note"
         row += 1
     row += 1
     profile = data.profile
@@ -188,9 +238,74 @@ def _write_form(ws: Worksheet, data: ReturnData) -> None:
         f"单位负责人：{profile.get('head', '')}　　统计负责人：{profile.get('stats_head', '')}　　"
         f"填表人：{profile.get('preparer', '')}　　联系电话：{profile.get('phone', '')}　　报出日期：{data.report_date}"
     )
-    ws.merge_cells(f"A{row}:{last}{row}")
-    _style(set_text(ws.cell(row, 1), footer), align="left", border=False)
-    ws.row_dimensions[row].height = 24
+    merges.append(f"A{row}:{last}{row}")
+    put(row, 1, footer, "head")
+    rows[row] = "footer"
+    header_text = DRAFT_MARK if not data.signed else f"{data.town} {data.quarter.label}"
+    return SheetSpec(tuple(cells), tuple(merges), rows, header_text, "第 &P 页，共 &N 页")
+
+
+def _row_cells(put, row: int, values: tuple[object, ...]) -> None:  # type: ignore[no-untyped-def]
+    for column, value in enumerate(values, start=1):
+        number_format = "General"
+        if isinstance(value, int) and column in (3, 4, 5, 6):
+            number_format = COUNT_FORMAT
+        elif isinstance(value, float):
+            number_format = PERCENT_FORMAT
+        if value is None:
+            put(row, column, "—" if column > 2 else None, "dash")
+        else:
+            role = "cell_left" if column == 1 else "cell_right" if 3 <= column <= 8 else "cell"
+            put(row, column, value, role, number_format)
+
+
+def _write_spec(ws: Worksheet, spec: SheetSpec) -> None:
+    for merge in spec.merges:
+        ws.merge_cells(merge)
+    for c in spec.cells:
+        cell = ws.cell(c.row, c.column)
+        if isinstance(c.value, str):
+            set_text(cell, c.value)
+        elif c.value is not None:
+            cell.value = c.value
+        role = c.role
+        if role == "title":
+            _style(cell, bold=True, size=16, border=False)
+        elif role == "mark":
+            _style(cell, align="left", border=False, size=9)
+        elif role == "head":
+            _style(cell, align="left", border=False)
+        elif role == "draft":
+            _style(cell, bold=True, size=12, border=False)
+            cell.font = Font(name=BODY_FONT, bold=True, size=12, color="C62828")
+        elif role in ("column_header", "band"):
+            _style(cell, bold=True, fill=HEADER_FILL)
+        elif role == "band_left":
+            _style(cell, bold=True, fill=HEADER_FILL, align="left")
+        elif role == "dash":
+            _style(cell)
+            cell.alignment = Alignment(horizontal="center", vertical="center")
+        elif role in ("cell_left", "cell_right", "cell"):
+            align = {"cell_left": "left", "cell_right": "right", "cell": "center"}[role]
+            _style(cell, align=align, number_format=None if c.number_format == "General" else c.number_format)
+        elif role == "note":
+            _style(cell, align="left")
+        elif role == "note_small":
+            _style(cell, align="left", size=9)
+
+
+def _write_form(ws: Worksheet, data: ReturnData) -> None:
+    widths = (34, 9, 12, 12, 13, 13, 10, 10, 10)
+    for index, width in enumerate(widths):
+        ws.column_dimensions[chr(65 + index)].width = width
+    spec = form_spec(data)
+    _write_spec(ws, spec)
+    heights = {"title": 30, "column_header": 24, "figure": 20, "note": 36, "footer": 24}
+    for row, role in spec.rows.items():
+        ws.row_dimensions[row].height = heights[role]
+        if role == "note":
+            for column in range(2, len(COLUMNS) + 1):
+                ws.cell(row, column).border = BORDER
 
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
@@ -200,37 +315,15 @@ def _write_form(ws: Worksheet, data: ReturnData) -> None:
     ws.print_title_rows = f"{HEADER_ROW}:{HEADER_ROW}"
     ws.print_options.horizontalCentered = True
     ws.page_margins.left = ws.page_margins.right = 0.5
-    ws.oddHeader.right.text = DRAFT_MARK if not data.signed else f"{data.town} {data.quarter.label}"
-    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+    ws.oddHeader.right.text = spec.header_text
+    ws.oddFooter.center.text = spec.footer_text
     ws.freeze_panes = f"A{FIRST_FIGURE_ROW}"
     ws.protection.sheet = True  # read-only against slips; the signature catches deliberate edits
 
 
-def _write_row(ws: Worksheet, row: int, cells: tuple[object, ...]) -> None:
-    for column, value in enumerate(cells, start=1):
-        cell = ws.cell(row, column)
-        if isinstance(value, str):
-            set_text(cell, value)
-        else:
-            cell.value = value
-        number_format = None
-        if isinstance(value, int) and column in (3, 4, 5, 6):
-            number_format = COUNT_FORMAT
-        elif isinstance(value, float):
-            number_format = PERCENT_FORMAT
-        _style(
-            cell,
-            align="left" if column == 1 else "right" if column in (3, 4, 5, 6, 7, 8) else "center",
-            number_format=number_format,
-        )
-        if value is None:
-            cell.value = "—" if column > 2 else None
-            cell.alignment = Alignment(horizontal="center", vertical="center")
-    ws.row_dimensions[row].height = 20
-
-
-def _write_data_sheet(ws: Worksheet, data: ReturnData) -> None:
-    """A plain table for the city's tools: metadata rows, then one row per indicator code."""
+def data_spec(data: ReturnData) -> SheetSpec:
+    """Every cell of the "数据" sheet: metadata rows, then one row per indicator code."""
+    cells: list[CellSpec] = []
     meta = (
         ("town", data.town),
         ("quarter", data.quarter.code),
@@ -240,40 +333,42 @@ def _write_data_sheet(ws: Worksheet, data: ReturnData) -> None:
         ("signed", "yes" if data.signed else "no"),
     )
     for row, (key, value) in enumerate(meta, start=1):
-        ws.cell(row, 1, key)
-        if isinstance(value, str):
-            set_text(ws.cell(row, 2), value)
-        else:
-            ws.cell(row, 2, value)
+        cells.append(CellSpec(row, 1, key))
+        cells.append(CellSpec(row, 2, value))
     header_row = len(meta) + 2
     for column, header in enumerate(("code", "value", "ytd", "cumulative", "target", "unit", "name"), start=1):
-        ws.cell(header_row, column, header).font = Font(bold=True)
+        cells.append(CellSpec(header_row, column, header, role="bold"))
     row = header_row + 1
     for line in data.figures:
         for column, value in enumerate(
             (line.code, line.quarter, line.ytd, line.cumulative, line.target, line.unit, line.name), start=1
         ):
-            ws.cell(row, column, value)
+            cells.append(CellSpec(row, column, value))
         row += 1
     for rate in data.rates:
-        values = (
-            rate.code,
-            _ratio(rate.quarter_rate),
-            _ratio(rate.ytd_rate),
-            None,
-            float(rate.target),
-            "ratio",
-            rate.name,
-        )
+        values = (rate.code, _ratio(rate.quarter_rate), _ratio(rate.ytd_rate), None, float(rate.target), "ratio", rate.name)
         for column, value in enumerate(values, start=1):
-            ws.cell(row, column, value)
+            cells.append(CellSpec(row, column, value))
         row += 1
     for note in data.notes:
-        ws.cell(row, 1, f"explain:{note.code}")
-        set_text(ws.cell(row, 2), note.text)
+        cells.append(CellSpec(row, 1, f"explain:{note.code}"))
+        cells.append(CellSpec(row, 2, note.text))
         row += 1
+    if not data.signed:
+        cells.append(CellSpec(row + 1, 1, DRAFT_MARK))
+    return SheetSpec(tuple(c for c in cells if c.value is not None), (), {}, "", "")
+
+
+def _write_data_sheet(ws: Worksheet, data: ReturnData) -> None:
+    """A plain table for the city's tools."""
+    for c in data_spec(data).cells:
+        cell = ws.cell(c.row, c.column)
+        if isinstance(c.value, str):
+            set_text(cell, c.value)
+        else:
+            cell.value = c.value
+        if c.role == "bold":
+            cell.font = Font(bold=True)
     ws.column_dimensions["A"].width = 28
     ws.column_dimensions["G"].width = 30
-    if not data.signed:
-        ws.cell(row + 1, 1, DRAFT_MARK)
     ws.protection.sheet = True

@@ -135,14 +135,17 @@ def write_return_files(
     if not overwrite:
         refuse_existing(wanted)
     payload = payload_of(data).to_bytes()
-    signature = None
+    sign: Callable[[bytes], str] | None = None
     if identity is not None:
         from reports.signing import sign_payload
 
-        signature = sign_payload(identity, payload)
+        signer_identity = identity
+
+        def sign(manifest: bytes) -> str:
+            return sign_payload(signer_identity, manifest)
 
     def workbook(temp: Path) -> None:
-        write_workbook(data, temp, payload if signature else None, signature)
+        write_workbook(data, temp, payload, sign)
 
     def pdf(write: Callable[[ReturnData, Path], object], visible: bool) -> Callable[[Path], None]:
         def run(temp: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,6 +72,7 @@ class ReturnData:
     revision: int = 1
     signed: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    plan_hash: str | None = None
 
     @property
     def values(self) -> dict[str, int]:
@@ -174,7 +177,18 @@ def assemble_return(
         generated_at,
         revision,
         signed,
+        plan_hash=plan_hash(plan) if plan and plan.contains(quarter) else None,
     )
+
+
+def plan_hash(plan: Plan) -> str:
+    """SHA-256 of the plan's content (name, period, every town's targets), so a return names the exact plan."""
+    rows = [
+        [t.town, sorted(t.counts.items()), sorted((k, f"{v.numerator}/{v.denominator}") for k, v in t.rates.items())]
+        for t in (plan.city, *plan.towns)
+    ]
+    body = json.dumps([plan.name, plan.first.code, plan.last.code, rows], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 def _bare(message: str) -> str:

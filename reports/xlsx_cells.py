@@ -1,21 +1,75 @@
-"""Read cell values straight from a workbook's XML, without openpyxl, for fast verification.
+"""Read what a workbook shows straight from its XML, without openpyxl, bounded against hostile files.
 
-Only what a return's verification needs: the values of named sheets, shared strings resolved.
-The XML is parsed with defusedxml, so entity tricks in a hostile file are refused.
+Every part is read with a size cap whatever its zip header claims, and every XML part is parsed
+with defusedxml under a cap on depth and element count. `read_display` returns, for every sheet,
+each cell's value and number format (together: what Excel or LibreOffice shows), and refuses what
+could make a program see one thing and a person another: formulas, conditional formats, hidden
+sheets, rows or columns, duplicated cells and cells without a position.
 """
 
 from __future__ import annotations
 
+import io
 import posixpath
 import zipfile
 
-from defusedxml import ElementTree
+from defusedxml.ElementTree import iterparse
+
+from reports.safe_zip import UnsafeFile
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 PKG = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 
+MAX_PART_BYTES = 8 * 1024 * 1024
+MAX_ELEMENTS = 200_000
+MAX_DEPTH = 64
+# Excel's built-in number formats that a cell can name by id alone.
+BUILTIN_FORMATS = {0: "General", 1: "0", 2: "0.00", 3: "#,##0", 4: "#,##0.00", 9: "0%", 10: "0.00%", 49: "@"}
+
 CellValue = str | int | float | bool | None
+Shown = tuple[CellValue, str]  # the value and its number format
+
+
+class DisplayProblem(Exception):
+    """The workbook can show something other than its cell values (a formula, a hidden sheet, ...)."""
+
+
+def read_part(archive: zipfile.ZipFile, name: str, limit: int = MAX_PART_BYTES) -> bytes:
+    """A zip member's bytes, never more than `limit` whatever its header says."""
+    info = archive.getinfo(name)
+    if info.file_size > limit:
+        raise UnsafeFile(f"部件 {name} 解压后超过 {limit // 1048576} MB，拒绝读取")
+    with archive.open(info) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise UnsafeFile(f"部件 {name} 解压后超过 {limit // 1048576} MB（与其声明的大小不符），拒绝读取")
+    return data
+
+
+def parse_xml(data: bytes, what: str):  # type: ignore[no-untyped-def]
+    """The root element; refused beyond MAX_DEPTH nesting or MAX_ELEMENTS elements (defusedxml: no entities)."""
+    depth = count = 0
+    root = None
+    for event, element in iterparse(io.BytesIO(data), events=("start", "end")):
+        if event == "start":
+            depth += 1
+            count += 1
+            if root is None:
+                root = element
+            if depth > MAX_DEPTH:
+                raise UnsafeFile(f"部件 {what} 的 XML 嵌套超过 {MAX_DEPTH} 层，拒绝读取")
+            if count > MAX_ELEMENTS:
+                raise UnsafeFile(f"部件 {what} 的 XML 元素超过 {MAX_ELEMENTS} 个，拒绝读取")
+        else:
+            depth -= 1
+    if root is None:
+        raise ValueError(f"{what}: empty XML")
+    return root
+
+
+def _xml(archive: zipfile.ZipFile, name: str):  # type: ignore[no-untyped-def]
+    return parse_xml(read_part(archive, name), name)
 
 
 def _text(element) -> str:  # type: ignore[no-untyped-def]
@@ -31,26 +85,69 @@ def _number(text: str) -> int | float:
     return int(value) if value.is_integer() and "E" not in text.upper() and "." not in text else value
 
 
-def read_sheets(archive: zipfile.ZipFile, names: tuple[str, ...]) -> dict[str, dict[str, CellValue]]:
-    """sheet name -> cell reference (e.g. "C7") -> value, for the sheets asked for that exist."""
-    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    targets = {r.get("Id"): r.get("Target") for r in rels.findall(f"{PKG}Relationship")}
-    strings: list[str] = []
-    if "xl/sharedStrings.xml" in archive.namelist():
-        shared = ElementTree.fromstring(archive.read("xl/sharedStrings.xml"))
-        strings = [_text(si) for si in shared.findall(f"{MAIN}si")]
-    result: dict[str, dict[str, CellValue]] = {}
+def _number_formats(archive: zipfile.ZipFile) -> list[str]:
+    """Style index (the cell's s attribute) -> its number format code."""
+    if "xl/styles.xml" not in archive.namelist():
+        return ["General"]
+    styles = _xml(archive, "xl/styles.xml")
+    custom = {}
+    numfmts = styles.find(f"{MAIN}numFmts")
+    for fmt in numfmts if numfmts is not None else []:
+        custom[int(fmt.get("numFmtId", "-1"))] = fmt.get("formatCode", "")
+    formats = []
+    xfs = styles.find(f"{MAIN}cellXfs")
+    for xf in xfs if xfs is not None else []:
+        number = int(xf.get("numFmtId", "0"))
+        formats.append(custom.get(number) or BUILTIN_FORMATS.get(number) or f"内置格式{number}")
+    return formats or ["General"]
+
+
+def _sheet_paths(archive: zipfile.ZipFile) -> list[tuple[str, str, str]]:
+    """(name, state, part) of every sheet, in workbook order."""
+    workbook = _xml(archive, "xl/workbook.xml")
+    rels = _xml(archive, "xl/_rels/workbook.xml.rels")
+    targets = {r.get("Id"): r.get("Target") or "" for r in rels.findall(f"{PKG}Relationship")}
+    result = []
     sheets = workbook.find(f"{MAIN}sheets")
     for sheet in sheets if sheets is not None else []:
-        name = sheet.get("name")
-        if name not in names:
-            continue
         target = targets.get(sheet.get(f"{REL}id"), "")
         path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
-        root = ElementTree.fromstring(archive.read(path))
-        cells: dict[str, CellValue] = {}
+        result.append((sheet.get("name") or "", sheet.get("state") or "visible", path))
+    return result
+
+
+def read_sheets(archive: zipfile.ZipFile, names: tuple[str, ...]) -> dict[str, dict[str, CellValue]]:
+    """sheet name -> cell reference (e.g. "C7") -> value, for the sheets asked for that exist."""
+    shown = read_display(archive, strict=False)
+    return {name: {ref: v for ref, (v, _f) in cells.items()} for name, cells in shown.items() if name in names}
+
+
+def read_display(archive: zipfile.ZipFile, strict: bool = True) -> dict[str, dict[str, Shown]]:
+    """Every sheet -> cell reference -> (value, number format); strict refuses what can hide or alter a value."""
+    strings: list[str] = []
+    if "xl/sharedStrings.xml" in archive.namelist():
+        shared = _xml(archive, "xl/sharedStrings.xml")
+        strings = [_text(si) for si in shared.findall(f"{MAIN}si")]
+    formats = _number_formats(archive)
+    result: dict[str, dict[str, Shown]] = {}
+    for name, state, path in _sheet_paths(archive):
+        if strict and state != "visible":
+            raise DisplayProblem(f"工作簿中有隐藏的工作表“{name}”")
+        if name in result:
+            raise DisplayProblem(f"工作簿中有两张名为“{name}”的工作表")
+        root = _xml(archive, path)
+        if strict:
+            _refuse_hidden_parts(root, name)
+        cells: dict[str, Shown] = {}
         for cell in root.iter(f"{MAIN}c"):
+            ref = cell.get("r")
+            if strict and not ref:
+                raise DisplayProblem(f"“{name}”表中有不标明位置的单元格")
+            ref = ref or ""
+            if strict and ref in cells:
+                raise DisplayProblem(f"“{name}”表中单元格 {ref} 出现了两次")
+            if strict and cell.find(f"{MAIN}f") is not None:
+                raise DisplayProblem(f"“{name}”表中单元格 {ref} 是公式")
             kind = cell.get("t", "n")
             value_element = cell.find(f"{MAIN}v")
             raw = value_element.text if value_element is not None else None
@@ -66,6 +163,19 @@ def read_sheets(archive: zipfile.ZipFile, names: tuple[str, ...]) -> dict[str, d
                 value = raw == "1"
             else:
                 value = None if raw is None else _number(raw)
-            cells[cell.get("r", "")] = value
+            style = int(cell.get("s", "0"))
+            number_format = formats[style] if 0 <= style < len(formats) else f"样式{style}"
+            cells[ref] = (value, number_format)
         result[name] = cells
     return result
+
+
+def _refuse_hidden_parts(root, name: str) -> None:  # type: ignore[no-untyped-def]
+    if root.find(f"{MAIN}conditionalFormatting") is not None:
+        raise DisplayProblem(f"“{name}”表中有条件格式")
+    for row in root.iter(f"{MAIN}row"):
+        if row.get("hidden") in ("1", "true") or (row.get("ht") is not None and float(row.get("ht", "1")) < 1):
+            raise DisplayProblem(f"“{name}”表中第 {row.get('r')} 行被隐藏")
+    for col in root.iter(f"{MAIN}col"):
+        if col.get("hidden") in ("1", "true") or (col.get("width") is not None and float(col.get("width", "1")) < 1):
+            raise DisplayProblem(f"“{name}”表中第 {col.get('min')} 列被隐藏")
