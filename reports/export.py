@@ -53,6 +53,12 @@ def prepare_return(store: Store, quarter: Quarter, now: datetime | None = None, 
     values = store.figures(quarter)
     findings = store.check(quarter)
     blockers = submission_blockers(findings, values)
+    today = store.today()
+    if quarter.last_day >= today:
+        ends = f"{quarter.last_day:%Y-%m-%d}"
+        blockers = [
+            f"{quarter.label}尚未结束（{ends} 结束），季度结束后才能导出上报；季度中可以先录入、保存数据", *blockers
+        ]
     if blockers:
         raise ExportRefused(quarter, blockers)
     data = assemble_return(
