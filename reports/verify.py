@@ -471,13 +471,13 @@ def _display_problem(archive: zipfile.ZipFile, payload: Payload) -> str:
     from reports.excel import data_spec, form_spec
     from reports.xlsx_cells import DisplayProblem, read_display
 
-    extra = sorted(set(archive.namelist()) - WORKBOOK_PARTS)
-    if extra:
-        return f"工作簿中有本系统不生成的部件 {extra[0]}"
     try:
         shown = read_display(archive)
     except DisplayProblem as exc:
         return str(exc)
+    extra = sorted(set(archive.namelist()) - WORKBOOK_PARTS)
+    if extra:
+        return f"工作簿中有本系统不生成的部件 {extra[0]}"
     if list(shown) != [FORM_SHEET, DATA_SHEET]:
         return f"工作表应为“{FORM_SHEET}”“{DATA_SHEET}”，实为“{'”“'.join(shown)}”"
     data = payload.return_data()
