@@ -34,6 +34,7 @@ from reports.payload import (
     PayloadError,
     parse_payload,
 )
+from reports.files import printable
 from reports.safe_zip import UnsafeFile, check_xlsx
 
 CUSTOM_PROPS = "docProps/custom.xml"
@@ -42,6 +43,8 @@ NOT_SIGNED = "文件中没有签名"
 NOT_REGULAR = "不是普通文件"
 MAX_PDF_BYTES = 20 * 1024 * 1024
 MAX_PROPS_BYTES = 4 * 1024 * 1024
+MAX_PDF_REVISIONS = 8
+MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024
 # The parts this app's workbook has; anything else (drawings, comments, macros, external links...)
 # can show or do what the payload does not say.
 WORKBOOK_PARTS = frozenset(
@@ -60,19 +63,6 @@ WORKBOOK_PARTS = frozenset(
         "xl/worksheets/sheet2.xml",
     }
 )
-
-
-def printable(name: str) -> str:
-    """A file name safe to print on one line: control characters (and backslashes) escaped."""
-    out = []
-    for char in name:
-        if char == "\\":
-            out.append("\\\\")
-        elif ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 or char in "\u2028\u2029\u202e\u202d\u200e\u200f":
-            out.append(f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
-        else:
-            out.append(char)
-    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -215,7 +205,7 @@ class Verifier:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
             if len(set(names)) != len(names):
-                raise UnsafeFile(f"{path.name}：压缩包中有重名的部件，拒绝打开")
+                raise UnsafeFile(f"{printable(path.name)}：压缩包中有重名的部件，拒绝打开")
             if CUSTOM_PROPS not in names:
                 raise Invalid(f"{NOT_SIGNED}（未签名的草稿，或不是本系统生成的季报）")
             from reports.xlsx_cells import read_part
@@ -272,9 +262,15 @@ class Verifier:
         size = path.stat().st_size
         if size > MAX_PDF_BYTES:
             raise UnsafeFile(f"文件大小 {size / 1048576:.1f} MB，超过 {MAX_PDF_BYTES // 1048576} MB 上限")
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            data = f.read(MAX_PDF_BYTES + 1)
+        if len(data) > MAX_PDF_BYTES:
+            raise UnsafeFile(f"文件超过 {MAX_PDF_BYTES // 1048576} MB 上限")
         if not data.startswith(b"%PDF-"):
             raise Invalid("不是有效的 PDF 文件")
+        revisions = max(data.count(b"startxref"), data.count(b"/Prev") + 1)
+        if revisions > MAX_PDF_REVISIONS:
+            raise UnsafeFile(f"PDF 有 {revisions} 次修订（本系统的季报只有 2 次），拒绝解析")
         from pyhanko.pdf_utils.reader import PdfFileReader
         from pyhanko.sign.validation import validate_pdf_signature
         from pyhanko.sign.validation.errors import SignatureValidationError
@@ -444,10 +440,26 @@ def _attachment(reader) -> bytes:  # type: ignore[no-untyped-def]
         names = reader.root["/Names"]["/EmbeddedFiles"]["/Names"]
     except KeyError as exc:
         raise PayloadError("没有签名数据附件") from exc
+    if len(names) > 2 * 16:
+        raise PayloadError("附件过多")
     for index in range(0, len(names), 2):
         if str(names[index]) == PDF_ATTACHMENT:
             spec = names[index + 1].get_object()
-            return spec["/EF"]["/F"].get_object().data
+            stream = spec["/EF"]["/F"].get_object()
+            if len(stream.encoded_data) > MAX_ATTACHMENT_BYTES:
+                raise PayloadError("签名数据附件过大")
+            filters = stream.get("/Filter")
+            if filters is None:
+                return stream.encoded_data
+            if str(filters) != "/FlateDecode" or "/DecodeParms" in stream:
+                raise PayloadError("签名数据附件的编码不是本系统所用的")
+            import zlib
+
+            inflater = zlib.decompressobj()
+            data = inflater.decompress(stream.encoded_data, MAX_ATTACHMENT_BYTES + 1)
+            if len(data) > MAX_ATTACHMENT_BYTES:
+                raise PayloadError("签名数据附件解压后过大")
+            return data
     raise PayloadError("没有签名数据附件")
 
 
@@ -457,12 +469,12 @@ def _changed_part(archive: zipfile.ZipFile, signed: dict[str, str]) -> str | Non
 
     present = [n for n in archive.namelist() if n != CUSTOM_PROPS]
     for name in sorted(set(present) - set(signed)):
-        return f"{name}（签名后新增的部件）"
+        return f"{printable(name)}（签名后新增的部件）"
     for name in sorted(set(signed) - set(present)):
-        return f"{name}（签名后被删除）"
+        return f"{printable(name)}（签名后被删除）"
     for name in present:
         if hashlib.sha256(read_part(archive, name)).hexdigest() != signed[name]:
-            return name
+            return printable(name)
     return None
 
 
@@ -474,12 +486,12 @@ def _display_problem(archive: zipfile.ZipFile, payload: Payload) -> str:
     try:
         shown = read_display(archive)
     except DisplayProblem as exc:
-        return str(exc)
+        return printable(str(exc))
     extra = sorted(set(archive.namelist()) - WORKBOOK_PARTS)
     if extra:
-        return f"工作簿中有本系统不生成的部件 {extra[0]}"
+        return f"工作簿中有本系统不生成的部件 {printable(extra[0])}"
     if list(shown) != [FORM_SHEET, DATA_SHEET]:
-        return f"工作表应为“{FORM_SHEET}”“{DATA_SHEET}”，实为“{'”“'.join(shown)}”"
+        return f"工作表应为“{FORM_SHEET}”“{DATA_SHEET}”，实为“{printable('”“'.join(shown))}”"
     data = payload.return_data()
     problems: list[str] = []
     for sheet, spec in ((FORM_SHEET, form_spec(data)), (DATA_SHEET, data_spec(data))):

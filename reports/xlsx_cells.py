@@ -15,6 +15,7 @@ import zipfile
 
 from defusedxml.ElementTree import iterparse
 
+from reports.files import printable
 from reports.safe_zip import UnsafeFile
 
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -39,11 +40,11 @@ def read_part(archive: zipfile.ZipFile, name: str, limit: int = MAX_PART_BYTES) 
     """A zip member's bytes, never more than `limit` whatever its header says."""
     info = archive.getinfo(name)
     if info.file_size > limit:
-        raise UnsafeFile(f"部件 {name} 解压后超过 {limit // 1048576} MB，拒绝读取")
+        raise UnsafeFile(f"部件 {printable(name)} 解压后超过 {limit // 1048576} MB，拒绝读取")
     with archive.open(info) as f:
         data = f.read(limit + 1)
     if len(data) > limit:
-        raise UnsafeFile(f"部件 {name} 解压后超过 {limit // 1048576} MB（与其声明的大小不符），拒绝读取")
+        raise UnsafeFile(f"部件 {printable(name)} 解压后超过 {limit // 1048576} MB（与其声明的大小不符），拒绝读取")
     return data
 
 
@@ -58,9 +59,9 @@ def parse_xml(data: bytes, what: str):  # type: ignore[no-untyped-def]
             if root is None:
                 root = element
             if depth > MAX_DEPTH:
-                raise UnsafeFile(f"部件 {what} 的 XML 嵌套超过 {MAX_DEPTH} 层，拒绝读取")
+                raise UnsafeFile(f"部件 {printable(what)} 的 XML 嵌套超过 {MAX_DEPTH} 层，拒绝读取")
             if count > MAX_ELEMENTS:
-                raise UnsafeFile(f"部件 {what} 的 XML 元素超过 {MAX_ELEMENTS} 个，拒绝读取")
+                raise UnsafeFile(f"部件 {printable(what)} 的 XML 元素超过 {MAX_ELEMENTS} 个，拒绝读取")
         else:
             depth -= 1
     if root is None:
