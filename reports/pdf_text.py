@@ -11,6 +11,25 @@ from reports.payload import Payload
 from reports.returns import FORM_TITLE
 
 
+def page_pixels(pdf: bytes, mode: str | None) -> list[bytes]:
+    """Each page rendered small and grey, annotations left out (the signature stamp is one), in view or print mode."""
+    import pypdfium2 as pdfium
+
+    document = pdfium.PdfDocument(pdf)
+    try:
+        pages = []
+        for page in document:
+            bitmap = page.render(
+                scale=0.5, grayscale=True, draw_annots=False, may_draw_forms=False, optimize_mode=mode
+            )
+            pages.append(bytes(bitmap.buffer))
+            bitmap.close()
+            page.close()
+        return pages
+    finally:
+        document.close()
+
+
 def page_lines(pdf: bytes) -> list[list[str]]:
     """Each page's text lines (pdfium's reading of the page content), whitespace removed, empty lines dropped."""
     import pypdfium2 as pdfium
@@ -54,7 +73,8 @@ def printed_mismatch(pdf: bytes, payload: Payload) -> str:
         summary = True
     else:
         return f"第 1 页没有季报或摘要的标题（“{'／'.join(head)[:60]}”），不是本系统的季报或摘要"
-    expected = page_lines(_render(payload, summary))
+    rendered = _render(payload, summary)
+    expected = page_lines(rendered)
     names = [line.name for line in payload.return_data().figures] + [
         r.name for r in payload.return_data().rates
     ]
@@ -68,4 +88,8 @@ def printed_mismatch(pdf: bytes, payload: Payload) -> str:
                 return f"{where}打印为“{got[:60]}”，签名数据为“{want[:60]}”"
     if len(expected) != len(actual):
         return f"PDF 有 {len(actual)} 页，签名数据应为 {len(expected)} 页"
+    for mode, label in ((None, "显示"), ("print", "打印")):
+        for number, (want, got) in enumerate(zip(page_pixels(rendered, mode), page_pixels(pdf, mode)), start=1):
+            if want != got:
+                return f"第 {number} 页{label}的版面与签名数据不同（文字之外另有图形、遮盖或隐藏的文字）"
     return ""

@@ -302,6 +302,9 @@ class Verifier:
         if status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
             raise Invalid("签名之后文件又被追加或改动了内容", payload, signing_time)
         self._judge(status.trusted and status.valid, certificate, signing_time, payload)
+        extra = _pdf_extras(reader)
+        if extra:
+            raise Invalid(f"PDF 中有本系统不生成的内容：{extra}", payload, signing_time)
         from reports.pdf_text import printed_mismatch
 
         problem = printed_mismatch(data, payload)
@@ -463,6 +466,41 @@ def _attachment(reader) -> bytes:  # type: ignore[no-untyped-def]
     raise PayloadError("没有签名数据附件")
 
 
+MAX_PDF_PAGES = 50
+
+
+def _pdf_extras(reader) -> str:  # type: ignore[no-untyped-def]
+    """What could show or do more than the rendered page: layers, scripts, actions, annotations besides the signature."""
+    root = reader.root
+    for key, what in (("/OCProperties", "可选内容（图层）"), ("/OpenAction", "打开时执行的动作"), ("/AA", "自动动作")):
+        if key in root:
+            return what
+    names = root.get("/Names")
+    if names is not None and "/JavaScript" in names.get_object():
+        return "脚本（JavaScript）"
+    pages = [root["/Pages"].get_object()]
+    widgets = seen = 0
+    while pages:
+        node = pages.pop()
+        seen += 1
+        if seen > MAX_PDF_PAGES * 2:
+            return "页数过多"
+        if "/Kids" in node:
+            pages.extend(kid.get_object() for kid in node["/Kids"])
+            continue
+        if "/AA" in node:
+            return "页面自动动作"
+        for annotation in node.get("/Annots", []) or []:
+            annotation = annotation.get_object()
+            field = annotation
+            while "/FT" not in field and "/Parent" in field:
+                field = field["/Parent"].get_object()
+            if str(annotation.get("/Subtype")) != "/Widget" or str(field.get("/FT")) != "/Sig":
+                return f"注释（{annotation.get('/Subtype')}）"
+            widgets += 1
+    return "多个签名框" if widgets > 1 else ""
+
+
 def _changed_part(archive: zipfile.ZipFile, signed: dict[str, str]) -> str | None:
     """The first part that differs from the signed manifest (changed, added or removed), or None."""
     from reports.xlsx_cells import read_part
@@ -472,16 +510,18 @@ def _changed_part(archive: zipfile.ZipFile, signed: dict[str, str]) -> str | Non
         return f"{printable(name)}（签名后新增的部件）"
     for name in sorted(set(signed) - set(present)):
         return f"{printable(name)}（签名后被删除）"
-    for name in present:
-        if hashlib.sha256(read_part(archive, name)).hexdigest() != signed[name]:
-            return printable(name)
-    return None
+    changed = [n for n in present if hashlib.sha256(read_part(archive, n)).hexdigest() != signed[n]]
+    if not changed:
+        return None
+    # what a person sees first (sheets, styles), document properties last
+    changed.sort(key=lambda n: (not n.startswith("xl/worksheets/"), not n.startswith("xl/"), n))
+    return "、".join(printable(n) for n in changed[:3]) + ("等" if len(changed) > 3 else "")
 
 
 def _display_problem(archive: zipfile.ZipFile, payload: Payload) -> str:
     """What the workbook shows that differs from the payload; empty when every cell agrees."""
     from reports.excel import data_spec, form_spec
-    from reports.xlsx_cells import DisplayProblem, read_display
+    from reports.xlsx_cells import DisplayProblem, read_display, sheet_layout
 
     try:
         shown = read_display(archive)
@@ -494,7 +534,15 @@ def _display_problem(archive: zipfile.ZipFile, payload: Payload) -> str:
         return f"工作表应为“{FORM_SHEET}”“{DATA_SHEET}”，实为“{printable('”“'.join(shown))}”"
     data = payload.return_data()
     problems: list[str] = []
+    layout = sheet_layout(archive)
     for sheet, spec in ((FORM_SHEET, form_spec(data)), (DATA_SHEET, data_spec(data))):
+        merges, texts = layout[sheet]
+        if merges != frozenset(spec.merges):
+            odd = sorted(merges ^ frozenset(spec.merges))
+            problems.append(f"“{sheet}”表的合并单元格与本系统生成的不同（{printable(odd[0])}）")
+        printed = {"oddHeader": f"&R{spec.header_text}", "oddFooter": f"&C{spec.footer_text}"} if spec.header_text else {}
+        if texts != printed:
+            problems.append(f"“{sheet}”表打印的页眉页脚与签名数据不符")
         expected = {c.ref: (c.value, c.number_format) for c in spec.cells if c.value not in (None, "")}
         actual = {ref: v for ref, v in shown[sheet].items() if v[0] not in (None, "")}
         for ref in sorted(set(expected) | set(actual), key=_cell_order):

@@ -171,12 +171,37 @@ def read_display(archive: zipfile.ZipFile, strict: bool = True) -> dict[str, dic
     return result
 
 
+MIN_ROW_HEIGHT = 8.0  # points: lower and a row's figures cannot be read
+MIN_COLUMN_WIDTH = 2.0  # characters: narrower and Excel shows ### or nothing
+
+
 def _refuse_hidden_parts(root, name: str) -> None:  # type: ignore[no-untyped-def]
     if root.find(f"{MAIN}conditionalFormatting") is not None:
         raise DisplayProblem(f"“{name}”表中有条件格式")
     for row in root.iter(f"{MAIN}row"):
-        if row.get("hidden") in ("1", "true") or (row.get("ht") is not None and float(row.get("ht", "1")) < 1):
+        if row.get("hidden") in ("1", "true") or float(row.get("ht") or MIN_ROW_HEIGHT) < MIN_ROW_HEIGHT:
             raise DisplayProblem(f"“{name}”表中第 {row.get('r')} 行被隐藏")
     for col in root.iter(f"{MAIN}col"):
-        if col.get("hidden") in ("1", "true") or (col.get("width") is not None and float(col.get("width", "1")) < 1):
+        if col.get("hidden") in ("1", "true") or float(col.get("width") or MIN_COLUMN_WIDTH) < MIN_COLUMN_WIDTH:
             raise DisplayProblem(f"“{name}”表中第 {col.get('min')} 列被隐藏")
+    for view in root.iter(f"{MAIN}sheetView"):
+        if view.get("showZeros") in ("0", "false"):
+            raise DisplayProblem(f"“{name}”表设为不显示零值")
+    for fmt in root.iter(f"{MAIN}sheetFormatPr"):
+        if fmt.get("zeroHeight") in ("1", "true"):
+            raise DisplayProblem(f"“{name}”表的行默认隐藏")
+
+
+def sheet_layout(archive: zipfile.ZipFile) -> dict[str, tuple[frozenset[str], dict[str, str]]]:
+    """Every sheet -> (its merged ranges, its printed header and footer texts by kind)."""
+    result = {}
+    for name, _state, path in _sheet_paths(archive):
+        root = _xml(archive, path)
+        merges = frozenset(m.get("ref") or "" for m in root.iter(f"{MAIN}mergeCell"))
+        texts = {}
+        for block in root.iter(f"{MAIN}headerFooter"):
+            for child in block:
+                if child.text:
+                    texts[child.tag.replace(MAIN, "")] = child.text
+        result[name] = (merges, texts)
+    return result

@@ -711,3 +711,78 @@ def test_the_same_verdicts_in_any_order(genuine, pki, tmp_path):
     backward = {v.file: (v.valid, v.reason) for v in map(Verifier(roots).verify, reversed(files))}
     assert forward == backward
     assert [forward[str(p)][0] for p in files] == [True, True, True, False]
+
+
+# --- layout: what hides or covers without changing a value -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda wb: wb["季报"].merge_cells("B8:D8"), "“季报”表的合并单元格与本系统生成的不同"),
+        (lambda wb: setattr(wb["季报"].sheet_view, "showZeros", False), "“季报”表设为不显示零值"),
+        (lambda wb: setattr(wb["季报"].column_dimensions["C"], "width", 0.5), "“季报”表中第 3 列被隐藏"),
+        (lambda wb: setattr(wb["季报"].oddHeader.center, "text", "粤菜师傅 999 人次"), "“季报”表打印的页眉页脚与签名数据不符"),
+    ],
+    ids=["merge-over-a-figure", "zeros-hidden", "column-too-narrow", "header-text"],
+)
+def test_workbook_layout_that_hides_or_adds(genuine, verifier, tmp_path, edit, message):
+    data, identity, _ = genuine
+    refused(verifier, hostile(data, identity, tmp_path / "l.xlsx", edit), message)
+
+
+def signed_after(data, identity, tmp_path, change):
+    """The genuine return PDF, changed with pyHanko before signing (as a hostile tool would), then signed."""
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    from reports.pdf import write_return_pdf
+
+    unsigned = tmp_path / "u.pdf"
+    slot = write_return_pdf(data, unsigned)
+    with unsigned.open("rb") as f:
+        writer = IncrementalPdfFileWriter(f)
+        change(writer)
+        out = io.BytesIO()
+        writer.write(out)
+    changed = tmp_path / "c.pdf"
+    changed.write_bytes(out.getvalue())
+    path = tmp_path / "2024Q3_莞城_季报.pdf"
+    sign_pdf(changed, path, identity, payload_of(data).to_bytes(), slot.box, slot.page or 0)
+    return path
+
+
+def test_a_white_box_over_a_figure_in_the_signed_pdf(genuine, verifier, tmp_path):
+    from pyhanko.pdf_utils import generic
+
+    data, identity, _ = genuine
+
+    def cover(writer):
+        stream = writer.add_object(generic.StreamObject(stream_data=b"q 1 g 200 250 300 120 re f Q"))
+        writer.add_stream_to_page(0, stream)
+
+    path = signed_after(data, identity, tmp_path, cover)
+    refused(verifier, path, "第 1 页显示的版面与签名数据不同")
+
+
+def test_an_annotation_in_the_signed_pdf(genuine, verifier, tmp_path):
+    from pyhanko.pdf_utils import generic
+
+    data, identity, _ = genuine
+
+    def annotate(writer):
+        page_ref, _ = writer.find_page_for_modification(0)
+        page = page_ref.get_object()
+        note = generic.DictionaryObject(
+            {
+                generic.NameObject("/Type"): generic.NameObject("/Annot"),
+                generic.NameObject("/Subtype"): generic.NameObject("/FreeText"),
+                generic.NameObject("/Rect"): generic.ArrayObject([generic.FloatObject(v) for v in (200, 300, 400, 330)]),
+                generic.NameObject("/Contents"): generic.TextStringObject("999"),
+                generic.NameObject("/DA"): generic.TextStringObject("/Helv 12 Tf 0 g"),
+            }
+        )
+        page[generic.NameObject("/Annots")] = generic.ArrayObject([writer.add_object(note)])
+        writer.update_container(page)
+
+    path = signed_after(data, identity, tmp_path, annotate)
+    refused(verifier, path, "PDF 中有本系统不生成的内容：注释（/FreeText）")
