@@ -122,22 +122,18 @@ class VerifyDialog(QDialog):
         if self.root is None:
             show_error(self, "请先选择受信任的市局根证书（city_root.pem）")
             return None
+        from reports.collect import verify_isolated
         from reports.identity import load_trust_roots
-        from reports.verify import Verifier
 
         try:
-            verifier = Verifier(load_trust_roots(self.root))
+            roots = load_trust_roots(self.root)
         except DomainError as exc:
             show_error(self, exc)
             return None
 
         def work(step):  # type: ignore[no-untyped-def]
-            verdicts = []
-            for number, path in enumerate(files, start=1):
-                if not step(f"正在核验 {number}/{len(files)}：{path.name}"):
-                    break
-                verdicts.append(verifier.verify(path))
-            return verdicts
+            # the same bounded workers as the city's collection: a hostile file cannot hang the window
+            return list(verify_isolated(files, roots, workers=1, step=step))
 
         self.task = BackgroundTask(self, "正在核验季报", work, self._show, lambda e: show_error(self, e))
         self.task.start()

@@ -159,6 +159,8 @@ class Verifier:
         self.roots = [asn1_x509.Certificate.load(r.public_bytes(serialization.Encoding.DER)) for r in roots]
         self.now = now
         self.revocations = revocations or Revocations([], roots)
+        self._loop = asyncio.new_event_loop()  # one loop for every certificate check
+        self._chains: dict[bytes, bool] = {}  # certificate (and the ones sent with it) -> chains to a root
 
     def verify(self, path: Path) -> Verdict:
         name = str(path)
@@ -313,17 +315,32 @@ class Verifier:
         return payload, _town(certificate) or "", signing_time
 
     def _trusted(self, signer: _Signer) -> bool:
-        """Does the signer's certificate chain to a trusted root at its signing time (for non-repudiation)?"""
+        """Does the signer's certificate chain to a trusted root (for non-repudiation)?
+
+        The chain is checked at one moment that depends on the certificates alone (when both the
+        certificate and its root are valid), so the answer is a pure function of the certificate and is
+        remembered per certificate; the signing time is judged against the certificate's and the root's
+        validity in `_judge`. Nothing a file says changes what another file's verdict will be.
+        """
+        key = signer.certificate.sha256 + b"".join(c.sha256 for c in signer.others)
+        if key not in self._chains:
+            self._chains[key] = self._chain_ok(signer)
+        return self._chains[key]
+
+    def _chain_ok(self, signer: _Signer) -> bool:
         from pyhanko_certvalidator import CertificateValidator
         from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, ValidationError
 
+        leaf = signer.certificate
+        issuers = [r for r in self.root_certs if r.subject.public_bytes() == leaf.issuer.dump()]
+        if not issuers:
+            return False
+        start = max([leaf.not_valid_before, *(r.not_valid_before_utc for r in issuers)])
         validator = CertificateValidator(
-            signer.certificate,
-            intermediate_certs=list(signer.others),
-            validation_context=self._context(signer.signing_time),
+            leaf, intermediate_certs=list(signer.others), validation_context=self._context(start)
         )
         try:
-            asyncio.run(validator.async_validate_usage({"non_repudiation"}))
+            self._loop.run_until_complete(validator.async_validate_usage({"non_repudiation"}))
             return True
         except (PathBuildingError, PathValidationError, ValidationError):
             return False
@@ -363,6 +380,9 @@ class Verifier:
             )
         if not trusted:
             raise Invalid("签名证书不是由受信任的市局根证书签发", payload, signing_time)
+        roots = [r for r in self.root_certs if r.subject == certificate.issuer]
+        if not any(r.not_valid_before_utc <= signing_time <= r.not_valid_after_utc for r in roots):
+            raise Invalid(f"签名时市局根证书不在有效期内（签名于 {local:%Y-%m-%d}）", payload, signing_time)
         revoked = self.revocations.revoked_at(certificate)
         if revoked is not None and signing_time >= revoked:
             raise Invalid(
@@ -521,10 +541,11 @@ def _changed_part(archive: zipfile.ZipFile, signed: dict[str, str]) -> str | Non
 def _display_problem(archive: zipfile.ZipFile, payload: Payload) -> str:
     """What the workbook shows that differs from the payload; empty when every cell agrees."""
     from reports.excel import data_spec, form_spec
-    from reports.xlsx_cells import DisplayProblem, read_display, sheet_layout
+    from reports.xlsx_cells import DisplayProblem, read_display
 
+    layout: dict[str, tuple[frozenset[str], dict[str, str]]] = {}
     try:
-        shown = read_display(archive)
+        shown = read_display(archive, layout=layout)
     except DisplayProblem as exc:
         return printable(str(exc))
     extra = sorted(set(archive.namelist()) - WORKBOOK_PARTS)
@@ -534,7 +555,6 @@ def _display_problem(archive: zipfile.ZipFile, payload: Payload) -> str:
         return f"工作表应为“{FORM_SHEET}”“{DATA_SHEET}”，实为“{printable('”“'.join(shown))}”"
     data = payload.return_data()
     problems: list[str] = []
-    layout = sheet_layout(archive)
     for sheet, spec in ((FORM_SHEET, form_spec(data)), (DATA_SHEET, data_spec(data))):
         merges, texts = layout[sheet]
         if merges != frozenset(spec.merges):
@@ -545,6 +565,10 @@ def _display_problem(archive: zipfile.ZipFile, payload: Payload) -> str:
             problems.append(f"“{sheet}”表打印的页眉页脚与签名数据不符")
         expected = {c.ref: (c.value, c.number_format) for c in spec.cells if c.value not in (None, "")}
         actual = {ref: v for ref, v in shown[sheet].items() if v[0] not in (None, "")}
+        if expected.keys() == actual.keys() and all(
+            _same(actual[ref][0], want[0]) and actual[ref][1] == want[1] for ref, want in expected.items()
+        ):
+            continue
         for ref in sorted(set(expected) | set(actual), key=_cell_order):
             want, got = expected.get(ref), actual.get(ref)
             if want is None:

@@ -487,10 +487,11 @@ def test_a_back_dated_higher_revision_is_a_conflict_not_a_winner(genuine, pki, t
     inbox = tmp_path / "inbox"
     second = replace(data, revision=2, generated_at=dt.datetime(2025, 1, 5, tzinfo=dt.UTC))
     write_return_files(second, inbox / "a", identity=identity, kinds=("workbook",))
-    forged = replace(data, revision=999, generated_at=dt.datetime(2024, 10, 2, tzinfo=dt.UTC))
+    # back-dated to before the genuine revision 2 was signed (but after the city root was made)
+    early = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30)
+    forged = replace(data, revision=999, generated_at=early - dt.timedelta(minutes=5))
     path = inbox / "b" / "2024Q3_莞城_季报_第999版.xlsx"
     path.parent.mkdir(parents=True)
-    early = dt.datetime(2024, 10, 3, tzinfo=dt.UTC)
     path.write_bytes(
         sign_workbook(build_workbook(forged), payload_of(forged).to_bytes(), lambda m: sign_payload(identity, m, early))
     )
