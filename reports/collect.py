@@ -6,7 +6,7 @@ import datetime as dt
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cryptography import x509
@@ -154,6 +154,8 @@ def _worker(conn, root_pems: list[bytes], revocations: Revocations | None, memor
             return
         try:
             verdict = verifier.verify(Path(path))
+            if verdict.payload is not None:  # the parent needs the figures, not the whole rendered return
+                verdict = replace(verdict, payload=replace(verdict.payload, body={}))
         except MemoryError:
             verdict = Verdict(path, False, OUT_OF_MEMORY)
         try:

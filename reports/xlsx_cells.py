@@ -34,7 +34,18 @@ class DisplayProblem(Exception):
 
 
 def read_part(archive: zipfile.ZipFile, name: str, limit: int = MAX_PART_BYTES) -> bytes:
-    """A zip member's bytes, never more than `limit` whatever its header says."""
+    """A zip member's bytes, never more than `limit` whatever its header says (kept per open archive)."""
+    cache = getattr(archive, "_town_returns_parts", None)
+    if cache is None:
+        cache = {}
+        archive._town_returns_parts = cache  # type: ignore[attr-defined]
+    key = (name, limit)
+    if key not in cache:
+        cache[key] = _read_part(archive, name, limit)
+    return cache[key]
+
+
+def _read_part(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
     info = archive.getinfo(name)
     if info.file_size > limit:
         raise UnsafeFile(f"部件 {printable(name)} 解压后超过 {limit // 1048576} MB，拒绝读取")
@@ -69,16 +80,13 @@ def parse_xml(data: bytes, what: str):  # type: ignore[no-untyped-def]
     parser = XMLParser()
     parser.feed(data)
     root = parser.close()
-    count = 0
-    stack = [(root, 1)]
+    stack = [(root, 1)]  # only elements with children can make the tree deeper
     while stack:
         element, depth = stack.pop()
-        count += 1
-        if depth > MAX_DEPTH:
+        if depth >= MAX_DEPTH:
             raise UnsafeFile(f"部件 {printable(what)} 的 XML 嵌套超过 {MAX_DEPTH} 层，拒绝读取")
-        if len(element):
-            stack.extend((child, depth + 1) for child in element)
-    if count > MAX_ELEMENTS:
+        stack.extend((child, depth + 1) for child in element if len(child))
+    if sum(1 for _ in root.iter()) > MAX_ELEMENTS:
         raise UnsafeFile(f"部件 {printable(what)} 的 XML 元素超过 {MAX_ELEMENTS} 个，拒绝读取")
     return root
 
