@@ -229,7 +229,6 @@ def verify_isolated(
     A worker that overruns is killed and its file gets TIMED_OUT; one that dies gets OUT_OF_MEMORY;
     a fresh worker takes its place and the run goes on.
     """
-    import multiprocessing
     from multiprocessing.connection import wait
 
     context = _context()

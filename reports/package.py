@@ -57,7 +57,7 @@ def custom_xml(values: dict[str, str]) -> bytes:
         '<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/custom-properties" '
         'xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes">'
         f"{props}</Properties>"
-    ).encode("utf-8")
+    ).encode()
 
 
 def seal(xlsx: bytes, payload: bytes, sign: Callable[[bytes], str]) -> bytes:

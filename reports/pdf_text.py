@@ -89,7 +89,8 @@ def printed_mismatch(pdf: bytes, payload: Payload) -> str:
     if len(expected) != len(actual):
         return f"PDF 有 {len(actual)} 页，签名数据应为 {len(expected)} 页"
     for mode, label in ((None, "显示"), ("print", "打印")):
-        for number, (want, got) in enumerate(zip(page_pixels(rendered, mode), page_pixels(pdf, mode)), start=1):
+        pairs = zip(page_pixels(rendered, mode), page_pixels(pdf, mode), strict=True)  # same page count, checked above
+        for number, (want, got) in enumerate(pairs, start=1):
             if want != got:
                 return f"第 {number} 页{label}的版面与签名数据不同（文字之外另有图形、遮盖或隐藏的文字）"
     return ""

@@ -23,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from core.errors import DomainError
+from reports.files import printable
 from reports.layout import DATA_SHEET, FORM_SHEET
 from reports.payload import (
     BEIJING,
@@ -34,7 +35,6 @@ from reports.payload import (
     PayloadError,
     parse_payload,
 )
-from reports.files import printable
 from reports.safe_zip import UnsafeFile, check_xlsx
 
 CUSTOM_PROPS = "docProps/custom.xml"

@@ -23,7 +23,7 @@ from openpyxl.styles import PatternFill
 from cli import main as cli_main
 from core.quarters import Quarter
 from reports.excel import build_workbook, figure_row, sign_workbook
-from reports.export import export_return, open_town_identity, prepare_return, write_return_files
+from reports.export import open_town_identity, prepare_return, write_return_files
 from reports.identity import (
     IdentityError,
     check_identity,
