@@ -787,3 +787,58 @@ def test_an_annotation_in_the_signed_pdf(genuine, verifier, tmp_path):
 
     path = signed_after(data, identity, tmp_path, annotate)
     refused(verifier, path, "PDF 中有本系统不生成的内容：注释（/FreeText）")
+
+
+def test_the_verify_dialog_uses_the_same_crl(pki, genuine, tmp_path, qtbot):
+    from gui.app import make_application
+    from gui.verify_dialog import VerifyDialog
+
+    data, identity, result = genuine
+    make_application()
+    crl = tmp_path / "revoked.crl"
+    revoke(pki / "city_root.p12", ROOT_PASS, pki / "莞城.pem", crl)
+    later = tmp_path / "later.xlsx"
+    later.write_bytes(
+        sign_workbook(build_workbook(data), payload_of(data).to_bytes(), lambda m: sign_payload(identity, m))
+    )
+    dialog = VerifyDialog()
+    qtbot.addWidget(dialog)
+    dialog.set_root(pki / "city_root.pem")
+    dialog.set_crl(crl)
+    task = dialog.verify_files([result.workbook, later])
+    with qtbot.waitSignal(task.finished, timeout=60000):
+        pass
+    rows = {Path(r.file).name: r for r in dialog.model.rows}
+    assert rows[result.workbook.name].valid
+    assert not rows["later.xlsx"].valid and "被市局吊销" in rows["later.xlsx"].reason
+    dialog.set_crl(None)
+
+
+def test_a_summary_that_prints_other_figures(genuine, verifier, tmp_path):
+    from reports.pdf import write_summary_pdf
+
+    data, identity, _ = genuine
+    shown = replace(data, attention=("一切正常，无需关注。",))
+    unsigned = tmp_path / "u.pdf"
+    write_summary_pdf(shown, unsigned)
+    path = tmp_path / "2024Q3_莞城_摘要.pdf"
+    sign_pdf(unsigned, path, identity, payload_of(data).to_bytes(), None)
+    refused(verifier, path, "PDF 中打印的内容与签名数据不一致：")
+
+
+def test_a_return_from_the_old_format_is_named_as_such(genuine, verifier, tmp_path):
+    data, identity, _ = genuine
+    old = {
+        "format": "town-returns/1",
+        "town": "莞城",
+        "quarter": "2024Q3",
+        "plan": None,
+        "revision": 1,
+        "generated_at": "2024-10-09T00:00:00+00:00",
+        "figures": data.values,
+        "explanations": {},
+    }
+    raw = json.dumps(old, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+    path = tmp_path / "old.xlsx"
+    path.write_bytes(sign_workbook(build_workbook(data), raw, lambda m: sign_payload(identity, m)))
+    refused(verifier, path, "旧版软件生成的季报")
