@@ -99,7 +99,7 @@ def find_returns(folder: Path) -> Iterator[Path]:
                 yield Path(root) / name
 
 
-TIME_LIMIT = 6.0  # seconds per file: a hostile file is reported well within 10 s
+TIME_LIMIT = 5.0  # seconds per file (from the worker being ready): a hostile file is reported within 10 s
 MEMORY_LIMIT = 500 * 1024 * 1024  # bytes a worker may grow by (POSIX only)
 TIMED_OUT = "无法核验：超时"
 OUT_OF_MEMORY = "无法核验：内存超限"

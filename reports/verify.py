@@ -162,6 +162,16 @@ class Verifier:
         self._loop = asyncio.new_event_loop()  # one loop for every certificate check
         self._chains: dict[bytes, bool] = {}  # certificate (and the ones sent with it) -> chains to a root
 
+    def close(self) -> None:
+        if not self._loop.is_closed():
+            self._loop.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutting down
+            pass
+
     def verify(self, path: Path) -> Verdict:
         name = str(path)
         try:
