@@ -323,6 +323,9 @@ def parse_payload(raw: bytes) -> Payload:
             raise PayloadError("旧版软件生成的季报（签名数据不含完整表格内容），请用新版软件重新导出")
         if not isinstance(body, dict) or body.get("format") != FORMAT:
             raise ValueError("format")
+        if canonical(body) != raw:
+            # one spelling only: no duplicated keys (which JSON readers resolve differently), no padding
+            raise ValueError("not canonical")
         figures = body["figures"]
         explanations = body["explanations"]
         if set(figures) != set(INDICATOR_CODES) or not all(type(v) is int and v >= 0 for v in figures.values()):

@@ -842,3 +842,15 @@ def test_a_return_from_the_old_format_is_named_as_such(genuine, verifier, tmp_pa
     path = tmp_path / "old.xlsx"
     path.write_bytes(sign_workbook(build_workbook(data), raw, lambda m: sign_payload(identity, m)))
     refused(verifier, path, "旧版软件生成的季报")
+
+
+def test_a_payload_with_a_duplicated_key_is_refused(genuine, verifier, tmp_path):
+    """JSON readers disagree on which of two equal keys counts; the signed payload has one spelling only."""
+    data, identity, _ = genuine
+    raw = payload_of(data).to_bytes().decode()
+    figures = raw[raw.index('"figures":') : raw.index("}", raw.index('"figures":')) + 1]
+    forged = raw.replace(figures, figures.replace('"figures":', '"figures":{"yuecai_certified":999},"figures":', 1), 1)
+    assert json.loads(forged)["figures"] == data.values  # Python keeps the last; others keep the first
+    path = tmp_path / "dup.xlsx"
+    path.write_bytes(sign_workbook(build_workbook(data), forged.encode(), lambda m: sign_payload(identity, m)))
+    refused(verifier, path, "签名数据已损坏：签名数据格式不对")
