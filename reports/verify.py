@@ -473,8 +473,9 @@ def _attachment(reader) -> bytes:  # type: ignore[no-untyped-def]
         names = reader.root["/Names"]["/EmbeddedFiles"]["/Names"]
     except KeyError as exc:
         raise PayloadError("没有签名数据附件") from exc
-    if len(names) > 2 * 16:
-        raise PayloadError("附件过多")
+    if len(names) != 2 or str(names[0]) != PDF_ATTACHMENT:
+        # exactly one attachment, ours: another tool must not find a second payload to believe
+        raise PayloadError("附件不止一个，或不是本系统的签名数据")
     for index in range(0, len(names), 2):
         if str(names[index]) == PDF_ATTACHMENT:
             spec = names[index + 1].get_object()
@@ -551,7 +552,7 @@ def _changed_part(archive: zipfile.ZipFile, signed: dict[str, str]) -> str | Non
 def _display_problem(archive: zipfile.ZipFile, payload: Payload) -> str:
     """What the workbook shows that differs from the payload; empty when every cell agrees."""
     from reports.excel import data_spec, form_spec
-    from reports.xlsx_cells import DisplayProblem, read_display
+    from reports.xlsx_cells import DisplayProblem, defined_names, read_display
 
     layout: dict[str, tuple[frozenset[str], dict[str, str]]] = {}
     try:
@@ -561,6 +562,9 @@ def _display_problem(archive: zipfile.ZipFile, payload: Payload) -> str:
     extra = sorted(set(archive.namelist()) - WORKBOOK_PARTS)
     if extra:
         return f"工作簿中有本系统不生成的部件 {printable(extra[0])}"
+    names = defined_names(archive)
+    if names != [("_xlnm.Print_Titles", f"'{FORM_SHEET}'!$6:$6")]:
+        return "工作簿中的名称（打印区域、筛选等）与本系统生成的不同"
     if list(shown) != [FORM_SHEET, DATA_SHEET]:
         return f"工作表应为“{FORM_SHEET}”“{DATA_SHEET}”，实为“{printable('”“'.join(shown))}”"
     data = payload.return_data()

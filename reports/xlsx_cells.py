@@ -125,6 +125,12 @@ def _number_formats(archive: zipfile.ZipFile) -> list[str]:
     return formats or ["General"]
 
 
+def defined_names(archive: zipfile.ZipFile) -> list[tuple[str, str]]:
+    """(name, formula) of every defined name (print areas, print titles, filters...)."""
+    workbook = _xml(archive, "xl/workbook.xml")
+    return [(d.get("name") or "", d.text or "") for d in workbook.iter(f"{MAIN}definedName")]
+
+
 def _sheet_paths(archive: zipfile.ZipFile) -> list[tuple[str, str, str]]:
     """(name, state, part) of every sheet, in workbook order."""
     workbook = _xml(archive, "xl/workbook.xml")

@@ -854,3 +854,28 @@ def test_a_payload_with_a_duplicated_key_is_refused(genuine, verifier, tmp_path)
     path = tmp_path / "dup.xlsx"
     path.write_bytes(sign_workbook(build_workbook(data), forged.encode(), lambda m: sign_payload(identity, m)))
     refused(verifier, path, "签名数据已损坏：签名数据格式不对")
+
+
+def test_a_print_area_that_leaves_figures_out(genuine, verifier, tmp_path):
+    data, identity, _ = genuine
+
+    def edit(wb):
+        wb["季报"].print_area = "A1:B30"
+
+    refused(verifier, hostile(data, identity, tmp_path / "p.xlsx", edit), "工作簿中的名称（打印区域、筛选等）与本系统生成的不同")
+
+
+def test_a_pdf_with_a_second_payload_attachment(genuine, verifier, tmp_path):
+    from pyhanko.pdf_utils import embed
+
+    data, identity, _ = genuine
+    other = replace(data, revision=7)
+
+    def attach(writer):
+        blob = embed.EmbeddedFileObject.from_file_data(writer, payload_of(other).to_bytes(), mime_type="application/json")
+        embed.embed_file(
+            writer, embed.FileSpec(file_spec_string="z.json", file_name="z.json", embedded_data=blob, description="x")
+        )
+
+    path = signed_after(data, identity, tmp_path, attach)
+    refused(verifier, path, "附件不止一个")
