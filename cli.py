@@ -488,13 +488,22 @@ def _passphrase(path: Path | None, prompt: str) -> bytes:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from reports.export import ExportRefused, export_return, open_town_identity, stored_identity
+    from reports.export import ExportRefused, export_return, open_town_identity, prepare_return, stored_identity
 
     with _store(args) as store:
         quarter = Quarter.parse(args.quarter)
         identity = None
         if not args.unsigned:
             stored_identity(store)  # refuse before asking for a passphrase
+            try:
+                prepare_return(store, quarter)  # an unfinished quarter or errors: say so before the passphrase
+            except ExportRefused as exc:
+                print(f"{quarter.label}未导出，原因：", file=sys.stderr)
+                for reason in exc.reasons:
+                    print(f"  {reason}", file=sys.stderr)
+                if args.json:
+                    _print_json({"exported": False, "reasons": exc.reasons})
+                return EXIT_REFUSED
             identity = open_town_identity(store, _passphrase(args.passphrase_file, "签名证书口令："))
         try:
             result = export_return(store, quarter, args.out, overwrite=args.overwrite, identity=identity)

@@ -325,11 +325,12 @@ class MainWindow(QMainWindow):
     # --- returns -----------------------------------------------------------------------------
 
     def _ready_return(self) -> ReturnData | None:
-        """The quarter's return as saved, or None after telling the clerk why it cannot be made."""
+        """The quarter's return as saved for a print preview (an unfinished quarter too, as a draft), or None
+        after telling the clerk why it cannot be made."""
         if not self.resolve_unsaved(self.quarter.label):
             return None
         try:
-            return prepare_return(self.store, self.quarter)
+            return prepare_return(self.store, self.quarter, preview=True)
         except DomainError as exc:
             show_error(self, exc, title="还不能导出")
             return None
@@ -358,6 +359,11 @@ class MainWindow(QMainWindow):
 
     def export_return(self, folder: Path | None = None) -> BackgroundTask | None:
         if not self.resolve_unsaved(self.quarter.label):
+            return None
+        try:
+            prepare_return(self.store, self.quarter)  # refuse (unfinished quarter, errors) before asking the passphrase
+        except DomainError as exc:
+            show_error(self, exc, title="还不能导出")
             return None
         go_on, identity = self._signing_identity()
         if not go_on:

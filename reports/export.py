@@ -47,14 +47,20 @@ class ExportResult:
         return [self.workbook, self.pdf, self.summary]
 
 
-def prepare_return(store: Store, quarter: Quarter, now: datetime | None = None, signed: bool = False) -> ReturnData:
-    """The return as it would be exported now, with the revision its content calls for."""
+def prepare_return(
+    store: Store, quarter: Quarter, now: datetime | None = None, signed: bool = False, preview: bool = False
+) -> ReturnData:
+    """The return as it would be exported now, with the revision its content calls for.
+
+    A quarter that has not ended cannot be exported; `preview` (printing a draft for the town's own
+    leaders) can show it.
+    """
     town = store.require_town()
     values = store.figures(quarter)
     findings = store.check(quarter)
     blockers = submission_blockers(findings, values)
     today = store.today()
-    if quarter.last_day >= today:
+    if quarter.last_day >= today and not preview:
         ends = f"{quarter.last_day:%Y-%m-%d}"
         blockers = [
             f"{quarter.label}尚未结束（{ends} 结束），季度结束后才能导出上报；季度中可以先录入、保存数据", *blockers

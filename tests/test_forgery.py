@@ -502,7 +502,7 @@ def test_a_back_dated_higher_revision_is_a_conflict_not_a_winner(genuine, pki, t
     assert sorted(c["revision"] for c in out["conflicts"]) == [2, 999]
 
 
-def test_export_refuses_a_quarter_that_has_not_ended(tmp_path, capsys):
+def test_export_refuses_a_quarter_that_has_not_ended(tmp_path, capsys, pki):
     current = Quarter.containing(dt.date.today())
     db = tmp_path / "t.sqlite3"
     with Store(db) as store:
@@ -516,6 +516,12 @@ def test_export_refuses_a_quarter_that_has_not_ended(tmp_path, capsys):
     assert code == 2
     assert f"{current.label}尚未结束" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+    with Store(db) as store:
+        store.set_identity((pki / "莞城.p12").read_bytes(), "莞城")
+    code = cli_main(["--db", str(db), "export", "--quarter", current.code, "--out", str(tmp_path / "o")])
+    assert code == 2  # refused before any passphrase is asked for (none is given here)
+    err = capsys.readouterr().err
+    assert f"{current.label}尚未结束" in err and "口令" not in err
 
 
 def test_export_date_is_injectable(tmp_path):
@@ -525,6 +531,7 @@ def test_export_date_is_injectable(tmp_path):
         store.save_quarter(quarter, values)
     with pytest.raises(Exception, match="尚未结束"):
         prepare_return(store, Q)
+    assert prepare_return(store, Q, preview=True).quarter == Q  # a draft can still be previewed and printed
     store._today = lambda: dt.date(2024, 10, 1)
     assert prepare_return(store, Q).quarter == Q
     store.close()
