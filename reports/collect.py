@@ -93,7 +93,8 @@ def _content(payload: Payload) -> tuple[str, int, str]:
 
 
 def find_returns(folder: Path) -> Iterator[Path]:
-    for root, _dirs, files in os.walk(folder):
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()  # the same order on every file system, so reports list files the same way
         for name in sorted(files):
             if name.lower().endswith(RETURN_SUFFIXES) and not name.startswith((".", "~$")):
                 yield Path(root) / name
