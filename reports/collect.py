@@ -124,7 +124,10 @@ def _limit_memory(extra: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ValueError, OSError):  # some systems (macOS) do not enforce or accept RLIMIT_AS
+        return
 
 
 def _warm_up() -> None:
