@@ -760,7 +760,7 @@ class Store:
             heads = [
                 ChainHead(f"{Quarter.parse(r.quarter).label}第 {r.revision} 版的上报", r.audit_id, r.audit_hash)
                 for r in session.scalars(select(QuarterStatusRow).where(QuarterStatusRow.audit_id.is_not(None)))
-                if r.audit_hash is not None
+                if r.audit_id is not None and r.audit_hash is not None
             ]
             db_id = self._meta(session, "db.id")
         heads += [head for path in backups_of(self.path, db_id) if (head := backup_head(path)) is not None]
