@@ -145,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--out", type=Path, required=True)
     issue.add_argument("--passphrase-file", type=Path, required=True)
     issue.add_argument("--days", type=int, default=3 * 365, help="有效天数（默认 3 年）")
+    revoke = csub.add_parser("revoke", help="吊销镇街签名证书：写出由根证书签名的吊销列表（CRL）")
+    _common(revoke, suppress=True)
+    revoke.add_argument("--root", type=Path, required=True, help="city_root.p12")
+    revoke.add_argument("--root-passphrase-file", type=Path, required=True)
+    revoke.add_argument("--cert", type=Path, required=True, help="要吊销的镇街证书，如 莞城.pem（签发时与 .p12 一同写出）")
+    revoke.add_argument("--crl", type=Path, help="已有的吊销列表（其中的条目保留）")
+    revoke.add_argument("--out", type=Path, required=True, help="写出的吊销列表，如 revoked.crl")
 
     demo = csub.add_parser("demo", help="生成演示数据：根证书、33 个镇街证书和整个规划期的签名季报")
     _common(demo, suppress=True)
@@ -153,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("consolidate", "市局：核验一个文件夹中的季报并汇总一个季度")
     p.add_argument("--trust", type=Path, required=True, help="受信任的市局根证书 city_root.pem")
+    p.add_argument("--crl", type=Path, action="append", default=[], help="市局吊销列表（city revoke 写出的 .crl），可重复")
     p.add_argument("--quarter", required=True)
     p.add_argument("folder", type=Path, metavar="文件夹")
     p.add_argument("--out", type=Path, help="汇总表输出文件夹")
@@ -160,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("verify", "核验季报文件的签名")
     p.add_argument("--trust", type=Path, required=True, help="受信任的市局根证书 city_root.pem")
+    p.add_argument("--crl", type=Path, action="append", default=[], help="市局吊销列表（city revoke 写出的 .crl），可重复")
     p.add_argument("files", nargs="+", type=Path, metavar="文件")
 
     p = command("reopen", "退回修改：解除已上报季度的锁定（须写明原因）")
@@ -496,13 +505,22 @@ def _passphrase(path: Path | None, prompt: str) -> bytes:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from reports.export import ExportRefused, export_return, open_town_identity, stored_identity
+    from reports.export import ExportRefused, export_return, open_town_identity, prepare_return, stored_identity
 
     with _store(args, writes="导出上报") as store:
         quarter = Quarter.parse(args.quarter)
         identity = None
         if not args.unsigned:
             stored_identity(store)  # refuse before asking for a passphrase
+            try:
+                prepare_return(store, quarter)  # an unfinished quarter or errors: say so before the passphrase
+            except ExportRefused as exc:
+                print(f"{quarter.label}未导出，原因：", file=sys.stderr)
+                for reason in exc.reasons:
+                    print(f"  {reason}", file=sys.stderr)
+                if args.json:
+                    _print_json({"exported": False, "reasons": exc.reasons})
+                return EXIT_REFUSED
             identity = open_town_identity(store, _passphrase(args.passphrase_file, "签名证书口令："))
         try:
             result = export_return(store, quarter, args.out, overwrite=args.overwrite, identity=identity)
@@ -529,30 +547,35 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_identity(args: argparse.Namespace) -> int:
-    from reports.identity import IdentityError, describe, open_identity
+    from reports.identity import import_identity_file
 
     with _store(args, writes="导入签名证书" if args.identity_command == "import" else None) as store:
         town = store.require_town()
         if args.identity_command == "show":
             description = store.identity_description()
+            pinned = store.pinned_root()
+            fingerprint = None
+            if pinned:
+                from cryptography import x509
+
+                from reports.identity import fingerprint as sha256_of
+
+                fingerprint = sha256_of(x509.load_pem_x509_certificate(pinned.encode("ascii")))
             if args.json:
-                _print_json({"town": town, "identity": description})
+                _print_json({"town": town, "identity": description, "root_sha256": fingerprint})
             else:
                 print(description or "尚未导入签名证书")
+                if fingerprint:
+                    print(f"市局根证书 SHA-256 指纹：{fingerprint}")
             return EXIT_OK
-        try:
-            data = args.file.read_bytes()
-        except OSError as exc:
-            raise IdentityError(f"无法读取 {args.file}：{exc.strerror}") from exc
-        identity = open_identity(data, _passphrase(args.passphrase_file, "证书口令："), args.file.name)
-        if identity.town != town:
-            raise IdentityError(f"这个签名证书属于{identity.town}，而本数据库是{town}的，拒绝导入")
-        description = describe(identity.certificate)
-        store.set_identity(data, description)
+        checked = import_identity_file(
+            store, args.file, lambda: _passphrase(args.passphrase_file, "证书口令："), town
+        )
     if args.json:
-        _print_json({"town": town, "identity": description})
+        _print_json({"town": town, "identity": checked.description, "root_sha256": checked.root_fingerprint})
     else:
-        print(f"已导入签名证书：{description}")
+        print(f"已导入签名证书：{checked.description}")
+        print(f"市局根证书 SHA-256 指纹：{checked.root_fingerprint}（请与市局公布的指纹核对）")
     return EXIT_OK
 
 
@@ -570,6 +593,22 @@ def cmd_city(args: argparse.Namespace) -> int:
             print(f"受信任的根证书：{demo.root}")
             print(f"试试：python main.py consolidate --trust {demo.root} --quarter 2025Q4 {demo.returns} --out 汇总")
         return EXIT_OK
+    if args.city_command == "revoke":
+        from reports.identity import revoke, town_of
+
+        out, certificate = revoke(
+            args.root,
+            _passphrase(args.root_passphrase_file, "根证书口令："),
+            args.cert,
+            args.out,
+            existing_crl=args.crl,
+        )
+        if args.json:
+            _print_json({"crl": str(out), "town": town_of(certificate), "serial": f"{certificate.serial_number:x}"})
+        else:
+            print(f"已吊销{town_of(certificate)}的签名证书（序列号 {certificate.serial_number:x}）：{out}")
+            print("核验和汇总时用 --crl 指定此文件；吊销时间之后的签名一律无效")
+        return EXIT_OK
     if args.city_command == "init":
         cert, key = create_city_root(args.out, _passphrase(args.passphrase_file, "根证书口令："))
         if args.json:
@@ -586,11 +625,19 @@ def cmd_city(args: argparse.Namespace) -> int:
         _passphrase(args.passphrase_file, "镇街证书口令："),
         days=args.days,
     )
+    pem = out.with_suffix(".pem")
     if args.json:
-        _print_json({"town": args.town, "file": str(out)})
+        _print_json({"town": args.town, "file": str(out), "certificate": str(pem)})
     else:
         print(f"已为{args.town}签发签名证书：{out}")
+        print(f"证书（供市局存档、吊销时使用）：{pem}")
     return EXIT_OK
+
+
+def printable(name: str) -> str:
+    from reports.verify import printable as escape
+
+    return escape(name)
 
 
 def cmd_consolidate(args: argparse.Namespace) -> int:
@@ -604,7 +651,10 @@ def cmd_consolidate(args: argparse.Namespace) -> int:
     quarter = Quarter.parse(args.quarter)
     if not args.folder.is_dir():
         raise UsageError(f"找不到文件夹 {args.folder}")
-    collection = collect(args.folder, load_trust_roots(args.trust))
+    from reports.verify import load_crls
+
+    roots = load_trust_roots(args.trust)
+    collection = collect(args.folder, roots, crls=load_crls(args.crl, roots))
     plans = [load_shipped_plan()]
     if args.db is not None or default_db_path().exists():
         with _store(args) as store:
@@ -647,19 +697,21 @@ def cmd_consolidate(args: argparse.Namespace) -> int:
     )
     print(f"  无效 {len(collection.invalid)} 个文件")
     for verdict in collection.invalid:
-        print(f"    {verdict.file}：{verdict.reason}")
+        print(f"    {printable(verdict.file)}：{verdict.reason}")
     superseded = entries(collection.superseded)
     print(f"  被新版本取代 {len(superseded)} 个文件")
     for item in superseded:
-        print(f"    {item['file']}（{item['town']} 第 {item['revision']} 版）")
+        print(f"    {printable(str(item['file']))}（{item['town']} 第 {item['revision']} 版）")
     conflicts = entries(collection.conflicts)
     if conflicts:
         print(f"  冲突（同一版本内容不同，未计入）{len(conflicts)} 个文件：")
         for item in conflicts:
-            print(f"    {item['file']}（{item['town']} 第 {item['revision']} 版）")
+            print(f"    {printable(str(item['file']))}（{item['town']} 第 {item['revision']} 版）")
     print(f"  缺报 {len(summary.missing)} 个镇街" + (f"：{'、'.join(summary.missing)}" if summary.missing else ""))
     if collection.skipped:
         print(f"  跳过 {len(collection.skipped)} 个不是签名季报的文件")
+        for verdict in collection.skipped:
+            print(f"    {printable(verdict.file)}：{verdict.reason}")
     for path in written:
         print(path)
     return EXIT_OK
@@ -667,20 +719,23 @@ def cmd_consolidate(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from reports.identity import load_trust_roots
-    from reports.verify import Verifier
+    from reports.verify import Verifier, load_crls
 
-    verifier = Verifier(load_trust_roots(args.trust))
+    roots = load_trust_roots(args.trust)
+    verifier = Verifier(roots, revocations=load_crls(args.crl, roots))
     verdicts = [verifier.verify(path) for path in args.files]
     if args.json:
         _print_json([v.as_dict() for v in verdicts])
     else:
         for verdict in verdicts:
             if verdict.valid:
+                when = f"，签名于 {verdict.signed_at.astimezone():%Y-%m-%d %H:%M}" if verdict.signed_at else ""
                 print(
-                    f"{verdict.file}：有效（{verdict.town} {Quarter.parse(verdict.quarter or '').label} 第 {verdict.revision} 版）"
+                    f"{printable(verdict.file)}：有效（{verdict.town} {Quarter.parse(verdict.quarter or '').label} "
+                    f"第 {verdict.revision} 版{when}）"
                 )
             else:
-                print(f"{verdict.file}：无效——{verdict.reason}")
+                print(f"{printable(verdict.file)}：无效——{verdict.reason}")
     return EXIT_OK if all(v.valid for v in verdicts) else EXIT_FINDINGS
 
 

@@ -281,7 +281,11 @@ class CityWindow(QMainWindow):
         last = self.settings.value("city/folder")
         if last and Path(str(last)).is_dir():
             # The folder of the last session is opened and verified again: files may have come in since.
-            QTimer.singleShot(0, lambda: self.collect_folder(Path(str(last))))
+            QTimer.singleShot(0, lambda: self._reopen(Path(str(last))))
+
+    def _reopen(self, folder: Path) -> None:
+        if self.folder is None:  # a folder chosen before this ran is the one the user wants
+            self.collect_folder(folder)
 
     def _remembered(self) -> dict[str, QSplitter | QHeaderView]:
         return {"collect_splitter": self.collect_splitter, "summary_splitter": self.summary_splitter}
@@ -297,6 +301,11 @@ class CityWindow(QMainWindow):
         self.reload_button = QPushButton("重新核验")
         bar.addWidget(self.folder_button)
         bar.addWidget(self.reload_button)
+        self.crl_button = QPushButton("吊销列表…")
+        self.crl_button.setToolTip("市局吊销列表（city revoke 写出的 .crl）：被吊销证书在吊销时间之后的签名一律无效")
+        bar.addWidget(self.crl_button)
+        if self.crl_path:
+            self.crl_button.setText(f"吊销列表：{self.crl_path.name}")
         bar.addWidget(QLabel("汇总季度："))
         self.quarter_box = QComboBox()
         plans = self.store.plans()
@@ -363,6 +372,7 @@ class CityWindow(QMainWindow):
 
     def _connect_signals(self) -> None:
         self.folder_button.clicked.connect(lambda: self.choose_folder())
+        self.crl_button.clicked.connect(lambda: self.choose_crl())
         self.reload_button.clicked.connect(lambda: self.collect_folder(self.folder) if self.folder else None)
         self.quarter_box.currentIndexChanged.connect(self._refresh)
         self.chart_indicator.currentIndexChanged.connect(self._refresh)
@@ -379,16 +389,38 @@ class CityWindow(QMainWindow):
             self.settings.setValue("city/folder", chosen)
             self.collect_folder(Path(chosen))
 
+    @property
+    def crl_path(self) -> Path | None:
+        value = self.settings.value("city/crl", "")
+        return Path(str(value)) if value else None
+
+    def set_crl(self, path: Path | None) -> None:
+        self.settings.setValue("city/crl", str(path) if path else "")
+        self.crl_button.setText(f"吊销列表：{path.name}" if path else "吊销列表…")
+
+    def choose_crl(self) -> None:
+        chosen, _ = QFileDialog.getOpenFileName(self, "选择市局吊销列表（取消则不使用）", "", "吊销列表 (*.crl *.pem)")
+        self.set_crl(Path(chosen) if chosen else None)
+        if self.folder:
+            self.collect_folder(self.folder)
+
     def collect_folder(self, folder: Path) -> BackgroundTask | None:
         from cryptography import x509
 
         from reports.collect import collect
+        from reports.verify import load_crls
 
         pem = self.store.trust_root_pem()
         if not pem:
             show_error(self, "尚未设置受信任的市局根证书")
             return None
         roots = x509.load_pem_x509_certificates(pem.encode("ascii"))
+        crl = self.crl_path
+        try:
+            revocations = load_crls([crl] if crl else [], roots)
+        except DomainError as exc:
+            show_error(self, exc, title="吊销列表不可用")
+            return None
         self.folder = folder
         self.settings.setValue("city/folder", str(folder))
         self.folder_label.setText(f"季报文件夹：{folder}")
@@ -407,7 +439,9 @@ class CityWindow(QMainWindow):
             if self.task is task:
                 show_error(self, error, title="核验失败")
 
-        task = BackgroundTask(self, "正在核验季报", lambda step: collect(folder, roots, step), collected, failed)
+        task = BackgroundTask(
+            self, "正在核验季报", lambda step: collect(folder, roots, step, crls=revocations), collected, failed
+        )
         self.task = task
         task.start()
         return task

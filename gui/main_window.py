@@ -402,11 +402,12 @@ class MainWindow(QMainWindow):
     # --- returns -----------------------------------------------------------------------------
 
     def _ready_return(self) -> ReturnData | None:
-        """The quarter's return as saved, or None after telling the clerk why it cannot be made."""
+        """The quarter's return as saved for a print preview (an unfinished quarter too, as a draft), or None
+        after telling the clerk why it cannot be made."""
         if not self.resolve_unsaved(self.quarter.label):
             return None
         try:
-            return prepare_return(self.store, self.quarter)
+            return prepare_return(self.store, self.quarter, preview=True)
         except DomainError as exc:
             show_error(self, exc, title="还不能导出")
             return None
@@ -435,6 +436,11 @@ class MainWindow(QMainWindow):
 
     def export_return(self, folder: Path | None = None) -> BackgroundTask | None:
         if not self.resolve_unsaved(self.quarter.label):
+            return None
+        try:
+            prepare_return(self.store, self.quarter)  # refuse (unfinished quarter, errors) before asking the passphrase
+        except DomainError as exc:
+            show_error(self, exc, title="还不能导出")
             return None
         go_on, identity = self._signing_identity()
         if not go_on:
@@ -523,26 +529,26 @@ class MainWindow(QMainWindow):
         return dialog
 
     def import_identity(self, path: Path | None = None) -> bool:
-        from reports.identity import IdentityError, describe, open_identity
+        from reports.identity import IdentityCancelled, import_identity_file
 
         if path is None:
             chosen, _ = QFileDialog.getOpenFileName(self, "选择市局签发的签名证书", "", "签名证书 (*.p12 *.pfx)")
             if not chosen:
                 return False
             path = Path(chosen)
-        passphrase = ask_passphrase(self, f"请输入 {path.name} 的口令：")
-        if passphrase is None:
-            return False
+        chosen_path = path
         try:
-            data = path.read_bytes()
-            identity = open_identity(data, passphrase, path.name)
-            if identity.town != self.town:
-                raise IdentityError(f"这个签名证书属于{identity.town}，而本数据库是{self.town}的，拒绝导入")
-            self.store.set_identity(data, describe(identity.certificate))
+            checked = import_identity_file(
+                self.store, path, lambda: ask_passphrase(self, f"请输入 {chosen_path.name} 的口令："), self.town
+            )
+        except IdentityCancelled:
+            return False
         except (DomainError, OSError) as exc:
             show_error(self, exc, title="导入失败")
             return False
-        self.statusBar().showMessage(f"已导入签名证书：{identity.town}", 8000)
+        self.statusBar().showMessage(
+            f"已导入签名证书：{checked.identity.town}；市局根证书 SHA-256 指纹 {checked.root_fingerprint}", 15000
+        )
         return True
 
     def import_plan(self, path: Path | None = None, period: tuple[str, str] | None = None) -> bool:

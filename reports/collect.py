@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cryptography import x509
@@ -14,7 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from core.progress import History
 from core.quarters import Quarter
 from reports.payload import Payload
-from reports.verify import NOT_SIGNED, Verdict, Verifier
+from reports.verify import NOT_REGULAR, NOT_SIGNED, Revocations, Verdict, Verifier
 
 RETURN_SUFFIXES = (".xlsx", ".pdf")
 Key = tuple[str, Quarter]
@@ -32,7 +33,7 @@ class Collection:
     def add(self, verdict: Verdict) -> None:
         if verdict.valid:
             self.valid.append(verdict)
-        elif verdict.reason.startswith(NOT_SIGNED) or verdict.reason.startswith("不是季报文件"):
+        elif verdict.reason.startswith((NOT_SIGNED, "不是季报文件", NOT_REGULAR)):
             self.skipped.append(verdict)
         else:
             self.invalid.append(verdict)
@@ -45,13 +46,18 @@ class Collection:
             groups.setdefault((verdict.payload.town, verdict.payload.quarter), []).append(verdict)
         self.chosen, self.superseded, self.conflicts = {}, [], []
         for key, verdicts in groups.items():
+            if _signed_out_of_order(verdicts):
+                # a higher revision signed before a lower one: a back-dated signature, or two versions
+                # of the truth; neither wins
+                self.conflicts += verdicts
+                continue
             top = max(v.payload.revision for v in verdicts if v.payload)
             latest = [v for v in verdicts if v.payload and v.payload.revision == top]
             self.superseded += [v for v in verdicts if v.payload and v.payload.revision < top]
             if len({_content(v.payload) for v in latest if v.payload}) > 1:
                 self.conflicts += latest
             else:
-                self.chosen[key] = latest[0]
+                self.chosen[key] = min(latest, key=lambda v: v.file)  # the same pick whatever the file order
 
     def town_histories(self) -> dict[str, History]:
         histories: dict[str, dict[Quarter, dict[str, int]]] = {}
@@ -64,28 +70,222 @@ class Collection:
         return {v.payload.town for v in self.conflicts if v.payload and v.payload.quarter == quarter}
 
 
+def _signed_out_of_order(verdicts: list[Verdict]) -> bool:
+    """Is some revision signed earlier than a lower revision of the same town and quarter?"""
+    latest_of: dict[int, dt.datetime] = {}
+    earliest_of: dict[int, dt.datetime] = {}
+    for v in verdicts:
+        if v.payload is None or v.signed_at is None:
+            continue
+        r = v.payload.revision
+        latest_of[r] = max(v.signed_at, latest_of.get(r, v.signed_at))
+        earliest_of[r] = min(v.signed_at, earliest_of.get(r, v.signed_at))
+    revisions = sorted(latest_of)
+    return any(
+        earliest_of[higher] < latest_of[lower]
+        for i, lower in enumerate(revisions)
+        for higher in revisions[i + 1 :]
+    )
+
+
 def _content(payload: Payload) -> tuple[str, int, str]:
     return payload.plan or "", payload.revision, payload.content_hash()
 
 
 def find_returns(folder: Path) -> Iterator[Path]:
-    for root, _dirs, files in os.walk(folder):
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()  # the same order on every file system, so reports list files the same way
         for name in sorted(files):
             if name.lower().endswith(RETURN_SUFFIXES) and not name.startswith((".", "~$")):
                 yield Path(root) / name
 
 
-_worker_verifier: Verifier | None = None
+TIME_LIMIT = 5.0  # seconds per file (from the worker being ready): a hostile file is reported within 10 s
+MEMORY_LIMIT = 500 * 1024 * 1024  # bytes a worker may grow by (POSIX only)
+TIMED_OUT = "无法核验：超时"
+OUT_OF_MEMORY = "无法核验：内存超限"
+READY = "ready"
+STARTUP_LIMIT = 120.0  # seconds a fresh worker may take to import what it needs
 
 
-def _init_worker(root_pems: list[bytes]) -> None:
-    global _worker_verifier
-    _worker_verifier = Verifier([x509.load_pem_x509_certificate(pem) for pem in root_pems])
+def _limit_memory(extra: int) -> None:
+    """On POSIX, cap the worker's address space at what it has now plus `extra` (no `resource` on Windows)."""
+    try:
+        import resource
+    except ImportError:  # Windows: the size caps before reading and the time limit still apply
+        return
+    current = 0
+    try:
+        with open("/proc/self/statm") as f:
+            current = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        current = 1024 * 1024 * 1024
+    limit = current + extra
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ValueError, OSError):  # some systems (macOS) do not enforce or accept RLIMIT_AS
+        return
 
 
-def _verify_in_worker(path: Path) -> Verdict:
-    assert _worker_verifier is not None
-    return _worker_verifier.verify(path)
+def _warm_up() -> None:
+    """Import what verification needs before the memory limit, so the limit measures the file's own work."""
+    import pypdfium2  # noqa: F401
+    from pyhanko.pdf_utils.reader import PdfFileReader  # noqa: F401
+    from pyhanko.sign.validation import validate_pdf_signature  # noqa: F401
+    from pyhanko_certvalidator import CertificateValidator  # noqa: F401
+
+    import reports.excel  # noqa: F401
+    import reports.pdf  # noqa: F401
+    import reports.pdf_text  # noqa: F401
+    import reports.signing  # noqa: F401
+    import reports.xlsx_cells  # noqa: F401
+
+
+def _worker(conn, root_pems: list[bytes], revocations: Revocations | None, memory: int) -> None:  # type: ignore[no-untyped-def]
+    verifier = Verifier([x509.load_pem_x509_certificate(pem) for pem in root_pems], revocations=revocations)
+    _warm_up()
+    _limit_memory(memory)
+    conn.send(READY)
+    while True:
+        try:
+            path = conn.recv()
+        except EOFError:
+            return
+        if path is None:
+            return
+        try:
+            verdict = verifier.verify(Path(path))
+            if verdict.payload is not None:  # the parent needs the figures, not the whole rendered return
+                verdict = replace(verdict, payload=replace(verdict.payload, body={}))
+        except MemoryError:
+            verdict = Verdict(path, False, OUT_OF_MEMORY)
+        try:
+            conn.send(verdict)
+        except MemoryError:
+            conn.send(Verdict(path, False, OUT_OF_MEMORY))
+
+
+class _Slot:
+    """One worker process and the file it is verifying."""
+
+    def __init__(self, context, args: tuple) -> None:  # type: ignore[no-untyped-def, type-arg]
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_worker, args=(child, *args), daemon=True)
+        self.process.start()
+        child.close()
+        self.path: str | None = None
+        self.ready = False
+        self.started = time.monotonic()  # the clock runs from readiness, or from start-up until then
+
+    def give(self, path: str) -> None:
+        self.path = path
+        if self.ready:
+            self.started = time.monotonic()
+        self.conn.send(path)
+
+    def limit(self, time_limit: float) -> float:
+        return time_limit if self.ready else STARTUP_LIMIT
+
+    def stop(self, kill: bool = False) -> None:
+        try:
+            if kill:
+                self.process.kill()
+            else:
+                self.conn.send(None)
+        except (OSError, BrokenPipeError):
+            pass
+        self.process.join(timeout=5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+
+def _context():  # type: ignore[no-untyped-def]
+    """Workers start from a clean, small process: forkserver on POSIX (never fork a process that runs Qt or
+    holds a big heap), spawn on Windows."""
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    if "forkserver" in methods:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(
+            ["reports.collect", "reports.verify", "reports.excel", "reports.pdf", "reports.pdf_text", "pypdfium2"]
+        )
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def verify_isolated(
+    files: list[Path],
+    roots: list[x509.Certificate],
+    revocations: Revocations | None = None,
+    workers: int = 1,
+    step: Callable[[str], bool] | None = None,
+    time_limit: float = TIME_LIMIT,
+    memory: int = MEMORY_LIMIT,
+) -> Iterator[Verdict]:
+    """Verify each file in a worker process with a time and memory limit; verdicts in the files' order.
+
+    A worker that overruns is killed and its file gets TIMED_OUT; one that dies gets OUT_OF_MEMORY;
+    a fresh worker takes its place and the run goes on.
+    """
+    from multiprocessing.connection import wait
+
+    context = _context()
+    args = ([r.public_bytes(serialization.Encoding.PEM) for r in roots], revocations, memory)
+    pending = [str(p) for p in files]
+    results: dict[str, Verdict] = {}
+    slots = [_Slot(context, args) for _ in range(max(1, min(workers, len(pending))))]
+    queue = list(reversed(pending))
+    emitted = 0
+    try:
+        for slot in slots:
+            if queue:
+                slot.give(queue.pop())
+        while emitted < len(pending):
+            busy = [s for s in slots if s.path is not None]
+            timeout = max(0.05, min(s.limit(time_limit) - (time.monotonic() - s.started) for s in busy)) if busy else 0.05
+            ready = wait([s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=timeout)
+            for index, slot in enumerate(slots):
+                if slot.path is None:
+                    continue
+                verdict: Verdict | None = None
+                replace_slot = False
+                if slot.conn in ready:
+                    try:
+                        message = slot.conn.recv()
+                    except (EOFError, OSError):
+                        message, replace_slot = Verdict(slot.path, False, OUT_OF_MEMORY), True
+                    if message == READY:
+                        slot.ready, slot.started = True, time.monotonic()
+                        continue
+                    verdict = message
+                elif slot.process.sentinel in ready or not slot.process.is_alive():
+                    verdict, replace_slot = Verdict(slot.path, False, OUT_OF_MEMORY), True
+                elif time.monotonic() - slot.started > slot.limit(time_limit):
+                    verdict, replace_slot = Verdict(slot.path, False, TIMED_OUT), True
+                if verdict is None:
+                    continue
+                results[slot.path] = verdict
+                slot.path = None
+                if replace_slot:
+                    slot.stop(kill=True)
+                    slot = slots[index] = _Slot(context, args)
+                if queue:
+                    slot.give(queue.pop())
+            while emitted < len(pending) and pending[emitted] in results:
+                verdict = results.pop(pending[emitted])
+                emitted += 1
+                yield verdict
+                if step is not None and not step(f"正在核验 {emitted}/{len(pending)}"):
+                    return
+    finally:
+        for slot in slots:
+            slot.stop(kill=slot.path is not None)
 
 
 def collect(
@@ -93,24 +293,15 @@ def collect(
     roots: list[x509.Certificate],
     step: Callable[[str], bool] | None = None,
     workers: int | None = None,
+    crls: Revocations | None = None,
+    time_limit: float = TIME_LIMIT,
+    memory: int = MEMORY_LIMIT,
 ) -> Collection:
-    """Verify every .xlsx/.pdf under `folder` (recursively), on every core when there are many."""
+    """Verify every .xlsx/.pdf under `folder` (recursively), each in a bounded worker, on every core."""
     files = list(find_returns(folder))
     collection = Collection()
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
-    if workers <= 1 or len(files) < 8:
-        verifier = Verifier(roots)
-        for number, path in enumerate(files, start=1):
-            if step is not None and not step(f"正在核验 {number}/{len(files)}：{path.name}"):
-                break
-            collection.add(verifier.verify(path))
-    else:
-        pems = [r.public_bytes(serialization.Encoding.PEM) for r in roots]
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(pems,)) as pool:
-            for number, verdict in enumerate(pool.map(_verify_in_worker, files, chunksize=16), start=1):
-                collection.add(verdict)
-                if step is not None and not step(f"正在核验 {number}/{len(files)}"):
-                    pool.shutdown(cancel_futures=True)
-                    break
+    for verdict in verify_isolated(files, roots, crls, workers, step, time_limit, memory):
+        collection.add(verdict)
     collection.resolve()
     return collection

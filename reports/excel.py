@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
@@ -9,12 +13,22 @@ from openpyxl import Workbook
 from openpyxl.cell import Cell
 from openpyxl.packaging.custom import StringProperty
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
+from core.progress import percent
 from reports.layout import DATA_SHEET, FIRST_FIGURE_ROW, FORM_SHEET, HEADER_ROW
-from reports.payload import PAYLOAD_PROPERTY, SIGNATURE_PROPERTY
-from reports.returns import DRAFT_MARK, FORM_AUTHORITY, FORM_NUMBER, FORM_TITLE, SIGN_HERE, ReturnData, notes_reference
+from reports.payload import MANIFEST_PROPERTY, PAYLOAD_PROPERTY, SIGNATURE_PROPERTY
+from reports.returns import (
+    DRAFT_MARK,
+    FORM_AUTHORITY,
+    FORM_NUMBER,
+    FORM_TITLE,
+    SIGN_HERE,
+    ReturnData,
+    notes_reference,
+)
 
 BODY_FONT = "宋体"
 COUNT_FORMAT = "#,##0"
@@ -70,13 +84,27 @@ def build_workbook(data: ReturnData) -> Workbook:
     return workbook
 
 
-def write_workbook(data: ReturnData, path: Path, payload: bytes | None = None, signature: str | None = None) -> None:
-    """Save the workbook; a signed one carries the payload and its CMS signature as document properties."""
+def write_workbook(
+    data: ReturnData, path: Path, payload: bytes | None = None, sign: Callable[[bytes], str] | None = None
+) -> None:
+    """Save the workbook; a signed one carries the payload, the manifest of its parts and the CMS signature
+    over that manifest as document properties (see reports.package)."""
     workbook = build_workbook(data)
-    if payload is not None and signature is not None:
-        workbook.custom_doc_props.append(StringProperty(name=PAYLOAD_PROPERTY, value=payload.decode("utf-8")))
-        workbook.custom_doc_props.append(StringProperty(name=SIGNATURE_PROPERTY, value=signature))
-    workbook.save(path)
+    if payload is None or sign is None:
+        workbook.save(path)
+        return
+    path.write_bytes(sign_workbook(workbook, payload, sign))
+
+
+def sign_workbook(workbook: Workbook, payload: bytes, sign: Callable[[bytes], str]) -> bytes:
+    """The signed package of any openpyxl workbook (tests use it to play a town's own, hostile tool)."""
+    from reports.package import seal
+
+    for name in (PAYLOAD_PROPERTY, MANIFEST_PROPERTY, SIGNATURE_PROPERTY):
+        workbook.custom_doc_props.append(StringProperty(name=name, value="-"))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return seal(buffer.getvalue(), payload, sign)
 
 
 def _style(
@@ -99,15 +127,74 @@ def _style(
         cell.number_format = number_format
 
 
-def _write_form(ws: Worksheet, data: ReturnData) -> None:
-    widths = (34, 9, 12, 12, 13, 13, 10, 10, 10)
-    for index, width in enumerate(widths):
-        ws.column_dimensions[chr(65 + index)].width = width
-    last = chr(64 + len(COLUMNS))
-    ws.merge_cells(f"A1:{last}1")
-    title = FORM_TITLE + ("（未签名 草稿）" if not data.signed else "")
-    _style(set_text(ws["A1"], title), bold=True, size=16, border=False)
-    ws.row_dimensions[1].height = 30
+@dataclass(frozen=True)
+class CellSpec:
+    """One cell of a sheet: what it holds, how Excel formats it, and how it is styled."""
+
+    row: int
+    column: int
+    value: object
+    number_format: str = "General"
+    role: str = "plain"
+
+    @property
+    def ref(self) -> str:
+        return f"{get_column_letter(self.column)}{self.row}"
+
+
+@dataclass(frozen=True)
+class SheetSpec:
+    """A whole sheet as the app writes it; the verifier expects exactly this and nothing more."""
+
+    cells: tuple[CellSpec, ...]
+    merges: tuple[str, ...]
+    rows: dict[int, str]  # row -> its role, for borders
+    header_text: str  # right part of the printed header
+    footer_text: str  # centre part of the printed footer
+    footer_left: str = ""  # left part of the printed footer
+    row_breaks: tuple[int, ...] = ()  # manual page breaks, each after the row it names
+    print_area: str | None = None  # e.g. "A1:I24"
+    heights: dict[int, float] = field(default_factory=dict)  # row -> height in points
+
+    def printed_texts(self) -> dict[str, str]:
+        """The header/footer elements of the sheet's XML as openpyxl writes them."""
+        texts = {}
+        if self.header_text:
+            texts["oddHeader"] = f"&R{self.header_text}"
+        footer = (f"&L{self.footer_left}" if self.footer_left else "") + (
+            f"&C{self.footer_text}" if self.footer_text else ""
+        )
+        if footer:
+            texts["oddFooter"] = footer
+        return texts
+
+
+def shown_ratio(value: Fraction | None) -> float | None:
+    """The ratio Excel shows with 0.0% exactly as the PDF prints it (rounded the same way)."""
+    if value is None:
+        return None
+    text = percent(value)
+    return float(Decimal(text[:-1]) / 100)
+
+
+def form_spec(data: ReturnData) -> SheetSpec:
+    """Every cell of the "季报" sheet, computed from the return alone (the verifier calls this too).
+
+    Page 1 holds the figures, a line pointing to the 附页 and the sign-off; the 说明 texts follow on a
+    附页 after a manual row break.
+    """
+    cells: list[CellSpec] = []
+    merges: list[str] = []
+    rows: dict[int, str] = {}
+    heights: dict[int, float] = {}
+    last = get_column_letter(len(COLUMNS))
+
+    def put(row: int, column: int, value: object, role: str, number_format: str = "General") -> None:
+        cells.append(CellSpec(row, column, value, number_format, role))
+
+    merges.append(f"A1:{last}1")
+    put(1, 1, FORM_TITLE + ("（未签名 草稿）" if not data.signed else ""), "title")
+    heights[1] = 30
     right = (
         (2, f"表　　号：{FORM_NUMBER}"),
         (3, f"制表机关：{FORM_AUTHORITY}"),
@@ -115,66 +202,60 @@ def _write_form(ws: Worksheet, data: ReturnData) -> None:
         (5, f"有效期至：{data.valid_until_text}　　计量单位：见各栏"),
     )
     for row, text in right:
-        ws.merge_cells(f"F{row}:{last}{row}")
-        _style(set_text(ws[f"F{row}"], text), align="left", border=False, size=9)
+        merges.append(f"F{row}:{last}{row}")
+        put(row, 6, text, "mark")
     if not data.signed:
-        ws.merge_cells("A2:E2")
-        cell = set_text(ws["A2"], DRAFT_MARK)
-        _style(cell, bold=True, size=12, border=False, align="left")
-        cell.font = Font(name=BODY_FONT, bold=True, size=12, color="C62828")
-    ws.merge_cells("A3:E3")
-    _style(
-        set_text(ws["A3"], f"填报单位（盖章）：{data.profile.get('unit_name') or data.town}"),
-        align="left",
-        border=False,
-    )
-    ws.merge_cells("A4:E4")
-    _style(set_text(ws["A4"], f"报告期：{data.quarter.label}　　镇街：{data.town}"), align="left", border=False)
-    plan = f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标"
-    ws.merge_cells("A5:E5")
-    _style(set_text(ws["A5"], plan), align="left", border=False, size=9)
+        merges.append("A2:E2")
+        put(2, 1, DRAFT_MARK, "draft")
+    merges.append("A3:E3")
+    put(3, 1, f"填报单位（盖章）：{data.profile.get('unit_name') or data.town}", "head")
+    merges.append("A4:E4")
+    put(4, 1, f"报告期：{data.quarter.label}　　镇街：{data.town}", "head")
+    merges.append("A5:E5")
+    put(5, 1, f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标", "mark")
     for column, header in enumerate(COLUMNS, start=1):
-        _style(set_text(ws.cell(HEADER_ROW, column), header), bold=True, fill=HEADER_FILL)
-    ws.row_dimensions[HEADER_ROW].height = 24
+        put(HEADER_ROW, column, header, "column_header")
+    heights[HEADER_ROW] = 24
     row = FIRST_FIGURE_ROW
     for line in data.figures:
-        cells = (
+        values = (
             ("　　" if line.is_sub else "") + line.name,
             line.unit,
             line.quarter,
             line.ytd,
             line.cumulative,
             line.target,
-            _ratio(line.completion),
-            _ratio(data.time_progress) if line.target is not None else None,
+            shown_ratio(line.completion),
+            shown_ratio(data.time_progress) if line.target is not None else None,
             line.status or ("—" if line.target is None else "未填报"),
         )
-        _write_row(ws, row, cells)
+        _row_cells(put, row, values)
+        heights[row] = 20
         row += 1
-    _style(set_text(ws.cell(row, 1), "比率（由系统计算）"), bold=True, fill=HEADER_FILL, align="left")
+    put(row, 1, "比率（由系统计算）", "band_left")
     for column, header in enumerate(("", "本季度", "本年累计", "分子/分母", "目标", "", "", "是否达标"), start=2):
-        _style(set_text(ws.cell(row, column), header), bold=True, fill=HEADER_FILL)
+        put(row, column, header, "band")
     row += 1
     for rate in data.rates:
         verdict = "—" if rate.met is None else ("达标" if rate.met else "未达标")
         fraction = "—" if rate.denominator is None else f"{rate.numerator:,}/{rate.denominator:,}"
-        cells = (
+        values = (
             rate.name,
             "%",
-            _ratio(rate.quarter_rate) if rate.quarter_rate is not None else rate.quarter_text,
-            _ratio(rate.ytd_rate) if rate.ytd_rate is not None else rate.ytd_text,
+            shown_ratio(rate.quarter_rate) if rate.quarter_rate is not None else rate.quarter_text,
+            shown_ratio(rate.ytd_rate) if rate.ytd_rate is not None else rate.ytd_text,
             fraction,
-            float(rate.target),
+            shown_ratio(rate.target),
             None,
             None,
             verdict,
         )
-        _write_row(ws, row, cells)
+        _row_cells(put, row, values)
+        heights[row] = 20
         row += 1
-    # Page 1: the figures, a line pointing to the 附页, and the sign-off; the 说明 texts follow on a 附页.
-    ws.merge_cells(f"A{row}:{last}{row}")
-    _style(set_text(ws.cell(row, 1), notes_reference(data)), align="left", border=False, size=9)
-    ws.row_dimensions[row].height = 20
+    merges.append(f"A{row}:{last}{row}")
+    put(row, 1, notes_reference(data), "mark")
+    heights[row] = 20
     row += 1
     profile = data.profile
     sign_off = (
@@ -183,41 +264,119 @@ def _write_form(ws: Worksheet, data: ReturnData) -> None:
         f"报出日期：{data.report_date}　　　　　　　　　　　　　　　　（单位盖章）",
     )
     for text in sign_off:
-        ws.merge_cells(f"A{row}:{last}{row}")
-        _style(set_text(ws.cell(row, 1), text), align="left", border=False)
-        ws.row_dimensions[row].height = 26
+        merges.append(f"A{row}:{last}{row}")
+        put(row, 1, text, "head")
+        heights[row] = 26
         row += 1
     page_one_end = row - 1
     last_row = page_one_end
+    row_breaks: tuple[int, ...] = ()
     if data.notes:
-        ws.row_breaks.append(Break(id=page_one_end))
+        row_breaks = (page_one_end,)
         row += 1
-        ws.merge_cells(f"A{row}:{last}{row}")
-        title = f"附页：填报说明（{data.town}　{data.quarter.label}　第 {data.revision} 版）"
-        _style(set_text(ws.cell(row, 1), title), bold=True, size=13, border=False)
-        ws.row_dimensions[row].height = 26
+        merges.append(f"A{row}:{last}{row}")
+        put(row, 1, f"附页：填报说明（{data.town}　{data.quarter.label}　第 {data.revision} 版）", "annex_title")
+        heights[row] = 26
         row += 1
         for column, header in ((1, "指标"), (2, "情况"), (6, "说明")):
-            _style(set_text(ws.cell(row, column), header), bold=True, fill=HEADER_FILL)
-        ws.merge_cells(f"B{row}:E{row}")
-        ws.merge_cells(f"F{row}:{last}{row}")
-        for column in range(1, len(COLUMNS) + 1):
-            ws.cell(row, column).border = BORDER
+            put(row, column, header, "column_header")
+        merges.append(f"B{row}:E{row}")
+        merges.append(f"F{row}:{last}{row}")
+        rows[row] = "annex_header"
         row += 1
         for note in data.notes:
-            _style(set_text(ws.cell(row, 1), note.name), align="left")
-            ws.merge_cells(f"B{row}:E{row}")
-            _style(set_text(ws.cell(row, 2), note.finding), align="left", size=9)
-            ws.merge_cells(f"F{row}:{last}{row}")
-            _style(set_text(ws.cell(row, 6), note.text), align="left")
-            for column in range(2, len(COLUMNS) + 1):
-                ws.cell(row, column).border = BORDER
+            put(row, 1, note.name, "note")
+            merges.append(f"B{row}:E{row}")
+            put(row, 2, note.finding, "note_small")
+            merges.append(f"F{row}:{last}{row}")
+            put(row, 6, note.text, "note")
+            rows[row] = "note"
             # Merged cells do not grow by themselves: about 22 characters fit on a line of F:I.
             lines = max(2, -(-len(note.text) // 22), -(-len(note.finding) // 26))
-            ws.row_dimensions[row].height = 15 * lines + 4
+            heights[row] = 15 * lines + 4
             row += 1
         last_row = row - 1
-    ws.print_area = f"A1:{last}{last_row}"
+    header_text = DRAFT_MARK if not data.signed else f"{data.town} {data.quarter.label}"
+    return SheetSpec(
+        tuple(cells),
+        tuple(merges),
+        rows,
+        header_text,
+        "第 &P 页，共 &N 页",
+        footer_left=f"{FORM_NUMBER}　{data.town} {data.quarter.label}　第 {data.revision} 版",
+        row_breaks=row_breaks,
+        print_area=f"A1:{last}{last_row}",
+        heights=heights,
+    )
+
+
+def _row_cells(put, row: int, values: tuple[object, ...]) -> None:  # type: ignore[no-untyped-def]
+    for column, value in enumerate(values, start=1):
+        number_format = "General"
+        if isinstance(value, int) and column in (3, 4, 5, 6):
+            number_format = COUNT_FORMAT
+        elif isinstance(value, float):
+            number_format = PERCENT_FORMAT
+        if value is None:
+            put(row, column, "—" if column > 2 else None, "dash")
+        else:
+            role = "cell_left" if column == 1 else "cell_right" if 3 <= column <= 8 else "cell"
+            put(row, column, value, role, number_format)
+
+
+def _write_spec(ws: Worksheet, spec: SheetSpec) -> None:
+    for merge in spec.merges:
+        ws.merge_cells(merge)
+    for c in spec.cells:
+        cell = ws.cell(c.row, c.column)
+        if isinstance(c.value, str):
+            set_text(cell, c.value)
+        elif c.value is not None:
+            cell.value = c.value
+        role = c.role
+        if role == "title":
+            _style(cell, bold=True, size=16, border=False)
+        elif role == "mark":
+            _style(cell, align="left", border=False, size=9)
+        elif role == "head":
+            _style(cell, align="left", border=False)
+        elif role == "draft":
+            _style(cell, bold=True, size=12, border=False, align="left")
+            cell.font = Font(name=BODY_FONT, bold=True, size=12, color="C62828")
+        elif role == "annex_title":
+            _style(cell, bold=True, size=13, border=False)
+        elif role in ("column_header", "band"):
+            _style(cell, bold=True, fill=HEADER_FILL)
+        elif role == "band_left":
+            _style(cell, bold=True, fill=HEADER_FILL, align="left")
+        elif role == "dash":
+            _style(cell)
+            cell.alignment = Alignment(horizontal="center", vertical="center")
+        elif role in ("cell_left", "cell_right", "cell"):
+            align = {"cell_left": "left", "cell_right": "right", "cell": "center"}[role]
+            _style(cell, align=align, number_format=None if c.number_format == "General" else c.number_format)
+        elif role == "note":
+            _style(cell, align="left")
+        elif role == "note_small":
+            _style(cell, align="left", size=9)
+
+
+def _write_form(ws: Worksheet, data: ReturnData) -> None:
+    widths = (34, 9, 12, 12, 13, 13, 10, 10, 10)
+    for index, width in enumerate(widths):
+        ws.column_dimensions[chr(65 + index)].width = width
+    spec = form_spec(data)
+    _write_spec(ws, spec)
+    for row, height in spec.heights.items():
+        ws.row_dimensions[row].height = height
+    bordered = {"note": range(2, len(COLUMNS) + 1), "annex_header": range(1, len(COLUMNS) + 1)}
+    for row, role in spec.rows.items():
+        for column in bordered.get(role, ()):
+            ws.cell(row, column).border = BORDER
+    for row in spec.row_breaks:
+        ws.row_breaks.append(Break(id=row))
+    if spec.print_area:
+        ws.print_area = spec.print_area
 
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
@@ -228,38 +387,16 @@ def _write_form(ws: Worksheet, data: ReturnData) -> None:
     ws.page_margins.left = ws.page_margins.right = 0.5
     ws.page_margins.top = ws.page_margins.bottom = 0.5
     ws.page_margins.header = ws.page_margins.footer = 0.2
-    ws.oddHeader.right.text = DRAFT_MARK if not data.signed else f"{data.town} {data.quarter.label}"
-    ws.oddFooter.left.text = f"{FORM_NUMBER}　{data.town} {data.quarter.label}　第 {data.revision} 版"
-    ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+    ws.oddHeader.right.text = spec.header_text
+    ws.oddFooter.left.text = spec.footer_left
+    ws.oddFooter.center.text = spec.footer_text
     ws.freeze_panes = f"A{FIRST_FIGURE_ROW}"
     ws.protection.sheet = True  # read-only against slips; the signature catches deliberate edits
 
 
-def _write_row(ws: Worksheet, row: int, cells: tuple[object, ...]) -> None:
-    for column, value in enumerate(cells, start=1):
-        cell = ws.cell(row, column)
-        if isinstance(value, str):
-            set_text(cell, value)
-        else:
-            cell.value = value
-        number_format = None
-        if isinstance(value, int) and column in (3, 4, 5, 6):
-            number_format = COUNT_FORMAT
-        elif isinstance(value, float):
-            number_format = PERCENT_FORMAT
-        _style(
-            cell,
-            align="left" if column == 1 else "right" if column in (3, 4, 5, 6, 7, 8) else "center",
-            number_format=number_format,
-        )
-        if value is None:
-            cell.value = "—" if column > 2 else None
-            cell.alignment = Alignment(horizontal="center", vertical="center")
-    ws.row_dimensions[row].height = 20
-
-
-def _write_data_sheet(ws: Worksheet, data: ReturnData) -> None:
-    """A plain table for the city's tools: metadata rows, then one row per indicator code."""
+def data_spec(data: ReturnData) -> SheetSpec:
+    """Every cell of the "数据" sheet: metadata rows, then one row per indicator code."""
+    cells: list[CellSpec] = []
     meta = (
         ("town", data.town),
         ("quarter", data.quarter.code),
@@ -269,40 +406,42 @@ def _write_data_sheet(ws: Worksheet, data: ReturnData) -> None:
         ("signed", "yes" if data.signed else "no"),
     )
     for row, (key, value) in enumerate(meta, start=1):
-        ws.cell(row, 1, key)
-        if isinstance(value, str):
-            set_text(ws.cell(row, 2), value)
-        else:
-            ws.cell(row, 2, value)
+        cells.append(CellSpec(row, 1, key))
+        cells.append(CellSpec(row, 2, value))
     header_row = len(meta) + 2
     for column, header in enumerate(("code", "value", "ytd", "cumulative", "target", "unit", "name"), start=1):
-        ws.cell(header_row, column, header).font = Font(bold=True)
+        cells.append(CellSpec(header_row, column, header, role="bold"))
     row = header_row + 1
     for line in data.figures:
         for column, value in enumerate(
             (line.code, line.quarter, line.ytd, line.cumulative, line.target, line.unit, line.name), start=1
         ):
-            ws.cell(row, column, value)
+            cells.append(CellSpec(row, column, value))
         row += 1
     for rate in data.rates:
-        values = (
-            rate.code,
-            _ratio(rate.quarter_rate),
-            _ratio(rate.ytd_rate),
-            None,
-            float(rate.target),
-            "ratio",
-            rate.name,
-        )
+        values = (rate.code, _ratio(rate.quarter_rate), _ratio(rate.ytd_rate), None, float(rate.target), "ratio", rate.name)
         for column, value in enumerate(values, start=1):
-            ws.cell(row, column, value)
+            cells.append(CellSpec(row, column, value))
         row += 1
     for note in data.notes:
-        ws.cell(row, 1, f"explain:{note.code}")
-        set_text(ws.cell(row, 2), note.text)
+        cells.append(CellSpec(row, 1, f"explain:{note.code}"))
+        cells.append(CellSpec(row, 2, note.text))
         row += 1
+    if not data.signed:
+        cells.append(CellSpec(row + 1, 1, DRAFT_MARK))
+    return SheetSpec(tuple(c for c in cells if c.value is not None), (), {}, "", "")
+
+
+def _write_data_sheet(ws: Worksheet, data: ReturnData) -> None:
+    """A plain table for the city's tools."""
+    for c in data_spec(data).cells:
+        cell = ws.cell(c.row, c.column)
+        if isinstance(c.value, str):
+            set_text(cell, c.value)
+        else:
+            cell.value = c.value
+        if c.role == "bold":
+            cell.font = Font(bold=True)
     ws.column_dimensions["A"].width = 28
     ws.column_dimensions["G"].width = 30
-    if not data.signed:
-        ws.cell(row + 1, 1, DRAFT_MARK)
     ws.protection.sheet = True

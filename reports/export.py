@@ -47,15 +47,24 @@ class ExportResult:
         return [self.workbook, self.pdf, self.summary]
 
 
-def prepare_return(store: Store, quarter: Quarter, now: datetime | None = None, signed: bool = False) -> ReturnData:
+def prepare_return(
+    store: Store, quarter: Quarter, now: datetime | None = None, signed: bool = False, preview: bool = False
+) -> ReturnData:
     """The return as it would be exported now, with the revision its content calls for.
 
-    `signed` reserves that revision for this content (see Store.reserve_revision).
+    A quarter that has not ended cannot be exported; `preview` (printing a draft for the town's own
+    leaders) can show it. `signed` reserves that revision for this content (see Store.reserve_revision).
     """
     town = store.require_town()
     values = store.figures(quarter)
     findings = store.check(quarter)
     blockers = submission_blockers(findings, values)
+    today = store.today()
+    if quarter.last_day >= today and not preview:
+        ends = f"{quarter.last_day:%Y-%m-%d}"
+        blockers = [
+            f"{quarter.label}尚未结束（{ends} 结束），季度结束后才能导出上报；季度中可以先录入、保存数据", *blockers
+        ]
     trail = store.verify_audit()
     if not trail.ok:
         blockers.append(f"修改记录校验未通过：{trail.message}。请联系市局，在查明之前不能上报")
@@ -145,14 +154,17 @@ def write_return_files(
     if not overwrite:
         refuse_existing(wanted)
     payload = payload_of(data).to_bytes()
-    signature = None
+    sign: Callable[[bytes], str] | None = None
     if identity is not None:
         from reports.signing import sign_payload
 
-        signature = sign_payload(identity, payload)
+        signer_identity = identity
+
+        def sign(manifest: bytes) -> str:
+            return sign_payload(signer_identity, manifest)
 
     def workbook(temp: Path) -> None:
-        write_workbook(data, temp, payload if signature else None, signature)
+        write_workbook(data, temp, payload, sign)
 
     def pdf(write: Callable[[ReturnData, Path], object], visible: bool) -> Callable[[Path], None]:
         def run(temp: Path) -> None:

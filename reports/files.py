@@ -63,3 +63,16 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
         temp.unlink(missing_ok=True)
         raise
     return path
+
+
+def printable(name: str) -> str:
+    """A file name safe to print on one line: control characters (and backslashes) escaped."""
+    out = []
+    for char in name:
+        if char == "\\":
+            out.append("\\\\")
+        elif ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 or char in "\u2028\u2029\u202e\u202d\u200e\u200f":
+            out.append(f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+        else:
+            out.append(char)
+    return "".join(out)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -153,8 +155,9 @@ def issue_town_identity(
     """Issue `town` a key and a certificate signed by the city root, as a passphrase-protected .p12."""
     town = check_town(town)
     _check_new_passphrase(passphrase)
-    if out.exists():
-        raise IdentityError(f"{out} 已存在，未覆盖")
+    for existing in (out, write_town_certificate(out)):
+        if existing.exists():
+            raise IdentityError(f"{existing} 已存在，未覆盖")
     try:
         root_data = root_p12.read_bytes()
     except OSError as exc:
@@ -181,6 +184,8 @@ def issue_town_identity(
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     _write_new(out, bundle)
+    pem = write_town_certificate(out)
+    _write_new(pem, certificate.public_bytes(serialization.Encoding.PEM))
     return out
 
 
@@ -218,3 +223,251 @@ def load_trust_roots(path: Path) -> list[x509.Certificate]:
         except ValueError as exc:
             raise IdentityError(f"{path.name} 不是证书文件（应为 city_root.pem）") from exc
     return roots
+
+
+# --- importing a town identity: what it holds is checked before it is kept -------------------
+
+MAX_P12_BYTES = 64 * 1024
+MAX_KDF_ITERATIONS = 1_000_000
+DOCUMENT_SIGNING_EKUS = {
+    "2.5.29.37.0",  # anyExtendedKeyUsage
+    "1.3.6.1.5.5.7.3.36",  # id-kp-documentSigning
+    "1.2.840.113583.1.1.5",  # Adobe Authentic Documents Trust
+}
+
+
+@dataclass(frozen=True)
+class CheckedIdentity:
+    identity: Identity
+    root: x509.Certificate
+    description: str
+
+    @property
+    def root_pem(self) -> str:
+        return self.root.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+    @property
+    def root_fingerprint(self) -> str:
+        return fingerprint(self.root)
+
+
+def fingerprint(certificate: x509.Certificate) -> str:
+    """SHA-256 of the certificate, as colon-separated hex pairs (what the city announces)."""
+    return certificate.fingerprint(hashes.SHA256()).hex(":").upper()
+
+
+def check_p12_bounds(data: bytes, what: str) -> None:
+    """Refuse at once a .p12 that is oversized or would make key derivation run for minutes."""
+    if len(data) > MAX_P12_BYTES:
+        raise IdentityError(f"{what}：文件大小 {len(data) // 1024} KB，超过 {MAX_P12_BYTES // 1024} KB，不是市局签发的证书文件")
+    from asn1crypto import cms as asn1_cms
+    from asn1crypto import pkcs12 as asn1_pkcs12
+
+    try:
+        pfx = asn1_pkcs12.Pfx.load(data)
+        counts = []
+        mac = pfx["mac_data"]
+        if mac.native is not None:
+            counts.append(int(mac["iterations"].native))
+        for info in pfx.authenticated_safe:
+            kind = info["content_type"].native
+            if kind == "encrypted_data":
+                algorithm = info["content"]["encrypted_content_info"]["content_encryption_algorithm"]
+                counts.append(_kdf_iterations(algorithm))
+            elif kind == "data":
+                contents = asn1_pkcs12.SafeContents.load(info["content"].native)
+                for bag in contents:
+                    if bag["bag_id"].native == "pkcs8_shrouded_key_bag":
+                        counts.append(_kdf_iterations(bag["bag_value"]["encryption_algorithm"]))
+            elif not isinstance(info, asn1_cms.ContentInfo):
+                raise ValueError("content")
+    except (ValueError, TypeError, KeyError) as exc:
+        raise IdentityError(f"{what}：不是有效的证书文件（.p12）") from exc
+    if any(count > MAX_KDF_ITERATIONS for count in counts):
+        raise IdentityError(
+            f"{what}：口令保护的迭代次数为 {max(counts):,}，远超正常值（不超过 {MAX_KDF_ITERATIONS:,}），拒绝打开"
+        )
+
+
+def _kdf_iterations(algorithm) -> int:  # type: ignore[no-untyped-def]
+    name = algorithm["algorithm"].native
+    parameters = algorithm["parameters"]
+    if name == "pbes2":
+        return int(parameters["key_derivation_func"]["parameters"]["iteration_count"].native)
+    if hasattr(parameters, "native") and isinstance(parameters.native, dict) and "iterations" in parameters.native:
+        return int(parameters.native["iterations"])
+    return 0
+
+
+def check_identity(
+    data: bytes,
+    passphrase: bytes,
+    what: str,
+    town: str,
+    pinned_root_pem: str | None,
+    now: dt.datetime | None = None,
+) -> CheckedIdentity:
+    """Open a town's .p12 and refuse it unless it holds this town's valid signing certificate and the
+    city root that issued it (the root pinned in this database, when one is)."""
+    check_p12_bounds(data, what)
+    identity = open_identity(data, passphrase, what)
+    certificate = identity.certificate
+    if identity.town != town:
+        raise IdentityError(f"这个签名证书属于{identity.town}，而本数据库是{town}的，拒绝导入")
+    now = now or _now()
+    start, stop = certificate.not_valid_before_utc, certificate.not_valid_after_utc
+    if now < start:
+        raise IdentityError(f"{what}：证书尚未生效（有效期 {start:%Y-%m-%d} 至 {stop:%Y-%m-%d}），拒绝导入")
+    if now > stop:
+        raise IdentityError(f"{what}：证书已过期（有效期 {start:%Y-%m-%d} 至 {stop:%Y-%m-%d}），请向市局申请新的证书")
+    _check_usage(certificate, what)
+    issuer = certificate.issuer.rfc4514_string()
+    roots = [c for c in identity.chain if c.subject == certificate.issuer and _issued(certificate, c) and _is_root(c)]
+    if not roots:
+        raise IdentityError(f"{what}：文件中没有签发此证书的市局根证书（签发者“{issuer}”），拒绝导入")
+    root = roots[0]
+    if pinned_root_pem is not None:
+        pinned = x509.load_pem_x509_certificate(pinned_root_pem.encode("ascii"))
+        if pinned != root:
+            raise IdentityError(
+                f"{what}：证书由“{issuer}”（根证书指纹 {fingerprint(root)}）签发，"
+                f"不是本机已固定的市局根证书（指纹 {fingerprint(pinned)}），拒绝导入"
+            )
+    return CheckedIdentity(identity, root, describe(certificate))
+
+
+def _issued(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        certificate.verify_directly_issued_by(issuer)
+        return True
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+
+
+def _is_root(certificate: x509.Certificate) -> bool:
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return False
+    return constraints.ca and certificate.subject == certificate.issuer and _issued(certificate, certificate)
+
+
+def _check_usage(certificate: x509.Certificate, what: str) -> None:
+    try:
+        usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+        if not usage.content_commitment:
+            raise IdentityError(f"{what}：证书的密钥用途不含“不可否认”（nonRepudiation），不能用于签署季报")
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        eku = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    except x509.ExtensionNotFound:
+        return
+    if not {oid.dotted_string for oid in eku} & DOCUMENT_SIGNING_EKUS:
+        names = "、".join(oid._name for oid in eku)
+        raise IdentityError(f"{what}：证书的扩展密钥用途（{names}）不含文档签名，不能用于签署季报")
+
+
+def write_town_certificate(out: Path) -> Path:
+    """The .pem beside a town's .p12 (for the city's records and for revocation)."""
+    return out.with_suffix(".pem")
+
+
+def revoke(
+    root_p12: Path,
+    root_passphrase: bytes,
+    certificate_path: Path,
+    out: Path,
+    existing_crl: Path | None = None,
+    when: dt.datetime | None = None,
+) -> tuple[Path, x509.Certificate]:
+    """Write a CRL signed by the city root: the entries of `existing_crl` plus `certificate_path`'s certificate."""
+    try:
+        root_data = root_p12.read_bytes()
+        cert_data = certificate_path.read_bytes()
+    except OSError as exc:
+        raise IdentityError(f"无法读取文件：{exc.filename}：{exc.strerror}") from exc
+    root_key, root_cert, _ = load_p12(root_data, root_passphrase, root_p12.name)
+    try:
+        certificate = x509.load_pem_x509_certificate(cert_data)
+    except ValueError:
+        try:
+            certificate = x509.load_der_x509_certificate(cert_data)
+        except ValueError as exc:
+            raise IdentityError(f"{certificate_path.name} 不是证书文件（应为镇街的 .pem）") from exc
+    if certificate.issuer != root_cert.subject or not _issued(certificate, root_cert):
+        raise IdentityError(f"{certificate_path.name} 不是由这个市局根证书签发的，无法吊销")
+    now = when or _now()
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(root_cert.subject)
+        .last_update(now)
+        .next_update(now + dt.timedelta(days=365))
+    )
+    seen = set()
+    number = 1
+    if existing_crl is not None:
+        try:
+            old = x509.load_pem_x509_crl(existing_crl.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise IdentityError(f"{existing_crl.name} 不是可读的吊销列表（CRL）") from exc
+        if old.issuer != root_cert.subject or not old.is_signature_valid(root_key.public_key()):
+            raise IdentityError(f"{existing_crl.name} 不是这个市局根证书签发的吊销列表")
+        for entry in old:
+            builder = builder.add_revoked_certificate(entry)
+            seen.add(entry.serial_number)
+        try:
+            number = old.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number + 1
+        except x509.ExtensionNotFound:
+            number = 2
+    if certificate.serial_number not in seen:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(certificate.serial_number).revocation_date(now).build()
+        )
+    builder = builder.add_extension(x509.CRLNumber(number), critical=False).add_extension(
+        x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False
+    )
+    crl = builder.sign(root_key, hashes.SHA256())
+    data = crl.public_bytes(serialization.Encoding.PEM)
+    if existing_crl is not None and out.resolve() == existing_crl.resolve():
+        out.write_bytes(data)
+    else:
+        if out.exists():
+            raise IdentityError(f"{out} 已存在，未覆盖")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _write_new(out, data)
+    return out, certificate
+
+
+def import_identity_file(store, path: Path, passphrase: Callable[[], bytes | None], town: str) -> CheckedIdentity:  # type: ignore[no-untyped-def]
+    """Check and keep a town's .p12 (the CLI and the window both call this); the first import pins its root.
+
+    `passphrase` is asked only after the file passed the checks that need no passphrase; it may
+    return None (cancelled), which raises IdentityCancelled.
+    """
+    import stat as stat_module
+
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise IdentityError(f"无法读取 {path.name}：{exc.strerror}") from exc
+    if not stat_module.S_ISREG(info.st_mode):
+        raise IdentityError(f"{path.name} 不是普通文件，拒绝打开")
+    if info.st_size > MAX_P12_BYTES:
+        raise IdentityError(f"{path.name}：文件大小 {info.st_size // 1024} KB，超过 {MAX_P12_BYTES // 1024} KB，不是市局签发的证书文件")
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_P12_BYTES + 1)
+    except OSError as exc:
+        raise IdentityError(f"无法读取 {path.name}：{exc.strerror}") from exc
+    check_p12_bounds(data, path.name)
+    secret = passphrase()
+    if secret is None:
+        raise IdentityCancelled("已取消导入")
+    checked = check_identity(data, secret, path.name, town, store.pinned_root())
+    store.set_identity(data, checked.description, checked.root_pem)
+    return checked
+
+
+class IdentityCancelled(IdentityError):
+    pass

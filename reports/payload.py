@@ -1,24 +1,41 @@
-"""The canonical signed payload of a return: the same bytes whoever writes or reads them."""
+"""The canonical signed payload of a return: the same bytes whoever writes or reads them.
+
+The payload carries everything the return shows: the header (town, unit, quarter, plan and the
+hash of its content, 表号, 批准文号, 有效期至, revision, 报出日期), every printed column of every indicator, the rate
+lines, each warning with its 说明 and the people and phone of the sign-off. The verifier rebuilds
+the return from the payload alone and compares what the workbook and the PDF show with it.
+The keys of the first format (town, quarter, plan, revision, generated_at, figures, explanations)
+are kept with the same meaning.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 from core.errors import DomainError
 from core.indicators import INDICATOR_CODES, is_known_code
 from core.plans import check_town
 from core.quarters import Quarter
-from reports.returns import ReturnData
+from reports.returns import FORM_AUTHORITY, FORM_NUMBER, FORM_TITLE, FigureLine, NoteLine, RateLine, ReturnData
 
-FORMAT = "town-returns/1"
-# Where a workbook keeps the payload and its CMS signature (custom document properties survive
-# openpyxl and LibreOffice re-saves; see STACK.md).
+FORMAT = "town-returns/2"
+OLD_FORMAT = "town-returns/1"
+# Where a workbook keeps the payload, the manifest of its parts and the CMS signature (custom
+# document properties survive openpyxl and LibreOffice re-saves; see STACK.md).
 PAYLOAD_PROPERTY = "town_returns_payload"
+MANIFEST_PROPERTY = "town_returns_manifest"
 SIGNATURE_PROPERTY = "town_returns_signature"
 PDF_ATTACHMENT = "town_returns_payload.json"
+SIGNOFF_KEYS = ("unit_name", "head", "stats_head", "preparer", "phone")
+# 批准文号 and 有效期至 in the header; a payload of the same format written before they were added lacks
+# both and means "" (the form's blank lines).
+APPROVAL_KEYS = ("approval_number", "valid_until")
 
 
 class PayloadError(DomainError):
@@ -34,43 +51,295 @@ class Payload:
     generated_at: str
     figures: dict[str, int]
     explanations: dict[str, str]
+    plan_hash: str | None = None
+    body: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_bytes(self) -> bytes:
-        body = {
-            "format": FORMAT,
-            "town": self.town,
-            "quarter": self.quarter.code,
-            "plan": self.plan,
-            "revision": self.revision,
-            "generated_at": self.generated_at,
-            "figures": self.figures,
-            "explanations": self.explanations,
-        }
-        return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        return canonical(self.body)
 
     def content_hash(self) -> str:
         """What changes a revision: the figures and explanations, not the time of writing."""
         body = json.dumps([self.figures, self.explanations], ensure_ascii=False, sort_keys=True)
         return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
+    @property
+    def generated(self) -> dt.datetime:
+        """generated_at as an aware time (a time without offset is Beijing time)."""
+        moment = dt.datetime.fromisoformat(self.generated_at)
+        return moment if moment.tzinfo else moment.replace(tzinfo=BEIJING)
+
+    def return_data(self) -> ReturnData:
+        """The return exactly as the signer's app rendered it, rebuilt from the payload alone."""
+        b = self.body
+        return ReturnData(
+            town=self.town,
+            quarter=self.quarter,
+            plan_name=self.plan,
+            time_progress=_fraction(b["time_progress"]),
+            figures=tuple(
+                FigureLine(
+                    line["code"],
+                    line["name"],
+                    line["unit"],
+                    line["quarter"],
+                    line["ytd"],
+                    line["cumulative"],
+                    line["target"],
+                    _fraction(line["completion"]),
+                    line["status"],
+                    line["is_sub"],
+                )
+                for line in b["lines"]
+            ),
+            rates=tuple(
+                RateLine(
+                    r["code"],
+                    r["name"],
+                    r["quarter_text"],
+                    r["ytd_text"],
+                    r["numerator"],
+                    r["denominator"],
+                    _fraction(r["quarter_rate"]),
+                    _fraction(r["ytd_rate"]),
+                    _fraction(r["target"]) or Fraction(0),
+                    r["met"],
+                )
+                for r in b["rates"]
+            ),
+            notes=tuple(NoteLine(n["code"], n["name"], n["finding"], n["text"]) for n in b["notes"]),
+            attention=tuple(b["attention"]),
+            profile=dict(b["signoff"]),
+            generated_at=self.generated,
+            revision=self.revision,
+            signed=True,
+            approval_number=b["header"].get("approval_number", ""),
+            valid_until=b["header"].get("valid_until", ""),
+            plan_hash=self.plan_hash,
+        )
+
+
+BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
+
+
+def canonical(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def _frac_text(value: Fraction | None) -> str | None:
+    return None if value is None else f"{value.numerator}/{value.denominator}"
+
+
+def _fraction(text: object) -> Fraction | None:
+    if text is None:
+        return None
+    if not isinstance(text, str) or text.count("/") != 1:
+        raise ValueError("fraction")
+    numerator, denominator = text.split("/")
+    return Fraction(int(numerator), int(denominator))
+
+
+def printed_columns(data: ReturnData, line: FigureLine) -> list[str]:
+    """The nine columns of an indicator's row as the PDF prints them."""
+    from core.progress import percent
+
+    def count(value: int | None) -> str:
+        return "—" if value is None else f"{value:,}"
+
+    return [
+        line.name,
+        line.unit,
+        count(line.quarter),
+        count(line.ytd),
+        count(line.cumulative),
+        count(line.target),
+        percent(line.completion),
+        percent(data.time_progress) if line.target is not None else "—",
+        line.status or "—",
+    ]
+
+
+def printed_rate(rate: RateLine) -> list[str]:
+    from core.progress import percent
+
+    fraction = "—" if rate.denominator is None else f"{rate.numerator:,}/{rate.denominator:,}"
+    verdict = "—" if rate.met is None else ("达标" if rate.met else "未达标")
+    return [rate.name, "%", rate.quarter_text, rate.ytd_text, fraction, f"≥{percent(rate.target)}", verdict]
+
+
+def body_of(data: ReturnData) -> dict[str, Any]:
+    profile = data.profile
+    return {
+        "format": FORMAT,
+        "town": data.town,
+        "quarter": data.quarter.code,
+        "plan": data.plan_name,
+        "plan_hash": data.plan_hash,
+        "revision": data.revision,
+        "generated_at": data.generated_at.isoformat(timespec="seconds"),
+        "figures": dict(data.values),
+        "explanations": dict(data.explanations),
+        "header": {
+            "title": FORM_TITLE,
+            "form_number": FORM_NUMBER,
+            "authority": FORM_AUTHORITY,
+            "unit_name": profile.get("unit_name") or data.town,
+            "quarter_label": data.quarter.label,
+            "report_date": data.report_date,
+            "approval_number": data.approval_number,
+            "valid_until": data.valid_until,
+        },
+        "time_progress": _frac_text(data.time_progress),
+        "lines": [
+            {
+                "code": line.code,
+                "name": line.name,
+                "unit": line.unit,
+                "quarter": line.quarter,
+                "ytd": line.ytd,
+                "cumulative": line.cumulative,
+                "target": line.target,
+                "completion": _frac_text(line.completion),
+                "status": line.status,
+                "is_sub": line.is_sub,
+                "printed": printed_columns(data, line),
+            }
+            for line in data.figures
+        ],
+        "rates": [
+            {
+                "code": r.code,
+                "name": r.name,
+                "quarter_text": r.quarter_text,
+                "ytd_text": r.ytd_text,
+                "numerator": r.numerator,
+                "denominator": r.denominator,
+                "quarter_rate": _frac_text(r.quarter_rate),
+                "ytd_rate": _frac_text(r.ytd_rate),
+                "target": _frac_text(r.target),
+                "met": r.met,
+                "printed": printed_rate(r),
+            }
+            for r in data.rates
+        ],
+        "notes": [{"code": n.code, "name": n.name, "finding": n.finding, "text": n.text} for n in data.notes],
+        "attention": list(data.attention),
+        "signoff": {key: str(profile.get(key) or "") for key in SIGNOFF_KEYS},
+    }
+
 
 def payload_of(data: ReturnData) -> Payload:
+    body = body_of(data)
     return Payload(
         data.town,
         data.quarter,
         data.plan_name,
         data.revision,
-        data.generated_at.isoformat(timespec="seconds"),
+        body["generated_at"],
         dict(data.values),
         dict(data.explanations),
+        data.plan_hash,
+        body,
+    )
+
+
+def _int_or_none(value: object) -> bool:
+    return value is None or (type(value) is int and value >= 0)
+
+
+def _check_body(body: dict[str, Any], payload: Payload) -> None:
+    """Every field present with its type, and the parts that repeat each other agree."""
+    if set(body) != set(body_of_keys()):
+        raise ValueError("keys")
+    header = body["header"]
+    expected_header = {
+        "title": FORM_TITLE,
+        "form_number": FORM_NUMBER,
+        "authority": FORM_AUTHORITY,
+        "unit_name": header.get("unit_name"),
+        "quarter_label": payload.quarter.label,
+        "report_date": header.get("report_date"),
+    }
+    approval = {key: header[key] for key in APPROVAL_KEYS if key in header}
+    if approval and (set(approval) != set(APPROVAL_KEYS) or not all(isinstance(v, str) for v in approval.values())):
+        raise ValueError("approval")
+    if header != {**expected_header, **approval} or not isinstance(header["unit_name"], str):
+        raise ValueError("header")
+    signoff = body["signoff"]
+    if set(signoff) != set(SIGNOFF_KEYS) or not all(isinstance(v, str) for v in signoff.values()):
+        raise ValueError("signoff")
+    if not isinstance(body["attention"], list) or not all(isinstance(a, str) for a in body["attention"]):
+        raise ValueError("attention")
+    if body["plan_hash"] is not None and not isinstance(body["plan_hash"], str):
+        raise ValueError("plan_hash")
+    lines, rates, notes = body["lines"], body["rates"], body["notes"]
+    if [line.get("code") for line in lines] != list(INDICATOR_CODES):
+        raise ValueError("lines")
+    for line in lines:
+        if not all(_int_or_none(line[k]) for k in ("ytd", "cumulative", "target")) or type(line["quarter"]) is not int:
+            raise ValueError("line values")
+        if not all(isinstance(line[k], str) for k in ("name", "unit")) or type(line["is_sub"]) is not bool:
+            raise ValueError("line text")
+        if line["status"] is not None and not isinstance(line["status"], str):
+            raise ValueError("status")
+    for rate in rates:
+        if not all(isinstance(rate[k], str) for k in ("code", "name", "quarter_text", "ytd_text")):
+            raise ValueError("rate text")
+        if not _int_or_none(rate["numerator"]) or not _int_or_none(rate["denominator"]):
+            raise ValueError("rate values")
+        if rate["met"] is not None and type(rate["met"]) is not bool:
+            raise ValueError("met")
+    for note in notes:
+        if set(note) != {"code", "name", "finding", "text"} or not all(isinstance(v, str) for v in note.values()):
+            raise ValueError("note")
+    data = payload.return_data()
+    if data.values != payload.figures or data.explanations != payload.explanations:
+        raise ValueError("figures repeat")
+    if data.report_date != header["report_date"] or (data.profile.get("unit_name") or data.town) != header["unit_name"]:
+        raise ValueError("header repeat")
+    for line, raw in zip(data.figures, lines, strict=True):
+        if printed_columns(data, line) != raw["printed"]:
+            raise ValueError("printed")
+    for rate, raw in zip(data.rates, rates, strict=True):
+        if printed_rate(rate) != raw["printed"]:
+            raise ValueError("printed rate")
+    rebuilt = body_of(data)
+    if not approval:  # written before the payload carried 批准文号 and 有效期至: both blank
+        rebuilt["header"] = {k: v for k, v in rebuilt["header"].items() if k not in APPROVAL_KEYS}
+    if canonical(rebuilt) != canonical(body):
+        raise ValueError("not canonical")
+
+
+def body_of_keys() -> tuple[str, ...]:
+    return (
+        "format",
+        "town",
+        "quarter",
+        "plan",
+        "plan_hash",
+        "revision",
+        "generated_at",
+        "figures",
+        "explanations",
+        "header",
+        "time_progress",
+        "lines",
+        "rates",
+        "notes",
+        "attention",
+        "signoff",
     )
 
 
 def parse_payload(raw: bytes) -> Payload:
     try:
         body: Any = json.loads(raw.decode("utf-8"))
+        if isinstance(body, dict) and body.get("format") == OLD_FORMAT:
+            raise PayloadError("旧版软件生成的季报（签名数据不含完整表格内容），请用新版软件重新导出")
         if not isinstance(body, dict) or body.get("format") != FORMAT:
             raise ValueError("format")
+        if canonical(body) != raw:
+            # one spelling only: no duplicated keys (which JSON readers resolve differently), no padding
+            raise ValueError("not canonical")
         figures = body["figures"]
         explanations = body["explanations"]
         if set(figures) != set(INDICATOR_CODES) or not all(type(v) is int and v >= 0 for v in figures.values()):
@@ -84,14 +353,24 @@ def parse_payload(raw: bytes) -> Payload:
         town = check_town(str(body["town"]))  # a name from the payload never reaches a path unchecked
         if town != body["town"]:
             raise ValueError("town")
-        return Payload(
+        generated_at = body["generated_at"]
+        if not isinstance(generated_at, str):
+            raise ValueError("generated_at")
+        dt.datetime.fromisoformat(generated_at)
+        payload = Payload(
             town,
             Quarter.parse(body["quarter"]),
             plan if isinstance(plan, str) else None,
             revision,
-            str(body["generated_at"]),
+            generated_at,
             figures,
             explanations,
+            body.get("plan_hash"),
+            body,
         )
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError, DomainError) as exc:
+        _check_body(body, payload)
+        return payload
+    except PayloadError:
+        raise
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, ZeroDivisionError, DomainError) as exc:
         raise PayloadError("签名数据格式不对，无法读取") from exc

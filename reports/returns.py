@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -76,6 +78,7 @@ class ReturnData:
     extra: dict[str, str] = field(default_factory=dict)
     approval_number: str = ""  # 批准文号, from the plan
     valid_until: str = ""  # 有效期至, from the plan
+    plan_hash: str | None = None
 
     @property
     def values(self) -> dict[str, int]:
@@ -191,6 +194,7 @@ def assemble_return(
         signed,
         approval_number=plan.approval_number if plan and in_plan else "",
         valid_until=plan.valid_until if plan and in_plan else "",
+        plan_hash=plan_hash(plan) if plan and in_plan else None,
     )
 
 
@@ -200,6 +204,16 @@ def notes_reference(data: ReturnData) -> str:
         return "填报说明：无"
     names = "、".join(note.name for note in data.notes)
     return f"填报说明：共 {len(data.notes)} 项（{names}），全文见附页。"
+
+
+def plan_hash(plan: Plan) -> str:
+    """SHA-256 of the plan's content (name, period, every town's targets), so a return names the exact plan."""
+    rows = [
+        [t.town, sorted(t.counts.items()), sorted((k, f"{v.numerator}/{v.denominator}") for k, v in t.rates.items())]
+        for t in (plan.city, *plan.towns)
+    ]
+    body = json.dumps([plan.name, plan.first.code, plan.last.code, rows], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 def _bare(message: str) -> str:

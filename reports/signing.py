@@ -15,6 +15,7 @@ from pyhanko.pdf_utils.font.opentype import GlyphAccumulatorFactory
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.text import TextBoxStyle
 from pyhanko.sign import fields, signers
+from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
@@ -58,10 +59,25 @@ def check_can_sign(identity: Identity, town: str, now: dt.datetime | None = None
         )
 
 
-def sign_payload(identity: Identity, payload: bytes) -> str:
-    """A detached CMS (PKCS#7) signature over the payload, base64 text, with the town's certificate inside."""
+def sign_payload(identity: Identity, payload: bytes, signing_time: dt.datetime | None = None) -> str:
+    """A detached CMS (CAdES-BES) signature over `payload`, base64 text, with the town's certificate inside.
+
+    The signed attributes carry the signing time (`signing_time`, default now) and the
+    signing-certificate-v2 attribute.
+    """
+    from pyhanko.sign.signers.pdf_cms import PdfCMSSignedAttributes
+
     signer = make_signer(identity)
-    content = asyncio.run(signer.async_sign_general_data(payload, "sha256", detached=True))
+    when = signing_time or dt.datetime.now(dt.UTC)
+    content = asyncio.run(
+        signer.async_sign_general_data(
+            payload,
+            "sha256",
+            detached=True,
+            use_cades=True,
+            signed_attr_settings=PdfCMSSignedAttributes(signing_time=when),
+        )
+    )
     return base64.b64encode(content.dump()).decode("ascii")
 
 
@@ -79,9 +95,14 @@ def sign_pdf(
     payload: bytes,
     box: tuple[float, float, float, float] | None,
     page: int = 0,
+    signing_time: dt.datetime | None = None,
 ) -> None:
-    """Attach the payload and add a PAdES signature; visible in `box` on `page` when a box is given."""
-    local = dt.datetime.now().astimezone()
+    """Attach the payload and add a PAdES baseline signature (ETSI.CAdES.detached); visible in `box` on `page`.
+
+    The signing time goes in the signature dictionary (/M), as PAdES wants; `signing_time`
+    (default now) exists so tests can forge a back-dated signature.
+    """
+    local = (signing_time or dt.datetime.now(dt.UTC)).astimezone()
     with source.open("rb") as inf:
         writer = IncrementalPdfFileWriter(inf)
         attachment = embed.EmbeddedFileObject.from_file_data(writer, payload, mime_type="application/json")
@@ -110,9 +131,10 @@ def sign_pdf(
             reason="镇街人社指标季报",
             location="东莞",
             name=identity.town,
+            subfilter=SigSeedSubFilter.PADES,
         )
         with target.open("wb") as out:
-            signers.PdfSigner(metadata, signer=make_signer(identity), stamp_style=stamp).sign_pdf(
+            _TimedPdfSigner(metadata, signer=make_signer(identity), stamp_style=stamp, when=local).sign_pdf(
                 writer,
                 output=out,
                 appearance_text_params={
@@ -124,3 +146,16 @@ def sign_pdf(
 
 
 TOWN_SUFFIX = "人力资源和社会保障分局"
+
+
+class _TimedPdfSigner(signers.PdfSigner):
+    """pyHanko's PdfSigner with the signing time given rather than read from the clock."""
+
+    def __init__(self, *args, when: dt.datetime, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self._when = when
+
+    def init_signing_session(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        session = super().init_signing_session(*args, **kwargs)
+        session.system_time = self._when
+        return session

@@ -11,13 +11,17 @@ from core.quarters import Quarter
 from reports.safe_zip import check_xlsx
 
 MAX_ROWS = 500
+MAX_CSV_BYTES = 1024 * 1024  # the 34-row annex is about 3 KB
 
 
 def read_rows(path: Path) -> list[list[object]]:
     suffix = path.suffix.lower()
-    if not path.is_file():
+    if not path.is_file():  # is_file() stats without opening: a FIFO or device is not a file
         raise PlanError(f"找不到文件 {path}")
     if suffix == ".csv":
+        size = path.stat().st_size
+        if size > MAX_CSV_BYTES:
+            raise PlanError(f"{path.name}：文件大小 {size // 1024} KB，超过 {MAX_CSV_BYTES // 1024} KB，不像指标任务分解表")
         return [list(r) for r in read_csv_rows(path)[:MAX_ROWS]]
     if suffix in (".xlsx", ".xlsm"):
         check_xlsx(path)

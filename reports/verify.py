@@ -1,10 +1,18 @@
-"""Verifying a signed return offline: well-formed, intact, made by a town the city trusts, unaltered."""
+"""Verifying a signed return offline: well-formed, intact, made by a town the city trusts, unaltered,
+signed at a believable time by a certificate that was not revoked, and showing what was signed.
+
+A verdict depends on the file, the trusted roots, the CRLs and the moment of verification only:
+nothing learnt from one file changes the verdict on another.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import hashlib
+import io
+import os
+import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,17 +21,48 @@ from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from defusedxml import ElementTree
 
 from core.errors import DomainError
-from core.indicators import INDICATOR_CODES
-from reports.layout import DATA_SHEET, FIRST_FIGURE_ROW, FORM_SHEET, QUARTER_COLUMN
-from reports.payload import PAYLOAD_PROPERTY, PDF_ATTACHMENT, SIGNATURE_PROPERTY, Payload, PayloadError, parse_payload
+from reports.files import printable
+from reports.layout import DATA_SHEET, FORM_SHEET
+from reports.payload import (
+    BEIJING,
+    MANIFEST_PROPERTY,
+    PAYLOAD_PROPERTY,
+    PDF_ATTACHMENT,
+    SIGNATURE_PROPERTY,
+    Payload,
+    PayloadError,
+    parse_payload,
+)
 from reports.safe_zip import UnsafeFile, check_xlsx
 
 CUSTOM_PROPS = "docProps/custom.xml"
 CLOCK_SKEW = dt.timedelta(minutes=10)
 NOT_SIGNED = "文件中没有签名"
+NOT_REGULAR = "不是普通文件"
+MAX_PDF_BYTES = 20 * 1024 * 1024
+MAX_PROPS_BYTES = 4 * 1024 * 1024
+MAX_PDF_REVISIONS = 8
+MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024
+# The parts this app's workbook has; anything else (drawings, comments, macros, external links...)
+# can show or do what the payload does not say.
+WORKBOOK_PARTS = frozenset(
+    {
+        "[Content_Types].xml",
+        "_rels/.rels",
+        "docProps/app.xml",
+        "docProps/core.xml",
+        "docProps/custom.xml",
+        "xl/workbook.xml",
+        "xl/_rels/workbook.xml.rels",
+        "xl/styles.xml",
+        "xl/theme/theme1.xml",
+        "xl/sharedStrings.xml",
+        "xl/worksheets/sheet1.xml",
+        "xl/worksheets/sheet2.xml",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +75,7 @@ class Verdict:
     revision: int | None = None
     payload: Payload | None = None
     signer: str | None = None
+    signed_at: dt.datetime | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -45,139 +85,275 @@ class Verdict:
             "town": self.town,
             "quarter": self.quarter,
             "revision": self.revision,
+            "signed_at": self.signed_at.isoformat() if self.signed_at else None,
         }
 
 
 class Invalid(DomainError):
-    def __init__(self, reason: str, payload: Payload | None = None):
+    def __init__(self, reason: str, payload: Payload | None = None, signed_at: dt.datetime | None = None):
         super().__init__(reason)
         self.payload = payload
+        self.signed_at = signed_at
+
+
+class Revocations:
+    """Certificates the city revoked (from CRLs signed by a trusted root): (issuer, serial) -> date."""
+
+    def __init__(self, crls: list[x509.CertificateRevocationList], roots: list[x509.Certificate]):
+        self.revoked: dict[tuple[bytes, int], dt.datetime] = {}
+        for crl in crls:
+            issuer = next((r for r in roots if r.subject == crl.issuer and _crl_signed_by(crl, r)), None)
+            if issuer is None:
+                raise DomainError("吊销列表（CRL）不是由受信任的市局根证书签发，拒绝使用")
+            for entry in crl:
+                key = (crl.issuer.public_bytes(), entry.serial_number)
+                when = entry.revocation_date_utc
+                self.revoked[key] = min(when, self.revoked.get(key, when))
+
+    def revoked_at(self, certificate: x509.Certificate) -> dt.datetime | None:
+        return self.revoked.get((certificate.issuer.public_bytes(), certificate.serial_number))
+
+
+def _crl_signed_by(crl: x509.CertificateRevocationList, root: x509.Certificate) -> bool:
+    try:
+        return crl.is_signature_valid(root.public_key())  # type: ignore[arg-type]
+    except Exception:
+        return False
+
+
+def load_crls(paths: list[Path], roots: list[x509.Certificate]) -> Revocations:
+    crls = []
+    for path in paths:
+        try:
+            if not stat.S_ISREG(path.stat().st_mode) or path.stat().st_size > MAX_PDF_BYTES:
+                raise DomainError(f"{printable(path.name)} 不是普通文件或过大，不是吊销列表")
+            data = path.read_bytes()
+        except OSError as exc:
+            raise DomainError(f"无法读取吊销列表 {printable(str(path))}：{exc.strerror}") from exc
+        try:
+            crl = (
+                x509.load_pem_x509_crl(data) if data.lstrip().startswith(b"-----") else x509.load_der_x509_crl(data)
+            )
+        except ValueError as exc:
+            raise DomainError(f"{printable(path.name)} 不是吊销列表（CRL）文件") from exc
+        crls.append(crl)
+    return Revocations(crls, roots)
+
+
+def quarter_end(payload: Payload) -> dt.datetime:
+    """The moment the return's quarter ends: midnight after its last day, Beijing time."""
+    last = payload.quarter.last_day
+    return dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0), BEIJING)
 
 
 class Verifier:
-    """Checks files against the city's trusted roots."""
+    """Checks files against the city's trusted roots (and, if given, its revocation lists)."""
 
-    def __init__(self, roots: list[x509.Certificate], now: dt.datetime | None = None):
+    def __init__(
+        self,
+        roots: list[x509.Certificate],
+        now: dt.datetime | None = None,
+        revocations: Revocations | None = None,
+    ):
+        self.root_certs = list(roots)
         self.roots = [asn1_x509.Certificate.load(r.public_bytes(serialization.Encoding.DER)) for r in roots]
         self.now = now
-        self._trust_cache: dict[bytes, bool] = {}
+        self.revocations = revocations or Revocations([], roots)
+        self._loop = asyncio.new_event_loop()  # one loop for every certificate check
+        self._chains: dict[bytes, bool] = {}  # certificate (and the ones sent with it) -> chains to a root
+
+    def close(self) -> None:
+        if not self._loop.is_closed():
+            self._loop.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutting down
+            pass
 
     def verify(self, path: Path) -> Verdict:
+        name = str(path)
+        try:
+            mode = os.stat(path).st_mode  # stat never opens: a FIFO or device cannot block us here
+        except OSError as exc:
+            return Verdict(name, False, f"无法读取文件（{exc.strerror}）")
+        if not stat.S_ISREG(mode):
+            return Verdict(name, False, f"{NOT_REGULAR}（管道、设备或套接字），已跳过，未打开")
         try:
             suffix = path.suffix.lower()
             if suffix == ".xlsx":
-                payload, signer = self._workbook(path)
+                payload, signer, signed_at = self._workbook(path)
             elif suffix == ".pdf":
-                payload, signer = self._pdf(path)
+                payload, signer, signed_at = self._pdf(path)
             else:
                 raise Invalid("不是季报文件（应为 .xlsx 或 .pdf）")
         except Invalid as exc:
             p = exc.payload
             return Verdict(
-                str(path),
+                name,
                 False,
                 exc.message,
                 p.town if p else None,
                 p.quarter.code if p else None,
                 p.revision if p else None,
                 p,
+                signed_at=exc.signed_at,
             )
         except UnsafeFile as exc:
-            return Verdict(str(path), False, exc.message)
+            return Verdict(name, False, exc.message)
+        except MemoryError:
+            return Verdict(name, False, "无法核验：内存超限")
         except Exception as exc:  # any parser failure on a damaged file is a reason, never a crash
-            return Verdict(str(path), False, f"文件已损坏或不完整，无法读取（{type(exc).__name__}）")
-        return Verdict(str(path), True, "有效", payload.town, payload.quarter.code, payload.revision, payload, signer)
+            return Verdict(name, False, f"文件已损坏或不完整，无法读取（{type(exc).__name__}）")
+        return Verdict(
+            name, True, "有效", payload.town, payload.quarter.code, payload.revision, payload, signer, signed_at
+        )
 
     # --- workbook ----------------------------------------------------------------------------
 
-    def _workbook(self, path: Path) -> tuple[Payload, str]:
+    def _workbook(self, path: Path) -> tuple[Payload, str, dt.datetime]:
         check_xlsx(path)
         with zipfile.ZipFile(path) as archive:
-            if CUSTOM_PROPS not in archive.namelist():
+            names = archive.namelist()
+            if len(set(names)) != len(names):
+                raise UnsafeFile(f"{printable(path.name)}：压缩包中有重名的部件，拒绝打开")
+            if CUSTOM_PROPS not in names:
                 raise Invalid(f"{NOT_SIGNED}（未签名的草稿，或不是本系统生成的季报）")
-            properties = _custom_properties(archive.read(CUSTOM_PROPS))
-            return self._signed_workbook(archive, properties)
+            from reports.xlsx_cells import read_part
 
-    def _signed_workbook(self, archive: zipfile.ZipFile, properties: dict[str, str]) -> tuple[Payload, str]:
+            custom_raw = read_part(archive, CUSTOM_PROPS, MAX_PROPS_BYTES)
+            properties = _custom_properties(custom_raw)
+            return self._signed_workbook(archive, properties, custom_raw)
+
+    def _signed_workbook(
+        self, archive: zipfile.ZipFile, properties: dict[str, str], custom_raw: bytes
+    ) -> tuple[Payload, str, dt.datetime]:
+        from reports.package import custom_xml, parse_manifest
+
         if PAYLOAD_PROPERTY not in properties or SIGNATURE_PROPERTY not in properties:
             raise Invalid(f"{NOT_SIGNED}（未签名的草稿，或不是本系统生成的季报）")
+        if MANIFEST_PROPERTY not in properties:
+            raise Invalid("签名不含文件清单：旧版软件生成的季报，或签名数据不完整，请用新版软件重新导出")
         raw = properties[PAYLOAD_PROPERTY].encode("utf-8")
-        try:
-            payload = parse_payload(raw)
-        except PayloadError as exc:
-            raise Invalid(f"签名数据已损坏：{exc.message}") from exc
+        manifest_raw = properties[MANIFEST_PROPERTY].encode("utf-8")
         try:
             from reports.signing import signed_data_of
 
             signed_data = signed_data_of(properties[SIGNATURE_PROPERTY])
         except Exception as exc:
-            raise Invalid("签名已损坏，无法读取", payload) from exc
-        visible_problem = _visible_mismatch(archive, payload)
-        signer = _signer_of(signed_data, payload)
+            raise Invalid("签名已损坏，无法读取") from exc
+        signer = _signer_of(signed_data)
         certificate = x509.load_der_x509_certificate(signer.certificate.dump())
-        if not _intact(signer, raw):
-            if visible_problem:
-                raise Invalid("签名数据在签名后被改动，与签名不符", payload)
-            raise Invalid("签名与本文件的数据不对应（可能是从别的季报复制来的签名）", payload)
+        if not _intact(signer, manifest_raw):
+            raise Invalid("签名与本文件的数据不对应（可能是从别的季报复制来的签名）", signed_at=signer.signing_time)
+        try:
+            manifest = parse_manifest(manifest_raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise Invalid("签名的文件清单格式不对") from exc
+        if manifest["payload_sha256"] != hashlib.sha256(raw).hexdigest():
+            raise Invalid("签名数据在签名后被改动，与签名不符", signed_at=signer.signing_time)
+        try:
+            payload = parse_payload(raw)
+        except PayloadError as exc:
+            raise Invalid(f"签名数据已损坏：{exc.message}", signed_at=signer.signing_time) from exc
         self._judge(self._trusted(signer), certificate, signer.signing_time, payload)
-        if visible_problem:
-            raise Invalid(f"表中可见数值与签名数据不一致：{visible_problem}", payload)
-        return payload, _town(certificate) or ""
+        changed = _changed_part(archive, manifest["parts"])
+        if changed is None and custom_raw != custom_xml(properties):
+            changed = f"{CUSTOM_PROPS}（签名数据以外的内容）"
+        if changed is not None:
+            raise Invalid(f"签名后文件被修改：{changed}", payload, signer.signing_time)
+        problem = _display_problem(archive, payload)
+        if problem:
+            raise Invalid(f"表中显示的内容与签名数据不一致：{problem}", payload, signer.signing_time)
+        return payload, _town(certificate) or "", signer.signing_time
 
     # --- pdf ---------------------------------------------------------------------------------
 
-    def _pdf(self, path: Path) -> tuple[Payload, str]:
+    def _pdf(self, path: Path) -> tuple[Payload, str, dt.datetime]:
+        size = path.stat().st_size
+        if size > MAX_PDF_BYTES:
+            raise UnsafeFile(f"文件大小 {size / 1048576:.1f} MB，超过 {MAX_PDF_BYTES // 1048576} MB 上限")
         with path.open("rb") as f:
-            if f.read(5) != b"%PDF-":
-                raise Invalid("不是有效的 PDF 文件")
+            data = f.read(MAX_PDF_BYTES + 1)
+        if len(data) > MAX_PDF_BYTES:
+            raise UnsafeFile(f"文件超过 {MAX_PDF_BYTES // 1048576} MB 上限")
+        if not data.startswith(b"%PDF-"):
+            raise Invalid("不是有效的 PDF 文件")
+        revisions = max(data.count(b"startxref"), data.count(b"/Prev") + 1)
+        if revisions > MAX_PDF_REVISIONS:
+            raise UnsafeFile(f"PDF 有 {revisions} 次修订（本系统的季报只有 2 次），拒绝解析")
         from pyhanko.pdf_utils.reader import PdfFileReader
         from pyhanko.sign.validation import validate_pdf_signature
         from pyhanko.sign.validation.errors import SignatureValidationError
         from pyhanko.sign.validation.status import SignatureCoverageLevel
 
-        with path.open("rb") as f:
-            reader = PdfFileReader(f, strict=False)
-            signatures = reader.embedded_signatures
-            if not signatures:
-                raise Invalid(f"{NOT_SIGNED}（未签名的草稿，或不是本系统生成的季报）")
-            if len(signatures) > 1:
-                raise Invalid("文件中有多个签名，不是本系统生成的季报")
-            signature = signatures[0]
-            try:
-                payload = parse_payload(_attachment(reader))
-            except PayloadError as exc:
-                raise Invalid(f"签名数据已损坏：{exc.message}") from exc
-            signing_time = signature.self_reported_timestamp or dt.datetime.now(dt.UTC)
-            certificate = x509.load_der_x509_certificate(signature.signer_cert.dump())
-            try:
-                status = validate_pdf_signature(signature, self._context(signing_time))
-            except SignatureValidationError as exc:
-                raise Invalid("签名已损坏，无法验证", payload) from exc
-            if not status.intact:
-                raise Invalid("签名后文件内容被改动，与签名不符", payload)
-            if status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
-                raise Invalid("签名之后文件又被追加或改动了内容", payload)
-            self._judge(status.trusted and status.valid, certificate, signing_time, payload)
-        return payload, _town(certificate) or ""
+        reader = PdfFileReader(io.BytesIO(data), strict=False)
+        signatures = reader.embedded_signatures
+        if not signatures:
+            raise Invalid(f"{NOT_SIGNED}（未签名的草稿，或不是本系统生成的季报）")
+        if len(signatures) > 1:
+            raise Invalid("文件中有多个签名，不是本系统生成的季报")
+        signature = signatures[0]
+        try:
+            payload = parse_payload(_attachment(reader))
+        except PayloadError as exc:
+            raise Invalid(f"签名数据已损坏：{exc.message}") from exc
+        signing_time = signature.self_reported_timestamp
+        if signing_time is None:
+            raise Invalid("签名中没有签名时间", payload)
+        if signing_time.tzinfo is None:
+            signing_time = signing_time.replace(tzinfo=BEIJING)
+        certificate = x509.load_der_x509_certificate(signature.signer_cert.dump())
+        try:
+            status = validate_pdf_signature(signature, self._context(signing_time))
+        except SignatureValidationError as exc:
+            raise Invalid("签名已损坏，无法验证", payload, signing_time) from exc
+        if not status.intact:
+            raise Invalid("签名后文件内容被改动，与签名不符", payload, signing_time)
+        if status.coverage != SignatureCoverageLevel.ENTIRE_FILE:
+            raise Invalid("签名之后文件又被追加或改动了内容", payload, signing_time)
+        self._judge(status.trusted and status.valid, certificate, signing_time, payload)
+        extra = _pdf_extras(reader)
+        if extra:
+            raise Invalid(f"PDF 中有本系统不生成的内容：{extra}", payload, signing_time)
+        from reports.pdf_text import printed_mismatch
+
+        problem = printed_mismatch(data, payload)
+        if problem:
+            raise Invalid(f"PDF 中打印的内容与签名数据不一致：{problem}", payload, signing_time)
+        return payload, _town(certificate) or "", signing_time
 
     def _trusted(self, signer: _Signer) -> bool:
-        """Does the signer's certificate chain to a trusted root? Asked once per distinct certificate."""
-        key = signer.certificate.sha256
-        if key not in self._trust_cache:
-            from pyhanko_certvalidator import CertificateValidator
-            from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, ValidationError
+        """Does the signer's certificate chain to a trusted root (for non-repudiation)?
 
-            validator = CertificateValidator(
-                signer.certificate,
-                intermediate_certs=list(signer.others),
-                validation_context=self._context(signer.signing_time),
-            )
-            try:
-                asyncio.run(validator.async_validate_usage({"non_repudiation"}))
-                self._trust_cache[key] = True
-            except (PathBuildingError, PathValidationError, ValidationError):
-                self._trust_cache[key] = False
-        return self._trust_cache[key]
+        The chain is checked at one moment that depends on the certificates alone (when both the
+        certificate and its root are valid), so the answer is a pure function of the certificate and is
+        remembered per certificate; the signing time is judged against the certificate's and the root's
+        validity in `_judge`. Nothing a file says changes what another file's verdict will be.
+        """
+        key = signer.certificate.sha256 + b"".join(c.sha256 for c in signer.others)
+        if key not in self._chains:
+            self._chains[key] = self._chain_ok(signer)
+        return self._chains[key]
+
+    def _chain_ok(self, signer: _Signer) -> bool:
+        from pyhanko_certvalidator import CertificateValidator
+        from pyhanko_certvalidator.errors import PathBuildingError, PathValidationError, ValidationError
+
+        leaf = signer.certificate
+        issuers = [r for r in self.root_certs if r.subject.public_bytes() == leaf.issuer.dump()]
+        if not issuers:
+            return False
+        start = max([leaf.not_valid_before, *(r.not_valid_before_utc for r in issuers)])
+        validator = CertificateValidator(
+            leaf, intermediate_certs=list(signer.others), validation_context=self._context(start)
+        )
+        try:
+            self._loop.run_until_complete(validator.async_validate_usage({"non_repudiation"}))
+            return True
+        except (PathBuildingError, PathValidationError, ValidationError):
+            return False
 
     # --- shared ------------------------------------------------------------------------------
 
@@ -188,19 +364,46 @@ class Verifier:
 
     def _judge(self, trusted: bool, certificate: x509.Certificate, signing_time: dt.datetime, payload: Payload) -> None:
         now = self.now or dt.datetime.now(dt.UTC)
+        local = signing_time.astimezone(BEIJING)
         if signing_time > now + CLOCK_SKEW:
-            raise Invalid(f"签名时间 {signing_time:%Y-%m-%d %H:%M} 晚于现在，签名不可信", payload)
-        start, end = certificate.not_valid_before_utc, certificate.not_valid_after_utc
-        if not start <= signing_time <= end:
+            raise Invalid(f"签名时间 {local:%Y-%m-%d %H:%M} 晚于现在，签名不可信", payload, signing_time)
+        end = quarter_end(payload)
+        if signing_time < end:
             raise Invalid(
-                f"签名时证书不在有效期内（签名于 {signing_time:%Y-%m-%d}，证书有效期 {start:%Y-%m-%d} 至 {end:%Y-%m-%d}）",
+                f"签名时间 {local:%Y-%m-%d %H:%M} 早于{payload.quarter.label}结束（{end:%Y-%m-%d} 0 时），"
+                "季度未结束时不能签署季报",
                 payload,
+                signing_time,
+            )
+        if signing_time < payload.generated - CLOCK_SKEW:
+            raise Invalid(
+                f"签名时间 {local:%Y-%m-%d %H:%M} 早于季报生成时间 {payload.generated_at}，签名时间不可信",
+                payload,
+                signing_time,
+            )
+        start, stop = certificate.not_valid_before_utc, certificate.not_valid_after_utc
+        if not start <= signing_time <= stop:
+            raise Invalid(
+                f"签名时证书不在有效期内（签名于 {local:%Y-%m-%d}，证书有效期 {start:%Y-%m-%d} 至 {stop:%Y-%m-%d}）",
+                payload,
+                signing_time,
             )
         if not trusted:
-            raise Invalid("签名证书不是由受信任的市局根证书签发", payload)
+            raise Invalid("签名证书不是由受信任的市局根证书签发", payload, signing_time)
+        roots = [r for r in self.root_certs if r.subject == certificate.issuer]
+        if not any(r.not_valid_before_utc <= signing_time <= r.not_valid_after_utc for r in roots):
+            raise Invalid(f"签名时市局根证书不在有效期内（签名于 {local:%Y-%m-%d}）", payload, signing_time)
+        revoked = self.revocations.revoked_at(certificate)
+        if revoked is not None and signing_time >= revoked:
+            raise Invalid(
+                f"签名证书已于 {revoked.astimezone(BEIJING):%Y-%m-%d %H:%M} 被市局吊销，"
+                f"签名时间 {local:%Y-%m-%d %H:%M} 在吊销之后，签名无效",
+                payload,
+                signing_time,
+            )
         signer_town = _town(certificate)
         if signer_town != payload.town:
-            raise Invalid(f"签名证书属于{signer_town}，季报却是{payload.town}的", payload)
+            raise Invalid(f"签名证书属于{signer_town}，季报却是{payload.town}的", payload, signing_time)
 
 
 @dataclass(frozen=True)
@@ -213,7 +416,7 @@ class _Signer:
     signing_time: dt.datetime
 
 
-def _intact(signer: _Signer, payload: bytes) -> bool:
+def _intact(signer: _Signer, signed_bytes: bytes) -> bool:
     """The CMS signature is over exactly these bytes (checked by pyHanko, trust aside)."""
     from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.generic_cms import validate_sig_integrity
@@ -221,7 +424,7 @@ def _intact(signer: _Signer, payload: bytes) -> bool:
     algorithm = signer.info["digest_algorithm"]["algorithm"].native
     if algorithm not in ("sha256", "sha384", "sha512"):
         return False
-    digest = hashlib.new(algorithm, payload).digest()
+    digest = hashlib.new(algorithm, signed_bytes).digest()
     try:
         digest_ok, signature_ok = validate_sig_integrity(signer.info, signer.certificate, "data", digest)
     except (SignatureValidationError, ValueError):
@@ -235,7 +438,7 @@ def _town(certificate: x509.Certificate) -> str | None:
     return town_of(certificate)
 
 
-def _signer_of(signed_data: cms.SignedData, payload: Payload) -> _Signer:
+def _signer_of(signed_data: cms.SignedData) -> _Signer:
     try:
         info = signed_data["signer_infos"][0]
         serial = info["sid"].chosen["serial_number"].native
@@ -243,18 +446,24 @@ def _signer_of(signed_data: cms.SignedData, payload: Payload) -> _Signer:
         certificate = next(c for c in certificates if c.serial_number == serial)
         times = [a["values"][0].native for a in info["signed_attrs"] if a["type"].native == "signing_time"]
     except (KeyError, IndexError, StopIteration, ValueError, TypeError) as exc:
-        raise Invalid("签名中没有签名证书", payload) from exc
-    signing_time = times[0] if times else dt.datetime.now(dt.UTC)
+        raise Invalid("签名中没有签名证书") from exc
+    if len(times) != 1 or not isinstance(times[0], dt.datetime):
+        raise Invalid("签名中没有签名时间（签名属性中应有 signing-time）")
+    signing_time = times[0] if times[0].tzinfo else times[0].replace(tzinfo=dt.UTC)
     others = tuple(c for c in certificates if c is not certificate)
     return _Signer(info, certificate, others, signing_time)
 
 
 def _custom_properties(xml: bytes) -> dict[str, str]:
-    root = ElementTree.fromstring(xml)
+    from reports.xlsx_cells import parse_xml
+
+    root = parse_xml(xml, CUSTOM_PROPS)
     result: dict[str, str] = {}
     for prop in root:
         name = prop.get("name")
         if name and len(prop):
+            if name in result:
+                raise Invalid(f"签名后文件被修改：{CUSTOM_PROPS}（属性 {name} 出现两次）")
             result[name] = prop[0].text or ""
     return result
 
@@ -264,35 +473,152 @@ def _attachment(reader) -> bytes:  # type: ignore[no-untyped-def]
         names = reader.root["/Names"]["/EmbeddedFiles"]["/Names"]
     except KeyError as exc:
         raise PayloadError("没有签名数据附件") from exc
+    if len(names) != 2 or str(names[0]) != PDF_ATTACHMENT:
+        # exactly one attachment, ours: another tool must not find a second payload to believe
+        raise PayloadError("附件不止一个，或不是本系统的签名数据")
     for index in range(0, len(names), 2):
         if str(names[index]) == PDF_ATTACHMENT:
             spec = names[index + 1].get_object()
-            return spec["/EF"]["/F"].get_object().data
+            stream = spec["/EF"]["/F"].get_object()
+            if len(stream.encoded_data) > MAX_ATTACHMENT_BYTES:
+                raise PayloadError("签名数据附件过大")
+            filters = stream.get("/Filter")
+            if filters is None:
+                return stream.encoded_data
+            if str(filters) != "/FlateDecode" or "/DecodeParms" in stream:
+                raise PayloadError("签名数据附件的编码不是本系统所用的")
+            import zlib
+
+            inflater = zlib.decompressobj()
+            data = inflater.decompress(stream.encoded_data, MAX_ATTACHMENT_BYTES + 1)
+            if len(data) > MAX_ATTACHMENT_BYTES:
+                raise PayloadError("签名数据附件解压后过大")
+            return data
     raise PayloadError("没有签名数据附件")
 
 
-def _visible_mismatch(archive: zipfile.ZipFile, payload: Payload) -> str:
-    """What the workbook shows that differs from the payload; empty when it all agrees."""
-    from reports.xlsx_cells import read_sheets
+MAX_PDF_PAGES = 50
 
-    sheets = read_sheets(archive, (FORM_SHEET, DATA_SHEET))
-    if FORM_SHEET not in sheets or DATA_SHEET not in sheets:
-        return "缺少“季报”或“数据”工作表"
+
+def _pdf_extras(reader) -> str:  # type: ignore[no-untyped-def]
+    """What could show or do more than the rendered page: layers, scripts, actions, annotations besides the signature."""
+    root = reader.root
+    for key, what in (("/OCProperties", "可选内容（图层）"), ("/OpenAction", "打开时执行的动作"), ("/AA", "自动动作")):
+        if key in root:
+            return what
+    names = root.get("/Names")
+    if names is not None and "/JavaScript" in names.get_object():
+        return "脚本（JavaScript）"
+    pages = [root["/Pages"].get_object()]
+    widgets = seen = 0
+    while pages:
+        node = pages.pop()
+        seen += 1
+        if seen > MAX_PDF_PAGES * 2:
+            return "页数过多"
+        if "/Kids" in node:
+            pages.extend(kid.get_object() for kid in node["/Kids"])
+            continue
+        if "/AA" in node:
+            return "页面自动动作"
+        for annotation in node.get("/Annots", []) or []:
+            annotation = annotation.get_object()
+            field = annotation
+            while "/FT" not in field and "/Parent" in field:
+                field = field["/Parent"].get_object()
+            if str(annotation.get("/Subtype")) != "/Widget" or str(field.get("/FT")) != "/Sig":
+                return f"注释（{annotation.get('/Subtype')}）"
+            widgets += 1
+    return "多个签名框" if widgets > 1 else ""
+
+
+def _changed_part(archive: zipfile.ZipFile, signed: dict[str, str]) -> str | None:
+    """The first part that differs from the signed manifest (changed, added or removed), or None."""
+    from reports.xlsx_cells import read_part
+
+    present = [n for n in archive.namelist() if n != CUSTOM_PROPS]
+    for name in sorted(set(present) - set(signed)):
+        return f"{printable(name)}（签名后新增的部件）"
+    for name in sorted(set(signed) - set(present)):
+        return f"{printable(name)}（签名后被删除）"
+    changed = [n for n in present if hashlib.sha256(read_part(archive, n)).hexdigest() != signed[n]]
+    if not changed:
+        return None
+    # what a person sees first (sheets, styles), document properties last
+    changed.sort(key=lambda n: (not n.startswith("xl/worksheets/"), not n.startswith("xl/"), n))
+    return "、".join(printable(n) for n in changed[:3]) + ("等" if len(changed) > 3 else "")
+
+
+def _display_problem(archive: zipfile.ZipFile, payload: Payload) -> str:
+    """What the workbook shows that differs from the payload; empty when every cell agrees."""
+    from reports.excel import data_spec, form_spec
+    from reports.xlsx_cells import DisplayProblem, Layout, defined_names, read_display
+
+    layout: Layout = {}
+    try:
+        shown = read_display(archive, layout=layout)
+    except DisplayProblem as exc:
+        return printable(str(exc))
+    extra = sorted(set(archive.namelist()) - WORKBOOK_PARTS)
+    if extra:
+        return f"工作簿中有本系统不生成的部件 {printable(extra[0])}"
+    if list(shown) != [FORM_SHEET, DATA_SHEET]:
+        return f"工作表应为“{FORM_SHEET}”“{DATA_SHEET}”，实为“{printable('”“'.join(shown))}”"
+    data = payload.return_data()
+    specs = ((FORM_SHEET, form_spec(data)), (DATA_SHEET, data_spec(data)))
+    areas = [("_xlnm.Print_Area", print_area_name(sheet, spec.print_area)) for sheet, spec in specs if spec.print_area]
+    if defined_names(archive) != areas:
+        return "工作簿中的名称（打印区域、筛选等）与本系统生成的不同"
     problems: list[str] = []
-    form = sheets[FORM_SHEET]
-    for offset, code in enumerate(INDICATOR_CODES):
-        shown = form.get(f"{QUARTER_COLUMN}{FIRST_FIGURE_ROW + offset}")
-        if shown != payload.figures[code]:
-            problems.append(f"“季报”表 {code} 为 {shown}，签名数据为 {payload.figures[code]}")
-    data = sheets[DATA_SHEET]
-    keys = {ref: value for ref, value in data.items() if ref.startswith("A")}
-    table = {value: data.get("B" + ref[1:]) for ref, value in keys.items() if isinstance(value, str)}
-    if table.get("town") != payload.town or table.get("quarter") != payload.quarter.code:
-        problems.append("“数据”表的镇街或季度与签名数据不符")
-    for code in INDICATOR_CODES:
-        if table.get(code) != payload.figures[code]:
-            problems.append(f"“数据”表 {code} 为 {table.get(code)}，签名数据为 {payload.figures[code]}")
-    for code, text in payload.explanations.items():
-        if table.get(f"explain:{code}") != text:
-            problems.append(f"“数据”表中{code}的说明与签名数据不符")
+    for sheet, spec in specs:
+        printed = layout[sheet]
+        if printed.merges != frozenset(spec.merges):
+            odd = sorted(printed.merges ^ frozenset(spec.merges))
+            problems.append(f"“{sheet}”表的合并单元格与本系统生成的不同（{printable(odd[0])}）")
+        if printed.texts != spec.printed_texts():
+            problems.append(f"“{sheet}”表打印的页眉页脚与签名数据不符")
+        if printed.row_breaks != spec.row_breaks or printed.column_breaks:
+            problems.append(f"“{sheet}”表的分页符与本系统生成的不同")
+        expected = {c.ref: (c.value, c.number_format) for c in spec.cells if c.value not in (None, "")}
+        actual = {ref: v for ref, v in shown[sheet].items() if v[0] not in (None, "")}
+        if expected.keys() == actual.keys() and all(
+            _same(actual[ref][0], want[0]) and actual[ref][1] == want[1] for ref, want in expected.items()
+        ):
+            continue
+        for ref in sorted(set(expected) | set(actual), key=_cell_order):
+            want, got = expected.get(ref), actual.get(ref)
+            if want is None:
+                problems.append(f"“{sheet}”表 {ref} 多出内容 {got[0]!r}" if got else "")
+            elif got is None:
+                problems.append(f"“{sheet}”表 {ref} 应为 {want[0]!r}，实为空")
+            elif not _same(got[0], want[0]):
+                problems.append(f"“{sheet}”表 {ref} 显示 {got[0]!r}，签名数据为 {want[0]!r}")
+            elif got[1] != want[1]:
+                problems.append(f"“{sheet}”表 {ref} 的数字格式为“{got[1]}”，应为“{want[1]}”")
+    problems = [p for p in problems if p]
     return "；".join(problems[:3]) + ("等" if len(problems) > 3 else "")
+
+
+def print_area_name(sheet: str, area: str) -> str:
+    """A print area as openpyxl writes it into the workbook's defined names: 'sheet'!$A$1:$I$24."""
+    first, last = area.split(":")
+
+    def absolute(ref: str) -> str:
+        letters = "".join(c for c in ref if c.isalpha())
+        return f"${letters}${ref[len(letters):]}"
+
+    return f"'{sheet}'!{absolute(first)}:{absolute(last)}"
+
+
+def _same(got: object, want: object) -> bool:
+    """One cell value equals another: numbers by value (Excel keeps 1.0 as 1), anything else by type and value."""
+    numbers = (int, float)
+    if isinstance(got, numbers) and isinstance(want, numbers) and not isinstance(got, bool) and not isinstance(want, bool):
+        return float(got) == float(want)
+    return type(got) is type(want) and got == want
+
+
+def _cell_order(ref: str) -> tuple[int, str]:
+    letters = "".join(c for c in ref if c.isalpha())
+    digits = "".join(c for c in ref if c.isdigit())
+    return (int(digits) if digits else 0, letters)

@@ -612,9 +612,14 @@ class Store:
 
     # --- signing identity and revisions -------------------------------------------------------
 
-    def set_identity(self, p12: bytes, description: str) -> None:
-        """Keep the town's PKCS#12 as it came: its private key stays encrypted under the passphrase."""
+    def set_identity(self, p12: bytes, description: str, root_pem: str | None = None) -> None:
+        """Keep the town's PKCS#12 as it came: its private key stays encrypted under the passphrase.
+
+        `root_pem`, the city root that issued it, is pinned at the first import and never replaced.
+        """
         with self._writing() as session:
+            if root_pem is not None and self._meta(session, "identity.pinned_root") is None:
+                self._set_meta(session, "identity.pinned_root", root_pem)
             old = self._meta(session, "identity.description")
             self._set_meta(session, "identity.p12", base64.b64encode(p12).decode("ascii"))
             self._set_meta(session, "identity.description", description)
@@ -624,6 +629,11 @@ class Store:
         with Session(self.engine) as session:
             value = self._meta(session, "identity.p12")
         return base64.b64decode(value) if value else None
+
+    def pinned_root(self) -> str | None:
+        """The city root (PEM) pinned at the first identity import; later identities must chain to it."""
+        with Session(self.engine) as session:
+            return self._meta(session, "identity.pinned_root")
 
     def identity_description(self) -> str | None:
         with Session(self.engine) as session:
@@ -750,7 +760,7 @@ class Store:
             heads = [
                 ChainHead(f"{Quarter.parse(r.quarter).label}第 {r.revision} 版的上报", r.audit_id, r.audit_hash)
                 for r in session.scalars(select(QuarterStatusRow).where(QuarterStatusRow.audit_id.is_not(None)))
-                if r.audit_hash is not None
+                if r.audit_id is not None and r.audit_hash is not None
             ]
             db_id = self._meta(session, "db.id")
         heads += [head for path in backups_of(self.path, db_id) if (head := backup_head(path)) is not None]

@@ -391,7 +391,7 @@ def test_signed_export_and_verification_in_the_app(ready_window, qtbot, town_ide
         pass
     rows = {Path(r.file).name: r for r in dialog.model.rows}
     assert all(rows[f.name].valid for f in files)
-    assert not rows["tampered.xlsx"].valid and "不一致" in rows["tampered.xlsx"].reason
+    assert not rows["tampered.xlsx"].valid and rows["tampered.xlsx"].reason.startswith("签名后文件被修改")
     assert "有效 3 个，无效 1 个" in dialog.summary.text()
     dialog.close()
 

@@ -129,7 +129,7 @@ def test_a_figure_edited_in_the_workbook(guancheng, verifier, tmp_path, pki):
     wb.save(path)
     verdict = verifier.verify(path)
     assert not verdict.valid
-    assert verdict.reason.startswith("表中可见数值与签名数据不一致") and "yuecai_certified" in verdict.reason
+    assert verdict.reason.startswith("签名后文件被修改：xl/worksheets/sheet1.xml")
 
 
 def test_the_payload_edited(guancheng, verifier, tmp_path, pki):
