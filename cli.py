@@ -20,6 +20,7 @@ from core.plans import describe_plan, plan_period_label
 from core.progress import Progress, compute_progress, percent, rate_text
 from core.quarters import Quarter
 from core.validation import LEVEL_NAMES, Finding, has_errors
+from storage.errors import DatabaseDamaged
 from storage.lock import DatabaseInUse, DatabaseLock
 from storage.store import PROFILE_LABELS, Profile, Store, data_dir, default_db_path
 
@@ -204,6 +205,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DatabaseInUse as exc:
         _fail(exc.message)
         return EXIT_BUSY
+    except DatabaseDamaged as exc:
+        from storage.backup import newest_good_backup
+
+        newest = newest_good_backup(args.db or default_db_path())
+        hint = f"\n最近的完好备份：{newest}\n恢复：python main.py --db \"{args.db or default_db_path()}\" restore \"{newest}\"" if newest else ""
+        _fail(exc.message + hint)
     except DomainError as exc:
         _fail(exc.message)
     except OSError as exc:
