@@ -537,3 +537,22 @@ def test_a_backup_whose_schema_is_not_the_apps_is_refused(store, tmp_path, addit
     with pytest.raises(RestoreRefused, match="数据库结构与本软件建立的不一致"):
         restore_database(store.path, backup)
     assert store.path.read_bytes() == before
+
+
+def test_the_app_warns_at_start_up_when_a_figure_was_changed_outside_it(qapp, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from gui.app import open_session
+
+    db = tmp_path / "town.sqlite3"
+    ready_store(db).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE figures SET value = 8523 WHERE code = 'yuecai_certified'")
+    warned = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warned.append(a[2]))
+    session = open_session(db)
+    try:
+        assert warned and "粤菜师傅" in warned[0] and "本软件之外" in warned[0]
+    finally:
+        session.window.close()
+        session.close()
