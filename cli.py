@@ -20,7 +20,7 @@ from core.plans import describe_plan, plan_period_label
 from core.progress import Progress, compute_progress, percent, rate_text
 from core.quarters import Quarter
 from core.validation import LEVEL_NAMES, Finding, has_errors
-from storage.errors import DatabaseDamaged
+from storage.errors import DatabaseDamaged, classify
 from storage.lock import DatabaseInUse, DatabaseLock
 from storage.store import PROFILE_LABELS, Profile, Store, data_dir, default_db_path
 
@@ -209,12 +209,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from storage.backup import newest_good_backup
 
         newest = newest_good_backup(args.db or default_db_path())
-        hint = f"\n最近的完好备份：{newest}\n恢复：python main.py --db \"{args.db or default_db_path()}\" restore \"{newest}\"" if newest else ""
+        hint = (
+            f"\n最近的完好备份：{newest}\n恢复：python main.py --db \"{args.db or default_db_path()}\" restore \"{newest}\""
+            if newest
+            else "\n没有找到这个数据库的完好备份；如有别处保存的备份，可以用 restore 备份文件 恢复。"
+        )
         _fail(exc.message + hint)
     except DomainError as exc:
         _fail(exc.message)
     except OSError as exc:
-        _fail(f"文件操作失败：{exc}")
+        problem = classify(exc, Path(exc.filename or args.db or default_db_path()))
+        _fail(problem.message if problem is not None else f"文件操作失败：{exc.strerror or exc}（{exc.filename or ''}）")
     except Exception:  # a bug: say so plainly, keep the details in the log
         log.exception("unexpected error in %s", args.command)
         _fail("程序内部错误，操作未完成；详情已写入日志文件（用户数据目录下的 logs）")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -131,6 +132,40 @@ def check_replay(
     return None
 
 
+_REVISION = re.compile(r"第 (\d+) 版")
+
+
+def check_states(rows: Sequence[ChainRow], states: Mapping[str, tuple[str, int]]) -> AuditCheck | None:
+    """Each quarter's 已上报 / 已退回修改 state and revision must be what its export and reopen rows say."""
+    expected: dict[str, tuple[str, int]] = {}
+    for row in rows:
+        if row.quarter is None:
+            continue
+        if row.action == "export":
+            match = _REVISION.search(row.new_value or "")
+            if match:
+                expected[row.quarter] = ("submitted", int(match.group(1)))
+        elif row.action == "reopen" and row.quarter in expected:
+            expected[row.quarter] = ("reopened", expected[row.quarter][1])
+    for quarter in sorted(set(expected) | set(states)):
+        if expected.get(quarter) != states.get(quarter):
+            return AuditCheck(
+                False,
+                len(rows),
+                None,
+                f"{_where(quarter, None)}的上报状态与修改记录不一致（上报、退回修改的记录与状态表对不上）："
+                "数据库在本软件之外被改动过",
+            )
+    return None
+
+
+def check_db_id(rows: Sequence[ChainRow], db_id: str | None) -> AuditCheck | None:
+    recorded = next((row.new_value for row in reversed(rows) if row.action == "db_id"), None)
+    if recorded is not None and recorded != db_id:
+        return AuditCheck(False, len(rows), None, "数据库编号（db.id）与修改记录不符：在本软件之外被改动过")
+    return None
+
+
 @dataclass(frozen=True)
 class ChainHead:
     """Where somebody else saw the chain end: a backup's last row, or the row that recorded an export."""
@@ -174,6 +209,7 @@ def backup_head(path: Path) -> ChainHead | None:
     """The last audit row of a backup file, read without changing it."""
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        conn.text_factory = lambda raw: raw.decode("utf-8", errors="replace")
     except sqlite3.Error:
         return None
     try:

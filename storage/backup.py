@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from storage.errors import DatabaseError, classify, damaged
+from storage.errors import DatabaseError, classify, damaged, lenient_text
 from storage.migrate import DatabaseDamaged
 
 __all__ = ["DatabaseDamaged"]
@@ -55,7 +55,9 @@ def fsync_folder(folder: Path) -> None:
 
 
 def _connect_ro(path: Path) -> sqlite3.Connection:
-    return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    conn.text_factory = lenient_text
+    return conn
 
 
 def read_identity(path: Path) -> DatabaseIdentity:
@@ -88,22 +90,32 @@ def write_identity_file(db_path: Path, identity: DatabaseIdentity) -> None:
         pass  # only a help for recovering a damaged file; the id inside the database is what counts
 
 
+def looks_like_sqlite(path: Path) -> bool:
+    """Checked from the bytes alone: SQLite must not open an empty or headless file (it would drop its WAL)."""
+    try:
+        with path.open("rb") as f:
+            return f.read(16) == b"SQLite format 3\x00"
+    except OSError:
+        return False
+
+
 def live_identity(db_path: Path) -> DatabaseIdentity:
-    """Which database this path holds, even when the file is damaged: from the file, else beside it."""
-    found = _safe_identity(db_path) if db_path.exists() else None
+    """Which database this path holds, even when the file is damaged: what the file itself says
+    (read by SQLite, else found in its bytes), and only when it says nothing, the note beside it."""
+    found = _safe_identity(db_path) if looks_like_sqlite(db_path) else None
     if found and found.db_id:
         return found
-    try:
-        saved = json.loads(identity_file(db_path).read_text(encoding="utf-8"))
-        return DatabaseIdentity(saved.get("db_id"), saved.get("town"))
-    except (OSError, ValueError, AttributeError):
-        pass
     try:
         with db_path.open("rb") as f:
             match = _DB_ID.search(f.read(64 << 20))
         if match:
-            return DatabaseIdentity(match.group(0).decode("ascii"), None)
+            return DatabaseIdentity(match.group(0).decode("ascii"), found.town if found else None)
     except OSError:
+        pass
+    try:
+        saved = json.loads(identity_file(db_path).read_text(encoding="utf-8"))
+        return DatabaseIdentity(saved.get("db_id"), saved.get("town"))
+    except (OSError, ValueError, AttributeError):
         pass
     return found or DatabaseIdentity(None, None)
 
@@ -124,7 +136,10 @@ def ensure_db_id(path: Path) -> None:
 
 def copy_database(source: Path, target: Path, *, journal_mode: str = "DELETE") -> Path:
     """A consistent copy of a live database (WAL included), written atomically."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise DatabaseError(f"无法建立文件夹 {target.parent}：那里已有一个同名的文件，请把它移走或改名") from exc
     temp = target.with_name(target.name + ".part")
     try:
         temp.unlink(missing_ok=True)
@@ -148,7 +163,9 @@ def copy_database(source: Path, target: Path, *, journal_mode: str = "DELETE") -
                 leftover.unlink(missing_ok=True)
             except OSError:
                 pass
-        problem = classify(exc, target if isinstance(exc, OSError) else source)
+        problem = classify(exc, source)
+        if problem is None or not isinstance(problem, DatabaseDamaged):
+            problem = classify(exc, target) or problem  # space, permissions: the folder being written
         if problem is not None:
             raise problem from exc
         raise DatabaseError(f"无法复制数据库 {source.name}：{exc}") from exc
@@ -228,10 +245,10 @@ def newest_good_backup(db_path: Path) -> Path | None:
     return None
 
 
-def keep_damaged(db_path: Path) -> Path:
-    """Put a byte-for-byte copy of a damaged database (with its journal files) aside; returns the folder."""
+def keep_damaged(db_path: Path, label: str = "损坏") -> Path:
+    """Put a byte-for-byte copy of a database (with its journal files) aside; returns the folder."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    folder = backup_folder(db_path) / f"损坏_{db_path.stem}_{stamp}"
+    folder = backup_folder(db_path) / f"{label}_{db_path.stem}_{stamp}"
     folder.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm", "-journal"):
         source = Path(f"{db_path}{suffix}")

@@ -7,6 +7,7 @@ fixing permissions or freeing disk space, and a restore there would throw away g
 from __future__ import annotations
 
 import errno
+import shutil
 import sqlite3
 from pathlib import Path
 
@@ -39,6 +40,12 @@ class DiskFull(DatabaseError):
 
 class DiskIOError(DatabaseError):
     """The operating system reported a read or write error."""
+
+
+def lenient_text(raw: bytes) -> str:
+    """Text as stored, with bytes that are not UTF-8 shown as U+FFFD: a flipped byte must reach the
+    audit check (which then reports it), not stop the program with a decoding error."""
+    return raw.decode("utf-8", errors="replace")
 
 
 def damaged(path: Path, detail: str) -> DatabaseDamaged:
@@ -75,6 +82,16 @@ def io_error(path: Path, detail: str) -> DiskIOError:
     )
 
 
+def _nearly_full(path: Path) -> bool:
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free < (1 << 20)
+    except OSError:
+        return False
+
+
 def classify(exc: BaseException, path: Path) -> DatabaseError | None:
     """The situation an sqlite3 or OS error stands for, or None when it is none of the known ones."""
     if isinstance(exc, OSError) and not isinstance(exc, sqlite3.Error):
@@ -83,7 +100,7 @@ def classify(exc: BaseException, path: Path) -> DatabaseError | None:
         if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
             return read_only(path)
         if exc.errno == errno.EIO:
-            return io_error(path, str(exc))
+            return disk_full(path) if _nearly_full(path) else io_error(path, str(exc))
         return None
     if not isinstance(exc, sqlite3.Error):
         return None
@@ -97,7 +114,8 @@ def classify(exc: BaseException, path: Path) -> DatabaseError | None:
     if primary == sqlite3.SQLITE_FULL or "disk is full" in text:
         return disk_full(path)
     if primary == sqlite3.SQLITE_IOERR or "disk i/o error" in text:
-        return io_error(path, str(exc))
+        # SQLite reports a write that ran out of space in its WAL or shared memory as an I/O error.
+        return disk_full(path) if _nearly_full(path) else io_error(path, str(exc))
     if primary == sqlite3.SQLITE_CANTOPEN or "unable to open database file" in text:
         return read_only(path) if path.exists() else None
     if primary in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text or "not a database" in text:

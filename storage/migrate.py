@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from storage.errors import DatabaseDamaged, DatabaseError, DatabaseTooNew, classify, damaged
+from storage.errors import DatabaseDamaged, DatabaseError, DatabaseTooNew, classify, damaged, lenient_text
 
 __all__ = ["DatabaseDamaged", "DatabaseError", "DatabaseTooNew"]
 
@@ -52,6 +52,8 @@ def inspect_file(path: Path) -> str | None:
     """
     if not path.exists():
         return None
+    if path.is_dir():
+        raise DatabaseError(f"{path} 是一个文件夹，不是数据库文件；请用 --db 指定数据库文件的路径")
     try:
         size = path.stat().st_size
         with path.open("rb") as f:
@@ -70,6 +72,7 @@ def inspect_file(path: Path) -> str | None:
     mode = "rw" if Path(f"{path}-journal").exists() else "ro"
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode={mode}", uri=True)
+        conn.text_factory = lenient_text
     except sqlite3.Error as exc:
         raise classify(exc, path) or damaged(path, str(exc)) from exc
     try:

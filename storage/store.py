@@ -6,6 +6,7 @@ import base64
 import getpass
 import logging
 import os
+import shutil
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -33,8 +34,10 @@ from storage.audit import (
     ChainRow,
     backup_head,
     check_chain,
+    check_db_id,
     check_heads,
     check_replay,
+    check_states,
     row_hash,
 )
 from storage.backup import (
@@ -52,11 +55,12 @@ from storage.backup import (
     integrity_problem,
     keep_damaged,
     live_identity,
+    looks_like_sqlite,
     read_identity,
     remove_leftovers,
     write_identity_file,
 )
-from storage.errors import DatabaseError, classify
+from storage.errors import DatabaseError, classify, lenient_text
 from storage.lock import DatabaseLock, is_held_here
 from storage.models import (
     AuditEntry,
@@ -88,6 +92,7 @@ ACTION_NAMES = {
     "reopen": "退回修改",
     "backup": "备份",
     "restore": "从备份恢复",
+    "db_id": "数据库编号",
 }
 
 
@@ -221,7 +226,8 @@ class Store:
         os_user: str | None = None,
         busy_timeout_ms: int = 5000,
     ):
-        self.path = Path(path)
+        # The real path: a shortcut or symlink must meet the same lock, backups and identity note.
+        self.path = Path(os.path.realpath(path))
         self._today = today
         self._os_user = os_user or _os_user()
         self._busy_timeout_ms = busy_timeout_ms
@@ -234,6 +240,12 @@ class Store:
                 raise DatabaseDamaged(f"{exc.message}；这里原本是本系统的数据库，文件已损坏") from exc
             raise
         if revision is None:
+            if identity_file(self.path).exists():
+                raise migrate_damaged(
+                    self.path,
+                    f"数据库文件不见了，但旁边的 {identity_file(self.path).name} 表明这里原有数据库（可能被移走或删除）。"
+                    "如果确要从头开始，请把这个 .identity 文件一并移走",
+                )
             create_database(self.path, today=today, os_user=self._os_user)
             revision = migrate.head_revision()
         else:
@@ -272,6 +284,7 @@ class Store:
             db_id = self._meta(session, "db.id")
             complete = (
                 db_id is not None
+                and _chain_db_id(session) is not None
                 and session.scalar(select(func.count()).select_from(Town)) == len(TOWNS)
                 and session.scalar(select(PlanRow).limit(1)) is not None
             )
@@ -362,7 +375,11 @@ class Store:
                 raise TownError("此数据库是市局汇总用的，不能绑定镇街")
             self._set_meta(session, "town", town)
             self._audit(session, "bind_town", None, None, None, town)
-        write_identity_file(self.path, DatabaseIdentity(self.db_id(), town))
+            # A copy of an unbound database bound to another town must not share its id (nor its backups).
+            db_id = DB_ID_PREFIX + uuid.uuid4().hex
+            self._set_meta(session, "db.id", db_id)
+            self._audit(session, "db_id", None, None, None, db_id)
+        write_identity_file(self.path, DatabaseIdentity(db_id, town))
         return town
 
     def mode(self) -> str:
@@ -763,8 +780,15 @@ class Store:
                 if r.audit_id is not None and r.audit_hash is not None
             ]
             db_id = self._meta(session, "db.id")
+            states = {r.quarter: (r.state, r.revision) for r in session.scalars(select(QuarterStatusRow))}
         heads += [head for path in backups_of(self.path, db_id) if (head := backup_head(path)) is not None]
-        problem = check_chain(rows) or check_replay(rows, figures, texts) or check_heads(rows, heads)
+        problem = (
+            check_chain(rows)
+            or check_replay(rows, figures, texts)
+            or check_states(rows, states)
+            or check_db_id(rows, db_id)
+            or check_heads(rows, heads)
+        )
         if problem is not None:
             return problem
         return AuditCheck(True, len(rows), None, f"审计记录完整，共 {len(rows)} 条，与现有数值一致")
@@ -777,6 +801,7 @@ def _engine(path: Path, busy_timeout_ms: int = 5000) -> Engine:
     def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
         # Let SQLAlchemy, not the driver, decide where transactions begin (see "begin" below).
         dbapi_connection.isolation_level = None
+        dbapi_connection.text_factory = lenient_text
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -813,12 +838,23 @@ def _seed(store: Store, session: Session) -> str:
         known = set(session.scalars(select(Town.name)))
         session.add_all(Town(name=name, seq=i) for i, name in enumerate(TOWNS, start=1) if name not in known)
     db_id = store._meta(session, "db.id")
+    recorded = _chain_db_id(session)
     if db_id is None:
-        db_id = DB_ID_PREFIX + uuid.uuid4().hex
+        # Deleted outside the app: put back the id the trail recorded, so its backups are still its own.
+        db_id = recorded or DB_ID_PREFIX + uuid.uuid4().hex
         store._set_meta(session, "db.id", db_id)
+    if recorded is None:
+        store._audit(session, "db_id", None, None, None, db_id)
     if session.scalar(select(PlanRow).limit(1)) is None:
         store._import_plan(session, load_shipped_plan(), "随软件提供")
     return db_id
+
+
+def _chain_db_id(session: Session) -> str | None:
+    """The database id the audit trail last recorded."""
+    return session.scalar(
+        select(AuditEntry.new_value).where(AuditEntry.action == "db_id").order_by(AuditEntry.id.desc()).limit(1)
+    )
 
 
 def create_database(path: Path, *, today: Callable[[], date] = date.today, os_user: str | None = None) -> None:
@@ -867,15 +903,18 @@ def restore_database(db_path: Path, backup: Path, *, on_step: Callable[[str], No
     previous database was kept (None when there was none).
     """
     step = on_step or (lambda _name: None)
+    db_path = Path(os.path.realpath(db_path))  # replace the file a shortcut points to, never the shortcut
     with DatabaseLock(db_path, "从备份恢复").acquire():
         remove_leftovers(db_path)
-        revision = _check_backup(db_path, backup)
-        step("checked")
+        # Before SQLite touches the live file at all (it may drop the WAL of a damaged one): its bytes, aside.
+        raw = keep_damaged(db_path, "恢复前原样") if db_path.exists() else None
         temp = db_path.with_name(f".{db_path.name}.restore-{os.getpid()}")
         try:
+            revision = _check_backup(db_path, backup)
+            step("checked")
             _prepare_restored(db_path, backup, temp, revision)
             step("prepared")
-            kept = _keep_current(db_path)
+            kept = _keep_current(db_path, raw)
             step("kept")
             _checkpoint_and_clear(db_path)
             step("checkpointed")
@@ -887,6 +926,8 @@ def restore_database(db_path: Path, backup: Path, *, on_step: Callable[[str], No
                     leftover.unlink(missing_ok=True)
                 except OSError:
                     pass
+            if raw is not None and raw.exists():
+                shutil.rmtree(raw, ignore_errors=True)  # nothing was replaced: the live file is the original
             raise
         step("replaced")
         write_identity_file(db_path, read_identity(db_path))
@@ -909,6 +950,7 @@ def _check_backup(db_path: Path, backup: Path) -> str:
     if revision is None or problem:
         raise RestoreRefused(f"备份文件 {name} 已损坏（{problem or '空文件'}），未恢复；当前数据库未作改动")
     conn = sqlite3.connect(f"{backup.resolve().as_uri()}?mode=ro", uri=True)
+    conn.text_factory = lenient_text
     try:
         found = migrate.schema_of(conn)
     finally:
@@ -950,10 +992,18 @@ def _prepare_restored(db_path: Path, backup: Path, temp: Path, revision: str) ->
             rows = [_chain_row(e) for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
             figures = {(r.quarter, r.code): r.value for r in session.scalars(select(FigureRow))}
             texts = {(r.quarter, r.code): r.text for r in session.scalars(select(ExplanationRow))}
-        problem = check_chain(rows) or check_replay(rows, figures, texts)
+            states = {r.quarter: (r.state, r.revision) for r in session.scalars(select(QuarterStatusRow))}
+        problem = check_chain(rows) or check_replay(rows, figures, texts) or check_states(rows, states)
         if problem is not None:
             raise RestoreRefused(f"备份文件 {backup.name} 的修改记录有问题（{problem.message}），未恢复；当前数据库未作改动")
+        handed_out = _revisions_handed_out(db_path)
         with store._writing() as session:
+            # Revision numbers given out after the backup was taken stay given out: never reused for other content.
+            for town, quarter, revision, content in handed_out:
+                if session.get(IssuedRevision, (town, quarter, revision)) is None:
+                    session.add(
+                        IssuedRevision(town=town, quarter=quarter, revision=revision, content_hash=content, issued_at=_now())
+                    )
             store._audit(session, "restore", None, None, None, backup.name)
     finally:
         engine.dispose()
@@ -961,9 +1011,10 @@ def _prepare_restored(db_path: Path, backup: Path, temp: Path, revision: str) ->
         os.fsync(f.fileno())
 
 
-def _keep_current(db_path: Path) -> Path | None:
+def _keep_current(db_path: Path, raw: Path | None) -> Path | None:
+    """A healthy live database becomes a backup in rotation; a damaged one stays as its byte copy."""
     if not db_path.exists():
-        return None
+        return raw
     try:
         healthy = migrate.inspect_file(db_path) is not None and integrity_problem(db_path) is None
     except DatabaseDamaged:
@@ -972,9 +1023,38 @@ def _keep_current(db_path: Path) -> Path | None:
         if type(exc) is not DatabaseError:
             raise  # locked, read-only, full: a restore must not go on
         healthy = False
-    if healthy:
-        return backup_to_rotation(db_path, "恢复前")
-    return keep_damaged(db_path)
+    if not healthy:
+        if raw is None:
+            return keep_damaged(db_path)
+        damaged_copy = raw.with_name(raw.name.replace("恢复前原样", "损坏", 1))
+        os.replace(raw, damaged_copy)
+        return damaged_copy
+    kept = backup_to_rotation(db_path, "恢复前")
+    if raw is not None:
+        shutil.rmtree(raw, ignore_errors=True)
+    return kept
+
+
+def _revisions_handed_out(db_path: Path) -> set[tuple[str, str, int, str]]:
+    """Every revision number this database ever gave out, from the live file and its backups."""
+    found: set[tuple[str, str, int, str]] = set()
+    sources = [db_path] if looks_like_sqlite(db_path) else []
+    sources += backups_of(db_path)
+    for source in sources:
+        try:
+            conn = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+            conn.text_factory = lenient_text
+        except sqlite3.Error:
+            continue
+        try:
+            for table in ("issued_revisions", "quarter_status"):
+                try:
+                    found.update(conn.execute(f"SELECT town, quarter, revision, content_hash FROM {table}"))
+                except sqlite3.Error:
+                    continue
+        finally:
+            conn.close()
+    return found
 
 
 def _checkpoint_and_clear(db_path: Path) -> None:

@@ -556,3 +556,127 @@ def test_the_app_warns_at_start_up_when_a_figure_was_changed_outside_it(qapp, tm
     finally:
         session.window.close()
         session.close()
+
+
+# --- found by attacking the above from outside ----------------------------------------------------
+
+
+def test_a_byte_that_is_not_utf8_is_reported_by_the_audit_not_a_crash(store, capsys):
+    store.save_quarter(Q, FULL_QUARTER, {"card_holders": "辖区企业外迁"})
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("UPDATE explanations SET text = CAST(X'E8BE96FF' AS TEXT) WHERE code = 'card_holders'")
+    assert cli("--db", str(store.path), "audit", "verify") == 1
+    assert "说明" in capsys.readouterr().out
+    assert cli("--db", str(store.path), "history") == 0
+
+
+def test_a_deleted_or_changed_database_id_does_not_hide_a_cut_tail(store):
+    store.save_quarter(Q, FULL_QUARTER)
+    store.backup_to_rotation("每日")
+    with sqlite3.connect(store.path) as conn:
+        last = conn.execute("SELECT max(id) FROM audit").fetchone()[0]
+        conn.execute("DELETE FROM audit WHERE id = ?", (last,))
+        conn.execute("DELETE FROM figures WHERE code = 'inspection_closed'")
+        conn.execute("DELETE FROM meta WHERE key = 'db.id'")
+    store.close()
+    with Store(store.path) as reopened:  # the id comes back from the trail, and with it the backups
+        assert not reopened.verify_audit().ok
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("UPDATE meta SET value = 'town-returns-db:' || printf('%032d', 0) WHERE key = 'db.id'")
+    with Store(store.path) as reopened:
+        result = reopened.verify_audit()
+        assert not result.ok and "数据库编号" in result.message
+
+
+def test_a_submitted_quarter_cannot_be_unlocked_by_deleting_its_status(store):
+    store.save_quarter(Q, FULL_QUARTER)
+    store.record_export(Q, store.reserve_revision(Q, "h"), "h", ["a.xlsx"])
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("DELETE FROM quarter_status")
+    result = store.verify_audit()
+    assert not result.ok and "上报状态" in result.message
+
+
+def test_a_revision_given_out_before_a_restore_is_not_given_again(store, tmp_path):
+    store.save_quarter(Q, FULL_QUARTER)
+    before = tmp_path / "before.sqlite3"
+    store.backup(before)
+    store.record_export(Q, store.reserve_revision(Q, "first"), "first", ["a.xlsx"])
+    store.close()
+    restore_database(store.path, before)
+    with Store(store.path) as restored:
+        assert restored.quarter_status(Q).state == "draft"
+        assert restored.reserve_revision(Q, "other content") == 2
+
+
+@pytest.mark.skipif(not POSIX, reason="symlinks need privileges on Windows")
+def test_a_restore_through_a_symlink_replaces_the_real_file(tmp_path):
+    real = tmp_path / "real dir" / "town.sqlite3"
+    real.parent.mkdir()
+    with ready_store(real) as store:
+        backup = store.backup_to_rotation("测试")
+        store.save_quarter(Q, {"yuecai_certified": 99})
+    link = tmp_path / "桌面" / "镇街数据.sqlite3"
+    link.parent.mkdir()
+    link.symlink_to(real)
+    restore_database(link, backup)
+    assert link.is_symlink()
+    with Store(real) as store:
+        assert store.figures(Q)["yuecai_certified"] == FULL_QUARTER["yuecai_certified"]
+
+
+def test_an_empty_file_keeps_its_wal_when_it_is_kept_aside(tmp_path):
+    db = tmp_path / "town.sqlite3"
+    with ready_store(db) as store:
+        backup = store.backup_to_rotation("测试")
+    Path(f"{db}-wal").write_bytes(b"committed frames" * 500)
+    db.write_bytes(b"")
+    wal = Path(f"{db}-wal").read_bytes()
+    kept = restore_database(db, backup)
+    assert kept is not None and (kept / f"{db.name}-wal").read_bytes() == wal
+
+
+def test_the_identity_note_does_not_outvote_the_id_inside_a_damaged_file(tmp_path, capsys):
+    ours, theirs = tmp_path / "a.sqlite3", tmp_path / "b.sqlite3"
+    ready_store(ours).close()
+    with ready_store(theirs, "南城") as other:
+        their_backup = other.backup_to_rotation("南城")
+    data = bytearray(ours.read_bytes())
+    data[:100] = b"\x00" * 100
+    ours.write_bytes(bytes(data))
+    identity_file(ours).write_text(identity_file(theirs).read_text(encoding="utf-8"), encoding="utf-8")
+    assert cli("--db", str(ours), "restore", str(their_backup)) == 2
+    assert "另一个数据库" in capsys.readouterr().err
+
+
+def test_a_copy_bound_to_another_town_gets_its_own_id(tmp_path):
+    first = tmp_path / "a.sqlite3"
+    Store(first).close()
+    second = tmp_path / "b.sqlite3"
+    shutil.copy(first, second)
+    with Store(first) as a, Store(second) as b:
+        a.bind_town("莞城")
+        b.bind_town("南城")
+        assert a.db_id() != b.db_id()
+
+
+def test_a_missing_database_with_its_identity_note_is_damage_and_restorable(tmp_path, capsys):
+    db = tmp_path / "town.sqlite3"
+    with ready_store(db) as store:
+        store.backup_to_rotation("测试")
+    db.rename(tmp_path / "moved.sqlite3")
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    assert cli("--db", str(db), "status") == 2
+    err = capsys.readouterr().err
+    assert "不见了" in err and "restore" in err
+    assert not db.exists()
+    good = newest_good_backup(db)
+    assert cli("--db", str(db), "restore", str(good)) == 0
+    with Store(db) as store:
+        assert store.figures(Q) == FULL_QUARTER
+
+
+def test_a_folder_as_the_database_path_says_so(tmp_path, capsys):
+    assert cli("--db", str(tmp_path), "status") == 2
+    assert "是一个文件夹" in capsys.readouterr().err
