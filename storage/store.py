@@ -999,10 +999,10 @@ def _prepare_restored(db_path: Path, backup: Path, temp: Path, revision: str) ->
         handed_out = _revisions_handed_out(db_path)
         with store._writing() as session:
             # Revision numbers given out after the backup was taken stay given out: never reused for other content.
-            for town, quarter, revision, content in handed_out:
-                if session.get(IssuedRevision, (town, quarter, revision)) is None:
+            for town, quarter, number, content in handed_out:
+                if session.get(IssuedRevision, (town, quarter, number)) is None:
                     session.add(
-                        IssuedRevision(town=town, quarter=quarter, revision=revision, content_hash=content, issued_at=_now())
+                        IssuedRevision(town=town, quarter=quarter, revision=number, content_hash=content, issued_at=_now())
                     )
             store._audit(session, "restore", None, None, None, backup.name)
     finally:
