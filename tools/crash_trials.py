@@ -128,14 +128,16 @@ while True:
 
 
 def _spawn(code: str) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT
-    )
+    errors = tempfile.TemporaryFile()
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=errors, text=True, cwd=ROOT)
     assert process.stdout is not None
     line = process.stdout.readline().strip()
     if line != "ready":
         process.kill()
-        raise RuntimeError(f"child did not start: {line!r}")
+        process.wait()
+        errors.seek(0)
+        raise RuntimeError(f"child did not start: {line!r}\n{errors.read()[-3000:].decode('utf-8', 'replace')}")
+    errors.close()
     return process
 
 
