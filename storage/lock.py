@@ -66,7 +66,7 @@ class DatabaseLock:
         path = lock_path(self.db_path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            lock = FileLock(str(path), is_singleton=False)
+            lock = FileLock(str(path))
             lock.acquire(timeout=timeout)
         except Timeout:
             raise DatabaseInUse(
