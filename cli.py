@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from core.errors import DomainError, NumberError
-from core.indicators import BY_CODE, INDICATORS, RATES, display_name, is_known_code
+from core.indicators import BY_CODE, INDICATORS, RATES, Kind, display_name, is_known_code
 from core.numbers import parse_count
 from core.plans import describe_plan, plan_period_label
-from core.progress import Progress, compute_progress, percent, rate_text
+from core.progress import Progress, base_notice, compute_progress, percent, rate_text
 from core.quarters import Quarter
 from core.validation import LEVEL_NAMES, Finding, has_errors
 from storage.lock import DatabaseInUse, DatabaseLock
@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quarter", required=True, help="季度，如 2024Q3 或 2024年第3季度")
     p.add_argument("figures", nargs="*", metavar="代码=数值", help="如 card_holders=170000；数值留空表示清除")
     p.add_argument("--explain", action="append", default=[], metavar="代码=说明", help="对某项警告的说明，可重复")
+
+    p = command("base", "录入季末数指标（社会保障卡持卡人数）的基期数：规划期初的数，每个规划录入一次")
+    p.add_argument("figures", nargs="*", metavar="代码=数值", help="如 card_holders=150000；不给则列出已有基期数")
 
     p = command("check", "检查一个季度的数值")
     p.add_argument("--quarter", required=True)
@@ -291,6 +294,36 @@ def _split_pairs(items: Sequence[str], what: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def cmd_base(args: argparse.Namespace) -> int:
+    with _store(args, writes="录入基期数" if args.figures else None) as store:
+        plan = store.current_plan()
+        if plan is None:
+            raise UsageError("尚未导入规划，没有基期数可录入")
+        changed: dict[str, int] = {}
+        for code, text in _split_pairs(args.figures, "数值"):
+            if code not in BY_CODE or BY_CODE[code].kind is not Kind.STOCK:
+                stocks = "、".join(i.code for i in INDICATORS if i.kind is Kind.STOCK)
+                raise UsageError(f"只有季末数指标有基期数，可用代码：{stocks}")
+            try:
+                value = parse_count(text)
+            except NumberError as exc:
+                raise UsageError(f"{display_name(code)}基期数：{exc.message}") from None
+            if value is None:
+                raise UsageError(f"{display_name(code)}基期数不能为空")
+            store.set_stock_base(plan, code, value)
+            changed[code] = value
+        bases = store.stock_bases(plan)
+    if args.json:
+        _print_json({"plan": plan.name, "bases": bases})
+        return EXIT_OK
+    for indicator in INDICATORS:
+        if indicator.kind is Kind.STOCK:
+            base = bases.get(indicator.code)
+            shown = f"{base:,} {indicator.unit}" if base is not None else "未录入"
+            print(f"{plan.name}　{display_name(indicator.code)}基期数：{shown}" + ("（已保存）" if indicator.code in changed else ""))
+    return EXIT_OK
+
+
 def cmd_enter(args: argparse.Namespace) -> int:
     with _store(args, writes="录入数值") as store:
         quarter = Quarter.parse(args.quarter)
@@ -370,6 +403,11 @@ def progress_json(progress: Progress) -> dict[str, Any]:
             "ytd": item.ytd,
             "cumulative": item.cumulative,
         }
+        if BY_CODE[code].kind is Kind.STOCK:
+            # a 季末数: completion is growth from the base, (stock − base) ÷ (target − base); without a
+            # base it is stock ÷ target with no status, and base is null
+            indicators[code]["base"] = item.base
+            indicators[code]["needs_base"] = item.needs_base
     for rate in RATES:
         ytd, qtr = progress.rates_ytd[rate.code], progress.rates_quarter[rate.code]
         indicators[rate.code] = {
@@ -402,7 +440,8 @@ def cmd_progress(args: argparse.Namespace) -> int:
     with _store(args) as store:
         town = store.require_town()
         quarter = _quarter(args.quarter, store)
-        progress = compute_progress(store.plan_for(quarter), town, quarter, store.history())
+        plan = store.plan_for(quarter)
+        progress = compute_progress(plan, town, quarter, store.history(), store.stock_bases(plan))
     if args.json:
         _print_json(progress_json(progress))
         return EXIT_OK
@@ -413,8 +452,22 @@ def cmd_progress(args: argparse.Namespace) -> int:
         print(
             f"规划：{progress.plan.name}（{plan_period_label(progress.plan)}）；时间进度 {percent(progress.time_progress)}"
         )
+    notices = []
     for indicator in INDICATORS:
         item = progress.indicators[indicator.code]
+        if indicator.kind is Kind.STOCK:
+            line = f"  {display_name(indicator.code)}：{_number(item.quarter_value)}"
+            if item.target is not None:
+                base = "未录入" if item.base is None else _number(item.base)
+                pace = "较基期增长完成率" if not item.needs_base else "季末数 ÷ 目标"
+                line += (
+                    f"，基期数 {base}，目标 {_number(item.target)} {indicator.unit}，"
+                    f"{pace} {percent(item.completion)}，{item.status or ('不判断进度' if item.needs_base else '未填报')}"
+                )
+            if item.needs_base:
+                notices.append(base_notice(indicator.code) + f"（命令：python main.py base {indicator.code}=数量）")
+            print(line)
+            continue
         line = f"  {display_name(indicator.code)}：本季度 {_number(item.quarter_value)}，年度累计 {_number(item.ytd)}"
         if item.target is not None:
             line += (
@@ -428,6 +481,8 @@ def cmd_progress(args: argparse.Namespace) -> int:
         print(
             f"  {rate.name}：本季度 {rate_text(qtr)}，年度累计 {rate_text(ytd)}（目标 ≥{percent(ytd.target)}{verdict}）"
         )
+    for notice in notices:
+        print(f"提示：{notice}")
     return EXIT_OK
 
 
@@ -661,7 +716,7 @@ def cmd_consolidate(args: argparse.Namespace) -> int:
             plans = store.plans()
     plan = next((p for p in plans if p.contains(quarter)), None)
     conflicted = collection.conflicted_towns(quarter)
-    summary = consolidate(plan, quarter, collection.town_histories(), conflicted)
+    summary = consolidate(plan, quarter, collection.town_histories(), conflicted, collection.town_bases(quarter))
     written: list[str] = []
     if args.out is not None:
         stem = f"{quarter.code}_全市_汇总表"
@@ -811,6 +866,7 @@ COMMANDS = {
     "enter": cmd_enter,
     "check": cmd_check,
     "progress": cmd_progress,
+    "base": cmd_base,
     "history": cmd_history,
     "targets": cmd_targets,
     "audit": cmd_audit,

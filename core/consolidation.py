@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from core.indicators import INDICATOR_CODES, PLANNED_CODES, RATES
+from core.indicators import INDICATOR_CODES, INDICATORS, PLANNED_CODES, RATES, Kind
 from core.plans import CITY, TOWNS, Plan
 from core.progress import BEHIND, SEVERELY_BEHIND, History, Progress, compute_progress
 from core.quarters import Quarter
+
+STOCK_CODES = tuple(i.code for i in INDICATORS if i.kind is Kind.STOCK)
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,11 @@ class CitySummary:
 
 
 def consolidate(
-    plan: Plan | None, quarter: Quarter, town_histories: Mapping[str, History], excluded: set[str] | None = None
+    plan: Plan | None,
+    quarter: Quarter,
+    town_histories: Mapping[str, History],
+    excluded: set[str] | None = None,
+    town_bases: Mapping[str, Mapping[str, int]] | None = None,
 ) -> CitySummary:
     """`town_histories` holds each town's figures from its latest valid return of every quarter.
 
@@ -58,7 +64,14 @@ def consolidate(
     histories = {t: h for t, h in town_histories.items() if t not in excluded}
     reporting = tuple(t for t in TOWNS if quarter in histories.get(t, {}))
     missing = tuple(t for t in TOWNS if t not in reporting and t not in excluded)
-    towns = {t: compute_progress(plan, t, quarter, histories[t]) for t in reporting}
+    town_bases = town_bases or {}
+    towns = {t: compute_progress(plan, t, quarter, histories[t], town_bases.get(t)) for t in reporting}
+    # the city's 基期数 of a stock is the sum of the reporting towns' — only when every one of them has it
+    city_bases = {
+        code: sum(town_bases[t][code] for t in reporting)
+        for code in STOCK_CODES
+        if reporting and all(code in town_bases.get(t, {}) for t in reporting)
+    }
     city_history: dict[Quarter, dict[str, int]] = {}
     for town in reporting:
         for q, figures in histories[town].items():
@@ -69,5 +82,5 @@ def consolidate(
                     summed[code] = summed.get(code, 0) + value
     if quarter not in city_history:
         city_history[quarter] = {}
-    city = compute_progress(plan, CITY, quarter, city_history)
+    city = compute_progress(plan, CITY, quarter, city_history, city_bases)
     return CitySummary(quarter, plan, reporting, missing, towns, city)

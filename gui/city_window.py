@@ -461,7 +461,7 @@ class CityWindow(QMainWindow):
         quarter = self.quarter
         conflicted = collection.conflicted_towns(quarter)
         plan = next((p for p in self.store.plans() if p.contains(quarter)), None)
-        self.summary = consolidate(plan, quarter, collection.town_histories(), conflicted)
+        self.summary = consolidate(plan, quarter, collection.town_histories(), conflicted, collection.town_bases(quarter))
         self.summary_model.set_summary(self.summary, conflicted)
         self.chart.show_summary(self.summary, self.chart_indicator.currentData())
         in_quarter = [v for v in collection.superseded + collection.conflicts if v.quarter == quarter.code]

@@ -22,7 +22,17 @@ from PySide6.QtWidgets import (
 
 from core.indicators import BY_CODE, PLANNED_CODES, RATES, Kind, display_name
 from core.plans import Plan
-from core.progress import BEHIND, DONE, ON_PACE, SEVERELY_BEHIND, History, Progress, percent, rate_text
+from core.progress import (
+    BEHIND,
+    DONE,
+    ON_PACE,
+    SEVERELY_BEHIND,
+    History,
+    Progress,
+    base_notice,
+    percent,
+    rate_text,
+)
 from core.quarters import Quarter
 from gui.table_model import RowsModel
 
@@ -51,7 +61,7 @@ class RateRow:
 
 
 class ProgressModel(RowsModel[ProgressRow]):
-    HEADERS = ("指标", "目标", "规划累计", "完成率（竖线为时间进度）", "时间进度", "状态")
+    HEADERS = ("指标", "目标", "规划累计／季末数", "完成率（竖线为时间进度）", "时间进度", "状态")
     BAR_COLUMN = 3
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -202,6 +212,12 @@ class ProgressView(QWidget):
         self.heading = QLabel()
         self.heading.setObjectName("progress_heading")
         layout.addWidget(self.heading)
+        self.notice = QLabel()
+        self.notice.setObjectName("progress_notice")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color: #b35900;")
+        self.notice.setVisible(False)
+        layout.addWidget(self.notice)
         self.model = ProgressModel()
         self.table = _table(self.model)
         self.table.setItemDelegateForColumn(ProgressModel.BAR_COLUMN, CompletionBarDelegate(self.table))
@@ -238,11 +254,18 @@ class ProgressView(QWidget):
                 f"时间进度 <b>{percent(progress.time_progress)}</b>"
             )
         rows = []
+        notices = []
         for code in PLANNED_CODES:
             item = progress.indicators[code]
+            name = display_name(code)
+            if BY_CODE[code].kind is Kind.STOCK and item.target is not None:
+                # completion of a stock is its growth from the base: (季末数 − 基期数) ÷ (目标 − 基期数)
+                name += "，基期数 未录入" if item.base is None else f"，基期数 {item.base:,}"
+                if item.needs_base:
+                    notices.append(base_notice(code) + "（在“填报”页该指标旁点“基期数”录入）")
             rows.append(
                 ProgressRow(
-                    display_name(code),
+                    name,
                     BY_CODE[code].unit,
                     item.target,
                     item.cumulative,
@@ -252,6 +275,8 @@ class ProgressView(QWidget):
                 )
             )
         self.model.set_rows(rows)
+        self.notice.setText("\n".join(notices))
+        self.notice.setVisible(bool(notices))
         rate_rows = []
         for rate in RATES:
             ytd = progress.rates_ytd[rate.code]

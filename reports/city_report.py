@@ -10,7 +10,7 @@ from pathlib import Path
 from core.consolidation import CitySummary
 from core.indicators import BY_CODE, PLANNED_CODES, RATES, Kind, display_name
 from core.plans import CITY, TOWNS
-from core.progress import IndicatorProgress, Progress, percent, rate_text
+from core.progress import IndicatorProgress, Progress, percent, rate_text, shown_percent
 
 TITLE = "东莞市各园区、镇（街）人社主要指标完成情况汇总表"
 MISSING = "缺报"
@@ -157,14 +157,14 @@ def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path, 
                     cell.value = value
                     cell.number_format = "#,##0"
                 elif col.kind == "percent":
-                    cell.value = None if value is None else float(value)  # type: ignore[arg-type]
+                    cell.value = None if value is None else float(shown_percent(value))  # type: ignore[arg-type]
                     cell.number_format = "0.0%"
                 elif col.kind == "rate":
                     rate = value.rate  # type: ignore[attr-defined]
                     if rate is None:
                         set_text(cell, rate_text(value))  # type: ignore[arg-type]
                     else:
-                        cell.value = float(rate)
+                        cell.value = float(shown_percent(rate))
                         cell.number_format = "0.0%"
                 else:
                     set_text(cell, str(value or "—"))
@@ -205,10 +205,12 @@ def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path, 
     for code in PLANNED_CODES:
         notes.cell(line, 1, f"{display_name(code)}完成率排名").font = Font(name="宋体", bold=True)
         line += 1
-        for rank, (town, completion) in enumerate(summary.ranking(code), start=1):
+        for rank, (town, _) in enumerate(summary.ranking(code), start=1):
+            exact = summary.towns[town].indicators[code].completion
+            assert exact is not None
             notes.cell(line, 1, rank)
             notes.cell(line, 2, town)
-            notes.cell(line, 3, completion).number_format = "0.0%"
+            notes.cell(line, 3, float(shown_percent(exact))).number_format = "0.0%"
             line += 1
         line += 1
     notes.column_dimensions["A"].width = 60

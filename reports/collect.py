@@ -66,6 +66,14 @@ class Collection:
             histories.setdefault(town, {})[quarter] = dict(verdict.payload.figures)
         return dict(histories)
 
+    def town_bases(self, quarter: Quarter) -> dict[str, dict[str, int]]:
+        """Each town's 基期数 as its chosen return for `quarter` signed them (none on older returns)."""
+        bases: dict[str, dict[str, int]] = {}
+        for (town, q), verdict in self.chosen.items():
+            if q == quarter and verdict.payload is not None:
+                bases[town] = dict(verdict.payload.body.get("bases") or {})
+        return bases
+
     def conflicted_towns(self, quarter: Quarter) -> set[str]:
         return {v.payload.town for v in self.conflicts if v.payload and v.payload.quarter == quarter}
 

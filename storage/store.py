@@ -66,6 +66,7 @@ from storage.models import (
     Meta,
     PlanRow,
     QuarterStatusRow,
+    StockBase,
     TargetRow,
     Town,
 )
@@ -88,6 +89,7 @@ ACTION_NAMES = {
     "reopen": "退回修改",
     "backup": "备份",
     "restore": "从备份恢复",
+    "set_base": "录入基期数",
 }
 
 
@@ -186,6 +188,14 @@ class Change:
     code: str
     old: str | None
     new: str | None
+
+
+def _stock_bases(session: Session, town: str, plan: Plan | None) -> dict[str, int]:
+    if plan is None:
+        return {}
+    rows = session.scalars(select(StockBase).where(StockBase.town == town, StockBase.plan == plan.name))
+    entered = {r.code: r.value for r in rows}
+    return {**entered, **plan.targets_for(town).bases} if town in TOWNS else entered
 
 
 def _now() -> str:
@@ -474,6 +484,33 @@ class Store:
 
     # --- figures -----------------------------------------------------------------------------
 
+    def stock_bases(self, plan: Plan | None) -> dict[str, int]:
+        """Each stock's 基期数 for `plan`: the plan's own where it has one, else what this town entered."""
+        town = self.require_town()
+        with Session(self.engine) as session:
+            return _stock_bases(session, town, plan)
+
+    def set_stock_base(self, plan: Plan, code: str, value: int) -> int | None:
+        """Enter a stock's 基期数 for `plan` (audited); gives the value it replaces."""
+        from core.indicators import Kind
+
+        if code not in BY_CODE or BY_CODE[code].kind is not Kind.STOCK:
+            raise DomainError(f"只有季末数指标有基期数，“{display_name(code)}”不是")
+        town = self.require_town()
+        if code in plan.targets_for(town).bases:
+            raise DomainError(f"规划已给出{display_name(code)}的基期数 {plan.targets_for(town).bases[code]:,}，不需录入")
+        with self._writing() as session:
+            row = session.get(StockBase, (town, plan.name, code))
+            old = row.value if row else None
+            if row is None:
+                row = StockBase(town=town, plan=plan.name, code=code)
+                session.add(row)
+            row.value, row.updated_at = value, _now()
+            self._audit(
+                session, "set_base", None, code, None if old is None else str(old), f"{value}（{plan.name}）"
+            )
+        return old
+
     def figures(self, quarter: Quarter) -> dict[str, int]:
         town = self.require_town()
         with Session(self.engine) as session:
@@ -514,8 +551,10 @@ class Store:
         history = _history(session, town)
         merged = _merge(history.pop(quarter, {}), values)
         texts = _merge(_explanations(session, town, quarter), explanations)
+        plan = self.plan_for(quarter)
+        bases = _stock_bases(session, town, plan)
         return check_quarter(
-            QuarterInput(town, quarter, self.today(), self.plan_for(quarter), merged, history, texts, invalid)
+            QuarterInput(town, quarter, self.today(), plan, merged, history, texts, invalid, bases)
         )
 
     def save_quarter(
