@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("progress", "查看目标完成进度")
     p.add_argument("--quarter", help="季度（默认：最近一个已结束的季度）")
 
+    p = command("annual", "查看一年的比率（年度目标）和各项流量的全年合计")
+    p.add_argument("--year", required=True, type=int, help="年份，如 2024")
+
     p = command("history", "查看修改记录（审计记录）")
     p.add_argument("--quarter")
     p.add_argument("--indicator", help="指标代码")
@@ -486,6 +489,49 @@ def cmd_progress(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def annual_json(result: Any) -> dict[str, Any]:
+    return {
+        "town": result.town,
+        "year": result.year,
+        "quarters_entered": [q.code for q in result.quarters_entered],
+        "complete": result.complete,
+        "rates": {
+            code: {
+                "numerator": r.numerator,
+                "denominator": r.denominator,
+                "rate": _ratio(r.rate),
+                "target": _ratio(r.target),
+                "met": r.met,
+            }
+            for code, r in result.rates.items()
+        },
+        "totals": dict(result.totals),
+    }
+
+
+def cmd_annual(args: argparse.Namespace) -> int:
+    from core.progress import compute_year
+
+    with _store(args) as store:
+        town = store.require_town()
+        plan = store.plan_for(Quarter(args.year, 4))
+        result = compute_year(plan, town, args.year, store.history())
+    if args.json:
+        _print_json(annual_json(result))
+        return EXIT_OK
+    entered = len(result.quarters_entered)
+    scope = "全年" if result.complete else f"已填 {entered} 个季度（全年结果待第4季度填报后得出）"
+    print(f"{town} {args.year}年 年度情况：{scope}")
+    for rate in RATES:
+        r = result.rates[rate.code]
+        counts = "" if r.denominator is None else f"（{r.numerator:,}/{r.denominator:,}）"
+        verdict = "" if r.met is None else ("，达标" if r.met else "，未达标")
+        print(f"  {rate.name}：{rate_text(r)}{counts}，年度目标 ≥{percent(r.target)}{verdict}")
+    for code, total in result.totals.items():
+        print(f"  {display_name(code)}全年合计：{_number(total)} {BY_CODE[code].unit}")
+    return EXIT_OK
+
+
 def cmd_history(args: argparse.Namespace) -> int:
     with _store(args) as store:
         quarter = Quarter.parse(args.quarter) if args.quarter else None
@@ -716,7 +762,14 @@ def cmd_consolidate(args: argparse.Namespace) -> int:
             plans = store.plans()
     plan = next((p for p in plans if p.contains(quarter)), None)
     conflicted = collection.conflicted_towns(quarter)
-    summary = consolidate(plan, quarter, collection.town_histories(), conflicted, collection.town_bases(quarter))
+    summary = consolidate(
+        plan,
+        quarter,
+        collection.town_histories(),
+        conflicted,
+        collection.town_bases(quarter),
+        collection.town_signed(quarter),
+    )
     written: list[str] = []
     if args.out is not None:
         stem = f"{quarter.code}_全市_汇总表"
@@ -742,6 +795,8 @@ def cmd_consolidate(args: argparse.Namespace) -> int:
                 "skipped": [{"file": v.file, "reason": v.reason} for v in collection.skipped],
                 "towns": {t: dict(collection.chosen[(t, quarter)].payload.figures) for t in summary.reporting},
                 "city": city_json(summary),
+                "city_label": summary.city_label,
+                "town_checks": {t: flags for t, flags in summary.checks.items() if flags},
                 "files": written,
             }
         )
@@ -831,23 +886,15 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     with _store(args) as store:
-        statuses = store.quarter_statuses()
-        history = store.history()
-        quarters = sorted(set(statuses) | set(history))
+        statuses = store.plan_quarter_statuses()
     if args.json:
+        # a list in quarter order; state is one of 未填报、草稿、已上报、已退回修改、需重新上报
         _print_json(
-            {
-                q.code: {
-                    "state": statuses[q].state if q in statuses else "draft",
-                    "revision": statuses[q].revision if q in statuses else None,
-                }
-                for q in quarters
-            }
+            [{"quarter": q.code, "state": s.name, "revision": s.revision, "reason": s.stale_because} for q, s in statuses.items()]
         )
         return EXIT_OK
-    for quarter in quarters:
-        label = statuses[quarter].label if quarter in statuses else "草稿"
-        print(f"{quarter.label}：{label}")
+    for quarter, status in statuses.items():
+        print(f"{quarter.label}：{status.label}" + (f"（{status.stale_because}）" if status.stale_because else ""))
     return EXIT_OK
 
 
@@ -867,6 +914,7 @@ COMMANDS = {
     "check": cmd_check,
     "progress": cmd_progress,
     "base": cmd_base,
+    "annual": cmd_annual,
     "history": cmd_history,
     "targets": cmd_targets,
     "audit": cmd_audit,

@@ -66,8 +66,16 @@ INDICATORS: tuple[Indicator, ...] = (
         False,
         parent="arbitration_due",
     ),
+    # 应结案件数: the cases due for closure in the period, carried-over cases included (as for 仲裁), so
+    # 结案数 may exceed the quarter's new cases; the code keeps its old name for compatibility.
     Indicator(
-        "inspection_cases", "劳动保障监察举报投诉案件数", "监察举报投诉案件数", "件", Kind.FLOW, "劳动保障监察", False
+        "inspection_cases",
+        "劳动保障监察举报投诉应结案件数",
+        "监察举报投诉应结案件数",
+        "件",
+        Kind.FLOW,
+        "劳动保障监察",
+        False,
     ),
     Indicator(
         "inspection_closed",

@@ -121,12 +121,19 @@ def compute_progress(
     quarter: Quarter,
     history: History,
     bases: Mapping[str, int] | None = None,
+    *,
+    targets: Mapping[str, int] | None = None,
+    signed: Mapping[str, tuple[int | None, int | None]] | None = None,
 ) -> Progress:
     """Progress of `town` at the end of `quarter`, from its figures of every quarter.
 
-    `bases` holds each stock's 基期数 (the level at the plan's start) where it is known.
+    `bases` holds each stock's 基期数 (the level at the plan's start) where it is known. The city
+    passes `targets` (the reporting towns' own) and `signed`: flow code -> (本年累计, 规划累计) and
+    rate code -> (year-to-date numerator, denominator) as the towns' signed returns state them,
+    instead of sums over whatever quarterly returns it holds.
     """
     bases = bases or {}
+    signed = signed or {}
     in_plan = plan is not None and plan.contains(quarter)
     active_plan = plan if in_plan else None
     time_progress = active_plan.time_progress(quarter) if active_plan else None
@@ -139,6 +146,9 @@ def compute_progress(
         if stock:
             ytd: int | None = value
             cumulative: int | None = value
+        elif code in signed:
+            ytd, cumulative = signed[code]
+            cumulative = cumulative if active_plan else None
         else:
             ytd = _sum(history, quarter.year_to_date(), code)
             cumulative = _sum(history, plan_quarters, code) if active_plan else None
@@ -146,7 +156,7 @@ def compute_progress(
         base = bases.get(code) if stock else None
         needs_base = False
         if active_plan and indicator.has_plan_target:
-            target = active_plan.targets_for(town).counts[code]
+            target = targets[code] if targets is not None else active_plan.targets_for(town).counts[code]
             if cumulative is not None and target:
                 assert time_progress is not None
                 if stock:
@@ -169,6 +179,10 @@ def compute_progress(
         r.code: rate_over(history, quarter.year_to_date(), r.code, rate_target(active_plan, town, r.code))
         for r in RATES
     }
+    for r in RATES:
+        if r.code in signed:
+            numerator, denominator = signed[r.code]
+            rates_ytd[r.code] = RateResult(r.code, numerator, denominator, rates_ytd[r.code].target)
     return Progress(town, quarter, active_plan, time_progress, indicators, rates_quarter, rates_ytd)
 
 
@@ -229,3 +243,27 @@ def rate_text(result: RateResult, rounding: str = ROUND_DOWN) -> str:
 
 def is_flow(code: str) -> bool:
     return BY_CODE[code].kind is Kind.FLOW
+
+
+@dataclass(frozen=True)
+class YearResult:
+    """A calendar year against the plan's annual rate targets ("每年…分别达到78%以上、96%以上、100%")."""
+
+    town: str
+    year: int
+    quarters_entered: tuple[Quarter, ...]
+    rates: dict[str, RateResult]  # over the year's entered quarters: the full-year rate once Q4 is in
+    totals: dict[str, int | None]  # flow code -> the year's total
+
+    @property
+    def complete(self) -> bool:
+        return len(self.quarters_entered) == 4
+
+
+def compute_year(plan: Plan | None, town: str, year: int, history: History) -> YearResult:
+    quarters = [Quarter(year, n) for n in range(1, 5)]
+    entered = tuple(q for q in quarters if any(v is not None for v in history.get(q, {}).values()))
+    active = plan if plan is not None and plan.contains(Quarter(year, 4)) else None
+    rates = {r.code: rate_over(history, quarters, r.code, rate_target(active, town, r.code)) for r in RATES}
+    totals = {i.code: _sum(history, quarters, i.code) for i in INDICATORS if i.kind is Kind.FLOW}
+    return YearResult(town, year, entered, rates, totals)

@@ -139,7 +139,8 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
         warn(
             "card_holders_decreased",
             "card_holders",
-            f"社保卡持卡人数 {current_cards:,} 少于上季度 {previous_cards:,}（减少 {previous_cards - current_cards:,}）",
+            f"{display_name('card_holders')} {current_cards:,} 少于上季度 {previous_cards:,}"
+            f"（减少 {previous_cards - current_cards:,}）",
         )
 
     for indicator in INDICATORS:

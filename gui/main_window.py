@@ -283,7 +283,12 @@ class MainWindow(QMainWindow):
         self.save_button.setEnabled(not status.locked)
         self.reopen_action.setEnabled(status.locked)
         self.lock_banner.setVisible(status.state != "draft")
-        if status.locked:
+        if status.stale_because:
+            self.lock_banner.setText(
+                f"{quarter.label}{status.label}：{status.stale_because}。请用“季报 → 退回修改”并写明原因，"
+                f"再重新导出第 {(status.revision or 0) + 1} 版。"
+            )
+        elif status.locked:
             self.lock_banner.setText(
                 f"{quarter.label}{status.label}，数值已锁定。如需修改，请用“季报 → 退回修改”并写明原因，再次导出将是第 {(status.revision or 0) + 1} 版。"
             )

@@ -29,7 +29,9 @@ from core.progress import (
     SEVERELY_BEHIND,
     History,
     Progress,
+    YearResult,
     base_notice,
+    compute_year,
     percent,
     rate_text,
 )
@@ -101,6 +103,56 @@ class RateModel(RowsModel[RateRow]):
                 QColor("#1a7f37" if row.verdict == "达标" else "#c62828" if row.verdict == "未达标" else "#555")
             )
         return None
+
+
+@dataclass(frozen=True)
+class YearRow:
+    name: str
+    numerator: str
+    denominator: str
+    rate: str
+    target: str
+    verdict: str
+
+
+class YearModel(RowsModel[YearRow]):
+    """年度: the three rates over the calendar year (annual targets) and the year's flow totals."""
+
+    HEADERS = ("年度项目", "分子", "分母／全年合计", "全年比率", "年度目标", "是否达标")
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (row.name, row.numerator, row.denominator, row.rate, row.target, row.verdict)[index.column()]
+        if role == Qt.ItemDataRole.ForegroundRole and index.column() == 5:
+            return QBrush(
+                QColor("#1a7f37" if row.verdict == "达标" else "#c62828" if row.verdict == "未达标" else "#555")
+            )
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (1, 2, 3):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+def year_rows(result: YearResult) -> list[YearRow]:
+    rows = []
+    for rate in RATES:
+        r = result.rates[rate.code]
+        verdict = "—" if r.met is None else ("达标" if r.met else "未达标")
+        rows.append(
+            YearRow(
+                rate.name,
+                "—" if r.numerator is None else f"{r.numerator:,}",
+                "—" if r.denominator is None else f"{r.denominator:,}",
+                rate_text(r),
+                f"≥{percent(r.target)}",
+                verdict,
+            )
+        )
+    for code, total in result.totals.items():
+        rows.append(YearRow(f"{display_name(code)}（全年合计）", "", _count(total, BY_CODE[code].unit), "", "", ""))
+    return rows
 
 
 class CompletionBarDelegate(QStyledItemDelegate):
@@ -226,6 +278,16 @@ class ProgressView(QWidget):
         self.rate_model = RateModel()
         self.rate_table = _table(self.rate_model)
         layout.addWidget(self.rate_table)
+        self.year_heading = QLabel()
+        self.year_heading.setObjectName("year_heading")
+        layout.addWidget(self.year_heading)
+        self.year_model = YearModel()
+        self.year_table = _table(self.year_model, rows=5)
+        # shrinks (and scrolls) on a small screen rather than making the window taller than the screen
+        full = self.year_table.height()
+        self.year_table.setMinimumHeight(self.year_table.horizontalHeader().sizeHint().height() + 30 + 4)
+        self.year_table.setMaximumHeight(full)
+        layout.addWidget(self.year_table)
         chooser = QHBoxLayout()
         chooser.addWidget(QLabel("趋势："))
         self.series_box = QComboBox()
@@ -291,6 +353,11 @@ class ProgressView(QWidget):
                 )
             )
         self.rate_model.set_rows(rate_rows)
+        year = compute_year(progress.plan, progress.town, progress.quarter.year, history)
+        done = len(year.quarters_entered)
+        scope = "全年结果" if year.complete else f"已填 {done} 个季度，第4季度填报后为全年结果"
+        self.year_heading.setText(f"<b>年度（{year.year}年）</b>　比率为年度目标，按全年计算；{scope}")
+        self.year_model.set_rows(year_rows(year))
         self._draw_trend()
 
     def _draw_trend(self) -> None:

@@ -78,7 +78,11 @@ def build_workbook(data: ReturnData) -> Workbook:
     assert form is not None
     form.title = FORM_SHEET
     _write_form(form, data)
-    _write_data_sheet(workbook.create_sheet(DATA_SHEET), data)
+    data_sheet = workbook.create_sheet(DATA_SHEET)
+    _write_data_sheet(data_sheet, data)
+    # the machine sheet (codes for the city's tools) is hidden, so a printout never shows a code;
+    # the verifier accepts exactly this sheet hidden (reports.verify)
+    data_sheet.sheet_state = "hidden"
     workbook.properties.title = f"{data.town}{data.quarter.label}{FORM_TITLE}"
     workbook.properties.creator = data.profile.get("preparer") or data.town
     return workbook
@@ -217,7 +221,7 @@ def form_spec(data: ReturnData) -> SheetSpec:
     if data.base_text:
         heights[5] = 30
     for column, header in enumerate(COLUMNS, start=1):
-        put(HEADER_ROW, column, header, "column_header")
+        put(HEADER_ROW, column, data.quarter_header if column == 3 else header, "column_header")
     heights[HEADER_ROW] = 24
     row = FIRST_FIGURE_ROW
     for line in data.figures:
@@ -236,7 +240,8 @@ def form_spec(data: ReturnData) -> SheetSpec:
         heights[row] = 20
         row += 1
     put(row, 1, "比率（由系统计算）", "band_left")
-    for column, header in enumerate(("", "本季度", "本年累计", "分子/分母", "目标", "", "", "是否达标"), start=2):
+    band = ("", "本季度", data.rate_year_header, "分子/分母", "目标", "", "", "是否达标")
+    for column, header in enumerate(band, start=2):
         put(row, column, header, "band")
     row += 1
     for rate in data.rates:

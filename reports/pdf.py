@@ -161,7 +161,7 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
     )
     story += [Spacer(1, 3 * mm), marks, Spacer(1, 2 * mm)]
 
-    header = ["指标名称", "计量单位", "本季度", "本年累计", "规划累计", "规划目标", "完成率", "时间进度", "状态"]
+    header = ["指标名称", "计量单位", data.quarter_header, "本年累计", "规划累计", "规划目标", "完成率", "时间进度", "状态"]
     rows: list[list] = [[Paragraph(h, _style(9, TA_CENTER)) for h in header]]
     status_cells = []
     for line in data.figures:
@@ -181,7 +181,7 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
         if line.status:
             status_cells.append((len(rows) - 1, STATUS_COLOURS[line.status]))
     rate_header = len(rows)
-    rows.append(["比率（由系统计算）", "", "本季度", "本年累计", "分子/分母", "目标", "", "", "是否达标"])
+    rows.append(["比率（由系统计算）", "", "本季度", data.rate_year_header, "分子/分母", "目标", "", "", "是否达标"])
     for rate in data.rates:
         fraction = "—" if rate.denominator is None else f"{rate.numerator:,}/{rate.denominator:,}"
         verdict = "—" if rate.met is None else ("达标" if rate.met else "未达标")
@@ -355,7 +355,7 @@ def write_summary_pdf(data: ReturnData, path: Path) -> None:
 
     canvas.setFillColor(colors.black)
     canvas.setFont(FONT, 13)
-    canvas.drawString(margin, y, "二、比率指标（本年累计）")
+    canvas.drawString(margin, y, f"二、比率指标（{data.rate_year_header}）")
     y -= 8 * mm
     for rate in data.rates:
         verdict = "—" if rate.met is None else ("达标" if rate.met else "未达标")

@@ -86,6 +86,16 @@ class ReturnData:
     bases: dict[str, int] | None = None
 
     @property
+    def quarter_header(self) -> str:
+        """The 本季度 column also holds the 季末数 of a stock (returns signed before issue 15 said 本季度)."""
+        return "本季度" if self.bases is None else "本季度／季末数"
+
+    @property
+    def rate_year_header(self) -> str:
+        """The rates are annual targets: on the 4th quarter's return the year-to-date is the year's result."""
+        return "全年（年度结果）" if self.bases is not None and self.quarter.q == 4 else "本年累计"
+
+    @property
     def base_text(self) -> str:
         """The 基期数 line printed under the plan's name: what the card stock's pace is measured from."""
         if self.bases is None or self.plan_name is None:

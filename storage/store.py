@@ -24,7 +24,7 @@ from core.errors import DomainError, PlanError, TownError
 from core.indicators import BY_CODE, PLANNED_CODES, RATES, display_name, is_known_code
 from core.plans import CITY, TOWNS, Plan, TownTargets, check_town, load_shipped_plan, plan_period_label
 from core.quarters import Quarter
-from core.validation import Finding, QuarterInput, check_quarter, has_errors
+from core.validation import NOTICE, Finding, QuarterInput, check_quarter, has_errors
 from storage import migrate
 from storage.audit import (
     GENESIS_HASH,
@@ -105,7 +105,11 @@ def default_db_path() -> Path:
 DRAFT = "draft"
 SUBMITTED = "submitted"
 REOPENED = "reopened"
-STATE_NAMES = {DRAFT: "草稿", SUBMITTED: "已上报", REOPENED: "已退回修改"}
+# Derived, never stored: a submitted quarter whose 本年累计 / 规划累计 changed after it was exported
+# (an earlier quarter of its year or plan, or a 基期数, was revised), and a quarter with nothing entered.
+STALE = "stale"
+NOT_ENTERED = "not_entered"
+STATE_NAMES = {NOT_ENTERED: "未填报", DRAFT: "草稿", SUBMITTED: "已上报", REOPENED: "已退回修改", STALE: "需重新上报"}
 MIN_REOPEN_REASON = 4
 
 
@@ -113,15 +117,23 @@ MIN_REOPEN_REASON = 4
 class QuarterStatus:
     state: str
     revision: int | None
+    stale_because: str = ""  # for 需重新上报: which later changes made the exported return out of date
 
     @property
     def locked(self) -> bool:
-        return self.state == SUBMITTED
+        return self.state in (SUBMITTED, STALE)
+
+    @property
+    def name(self) -> str:
+        """The state in words: 未填报, 草稿, 已上报, 已退回修改 or 需重新上报."""
+        return STATE_NAMES[self.state]
 
     @property
     def label(self) -> str:
         if self.state == SUBMITTED:
             return f"已上报（第 {self.revision} 版）"
+        if self.state == STALE:
+            return f"需重新上报（第 {self.revision} 版已过时）"
         return STATE_NAMES[self.state]
 
 
@@ -537,7 +549,19 @@ class Store:
         """Findings for the quarter as it would be after applying `values` and `explanations`."""
         town = self.require_town()
         with Session(self.engine) as session:
-            return self._check(session, town, quarter, values or {}, explanations or {}, invalid or {})
+            findings = self._check(session, town, quarter, values or {}, explanations or {}, invalid or {})
+        status = self.quarter_status(quarter)
+        if status.state == STALE:
+            findings.append(
+                Finding(
+                    NOTICE,
+                    "needs_resubmission",
+                    None,
+                    f"{quarter.label}需重新上报：{status.stale_because}。请退回修改（reopen）后重新导出，"
+                    f"新的一版将是第 {(status.revision or 0) + 1} 版",
+                )
+            )
+        return findings
 
     def _check(
         self,
@@ -679,16 +703,65 @@ class Store:
             return self._meta(session, "identity.description")
 
     def quarter_status(self, quarter: Quarter) -> QuarterStatus:
-        town = self.require_town()
-        with Session(self.engine) as session:
-            row = session.get(QuarterStatusRow, (town, quarter.code))
-            return QuarterStatus(row.state, row.revision) if row else QuarterStatus(DRAFT, None)
+        return self.quarter_statuses().get(quarter, QuarterStatus(DRAFT, None))
 
     def quarter_statuses(self) -> dict[Quarter, QuarterStatus]:
+        """Every quarter with a status row; a submitted one whose totals changed since is 需重新上报."""
         town = self.require_town()
         with Session(self.engine) as session:
-            rows = session.scalars(select(QuarterStatusRow).where(QuarterStatusRow.town == town))
-            return {Quarter.parse(r.quarter): QuarterStatus(r.state, r.revision) for r in rows}
+            rows = list(session.scalars(select(QuarterStatusRow).where(QuarterStatusRow.town == town)))
+            statuses = {Quarter.parse(r.quarter): QuarterStatus(r.state, r.revision) for r in rows}
+            exported = [r for r in rows if r.state == SUBMITTED and r.audit_id is not None]
+            if not exported:
+                return statuses
+            first = min(r.audit_id or 0 for r in exported)
+            later = list(
+                session.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.id > first, AuditEntry.action.in_(("set_figure", "set_base")))
+                    .order_by(AuditEntry.id)
+                )
+            )
+        for row in exported:
+            quarter = Quarter.parse(row.quarter)
+            plan = self.plan_for(quarter)
+            changed: list[str] = []
+            for entry in later:
+                if entry.id <= (row.audit_id or 0):
+                    continue
+                if entry.action == "set_base":
+                    if plan is not None and (entry.new_value or "").endswith(f"（{plan.name}）"):
+                        changed.append(f"{display_name(entry.code or '')}基期数")
+                    continue
+                if entry.quarter is None:
+                    continue
+                earlier = Quarter.parse(entry.quarter)
+                same_year = earlier.year == quarter.year
+                same_plan = plan is not None and plan.contains(earlier)
+                if earlier < quarter and (same_year or same_plan) and earlier.label not in changed:
+                    changed.append(earlier.label)
+            if changed:
+                reason = (
+                    f"第 {row.revision} 版上报后，{'、'.join(changed)}的数值被修改，"
+                    f"本季度的本年累计、规划累计或完成率已随之变化"
+                )
+                statuses[quarter] = QuarterStatus(STALE, row.revision, reason)
+        return statuses
+
+    def plan_quarter_statuses(self) -> dict[Quarter, QuarterStatus]:
+        """Every quarter of every loaded plan (未填报 where nothing was entered), and any other quarter with figures."""
+        statuses = self.quarter_statuses()
+        history = self.history()
+        quarters = {q for p in self.plans() for q in p.quarters} | set(statuses) | set(history)
+        result = {}
+        for quarter in sorted(quarters):
+            if quarter in statuses:
+                result[quarter] = statuses[quarter]
+            elif history.get(quarter):
+                result[quarter] = QuarterStatus(DRAFT, None)
+            else:
+                result[quarter] = QuarterStatus(NOT_ENTERED, None)
+        return result
 
     def revision_for(self, quarter: Quarter, content_hash: str) -> int:
         """The revision a signed return of this content carries: the last one again, or the next.
