@@ -51,6 +51,7 @@ class ProgressRow:
     completion: Fraction | None
     time_progress: Fraction | None
     status: str | None
+    needs_base: bool = False  # a stock without 基期数: no pace status
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ class ProgressModel(RowsModel[ProgressRow]):
                 _count(row.cumulative, row.unit),
                 percent(row.completion),
                 percent(row.time_progress),
-                row.status or "未填报",
+                row.status or ("不判断进度" if row.needs_base else "未填报"),
             )[column]
         if role == Qt.ItemDataRole.UserRole and column == self.BAR_COLUMN:
             return (row.completion, row.time_progress, row.status)
@@ -278,16 +279,19 @@ class ProgressView(QWidget):
         self.rate_model = RateModel()
         self.rate_table = _table(self.rate_model)
         layout.addWidget(self.rate_table)
+        # 年度 on the left, the trend on the right: side by side so the page is no taller than before
+        bottom = QHBoxLayout()
+        year_box = QVBoxLayout()
         self.year_heading = QLabel()
         self.year_heading.setObjectName("year_heading")
-        layout.addWidget(self.year_heading)
+        self.year_heading.setWordWrap(True)
+        year_box.addWidget(self.year_heading)
         self.year_model = YearModel()
         self.year_table = _table(self.year_model, rows=5)
-        # shrinks (and scrolls) on a small screen rather than making the window taller than the screen
-        full = self.year_table.height()
-        self.year_table.setMinimumHeight(self.year_table.horizontalHeader().sizeHint().height() + 30 + 4)
-        self.year_table.setMaximumHeight(full)
-        layout.addWidget(self.year_table)
+        year_box.addWidget(self.year_table)
+        year_box.addStretch(1)
+        bottom.addLayout(year_box)
+        trend_box = QVBoxLayout()
         chooser = QHBoxLayout()
         chooser.addWidget(QLabel("趋势："))
         self.series_box = QComboBox()
@@ -296,9 +300,11 @@ class ProgressView(QWidget):
         self.series_box.currentIndexChanged.connect(self._draw_trend)
         chooser.addWidget(self.series_box)
         chooser.addStretch(1)
-        layout.addLayout(chooser)
+        trend_box.addLayout(chooser)
         self.chart = TrendChart()
-        layout.addWidget(self.chart, 1)
+        trend_box.addWidget(self.chart, 1)
+        bottom.addLayout(trend_box, 1)
+        layout.addLayout(bottom, 1)
         self._plan: Plan | None = None
         self._town = ""
         self._history: History = {}
@@ -334,6 +340,7 @@ class ProgressView(QWidget):
                     item.completion,
                     progress.time_progress,
                     item.status,
+                    item.needs_base,
                 )
             )
         self.model.set_rows(rows)
@@ -358,6 +365,9 @@ class ProgressView(QWidget):
         scope = "全年结果" if year.complete else f"已填 {done} 个季度，第4季度填报后为全年结果"
         self.year_heading.setText(f"<b>年度（{year.year}年）</b>　比率为年度目标，按全年计算；{scope}")
         self.year_model.set_rows(year_rows(year))
+        self.year_table.resizeColumnsToContents()
+        header = self.year_table.horizontalHeader()
+        self.year_table.setMinimumWidth(header.length() + 2 * self.year_table.frameWidth() + 24)
         self._draw_trend()
 
     def _draw_trend(self) -> None:
@@ -376,7 +386,8 @@ class ProgressView(QWidget):
             running += value or 0
             points.append((quarter, running if quarter <= self._quarter and value is not None else None))
         self.chart.set_series(
-            f"{display_name(code)}：规划累计与目标（{self._plan.targets_for(self._town).counts[code]:,} {BY_CODE[code].unit}）",
+            f"{display_name(code)}：{'季末数' if stock else '规划累计'}与目标"
+            f"（{self._plan.targets_for(self._town).counts[code]:,} {BY_CODE[code].unit}）",
             points,
             self._plan.targets_for(self._town).counts[code],
             stock,

@@ -325,10 +325,12 @@ def write_summary_pdf(data: ReturnData, path: Path) -> None:
         canvas.setFont(FONT, 8)
         if line.code in STOCK_CODES and data.bases is not None:
             base = data.bases.get(line.code)
-            detail = f"季末数 {_count(line.quarter)} / 基期数 {_count(base) if base is not None else '未录入'}"
+            canvas.setFont(FONT, 7)
+            detail = f"季末 {_count(line.quarter)} / 基期 {_count(base) if base is not None else '未录入'}"
+            canvas.drawString(margin, y - 3 * mm, f"{detail} / 目标 {_count(line.target)}")
         else:
             detail = f"累计 {_count(line.cumulative)}"
-        canvas.drawString(margin, y - 3 * mm, f"{detail} / 目标 {_count(line.target)} {line.unit}")
+            canvas.drawString(margin, y - 3 * mm, f"{detail} / 目标 {_count(line.target)} {line.unit}")
         canvas.setStrokeColor(colors.HexColor("#999999"))
         canvas.setFillColor(colors.HexColor("#eef0f3"))
         canvas.rect(bar_left, y - 2 * mm, bar_width, 6 * mm, stroke=1, fill=1)
