@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from core.errors import DomainError, NumberError
-from core.indicators import BY_CODE, INDICATORS, RATES, display_name, is_known_code
+from core.indicators import BY_CODE, INDICATORS, RATES, Kind, display_name, is_known_code
 from core.numbers import parse_count
 from core.plans import describe_plan, plan_period_label
-from core.progress import Progress, compute_progress, percent, rate_text
+from core.progress import Progress, base_notice, compute_progress, percent, rate_text
 from core.quarters import Quarter
 from core.validation import LEVEL_NAMES, Finding, has_errors
 from storage.errors import DatabaseDamaged, classify
@@ -95,11 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("figures", nargs="*", metavar="代码=数值", help="如 card_holders=170000；数值留空表示清除")
     p.add_argument("--explain", action="append", default=[], metavar="代码=说明", help="对某项警告的说明，可重复")
 
+    p = command("base", "录入季末数指标（社会保障卡持卡人数）的基期数：规划期初的数，每个规划录入一次")
+    p.add_argument("figures", nargs="*", metavar="代码=数值", help="如 card_holders=150000；不给则列出已有基期数")
+
     p = command("check", "检查一个季度的数值")
     p.add_argument("--quarter", required=True)
 
     p = command("progress", "查看目标完成进度")
     p.add_argument("--quarter", help="季度（默认：最近一个已结束的季度）")
+
+    p = command("annual", "查看一年的比率（年度目标）和各项流量的全年合计")
+    p.add_argument("--year", required=True, type=int, help="年份，如 2024")
 
     p = command("history", "查看修改记录（审计记录）")
     p.add_argument("--quarter")
@@ -303,6 +309,36 @@ def _split_pairs(items: Sequence[str], what: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def cmd_base(args: argparse.Namespace) -> int:
+    with _store(args, writes="录入基期数" if args.figures else None) as store:
+        plan = store.current_plan()
+        if plan is None:
+            raise UsageError("尚未导入规划，没有基期数可录入")
+        changed: dict[str, int] = {}
+        for code, text in _split_pairs(args.figures, "数值"):
+            if code not in BY_CODE or BY_CODE[code].kind is not Kind.STOCK:
+                stocks = "、".join(i.code for i in INDICATORS if i.kind is Kind.STOCK)
+                raise UsageError(f"只有季末数指标有基期数，可用代码：{stocks}")
+            try:
+                value = parse_count(text)
+            except NumberError as exc:
+                raise UsageError(f"{display_name(code)}基期数：{exc.message}") from None
+            if value is None:
+                raise UsageError(f"{display_name(code)}基期数不能为空")
+            store.set_stock_base(plan, code, value)
+            changed[code] = value
+        bases = store.stock_bases(plan)
+    if args.json:
+        _print_json({"plan": plan.name, "bases": bases})
+        return EXIT_OK
+    for indicator in INDICATORS:
+        if indicator.kind is Kind.STOCK:
+            base = bases.get(indicator.code)
+            shown = f"{base:,} {indicator.unit}" if base is not None else "未录入"
+            print(f"{plan.name}　{display_name(indicator.code)}基期数：{shown}" + ("（已保存）" if indicator.code in changed else ""))
+    return EXIT_OK
+
+
 def cmd_enter(args: argparse.Namespace) -> int:
     with _store(args, writes="录入数值") as store:
         quarter = Quarter.parse(args.quarter)
@@ -382,6 +418,11 @@ def progress_json(progress: Progress) -> dict[str, Any]:
             "ytd": item.ytd,
             "cumulative": item.cumulative,
         }
+        if BY_CODE[code].kind is Kind.STOCK:
+            # a 季末数: completion is growth from the base, (stock − base) ÷ (target − base); without a
+            # base it is stock ÷ target with no status, and base is null
+            indicators[code]["base"] = item.base
+            indicators[code]["needs_base"] = item.needs_base
     for rate in RATES:
         ytd, qtr = progress.rates_ytd[rate.code], progress.rates_quarter[rate.code]
         indicators[rate.code] = {
@@ -414,7 +455,8 @@ def cmd_progress(args: argparse.Namespace) -> int:
     with _store(args) as store:
         town = store.require_town()
         quarter = _quarter(args.quarter, store)
-        progress = compute_progress(store.plan_for(quarter), town, quarter, store.history())
+        plan = store.plan_for(quarter)
+        progress = compute_progress(plan, town, quarter, store.history(), store.stock_bases(plan))
     if args.json:
         _print_json(progress_json(progress))
         return EXIT_OK
@@ -425,8 +467,22 @@ def cmd_progress(args: argparse.Namespace) -> int:
         print(
             f"规划：{progress.plan.name}（{plan_period_label(progress.plan)}）；时间进度 {percent(progress.time_progress)}"
         )
+    notices = []
     for indicator in INDICATORS:
         item = progress.indicators[indicator.code]
+        if indicator.kind is Kind.STOCK:
+            line = f"  {display_name(indicator.code)}：{_number(item.quarter_value)}"
+            if item.target is not None:
+                base = "未录入" if item.base is None else _number(item.base)
+                pace = "较基期增长完成率" if not item.needs_base else "季末数 ÷ 目标"
+                line += (
+                    f"，基期数 {base}，目标 {_number(item.target)} {indicator.unit}，"
+                    f"{pace} {percent(item.completion)}，{item.status or ('不判断进度' if item.needs_base else '未填报')}"
+                )
+            if item.needs_base:
+                notices.append(base_notice(indicator.code) + f"（命令：python main.py base {indicator.code}=数量）")
+            print(line)
+            continue
         line = f"  {display_name(indicator.code)}：本季度 {_number(item.quarter_value)}，年度累计 {_number(item.ytd)}"
         if item.target is not None:
             line += (
@@ -440,6 +496,51 @@ def cmd_progress(args: argparse.Namespace) -> int:
         print(
             f"  {rate.name}：本季度 {rate_text(qtr)}，年度累计 {rate_text(ytd)}（目标 ≥{percent(ytd.target)}{verdict}）"
         )
+    for notice in notices:
+        print(f"提示：{notice}")
+    return EXIT_OK
+
+
+def annual_json(result: Any) -> dict[str, Any]:
+    return {
+        "town": result.town,
+        "year": result.year,
+        "quarters_entered": [q.code for q in result.quarters_entered],
+        "complete": result.complete,
+        "rates": {
+            code: {
+                "numerator": r.numerator,
+                "denominator": r.denominator,
+                "rate": _ratio(r.rate),
+                "target": _ratio(r.target),
+                "met": r.met,
+            }
+            for code, r in result.rates.items()
+        },
+        "totals": dict(result.totals),
+    }
+
+
+def cmd_annual(args: argparse.Namespace) -> int:
+    from core.progress import compute_year
+
+    with _store(args) as store:
+        town = store.require_town()
+        plan = store.plan_for(Quarter(args.year, 4))
+        result = compute_year(plan, town, args.year, store.history())
+    if args.json:
+        _print_json(annual_json(result))
+        return EXIT_OK
+    entered = len(result.quarters_entered)
+    scope = "全年" if result.complete else f"已填 {entered} 个季度（全年结果待第4季度填报后得出）"
+    print(f"{town} {args.year}年 年度情况：{scope}")
+    for rate in RATES:
+        r = result.rates[rate.code]
+        counts = "" if r.denominator is None else f"（{r.numerator:,}/{r.denominator:,}）"
+        verdict = "" if r.met is None else ("，达标" if r.met else "，未达标")
+        print(f"  {rate.name}：{rate_text(r)}{counts}，年度目标 ≥{percent(r.target)}{verdict}")
+    for code, total in result.totals.items():
+        print(f"  {display_name(code)}全年合计：{_number(total)} {BY_CODE[code].unit}")
     return EXIT_OK
 
 
@@ -673,7 +774,14 @@ def cmd_consolidate(args: argparse.Namespace) -> int:
             plans = store.plans()
     plan = next((p for p in plans if p.contains(quarter)), None)
     conflicted = collection.conflicted_towns(quarter)
-    summary = consolidate(plan, quarter, collection.town_histories(), conflicted)
+    summary = consolidate(
+        plan,
+        quarter,
+        collection.town_histories(),
+        conflicted,
+        collection.town_bases(quarter),
+        collection.town_signed(quarter),
+    )
     written: list[str] = []
     if args.out is not None:
         stem = f"{quarter.code}_全市_汇总表"
@@ -699,6 +807,8 @@ def cmd_consolidate(args: argparse.Namespace) -> int:
                 "skipped": [{"file": v.file, "reason": v.reason} for v in collection.skipped],
                 "towns": {t: dict(collection.chosen[(t, quarter)].payload.figures) for t in summary.reporting},
                 "city": city_json(summary),
+                "city_label": summary.city_label,
+                "town_checks": {t: flags for t, flags in summary.checks.items() if flags},
                 "files": written,
             }
         )
@@ -788,23 +898,15 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     with _store(args) as store:
-        statuses = store.quarter_statuses()
-        history = store.history()
-        quarters = sorted(set(statuses) | set(history))
+        statuses = store.plan_quarter_statuses()
     if args.json:
+        # a list in quarter order; state is one of 未填报、草稿、已上报、已退回修改、需重新上报
         _print_json(
-            {
-                q.code: {
-                    "state": statuses[q].state if q in statuses else "draft",
-                    "revision": statuses[q].revision if q in statuses else None,
-                }
-                for q in quarters
-            }
+            [{"quarter": q.code, "state": s.name, "revision": s.revision, "reason": s.stale_because} for q, s in statuses.items()]
         )
         return EXIT_OK
-    for quarter in quarters:
-        label = statuses[quarter].label if quarter in statuses else "草稿"
-        print(f"{quarter.label}：{label}")
+    for quarter, status in statuses.items():
+        print(f"{quarter.label}：{status.label}" + (f"（{status.stale_because}）" if status.stale_because else ""))
     return EXIT_OK
 
 
@@ -823,6 +925,8 @@ COMMANDS = {
     "enter": cmd_enter,
     "check": cmd_check,
     "progress": cmd_progress,
+    "base": cmd_base,
+    "annual": cmd_annual,
     "history": cmd_history,
     "targets": cmd_targets,
     "audit": cmd_audit,

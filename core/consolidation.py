@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from fractions import Fraction
 
-from core.indicators import INDICATOR_CODES, PLANNED_CODES, RATES
+from core.indicators import INDICATOR_CODES, INDICATORS, PLANNED_CODES, RATES, Kind, display_name
 from core.plans import CITY, TOWNS, Plan
-from core.progress import BEHIND, SEVERELY_BEHIND, History, Progress, compute_progress
+from core.progress import BEHIND, SEVERELY_BEHIND, History, IndicatorProgress, Progress, compute_progress
 from core.quarters import Quarter
+
+STOCK_CODES = tuple(i.code for i in INDICATORS if i.kind is Kind.STOCK)
 
 
 @dataclass(frozen=True)
@@ -19,6 +22,9 @@ class CitySummary:
     missing: tuple[str, ...]
     towns: dict[str, Progress]
     city: Progress
+    checks: dict[str, list[str]] = field(default_factory=dict)  # town -> gaps and disagreements in its totals
+    city_label: str = CITY  # 全市, or 全市（未含虎门、清溪） when towns are left out
+    annex_completion: dict[str, Fraction | None] = field(default_factory=dict)  # against the full annex target
 
     def ranking(self, code: str) -> list[tuple[str, float]]:
         """Towns by 完成率 of a planned indicator, best first."""
@@ -45,29 +51,117 @@ class CitySummary:
         return {r.code: [t for t, p in self.towns.items() if p.rates_ytd[r.code].met is False] for r in RATES}
 
 
+Signed = Mapping[str, tuple[int | None, int | None]]  # see compute_progress(signed=...)
+
+
 def consolidate(
-    plan: Plan | None, quarter: Quarter, town_histories: Mapping[str, History], excluded: set[str] | None = None
+    plan: Plan | None,
+    quarter: Quarter,
+    town_histories: Mapping[str, History],
+    excluded: set[str] | None = None,
+    town_bases: Mapping[str, Mapping[str, int]] | None = None,
+    town_signed: Mapping[str, Signed] | None = None,
 ) -> CitySummary:
     """`town_histories` holds each town's figures from its latest valid return of every quarter.
 
     A town counts for the quarter when it has a return for it; `excluded` towns (conflicting
-    returns) never count. The 全市 row sums the counted towns only, every column of it, so that it
-    equals the sum of the rows above it: a missing town's earlier returns do not enter the total.
+    returns) never count. A town's 本年累计 and 规划累计 are those its own return for the quarter
+    signed (`town_signed`, from the payload), cross-checked against the sum of its quarterly returns
+    present: gaps and disagreements are listed in `checks`. The 全市 row sums the counted towns
+    only and compares them with their own targets; `city_label` names the towns it leaves out and
+    `annex_completion` gives the completion against the full annex target, labelled as such.
     """
     excluded = excluded or set()
+    town_bases = town_bases or {}
+    town_signed = town_signed or {}
     histories = {t: h for t, h in town_histories.items() if t not in excluded}
     reporting = tuple(t for t in TOWNS if quarter in histories.get(t, {}))
     missing = tuple(t for t in TOWNS if t not in reporting and t not in excluded)
-    towns = {t: compute_progress(plan, t, quarter, histories[t]) for t in reporting}
-    city_history: dict[Quarter, dict[str, int]] = {}
+    towns = {
+        t: compute_progress(plan, t, quarter, histories[t], town_bases.get(t), signed=town_signed.get(t))
+        for t in reporting
+    }
+    checks = {t: _cross_check(plan, quarter, histories[t], towns[t], t in town_signed) for t in reporting}
+    # the city's 基期数 of a stock is the sum of the reporting towns' — only when every one of them has it
+    city_bases = {
+        code: sum(town_bases[t][code] for t in reporting)
+        for code in STOCK_CODES
+        if reporting and all(code in town_bases.get(t, {}) for t in reporting)
+    }
+    city_quarter: dict[str, int] = {}
     for town in reporting:
-        for q, figures in histories[town].items():
-            summed = city_history.setdefault(q, {})
-            for code in INDICATOR_CODES:
-                value = figures.get(code)
-                if value is not None:
-                    summed[code] = summed.get(code, 0) + value
-    if quarter not in city_history:
-        city_history[quarter] = {}
-    city = compute_progress(plan, CITY, quarter, city_history)
-    return CitySummary(quarter, plan, reporting, missing, towns, city)
+        for code in INDICATOR_CODES:
+            value = histories[town][quarter].get(code)
+            if value is not None:
+                city_quarter[code] = city_quarter.get(code, 0) + value
+    signed: dict[str, tuple[int | None, int | None]] = {}
+    for code in [i.code for i in INDICATORS if i.kind is Kind.FLOW] + [r.code for r in RATES]:
+        pairs = [_pair(towns[t], code) for t in reporting]
+        signed[code] = (_total(p[0] for p in pairs), _total(p[1] for p in pairs))
+    in_plan = plan is not None and plan.contains(quarter)
+    targets = None
+    if in_plan and plan is not None:
+        targets = {c: sum(plan.targets_for(t).counts[c] for t in reporting) for c in PLANNED_CODES}
+    city = compute_progress(
+        plan, CITY, quarter, {quarter: city_quarter}, city_bases, targets=targets, signed=signed
+    )
+    annex: dict[str, Fraction | None] = {}
+    if in_plan and plan is not None:
+        for code in PLANNED_CODES:
+            item, full = city.indicators[code], plan.city.counts[code]
+            annex[code] = None if item.completion is None or not full else _annex_completion(item, full, city_bases)
+    left_out = tuple(t for t in TOWNS if t not in reporting)
+    label = CITY if not left_out else f"{CITY}（未含{'、'.join(left_out)}）"
+    if len(left_out) > 6:
+        label = f"{CITY}（未含{'、'.join(left_out[:6])}等 {len(left_out)} 个镇街）"
+    return CitySummary(quarter, plan, reporting, missing, towns, city, checks, label, annex)
+
+
+def _pair(progress: Progress, code: str) -> tuple[int | None, int | None]:
+    if code in progress.indicators:
+        item = progress.indicators[code]
+        return item.ytd, item.cumulative
+    rate = progress.rates_ytd[code]
+    return rate.numerator, rate.denominator
+
+
+def _total(values: object) -> int | None:
+    present = [v for v in values if v is not None]  # type: ignore[attr-defined]
+    return sum(present) if present else None
+
+
+def _annex_completion(item: IndicatorProgress, full_target: int, bases: Mapping[str, int]) -> Fraction | None:
+    """The reporting towns' total against the whole annex target (the towns left out count as nothing)."""
+    if item.cumulative is None:
+        return None
+    if item.code in STOCK_CODES:
+        return None  # a stock's base covers the reporting towns only: no like-for-like annex figure
+    return Fraction(item.cumulative, full_target)
+
+
+def _cross_check(plan: Plan | None, quarter: Quarter, history: History, progress: Progress, has_signed: bool) -> list[str]:
+    """What the town's quarterly returns present say about the totals its own return signed."""
+    flags: list[str] = []
+    if plan is None or not plan.contains(quarter):
+        return flags
+    plan_quarters = [q for q in plan.quarters if q <= quarter]
+    absent = [q for q in plan_quarters if q not in history]
+    if absent:
+        flags.append(f"累计缺 {len(absent)} 个季度的季报（{'、'.join(q.code for q in absent[:4])}{'等' if len(absent) > 4 else ''}）")
+    if not has_signed:
+        return flags
+    for indicator in INDICATORS:
+        if indicator.kind is not Kind.FLOW:
+            continue
+        code = indicator.code
+        item = progress.indicators[code]
+        present_ytd = [history[q].get(code) for q in quarter.year_to_date() if q in history]
+        present_all = [history[q].get(code) for q in plan_quarters if q in history]
+        year_complete = all(q in history for q in quarter.year_to_date())
+        if year_complete and item.ytd is not None and sum(v or 0 for v in present_ytd) != item.ytd:
+            flags.append(f"{display_name(code)}本年累计：本季季报签报 {item.ytd:,}，各季季报之和 {sum(v or 0 for v in present_ytd):,}，不符")
+        if not absent and item.cumulative is not None and sum(v or 0 for v in present_all) != item.cumulative:
+            flags.append(
+                f"{display_name(code)}规划累计：本季季报签报 {item.cumulative:,}，各季季报之和 {sum(v or 0 for v in present_all):,}，不符"
+            )
+    return flags

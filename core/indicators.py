@@ -37,7 +37,9 @@ class Rate:
 GROUPS: tuple[str, ...] = ("社保卡", "粤菜师傅", "南粤家政", "劳动人事争议调解", "劳动人事争议仲裁", "劳动保障监察")
 
 INDICATORS: tuple[Indicator, ...] = (
-    Indicator("card_holders", "社会保障卡持卡人数（社保卡）", "社保卡持卡人数", "张", Kind.STOCK, "社保卡", True),
+    Indicator(
+        "card_holders", "社会保障卡持卡人数（季末数）", "社保卡持卡人数（季末数）", "张", Kind.STOCK, "社保卡", True
+    ),
     Indicator("yuecai_certified", "“粤菜师傅”培训发证人数", "粤菜师傅培训发证", "人次", Kind.FLOW, "粤菜师傅", True),
     Indicator("nanyue_trained", "“南粤家政”培训人数", "南粤家政培训", "人次", Kind.FLOW, "南粤家政", True),
     Indicator("mediation_cases", "劳动人事争议调解案件数", "调解案件数", "件", Kind.FLOW, "劳动人事争议调解", False),
@@ -64,8 +66,16 @@ INDICATORS: tuple[Indicator, ...] = (
         False,
         parent="arbitration_due",
     ),
+    # 应结案件数: the cases due for closure in the period, carried-over cases included (as for 仲裁), so
+    # 结案数 may exceed the quarter's new cases; the code keeps its old name for compatibility.
     Indicator(
-        "inspection_cases", "劳动保障监察举报投诉案件数", "监察举报投诉案件数", "件", Kind.FLOW, "劳动保障监察", False
+        "inspection_cases",
+        "劳动保障监察举报投诉应结案件数",
+        "监察举报投诉应结案件数",
+        "件",
+        Kind.FLOW,
+        "劳动保障监察",
+        False,
     ),
     Indicator(
         "inspection_closed",

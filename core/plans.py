@@ -74,6 +74,9 @@ class TownTargets:
     town: str
     counts: dict[str, int]  # indicator code -> target for the whole plan
     rates: dict[str, Fraction]  # rate code -> minimum rate
+    # stock code -> its level at the plan's start (基期数), where the plan gives it; the 2021–2025
+    # annex gives none per town, so towns enter theirs (Store.set_stock_base)
+    bases: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

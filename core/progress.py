@@ -41,6 +41,10 @@ class IndicatorProgress:
     target: int | None
     completion: Fraction | None
     status: str | None
+    # A stock's level at the plan's start (基期数): its pace is growth from it, (stock − base) ÷ (target − base).
+    base: int | None = None
+    # A stock with a target but no base: 完成率 is stock ÷ target, with no pace status, until the base is entered.
+    needs_base: bool = False
 
 
 @dataclass(frozen=True)
@@ -104,8 +108,32 @@ def rate_over(history: History, quarters: list[Quarter], code: str, target: Frac
     return RateResult(code, numerator, denominator, target)
 
 
-def compute_progress(plan: Plan | None, town: str, quarter: Quarter, history: History) -> Progress:
-    """Progress of `town` at the end of `quarter`, from its figures of every quarter."""
+def stock_completion(stock: int, target: int, base: int | None) -> Fraction:
+    """完成率 of a stock: growth from the base over the growth the plan asks for; stock ÷ target without a base."""
+    if base is not None and target > base:
+        return Fraction(stock - base, target - base)
+    return Fraction(stock, target)
+
+
+def compute_progress(
+    plan: Plan | None,
+    town: str,
+    quarter: Quarter,
+    history: History,
+    bases: Mapping[str, int] | None = None,
+    *,
+    targets: Mapping[str, int] | None = None,
+    signed: Mapping[str, tuple[int | None, int | None]] | None = None,
+) -> Progress:
+    """Progress of `town` at the end of `quarter`, from its figures of every quarter.
+
+    `bases` holds each stock's 基期数 (the level at the plan's start) where it is known. The city
+    passes `targets` (the reporting towns' own) and `signed`: flow code -> (本年累计, 规划累计) and
+    rate code -> (year-to-date numerator, denominator) as the towns' signed returns state them,
+    instead of sums over whatever quarterly returns it holds.
+    """
+    bases = bases or {}
+    signed = signed or {}
     in_plan = plan is not None and plan.contains(quarter)
     active_plan = plan if in_plan else None
     time_progress = active_plan.time_progress(quarter) if active_plan else None
@@ -114,20 +142,36 @@ def compute_progress(plan: Plan | None, town: str, quarter: Quarter, history: Hi
     for indicator in INDICATORS:
         code = indicator.code
         value = history.get(quarter, {}).get(code)
-        if indicator.kind is Kind.STOCK:
+        stock = indicator.kind is Kind.STOCK
+        if stock:
             ytd: int | None = value
             cumulative: int | None = value
+        elif code in signed:
+            ytd, cumulative = signed[code]
+            cumulative = cumulative if active_plan else None
         else:
             ytd = _sum(history, quarter.year_to_date(), code)
             cumulative = _sum(history, plan_quarters, code) if active_plan else None
         target = completion = status = None
+        base = bases.get(code) if stock else None
+        needs_base = False
         if active_plan and indicator.has_plan_target:
-            target = active_plan.targets_for(town).counts[code]
+            target = targets[code] if targets is not None else active_plan.targets_for(town).counts[code]
             if cumulative is not None and target:
-                completion = Fraction(cumulative, target)
                 assert time_progress is not None
-                status = status_of(completion, time_progress)
-        indicators[code] = IndicatorProgress(code, value, ytd, cumulative, target, completion, status)
+                if stock:
+                    completion = stock_completion(cumulative, target, base)
+                    if base is not None and target > base:
+                        status = status_of(completion, time_progress)
+                    else:
+                        needs_base = True
+                        status = DONE if cumulative >= target else None
+                else:
+                    completion = Fraction(cumulative, target)
+                    status = status_of(completion, time_progress)
+        indicators[code] = IndicatorProgress(
+            code, value, ytd, cumulative, target, completion, status, base, needs_base
+        )
     rates_quarter = {
         r.code: rate_over(history, [quarter], r.code, rate_target(active_plan, town, r.code)) for r in RATES
     }
@@ -135,25 +179,91 @@ def compute_progress(plan: Plan | None, town: str, quarter: Quarter, history: Hi
         r.code: rate_over(history, quarter.year_to_date(), r.code, rate_target(active_plan, town, r.code))
         for r in RATES
     }
+    for r in RATES:
+        if r.code in signed:
+            numerator, denominator = signed[r.code]
+            rates_ytd[r.code] = RateResult(r.code, numerator, denominator, rates_ytd[r.code].target)
     return Progress(town, quarter, active_plan, time_progress, indicators, rates_quarter, rates_ytd)
 
 
-def percent(value: Fraction | None, digits: int = 1) -> str:
-    """`78.0%`; rounding half up so a printed figure never looks better than it is misread."""
+def base_notice(code: str) -> str:
+    """What a town reads when a stock has no 基期数 yet."""
+    from core.indicators import display_name
+
+    return (
+        f"{display_name(code)}尚未录入基期数（规划期初的持卡人数，即 2020 年末数），"
+        f"完成率暂按季末数 ÷ 目标计算，不判断进度；请录入基期数"
+    )
+
+
+# How a percentage is rounded for display. DOWN is the rule: a shown figure is at or above a line
+# (a rate target, 100% completion, the time progress) only when the exact value is; every line in the
+# plan (78%, 96%, 100%, n/20) is a whole tenth of a percent, so truncating to one decimal never crosses
+# one. HALF_UP is how returns signed before this rule were printed; the verifier redraws those with it.
+ROUND_DOWN = "down"
+ROUND_HALF_UP = "half_up"
+ROUNDINGS = (ROUND_DOWN, ROUND_HALF_UP)
+
+
+def shown_percent(value: Fraction, digits: int = 1, rounding: str = ROUND_DOWN) -> Fraction:
+    """The value as displayed, as an exact ratio: 7799/10000 -> 779/1000 (77.9%), never 78.0%."""
+    scaled = value * 100 * 10**digits
+    if rounding == ROUND_HALF_UP:
+        whole = (scaled.numerator * 2 + scaled.denominator) // (2 * scaled.denominator)
+    elif rounding == ROUND_DOWN:
+        whole = scaled.numerator // scaled.denominator
+    else:
+        raise ValueError(rounding)
+    return Fraction(whole, 100 * 10**digits)
+
+
+def percent(value: Fraction | None, digits: int = 1, rounding: str = ROUND_DOWN) -> str:
+    """`78.0%` for a ratio; truncated to one decimal so it never looks better than it is (77.99% -> 77.9%).
+
+    The one function every display uses: the window, the command line, the PDF, and through
+    reports.excel.shown_ratio the value behind Excel's 0.0% format.
+    """
     if value is None:
         return "—"
-    scaled = value * 100 * 10**digits
-    rounded = (scaled.numerator * 2 + scaled.denominator) // (2 * scaled.denominator)
-    return f"{rounded / 10**digits:.{digits}f}%"
+    shown = shown_percent(value, digits, rounding) * 100 * 10**digits
+    assert shown.denominator == 1
+    whole = shown.numerator
+    sign = "-" if whole < 0 else ""
+    integer, decimals = divmod(abs(whole), 10**digits)
+    return f"{sign}{integer}.{decimals:0{digits}d}%" if digits else f"{sign}{integer}%"
 
 
-def rate_text(result: RateResult) -> str:
+def rate_text(result: RateResult, rounding: str = ROUND_DOWN) -> str:
     if not result.entered:
         return "未填报"
     if result.no_cases:
         return NO_CASES
-    return percent(result.rate)
+    return percent(result.rate, rounding=rounding)
 
 
 def is_flow(code: str) -> bool:
     return BY_CODE[code].kind is Kind.FLOW
+
+
+@dataclass(frozen=True)
+class YearResult:
+    """A calendar year against the plan's annual rate targets ("每年…分别达到78%以上、96%以上、100%")."""
+
+    town: str
+    year: int
+    quarters_entered: tuple[Quarter, ...]
+    rates: dict[str, RateResult]  # over the year's entered quarters: the full-year rate once Q4 is in
+    totals: dict[str, int | None]  # flow code -> the year's total
+
+    @property
+    def complete(self) -> bool:
+        return len(self.quarters_entered) == 4
+
+
+def compute_year(plan: Plan | None, town: str, year: int, history: History) -> YearResult:
+    quarters = [Quarter(year, n) for n in range(1, 5)]
+    entered = tuple(q for q in quarters if any(v is not None for v in history.get(q, {}).values()))
+    active = plan if plan is not None and plan.contains(Quarter(year, 4)) else None
+    rates = {r.code: rate_over(history, quarters, r.code, rate_target(active, town, r.code)) for r in RATES}
+    totals = {i.code: _sum(history, quarters, i.code) for i in INDICATORS if i.kind is Kind.FLOW}
+    return YearResult(town, year, entered, rates, totals)

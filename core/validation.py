@@ -9,7 +9,7 @@ from fractions import Fraction
 
 from core.indicators import BY_CODE, INDICATORS, RATES, Kind, display_name
 from core.plans import Plan
-from core.progress import BEHIND, SEVERELY_BEHIND, History, compute_progress, percent
+from core.progress import BEHIND, SEVERELY_BEHIND, History, base_notice, compute_progress, percent
 from core.quarters import Quarter
 
 ERROR = "error"
@@ -60,6 +60,7 @@ class QuarterInput:
     history: History  # every other quarter's saved figures
     explanations: Mapping[str, str] = field(default_factory=dict)
     invalid: Mapping[str, str] = field(default_factory=dict)  # code -> why the typed text was refused
+    bases: Mapping[str, int] = field(default_factory=dict)  # stock code -> its 基期数 for the plan
 
 
 def explanation_ok(text: str | None) -> bool:
@@ -99,7 +100,7 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
 
     history: dict[Quarter, Mapping[str, int | None]] = dict(data.history)
     history[quarter] = values
-    progress = compute_progress(data.plan, data.town, quarter, history)
+    progress = compute_progress(data.plan, data.town, quarter, history, data.bases)
 
     def warn(rule: str, code: str, message: str) -> None:
         explained = explanation_ok(data.explanations.get(code))
@@ -128,13 +129,18 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
         elif item.status == BEHIND:
             findings.append(Finding(NOTICE, "behind", code, f"{display_name(code)}滞后：{pace}"))
 
+    for code, item in progress.indicators.items():
+        if item.needs_base and values.get(code) is not None:
+            findings.append(Finding(NOTICE, "base_missing", code, base_notice(code)))
+
     current_cards = values.get("card_holders")
     previous_cards = data.history.get(quarter.previous(), {}).get("card_holders")
     if current_cards is not None and previous_cards is not None and current_cards < previous_cards:
         warn(
             "card_holders_decreased",
             "card_holders",
-            f"社保卡持卡人数 {current_cards:,} 少于上季度 {previous_cards:,}（减少 {previous_cards - current_cards:,}）",
+            f"{display_name('card_holders')} {current_cards:,} 少于上季度 {previous_cards:,}"
+            f"（减少 {previous_cards - current_cards:,}）",
         )
 
     for indicator in INDICATORS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -446,6 +447,18 @@ class CityWindow(QMainWindow):
         task.start()
         return task
 
+    def _totals_note(self) -> str:
+        """Which towns the 全市 row leaves out, and each town whose signed totals its returns present do not bear out."""
+        if self.summary is None:
+            return ""
+        lines = []
+        if self.summary.city_label != "全市":
+            lines.append(f"合计行为{self.summary.city_label}，与已报送镇街自己的目标之和比较")
+        flagged = [f"{town}：{'；'.join(flags)}" for town, flags in self.summary.checks.items() if flags]
+        if flagged:
+            lines.append(f"累计数核对（{len(flagged)} 个镇街）：" + "　".join(flagged[:5]) + ("等" if len(flagged) > 5 else ""))
+        return "".join(f"<br>{html.escape(line)}" for line in lines)
+
     def _on_collected(self, collection: Collection) -> None:
         self.collection = collection
         self._refresh()
@@ -461,7 +474,14 @@ class CityWindow(QMainWindow):
         quarter = self.quarter
         conflicted = collection.conflicted_towns(quarter)
         plan = next((p for p in self.store.plans() if p.contains(quarter)), None)
-        self.summary = consolidate(plan, quarter, collection.town_histories(), conflicted)
+        self.summary = consolidate(
+            plan,
+            quarter,
+            collection.town_histories(),
+            conflicted,
+            collection.town_bases(quarter),
+            collection.town_signed(quarter),
+        )
         self.summary_model.set_summary(self.summary, conflicted)
         self.chart.show_summary(self.summary, self.chart_indicator.currentData())
         in_quarter = [v for v in collection.superseded + collection.conflicts if v.quarter == quarter.code]
@@ -471,6 +491,7 @@ class CityWindow(QMainWindow):
             f"冲突 {sum(v in collection.conflicts for v in in_quarter)}　"
             f"<span style='color:#c62828'>缺报 {len(self.summary.missing)}：{'、'.join(self.summary.missing) or '无'}</span>"
             f"　跳过 {len(collection.skipped)} 个非季报文件"
+            + self._totals_note()
         )
         rows = []
         for status, verdicts in (

@@ -7,7 +7,7 @@ from datetime import date
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence
-from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 from core.errors import NumberError
 from core.indicators import GROUPS, INDICATORS, RATES, Kind, display_name
@@ -33,6 +33,7 @@ class EntryForm(QWidget):
     edited = Signal()
     findings_changed = Signal(list)
     message = Signal(str)
+    base_requested = Signal(str)  # a stock's code: the clerk wants to enter its 基期数
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -42,6 +43,8 @@ class EntryForm(QWidget):
         self.ytd_labels: dict[str, QLabel] = {}
         self.rate_quarter_labels: dict[str, QLabel] = {}
         self.rate_ytd_labels: dict[str, QLabel] = {}
+        self.base_buttons: dict[str, QPushButton] = {}
+        self._bases: dict[str, int] = {}
         self._quarter: Quarter | None = None
         self._town = ""
         self._plan: Plan | None = None
@@ -94,6 +97,15 @@ class EntryForm(QWidget):
                 self.value_edits[indicator.code] = edit
                 self.last_labels[indicator.code] = _number_label()
                 self.ytd_labels[indicator.code] = _number_label()
+                beside: QWidget = self.ytd_labels[indicator.code]
+                if indicator.kind is Kind.STOCK:
+                    # a 季末数 has no 年度累计; beside it stands its 基期数, which its pace is measured from
+                    button = QPushButton("基期数：未录入")
+                    button.setObjectName(f"base_{indicator.code}")
+                    button.setToolTip("规划期初（2020 年末）的数，完成率按较基期的增长计算")
+                    button.clicked.connect(lambda _=False, c=indicator.code: self.base_requested.emit(c))
+                    self.base_buttons[indicator.code] = button
+                    beside = button
                 explain = self._explain_edit(indicator.code)
                 for column, widget in enumerate(
                     (
@@ -101,7 +113,7 @@ class EntryForm(QWidget):
                         edit,
                         QLabel(indicator.unit),
                         self.last_labels[indicator.code],
-                        self.ytd_labels[indicator.code],
+                        beside,
                         explain,
                     )
                 ):
@@ -150,8 +162,10 @@ class EntryForm(QWidget):
         history: History,
         explanations: Mapping[str, str],
         today: date,
+        bases: Mapping[str, int] | None = None,
     ) -> None:
         self._loading = True
+        self.set_bases(bases or {})
         self._town, self._quarter, self._plan, self._today = town, quarter, plan, today
         self._history = {q: dict(v) for q, v in history.items() if q != quarter}
         self._saved_values = dict(history.get(quarter, {}))
@@ -166,6 +180,14 @@ class EntryForm(QWidget):
             edit.setText(self._saved_explanations.get(code, ""))
         self._loading = False
         self._refresh()
+
+    def set_bases(self, bases: Mapping[str, int]) -> None:
+        self._bases = dict(bases)
+        for code, button in self.base_buttons.items():
+            base = self._bases.get(code)
+            button.setText("基期数：未录入" if base is None else f"基期数：{base:,}")
+        if not self._loading:
+            self._refresh()
 
     def set_read_only(self, read_only: bool) -> None:
         for edit in (*self.value_edits.values(), *self.explain_edits.values()):
@@ -257,14 +279,16 @@ class EntryForm(QWidget):
         for indicator in INDICATORS:
             code = indicator.code
             if indicator.kind is Kind.STOCK:
-                ytd = values.get(code)
+                ytd = None  # a 季末数 has no 年度累计 (its column holds the 基期数 button)
             else:
                 entered = [v for q in ytd_quarters if (v := history.get(q, {}).get(code)) is not None]
                 ytd = sum(entered) if entered else None
             self.ytd_labels[code].setText("—" if ytd is None else f"{ytd:,}")
         notes = {code: text for code, text in self.explanations().items() if text}
         self._findings = check_quarter(
-            QuarterInput(self._town, self._quarter, self._today, self._plan, values, self._history, notes, invalid)
+            QuarterInput(
+                self._town, self._quarter, self._today, self._plan, values, self._history, notes, invalid, self._bases
+            )
         )
         errors = {f.indicator: f.message for f in self._findings if f.level == ERROR and f.indicator}
         unexplained = {

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import DomainError
+from core.indicators import display_name
 from core.progress import compute_progress
 from core.quarters import Quarter, quarter_range
 from core.validation import ERROR, LEVEL_NAMES, NOTICE, WARNING, Finding
@@ -249,6 +250,7 @@ class MainWindow(QMainWindow):
         self.form.edited.connect(self._on_form_edited)
         self.form.findings_changed.connect(self._on_findings_changed)
         self.form.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.form.base_requested.connect(lambda code: self.enter_base(code))
         self.findings_list.itemClicked.connect(self._on_finding_clicked)
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
@@ -281,7 +283,12 @@ class MainWindow(QMainWindow):
         self.save_button.setEnabled(not status.locked)
         self.reopen_action.setEnabled(status.locked)
         self.lock_banner.setVisible(status.state != "draft")
-        if status.locked:
+        if status.stale_because:
+            self.lock_banner.setText(
+                f"{quarter.label}{status.label}：{status.stale_because}。请用“季报 → 退回修改”并写明原因，"
+                f"再重新导出第 {(status.revision or 0) + 1} 版。"
+            )
+        elif status.locked:
             self.lock_banner.setText(
                 f"{quarter.label}{status.label}，数值已锁定。如需修改，请用“季报 → 退回修改”并写明原因，再次导出将是第 {(status.revision or 0) + 1} 版。"
             )
@@ -296,6 +303,7 @@ class MainWindow(QMainWindow):
             self.store.history(),
             self.store.explanations(quarter),
             self.store.today(),
+            self.store.stock_bases(self.store.plan_for(quarter)),
         )
         self._show_save_state("", "")
         self._update_title()
@@ -317,6 +325,34 @@ class MainWindow(QMainWindow):
         self._on_quarter_chosen(index)
 
     # --- saving ------------------------------------------------------------------------------
+
+    def enter_base(self, code: str, value: int | None = None) -> bool:
+        """录入基期数 of a stock for the quarter's plan (asked for when `value` is not given)."""
+        plan = self.store.plan_for(self.quarter)
+        if plan is None:
+            show_error(self, f"{self.quarter.label}不在任何已导入的规划期内，没有基期数", title="不能录入基期数")
+            return False
+        if value is None:
+            current = self.store.stock_bases(plan).get(code, 0)
+            value, ok = QInputDialog.getInt(
+                self,
+                "录入基期数",
+                f"{display_name(code)}的基期数（{plan.name}期初，即 {plan.first.year - 1} 年末的数）：",
+                current,
+                0,
+                100_000_000,
+            )
+            if not ok:
+                return False
+        try:
+            self.store.set_stock_base(plan, code, value)
+        except DomainError as exc:
+            show_error(self, exc, title="不能录入基期数")
+            return False
+        self.form.set_bases(self.store.stock_bases(plan))
+        self._refresh_visible_tab()
+        self.statusBar().showMessage(f"已保存{display_name(code)}基期数 {value:,}", 5000)
+        return True
 
     def reopen_quarter(self, reason: str | None = None) -> bool:
         if reason is None:
@@ -774,7 +810,8 @@ class MainWindow(QMainWindow):
     def _refresh_progress(self) -> None:
         history = self.store.history()
         plan = self.store.plan_for(self.quarter)
-        self.progress_view.show_progress(compute_progress(plan, self.town, self.quarter, history), history)
+        bases = self.store.stock_bases(plan)
+        self.progress_view.show_progress(compute_progress(plan, self.town, self.quarter, history, bases), history)
 
     def _refresh_history(self) -> None:
         quarters = [Quarter.parse(self.quarter_box.itemData(i)) for i in range(self.quarter_box.count())]

@@ -22,7 +22,19 @@ from PySide6.QtWidgets import (
 
 from core.indicators import BY_CODE, PLANNED_CODES, RATES, Kind, display_name
 from core.plans import Plan
-from core.progress import BEHIND, DONE, ON_PACE, SEVERELY_BEHIND, History, Progress, percent, rate_text
+from core.progress import (
+    BEHIND,
+    DONE,
+    ON_PACE,
+    SEVERELY_BEHIND,
+    History,
+    Progress,
+    YearResult,
+    base_notice,
+    compute_year,
+    percent,
+    rate_text,
+)
 from core.quarters import Quarter
 from gui.table_model import RowsModel
 
@@ -39,6 +51,7 @@ class ProgressRow:
     completion: Fraction | None
     time_progress: Fraction | None
     status: str | None
+    needs_base: bool = False  # a stock without 基期数: no pace status
 
 
 @dataclass(frozen=True)
@@ -51,7 +64,7 @@ class RateRow:
 
 
 class ProgressModel(RowsModel[ProgressRow]):
-    HEADERS = ("指标", "目标", "规划累计", "完成率（竖线为时间进度）", "时间进度", "状态")
+    HEADERS = ("指标", "目标", "规划累计／季末数", "完成率（竖线为时间进度）", "时间进度", "状态")
     BAR_COLUMN = 3
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -66,7 +79,7 @@ class ProgressModel(RowsModel[ProgressRow]):
                 _count(row.cumulative, row.unit),
                 percent(row.completion),
                 percent(row.time_progress),
-                row.status or "未填报",
+                row.status or ("不判断进度" if row.needs_base else "未填报"),
             )[column]
         if role == Qt.ItemDataRole.UserRole and column == self.BAR_COLUMN:
             return (row.completion, row.time_progress, row.status)
@@ -91,6 +104,56 @@ class RateModel(RowsModel[RateRow]):
                 QColor("#1a7f37" if row.verdict == "达标" else "#c62828" if row.verdict == "未达标" else "#555")
             )
         return None
+
+
+@dataclass(frozen=True)
+class YearRow:
+    name: str
+    numerator: str
+    denominator: str
+    rate: str
+    target: str
+    verdict: str
+
+
+class YearModel(RowsModel[YearRow]):
+    """年度: the three rates over the calendar year (annual targets) and the year's flow totals."""
+
+    HEADERS = ("年度项目", "分子", "分母／全年合计", "全年比率", "年度目标", "是否达标")
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (row.name, row.numerator, row.denominator, row.rate, row.target, row.verdict)[index.column()]
+        if role == Qt.ItemDataRole.ForegroundRole and index.column() == 5:
+            return QBrush(
+                QColor("#1a7f37" if row.verdict == "达标" else "#c62828" if row.verdict == "未达标" else "#555")
+            )
+        if role == Qt.ItemDataRole.TextAlignmentRole and index.column() in (1, 2, 3):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+def year_rows(result: YearResult) -> list[YearRow]:
+    rows = []
+    for rate in RATES:
+        r = result.rates[rate.code]
+        verdict = "—" if r.met is None else ("达标" if r.met else "未达标")
+        rows.append(
+            YearRow(
+                rate.name,
+                "—" if r.numerator is None else f"{r.numerator:,}",
+                "—" if r.denominator is None else f"{r.denominator:,}",
+                rate_text(r),
+                f"≥{percent(r.target)}",
+                verdict,
+            )
+        )
+    for code, total in result.totals.items():
+        rows.append(YearRow(f"{display_name(code)}（全年合计）", "", _count(total, BY_CODE[code].unit), "", "", ""))
+    return rows
 
 
 class CompletionBarDelegate(QStyledItemDelegate):
@@ -202,6 +265,12 @@ class ProgressView(QWidget):
         self.heading = QLabel()
         self.heading.setObjectName("progress_heading")
         layout.addWidget(self.heading)
+        self.notice = QLabel()
+        self.notice.setObjectName("progress_notice")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("color: #b35900;")
+        self.notice.setVisible(False)
+        layout.addWidget(self.notice)
         self.model = ProgressModel()
         self.table = _table(self.model)
         self.table.setItemDelegateForColumn(ProgressModel.BAR_COLUMN, CompletionBarDelegate(self.table))
@@ -210,6 +279,19 @@ class ProgressView(QWidget):
         self.rate_model = RateModel()
         self.rate_table = _table(self.rate_model)
         layout.addWidget(self.rate_table)
+        # 年度 on the left, the trend on the right: side by side so the page is no taller than before
+        bottom = QHBoxLayout()
+        year_box = QVBoxLayout()
+        self.year_heading = QLabel()
+        self.year_heading.setObjectName("year_heading")
+        self.year_heading.setWordWrap(True)
+        year_box.addWidget(self.year_heading)
+        self.year_model = YearModel()
+        self.year_table = _table(self.year_model, rows=5)
+        year_box.addWidget(self.year_table)
+        year_box.addStretch(1)
+        bottom.addLayout(year_box)
+        trend_box = QVBoxLayout()
         chooser = QHBoxLayout()
         chooser.addWidget(QLabel("趋势："))
         self.series_box = QComboBox()
@@ -218,9 +300,11 @@ class ProgressView(QWidget):
         self.series_box.currentIndexChanged.connect(self._draw_trend)
         chooser.addWidget(self.series_box)
         chooser.addStretch(1)
-        layout.addLayout(chooser)
+        trend_box.addLayout(chooser)
         self.chart = TrendChart()
-        layout.addWidget(self.chart, 1)
+        trend_box.addWidget(self.chart, 1)
+        bottom.addLayout(trend_box, 1)
+        layout.addLayout(bottom, 1)
         self._plan: Plan | None = None
         self._town = ""
         self._history: History = {}
@@ -238,20 +322,30 @@ class ProgressView(QWidget):
                 f"时间进度 <b>{percent(progress.time_progress)}</b>"
             )
         rows = []
+        notices = []
         for code in PLANNED_CODES:
             item = progress.indicators[code]
+            name = display_name(code)
+            if BY_CODE[code].kind is Kind.STOCK and item.target is not None:
+                # completion of a stock is its growth from the base: (季末数 − 基期数) ÷ (目标 − 基期数)
+                name += "，基期数 未录入" if item.base is None else f"，基期数 {item.base:,}"
+                if item.needs_base:
+                    notices.append(base_notice(code) + "（在“填报”页该指标旁点“基期数”录入）")
             rows.append(
                 ProgressRow(
-                    display_name(code),
+                    name,
                     BY_CODE[code].unit,
                     item.target,
                     item.cumulative,
                     item.completion,
                     progress.time_progress,
                     item.status,
+                    item.needs_base,
                 )
             )
         self.model.set_rows(rows)
+        self.notice.setText("\n".join(notices))
+        self.notice.setVisible(bool(notices))
         rate_rows = []
         for rate in RATES:
             ytd = progress.rates_ytd[rate.code]
@@ -266,6 +360,14 @@ class ProgressView(QWidget):
                 )
             )
         self.rate_model.set_rows(rate_rows)
+        year = compute_year(progress.plan, progress.town, progress.quarter.year, history)
+        done = len(year.quarters_entered)
+        scope = "全年结果" if year.complete else f"已填 {done} 个季度，第4季度填报后为全年结果"
+        self.year_heading.setText(f"<b>年度（{year.year}年）</b>　比率为年度目标，按全年计算；{scope}")
+        self.year_model.set_rows(year_rows(year))
+        self.year_table.resizeColumnsToContents()
+        header = self.year_table.horizontalHeader()
+        self.year_table.setMinimumWidth(header.length() + 2 * self.year_table.frameWidth() + 24)
         self._draw_trend()
 
     def _draw_trend(self) -> None:
@@ -284,7 +386,8 @@ class ProgressView(QWidget):
             running += value or 0
             points.append((quarter, running if quarter <= self._quarter and value is not None else None))
         self.chart.set_series(
-            f"{display_name(code)}：规划累计与目标（{self._plan.targets_for(self._town).counts[code]:,} {BY_CODE[code].unit}）",
+            f"{display_name(code)}：{'季末数' if stock else '规划累计'}与目标"
+            f"（{self._plan.targets_for(self._town).counts[code]:,} {BY_CODE[code].unit}）",
             points,
             self._plan.targets_for(self._town).counts[code],
             stock,

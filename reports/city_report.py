@@ -10,7 +10,7 @@ from pathlib import Path
 from core.consolidation import CitySummary
 from core.indicators import BY_CODE, PLANNED_CODES, RATES, Kind, display_name
 from core.plans import CITY, TOWNS
-from core.progress import IndicatorProgress, Progress, percent, rate_text
+from core.progress import IndicatorProgress, Progress, percent, rate_text, shown_percent
 
 TITLE = "东莞市各园区、镇（街）人社主要指标完成情况汇总表"
 MISSING = "缺报"
@@ -61,7 +61,7 @@ def row_values(progress: Progress) -> list[object]:
 
 def table_rows(summary: CitySummary, conflicted: set[str]) -> list[tuple[str, str, list[object] | None]]:
     """(序号, 镇街, cells or None when the town has no counted return)."""
-    rows: list[tuple[str, str, list[object] | None]] = [("合计", CITY, row_values(summary.city))]
+    rows: list[tuple[str, str, list[object] | None]] = [("合计", summary.city_label, row_values(summary.city))]
     for number, town in enumerate(TOWNS, start=1):
         progress = summary.towns.get(town)
         rows.append((str(number), town, row_values(progress) if progress else None))
@@ -70,6 +70,18 @@ def table_rows(summary: CitySummary, conflicted: set[str]) -> list[tuple[str, st
 
 def attention_lines(summary: CitySummary, conflicted: set[str]) -> list[str]:
     lines = []
+    if summary.city_label != CITY:
+        lines.append(
+            f"{summary.city_label}：全市行只合计已报送的 {len(summary.reporting)} 个镇街，与它们自己的目标之和比较"
+        )
+    annex = [
+        f"{display_name(code)} {percent(value)}" for code, value in summary.annex_completion.items() if value is not None
+    ]
+    if annex and summary.city_label != CITY:
+        lines.append("按附件全市目标计算的完成率（未报送镇街按 0 计）：" + "，".join(annex))
+    for town, flags in summary.checks.items():
+        if flags:
+            lines.append(f"{town}：" + "；".join(flags))
     if summary.missing:
         lines.append(f"缺报（{len(summary.missing)}）：{'、'.join(summary.missing)}")
     if conflicted:
@@ -157,14 +169,14 @@ def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path, 
                     cell.value = value
                     cell.number_format = "#,##0"
                 elif col.kind == "percent":
-                    cell.value = None if value is None else float(value)  # type: ignore[arg-type]
+                    cell.value = None if value is None else float(shown_percent(value))  # type: ignore[arg-type]
                     cell.number_format = "0.0%"
                 elif col.kind == "rate":
                     rate = value.rate  # type: ignore[attr-defined]
                     if rate is None:
                         set_text(cell, rate_text(value))  # type: ignore[arg-type]
                     else:
-                        cell.value = float(rate)
+                        cell.value = float(shown_percent(rate))
                         cell.number_format = "0.0%"
                 else:
                     set_text(cell, str(value or "—"))
@@ -205,23 +217,62 @@ def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path, 
     for code in PLANNED_CODES:
         notes.cell(line, 1, f"{display_name(code)}完成率排名").font = Font(name="宋体", bold=True)
         line += 1
-        for rank, (town, completion) in enumerate(summary.ranking(code), start=1):
+        for rank, (town, _) in enumerate(summary.ranking(code), start=1):
+            exact = summary.towns[town].indicators[code].completion
+            assert exact is not None
             notes.cell(line, 1, rank)
             notes.cell(line, 2, town)
-            notes.cell(line, 3, completion).number_format = "0.0%"
+            notes.cell(line, 3, float(shown_percent(exact))).number_format = "0.0%"
             line += 1
         line += 1
     notes.column_dimensions["A"].width = 60
 
     data = wb.create_sheet("数据")
-    data.append(["town", "code", "quarter", "ytd", "cumulative", "target"])
-    for town, progress in (("全市", summary.city), *summary.towns.items()):
+    # counts and rates each under their own headed columns: a rate's numerator and denominator are never
+    # put under the count columns (issue 15)
+    data.append(DATA_HEADERS)
+    for town, progress in ((summary.city_label, summary.city), *summary.towns.items()):
         for code, item in progress.indicators.items():
-            data.append([town, code, item.quarter_value, item.ytd, item.cumulative, item.target])
+            data.append(
+                [town, code, display_name(code), item.quarter_value, item.ytd, item.cumulative, item.target, item.base]
+                + [None] * 7
+            )
         for rate in RATES:
-            result = progress.rates_quarter[rate.code]
-            data.append([town, rate.code, result.numerator, result.denominator, None, float(result.target)])
+            qtr, ytd = progress.rates_quarter[rate.code], progress.rates_ytd[rate.code]
+            data.append(
+                [town, rate.code, rate.name, None, None, None, None, None]
+                + [qtr.numerator, qtr.denominator, _shown(qtr.rate)]
+                + [ytd.numerator, ytd.denominator, _shown(ytd.rate), float(ytd.target)]
+            )
+    for row in data.iter_rows(min_row=2):
+        for cell in (row[10], row[13], row[14]):
+            cell.number_format = "0.0%"
+    for cell in data[1]:
+        cell.font = Font(bold=True)
     wb.save(path)
+
+
+DATA_HEADERS = [
+    "镇街",
+    "代码",
+    "指标",
+    "本季度／季末数",
+    "本年累计",
+    "规划累计",
+    "规划目标",
+    "基期数",
+    "本季度分子",
+    "本季度分母",
+    "本季度比率",
+    "本年分子",
+    "本年分母",
+    "本年比率",
+    "比率目标",
+]
+
+
+def _shown(value: Fraction | None) -> float | None:
+    return None if value is None else float(shown_percent(value))
 
 
 CELL_PADDING = 2.0  # points left and right of each cell's text in the PDF table
@@ -420,7 +471,11 @@ def _completion_chart(summary: CitySummary):  # type: ignore[no-untyped-def]
 
 
 def city_json(summary: CitySummary) -> dict[str, object]:
-    """indicator code -> quarter, ytd, cumulative, target, completion; rates -> numerator, denominator, rate."""
+    """indicator code -> quarter, ytd, cumulative, target, completion; rates -> numerator, denominator, rate.
+
+    The 全市 figures are the reporting towns' sums against their own targets; `annex_completion` is
+    against the full annex target.
+    """
     result: dict[str, object] = {}
     for code, item in summary.city.indicators.items():
         result[code] = {
@@ -430,7 +485,10 @@ def city_json(summary: CitySummary) -> dict[str, object]:
             "target": item.target,
             "completion": None if item.completion is None else round(float(item.completion), 6),
             "status": item.status,
+            "annex_completion": _ratio(summary.annex_completion.get(code)),
         }
+        if code in ("card_holders",):
+            result[code]["base"] = item.base  # type: ignore[index]
     for rate in RATES:
         quarter, ytd = summary.city.rates_quarter[rate.code], summary.city.rates_ytd[rate.code]
         result[rate.code] = {

@@ -5,19 +5,22 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from core.indicators import INDICATORS, Kind
 from core.progress import History
 from core.quarters import Quarter
 from reports.payload import Payload
 from reports.verify import NOT_REGULAR, NOT_SIGNED, Revocations, Verdict, Verifier
 
 RETURN_SUFFIXES = (".xlsx", ".pdf")
+FLOW_CODES = tuple(i.code for i in INDICATORS if i.kind is Kind.FLOW)
 Key = tuple[str, Quarter]
 
 
@@ -66,8 +69,42 @@ class Collection:
             histories.setdefault(town, {})[quarter] = dict(verdict.payload.figures)
         return dict(histories)
 
+    def town_bases(self, quarter: Quarter) -> dict[str, dict[str, int]]:
+        """Each town's 基期数 as its chosen return for `quarter` signed them (none on older returns)."""
+        bases: dict[str, dict[str, int]] = {}
+        for (town, q), verdict in self.chosen.items():
+            if q == quarter and verdict.payload is not None:
+                bases[town] = dict(verdict.payload.body.get("bases") or {})
+        return bases
+
+    def town_signed(self, quarter: Quarter) -> dict[str, dict[str, tuple[int | None, int | None]]]:
+        """Each town's 本年累计 and 规划累计 of every flow, and its year-to-date rate counts, as its chosen
+        return for `quarter` signed them (see core.consolidation.consolidate)."""
+        signed: dict[str, dict[str, tuple[int | None, int | None]]] = {}
+        for (town, q), verdict in self.chosen.items():
+            if q != quarter or verdict.payload is None:
+                continue
+            body = verdict.payload.body
+            totals: dict[str, tuple[int | None, int | None]] = {}
+            for line in body.get("lines", []):
+                if line["code"] in FLOW_CODES:
+                    totals[line["code"]] = (line["ytd"], line["cumulative"])
+            for rate in body.get("rates", []):
+                totals[rate["code"]] = (rate["numerator"], rate["denominator"])
+            signed[town] = totals
+        return signed
+
     def conflicted_towns(self, quarter: Quarter) -> set[str]:
         return {v.payload.town for v in self.conflicts if v.payload and v.payload.quarter == quarter}
+
+
+def slim_body(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What the city reads of a verified payload beyond its figures: signed totals, rate counts, bases."""
+    return {
+        "lines": [{k: line[k] for k in ("code", "ytd", "cumulative")} for line in body.get("lines", [])],
+        "rates": [{k: rate[k] for k in ("code", "numerator", "denominator")} for rate in body.get("rates", [])],
+        "bases": dict(body.get("bases") or {}),
+    }
 
 
 def _signed_out_of_order(verdicts: list[Verdict]) -> bool:
@@ -158,8 +195,8 @@ def _worker(conn, root_pems: list[bytes], revocations: Revocations | None, memor
             return
         try:
             verdict = verifier.verify(Path(path))
-            if verdict.payload is not None:  # the parent needs the figures, not the whole rendered return
-                verdict = replace(verdict, payload=replace(verdict.payload, body={}))
+            if verdict.payload is not None:  # the parent needs the figures and totals, not the whole rendered return
+                verdict = replace(verdict, payload=replace(verdict.payload, body=slim_body(verdict.payload.body)))
         except MemoryError:
             verdict = Verdict(path, False, OUT_OF_MEMORY)
         try:

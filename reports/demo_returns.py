@@ -43,17 +43,23 @@ def _town_returns(args: tuple[str, Path, Path, bool]) -> int:
     identity = open_identity(identity_file.read_bytes(), TOWN_PASSPHRASE)
     figures = town_figures(plan, town, plan.quarters, seed=2021, pace=BEHIND_TOWNS.get(town))
     kinds = ("workbook", "pdf", "summary") if with_pdf else ("workbook",)
+    # the demo town's 2020 year-end card stock, entered as its 基期数: a little below its first quarter
+    bases = {"card_holders": figures[plan.first]["card_holders"] * 99 // 100}
     written = 0
     history: dict[Quarter, dict[str, int]] = {}
     for quarter in plan.quarters:
         values = figures[quarter]
-        findings = check_quarter(QuarterInput(town, quarter, dt.date(2026, 1, 15), plan, values, dict(history)))
+        findings = check_quarter(
+            QuarterInput(town, quarter, dt.date(2026, 1, 15), plan, values, dict(history), bases=bases)
+        )
         history[quarter] = values
         if (town, quarter) in MISSING:
             continue
         explanations = {f.indicator: EXPLANATION for f in findings if f.needs_explanation and f.indicator}
         when = dt.datetime.combine(quarter.last_day + dt.timedelta(days=10), dt.time(10), dt.UTC)
-        data = assemble_return(town, quarter, plan, history, explanations, findings, _profile(town), when, signed=True)
+        data = assemble_return(
+            town, quarter, plan, history, explanations, findings, _profile(town), when, signed=True, bases=bases
+        )
         write_return_files(data, out / town, identity=identity, kinds=kinds)
         written += len(kinds)
         if (town, quarter) == RESUBMITTED:
@@ -70,6 +76,7 @@ def _town_returns(args: tuple[str, Path, Path, bool]) -> int:
                 when + dt.timedelta(days=5),
                 revision=2,
                 signed=True,
+                bases=bases,
             )
             write_return_files(data, out / town, identity=identity, kinds=kinds)
             written += len(kinds)

@@ -17,7 +17,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
-from core.progress import percent
+from core.progress import ROUND_DOWN, percent
 from reports.layout import DATA_SHEET, FIRST_FIGURE_ROW, FORM_SHEET, HEADER_ROW
 from reports.payload import MANIFEST_PROPERTY, PAYLOAD_PROPERTY, SIGNATURE_PROPERTY
 from reports.returns import (
@@ -78,7 +78,11 @@ def build_workbook(data: ReturnData) -> Workbook:
     assert form is not None
     form.title = FORM_SHEET
     _write_form(form, data)
-    _write_data_sheet(workbook.create_sheet(DATA_SHEET), data)
+    data_sheet = workbook.create_sheet(DATA_SHEET)
+    _write_data_sheet(data_sheet, data)
+    # the machine sheet (codes for the city's tools) is hidden, so a printout never shows a code;
+    # the verifier accepts exactly this sheet hidden (reports.verify)
+    data_sheet.sheet_state = "hidden"
     workbook.properties.title = f"{data.town}{data.quarter.label}{FORM_TITLE}"
     workbook.properties.creator = data.profile.get("preparer") or data.town
     return workbook
@@ -169,11 +173,11 @@ class SheetSpec:
         return texts
 
 
-def shown_ratio(value: Fraction | None) -> float | None:
-    """The ratio Excel shows with 0.0% exactly as the PDF prints it (rounded the same way)."""
+def shown_ratio(value: Fraction | None, rounding: str = ROUND_DOWN) -> float | None:
+    """The ratio Excel shows with 0.0% exactly as the PDF prints it (rounded the same way, never across a line)."""
     if value is None:
         return None
-    text = percent(value)
+    text = percent(value, rounding=rounding)
     return float(Decimal(text[:-1]) / 100)
 
 
@@ -212,9 +216,12 @@ def form_spec(data: ReturnData) -> SheetSpec:
     merges.append("A4:E4")
     put(4, 1, f"报告期：{data.quarter.label}　　镇街：{data.town}", "head")
     merges.append("A5:E5")
-    put(5, 1, f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标", "mark")
+    plan_line = f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标"
+    put(5, 1, plan_line + (f"\n{data.base_text}" if data.base_text else ""), "mark")
+    if data.base_text:
+        heights[5] = 30
     for column, header in enumerate(COLUMNS, start=1):
-        put(HEADER_ROW, column, header, "column_header")
+        put(HEADER_ROW, column, data.quarter_header if column == 3 else header, "column_header")
     heights[HEADER_ROW] = 24
     row = FIRST_FIGURE_ROW
     for line in data.figures:
@@ -225,15 +232,16 @@ def form_spec(data: ReturnData) -> SheetSpec:
             line.ytd,
             line.cumulative,
             line.target,
-            shown_ratio(line.completion),
-            shown_ratio(data.time_progress) if line.target is not None else None,
+            shown_ratio(line.completion, data.rounding),
+            shown_ratio(data.time_progress, data.rounding) if line.target is not None else None,
             line.status or ("—" if line.target is None else "未填报"),
         )
         _row_cells(put, row, values)
         heights[row] = 20
         row += 1
     put(row, 1, "比率（由系统计算）", "band_left")
-    for column, header in enumerate(("", "本季度", "本年累计", "分子/分母", "目标", "", "", "是否达标"), start=2):
+    band = ("", "本季度", data.rate_year_header, "分子/分母", "目标", "", "", "是否达标")
+    for column, header in enumerate(band, start=2):
         put(row, column, header, "band")
     row += 1
     for rate in data.rates:
@@ -242,10 +250,10 @@ def form_spec(data: ReturnData) -> SheetSpec:
         values = (
             rate.name,
             "%",
-            shown_ratio(rate.quarter_rate) if rate.quarter_rate is not None else rate.quarter_text,
-            shown_ratio(rate.ytd_rate) if rate.ytd_rate is not None else rate.ytd_text,
+            shown_ratio(rate.quarter_rate, data.rounding) if rate.quarter_rate is not None else rate.quarter_text,
+            shown_ratio(rate.ytd_rate, data.rounding) if rate.ytd_rate is not None else rate.ytd_text,
             fraction,
-            shown_ratio(rate.target),
+            shown_ratio(rate.target, data.rounding),
             None,
             None,
             verdict,

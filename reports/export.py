@@ -80,6 +80,7 @@ def prepare_return(
         store.profile().__dict__,
         now or datetime.now().astimezone(),
         signed=signed,
+        bases=store.stock_bases(store.plan_for(quarter)),
     )
     content = payload_of(data).content_hash()
     # A signed export's revision is committed before any file is written, so a kill between the files

@@ -21,6 +21,7 @@ from typing import Any
 from core.errors import DomainError
 from core.indicators import INDICATOR_CODES, is_known_code
 from core.plans import check_town
+from core.progress import ROUND_DOWN, ROUND_HALF_UP
 from core.quarters import Quarter
 from reports.returns import FORM_AUTHORITY, FORM_NUMBER, FORM_TITLE, FigureLine, NoteLine, RateLine, ReturnData
 
@@ -36,6 +37,12 @@ SIGNOFF_KEYS = ("unit_name", "head", "stats_head", "preparer", "phone")
 # 批准文号 and 有效期至 in the header; a payload of the same format written before they were added lacks
 # both and means "" (the form's blank lines).
 APPROVAL_KEYS = ("approval_number", "valid_until")
+# How the return rounds its percentages; a payload written before the rule "never round across a
+# line" lacks the key and was printed half up, and the verifier redraws it that way.
+ROUNDING_KEY = "percent_rounding"
+# Each stock's 基期数 the pace was measured from (issue 15); absent on returns signed before it existed.
+BASES_KEY = "bases"
+OPTIONAL_KEYS = (ROUNDING_KEY, BASES_KEY)
 
 
 class PayloadError(DomainError):
@@ -115,6 +122,8 @@ class Payload:
             approval_number=b["header"].get("approval_number", ""),
             valid_until=b["header"].get("valid_until", ""),
             plan_hash=self.plan_hash,
+            rounding=b.get(ROUNDING_KEY, ROUND_HALF_UP),
+            bases=dict(b[BASES_KEY]) if BASES_KEY in b else None,
         )
 
 
@@ -140,7 +149,7 @@ def _fraction(text: object) -> Fraction | None:
 
 def printed_columns(data: ReturnData, line: FigureLine) -> list[str]:
     """The nine columns of an indicator's row as the PDF prints them."""
-    from core.progress import percent
+    percent = data.percent
 
     def count(value: int | None) -> str:
         return "—" if value is None else f"{value:,}"
@@ -158,17 +167,17 @@ def printed_columns(data: ReturnData, line: FigureLine) -> list[str]:
     ]
 
 
-def printed_rate(rate: RateLine) -> list[str]:
+def printed_rate(rate: RateLine, rounding: str = ROUND_DOWN) -> list[str]:
     from core.progress import percent
 
     fraction = "—" if rate.denominator is None else f"{rate.numerator:,}/{rate.denominator:,}"
     verdict = "—" if rate.met is None else ("达标" if rate.met else "未达标")
-    return [rate.name, "%", rate.quarter_text, rate.ytd_text, fraction, f"≥{percent(rate.target)}", verdict]
+    return [rate.name, "%", rate.quarter_text, rate.ytd_text, fraction, f"≥{percent(rate.target, rounding=rounding)}", verdict]
 
 
 def body_of(data: ReturnData) -> dict[str, Any]:
     profile = data.profile
-    return {
+    body: dict[str, Any] = {
         "format": FORMAT,
         "town": data.town,
         "quarter": data.quarter.code,
@@ -217,7 +226,7 @@ def body_of(data: ReturnData) -> dict[str, Any]:
                 "ytd_rate": _frac_text(r.ytd_rate),
                 "target": _frac_text(r.target),
                 "met": r.met,
-                "printed": printed_rate(r),
+                "printed": printed_rate(r, data.rounding),
             }
             for r in data.rates
         ],
@@ -225,6 +234,11 @@ def body_of(data: ReturnData) -> dict[str, Any]:
         "attention": list(data.attention),
         "signoff": {key: str(profile.get(key) or "") for key in SIGNOFF_KEYS},
     }
+    if data.rounding != ROUND_HALF_UP:
+        body[ROUNDING_KEY] = data.rounding
+    if data.bases is not None:
+        body[BASES_KEY] = dict(data.bases)
+    return body
 
 
 def payload_of(data: ReturnData) -> Payload:
@@ -248,8 +262,13 @@ def _int_or_none(value: object) -> bool:
 
 def _check_body(body: dict[str, Any], payload: Payload) -> None:
     """Every field present with its type, and the parts that repeat each other agree."""
-    if set(body) != set(body_of_keys()):
+    if not set(body_of_keys()) <= set(body) <= set(body_of_keys()) | set(OPTIONAL_KEYS):
         raise ValueError("keys")
+    if ROUNDING_KEY in body and body[ROUNDING_KEY] != ROUND_DOWN:
+        raise ValueError("rounding")
+    bases = body.get(BASES_KEY, {})
+    if not isinstance(bases, dict) or not all(k in INDICATOR_CODES and _int_or_none(v) and v is not None for k, v in bases.items()):
+        raise ValueError("bases")
     header = body["header"]
     expected_header = {
         "title": FORM_TITLE,
@@ -300,7 +319,7 @@ def _check_body(body: dict[str, Any], payload: Payload) -> None:
         if printed_columns(data, line) != raw["printed"]:
             raise ValueError("printed")
     for rate, raw in zip(data.rates, rates, strict=True):
-        if printed_rate(rate) != raw["printed"]:
+        if printed_rate(rate, data.rounding) != raw["printed"]:
             raise ValueError("printed rate")
     rebuilt = body_of(data)
     if not approval:  # written before the payload carried 批准文号 and 有效期至: both blank

@@ -23,9 +23,18 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from core.progress import BEHIND, DONE, ON_PACE, SEVERELY_BEHIND, percent
+from core.progress import BEHIND, DONE, ON_PACE, SEVERELY_BEHIND
 from core.resources import resource_path
-from reports.returns import DRAFT_MARK, FORM_AUTHORITY, FORM_NUMBER, FORM_TITLE, SIGN_HERE, ReturnData, notes_reference
+from reports.returns import (
+    DRAFT_MARK,
+    FORM_AUTHORITY,
+    FORM_NUMBER,
+    FORM_TITLE,
+    SIGN_HERE,
+    STOCK_CODES,
+    ReturnData,
+    notes_reference,
+)
 
 FONT = "WenQuanYiMicroHei"
 STATUS_COLOURS = {DONE: "#1a7f37", ON_PACE: "#0b5cad", BEHIND: "#b35900", SEVERELY_BEHIND: "#c62828"}
@@ -128,6 +137,8 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
     story: list = []
     story.append(Paragraph(FORM_TITLE, _style(16, TA_CENTER, leading=22)))
     plan = f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标"
+    if data.base_text:
+        plan += f"<br/>{data.base_text}"
     marks = Table(
         [
             [
@@ -150,7 +161,7 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
     )
     story += [Spacer(1, 3 * mm), marks, Spacer(1, 2 * mm)]
 
-    header = ["指标名称", "计量单位", "本季度", "本年累计", "规划累计", "规划目标", "完成率", "时间进度", "状态"]
+    header = ["指标名称", "计量单位", data.quarter_header, "本年累计", "规划累计", "规划目标", "完成率", "时间进度", "状态"]
     rows: list[list] = [[Paragraph(h, _style(9, TA_CENTER)) for h in header]]
     status_cells = []
     for line in data.figures:
@@ -162,15 +173,15 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
                 _count(line.ytd),
                 _count(line.cumulative),
                 _count(line.target),
-                percent(line.completion),
-                percent(data.time_progress) if line.target is not None else "—",
+                data.percent(line.completion),
+                data.percent(data.time_progress) if line.target is not None else "—",
                 line.status or "—",
             ]
         )
         if line.status:
             status_cells.append((len(rows) - 1, STATUS_COLOURS[line.status]))
     rate_header = len(rows)
-    rows.append(["比率（由系统计算）", "", "本季度", "本年累计", "分子/分母", "目标", "", "", "是否达标"])
+    rows.append(["比率（由系统计算）", "", "本季度", data.rate_year_header, "分子/分母", "目标", "", "", "是否达标"])
     for rate in data.rates:
         fraction = "—" if rate.denominator is None else f"{rate.numerator:,}/{rate.denominator:,}"
         verdict = "—" if rate.met is None else ("达标" if rate.met else "未达标")
@@ -181,7 +192,7 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
                 rate.quarter_text,
                 rate.ytd_text,
                 fraction,
-                f"≥{percent(rate.target)}",
+                f"≥{data.percent(rate.target)}",
                 "",
                 "",
                 verdict,
@@ -296,7 +307,7 @@ def write_summary_pdf(data: ReturnData, path: Path) -> None:
     y -= 8 * mm
     canvas.setFont(FONT, 10)
     if data.time_progress is not None:
-        canvas.drawString(margin, y, f"{data.plan_name}　时间进度 {percent(data.time_progress)}")
+        canvas.drawString(margin, y, f"{data.plan_name}　时间进度 {data.percent(data.time_progress)}")
     else:
         canvas.drawString(margin, y, "本季度不在规划期内，无规划目标")
     y -= 12 * mm
@@ -312,14 +323,19 @@ def write_summary_pdf(data: ReturnData, path: Path) -> None:
         canvas.setFillColor(colors.black)
         canvas.drawString(margin, y + 1.5 * mm, line.name[:16])
         canvas.setFont(FONT, 8)
-        canvas.drawString(
-            margin, y - 3 * mm, f"累计 {_count(line.cumulative)} / 目标 {_count(line.target)} {line.unit}"
-        )
+        if line.code in STOCK_CODES and data.bases is not None:
+            base = data.bases.get(line.code)
+            canvas.setFont(FONT, 7)
+            detail = f"季末 {_count(line.quarter)} / 基期 {_count(base) if base is not None else '未录入'}"
+            canvas.drawString(margin, y - 3 * mm, f"{detail} / 目标 {_count(line.target)}")
+        else:
+            detail = f"累计 {_count(line.cumulative)}"
+            canvas.drawString(margin, y - 3 * mm, f"{detail} / 目标 {_count(line.target)} {line.unit}")
         canvas.setStrokeColor(colors.HexColor("#999999"))
         canvas.setFillColor(colors.HexColor("#eef0f3"))
         canvas.rect(bar_left, y - 2 * mm, bar_width, 6 * mm, stroke=1, fill=1)
         colour = colors.HexColor(STATUS_COLOURS.get(line.status or "", "#888888"))
-        share = min(float(line.completion or 0), 1.0)
+        share = max(min(float(line.completion or 0), 1.0), 0.0)
         canvas.setFillColor(colour)
         canvas.rect(bar_left, y - 2 * mm, bar_width * share, 6 * mm, stroke=0, fill=1)
         if data.time_progress is not None:
@@ -330,7 +346,7 @@ def write_summary_pdf(data: ReturnData, path: Path) -> None:
             canvas.setLineWidth(1)
         canvas.setFillColor(colors.black)
         canvas.setFont(FONT, 10)
-        canvas.drawString(bar_left + bar_width + 4 * mm, y, percent(line.completion))
+        canvas.drawString(bar_left + bar_width + 4 * mm, y, data.percent(line.completion))
         canvas.setFillColor(colour)
         canvas.drawString(bar_left + bar_width + 22 * mm, y, line.status or "未填报")
         y -= 14 * mm
@@ -341,14 +357,14 @@ def write_summary_pdf(data: ReturnData, path: Path) -> None:
 
     canvas.setFillColor(colors.black)
     canvas.setFont(FONT, 13)
-    canvas.drawString(margin, y, "二、比率指标（本年累计）")
+    canvas.drawString(margin, y, f"二、比率指标（{data.rate_year_header}）")
     y -= 8 * mm
     for rate in data.rates:
         verdict = "—" if rate.met is None else ("达标" if rate.met else "未达标")
         canvas.setFont(FONT, 10)
         canvas.setFillColor(colors.black)
         canvas.drawString(margin, y, rate.name)
-        canvas.drawRightString(margin + 120 * mm, y, f"{rate.ytd_text}（目标 ≥{percent(rate.target)}）")
+        canvas.drawRightString(margin + 120 * mm, y, f"{rate.ytd_text}（目标 ≥{data.percent(rate.target)}）")
         canvas.setFillColor(colors.HexColor("#1a7f37" if rate.met else "#c62828" if rate.met is False else "#555555"))
         canvas.drawString(margin + 126 * mm, y, verdict)
         y -= 7 * mm

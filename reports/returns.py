@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 
-from core.indicators import BY_CODE, INDICATORS, RATES, display_name
+from core.indicators import BY_CODE, INDICATORS, RATES, Kind, display_name
 from core.plans import Plan
-from core.progress import BEHIND, SEVERELY_BEHIND, History, compute_progress, percent, rate_text
+from core.progress import BEHIND, ROUND_DOWN, SEVERELY_BEHIND, History, compute_progress, percent, rate_text
 from core.quarters import Quarter
 from core.validation import Finding
 
@@ -23,6 +23,7 @@ DRAFT_MARK = "未签名 草稿"
 # by hand, never an invented document number.
 BLANK_FIELD = "＿＿＿＿＿＿＿＿"
 SIGN_HERE = "签字：＿＿＿＿＿＿"
+STOCK_CODES = tuple(i.code for i in INDICATORS if i.kind is Kind.STOCK)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,37 @@ class ReturnData:
     approval_number: str = ""  # 批准文号, from the plan
     valid_until: str = ""  # 有效期至, from the plan
     plan_hash: str | None = None
+    rounding: str = ROUND_DOWN  # how its percentages are shown (core.progress.percent)
+    # stock code -> 基期数 the pace was measured from; {} when none was entered; None on returns signed
+    # before bases existed (they print no 基期数 line)
+    bases: dict[str, int] | None = None
+
+    @property
+    def quarter_header(self) -> str:
+        """The 本季度 column also holds the 季末数 of a stock (returns signed before issue 15 said 本季度)."""
+        return "本季度" if self.bases is None else "本季度／季末数"
+
+    @property
+    def rate_year_header(self) -> str:
+        """The rates are annual targets: on the 4th quarter's return the year-to-date is the year's result."""
+        return "全年（年度结果）" if self.bases is not None and self.quarter.q == 4 else "本年累计"
+
+    @property
+    def base_text(self) -> str:
+        """The 基期数 line printed under the plan's name: what the card stock's pace is measured from."""
+        if self.bases is None or self.plan_name is None:
+            return ""
+        stocks = [line for line in self.figures if line.code in STOCK_CODES and line.target is not None]
+        parts = []
+        for line in stocks:
+            base = self.bases.get(line.code)
+            shown = f"{base:,} {line.unit}" if base is not None else "未录入（完成率按季末数 ÷ 目标，不判断进度）"
+            parts.append(f"{BY_CODE[line.code].short_name}基期数：{shown}")
+        return "；".join(parts)
+
+    def percent(self, value: Fraction | None) -> str:
+        """A percentage of this return as it prints it."""
+        return percent(value, rounding=self.rounding)
 
     @property
     def values(self) -> dict[str, int]:
@@ -112,9 +144,10 @@ def assemble_return(
     generated_at: datetime,
     revision: int = 1,
     signed: bool = False,
+    bases: Mapping[str, int] | None = None,
 ) -> ReturnData:
     """Everything a return shows, computed once from the town's figures and findings."""
-    progress = compute_progress(plan, town, quarter, history)
+    progress = compute_progress(plan, town, quarter, history, bases)
     values = history.get(quarter, {})
     figures = []
     for indicator in INDICATORS:
@@ -122,14 +155,15 @@ def assemble_return(
         value = values.get(indicator.code)
         if value is None:
             raise ValueError(f"{indicator.code} missing: a return needs every figure")
+        stock = indicator.kind is Kind.STOCK  # a 季末数: never a 本年累计 or 规划累计
         figures.append(
             FigureLine(
                 indicator.code,
                 indicator.name,
                 indicator.unit,
                 value,
-                item.ytd,
-                item.cumulative if indicator.has_plan_target else None,
+                None if stock else item.ytd,
+                item.cumulative if indicator.has_plan_target and not stock else None,
                 item.target,
                 item.completion,
                 item.status,
@@ -169,7 +203,8 @@ def assemble_return(
         if line.status in (BEHIND, SEVERELY_BEHIND):
             attention.append(
                 f"{display_name(line.code)}{line.status}：完成率 {percent(line.completion)}，"
-                f"时间进度 {percent(progress.time_progress)}，距目标还差 {(line.target or 0) - (line.cumulative or 0):,} "
+                f"时间进度 {percent(progress.time_progress)}，距目标还差 "
+                f"{(line.target or 0) - (line.quarter if line.code in STOCK_CODES else line.cumulative or 0):,} "
                 f"{BY_CODE[line.code].unit}"
             )
     for rate_line in rates:
@@ -195,6 +230,7 @@ def assemble_return(
         approval_number=plan.approval_number if plan and in_plan else "",
         valid_until=plan.valid_until if plan and in_plan else "",
         plan_hash=plan_hash(plan) if plan and in_plan else None,
+        bases={code: v for code, v in (bases or {}).items() if code in STOCK_CODES} if in_plan else {},
     )
 
 
@@ -210,6 +246,7 @@ def plan_hash(plan: Plan) -> str:
     """SHA-256 of the plan's content (name, period, every town's targets), so a return names the exact plan."""
     rows = [
         [t.town, sorted(t.counts.items()), sorted((k, f"{v.numerator}/{v.denominator}") for k, v in t.rates.items())]
+        + ([sorted(t.bases.items())] if t.bases else [])  # a plan without bases keeps the hash it always had
         for t in (plan.city, *plan.towns)
     ]
     body = json.dumps([plan.name, plan.first.code, plan.last.code, rows], ensure_ascii=False, sort_keys=True)

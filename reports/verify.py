@@ -556,7 +556,8 @@ def _display_problem(archive: zipfile.ZipFile, payload: Payload) -> str:
 
     layout: Layout = {}
     try:
-        shown = read_display(archive, layout=layout)
+        # the machine sheet is hidden since issue 15 (older returns show it); its cells are checked below
+        shown = read_display(archive, layout=layout, may_hide=(DATA_SHEET,))
     except DisplayProblem as exc:
         return printable(str(exc))
     extra = sorted(set(archive.namelist()) - WORKBOOK_PARTS)

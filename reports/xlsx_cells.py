@@ -166,9 +166,11 @@ class SheetLayout:
 
 
 def read_display(
-    archive: zipfile.ZipFile, strict: bool = True, layout: Layout | None = None
+    archive: zipfile.ZipFile, strict: bool = True, layout: Layout | None = None, may_hide: tuple[str, ...] = ()
 ) -> dict[str, dict[str, Shown]]:
     """Every sheet -> cell reference -> (value, number format); strict refuses what can hide or alter a value.
+
+    `may_hide` names sheets that may be hidden (not very hidden): the caller checks their every cell.
 
     `layout`, when given, is filled with each sheet's merged ranges and header/footer texts.
     """
@@ -179,7 +181,7 @@ def read_display(
     formats = _number_formats(archive)
     result: dict[str, dict[str, Shown]] = {}
     for name, state, path in _sheet_paths(archive):
-        if strict and state != "visible":
+        if strict and state != "visible" and not (state == "hidden" and name in may_hide):
             raise DisplayProblem(f"工作簿中有隐藏的工作表“{name}”")
         if name in result:
             raise DisplayProblem(f"工作簿中有两张名为“{name}”的工作表")

@@ -94,11 +94,18 @@ def check_replay(
     rows: Sequence[ChainRow],
     figures: Mapping[tuple[str, str], int],
     explanations: Mapping[tuple[str, str], str],
+    bases: Mapping[tuple[str, str], int] | None = None,
 ) -> AuditCheck | None:
-    """Replaying the trail must give exactly the stored figures and explanations."""
+    """Replaying the trail must give exactly the stored figures, explanations and 基期数."""
     replayed_figures: dict[tuple[str, str], str] = {}
     replayed_texts: dict[tuple[str, str], str] = {}
+    replayed_bases: dict[tuple[str, str], str] = {}
     for row in rows:
+        if row.action == "set_base" and row.code is not None:
+            match = _BASE.fullmatch(row.new_value or "")
+            if match:
+                replayed_bases[(match.group(2), row.code)] = match.group(1)
+            continue
         if row.action not in ("set_figure", "set_explanation") or row.quarter is None or row.code is None:
             continue
         target = replayed_figures if row.action == "set_figure" else replayed_texts
@@ -115,6 +122,17 @@ def check_replay(
         else:
             target[key] = row.new_value
     stored_figures = {key: str(value) for key, value in figures.items()}
+    stored_bases = {key: str(value) for key, value in (bases or {}).items()}
+    if bases is not None:
+        for key in sorted(set(replayed_bases) | set(stored_bases)):
+            if replayed_bases.get(key) != stored_bases.get(key):
+                return AuditCheck(
+                    False,
+                    len(rows),
+                    None,
+                    f"{key[0]}{display_name(key[1])}的基期数（{stored_bases.get(key) or '空'}）与修改记录"
+                    f"（{replayed_bases.get(key) or '空'}）不一致：数据库在本软件之外被改动过",
+                )
     for kind, replayed, stored in (
         ("数值", replayed_figures, stored_figures),
         ("说明", replayed_texts, dict(explanations)),
@@ -133,6 +151,7 @@ def check_replay(
 
 
 _REVISION = re.compile(r"第 (\d+) 版")
+_BASE = re.compile(r"(\d+)（(.+)）")
 
 
 def check_states(rows: Sequence[ChainRow], states: Mapping[str, tuple[str, int]]) -> AuditCheck | None:

@@ -105,3 +105,14 @@ class IssuedRevision(Base):
     revision: Mapped[int] = mapped_column(Integer, primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[str] = mapped_column(String(40))
+
+
+class StockBase(Base):
+    """A stock's 基期数 for one plan, entered by the town where the plan's annex has none."""
+
+    __tablename__ = "stock_bases"
+    town: Mapped[str] = mapped_column(ForeignKey("towns.name"), primary_key=True)
+    plan: Mapped[str] = mapped_column(String(200), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[str] = mapped_column(String(40))

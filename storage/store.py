@@ -25,7 +25,7 @@ from core.errors import DomainError, PlanError, TownError
 from core.indicators import BY_CODE, PLANNED_CODES, RATES, display_name, is_known_code
 from core.plans import CITY, TOWNS, Plan, TownTargets, check_town, load_shipped_plan, plan_period_label
 from core.quarters import Quarter
-from core.validation import Finding, QuarterInput, check_quarter, has_errors
+from core.validation import NOTICE, Finding, QuarterInput, check_quarter, has_errors
 from storage import migrate
 from storage.audit import (
     GENESIS_HASH,
@@ -70,6 +70,7 @@ from storage.models import (
     Meta,
     PlanRow,
     QuarterStatusRow,
+    StockBase,
     TargetRow,
     Town,
 )
@@ -93,6 +94,7 @@ ACTION_NAMES = {
     "backup": "备份",
     "restore": "从备份恢复",
     "db_id": "数据库编号",
+    "set_base": "录入基期数",
 }
 
 
@@ -108,7 +110,11 @@ def default_db_path() -> Path:
 DRAFT = "draft"
 SUBMITTED = "submitted"
 REOPENED = "reopened"
-STATE_NAMES = {DRAFT: "草稿", SUBMITTED: "已上报", REOPENED: "已退回修改"}
+# Derived, never stored: a submitted quarter whose 本年累计 / 规划累计 changed after it was exported
+# (an earlier quarter of its year or plan, or a 基期数, was revised), and a quarter with nothing entered.
+STALE = "stale"
+NOT_ENTERED = "not_entered"
+STATE_NAMES = {NOT_ENTERED: "未填报", DRAFT: "草稿", SUBMITTED: "已上报", REOPENED: "已退回修改", STALE: "需重新上报"}
 MIN_REOPEN_REASON = 4
 
 
@@ -116,15 +122,23 @@ MIN_REOPEN_REASON = 4
 class QuarterStatus:
     state: str
     revision: int | None
+    stale_because: str = ""  # for 需重新上报: which later changes made the exported return out of date
 
     @property
     def locked(self) -> bool:
-        return self.state == SUBMITTED
+        return self.state in (SUBMITTED, STALE)
+
+    @property
+    def name(self) -> str:
+        """The state in words: 未填报, 草稿, 已上报, 已退回修改 or 需重新上报."""
+        return STATE_NAMES[self.state]
 
     @property
     def label(self) -> str:
         if self.state == SUBMITTED:
             return f"已上报（第 {self.revision} 版）"
+        if self.state == STALE:
+            return f"需重新上报（第 {self.revision} 版已过时）"
         return STATE_NAMES[self.state]
 
 
@@ -191,6 +205,14 @@ class Change:
     code: str
     old: str | None
     new: str | None
+
+
+def _stock_bases(session: Session, town: str, plan: Plan | None) -> dict[str, int]:
+    if plan is None:
+        return {}
+    rows = session.scalars(select(StockBase).where(StockBase.town == town, StockBase.plan == plan.name))
+    entered = {r.code: r.value for r in rows}
+    return {**entered, **plan.targets_for(town).bases} if town in TOWNS else entered
 
 
 def _now() -> str:
@@ -491,6 +513,33 @@ class Store:
 
     # --- figures -----------------------------------------------------------------------------
 
+    def stock_bases(self, plan: Plan | None) -> dict[str, int]:
+        """Each stock's 基期数 for `plan`: the plan's own where it has one, else what this town entered."""
+        town = self.require_town()
+        with Session(self.engine) as session:
+            return _stock_bases(session, town, plan)
+
+    def set_stock_base(self, plan: Plan, code: str, value: int) -> int | None:
+        """Enter a stock's 基期数 for `plan` (audited); gives the value it replaces."""
+        from core.indicators import Kind
+
+        if code not in BY_CODE or BY_CODE[code].kind is not Kind.STOCK:
+            raise DomainError(f"只有季末数指标有基期数，“{display_name(code)}”不是")
+        town = self.require_town()
+        if code in plan.targets_for(town).bases:
+            raise DomainError(f"规划已给出{display_name(code)}的基期数 {plan.targets_for(town).bases[code]:,}，不需录入")
+        with self._writing() as session:
+            row = session.get(StockBase, (town, plan.name, code))
+            old = row.value if row else None
+            if row is None:
+                row = StockBase(town=town, plan=plan.name, code=code)
+                session.add(row)
+            row.value, row.updated_at = value, _now()
+            self._audit(
+                session, "set_base", None, code, None if old is None else str(old), f"{value}（{plan.name}）"
+            )
+        return old
+
     def figures(self, quarter: Quarter) -> dict[str, int]:
         town = self.require_town()
         with Session(self.engine) as session:
@@ -517,7 +566,19 @@ class Store:
         """Findings for the quarter as it would be after applying `values` and `explanations`."""
         town = self.require_town()
         with Session(self.engine) as session:
-            return self._check(session, town, quarter, values or {}, explanations or {}, invalid or {})
+            findings = self._check(session, town, quarter, values or {}, explanations or {}, invalid or {})
+        status = self.quarter_status(quarter)
+        if status.state == STALE:
+            findings.append(
+                Finding(
+                    NOTICE,
+                    "needs_resubmission",
+                    None,
+                    f"{quarter.label}需重新上报：{status.stale_because}。请退回修改（reopen）后重新导出，"
+                    f"新的一版将是第 {(status.revision or 0) + 1} 版",
+                )
+            )
+        return findings
 
     def _check(
         self,
@@ -531,8 +592,10 @@ class Store:
         history = _history(session, town)
         merged = _merge(history.pop(quarter, {}), values)
         texts = _merge(_explanations(session, town, quarter), explanations)
+        plan = self.plan_for(quarter)
+        bases = _stock_bases(session, town, plan)
         return check_quarter(
-            QuarterInput(town, quarter, self.today(), self.plan_for(quarter), merged, history, texts, invalid)
+            QuarterInput(town, quarter, self.today(), plan, merged, history, texts, invalid, bases)
         )
 
     def save_quarter(
@@ -657,16 +720,65 @@ class Store:
             return self._meta(session, "identity.description")
 
     def quarter_status(self, quarter: Quarter) -> QuarterStatus:
-        town = self.require_town()
-        with Session(self.engine) as session:
-            row = session.get(QuarterStatusRow, (town, quarter.code))
-            return QuarterStatus(row.state, row.revision) if row else QuarterStatus(DRAFT, None)
+        return self.quarter_statuses().get(quarter, QuarterStatus(DRAFT, None))
 
     def quarter_statuses(self) -> dict[Quarter, QuarterStatus]:
+        """Every quarter with a status row; a submitted one whose totals changed since is 需重新上报."""
         town = self.require_town()
         with Session(self.engine) as session:
-            rows = session.scalars(select(QuarterStatusRow).where(QuarterStatusRow.town == town))
-            return {Quarter.parse(r.quarter): QuarterStatus(r.state, r.revision) for r in rows}
+            rows = list(session.scalars(select(QuarterStatusRow).where(QuarterStatusRow.town == town)))
+            statuses = {Quarter.parse(r.quarter): QuarterStatus(r.state, r.revision) for r in rows}
+            exported = [r for r in rows if r.state == SUBMITTED and r.audit_id is not None]
+            if not exported:
+                return statuses
+            first = min(r.audit_id or 0 for r in exported)
+            later = list(
+                session.scalars(
+                    select(AuditEntry)
+                    .where(AuditEntry.id > first, AuditEntry.action.in_(("set_figure", "set_base")))
+                    .order_by(AuditEntry.id)
+                )
+            )
+        for row in exported:
+            quarter = Quarter.parse(row.quarter)
+            plan = self.plan_for(quarter)
+            changed: list[str] = []
+            for entry in later:
+                if entry.id <= (row.audit_id or 0):
+                    continue
+                if entry.action == "set_base":
+                    if plan is not None and (entry.new_value or "").endswith(f"（{plan.name}）"):
+                        changed.append(f"{display_name(entry.code or '')}基期数")
+                    continue
+                if entry.quarter is None:
+                    continue
+                earlier = Quarter.parse(entry.quarter)
+                same_year = earlier.year == quarter.year
+                same_plan = plan is not None and plan.contains(earlier)
+                if earlier < quarter and (same_year or same_plan) and earlier.label not in changed:
+                    changed.append(earlier.label)
+            if changed:
+                reason = (
+                    f"第 {row.revision} 版上报后，{'、'.join(changed)}的数值被修改，"
+                    f"本季度的本年累计、规划累计或完成率已随之变化"
+                )
+                statuses[quarter] = QuarterStatus(STALE, row.revision, reason)
+        return statuses
+
+    def plan_quarter_statuses(self) -> dict[Quarter, QuarterStatus]:
+        """Every quarter of every loaded plan (未填报 where nothing was entered), and any other quarter with figures."""
+        statuses = self.quarter_statuses()
+        history = self.history()
+        quarters = {q for p in self.plans() for q in p.quarters} | set(statuses) | set(history)
+        result = {}
+        for quarter in sorted(quarters):
+            if quarter in statuses:
+                result[quarter] = statuses[quarter]
+            elif history.get(quarter):
+                result[quarter] = QuarterStatus(DRAFT, None)
+            else:
+                result[quarter] = QuarterStatus(NOT_ENTERED, None)
+        return result
 
     def revision_for(self, quarter: Quarter, content_hash: str) -> int:
         """The revision a signed return of this content carries: the last one again, or the next.
@@ -781,10 +893,11 @@ class Store:
             ]
             db_id = self._meta(session, "db.id")
             states = {r.quarter: (r.state, r.revision) for r in session.scalars(select(QuarterStatusRow))}
+            bases = {(r.plan, r.code): r.value for r in session.scalars(select(StockBase))}
         heads += [head for path in backups_of(self.path, db_id) if (head := backup_head(path)) is not None]
         problem = (
             check_chain(rows)
-            or check_replay(rows, figures, texts)
+            or check_replay(rows, figures, texts, bases)
             or check_states(rows, states)
             or check_db_id(rows, db_id)
             or check_heads(rows, heads)

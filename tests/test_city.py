@@ -136,9 +136,15 @@ def test_totals_equal_independent_sums(city, capsys, tmp_path):
         assert data["city"][code]["quarter"] == quarter_sum
         assert data["city"][code]["ytd"] == ytd_sum
     for code in ("yuecai_certified", "nanyue_trained"):
-        cumulative = sum(expected[t][q][code] for t in counted for q in QUARTERS)  # returns exist for 2024 only
+        # the folder holds 2024's returns only, but each town's own Q3 return signed its cumulative since 2021
+        cumulative = sum(expected[t][q][code] for t in counted for q in expected[t])
+        own_targets = sum(PLAN.targets_for(t).counts[code] for t in counted)
         assert data["city"][code]["cumulative"] == cumulative
-        assert data["city"][code]["completion"] == pytest.approx(cumulative / PLAN.city.counts[code], abs=1e-6)
+        assert data["city"][code]["completion"] == pytest.approx(cumulative / own_targets, abs=1e-6)
+        assert data["city"][code]["annex_completion"] == pytest.approx(cumulative / PLAN.city.counts[code], abs=1e-6)
+    # each town is flagged for the 12 quarters (2021Q1–2023Q4) whose returns are not in the folder
+    for town in counted:
+        assert data["town_checks"][town][0].startswith("累计缺 12 个季度的季报")
     cards = sum(expected[t][Q]["card_holders"] for t in counted)
     assert data["city"]["card_holders"]["quarter"] == cards == data["city"]["card_holders"]["cumulative"]
     numerator = sum(expected[t][Q]["mediation_success"] for t in counted)
@@ -150,11 +156,13 @@ def test_totals_equal_independent_sums(city, capsys, tmp_path):
     assert rate["rate"] != pytest.approx(sum(town_rates) / len(town_rates), abs=1e-9)  # never an average of rates
 
 
-def test_city_targets_equal_the_annex(city, capsys, tmp_path):
+def test_the_city_row_compares_the_reporting_towns_with_their_own_targets(city, capsys, tmp_path):
     data, _, _ = consolidated(city, capsys, tmp_path)
-    assert data["city"]["card_holders"]["target"] == 10_257_293
-    assert data["city"]["yuecai_certified"]["target"] == 7_000
-    assert data["city"]["nanyue_trained"]["target"] == 59_000
+    counted = ("莞城", "石龙", "东城")
+    for code in ("card_holders", "yuecai_certified", "nanyue_trained"):
+        assert data["city"][code]["target"] == sum(PLAN.targets_for(t).counts[code] for t in counted)
+    assert data["city"]["yuecai_certified"]["target"] == 154 + 77 + 457  # the annex rows of the three towns
+    assert data["city_label"].startswith("全市（未含虎门、万江") and data["city_label"].endswith("等 30 个镇街）")
 
 
 def test_summary_files(city, capsys, tmp_path):
@@ -163,14 +171,15 @@ def test_summary_files(city, capsys, tmp_path):
     wb = openpyxl.load_workbook(out / "2024Q3_全市_汇总表.xlsx")
     sheet = wb["汇总表"]
     rows = {row[1]: row for row in sheet.iter_rows(min_row=6, values_only=True) if row[1]}
-    assert rows["全市"][0] == "合计"
-    assert rows["全市"][2] == data["city"]["card_holders"]["quarter"]
-    assert rows["全市"][3] == 10_257_293
+    label = data["city_label"]
+    assert rows[label][0] == "合计"
+    assert rows[label][2] == data["city"]["card_holders"]["quarter"]
+    assert rows[label][3] == data["city"]["card_holders"]["target"]
     assert rows["虎门"][2] == "缺报"
     assert rows["莞城"][2] == expected["莞城"][Q]["card_holders"]
     assert len(rows) == 34
     text = "".join(page.extract_text() for page in PdfReader(out / "2024Q3_全市_汇总表.pdf").pages)
-    assert "全市" in text and "缺报" in text and "10,257,293" in text and "虎门" in text
+    assert "全市（未含虎门" in text and "缺报" in text and "虎门" in text
     sign_off = [v for row in sheet.iter_rows(values_only=True) for v in row if isinstance(v, str) and "审核人" in v]
     assert sign_off and "制表单位" in sign_off[0] and "制表日期" in sign_off[0]
     first_page = PdfReader(out / "2024Q3_全市_汇总表.pdf").pages[0].extract_text()
@@ -294,7 +303,7 @@ def test_city_mode_on_the_command_line_and_in_the_window(city, qtbot, qtmodeltes
         assert "缺报 30" in window.counts.text()
         city_row = window.summary_model.rows[0]
         assert (
-            city_row[1] == "全市"
+            city_row[1].startswith("全市（未含虎门")
             and city_row[2] == f"{sum(expected[t][Q]['card_holders'] for t in ('莞城', '石龙', '东城')):,}"
         )
         for model in (window.grid_model, window.summary_model, window.files_model):

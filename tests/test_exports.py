@@ -47,7 +47,7 @@ def test_the_workbook_holds_every_figure_and_rate_where_expected(ready, tmp_path
     cumulative = sum(v["yuecai_certified"] for v in history.values())
     row = figure_row(data, "yuecai_certified")
     assert form[f"E{row}"].value == cumulative and form[f"F{row}"].value == 154
-    # Excel shows the completion exactly as the PDF prints it: the ratio rounded to 0.1%, half up
+    # Excel shows the completion exactly as the PDF prints it: the ratio truncated to 0.1%
     assert form[f"G{row}"].value == pytest.approx(cumulative / 154, abs=0.0005)
     assert round(form[f"G{row}"].value * 1000, 9).is_integer()
     assert form[f"G{row}"].number_format == "0.0%" and form[f"C{row}"].number_format == "#,##0"

@@ -680,3 +680,13 @@ def test_a_missing_database_with_its_identity_note_is_damage_and_restorable(tmp_
 def test_a_folder_as_the_database_path_says_so(tmp_path, capsys):
     assert cli("--db", str(tmp_path), "status") == 2
     assert "是一个文件夹" in capsys.readouterr().err
+
+
+def test_a_base_changed_outside_the_app_fails_the_audit(store):
+    plan = store.plan_for(Q)
+    store.set_stock_base(plan, "card_holders", 140_000)
+    assert store.verify_audit().ok
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("UPDATE stock_bases SET value = 100000")
+    result = store.verify_audit()
+    assert not result.ok and "基期数" in result.message

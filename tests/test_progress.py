@@ -81,9 +81,10 @@ def test_a_quarter_outside_every_plan_has_no_target():
     assert item.quarter_value == 4 and item.target is None and item.status is None
 
 
-def test_percent_rounds_half_up_to_one_decimal():
+def test_percent_truncates_to_one_decimal_so_it_never_crosses_a_line():
     assert percent(Fraction(78, 100)) == "78.0%"
     assert percent(Fraction(1, 3)) == "33.3%"
-    assert percent(Fraction(2, 3)) == "66.7%"
+    assert percent(Fraction(2, 3)) == "66.6%"
+    assert percent(Fraction(2, 3), rounding="half_up") == "66.7%"  # how returns signed before were printed
     assert percent(Fraction(1, 8)) == "12.5%"
     assert percent(None) == "—"

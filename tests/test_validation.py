@@ -11,10 +11,15 @@ PLAN = load_shipped_plan()
 Q = Quarter(2024, 3)
 
 
-def findings(values=None, history=None, explanations=None, invalid=None, quarter=Q, today=TODAY, plan=PLAN):
+def findings(
+    values=None, history=None, explanations=None, invalid=None, quarter=Q, today=TODAY, plan=PLAN, bases=None
+):
     history = on_pace_history(last=quarter.previous()) if history is None else history
     values = dict(history.get(quarter.previous(), FULL_QUARTER), card_holders=200_000) if values is None else values
-    return check_quarter(QuarterInput("莞城", quarter, today, plan, values, history, explanations or {}, invalid or {}))
+    bases = {"card_holders": 150_000} if bases is None else bases
+    return check_quarter(
+        QuarterInput("莞城", quarter, today, plan, values, history, explanations or {}, invalid or {}, bases)
+    )
 
 
 def rules(found, level=None):
