@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import logging.handlers
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from fractions import Fraction
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from core.errors import DomainError, NumberError
-from core.indicators import BY_CODE, INDICATORS, RATES, display_name, is_known_code
-from core.numbers import parse_count
-from core.plans import describe_plan, plan_period_label
-from core.progress import Progress, compute_progress, percent, rate_text
-from core.quarters import Quarter
-from core.validation import LEVEL_NAMES, Finding, has_errors
-from storage.lock import DatabaseInUse, DatabaseLock
-from storage.store import PROFILE_LABELS, Profile, Store, data_dir, default_db_path
+# Only what every command needs: `--version`, `--help`, `verify` and the city's commands must not wait
+# for SQLAlchemy, openpyxl or the domain modules they do not use (tests/test_cli_imports.py).
+from core.errors import DomainError
+from storage.basics import PROFILE_LABELS, data_dir, default_db_path
+
+if TYPE_CHECKING:
+    from fractions import Fraction
+
+    from core.progress import Progress
+    from core.quarters import Quarter
+    from core.validation import Finding
+    from storage.store import Store
 
 __version__ = "0.1.0"
-log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -43,6 +41,9 @@ class ChineseArgumentParser(argparse.ArgumentParser):
 
 
 def setup_logging() -> None:
+    import logging
+    import logging.handlers
+
     try:
         folder = data_dir() / "logs"
         folder.mkdir(parents=True, exist_ok=True)
@@ -191,9 +192,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    setup_logging()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # --help and --version answer here, before logging is set up
+    setup_logging()
     if args.command is None:
         from gui.app import run_app  # Qt is only loaded when a window is wanted
 
@@ -201,18 +202,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = COMMANDS[args.command]
     try:
         return handler(args)
-    except DatabaseInUse as exc:
-        _fail(exc.message)
-        return EXIT_BUSY
     except DomainError as exc:
         _fail(exc.message)
+        if _is_busy(exc):
+            return EXIT_BUSY
     except OSError as exc:
         _fail(f"文件操作失败：{exc}")
     except Exception:  # a bug: say so plainly, keep the details in the log
-        log.exception("unexpected error in %s", args.command)
+        import logging
+
+        logging.getLogger(__name__).exception("unexpected error in %s", args.command)
         _fail("程序内部错误，操作未完成；详情已写入日志文件（用户数据目录下的 logs）")
         return 3
     return EXIT_REFUSED
+
+
+def _is_busy(exc: DomainError) -> bool:
+    """Is this the database lock's refusal? (storage.lock is only imported by commands that take it)"""
+    lock = sys.modules.get("storage.lock")
+    return lock is not None and isinstance(exc, lock.DatabaseInUse)
 
 
 def _fail(message: str) -> None:
@@ -222,6 +230,9 @@ def _fail(message: str) -> None:
 @contextmanager
 def _store(args: argparse.Namespace, writes: str | None = None) -> Iterator[Store]:
     """The database; a command that writes holds the database's lock (the window's too) while it runs."""
+    from storage.lock import DatabaseLock
+    from storage.store import Store
+
     path = args.db or default_db_path()
     lock = DatabaseLock(path, f"命令行（{writes}）") if writes else None
     if lock is not None:
@@ -235,10 +246,14 @@ def _store(args: argparse.Namespace, writes: str | None = None) -> Iterator[Stor
 
 
 def _print_json(value: Any) -> None:
+    import json
+
     print(json.dumps(value, ensure_ascii=False, indent=2))
 
 
 def _quarter(text: str | None, store: Store) -> Quarter:
+    from core.quarters import Quarter
+
     return Quarter.parse(text) if text else Quarter.latest_ended(store.today())
 
 
@@ -266,6 +281,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
+    from storage.store import Profile
+
     changes = {name: getattr(args, name) for name in PROFILE_LABELS if getattr(args, name) is not None}
     with _store(args, writes="修改单位信息" if changes else None) as store:
         current = store.profile()
@@ -292,6 +309,12 @@ def _split_pairs(items: Sequence[str], what: str) -> list[tuple[str, str]]:
 
 
 def cmd_enter(args: argparse.Namespace) -> int:
+    from core.errors import NumberError
+    from core.indicators import BY_CODE, is_known_code
+    from core.numbers import parse_count
+    from core.quarters import Quarter
+    from core.validation import has_errors
+
     with _store(args, writes="录入数值") as store:
         quarter = Quarter.parse(args.quarter)
         values: dict[str, int | None] = {}
@@ -334,6 +357,8 @@ def cmd_enter(args: argparse.Namespace) -> int:
 
 
 def _print_findings(findings: list[Finding], skip_notices: bool = False) -> None:
+    from core.validation import LEVEL_NAMES
+
     for finding in findings:
         if skip_notices and finding.level == "notice":
             continue
@@ -341,6 +366,9 @@ def _print_findings(findings: list[Finding], skip_notices: bool = False) -> None
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from core.quarters import Quarter
+    from core.validation import has_errors
+
     with _store(args) as store:
         quarter = Quarter.parse(args.quarter)
         findings = store.check(quarter)
@@ -359,6 +387,8 @@ def _ratio(value: Fraction | None) -> float | None:
 
 
 def progress_json(progress: Progress) -> dict[str, Any]:
+    from core.indicators import RATES
+
     indicators: dict[str, Any] = {}
     for code, item in progress.indicators.items():
         indicators[code] = {
@@ -399,6 +429,10 @@ def _number(value: int | None) -> str:
 
 
 def cmd_progress(args: argparse.Namespace) -> int:
+    from core.indicators import INDICATORS, RATES, display_name
+    from core.plans import plan_period_label
+    from core.progress import compute_progress, percent, rate_text
+
     with _store(args) as store:
         town = store.require_town()
         quarter = _quarter(args.quarter, store)
@@ -432,6 +466,9 @@ def cmd_progress(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    from core.indicators import is_known_code
+    from core.quarters import Quarter
+
     with _store(args) as store:
         quarter = Quarter.parse(args.quarter) if args.quarter else None
         if args.indicator and not is_known_code(args.indicator) and args.indicator not in PROFILE_LABELS:
@@ -453,6 +490,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
+    from core.plans import describe_plan
     from reports.tables import read_plan_file  # openpyxl is only needed here
 
     with _store(args, writes="导入规划目标" if args.targets_command == "import" else None) as store:
@@ -505,6 +543,7 @@ def _passphrase(path: Path | None, prompt: str) -> bytes:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from core.quarters import Quarter
     from reports.export import ExportRefused, export_return, open_town_identity, prepare_return, stored_identity
 
     with _store(args, writes="导出上报") as store:
@@ -643,6 +682,7 @@ def printable(name: str) -> str:
 def cmd_consolidate(args: argparse.Namespace) -> int:
     from core.consolidation import consolidate
     from core.plans import load_shipped_plan
+    from core.quarters import Quarter
     from reports.city_report import city_json, write_city_pdf, write_city_workbook
     from reports.collect import collect
     from reports.files import refuse_existing, write_atomically
@@ -718,6 +758,7 @@ def cmd_consolidate(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from core.quarters import Quarter
     from reports.identity import load_trust_roots
     from reports.verify import Verifier, load_crls
 
@@ -740,6 +781,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_reopen(args: argparse.Namespace) -> int:
+    from core.quarters import Quarter
+
     with _store(args, writes="退回修改") as store:
         quarter = Quarter.parse(args.quarter)
         status = store.reopen(quarter, args.reason)

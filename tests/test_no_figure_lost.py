@@ -353,6 +353,7 @@ READ_ONLY_ENTER = """
 import os
 from cli import main
 import storage.store, storage.migrate, sqlalchemy.dialects.sqlite
+import logging.handlers, json  # the command imports these when it runs; nobody cannot read root's Python
 {drop}
 raise SystemExit(main(["--db", {db!r}, "enter", "--quarter", "2024Q3", "yuecai_certified=5"]))
 """
@@ -537,3 +538,4 @@ def test_a_backup_whose_schema_is_not_the_apps_is_refused(store, tmp_path, addit
     with pytest.raises(RestoreRefused, match="数据库结构与本软件建立的不一致"):
         restore_database(store.path, backup)
     assert store.path.read_bytes() == before
+
