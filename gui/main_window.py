@@ -48,10 +48,10 @@ from gui.verify_dialog import VerifyDialog
 from gui.window_layout import fit_to_screen, restore_states, save_states
 from reports.export import ExportResult, planned_paths, prepare_return, record_signed_export, write_return_files
 from reports.returns import ReturnData
-from storage.store import FiguresChangedElsewhere, SaveRefused, Store
 
 if TYPE_CHECKING:
     from reports.identity import Identity
+    from storage.store import FiguresChangedElsewhere, Store
 
 log = logging.getLogger(__name__)
 APP_TITLE = "镇街人社指标填报系统"
@@ -100,22 +100,43 @@ def ask_passphrase(parent: QWidget, prompt: str) -> bytes | None:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, store: Store, initial_quarter: Quarter | None = None, parent: QWidget | None = None):
+    def __init__(
+        self, store: Store | None, initial_quarter: Quarter | None = None, parent: QWidget | None = None
+    ):
+        """With a store, the window filled in; with None, its skeleton (frame, menus, the empty form),
+        shown while the database opens and greyed out until `attach_store` fills it in."""
         super().__init__(parent)
-        self.store = store
-        self.town = store.require_town()
+        self.store: Store = store  # type: ignore[assignment]  # None only until attach_store
+        self.town = store.require_town() if store is not None else ""
         self.settings = QSettings()
         self._quarter: Quarter | None = None
         self._build()
         self._connect_signals()
-        self._fill_quarters()
-        start = initial_quarter or Quarter.latest_ended(store.today())
-        index = self.quarter_box.findData(start.code)
-        self.quarter_box.setCurrentIndex(index if index >= 0 else self.quarter_box.count() - 1)
-        self._load_quarter(Quarter.parse(self.quarter_box.currentData()))
+        if store is not None:
+            self._fill_and_load(initial_quarter)
         fit_to_screen(self, self.settings, "main_window", QSize(1180, 820))
         restored = restore_states(self.settings, "main_window", self._remembered())
         self.history_view.audit_columns_set = "audit_columns" in restored
+        if store is None:
+            self.setWindowTitle(APP_TITLE)
+            self.setEnabled(False)  # no input before the database (and its lock) is ready
+            self.statusBar().showMessage("正在打开数据库……")
+
+    def attach_store(self, store: Store, initial_quarter: Quarter | None = None) -> None:
+        """Fill in the skeleton once the database is open, and let the clerk type."""
+        self.store = store
+        self.town = store.require_town()
+        self.town_label.setText(f"<b style='font-size:15pt'>{self.town}</b>")
+        self._fill_and_load(initial_quarter)
+        self.statusBar().clearMessage()
+        self.setEnabled(True)
+
+    def _fill_and_load(self, initial_quarter: Quarter | None) -> None:
+        self._fill_quarters()
+        start = initial_quarter or Quarter.latest_ended(self.store.today())
+        index = self.quarter_box.findData(start.code)
+        self.quarter_box.setCurrentIndex(index if index >= 0 else self.quarter_box.count() - 1)
+        self._load_quarter(Quarter.parse(self.quarter_box.currentData()))
 
     def _remembered(self) -> dict[str, QSplitter | QHeaderView]:
         return {
@@ -334,6 +355,8 @@ class MainWindow(QMainWindow):
         return True
 
     def save(self) -> bool:
+        if self.store is None:  # the skeleton, before the database is open
+            return False
         if self.store.quarter_status(self.quarter).locked:
             show_error(self, f"{self.quarter.label}已上报，数值已锁定；如需修改请先退回修改", title="不能保存")
             return False
@@ -345,6 +368,8 @@ class MainWindow(QMainWindow):
             return False
         explanations = self.form.explanations()
         loaded, loaded_explanations = self.form.loaded()
+        from storage.store import FiguresChangedElsewhere, SaveRefused
+
         try:
             try:
                 changes = self.store.save_quarter(
@@ -641,6 +666,8 @@ class MainWindow(QMainWindow):
             kept = restore_database(path, source)
         except (DomainError, OSError) as exc:
             failure = exc
+        from storage.store import Store
+
         self.store = Store(path, today=today)
         if failure is not None:
             show_error(self, failure, title="未恢复")

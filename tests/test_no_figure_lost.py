@@ -539,3 +539,27 @@ def test_a_backup_whose_schema_is_not_the_apps_is_refused(store, tmp_path, addit
         restore_database(store.path, backup)
     assert store.path.read_bytes() == before
 
+
+def test_the_skeleton_window_offers_the_newest_good_backup_too(qapp, tmp_path, monkeypatch):
+    """Start-up paints the window first and opens the database after: the restore offer still comes."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from gui.app import make_application, start_session
+
+    make_application()
+    db = tmp_path / "town.sqlite3"
+    with ready_store(db) as store:
+        store.backup_to_rotation("测试")
+    db.write_bytes(b"\x00" * 16384)
+    asked, told = [], []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: told.append(a[2]))
+    starting = start_session(db)
+    assert starting is not None and not starting.skeleton.isEnabled()
+    session = starting.finish()
+    assert session is not None and "已损坏" in asked[0] and "原样另存" in told[0]
+    try:
+        assert session.store.figures(Q) == FULL_QUARTER and session.window.isEnabled()
+    finally:
+        session.window.close()
+        session.close()
