@@ -14,7 +14,6 @@ from core.errors import DomainError
 from core.quarters import Quarter
 from gui.errors import show_error
 from gui.fonts import install_app_font
-from gui.instance_lock import acquire_instance_lock
 from gui.main_window import APP_TITLE, MainWindow
 from gui.setup_dialog import SetupDialog
 from storage.basics import default_db_path
@@ -111,6 +110,8 @@ def check_on_start_up(store: Store) -> None:
 
 def open_session(db_path: Path, initial_quarter: Quarter | None = None) -> Session | None:
     """Lock and open the database, run first-run set-up if needed; None when the user gave up."""
+    from gui.instance_lock import acquire_instance_lock
+
     try:
         lock = acquire_instance_lock(db_path)
     except DomainError as exc:
@@ -165,14 +166,22 @@ def _open_locked(
 
 
 class Starting:
-    """The window on its way: the database is locked and the skeleton window painted; `finish` opens
-    the database (importing the database layer only now) and fills the window in."""
+    """The window on its way: its skeleton painted, greyed out; `finish` locks the database, opens it
+    (importing the database layer only now) and fills the window in, which only then takes input."""
 
-    def __init__(self, lock: DatabaseLock, db_path: Path, initial_quarter: Quarter | None, skeleton: MainWindow):
-        self.lock, self.db_path, self.initial_quarter, self.skeleton = lock, db_path, initial_quarter, skeleton
+    def __init__(self, db_path: Path, initial_quarter: Quarter | None, skeleton: MainWindow):
+        self.db_path, self.initial_quarter, self.skeleton = db_path, initial_quarter, skeleton
 
     def finish(self) -> Session | None:
-        session = _open_locked(self.lock, self.db_path, self.initial_quarter, self.skeleton)
+        from gui.instance_lock import acquire_instance_lock
+
+        try:
+            lock = acquire_instance_lock(self.db_path)
+        except DomainError as exc:  # another window or command has the database
+            QMessageBox.critical(None, APP_TITLE, exc.message)
+            self.skeleton.close()
+            return None
+        session = _open_locked(lock, self.db_path, self.initial_quarter, self.skeleton)
         if session is not None:
             session.window.show()
         if session is None or session.window is not self.skeleton:
@@ -180,18 +189,13 @@ class Starting:
         return session
 
 
-def start_session(db_path: Path, initial_quarter: Quarter | None = None) -> Starting | None:
-    """Lock the database and paint the window's skeleton at once, before the database layer is imported
-    (that takes longer than the window on a slow office PC); None when the database is in use."""
-    try:
-        lock = acquire_instance_lock(db_path)  # before the window exists, so before it can take input
-    except DomainError as exc:
-        QMessageBox.critical(None, APP_TITLE, exc.message)
-        return None
+def start_session(db_path: Path, initial_quarter: Quarter | None = None) -> Starting:
+    """Paint the window's skeleton at once, before the database lock and the database layer are imported
+    (they take longer than the window on a slow office PC); `Starting.finish` does the rest."""
     skeleton = MainWindow(None)
     skeleton.show()
     QApplication.processEvents()  # paint it now, not after the database has opened
-    return Starting(lock, db_path, initial_quarter, skeleton)
+    return Starting(db_path, initial_quarter, skeleton)
 
 
 def run_app(db_path: Path | None, demo: bool = False) -> int:
@@ -203,8 +207,6 @@ def run_app(db_path: Path | None, demo: bool = False) -> int:
         db_path, initial = ensure_demo_database()
     path = db_path or default_db_path()
     starting = start_session(path, initial)
-    if starting is None:
-        return 1
     opened: list[Session] = []
 
     def finish() -> None:

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QBrush, QCloseEvent, QColor, QDesktopServices, QKeySequence
-from PySide6.QtPrintSupport import QPrintPreviewDialog
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -40,17 +39,19 @@ from core.validation import ERROR, LEVEL_NAMES, NOTICE, WARNING, Finding
 from gui.entry_form import EntryForm
 from gui.errors import show_error
 from gui.history_view import HistoryView
-from gui.printing import preview_pdf, show_page_top
 from gui.progress_view import ProgressView
 from gui.setup_dialog import SetupDialog, missing_for_export
 from gui.tasks import BackgroundTask
-from gui.verify_dialog import VerifyDialog
 from gui.window_layout import fit_to_screen, restore_states, save_states
-from reports.export import ExportResult, planned_paths, prepare_return, record_signed_export, write_return_files
-from reports.returns import ReturnData
 
+# Printing, verification and the return's files load when first used: the window paints without them.
 if TYPE_CHECKING:
+    from PySide6.QtPrintSupport import QPrintPreviewDialog
+
+    from gui.verify_dialog import VerifyDialog
+    from reports.export import ExportResult
     from reports.identity import Identity
+    from reports.returns import ReturnData
     from storage.store import FiguresChangedElsewhere, Store
 
 log = logging.getLogger(__name__)
@@ -431,6 +432,8 @@ class MainWindow(QMainWindow):
         after telling the clerk why it cannot be made."""
         if not self.resolve_unsaved(self.quarter.label):
             return None
+        from reports.export import prepare_return
+
         try:
             return prepare_return(self.store, self.quarter, preview=True)
         except DomainError as exc:
@@ -462,6 +465,8 @@ class MainWindow(QMainWindow):
     def export_return(self, folder: Path | None = None) -> BackgroundTask | None:
         if not self.resolve_unsaved(self.quarter.label):
             return None
+        from reports.export import planned_paths, prepare_return, record_signed_export, write_return_files
+
         try:
             prepare_return(self.store, self.quarter)  # refuse (unfinished quarter, errors) before asking the passphrase
         except DomainError as exc:
@@ -538,6 +543,7 @@ class MainWindow(QMainWindow):
         data = self._ready_return()
         if data is None:
             return None
+        from gui.printing import preview_pdf, show_page_top
         from reports.pdf import write_return_pdf, write_summary_pdf
 
         folder = Path(tempfile.mkdtemp(prefix="town-returns-print-"))
@@ -702,6 +708,8 @@ class MainWindow(QMainWindow):
         return box
 
     def open_verifier(self) -> VerifyDialog:
+        from gui.verify_dialog import VerifyDialog
+
         dialog = VerifyDialog(self)
         dialog.show()
         return dialog

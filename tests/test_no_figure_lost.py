@@ -555,7 +555,7 @@ def test_the_skeleton_window_offers_the_newest_good_backup_too(qapp, tmp_path, m
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
     monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: told.append(a[2]))
     starting = start_session(db)
-    assert starting is not None and not starting.skeleton.isEnabled()
+    assert not starting.skeleton.isEnabled()
     session = starting.finish()
     assert session is not None and "已损坏" in asked[0] and "原样另存" in told[0]
     try:
