@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import json
-import logging
-import logging.handlers
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from fractions import Fraction
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from core.errors import DomainError, NumberError
-from core.indicators import BY_CODE, INDICATORS, RATES, Kind, display_name, is_known_code
-from core.numbers import parse_count
-from core.plans import describe_plan, plan_period_label
-from core.progress import Progress, base_notice, compute_progress, percent, rate_text
-from core.quarters import Quarter
-from core.validation import LEVEL_NAMES, Finding, has_errors
-from storage.errors import DatabaseDamaged, classify
-from storage.lock import DatabaseInUse, DatabaseLock
-from storage.store import PROFILE_LABELS, Profile, Store, data_dir, default_db_path
+# Only what every command needs: `--version`, `--help`, `verify` and the city's commands must not wait
+# for SQLAlchemy, openpyxl or the domain modules they do not use (tests/test_cli_imports.py).
+from core.errors import DomainError
+from storage.basics import PROFILE_LABELS, data_dir, default_db_path
+
+if TYPE_CHECKING:
+    from fractions import Fraction
+
+    from core.progress import Progress
+    from core.quarters import Quarter
+    from core.validation import Finding
+    from storage.store import Store
 
 __version__ = "0.1.0"
-log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -44,6 +41,9 @@ class ChineseArgumentParser(argparse.ArgumentParser):
 
 
 def setup_logging() -> None:
+    import logging
+    import logging.handlers
+
     try:
         folder = data_dir() / "logs"
         folder.mkdir(parents=True, exist_ok=True)
@@ -198,9 +198,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    setup_logging()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # --help and --version answer here, before logging is set up
+    setup_logging()
     if args.command is None:
         from gui.app import run_app  # Qt is only loaded when a window is wanted
 
@@ -208,29 +208,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = COMMANDS[args.command]
     try:
         return handler(args)
-    except DatabaseInUse as exc:
-        _fail(exc.message)
-        return EXIT_BUSY
-    except DatabaseDamaged as exc:
-        from storage.backup import newest_good_backup
-
-        newest = newest_good_backup(args.db or default_db_path())
-        hint = (
-            f"\n最近的完好备份：{newest}\n恢复：python main.py --db \"{args.db or default_db_path()}\" restore \"{newest}\""
-            if newest
-            else "\n没有找到这个数据库的完好备份；如有别处保存的备份，可以用 restore 备份文件 恢复。"
-        )
-        _fail(exc.message + hint)
     except DomainError as exc:
-        _fail(exc.message)
+        from storage.errors import DatabaseDamaged
+
+        if isinstance(exc, DatabaseDamaged):
+            from storage.backup import newest_good_backup
+
+            db = args.db or default_db_path()
+            newest = newest_good_backup(db)
+            hint = (
+                f"\n最近的完好备份：{newest}\n恢复：python main.py --db \"{db}\" restore \"{newest}\""
+                if newest
+                else "\n没有找到这个数据库的完好备份；如有别处保存的备份，可以用 restore 备份文件 恢复。"
+            )
+            _fail(exc.message + hint)
+        else:
+            _fail(exc.message)
+        if _is_busy(exc):
+            return EXIT_BUSY
     except OSError as exc:
+        from storage.errors import classify
+
         problem = classify(exc, Path(exc.filename or args.db or default_db_path()))
         _fail(problem.message if problem is not None else f"文件操作失败：{exc.strerror or exc}（{exc.filename or ''}）")
     except Exception:  # a bug: say so plainly, keep the details in the log
-        log.exception("unexpected error in %s", args.command)
+        import logging
+
+        logging.getLogger(__name__).exception("unexpected error in %s", args.command)
         _fail("程序内部错误，操作未完成；详情已写入日志文件（用户数据目录下的 logs）")
         return 3
     return EXIT_REFUSED
+
+
+def _is_busy(exc: DomainError) -> bool:
+    """Is this the database lock's refusal? (storage.lock is only imported by commands that take it)"""
+    lock = sys.modules.get("storage.lock")
+    return lock is not None and isinstance(exc, lock.DatabaseInUse)
 
 
 def _fail(message: str) -> None:
@@ -240,6 +253,9 @@ def _fail(message: str) -> None:
 @contextmanager
 def _store(args: argparse.Namespace, writes: str | None = None) -> Iterator[Store]:
     """The database; a command that writes holds the database's lock (the window's too) while it runs."""
+    from storage.lock import DatabaseLock
+    from storage.store import Store
+
     path = args.db or default_db_path()
     lock = DatabaseLock(path, f"命令行（{writes}）") if writes else None
     if lock is not None:
@@ -253,10 +269,14 @@ def _store(args: argparse.Namespace, writes: str | None = None) -> Iterator[Stor
 
 
 def _print_json(value: Any) -> None:
+    import json
+
     print(json.dumps(value, ensure_ascii=False, indent=2))
 
 
 def _quarter(text: str | None, store: Store) -> Quarter:
+    from core.quarters import Quarter
+
     return Quarter.parse(text) if text else Quarter.latest_ended(store.today())
 
 
@@ -284,6 +304,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
+    from storage.store import Profile
+
     changes = {name: getattr(args, name) for name in PROFILE_LABELS if getattr(args, name) is not None}
     with _store(args, writes="修改单位信息" if changes else None) as store:
         current = store.profile()
@@ -310,6 +332,10 @@ def _split_pairs(items: Sequence[str], what: str) -> list[tuple[str, str]]:
 
 
 def cmd_base(args: argparse.Namespace) -> int:
+    from core.errors import NumberError
+    from core.indicators import BY_CODE, INDICATORS, Kind, display_name
+    from core.numbers import parse_count
+
     with _store(args, writes="录入基期数" if args.figures else None) as store:
         plan = store.current_plan()
         if plan is None:
@@ -340,6 +366,12 @@ def cmd_base(args: argparse.Namespace) -> int:
 
 
 def cmd_enter(args: argparse.Namespace) -> int:
+    from core.errors import NumberError
+    from core.indicators import BY_CODE, is_known_code
+    from core.numbers import parse_count
+    from core.quarters import Quarter
+    from core.validation import has_errors
+
     with _store(args, writes="录入数值") as store:
         quarter = Quarter.parse(args.quarter)
         values: dict[str, int | None] = {}
@@ -382,6 +414,8 @@ def cmd_enter(args: argparse.Namespace) -> int:
 
 
 def _print_findings(findings: list[Finding], skip_notices: bool = False) -> None:
+    from core.validation import LEVEL_NAMES
+
     for finding in findings:
         if skip_notices and finding.level == "notice":
             continue
@@ -389,6 +423,9 @@ def _print_findings(findings: list[Finding], skip_notices: bool = False) -> None
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from core.quarters import Quarter
+    from core.validation import has_errors
+
     with _store(args) as store:
         quarter = Quarter.parse(args.quarter)
         findings = store.check(quarter)
@@ -407,6 +444,8 @@ def _ratio(value: Fraction | None) -> float | None:
 
 
 def progress_json(progress: Progress) -> dict[str, Any]:
+    from core.indicators import BY_CODE, RATES, Kind
+
     indicators: dict[str, Any] = {}
     for code, item in progress.indicators.items():
         indicators[code] = {
@@ -452,6 +491,10 @@ def _number(value: int | None) -> str:
 
 
 def cmd_progress(args: argparse.Namespace) -> int:
+    from core.indicators import INDICATORS, RATES, Kind, display_name
+    from core.plans import plan_period_label
+    from core.progress import base_notice, compute_progress, percent, rate_text
+
     with _store(args) as store:
         town = store.require_town()
         quarter = _quarter(args.quarter, store)
@@ -522,7 +565,9 @@ def annual_json(result: Any) -> dict[str, Any]:
 
 
 def cmd_annual(args: argparse.Namespace) -> int:
-    from core.progress import compute_year
+    from core.indicators import BY_CODE, RATES, display_name
+    from core.progress import compute_year, percent, rate_text
+    from core.quarters import Quarter
 
     with _store(args) as store:
         town = store.require_town()
@@ -545,6 +590,9 @@ def cmd_annual(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    from core.indicators import is_known_code
+    from core.quarters import Quarter
+
     with _store(args) as store:
         quarter = Quarter.parse(args.quarter) if args.quarter else None
         if args.indicator and not is_known_code(args.indicator) and args.indicator not in PROFILE_LABELS:
@@ -566,6 +614,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
+    from core.plans import describe_plan
     from reports.tables import read_plan_file  # openpyxl is only needed here
 
     with _store(args, writes="导入规划目标" if args.targets_command == "import" else None) as store:
@@ -618,6 +667,7 @@ def _passphrase(path: Path | None, prompt: str) -> bytes:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    from core.quarters import Quarter
     from reports.export import ExportRefused, export_return, open_town_identity, prepare_return, stored_identity
 
     with _store(args, writes="导出上报") as store:
@@ -756,6 +806,7 @@ def printable(name: str) -> str:
 def cmd_consolidate(args: argparse.Namespace) -> int:
     from core.consolidation import consolidate
     from core.plans import load_shipped_plan
+    from core.quarters import Quarter
     from reports.city_report import city_json, write_city_pdf, write_city_workbook
     from reports.collect import collect
     from reports.files import refuse_existing, write_atomically
@@ -840,6 +891,7 @@ def cmd_consolidate(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from core.quarters import Quarter
     from reports.identity import load_trust_roots
     from reports.verify import Verifier, load_crls
 
@@ -862,6 +914,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_reopen(args: argparse.Namespace) -> int:
+    from core.quarters import Quarter
+
     with _store(args, writes="退回修改") as store:
         quarter = Quarter.parse(args.quarter)
         status = store.reopen(quarter, args.reason)

@@ -5,19 +5,22 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QLibraryInfo, QTranslator
+from PySide6.QtCore import QCoreApplication, QLibraryInfo, QTimer, QTranslator
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
 from core.errors import DomainError
 from core.quarters import Quarter
 from gui.errors import show_error
 from gui.fonts import install_app_font
-from gui.instance_lock import acquire_instance_lock
 from gui.main_window import APP_TITLE, MainWindow
 from gui.setup_dialog import SetupDialog
-from storage.lock import DatabaseLock
-from storage.store import Store, default_db_path
+from storage.basics import default_db_path
+
+if TYPE_CHECKING:
+    from storage.lock import DatabaseLock
+    from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +71,7 @@ class Session:
 def open_or_recover(db_path: Path) -> Store | None:
     """Open the database; a damaged one is not opened, and the newest good backup is offered instead."""
     from storage.backup import DatabaseDamaged, newest_good_backup
-    from storage.store import restore_database
+    from storage.store import Store, restore_database
 
     try:
         return Store(db_path)
@@ -107,11 +110,21 @@ def check_on_start_up(store: Store) -> None:
 
 def open_session(db_path: Path, initial_quarter: Quarter | None = None) -> Session | None:
     """Lock and open the database, run first-run set-up if needed; None when the user gave up."""
+    from gui.instance_lock import acquire_instance_lock
+
     try:
         lock = acquire_instance_lock(db_path)
     except DomainError as exc:
         QMessageBox.critical(None, APP_TITLE, exc.message)
         return None
+    return _open_locked(lock, db_path, initial_quarter, None)
+
+
+def _open_locked(
+    lock: DatabaseLock, db_path: Path, initial_quarter: Quarter | None, skeleton: MainWindow | None
+) -> Session | None:
+    """Open the locked database (offering the newest good backup if it is damaged), run first-run
+    set-up if needed, and fill in the skeleton window (or make the window); None when the user gave up."""
     try:
         store = open_or_recover(db_path)
     except DomainError as exc:
@@ -139,6 +152,9 @@ def open_session(db_path: Path, initial_quarter: Quarter | None = None) -> Sessi
             from gui.city_window import CityWindow
 
             window = CityWindow(store)
+        elif skeleton is not None:
+            skeleton.attach_store(store, initial_quarter)
+            window = skeleton
         else:
             window = MainWindow(store, initial_quarter)
     except DomainError as exc:
@@ -149,6 +165,39 @@ def open_session(db_path: Path, initial_quarter: Quarter | None = None) -> Sessi
     return Session(lock, store, window)
 
 
+class Starting:
+    """The window on its way: its skeleton painted, greyed out; `finish` locks the database, opens it
+    (importing the database layer only now) and fills the window in, which only then takes input."""
+
+    def __init__(self, db_path: Path, initial_quarter: Quarter | None, skeleton: MainWindow):
+        self.db_path, self.initial_quarter, self.skeleton = db_path, initial_quarter, skeleton
+
+    def finish(self) -> Session | None:
+        from gui.instance_lock import acquire_instance_lock
+
+        try:
+            lock = acquire_instance_lock(self.db_path)
+        except DomainError as exc:  # another window or command has the database
+            QMessageBox.critical(None, APP_TITLE, exc.message)
+            self.skeleton.close()
+            return None
+        session = _open_locked(lock, self.db_path, self.initial_quarter, self.skeleton)
+        if session is not None:
+            session.window.show()
+        if session is None or session.window is not self.skeleton:
+            self.skeleton.close()  # gave up, or a city database: its own window replaces the skeleton
+        return session
+
+
+def start_session(db_path: Path, initial_quarter: Quarter | None = None) -> Starting:
+    """Paint the window's skeleton at once, before the database lock and the database layer are imported
+    (they take longer than the window on a slow office PC); `Starting.finish` does the rest."""
+    skeleton = MainWindow(None)
+    skeleton.show()
+    QApplication.processEvents()  # paint it now, not after the database has opened
+    return Starting(db_path, initial_quarter, skeleton)
+
+
 def run_app(db_path: Path | None, demo: bool = False) -> int:
     app = make_application()
     initial: Quarter | None = None
@@ -157,11 +206,19 @@ def run_app(db_path: Path | None, demo: bool = False) -> int:
 
         db_path, initial = ensure_demo_database()
     path = db_path or default_db_path()
-    session = open_session(path, initial)
-    if session is None:
-        return 1
-    session.window.show()
+    starting = start_session(path, initial)
+    opened: list[Session] = []
+
+    def finish() -> None:
+        session = starting.finish()
+        if session is None:
+            app.exit(1)
+        else:
+            opened.append(session)
+
+    QTimer.singleShot(0, finish)  # after the skeleton has been painted
     try:
         return app.exec()
     finally:
-        session.close()
+        for session in opened:
+            session.close()

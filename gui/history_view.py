@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor
@@ -21,7 +21,10 @@ from PySide6.QtWidgets import (
 from core.indicators import INDICATORS, display_name
 from core.quarters import Quarter
 from gui.table_model import RowsModel
-from storage.store import PROFILE_LABELS, AuditRow
+from storage.basics import PROFILE_LABELS
+
+if TYPE_CHECKING:
+    from storage.store import AuditRow
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 BLANK_BRUSH = QBrush(QColor("#fdecea"))
@@ -62,7 +65,7 @@ class QuarterGridModel(RowsModel[QuarterRow]):
         return None
 
 
-class AuditModel(RowsModel[AuditRow]):
+class AuditModel(RowsModel["AuditRow"]):
     HEADERS = ("序号", "时间", "操作人", "操作", "季度", "项目", "原值", "新值")
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

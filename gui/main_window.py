@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QBrush, QCloseEvent, QColor, QDesktopServices, QKeySequence
-from PySide6.QtPrintSupport import QPrintPreviewDialog
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -41,18 +40,20 @@ from core.validation import ERROR, LEVEL_NAMES, NOTICE, WARNING, Finding
 from gui.entry_form import EntryForm
 from gui.errors import show_error
 from gui.history_view import HistoryView
-from gui.printing import preview_pdf, show_page_top
 from gui.progress_view import ProgressView
 from gui.setup_dialog import SetupDialog, missing_for_export
 from gui.tasks import BackgroundTask
-from gui.verify_dialog import VerifyDialog
 from gui.window_layout import fit_to_screen, restore_states, save_states
-from reports.export import ExportResult, planned_paths, prepare_return, record_signed_export, write_return_files
-from reports.returns import ReturnData
-from storage.store import FiguresChangedElsewhere, SaveRefused, Store
 
+# Printing, verification and the return's files load when first used: the window paints without them.
 if TYPE_CHECKING:
+    from PySide6.QtPrintSupport import QPrintPreviewDialog
+
+    from gui.verify_dialog import VerifyDialog
+    from reports.export import ExportResult
     from reports.identity import Identity
+    from reports.returns import ReturnData
+    from storage.store import FiguresChangedElsewhere, Store
 
 log = logging.getLogger(__name__)
 APP_TITLE = "镇街人社指标填报系统"
@@ -101,22 +102,43 @@ def ask_passphrase(parent: QWidget, prompt: str) -> bytes | None:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, store: Store, initial_quarter: Quarter | None = None, parent: QWidget | None = None):
+    def __init__(
+        self, store: Store | None, initial_quarter: Quarter | None = None, parent: QWidget | None = None
+    ):
+        """With a store, the window filled in; with None, its skeleton (frame, menus, the empty form),
+        shown while the database opens and greyed out until `attach_store` fills it in."""
         super().__init__(parent)
-        self.store = store
-        self.town = store.require_town()
+        self.store: Store = store  # type: ignore[assignment]  # None only until attach_store
+        self.town = store.require_town() if store is not None else ""
         self.settings = QSettings()
         self._quarter: Quarter | None = None
         self._build()
         self._connect_signals()
-        self._fill_quarters()
-        start = initial_quarter or Quarter.latest_ended(store.today())
-        index = self.quarter_box.findData(start.code)
-        self.quarter_box.setCurrentIndex(index if index >= 0 else self.quarter_box.count() - 1)
-        self._load_quarter(Quarter.parse(self.quarter_box.currentData()))
+        if store is not None:
+            self._fill_and_load(initial_quarter)
         fit_to_screen(self, self.settings, "main_window", QSize(1180, 820))
         restored = restore_states(self.settings, "main_window", self._remembered())
         self.history_view.audit_columns_set = "audit_columns" in restored
+        if store is None:
+            self.setWindowTitle(APP_TITLE)
+            self.setEnabled(False)  # no input before the database (and its lock) is ready
+            self.statusBar().showMessage("正在打开数据库……")
+
+    def attach_store(self, store: Store, initial_quarter: Quarter | None = None) -> None:
+        """Fill in the skeleton once the database is open, and let the clerk type."""
+        self.store = store
+        self.town = store.require_town()
+        self.town_label.setText(f"<b style='font-size:15pt'>{self.town}</b>")
+        self._fill_and_load(initial_quarter)
+        self.statusBar().clearMessage()
+        self.setEnabled(True)
+
+    def _fill_and_load(self, initial_quarter: Quarter | None) -> None:
+        self._fill_quarters()
+        start = initial_quarter or Quarter.latest_ended(self.store.today())
+        index = self.quarter_box.findData(start.code)
+        self.quarter_box.setCurrentIndex(index if index >= 0 else self.quarter_box.count() - 1)
+        self._load_quarter(Quarter.parse(self.quarter_box.currentData()))
 
     def _remembered(self) -> dict[str, QSplitter | QHeaderView]:
         return {
@@ -370,6 +392,8 @@ class MainWindow(QMainWindow):
         return True
 
     def save(self) -> bool:
+        if self.store is None:  # the skeleton, before the database is open
+            return False
         if self.store.quarter_status(self.quarter).locked:
             show_error(self, f"{self.quarter.label}已上报，数值已锁定；如需修改请先退回修改", title="不能保存")
             return False
@@ -381,6 +405,8 @@ class MainWindow(QMainWindow):
             return False
         explanations = self.form.explanations()
         loaded, loaded_explanations = self.form.loaded()
+        from storage.store import FiguresChangedElsewhere, SaveRefused
+
         try:
             try:
                 changes = self.store.save_quarter(
@@ -442,6 +468,8 @@ class MainWindow(QMainWindow):
         after telling the clerk why it cannot be made."""
         if not self.resolve_unsaved(self.quarter.label):
             return None
+        from reports.export import prepare_return
+
         try:
             return prepare_return(self.store, self.quarter, preview=True)
         except DomainError as exc:
@@ -473,6 +501,8 @@ class MainWindow(QMainWindow):
     def export_return(self, folder: Path | None = None) -> BackgroundTask | None:
         if not self.resolve_unsaved(self.quarter.label):
             return None
+        from reports.export import planned_paths, prepare_return, record_signed_export, write_return_files
+
         try:
             prepare_return(self.store, self.quarter)  # refuse (unfinished quarter, errors) before asking the passphrase
         except DomainError as exc:
@@ -549,6 +579,7 @@ class MainWindow(QMainWindow):
         data = self._ready_return()
         if data is None:
             return None
+        from gui.printing import preview_pdf, show_page_top
         from reports.pdf import write_return_pdf, write_summary_pdf
 
         folder = Path(tempfile.mkdtemp(prefix="town-returns-print-"))
@@ -677,6 +708,8 @@ class MainWindow(QMainWindow):
             kept = restore_database(path, source)
         except (DomainError, OSError) as exc:
             failure = exc
+        from storage.store import Store
+
         self.store = Store(path, today=today)
         if failure is not None:
             show_error(self, failure, title="未恢复")
@@ -711,6 +744,8 @@ class MainWindow(QMainWindow):
         return box
 
     def open_verifier(self) -> VerifyDialog:
+        from gui.verify_dialog import VerifyDialog
+
         dialog = VerifyDialog(self)
         dialog.show()
         return dialog

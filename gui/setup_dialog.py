@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -19,7 +20,10 @@ from PySide6.QtWidgets import (
 
 from core.errors import DomainError
 from core.plans import TOWNS
-from storage.store import PROFILE_LABELS, Profile
+from storage.basics import PROFILE_LABELS
+
+if TYPE_CHECKING:
+    from storage.store import Profile
 
 # Printed in the return's sign-off: a return without them is sent back, so the first export needs them.
 REQUIRED_FOR_EXPORT = ("head", "stats_head", "preparer")
@@ -154,4 +158,6 @@ class SetupDialog(QDialog):
         return self.town_box.currentText()
 
     def profile(self) -> Profile:
+        from storage.store import Profile
+
         return Profile(**{name: edit.text().strip() for name, edit in self.fields.items()})

@@ -14,10 +14,10 @@ from core.validation import submission_blockers
 from reports.files import refuse_existing, return_file_names, write_atomically
 from reports.payload import payload_of
 from reports.returns import ReturnData, assemble_return
-from storage.store import Store
 
 if TYPE_CHECKING:
     from reports.identity import Identity
+    from storage.store import Store
 
 
 class ExportRefused(DomainError):

@@ -16,7 +16,6 @@ from datetime import date, datetime
 from fractions import Fraction
 from pathlib import Path
 
-import platformdirs
 from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -60,6 +59,12 @@ from storage.backup import (
     remove_leftovers,
     write_identity_file,
 )
+from storage.basics import APP_NAME as APP_NAME
+from storage.basics import DB_ENV as DB_ENV
+from storage.basics import DB_FILE_NAME as DB_FILE_NAME
+from storage.basics import PROFILE_LABELS
+from storage.basics import data_dir as data_dir
+from storage.basics import default_db_path as default_db_path
 from storage.errors import DatabaseError, classify, lenient_text
 from storage.lock import DatabaseLock, is_held_here
 from storage.models import (
@@ -77,10 +82,6 @@ from storage.models import (
 
 log = logging.getLogger(__name__)
 
-APP_NAME = "town-returns"
-DB_FILE_NAME = "town_returns.sqlite3"
-DB_ENV = "TOWN_RETURNS_DB"
-
 ACTION_NAMES = {
     "bind_town": "绑定镇街",
     "profile": "修改单位信息",
@@ -96,15 +97,6 @@ ACTION_NAMES = {
     "db_id": "数据库编号",
     "set_base": "录入基期数",
 }
-
-
-def data_dir() -> Path:
-    return platformdirs.user_data_path(APP_NAME, appauthor=False)
-
-
-def default_db_path() -> Path:
-    chosen = os.environ.get(DB_ENV)
-    return Path(chosen) if chosen else data_dir() / DB_FILE_NAME
 
 
 DRAFT = "draft"
@@ -164,15 +156,6 @@ class Profile:
     stats_head: str = ""
     preparer: str = ""
     phone: str = ""
-
-
-PROFILE_LABELS = {
-    "unit_name": "填报单位",
-    "head": "单位负责人",
-    "stats_head": "统计负责人",
-    "preparer": "填表人",
-    "phone": "联系电话",
-}
 
 
 @dataclass(frozen=True)

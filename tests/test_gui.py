@@ -1,6 +1,7 @@
 """The real window, driven offscreen with pytest-qt."""
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -448,3 +449,123 @@ def test_every_grid_model_passes_the_model_tester(ready_window, qtmodeltester, s
     ):
         assert model.rowCount() > 0
         qtmodeltester.check(model)
+
+
+# --- start-up: the skeleton window first, the database after ----------------------------------------
+
+SKELETON_FIRST = """
+import json, sys
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from gui.app import make_application, start_session
+from storage.lock import is_held_here
+app = make_application()
+starting = start_session(Path({db!r}))
+skeleton = starting.skeleton
+enabled_while_locked = []
+enable = skeleton.setEnabled
+def watch(on):
+    if on:
+        enabled_while_locked.append(is_held_here(Path({db!r})))
+    enable(on)
+skeleton.setEnabled = watch
+seen = {{
+    "painted": skeleton.isVisible(),
+    "accepts_input": skeleton.isEnabled(),
+    "menus": [a.text() for a in skeleton.menuBar().actions()],
+    "fields": len(skeleton.form.value_edits),
+    "database_layer": sorted(m for m in sys.modules if m.split(".")[0] == "sqlalchemy" or m == "storage.store"),
+    "deferred": sorted(m for m in ("gui.printing", "gui.verify_dialog", "reports.export", "openpyxl") if m in sys.modules),
+}}
+session = starting.finish()
+seen["same_window"] = session.window is skeleton
+seen["ready"] = skeleton.isEnabled()
+seen["title"] = skeleton.windowTitle()
+seen["card_holders"] = skeleton.form.value_edits["card_holders"].text()
+seen["loaded_now"] = "sqlalchemy" in sys.modules
+seen["enabled_while_locked"] = enabled_while_locked
+session.window.close()
+session.close()
+print(json.dumps(seen, ensure_ascii=False))
+"""
+
+
+def test_the_window_is_painted_before_the_database_layer_is_imported(tmp_path):
+    db = tmp_path / "town.sqlite3"
+    with Store(db) as store:  # today's date: the window in the other process opens on it
+        store.bind_town("莞城")
+        store.save_quarter(Quarter.latest_ended(store.today()), FULL_QUARTER)
+    done = subprocess.run(
+        [sys.executable, "-c", SKELETON_FIRST.format(root=str(ROOT), db=str(db))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path / "config")},
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["painted"] and not seen["accepts_input"]
+    assert seen["menus"] == ["文件(&F)", "季报(&R)"] and seen["fields"] == 9
+    assert seen["database_layer"] == [] and seen["deferred"] == []
+    assert seen["same_window"] and seen["ready"] and seen["loaded_now"]
+    assert seen["enabled_while_locked"] == [True]  # input only once the database's lock is held
+    assert "莞城" in seen["title"] and seen["card_holders"] == f"{FULL_QUARTER['card_holders']:,}"
+
+
+def test_first_run_set_up_from_the_skeleton_window(app, qtbot, db_path):
+    from gui.app import start_session
+    from storage.lock import is_held_here
+
+    def fill_dialog():
+        dialog = QApplication.activeModalWidget()
+        dialog.town_box.setCurrentText("虎门")
+        dialog.fields["preparer"].setText("李四")
+        dialog.accept()
+
+    starting = start_session(db_path)
+    assert not starting.skeleton.isEnabled()
+    QTimer.singleShot(100, fill_dialog)
+    session = starting.finish()
+    assert session is not None
+    try:
+        assert session.window is starting.skeleton and session.window.isEnabled() and is_held_here(db_path)
+        assert session.store.town() == "虎门" and "虎门" in session.window.windowTitle()
+    finally:
+        session.window.close()
+        session.close()
+    assert not is_held_here(db_path)
+
+
+def test_giving_up_first_run_set_up_closes_the_skeleton_and_frees_the_lock(app, qtbot, db_path):
+    from gui.app import start_session
+    from storage.lock import is_held_here
+
+    starting = start_session(db_path)
+    QTimer.singleShot(100, lambda: QApplication.activeModalWidget().reject())
+    assert starting.finish() is None
+    assert not starting.skeleton.isVisible() and not is_held_here(db_path)
+
+
+def test_the_skeleton_ignores_a_save_before_the_database_is_open(app, qtbot):
+    skeleton = MainWindow(None)
+    qtbot.addWidget(skeleton)
+    assert not skeleton.isEnabled() and skeleton.save() is False
+
+
+def test_the_skeleton_window_is_refused_a_database_in_use(app, db_path, monkeypatch):
+    from gui.app import start_session
+
+    Store(db_path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK.format(root=str(ROOT), db=str(db_path))], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        shown = []
+        monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a: shown.append(text))
+        starting = start_session(db_path)
+        assert starting.finish() is None
+        assert shown and "填报软件窗口" in shown[0] and not starting.skeleton.isVisible()
+    finally:
+        holder.kill()
+        holder.wait()

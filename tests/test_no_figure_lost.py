@@ -353,6 +353,7 @@ READ_ONLY_ENTER = """
 import os
 from cli import main
 import storage.store, storage.migrate, sqlalchemy.dialects.sqlite
+import logging.handlers, json  # the command imports these when it runs; nobody cannot read root's Python
 {drop}
 raise SystemExit(main(["--db", {db!r}, "enter", "--quarter", "2024Q3", "yuecai_certified=5"]))
 """
@@ -690,3 +691,28 @@ def test_a_base_changed_outside_the_app_fails_the_audit(store):
         conn.execute("UPDATE stock_bases SET value = 100000")
     result = store.verify_audit()
     assert not result.ok and "基期数" in result.message
+
+
+def test_the_skeleton_window_offers_the_newest_good_backup_too(qapp, tmp_path, monkeypatch):
+    """Start-up paints the window first and opens the database after: the restore offer still comes."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from gui.app import make_application, start_session
+
+    make_application()
+    db = tmp_path / "town.sqlite3"
+    with ready_store(db) as store:
+        store.backup_to_rotation("测试")
+    db.write_bytes(b"\x00" * 16384)
+    asked, told = [], []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: told.append(a[2]))
+    starting = start_session(db)
+    assert not starting.skeleton.isEnabled()
+    session = starting.finish()
+    assert session is not None and "已损坏" in asked[0] and "原样另存" in told[0]
+    try:
+        assert session.store.figures(Q) == FULL_QUARTER and session.window.isEnabled()
+    finally:
+        session.window.close()
+        session.close()
