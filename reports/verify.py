@@ -319,7 +319,7 @@ class Verifier:
             raise Invalid(f"PDF 中有本系统不生成的内容：{extra}", payload, signing_time)
         from reports.pdf_text import printed_mismatch
 
-        problem = printed_mismatch(data, payload)
+        problem = printed_mismatch(data, payload, _signature_widgets(reader))
         if problem:
             raise Invalid(f"PDF 中打印的内容与签名数据不一致：{problem}", payload, signing_time)
         return payload, _town(certificate) or "", signing_time
@@ -532,6 +532,25 @@ def _pdf_extras(reader) -> str:  # type: ignore[no-untyped-def]
     return "多个签名框" if widgets > 1 else ""
 
 
+def _signature_widgets(reader) -> list[tuple[int, tuple[float, ...]]]:  # type: ignore[no-untyped-def]
+    """(page index, /Rect) of every widget annotation, pages in document order."""
+    found = []
+    stack = [reader.root["/Pages"].get_object()]
+    index = seen = 0
+    while stack and seen <= MAX_PDF_PAGES * 2:
+        node = stack.pop()
+        seen += 1
+        if "/Kids" in node:
+            stack.extend(kid.get_object() for kid in reversed(list(node["/Kids"])))
+            continue
+        for annotation in node.get("/Annots", []) or []:
+            annotation = annotation.get_object()
+            rect = annotation.get("/Rect")
+            found.append((index, tuple(float(v) for v in rect) if rect is not None else ()))
+        index += 1
+    return found
+
+
 def _changed_part(archive: zipfile.ZipFile, signed: dict[str, str]) -> str | None:
     """The first part that differs from the signed manifest (changed, added or removed), or None."""
     from reports.xlsx_cells import read_part
@@ -552,7 +571,7 @@ def _changed_part(archive: zipfile.ZipFile, signed: dict[str, str]) -> str | Non
 def _display_problem(archive: zipfile.ZipFile, payload: Payload) -> str:
     """What the workbook shows that differs from the payload; empty when every cell agrees."""
     from reports.excel import data_spec, form_spec
-    from reports.xlsx_cells import DisplayProblem, Layout, defined_names, read_display
+    from reports.xlsx_cells import DisplayProblem, Layout, defined_names, odd_number_format, read_display
 
     layout: Layout = {}
     try:
@@ -597,6 +616,8 @@ def _display_problem(archive: zipfile.ZipFile, payload: Payload) -> str:
             elif got[1] != want[1]:
                 problems.append(f"“{sheet}”表 {ref} 的数字格式为“{got[1]}”，应为“{want[1]}”")
     problems = [p for p in problems if p]
+    if not problems:
+        return odd_number_format(archive)
     return "；".join(problems[:3]) + ("等" if len(problems) > 3 else "")
 
 
