@@ -76,6 +76,9 @@ class Verdict:
     payload: Payload | None = None
     signer: str | None = None
     signed_at: dt.datetime | None = None
+    # the certificate is revoked now, though the signer claims to have signed before the revocation:
+    # valid, but a higher revision signed so is not trusted over a lower one (see Collection.resolve)
+    revoked_signer: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -161,6 +164,7 @@ class Verifier:
         self.revocations = revocations or Revocations([], roots)
         self._loop = asyncio.new_event_loop()  # one loop for every certificate check
         self._chains: dict[bytes, bool] = {}  # certificate (and the ones sent with it) -> chains to a root
+        self._revoked_signer = False  # set per file by _judge
 
     def close(self) -> None:
         if not self._loop.is_closed():
@@ -174,6 +178,7 @@ class Verifier:
 
     def verify(self, path: Path) -> Verdict:
         name = str(path)
+        self._revoked_signer = False
         try:
             mode = os.stat(path).st_mode  # stat never opens: a FIFO or device cannot block us here
         except OSError as exc:
@@ -207,7 +212,16 @@ class Verifier:
         except Exception as exc:  # any parser failure on a damaged file is a reason, never a crash
             return Verdict(name, False, f"文件已损坏或不完整，无法读取（{type(exc).__name__}）")
         return Verdict(
-            name, True, "有效", payload.town, payload.quarter.code, payload.revision, payload, signer, signed_at
+            name,
+            True,
+            "有效",
+            payload.town,
+            payload.quarter.code,
+            payload.revision,
+            payload,
+            signer,
+            signed_at,
+            revoked_signer=self._revoked_signer,
         )
 
     # --- workbook ----------------------------------------------------------------------------
@@ -401,6 +415,7 @@ class Verifier:
                 payload,
                 signing_time,
             )
+        self._revoked_signer = revoked is not None
         signer_town = _town(certificate)
         if signer_town != payload.town:
             raise Invalid(f"签名证书属于{signer_town}，季报却是{payload.town}的", payload, signing_time)

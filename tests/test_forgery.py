@@ -1096,3 +1096,26 @@ def test_smaller_package_tricks_are_refused(genuine, verifier, tmp_path):
         ("i.xlsx", dup_rel_id, "xl/_rels/workbook.xml.rels 中的关系与本系统生成的不同"),
     ):
         refused(verifier, hostile(data, identity, tmp_path / name, edit_parts=edit), reason)
+
+
+def test_a_higher_revision_signed_by_a_certificate_revoked_since_is_a_conflict(genuine, pki, tmp_path, capsys):
+    """A stolen key can back-date its signing time to before the CRL date: such a new revision does not win."""
+    data, identity, _ = genuine
+    inbox = tmp_path / "inbox"
+    now = dt.datetime.now(dt.UTC)
+    for revision, when in ((1, now - dt.timedelta(minutes=60)), (2, now - dt.timedelta(minutes=30))):
+        version = replace(data, revision=revision, generated_at=when - dt.timedelta(minutes=5))
+        path = inbox / f"2024Q3_莞城_季报_第{revision}版.xlsx"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(
+            sign_workbook(build_workbook(version), payload_of(version).to_bytes(), lambda m, w=when: sign_payload(identity, m, w))
+        )
+    base = ["consolidate", "--trust", str(pki / "city_root.pem"), "--quarter", Q.code, str(inbox), "--json"]
+    assert cli_main(base) == 0
+    assert "莞城" in json.loads(capsys.readouterr().out)["valid"]
+    crl = tmp_path / "revoked.crl"
+    revoke(pki / "city_root.p12", ROOT_PASS, pki / "莞城.pem", crl)
+    assert cli_main([*base, "--crl", str(crl)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "莞城" not in out["valid"]
+    assert sorted(c["revision"] for c in out["conflicts"]) == [1, 2]
