@@ -93,7 +93,14 @@ def parse_xml(data: bytes, what: str):  # type: ignore[no-untyped-def]
 
 
 def _xml(archive: zipfile.ZipFile, name: str):  # type: ignore[no-untyped-def]
-    return parse_xml(read_part(archive, name), name)
+    """A part's parsed root, parsed once per open archive (the trees are only read, never changed)."""
+    cache = getattr(archive, "_town_returns_trees", None)
+    if cache is None:
+        cache = {}
+        archive._town_returns_trees = cache  # type: ignore[attr-defined]
+    if name not in cache:
+        cache[name] = parse_xml(read_part(archive, name), name)
+    return cache[name]
 
 
 def _text(element, strict: bool = False) -> str:  # type: ignore[no-untyped-def]
