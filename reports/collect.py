@@ -55,6 +55,13 @@ class Collection:
                 self.conflicts += verdicts
                 continue
             top = max(v.payload.revision for v in verdicts if v.payload)
+            if any(v.revoked_signer for v in verdicts if v.payload and v.payload.revision == top) and any(
+                v.payload and v.payload.revision < top for v in verdicts
+            ):
+                # a new revision signed by a certificate revoked since, its signing time claimed by the
+                # signer alone: it may be a stolen key back-dating; neither wins until the city checks
+                self.conflicts += verdicts
+                continue
             latest = [v for v in verdicts if v.payload and v.payload.revision == top]
             self.superseded += [v for v in verdicts if v.payload and v.payload.revision < top]
             if len({_content(v.payload) for v in latest if v.payload}) > 1:

@@ -50,6 +50,10 @@ def page_lines(pdf: bytes) -> list[list[str]]:
 
 
 def _render(payload: Payload, summary: bool) -> bytes:
+    return _render_with_slot(payload, summary)[0]
+
+
+def _render_with_slot(payload: Payload, summary: bool) -> tuple[bytes, object]:
     from reports.pdf import write_return_pdf, write_summary_pdf
 
     data = payload.return_data()
@@ -57,13 +61,37 @@ def _render(payload: Payload, summary: bool) -> bytes:
     os.close(handle)
     path = Path(name)
     try:
-        (write_summary_pdf if summary else write_return_pdf)(data, path)
-        return path.read_bytes()
+        slot = (write_summary_pdf if summary else write_return_pdf)(data, path)
+        return path.read_bytes(), slot
     finally:
         path.unlink(missing_ok=True)
 
 
-def printed_mismatch(pdf: bytes, payload: Payload) -> str:
+SIGNATURE_WIDGET_MOVED = "签名框的位置或大小与本系统生成的不同（签名外观可能遮盖了表中的数字）"
+BOX_TOLERANCE = 0.01  # points
+
+
+def widget_problem(widgets: list[tuple[int, tuple[float, ...]]], slot: object, summary: bool) -> str:
+    """The one signature widget must be exactly the app's stamp box (the return) or zero-size (the summary)."""
+    box = getattr(slot, "box", None)
+    if summary or box is None:
+        want_page, want = 0, (0.0, 0.0, 0.0, 0.0)
+    else:
+        want_page, want = getattr(slot, "page", None) or 0, tuple(float(v) for v in box)
+    if len(widgets) != 1:
+        return SIGNATURE_WIDGET_MOVED
+    page, rect = widgets[0]
+    if len(rect) != 4:
+        return SIGNATURE_WIDGET_MOVED
+    x0, y0, x1, y1 = min(rect[0], rect[2]), min(rect[1], rect[3]), max(rect[0], rect[2]), max(rect[1], rect[3])
+    if want == (0.0, 0.0, 0.0, 0.0):
+        return "" if x1 - x0 <= BOX_TOLERANCE and y1 - y0 <= BOX_TOLERANCE else SIGNATURE_WIDGET_MOVED
+    if page != want_page or any(abs(a - b) > BOX_TOLERANCE for a, b in zip((x0, y0, x1, y1), want, strict=True)):
+        return SIGNATURE_WIDGET_MOVED
+    return ""
+
+
+def printed_mismatch(pdf: bytes, payload: Payload, widgets: list[tuple[int, tuple[float, ...]]] | None = None) -> str:
     """Empty when the PDF's text equals the return rendered from the payload; else the first row that differs."""
     actual = page_lines(pdf)
     head = actual[0][:4] if actual else []
@@ -73,7 +101,11 @@ def printed_mismatch(pdf: bytes, payload: Payload) -> str:
         summary = True
     else:
         return f"第 1 页没有季报或摘要的标题（“{'／'.join(head)[:60]}”），不是本系统的季报或摘要"
-    rendered = _render(payload, summary)
+    rendered, slot = _render_with_slot(payload, summary)
+    if widgets is not None:
+        moved = widget_problem(widgets, slot, summary)
+        if moved:
+            return moved
     expected = page_lines(rendered)
     names = [line.name for line in payload.return_data().figures] + [
         r.name for r in payload.return_data().rates

@@ -76,6 +76,9 @@ class Verdict:
     payload: Payload | None = None
     signer: str | None = None
     signed_at: dt.datetime | None = None
+    # the certificate is revoked now, though the signer claims to have signed before the revocation:
+    # valid, but a higher revision signed so is not trusted over a lower one (see Collection.resolve)
+    revoked_signer: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -161,6 +164,7 @@ class Verifier:
         self.revocations = revocations or Revocations([], roots)
         self._loop = asyncio.new_event_loop()  # one loop for every certificate check
         self._chains: dict[bytes, bool] = {}  # certificate (and the ones sent with it) -> chains to a root
+        self._revoked_signer = False  # set per file by _judge
 
     def close(self) -> None:
         if not self._loop.is_closed():
@@ -174,6 +178,7 @@ class Verifier:
 
     def verify(self, path: Path) -> Verdict:
         name = str(path)
+        self._revoked_signer = False
         try:
             mode = os.stat(path).st_mode  # stat never opens: a FIFO or device cannot block us here
         except OSError as exc:
@@ -207,7 +212,16 @@ class Verifier:
         except Exception as exc:  # any parser failure on a damaged file is a reason, never a crash
             return Verdict(name, False, f"文件已损坏或不完整，无法读取（{type(exc).__name__}）")
         return Verdict(
-            name, True, "有效", payload.town, payload.quarter.code, payload.revision, payload, signer, signed_at
+            name,
+            True,
+            "有效",
+            payload.town,
+            payload.quarter.code,
+            payload.revision,
+            payload,
+            signer,
+            signed_at,
+            revoked_signer=self._revoked_signer,
         )
 
     # --- workbook ----------------------------------------------------------------------------
@@ -319,7 +333,7 @@ class Verifier:
             raise Invalid(f"PDF 中有本系统不生成的内容：{extra}", payload, signing_time)
         from reports.pdf_text import printed_mismatch
 
-        problem = printed_mismatch(data, payload)
+        problem = printed_mismatch(data, payload, _signature_widgets(reader))
         if problem:
             raise Invalid(f"PDF 中打印的内容与签名数据不一致：{problem}", payload, signing_time)
         return payload, _town(certificate) or "", signing_time
@@ -401,6 +415,7 @@ class Verifier:
                 payload,
                 signing_time,
             )
+        self._revoked_signer = revoked is not None
         signer_town = _town(certificate)
         if signer_town != payload.town:
             raise Invalid(f"签名证书属于{signer_town}，季报却是{payload.town}的", payload, signing_time)
@@ -532,6 +547,25 @@ def _pdf_extras(reader) -> str:  # type: ignore[no-untyped-def]
     return "多个签名框" if widgets > 1 else ""
 
 
+def _signature_widgets(reader) -> list[tuple[int, tuple[float, ...]]]:  # type: ignore[no-untyped-def]
+    """(page index, /Rect) of every widget annotation, pages in document order."""
+    found = []
+    stack = [reader.root["/Pages"].get_object()]
+    index = seen = 0
+    while stack and seen <= MAX_PDF_PAGES * 2:
+        node = stack.pop()
+        seen += 1
+        if "/Kids" in node:
+            stack.extend(kid.get_object() for kid in reversed(list(node["/Kids"])))
+            continue
+        for annotation in node.get("/Annots", []) or []:
+            annotation = annotation.get_object()
+            rect = annotation.get("/Rect")
+            found.append((index, tuple(float(v) for v in rect) if rect is not None else ()))
+        index += 1
+    return found
+
+
 def _changed_part(archive: zipfile.ZipFile, signed: dict[str, str]) -> str | None:
     """The first part that differs from the signed manifest (changed, added or removed), or None."""
     from reports.xlsx_cells import read_part
@@ -552,7 +586,7 @@ def _changed_part(archive: zipfile.ZipFile, signed: dict[str, str]) -> str | Non
 def _display_problem(archive: zipfile.ZipFile, payload: Payload) -> str:
     """What the workbook shows that differs from the payload; empty when every cell agrees."""
     from reports.excel import data_spec, form_spec
-    from reports.xlsx_cells import DisplayProblem, Layout, defined_names, read_display
+    from reports.xlsx_cells import DisplayProblem, Layout, defined_names, odd_number_format, read_display
 
     layout: Layout = {}
     try:
@@ -597,6 +631,8 @@ def _display_problem(archive: zipfile.ZipFile, payload: Payload) -> str:
             elif got[1] != want[1]:
                 problems.append(f"“{sheet}”表 {ref} 的数字格式为“{got[1]}”，应为“{want[1]}”")
     problems = [p for p in problems if p]
+    if not problems:
+        return odd_number_format(archive)
     return "；".join(problems[:3]) + ("等" if len(problems) > 3 else "")
 
 

@@ -93,15 +93,26 @@ def parse_xml(data: bytes, what: str):  # type: ignore[no-untyped-def]
 
 
 def _xml(archive: zipfile.ZipFile, name: str):  # type: ignore[no-untyped-def]
-    return parse_xml(read_part(archive, name), name)
+    """A part's parsed root, parsed once per open archive (the trees are only read, never changed)."""
+    cache = getattr(archive, "_town_returns_trees", None)
+    if cache is None:
+        cache = {}
+        archive._town_returns_trees = cache  # type: ignore[attr-defined]
+    if name not in cache:
+        cache[name] = parse_xml(read_part(archive, name), name)
+    return cache[name]
 
 
-def _text(element) -> str:  # type: ignore[no-untyped-def]
-    """The text of an <si> or <is>: plain <t>, or the runs of rich text, phonetic hints left out."""
-    direct = element.find(f"{MAIN}t")
-    if direct is not None:
-        return direct.text or ""
-    return "".join(t.text or "" for r in element.findall(f"{MAIN}r") for t in r.findall(f"{MAIN}t"))
+def _text(element, strict: bool = False) -> str:  # type: ignore[no-untyped-def]
+    """The text of an <si> or <is> as Excel shows it: a direct <t> and every run's <t>, phonetic hints left out.
+
+    `strict` refuses anything but the one plain <t> this app writes (rich text, runs, phonetic hints).
+    """
+    children = list(element)
+    if strict and (len(children) != 1 or children[0].tag != f"{MAIN}t" or len(children[0])):
+        raise DisplayProblem("单元格文字含有本系统不生成的富文本、分段或注音，拒绝核验")
+    direct = "".join(t.text or "" for t in element.findall(f"{MAIN}t"))
+    return direct + "".join(t.text or "" for r in element.findall(f"{MAIN}r") for t in r.findall(f"{MAIN}t"))
 
 
 def _number(text: str) -> int | float:
@@ -177,7 +188,7 @@ def read_display(
     strings: list[str] = []
     if "xl/sharedStrings.xml" in archive.namelist():
         shared = _xml(archive, "xl/sharedStrings.xml")
-        strings = [_text(si) for si in shared.findall(f"{MAIN}si")]
+        strings = [_text(si, strict) for si in shared.findall(f"{MAIN}si")]
     formats = _number_formats(archive)
     result: dict[str, dict[str, Shown]] = {}
     for name, state, path in _sheet_paths(archive):
@@ -208,7 +219,7 @@ def read_display(
                 value = strings[int(raw)]
             elif kind == "inlineStr":
                 inline = cell.find(f"{MAIN}is")
-                value = _text(inline) if inline is not None else ""
+                value = _text(inline, strict) if inline is not None else ""
             elif kind in ("str", "e"):
                 value = raw
             elif kind == "b":
@@ -219,6 +230,9 @@ def read_display(
             number_format = formats[style] if 0 <= style < len(formats) else f"样式{style}"
             cells[ref] = (value, number_format)
         result[name] = cells
+    if strict:  # after the checks above, whose reasons say more
+        _refuse_odd_package(archive)
+        _refuse_odd_styles(archive)
     return result
 
 
@@ -241,6 +255,7 @@ def _refuse_hidden_parts(root, name: str) -> None:  # type: ignore[no-untyped-de
     for fmt in root.iter(f"{MAIN}sheetFormatPr"):
         if fmt.get("zeroHeight") in ("1", "true"):
             raise DisplayProblem(f"“{name}”表的行默认隐藏")
+    _refuse_odd_sheet(root, name)
 
 
 def _layout_of(root) -> SheetLayout:  # type: ignore[no-untyped-def]
@@ -262,3 +277,200 @@ def _layout_of(root) -> SheetLayout:  # type: ignore[no-untyped-def]
         return tuple(found)
 
     return SheetLayout(merges, texts, breaks("rowBreaks"), breaks("colBreaks"))
+
+
+# --- only what the app writes ---------------------------------------------------------------
+
+_OD = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+_CT = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+_ML = "application/vnd.openxmlformats-officedocument."
+# workbook relationships (type, target) and content-type overrides exactly as the app (openpyxl) writes them
+_WORKBOOK_RELS = {
+    (_OD + "worksheet", "/xl/worksheets/sheet1.xml"),
+    (_OD + "worksheet", "/xl/worksheets/sheet2.xml"),
+    (_OD + "styles", "styles.xml"),
+    (_OD + "theme", "theme/theme1.xml"),
+}
+_SHARED_REL = (_OD + "sharedStrings", "sharedStrings.xml")
+_ROOT_RELS = {
+    (_OD + "officeDocument", "xl/workbook.xml"),
+    ("http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties", "docProps/core.xml"),
+    (_OD + "extended-properties", "docProps/app.xml"),
+    (_OD + "custom-properties", "docProps/custom.xml"),
+}
+_DEFAULTS = {("rels", "application/vnd.openxmlformats-package.relationships+xml"), ("xml", "application/xml")}
+_OVERRIDES = {
+    ("/xl/styles.xml", _ML + "spreadsheetml.styles+xml"),
+    ("/xl/theme/theme1.xml", _ML + "theme+xml"),
+    ("/docProps/core.xml", "application/vnd.openxmlformats-package.core-properties+xml"),
+    ("/docProps/app.xml", _ML + "extended-properties+xml"),
+    ("/docProps/custom.xml", _ML + "custom-properties+xml"),
+    ("/xl/worksheets/sheet1.xml", _ML + "spreadsheetml.worksheet+xml"),
+    ("/xl/worksheets/sheet2.xml", _ML + "spreadsheetml.worksheet+xml"),
+    ("/xl/workbook.xml", _ML + "spreadsheetml.sheet.main+xml"),
+}
+_SHARED_OVERRIDE = ("/xl/sharedStrings.xml", _ML + "spreadsheetml.sharedStrings+xml")
+
+
+def _relationships(archive: zipfile.ZipFile, name: str) -> set[tuple[str, str]]:
+    rels = _xml(archive, name)
+    found = [(r.get("Id") or "", r.get("Type") or "", r.get("Target") or "") for r in rels]
+    ids = [i for i, _t, _g in found]
+    if len(set(ids)) != len(ids) or any(r.tag != f"{PKG}Relationship" or set(r.attrib) - {"Id", "Type", "Target"} for r in rels):
+        raise DisplayProblem(f"{name} 中的关系与本系统生成的不同（重复的编号或多余的属性）")
+    return {(t, g) for _i, t, g in found}
+
+
+def _refuse_odd_package(archive: zipfile.ZipFile) -> None:
+    """The package's relationships and content types must be exactly those the app writes."""
+    shared = "xl/sharedStrings.xml" in archive.namelist()
+    want = _WORKBOOK_RELS | ({_SHARED_REL} if shared else set())
+    if _relationships(archive, "xl/_rels/workbook.xml.rels") != want:
+        raise DisplayProblem("工作簿的部件关系（样式、工作表等指向的部件）与本系统生成的不同")
+    if _relationships(archive, "_rels/.rels") != _ROOT_RELS:
+        raise DisplayProblem("文件包的根关系与本系统生成的不同")
+    types = _xml(archive, "[Content_Types].xml")
+    defaults = [(d.get("Extension") or "", d.get("ContentType") or "") for d in types.findall(f"{_CT}Default")]
+    overrides = [(o.get("PartName") or "", o.get("ContentType") or "") for o in types.findall(f"{_CT}Override")]
+    want_overrides = _OVERRIDES | ({_SHARED_OVERRIDE} if shared else set())
+    if (
+        len(types) != len(defaults) + len(overrides)
+        or len(set(defaults)) != len(defaults)
+        or len(set(overrides)) != len(overrides)
+        or set(defaults) != _DEFAULTS
+        or set(overrides) != want_overrides
+    ):
+        raise DisplayProblem("文件包的内容类型（[Content_Types].xml）与本系统生成的不同")
+
+
+# the sheet-level elements the app writes, in schema order, each at most once
+_SHEET_ELEMENTS = (
+    "sheetPr", "dimension", "sheetViews", "sheetFormatPr", "cols", "sheetData", "sheetProtection",
+    "mergeCells", "printOptions", "pageMargins", "pageSetup", "headerFooter", "rowBreaks", "colBreaks",
+)  # fmt: skip
+_ATTRIBUTES = {
+    "sheetView": {"workbookViewId", "tabSelected"},
+    "sheetFormatPr": {"baseColWidth", "defaultRowHeight"},
+    "row": {"r", "ht", "customHeight", "spans"},
+    "c": {"r", "s", "t"},
+    "col": {"min", "max", "width", "customWidth"},
+    "printOptions": {"horizontalCentered"},
+    "pageSetup": {"orientation", "paperSize", "fitToHeight", "fitToWidth"},
+}
+_SINGLE_CHILDREN = ("headerFooter", "sheetViews", "mergeCells", "rowBreaks", "sheetPr")
+
+
+def _refuse_odd_sheet(root, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Refuse sheet-level elements and attributes the app never writes, and any written twice."""
+    tags = [child.tag.replace(MAIN, "") for child in root]
+    order = [t for t in _SHEET_ELEMENTS if t in tags]
+    if len(set(tags)) != len(tags) or order != tags or root.attrib:
+        odd = next((t for t in tags if t not in _SHEET_ELEMENTS or tags.count(t) > 1), tags[0] if tags else "")
+        raise DisplayProblem(f"“{name}”表中有本系统不生成或重复的设置（{printable(odd)}）")
+    for element in root.iter():
+        tag = element.tag.replace(MAIN, "")
+        allowed = _ATTRIBUTES.get(tag)
+        if allowed is not None and set(element.attrib) - allowed:
+            odd = sorted(set(element.attrib) - allowed)[0]
+            raise DisplayProblem(f"“{name}”表中 {tag} 有本系统不生成的属性 {printable(odd)}")
+    for single in _SINGLE_CHILDREN:
+        for block in root.iter(f"{MAIN}{single}"):
+            inner = [child.tag for child in block]
+            if single in ("headerFooter", "sheetPr", "sheetViews") and len(set(inner)) != len(inner):
+                raise DisplayProblem(f"“{name}”表的 {single} 中有重复的设置")
+    for fmt in root.iter(f"{MAIN}sheetFormatPr"):
+        if float(fmt.get("defaultRowHeight") or MIN_ROW_HEIGHT) < MIN_ROW_HEIGHT:
+            raise DisplayProblem(f"“{name}”表的默认行高过小，行中的数字看不见")
+
+
+_XF_ATTRIBUTES = {"numFmtId", "fontId", "fillId", "borderId", "applyAlignment", "applyNumberFormat", "applyFont",
+                  "applyFill", "applyBorder", "applyProtection", "pivotButton", "quotePrefix", "xfId"}  # fmt: skip
+_ALIGNMENT = {"horizontal": {"left", "center", "right", "general"}, "vertical": {"center"}, "wrapText": {"1", "true"}}
+_FONT_COLOURS = ({"theme": "1"}, {"rgb": "00C62828"}, {"rgb": "FFC62828"})
+_FILL_COLOURS = ({"rgb": "00DDE6F0"}, {"rgb": "FFDDE6F0"})
+_MIN_FONT_SIZE = 8.0
+# the custom number formats the app writes (the built-in ids it uses are in BUILTIN_FORMATS)
+_FORMATS = {"0.0%", "#,##0"}
+
+
+def _refuse_odd_styles(archive: zipfile.ZipFile) -> None:
+    """Every style must be one the app can write: no fill alignment, hiding colours, tiny fonts, odd formats."""
+    if "xl/styles.xml" not in archive.namelist():
+        return
+    styles = _xml(archive, "xl/styles.xml")
+
+    def odd(what: str) -> DisplayProblem:
+        return DisplayProblem(f"样式表中有本系统不生成的样式（{what}）")
+
+    numfmts = styles.find(f"{MAIN}numFmts")
+    ids = [fmt.get("numFmtId") for fmt in (numfmts if numfmts is not None else [])]
+    if len(set(ids)) != len(ids):
+        raise odd("数字格式编号重复")
+    style_xfs = styles.find(f"{MAIN}cellStyleXfs")
+    if style_xfs is not None and (
+        len(style_xfs) != 1 or any(v != "0" for k, v in style_xfs[0].attrib.items()) or len(style_xfs[0])
+    ):
+        raise odd("单元格样式")
+    xfs = styles.find(f"{MAIN}cellXfs")
+    for xf in xfs if xfs is not None else []:
+        attributes = xf.attrib
+        number = attributes.get("numFmtId", "0")
+        if not number.isdigit() or (int(number) not in BUILTIN_FORMATS and number not in ids):
+            raise odd(f"数字格式编号 {printable(number)}")
+        if set(attributes) - _XF_ATTRIBUTES or attributes.get("xfId", "0") != "0":
+            raise odd("单元格格式的属性")
+        if any(attributes.get(k) not in (None, "1") for k in attributes if k.startswith("apply")):
+            raise odd("单元格格式的 apply 属性")
+        if any(attributes.get(k) not in (None, "0") for k in ("pivotButton", "quotePrefix")):
+            raise odd("单元格格式的属性")
+        for child in xf:
+            if child.tag != f"{MAIN}alignment":
+                raise odd(child.tag.replace(MAIN, ""))
+            for key, value in child.attrib.items():
+                if value not in _ALIGNMENT.get(key, ()):
+                    raise odd(f"对齐方式 {printable(key)}={printable(value)}")
+    fonts = styles.find(f"{MAIN}fonts")
+    for font in fonts if fonts is not None else []:
+        for child in font:
+            tag = child.tag.replace(MAIN, "")
+            if tag not in ("name", "b", "sz", "family", "color", "scheme"):
+                raise odd(f"字体 {printable(tag)}")
+            if tag == "color" and dict(child.attrib) not in _FONT_COLOURS:
+                raise odd("字体颜色")
+            if tag == "sz" and float(child.get("val") or 0) < _MIN_FONT_SIZE:
+                raise odd("字号过小")
+            if tag == "b" and child.get("val") not in (None, "1", "true"):
+                raise odd("字体")
+    fills = styles.find(f"{MAIN}fills")
+    for fill in fills if fills is not None else []:
+        pattern = fill.find(f"{MAIN}patternFill")
+        if len(fill) != 1 or pattern is None or pattern.get("patternType") not in (None, "none", "gray125", "solid"):
+            raise odd("填充")
+        for child in pattern:
+            if child.tag != f"{MAIN}fgColor" or dict(child.attrib) not in _FILL_COLOURS:
+                raise odd("填充颜色")
+    borders = styles.find(f"{MAIN}borders")
+    for border in borders if borders is not None else []:
+        if border.attrib:
+            raise odd("边框")
+        for side in border:
+            if side.tag.replace(MAIN, "") not in ("left", "right", "top", "bottom", "diagonal"):
+                raise odd("边框")
+            if side.tag == f"{MAIN}diagonal" and (side.attrib or len(side)):
+                raise odd("斜线边框")
+            if side.attrib and side.attrib != {"style": "thin"}:
+                raise odd("边框样式")
+    dxfs = styles.find(f"{MAIN}dxfs")
+    if dxfs is not None and len(dxfs):
+        raise odd("条件格式样式")
+
+
+def odd_number_format(archive: zipfile.ZipFile) -> str:
+    """A custom number format the app never writes (one on an empty cell can show any text), or ""."""
+    if "xl/styles.xml" not in archive.namelist():
+        return ""
+    numfmts = _xml(archive, "xl/styles.xml").find(f"{MAIN}numFmts")
+    for fmt in numfmts if numfmts is not None else []:
+        if fmt.get("formatCode") not in _FORMATS:
+            return f"样式表中有本系统不生成的数字格式“{printable(fmt.get('formatCode') or '')}”"
+    return ""

@@ -963,3 +963,159 @@ def test_a_payload_written_before_the_approval_lines_means_blank_lines(genuine):
     body["header"] = dict(body["header"], approval_number="东统制〔2024〕12号")  # one without the other
     with pytest.raises(PayloadError):
         parse_payload(canonical(body))
+
+
+# --- a hostile town tool with the town's own key: only the exact package the app writes ----------
+
+
+def test_the_signature_widget_placed_over_a_figure(genuine, verifier, tmp_path):
+    from reports.pdf import write_return_pdf
+
+    data, identity, _ = genuine
+    unsigned = tmp_path / "u.pdf"
+    slot = write_return_pdf(data, unsigned)
+    x0, y0, x1, y1 = slot.box
+    over_a_figure = (200.0, 400.0, 260.0, 415.0)
+    assert over_a_figure != slot.box
+    path = tmp_path / "2024Q3_莞城_季报.pdf"
+    sign_pdf(unsigned, path, identity, payload_of(data).to_bytes(), over_a_figure, slot.page or 0)
+    refused(verifier, path, "PDF 中打印的内容与签名数据不一致：签名框的位置或大小与本系统生成的不同")
+    bigger = tmp_path / "b" / "2024Q3_莞城_季报.pdf"
+    bigger.parent.mkdir()
+    sign_pdf(unsigned, bigger, identity, payload_of(data).to_bytes(), (x0, y0 - 200, x1, y1), slot.page or 0)
+    refused(verifier, bigger, "签名框的位置或大小与本系统生成的不同")
+
+
+def test_the_summary_signature_widget_must_stay_invisible(genuine, verifier, tmp_path):
+    from reports.pdf import write_summary_pdf
+
+    data, identity, _ = genuine
+    unsigned = tmp_path / "u.pdf"
+    write_summary_pdf(data, unsigned)
+    path = tmp_path / "2024Q3_莞城_摘要.pdf"
+    sign_pdf(unsigned, path, identity, payload_of(data).to_bytes(), (100.0, 300.0, 300.0, 400.0), 0)
+    refused(verifier, path, "签名框的位置或大小与本系统生成的不同")
+
+
+def test_the_styles_relationship_redirected_to_another_part(genuine, verifier, tmp_path):
+    data, identity, _ = genuine
+
+    def edit(parts):
+        styles = parts["xl/styles.xml"].decode()
+        parts["xl/theme/theme1.xml"] = re.sub(r'<xf numFmtId="3" ', '<xf numFmtId="0" ', styles).encode()
+        rels = parts["xl/_rels/workbook.xml.rels"].decode()
+        assert 'Target="styles.xml"' in rels
+        parts["xl/_rels/workbook.xml.rels"] = rels.replace('Target="styles.xml"', 'Target="theme/theme1.xml"').encode()
+
+    path = hostile(data, identity, tmp_path / "c.xlsx", edit_parts=edit)
+    refused(verifier, path, "表中显示的内容与签名数据不一致：工作簿的部件关系（样式、工作表等指向的部件）与本系统生成的不同")
+
+
+def test_a_content_type_changed(genuine, verifier, tmp_path):
+    data, identity, _ = genuine
+
+    def edit(parts):
+        types = parts["[Content_Types].xml"].decode()
+        parts["[Content_Types].xml"] = types.replace("officedocument.theme+xml", "officedocument.spreadsheetml.styles+xml").encode()
+
+    path = hostile(data, identity, tmp_path / "t.xlsx", edit_parts=edit)
+    refused(verifier, path, "文件包的内容类型（[Content_Types].xml）与本系统生成的不同")
+
+
+def test_two_header_footers_in_a_sheet(genuine, verifier, tmp_path):
+    data, identity, _ = genuine
+
+    def edit(parts):
+        sheet = parts["xl/worksheets/sheet1.xml"].decode()
+        start, end = sheet.index("<headerFooter>"), sheet.index("</headerFooter>") + len("</headerFooter>")
+        second = "<headerFooter><oddHeader>&amp;R更正：本季实为 999</oddHeader></headerFooter>"
+        parts["xl/worksheets/sheet1.xml"] = (sheet[:end] + second + sheet[end:]).encode()
+        assert sheet[start:end]
+
+    path = hostile(data, identity, tmp_path / "h.xlsx", edit_parts=edit)
+    refused(verifier, path, "表中显示的内容与签名数据不一致：“季报”表中有本系统不生成或重复的设置（headerFooter）")
+
+
+def test_fill_alignment_repeats_a_figure(genuine, verifier, tmp_path):
+    data, identity, _ = genuine
+
+    def edit(parts):
+        styles = parts["xl/styles.xml"].decode()
+        assert 'horizontal="right"' in styles
+        parts["xl/styles.xml"] = styles.replace('horizontal="right"', 'horizontal="fill"').encode()
+
+    path = hostile(data, identity, tmp_path / "b.xlsx", edit_parts=edit)
+    refused(verifier, path, "表中显示的内容与签名数据不一致：样式表中有本系统不生成的样式（对齐方式 horizontal=fill）")
+
+
+def test_a_white_font_is_refused(genuine, verifier, tmp_path):
+    data, identity, _ = genuine
+
+    def edit(parts):
+        styles = parts["xl/styles.xml"].decode()
+        parts["xl/styles.xml"] = styles.replace('<sz val="10"/>', '<color rgb="FFFFFFFF"/><sz val="10"/>', 1).encode()
+
+    path = hostile(data, identity, tmp_path / "w.xlsx", edit_parts=edit)
+    refused(verifier, path, "样式表中有本系统不生成的样式（字体颜色）")
+
+
+def test_an_inline_string_with_runs_after_its_text(genuine, verifier, tmp_path):
+    data, identity, _ = genuine
+
+    def edit(parts):
+        sheet = parts["xl/worksheets/sheet1.xml"].decode()
+        row = figure_row(data, "yuecai_certified")
+        start = sheet.index(f'<row r="{row}"')
+        end = sheet.index("</t></is>", start) + len("</t>")
+        sheet = sheet[:end] + "<r><t>（本季实为 999）</t></r>" + sheet[end:]
+        parts["xl/worksheets/sheet1.xml"] = sheet.encode()
+
+    path = hostile(data, identity, tmp_path / "r.xlsx", edit_parts=edit)
+    refused(verifier, path, "表中显示的内容与签名数据不一致：单元格文字含有本系统不生成的富文本、分段或注音，拒绝核验")
+
+
+def test_smaller_package_tricks_are_refused(genuine, verifier, tmp_path):
+    data, identity, _ = genuine
+
+    def tiny_rows(parts):
+        sheet = parts["xl/worksheets/sheet1.xml"].decode()
+        parts["xl/worksheets/sheet1.xml"] = sheet.replace('defaultRowHeight="15"', 'defaultRowHeight="1"').encode()
+
+    def twice_numfmt(parts):
+        styles = parts["xl/styles.xml"].decode()
+        extra = '<numFmt numFmtId="164" formatCode="#,##0"/></numFmts>'
+        parts["xl/styles.xml"] = styles.replace("</numFmts>", extra).encode()
+
+    def dup_rel_id(parts):
+        rels = parts["xl/_rels/workbook.xml.rels"].decode()
+        parts["xl/_rels/workbook.xml.rels"] = rels.replace('Id="rId4"', 'Id="rId3"').encode()
+
+    for name, edit, reason in (
+        ("g.xlsx", tiny_rows, "“季报”表的默认行高过小"),
+        ("e.xlsx", twice_numfmt, "数字格式编号重复"),
+        ("i.xlsx", dup_rel_id, "xl/_rels/workbook.xml.rels 中的关系与本系统生成的不同"),
+    ):
+        refused(verifier, hostile(data, identity, tmp_path / name, edit_parts=edit), reason)
+
+
+def test_a_higher_revision_signed_by_a_certificate_revoked_since_is_a_conflict(genuine, pki, tmp_path, capsys):
+    """A stolen key can back-date its signing time to before the CRL date: such a new revision does not win."""
+    data, identity, _ = genuine
+    inbox = tmp_path / "inbox"
+    now = dt.datetime.now(dt.UTC)
+    for revision, when in ((1, now - dt.timedelta(minutes=60)), (2, now - dt.timedelta(minutes=30))):
+        version = replace(data, revision=revision, generated_at=when - dt.timedelta(minutes=5))
+        path = inbox / f"2024Q3_莞城_季报_第{revision}版.xlsx"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(
+            sign_workbook(build_workbook(version), payload_of(version).to_bytes(), lambda m, w=when: sign_payload(identity, m, w))
+        )
+    base = ["consolidate", "--trust", str(pki / "city_root.pem"), "--quarter", Q.code, str(inbox), "--json"]
+    assert cli_main(base) == 0
+    assert "莞城" in json.loads(capsys.readouterr().out)["valid"]
+    crl = tmp_path / "revoked.crl"
+    revoke(pki / "city_root.p12", ROOT_PASS, pki / "莞城.pem", crl)
+    assert cli_main([*base, "--crl", str(crl)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "莞城" not in out["valid"]
+    assert sorted(c["revision"] for c in out["conflicts"]) == [1, 2]
