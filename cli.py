@@ -673,19 +673,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     with _store(args, writes="导出上报") as store:
         quarter = Quarter.parse(args.quarter)
         identity = None
-        if not args.unsigned:
-            stored_identity(store)  # refuse before asking for a passphrase
-            try:
-                prepare_return(store, quarter)  # an unfinished quarter or errors: say so before the passphrase
-            except ExportRefused as exc:
-                print(f"{quarter.label}未导出，原因：", file=sys.stderr)
-                for reason in exc.reasons:
-                    print(f"  {reason}", file=sys.stderr)
-                if args.json:
-                    _print_json({"exported": False, "reasons": exc.reasons})
-                return EXIT_REFUSED
-            identity = open_town_identity(store, _passphrase(args.passphrase_file, "签名证书口令："))
         try:
+            if not args.unsigned:
+                stored_identity(store)  # refuse before asking for a passphrase
+                prepare_return(store, quarter)  # an unfinished quarter or errors: say so before the passphrase
+                identity = open_town_identity(store, _passphrase(args.passphrase_file, "签名证书口令："))
             result = export_return(store, quarter, args.out, overwrite=args.overwrite, identity=identity)
         except ExportRefused as exc:
             print(f"{quarter.label}未导出，原因：", file=sys.stderr)
@@ -804,7 +796,6 @@ def printable(name: str) -> str:
 
 
 def cmd_consolidate(args: argparse.Namespace) -> int:
-    from core.consolidation import consolidate
     from core.plans import load_shipped_plan
     from core.quarters import Quarter
     from reports.city_report import city_json, write_city_pdf, write_city_workbook
@@ -823,16 +814,8 @@ def cmd_consolidate(args: argparse.Namespace) -> int:
     if args.db is not None or default_db_path().exists():
         with _store(args) as store:
             plans = store.plans()
-    plan = next((p for p in plans if p.contains(quarter)), None)
     conflicted = collection.conflicted_towns(quarter)
-    summary = consolidate(
-        plan,
-        quarter,
-        collection.town_histories(),
-        conflicted,
-        collection.town_bases(quarter),
-        collection.town_signed(quarter),
-    )
+    summary = collection.summary(quarter, plans)
     written: list[str] = []
     if args.out is not None:
         stem = f"{quarter.code}_全市_汇总表"

@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.consolidation import CitySummary, consolidate
+from core.consolidation import CitySummary
 from core.errors import DomainError
 from core.indicators import PLANNED_CODES, display_name
 from core.plans import TOWNS
@@ -473,15 +473,7 @@ class CityWindow(QMainWindow):
             return
         quarter = self.quarter
         conflicted = collection.conflicted_towns(quarter)
-        plan = next((p for p in self.store.plans() if p.contains(quarter)), None)
-        self.summary = consolidate(
-            plan,
-            quarter,
-            collection.town_histories(),
-            conflicted,
-            collection.town_bases(quarter),
-            collection.town_signed(quarter),
-        )
+        self.summary = collection.summary(quarter, self.store.plans())
         self.summary_model.set_summary(self.summary, conflicted)
         self.chart.show_summary(self.summary, self.chart_indicator.currentData())
         in_quarter = [v for v in collection.superseded + collection.conflicts if v.quarter == quarter.code]

@@ -13,7 +13,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from core.consolidation import CitySummary, consolidate
 from core.indicators import INDICATORS, Kind
+from core.plans import Plan
 from core.progress import History
 from core.quarters import Quarter
 from reports.payload import Payload
@@ -103,6 +105,18 @@ class Collection:
 
     def conflicted_towns(self, quarter: Quarter) -> set[str]:
         return {v.payload.town for v in self.conflicts if v.payload and v.payload.quarter == quarter}
+
+    def summary(self, quarter: Quarter, plans: list[Plan]) -> CitySummary:
+        """The city's consolidation of this quarter from the returns collected (conflicting towns left out)."""
+        plan = next((p for p in plans if p.contains(quarter)), None)
+        return consolidate(
+            plan,
+            quarter,
+            self.town_histories(),
+            self.conflicted_towns(quarter),
+            self.town_bases(quarter),
+            self.town_signed(quarter),
+        )
 
 
 def slim_body(body: Mapping[str, Any]) -> dict[str, Any]:

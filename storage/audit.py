@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from core.indicators import display_name
+from storage.errors import lenient_text
 
 GENESIS_HASH = "0" * 64
 
@@ -228,7 +229,7 @@ def backup_head(path: Path) -> ChainHead | None:
     """The last audit row of a backup file, read without changing it."""
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        conn.text_factory = lambda raw: raw.decode("utf-8", errors="replace")
+        conn.text_factory = lenient_text
     except sqlite3.Error:
         return None
     try:

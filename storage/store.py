@@ -65,7 +65,7 @@ from storage.basics import DB_FILE_NAME as DB_FILE_NAME
 from storage.basics import PROFILE_LABELS
 from storage.basics import data_dir as data_dir
 from storage.basics import default_db_path as default_db_path
-from storage.errors import DatabaseError, classify, lenient_text
+from storage.errors import DatabaseError, classify, damaged, lenient_text
 from storage.lock import DatabaseLock, is_held_here
 from storage.models import (
     AuditEntry,
@@ -246,7 +246,7 @@ class Store:
             raise
         if revision is None:
             if identity_file(self.path).exists():
-                raise migrate_damaged(
+                raise damaged(
                     self.path,
                     f"数据库文件不见了，但旁边的 {identity_file(self.path).name} 表明这里原有数据库（可能被移走或删除）。"
                     "如果确要从头开始，请把这个 .identity 文件一并移走",
@@ -256,7 +256,7 @@ class Store:
         else:
             problem = integrity_problem(self.path)
             if problem:
-                raise migrate_damaged(self.path, problem)
+                raise damaged(self.path, problem)
         self.engine = self._create_engine()
         try:
             if revision != migrate.head_revision():  # Alembic costs start-up time; run it only when needed
@@ -779,12 +779,7 @@ class Store:
         town = self.require_town()
         with self._writing() as session:
             revision = _revision_for(session, town, quarter, content_hash)
-            if session.get(IssuedRevision, (town, quarter.code, revision)) is None:
-                session.add(
-                    IssuedRevision(
-                        town=town, quarter=quarter.code, revision=revision, content_hash=content_hash, issued_at=_now()
-                    )
-                )
+            _issue_revision(session, town, quarter.code, revision, content_hash)
         return revision
 
     def last_revision(self, quarter: Quarter) -> int | None:
@@ -795,15 +790,8 @@ class Store:
         town = self.require_town()
         self.backup_to_rotation("上报前")
         with self._writing() as session:
-            issued = session.get(IssuedRevision, (town, quarter.code, revision))
-            if issued is not None and issued.content_hash != content_hash:
+            if _issue_revision(session, town, quarter.code, revision, content_hash) != content_hash:
                 raise DomainError(f"第 {revision} 版已用于内容不同的季报，未记录本次导出")
-            if issued is None:
-                session.add(
-                    IssuedRevision(
-                        town=town, quarter=quarter.code, revision=revision, content_hash=content_hash, issued_at=_now()
-                    )
-                )
             entry = self._audit(session, "export", quarter.code, None, None, f"第 {revision} 版：" + "、".join(files))
             row = session.get(QuarterStatusRow, (town, quarter.code))
             if row is None:
@@ -920,12 +908,6 @@ def _engine(path: Path, busy_timeout_ms: int = 5000) -> Engine:
             raise problem from original
 
     return engine
-
-
-def migrate_damaged(path: Path, problem: str) -> DatabaseDamaged:
-    from storage.errors import damaged
-
-    return damaged(path, problem)
 
 
 def _seed(store: Store, session: Session) -> str:
@@ -1096,10 +1078,7 @@ def _prepare_restored(db_path: Path, backup: Path, temp: Path, revision: str) ->
         with store._writing() as session:
             # Revision numbers given out after the backup was taken stay given out: never reused for other content.
             for town, quarter, number, content in handed_out:
-                if session.get(IssuedRevision, (town, quarter, number)) is None:
-                    session.add(
-                        IssuedRevision(town=town, quarter=quarter, revision=number, content_hash=content, issued_at=_now())
-                    )
+                _issue_revision(session, town, quarter, number, content)
             store._audit(session, "restore", None, None, None, backup.name)
     finally:
         engine.dispose()
@@ -1188,6 +1167,17 @@ def _chain_row(entry: AuditEntry) -> ChainRow:
         entry.prev_hash,
         entry.hash,
     )
+
+
+def _issue_revision(session: Session, town: str, quarter: str, revision: int, content_hash: str) -> str:
+    """Record that `revision` was handed out for this content, unless it already was; gives the content it is for."""
+    issued = session.get(IssuedRevision, (town, quarter, revision))
+    if issued is None:
+        session.add(
+            IssuedRevision(town=town, quarter=quarter, revision=revision, content_hash=content_hash, issued_at=_now())
+        )
+        return content_hash
+    return issued.content_hash
 
 
 def _revision_for(session: Session, town: str, quarter: Quarter, content_hash: str) -> int:

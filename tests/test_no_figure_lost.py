@@ -177,10 +177,10 @@ def test_a_damaged_live_file_is_kept_byte_for_byte_and_restored_on_the_command_l
         assert store.figures(Q) == FULL_QUARTER
 
 
-def test_the_app_offers_the_newest_good_backup_for_a_zeroed_file(qapp, tmp_path, monkeypatch):
+@pytest.fixture
+def zeroed_with_a_backup(qapp, tmp_path, monkeypatch):
+    """A zeroed database with a good backup, and the questions and notices the app shows, answered Yes."""
     from PySide6.QtWidgets import QMessageBox
-
-    from gui.app import open_or_recover
 
     db = tmp_path / "town.sqlite3"
     with ready_store(db) as store:
@@ -189,6 +189,13 @@ def test_the_app_offers_the_newest_good_backup_for_a_zeroed_file(qapp, tmp_path,
     asked, told = [], []
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
     monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: told.append(a[2]))
+    return db, asked, told
+
+
+def test_the_app_offers_the_newest_good_backup_for_a_zeroed_file(zeroed_with_a_backup):
+    from gui.app import open_or_recover
+
+    db, asked, told = zeroed_with_a_backup
     recovered = open_or_recover(db)
     assert recovered is not None and "已损坏" in asked[0] and "原样另存" in told[0]
     assert recovered.figures(Q) == FULL_QUARTER
@@ -693,20 +700,12 @@ def test_a_base_changed_outside_the_app_fails_the_audit(store):
     assert not result.ok and "基期数" in result.message
 
 
-def test_the_skeleton_window_offers_the_newest_good_backup_too(qapp, tmp_path, monkeypatch):
+def test_the_skeleton_window_offers_the_newest_good_backup_too(zeroed_with_a_backup):
     """Start-up paints the window first and opens the database after: the restore offer still comes."""
-    from PySide6.QtWidgets import QMessageBox
-
     from gui.app import make_application, start_session
 
     make_application()
-    db = tmp_path / "town.sqlite3"
-    with ready_store(db) as store:
-        store.backup_to_rotation("测试")
-    db.write_bytes(b"\x00" * 16384)
-    asked, told = [], []
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[2]) or QMessageBox.StandardButton.Yes)
-    monkeypatch.setattr(QMessageBox, "information", lambda *a, **k: told.append(a[2]))
+    db, asked, told = zeroed_with_a_backup
     starting = start_session(db)
     assert not starting.skeleton.isEnabled()
     session = starting.finish()

@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -320,7 +321,7 @@ def trial_restore(folder: Path, rng: random.Random, fraction: float) -> dict[str
     subprocess.run([sys.executable, "-c", WRITE_AND_DIE.format(db=str(db))], cwd=ROOT, stderr=subprocess.DEVNULL)
     if "restore" not in _DURATIONS:
         probe = folder / "probe-restore"
-        shutil_copy_tree(case, probe)
+        shutil.copytree(case, probe)
         _DURATIONS["restore"] = _duration(RESTORER.format(db=str(probe / db.name), backup=str(probe / "backups" / backup.name)))
     lines = _kill_after(_spawn(RESTORER.format(db=str(db), backup=str(backup))), fraction * _DURATIONS["restore"])
     with Store(db) as store:
@@ -357,12 +358,6 @@ def trial_reopen(folder: Path, rng: random.Random, _fraction: float) -> dict[str
             "WHERE s.state = 'submitted' AND (i.content_hash IS NULL OR i.content_hash != s.content_hash)"
         ).fetchone()[0]
     return {"lost": lost, "reused_revisions": reused, "work": len(lines), **_check_db(db)}
-
-
-def shutil_copy_tree(source: Path, target: Path) -> None:
-    import shutil
-
-    shutil.copytree(source, target)
 
 
 _DURATIONS: dict[str, float] = {}
