@@ -359,8 +359,10 @@ def test_the_app_offers_no_restore_for_a_locked_database(qapp, tmp_path, monkeyp
 READ_ONLY_ENTER = """
 import os
 from cli import main
-import storage.store, storage.migrate, sqlalchemy.dialects.sqlite
-import logging.handlers, json  # the command imports these when it runs; nobody cannot read root's Python
+# Everything the command imports as it runs, loaded while still root: nobody may not be able to read
+# root's Python or this checkout (a clone in a 0700 temp folder).
+import storage.store, storage.migrate, storage.lock, storage.backup, storage.audit, sqlalchemy.dialects.sqlite
+import core.numbers, core.validation, platformdirs, filelock, logging.handlers, json
 {drop}
 raise SystemExit(main(["--db", {db!r}, "enter", "--quarter", "2024Q3", "yuecai_certified=5"]))
 """
