@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 # Only what every command needs: `--version`, `--help`, `verify` and the city's commands must not wait
 # for SQLAlchemy, openpyxl or the domain modules they do not use (tests/test_cli_imports.py).
+from actions.database import PROFILE_LABELS, data_dir
 from core.errors import DomainError
-from storage.basics import PROFILE_LABELS, data_dir, default_db_path
 
 if TYPE_CHECKING:
-    from fractions import Fraction
-
-    from core.progress import Progress
-    from core.quarters import Quarter
     from core.validation import Finding
-    from storage.store import Store
 
 __version__ = "0.1.0"
 
@@ -209,28 +203,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except DomainError as exc:
-        from storage.errors import DatabaseDamaged
+        from actions.database import damaged_hint, is_busy, is_damaged
 
-        if isinstance(exc, DatabaseDamaged):
-            from storage.backup import newest_good_backup
-
-            db = args.db or default_db_path()
-            newest = newest_good_backup(db)
-            hint = (
-                f"\n最近的完好备份：{newest}\n恢复：python main.py --db \"{db}\" restore \"{newest}\""
-                if newest
-                else "\n没有找到这个数据库的完好备份；如有别处保存的备份，可以用 restore 备份文件 恢复。"
-            )
-            _fail(exc.message + hint)
-        else:
-            _fail(exc.message)
-        if _is_busy(exc):
+        _fail(exc.message + (damaged_hint(args.db) if is_damaged(exc) else ""))
+        if is_busy(exc):
             return EXIT_BUSY
     except OSError as exc:
-        from storage.errors import classify
+        from actions.database import file_error_message
 
-        problem = classify(exc, Path(exc.filename or args.db or default_db_path()))
-        _fail(problem.message if problem is not None else f"文件操作失败：{exc.strerror or exc}（{exc.filename or ''}）")
+        _fail(file_error_message(exc, args.db))
     except Exception:  # a bug: say so plainly, keep the details in the log
         import logging
 
@@ -240,32 +221,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_REFUSED
 
 
-def _is_busy(exc: DomainError) -> bool:
-    """Is this the database lock's refusal? (storage.lock is only imported by commands that take it)"""
-    lock = sys.modules.get("storage.lock")
-    return lock is not None and isinstance(exc, lock.DatabaseInUse)
-
-
 def _fail(message: str) -> None:
     print(f"错误：{message}", file=sys.stderr)
 
 
-@contextmanager
-def _store(args: argparse.Namespace, writes: str | None = None) -> Iterator[Store]:
+def _store(args: argparse.Namespace, writes: str | None = None) -> Any:
     """The database; a command that writes holds the database's lock (the window's too) while it runs."""
-    from storage.lock import DatabaseLock
-    from storage.store import Store
+    from actions.database import open_store
 
-    path = args.db or default_db_path()
-    lock = DatabaseLock(path, f"命令行（{writes}）") if writes else None
-    if lock is not None:
-        lock.acquire()
-    try:
-        with Store(path) as store:
-            yield store
-    finally:
-        if lock is not None:
-            lock.release()
+    return open_store(args.db, writes)
 
 
 def _print_json(value: Any) -> None:
@@ -274,51 +238,20 @@ def _print_json(value: Any) -> None:
     print(json.dumps(value, ensure_ascii=False, indent=2))
 
 
-def _quarter(text: str | None, store: Store) -> Quarter:
-    from core.quarters import Quarter
-
-    return Quarter.parse(text) if text else Quarter.latest_ended(store.today())
+def _number(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
 
 
-def cmd_init(args: argparse.Namespace) -> int:
-    if args.city:
-        from reports.identity import load_trust_roots
+def _passphrase(path: Path | None, prompt: str) -> bytes:
+    from actions.identity import passphrase_from
 
-        if args.trust is None:
-            raise UsageError("市局汇总用的数据库须用 --trust 指定受信任的根证书 city_root.pem")
-        load_trust_roots(args.trust)  # refuse a file that is not a certificate
-        with _store(args, writes="设为市局汇总") as store:
-            store.set_city_mode(args.trust.read_text(encoding="ascii", errors="replace"))
-            if args.json:
-                _print_json({"mode": "city", "db": str(store.path)})
-            else:
-                print(f"数据库 {store.path} 已设为市局汇总用，受信任的根证书：{args.trust}")
-        return EXIT_OK
-    with _store(args, writes="绑定镇街") as store:
-        town = store.bind_town(args.town)
-        if args.json:
-            _print_json({"town": town, "db": str(store.path)})
-        else:
-            print(f"数据库 {store.path} 已绑定：{town}")
-    return EXIT_OK
+    def ask() -> str:
+        import getpass
 
+        return getpass.getpass(prompt)
 
-def cmd_profile(args: argparse.Namespace) -> int:
-    from storage.store import Profile
-
-    changes = {name: getattr(args, name) for name in PROFILE_LABELS if getattr(args, name) is not None}
-    with _store(args, writes="修改单位信息" if changes else None) as store:
-        current = store.profile()
-        if changes:
-            store.set_profile(Profile(**{**current.__dict__, **changes}))
-            current = store.profile()
-        if args.json:
-            _print_json({"town": store.town(), **current.__dict__})
-        else:
-            print(f"镇街：{store.town() or '（未绑定）'}")
-            for name, label in PROFILE_LABELS.items():
-                print(f"{label}：{getattr(current, name) or '（未填）'}")
-    return EXIT_OK
+    interactive = path is None and sys.stdin is not None and sys.stdin.isatty()
+    return passphrase_from(path, ask if interactive else None)
 
 
 def _split_pairs(items: Sequence[str], what: str) -> list[tuple[str, str]]:
@@ -331,85 +264,79 @@ def _split_pairs(items: Sequence[str], what: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def cmd_base(args: argparse.Namespace) -> int:
-    from core.errors import NumberError
-    from core.indicators import BY_CODE, INDICATORS, Kind, display_name
-    from core.numbers import parse_count
+def cmd_init(args: argparse.Namespace) -> int:
+    from actions.database import bind_town, use_for_city
 
-    with _store(args, writes="录入基期数" if args.figures else None) as store:
-        plan = store.current_plan()
-        if plan is None:
-            raise UsageError("尚未导入规划，没有基期数可录入")
-        changed: dict[str, int] = {}
-        for code, text in _split_pairs(args.figures, "数值"):
-            if code not in BY_CODE or BY_CODE[code].kind is not Kind.STOCK:
-                stocks = "、".join(i.code for i in INDICATORS if i.kind is Kind.STOCK)
-                raise UsageError(f"只有季末数指标有基期数，可用代码：{stocks}")
-            try:
-                value = parse_count(text)
-            except NumberError as exc:
-                raise UsageError(f"{display_name(code)}基期数：{exc.message}") from None
-            if value is None:
-                raise UsageError(f"{display_name(code)}基期数不能为空")
-            store.set_stock_base(plan, code, value)
-            changed[code] = value
-        bases = store.stock_bases(plan)
+    if args.city:
+        if args.trust is None:
+            raise UsageError("市局汇总用的数据库须用 --trust 指定受信任的根证书 city_root.pem")
+        binding = use_for_city(args.db, args.trust)
+        if args.json:
+            _print_json(binding.as_dict())
+        else:
+            print(f"数据库 {binding.db} 已设为市局汇总用，受信任的根证书：{args.trust}")
+        return EXIT_OK
+    binding = bind_town(args.db, args.town)
     if args.json:
-        _print_json({"plan": plan.name, "bases": bases})
+        _print_json(binding.as_dict())
+    else:
+        print(f"数据库 {binding.db} 已绑定：{binding.town}")
+    return EXIT_OK
+
+
+def cmd_profile(args: argparse.Namespace) -> int:
+    from actions.database import update_profile
+
+    changes = {name: getattr(args, name) for name in PROFILE_LABELS if getattr(args, name) is not None}
+    with _store(args, writes="修改单位信息" if changes else None) as store:
+        shown = update_profile(store, changes)
+    if args.json:
+        _print_json(shown.as_dict())
+    else:
+        print(f"镇街：{shown.town or '（未绑定）'}")
+        for name, label in PROFILE_LABELS.items():
+            print(f"{label}：{getattr(shown.profile, name) or '（未填）'}")
+    return EXIT_OK
+
+
+def cmd_base(args: argparse.Namespace) -> int:
+    from actions.figures import stock_bases
+    from core.indicators import INDICATORS, Kind, display_name
+
+    figures = _split_pairs(args.figures, "数值")
+    with _store(args, writes="录入基期数" if args.figures else None) as store:
+        result = stock_bases(store, figures)
+    if args.json:
+        _print_json(result.as_dict())
         return EXIT_OK
     for indicator in INDICATORS:
         if indicator.kind is Kind.STOCK:
-            base = bases.get(indicator.code)
+            base = result.bases.get(indicator.code)
             shown = f"{base:,} {indicator.unit}" if base is not None else "未录入"
-            print(f"{plan.name}　{display_name(indicator.code)}基期数：{shown}" + ("（已保存）" if indicator.code in changed else ""))
+            saved = "（已保存）" if indicator.code in result.changed else ""
+            print(f"{result.plan.name}　{display_name(indicator.code)}基期数：{shown}" + saved)
     return EXIT_OK
 
 
 def cmd_enter(args: argparse.Namespace) -> int:
-    from core.errors import NumberError
-    from core.indicators import BY_CODE, is_known_code
-    from core.numbers import parse_count
-    from core.quarters import Quarter
-    from core.validation import has_errors
+    from actions.figures import enter_figures
 
+    figures = _split_pairs(args.figures, "数值")
+    explanations = _split_pairs(args.explain, "说明")
     with _store(args, writes="录入数值") as store:
-        quarter = Quarter.parse(args.quarter)
-        values: dict[str, int | None] = {}
-        invalid: dict[str, str] = {}
-        for code, text in _split_pairs(args.figures, "数值"):
-            if code not in BY_CODE:
-                raise UsageError(f"未知指标代码“{code}”。可用代码：{', '.join(BY_CODE)}")
-            try:
-                values[code] = parse_count(text)
-            except NumberError as exc:
-                invalid[code] = exc.message
-        explanations: dict[str, str | None] = {}
-        for code, text in _split_pairs(args.explain, "说明"):
-            if not is_known_code(code):
-                raise UsageError(f"未知指标代码“{code}”")
-            explanations[code] = text
-        findings = store.check(quarter, values, explanations, invalid)
-        if has_errors(findings):
-            print(f"{quarter.label}未保存，存在以下错误：", file=sys.stderr)
-            for finding in findings:
-                if finding.blocks_saving:
-                    print(f"  {finding.message}", file=sys.stderr)
-            if args.json:
-                _print_json({"saved": False, "findings": [f.as_dict() for f in findings]})
-            return EXIT_REFUSED
-        changes = store.save_quarter(quarter, values, explanations)
-        findings = store.check(quarter)
+        result = enter_figures(store, args.quarter, figures, explanations)
+    if not result.saved:
+        print(f"{result.quarter.label}未保存，存在以下错误：", file=sys.stderr)
+        for finding in result.blocking:
+            print(f"  {finding.message}", file=sys.stderr)
         if args.json:
-            _print_json(
-                {
-                    "saved": True,
-                    "changes": [c.__dict__ for c in changes],
-                    "findings": [f.as_dict() for f in findings],
-                }
-            )
-        else:
-            print(f"{store.town()} {quarter.label}：已保存 {len(changes)} 项修改")
-            _print_findings(findings, skip_notices=True)
+            _print_json(result.as_dict())
+        return EXIT_REFUSED
+    if args.json:
+        _print_json(result.as_dict())
+    else:
+        print(f"{result.town} {result.quarter.label}：已保存 {len(result.changes)} 项修改")
+        _print_findings(result.findings, skip_notices=True)
     return EXIT_OK
 
 
@@ -423,87 +350,32 @@ def _print_findings(findings: list[Finding], skip_notices: bool = False) -> None
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from core.quarters import Quarter
-    from core.validation import has_errors
+    from actions.figures import check
 
     with _store(args) as store:
-        quarter = Quarter.parse(args.quarter)
-        findings = store.check(quarter)
-        if args.json:
-            _print_json([f.as_dict() for f in findings])
-        else:
-            print(f"{store.town()} {quarter.label} 检查结果：")
-            if not findings:
-                print("未发现问题")
-            _print_findings(findings)
-        return EXIT_FINDINGS if has_errors(findings) else EXIT_OK
-
-
-def _ratio(value: Fraction | None) -> float | None:
-    return None if value is None else round(float(value), 6)
-
-
-def progress_json(progress: Progress) -> dict[str, Any]:
-    from core.indicators import BY_CODE, RATES, Kind
-
-    indicators: dict[str, Any] = {}
-    for code, item in progress.indicators.items():
-        indicators[code] = {
-            "target": item.target,
-            "actual": item.cumulative if item.cumulative is not None else item.quarter_value,
-            "completion": _ratio(item.completion),
-            "status": item.status,
-            "quarter": item.quarter_value,
-            "ytd": item.ytd,
-            "cumulative": item.cumulative,
-        }
-        if BY_CODE[code].kind is Kind.STOCK:
-            # a 季末数: completion is growth from the base, (stock − base) ÷ (target − base); without a
-            # base it is stock ÷ target with no status, and base is null
-            indicators[code]["base"] = item.base
-            indicators[code]["needs_base"] = item.needs_base
-    for rate in RATES:
-        ytd, qtr = progress.rates_ytd[rate.code], progress.rates_quarter[rate.code]
-        indicators[rate.code] = {
-            "numerator": ytd.numerator,
-            "denominator": ytd.denominator,
-            "rate": _ratio(ytd.rate),
-            "target": _ratio(ytd.target),
-            "met": ytd.met,
-            "quarter": {
-                "numerator": qtr.numerator,
-                "denominator": qtr.denominator,
-                "rate": _ratio(qtr.rate),
-                "met": qtr.met,
-            },
-        }
-    return {
-        "town": progress.town,
-        "quarter": progress.quarter.code,
-        "plan": progress.plan.name if progress.plan else None,
-        "time_progress": _ratio(progress.time_progress),
-        "indicators": indicators,
-    }
-
-
-def _number(value: int | None) -> str:
-    return "—" if value is None else f"{value:,}"
+        result = check(store, args.quarter)
+    if args.json:
+        _print_json(result.as_list())
+    else:
+        print(f"{result.town} {result.quarter.label} 检查结果：")
+        if not result.findings:
+            print("未发现问题")
+        _print_findings(result.findings)
+    return EXIT_FINDINGS if result.has_errors else EXIT_OK
 
 
 def cmd_progress(args: argparse.Namespace) -> int:
+    from actions.figures import progress as compute
     from core.indicators import INDICATORS, RATES, Kind, display_name
     from core.plans import plan_period_label
-    from core.progress import base_notice, compute_progress, percent, rate_text
+    from core.progress import base_notice, percent, rate_text
 
     with _store(args) as store:
-        town = store.require_town()
-        quarter = _quarter(args.quarter, store)
-        plan = store.plan_for(quarter)
-        progress = compute_progress(plan, town, quarter, store.history(), store.stock_bases(plan))
+        progress = compute(store, args.quarter)
     if args.json:
-        _print_json(progress_json(progress))
+        _print_json(progress.as_dict())
         return EXIT_OK
-    print(f"{town} {quarter.label} 目标完成进度")
+    print(f"{progress.town} {progress.quarter.label} 目标完成进度")
     if progress.plan is None:
         print("本季度不在任何已导入的规划期内，没有目标。")
     else:
@@ -544,41 +416,19 @@ def cmd_progress(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def annual_json(result: Any) -> dict[str, Any]:
-    return {
-        "town": result.town,
-        "year": result.year,
-        "quarters_entered": [q.code for q in result.quarters_entered],
-        "complete": result.complete,
-        "rates": {
-            code: {
-                "numerator": r.numerator,
-                "denominator": r.denominator,
-                "rate": _ratio(r.rate),
-                "target": _ratio(r.target),
-                "met": r.met,
-            }
-            for code, r in result.rates.items()
-        },
-        "totals": dict(result.totals),
-    }
-
-
 def cmd_annual(args: argparse.Namespace) -> int:
+    from actions.figures import annual
     from core.indicators import BY_CODE, RATES, display_name
-    from core.progress import compute_year, percent, rate_text
-    from core.quarters import Quarter
+    from core.progress import percent, rate_text
 
     with _store(args) as store:
-        town = store.require_town()
-        plan = store.plan_for(Quarter(args.year, 4))
-        result = compute_year(plan, town, args.year, store.history())
+        result = annual(store, args.year)
     if args.json:
-        _print_json(annual_json(result))
+        _print_json(result.as_dict())
         return EXIT_OK
     entered = len(result.quarters_entered)
     scope = "全年" if result.complete else f"已填 {entered} 个季度（全年结果待第4季度填报后得出）"
-    print(f"{town} {args.year}年 年度情况：{scope}")
+    print(f"{result.town} {args.year}年 年度情况：{scope}")
     for rate in RATES:
         r = result.rates[rate.code]
         counts = "" if r.denominator is None else f"（{r.numerator:,}/{r.denominator:,}）"
@@ -590,14 +440,10 @@ def cmd_annual(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from core.indicators import is_known_code
-    from core.quarters import Quarter
+    from actions.figures import history
 
     with _store(args) as store:
-        quarter = Quarter.parse(args.quarter) if args.quarter else None
-        if args.indicator and not is_known_code(args.indicator) and args.indicator not in PROFILE_LABELS:
-            raise UsageError(f"未知指标代码“{args.indicator}”")
-        rows = store.audit_trail(quarter, args.indicator)
+        rows = history(store, args.quarter, args.indicator)
     if args.json:
         _print_json([r.as_dict() for r in rows])
         return EXIT_OK
@@ -614,87 +460,59 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
-    from core.plans import describe_plan
-    from reports.tables import read_plan_file  # openpyxl is only needed here
+    from actions.plans import import_plan, list_plans, read_plan
 
-    with _store(args, writes="导入规划目标" if args.targets_command == "import" else None) as store:
-        if args.targets_command == "list":
-            plans = store.plans()
-            if args.json:
-                _print_json(
-                    [{"name": p.name, "first": p.first.code, "last": p.last.code, "city": p.city.counts} for p in plans]
-                )
-            else:
-                for plan in plans:
-                    print(describe_plan(plan))
-            return EXIT_OK
-        plan = read_plan_file(args.file, name=args.name, first=args.first, last=args.last)
-        replaced = store.import_plan(plan, source=args.file.name)
+    if args.targets_command == "list":
+        with _store(args) as store:
+            plans = list_plans(store)
         if args.json:
-            _print_json({"name": plan.name, "first": plan.first.code, "last": plan.last.code, "replaced": replaced})
+            _print_json([p.as_dict() for p in plans])
         else:
-            print(("已更新" if replaced else "已导入") + "：" + describe_plan(plan))
+            for entry in plans:
+                print(entry.description)
+        return EXIT_OK
+    with _store(args, writes="导入规划目标") as store:
+        plan = read_plan(args.file, name=args.name, first=args.first, last=args.last)
+        imported = import_plan(store, plan, args.file)
+    if args.json:
+        _print_json(imported.as_dict())
+    else:
+        print(("已更新" if imported.replaced else "已导入") + "：" + imported.description)
     return EXIT_OK
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    from actions.database import verify_audit
+
     with _store(args) as store:
-        result = store.verify_audit()
+        result = verify_audit(store)
     if args.json:
-        _print_json(
-            {
-                "ok": result.ok,
-                "rows": result.rows,
-                "first_bad_id": result.first_bad_id,
-                "message": result.message,
-            }
-        )
+        _print_json(result.as_dict())
     else:
-        print(result.message)
+        print(result.check.message)
     return EXIT_OK if result.ok else EXIT_FINDINGS
 
 
-def _passphrase(path: Path | None, prompt: str) -> bytes:
-    from reports.identity import IdentityError, read_passphrase_file
-
-    if path is not None:
-        return read_passphrase_file(path)
-    if sys.stdin is not None and sys.stdin.isatty():
-        import getpass
-
-        return getpass.getpass(prompt).encode("utf-8")
-    raise IdentityError("需要签名证书的口令：请用 --passphrase-file 指定口令文件")
-
-
 def cmd_export(args: argparse.Namespace) -> int:
-    from core.quarters import Quarter
-    from reports.export import ExportRefused, export_return, open_town_identity, prepare_return, stored_identity
+    from actions.returns import ExportRefused, export_quarter
+
+    def passphrase() -> bytes:
+        return _passphrase(args.passphrase_file, "签名证书口令：")
 
     with _store(args, writes="导出上报") as store:
-        quarter = Quarter.parse(args.quarter)
-        identity = None
         try:
-            if not args.unsigned:
-                stored_identity(store)  # refuse before asking for a passphrase
-                prepare_return(store, quarter)  # an unfinished quarter or errors: say so before the passphrase
-                identity = open_town_identity(store, _passphrase(args.passphrase_file, "签名证书口令："))
-            result = export_return(store, quarter, args.out, overwrite=args.overwrite, identity=identity)
+            result = export_quarter(
+                store, args.quarter, args.out, None if args.unsigned else passphrase, overwrite=args.overwrite
+            )
         except ExportRefused as exc:
-            print(f"{quarter.label}未导出，原因：", file=sys.stderr)
+            print(f"{exc.quarter.label}未导出，原因：", file=sys.stderr)
             for reason in exc.reasons:
                 print(f"  {reason}", file=sys.stderr)
             if args.json:
                 _print_json({"exported": False, "reasons": exc.reasons})
             return EXIT_REFUSED
     if args.json:
-        _print_json(
-            {
-                "exported": True,
-                "signed": result.signed,
-                "revision": result.revision,
-                "files": [str(p) for p in result.paths],
-            }
-        )
+        _print_json(result.as_dict())
     else:
         for path in result.paths:
             print(path)
@@ -702,77 +520,59 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_identity(args: argparse.Namespace) -> int:
-    from reports.identity import import_identity_file
+    from actions.identity import import_identity, show_identity
 
-    with _store(args, writes="导入签名证书" if args.identity_command == "import" else None) as store:
-        town = store.require_town()
-        if args.identity_command == "show":
-            description = store.identity_description()
-            pinned = store.pinned_root()
-            fingerprint = None
-            if pinned:
-                from cryptography import x509
-
-                from reports.identity import fingerprint as sha256_of
-
-                fingerprint = sha256_of(x509.load_pem_x509_certificate(pinned.encode("ascii")))
-            if args.json:
-                _print_json({"town": town, "identity": description, "root_sha256": fingerprint})
-            else:
-                print(description or "尚未导入签名证书")
-                if fingerprint:
-                    print(f"市局根证书 SHA-256 指纹：{fingerprint}")
-            return EXIT_OK
-        checked = import_identity_file(
-            store, args.file, lambda: _passphrase(args.passphrase_file, "证书口令："), town
-        )
+    if args.identity_command == "show":
+        with _store(args) as store:
+            shown = show_identity(store)
+        if args.json:
+            _print_json(shown.as_dict())
+        else:
+            print(shown.description or "尚未导入签名证书")
+            if shown.root_sha256:
+                print(f"市局根证书 SHA-256 指纹：{shown.root_sha256}")
+        return EXIT_OK
+    with _store(args, writes="导入签名证书") as store:
+        imported = import_identity(store, args.file, lambda: _passphrase(args.passphrase_file, "证书口令："))
     if args.json:
-        _print_json({"town": town, "identity": checked.description, "root_sha256": checked.root_fingerprint})
+        _print_json(imported.as_dict())
     else:
-        print(f"已导入签名证书：{checked.description}")
-        print(f"市局根证书 SHA-256 指纹：{checked.root_fingerprint}（请与市局公布的指纹核对）")
+        print(f"已导入签名证书：{imported.description}")
+        print(f"市局根证书 SHA-256 指纹：{imported.root_fingerprint}（请与市局公布的指纹核对）")
     return EXIT_OK
 
 
 def cmd_city(args: argparse.Namespace) -> int:
-    from reports.identity import create_city_root, issue_town_identity
+    from actions import city
 
     if args.city_command == "demo":
-        from reports.demo_returns import generate_demo_set
-
-        demo = generate_demo_set(args.out, with_pdf=args.with_pdf)
+        demo = city.demo_set(args.out, with_pdf=args.with_pdf)
         if args.json:
-            _print_json({"trust": str(demo.root), "returns": str(demo.returns), "files": demo.files})
+            _print_json(demo.as_dict())
         else:
             print(f"已生成 {demo.files} 个签名季报文件：{demo.returns}")
             print(f"受信任的根证书：{demo.root}")
             print(f"试试：python main.py consolidate --trust {demo.root} --quarter 2025Q4 {demo.returns} --out 汇总")
         return EXIT_OK
     if args.city_command == "revoke":
-        from reports.identity import revoke, town_of
-
-        out, certificate = revoke(
-            args.root,
-            _passphrase(args.root_passphrase_file, "根证书口令："),
-            args.cert,
-            args.out,
-            existing_crl=args.crl,
+        revoked = city.revoke_identity(
+            args.root, _passphrase(args.root_passphrase_file, "根证书口令："), args.cert, args.out, args.crl
         )
         if args.json:
-            _print_json({"crl": str(out), "town": town_of(certificate), "serial": f"{certificate.serial_number:x}"})
+            _print_json(revoked.as_dict())
         else:
-            print(f"已吊销{town_of(certificate)}的签名证书（序列号 {certificate.serial_number:x}）：{out}")
+            print(f"已吊销{revoked.town}的签名证书（序列号 {revoked.serial:x}）：{revoked.crl}")
             print("核验和汇总时用 --crl 指定此文件；吊销时间之后的签名一律无效")
         return EXIT_OK
     if args.city_command == "init":
-        cert, key = create_city_root(args.out, _passphrase(args.passphrase_file, "根证书口令："))
+        root = city.create_root(args.out, _passphrase(args.passphrase_file, "根证书口令："))
         if args.json:
-            _print_json({"certificate": str(cert), "key": str(key)})
+            _print_json(root.as_dict())
         else:
-            print(f"已生成市局根证书：{cert}（分发给镇街和核验人员）")
-            print(f"根证书私钥：{key}（请离线妥善保管）")
+            print(f"已生成市局根证书：{root.certificate}（分发给镇街和核验人员）")
+            print(f"根证书私钥：{root.key}（请离线妥善保管）")
         return EXIT_OK
-    out = issue_town_identity(
+    issued = city.issue_identity(
         args.root,
         _passphrase(args.root_passphrase_file, "根证书口令："),
         args.town,
@@ -780,85 +580,34 @@ def cmd_city(args: argparse.Namespace) -> int:
         _passphrase(args.passphrase_file, "镇街证书口令："),
         days=args.days,
     )
-    pem = out.with_suffix(".pem")
     if args.json:
-        _print_json({"town": args.town, "file": str(out), "certificate": str(pem)})
+        _print_json(issued.as_dict())
     else:
-        print(f"已为{args.town}签发签名证书：{out}")
-        print(f"证书（供市局存档、吊销时使用）：{pem}")
+        print(f"已为{issued.town}签发签名证书：{issued.file}")
+        print(f"证书（供市局存档、吊销时使用）：{issued.certificate}")
     return EXIT_OK
 
 
-def printable(name: str) -> str:
-    from reports.verify import printable as escape
-
-    return escape(name)
-
-
 def cmd_consolidate(args: argparse.Namespace) -> int:
-    from core.plans import load_shipped_plan
-    from core.quarters import Quarter
-    from reports.city_report import city_json, write_city_pdf, write_city_workbook
-    from reports.collect import collect
-    from reports.files import refuse_existing, write_atomically
-    from reports.identity import load_trust_roots
+    from actions.city import consolidate, printable
 
-    quarter = Quarter.parse(args.quarter)
-    if not args.folder.is_dir():
-        raise UsageError(f"找不到文件夹 {args.folder}")
-    from reports.verify import load_crls
-
-    roots = load_trust_roots(args.trust)
-    collection = collect(args.folder, roots, crls=load_crls(args.crl, roots))
-    plans = [load_shipped_plan()]
-    if args.db is not None or default_db_path().exists():
-        with _store(args) as store:
-            plans = store.plans()
-    conflicted = collection.conflicted_towns(quarter)
-    summary = collection.summary(quarter, plans)
-    written: list[str] = []
-    if args.out is not None:
-        stem = f"{quarter.code}_全市_汇总表"
-        targets = [args.out / f"{stem}.xlsx", args.out / f"{stem}.pdf"]
-        if not args.overwrite:
-            refuse_existing(targets)
-        write_atomically(targets[0], lambda p: write_city_workbook(summary, conflicted, p))
-        write_atomically(targets[1], lambda p: write_city_pdf(summary, conflicted, p))
-        written = [str(p) for p in targets]
-
-    def entries(verdicts: list) -> list[dict[str, object]]:  # type: ignore[type-arg]
-        return [{"file": v.file, "town": v.town, "revision": v.revision} for v in verdicts if v.quarter == quarter.code]
-
+    result = consolidate(args.folder, args.quarter, args.trust, args.crl, args.db, args.out, args.overwrite)
     if args.json:
-        _print_json(
-            {
-                "quarter": quarter.code,
-                "valid": list(summary.reporting),
-                "missing": list(summary.missing),
-                "invalid": [{"file": v.file, "reason": v.reason} for v in collection.invalid],
-                "superseded": entries(collection.superseded),
-                "conflicts": entries(collection.conflicts),
-                "skipped": [{"file": v.file, "reason": v.reason} for v in collection.skipped],
-                "towns": {t: dict(collection.chosen[(t, quarter)].payload.figures) for t in summary.reporting},
-                "city": city_json(summary),
-                "city_label": summary.city_label,
-                "town_checks": {t: flags for t, flags in summary.checks.items() if flags},
-                "files": written,
-            }
-        )
+        _print_json(result.as_dict())
         return EXIT_OK
-    print(f"{quarter.label} 季报收集情况（{args.folder}）：")
+    summary, collection = result.summary, result.collection
+    print(f"{result.quarter.label} 季报收集情况（{args.folder}）：")
     print(
         f"  有效 {len(summary.reporting)} 个镇街" + (f"：{'、'.join(summary.reporting)}" if summary.reporting else "")
     )
     print(f"  无效 {len(collection.invalid)} 个文件")
     for verdict in collection.invalid:
         print(f"    {printable(verdict.file)}：{verdict.reason}")
-    superseded = entries(collection.superseded)
+    superseded = result.entries(collection.superseded)
     print(f"  被新版本取代 {len(superseded)} 个文件")
     for item in superseded:
         print(f"    {printable(str(item['file']))}（{item['town']} 第 {item['revision']} 版）")
-    conflicts = entries(collection.conflicts)
+    conflicts = result.entries(collection.conflicts)
     if conflicts:
         print(f"  冲突（同一版本内容不同，未计入）{len(conflicts)} 个文件：")
         for item in conflicts:
@@ -868,19 +617,16 @@ def cmd_consolidate(args: argparse.Namespace) -> int:
         print(f"  跳过 {len(collection.skipped)} 个不是签名季报的文件")
         for verdict in collection.skipped:
             print(f"    {printable(verdict.file)}：{verdict.reason}")
-    for path in written:
+    for path in result.files:
         print(path)
     return EXIT_OK
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from actions.city import printable, verify_files
     from core.quarters import Quarter
-    from reports.identity import load_trust_roots
-    from reports.verify import Verifier, load_crls
 
-    roots = load_trust_roots(args.trust)
-    verifier = Verifier(roots, revocations=load_crls(args.crl, roots))
-    verdicts = [verifier.verify(path) for path in args.files]
+    verdicts = verify_files(args.trust, args.crl, args.files)
     if args.json:
         _print_json([v.as_dict() for v in verdicts])
     else:
@@ -897,23 +643,23 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_reopen(args: argparse.Namespace) -> int:
-    from core.quarters import Quarter
+    from actions.figures import reopen
 
     with _store(args, writes="退回修改") as store:
-        quarter = Quarter.parse(args.quarter)
-        status = store.reopen(quarter, args.reason)
+        result = reopen(store, args.quarter, args.reason)
     if args.json:
-        _print_json({"quarter": quarter.code, "state": status.state, "revision": status.revision})
+        _print_json(result.as_dict())
     else:
-        print(
-            f"{quarter.label}已退回修改（原为第 {status.revision} 版），再次导出将是第 {(status.revision or 0) + 1} 版"
-        )
+        revision = result.status.revision
+        print(f"{result.quarter.label}已退回修改（原为第 {revision} 版），再次导出将是第 {(revision or 0) + 1} 版")
     return EXIT_OK
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
+    from actions.database import backup
+
     with _store(args, writes="备份") as store:
-        path = store.backup(args.out)
+        path = backup(store, args.out)
     if args.json:
         _print_json({"backup": str(path)})
     else:
@@ -922,28 +668,29 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from storage.store import restore_database
+    from actions.database import restore
 
-    db = args.db or default_db_path()
-    kept = restore_database(db, args.file)
+    restored = restore(args.db, args.file)
     if args.json:
-        _print_json({"restored": str(db), "previous": str(kept) if kept else None})
+        _print_json(restored.as_dict())
     else:
-        print(f"已从 {args.file} 恢复 {db}" + (f"；原数据库另存为 {kept}" if kept else ""))
+        kept = restored.previous
+        print(f"已从 {args.file} 恢复 {restored.db}" + (f"；原数据库另存为 {kept}" if kept else ""))
     return EXIT_OK
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from actions.figures import statuses
+
     with _store(args) as store:
-        statuses = store.plan_quarter_statuses()
+        states = statuses(store)
     if args.json:
         # a list in quarter order; state is one of 未填报、草稿、已上报、已退回修改、需重新上报
-        _print_json(
-            [{"quarter": q.code, "state": s.name, "revision": s.revision, "reason": s.stale_because} for q, s in statuses.items()]
-        )
+        _print_json([s.as_dict() for s in states])
         return EXIT_OK
-    for quarter, status in statuses.items():
-        print(f"{quarter.label}：{status.label}" + (f"（{status.stale_because}）" if status.stale_because else ""))
+    for state in states:
+        status = state.status
+        print(f"{state.quarter.label}：{status.label}" + (f"（{status.stale_because}）" if status.stale_because else ""))
     return EXIT_OK
 
 

@@ -23,3 +23,7 @@ class PlanError(DomainError):
 
 class TownError(DomainError):
     """An unknown town, or a database bound to another town."""
+
+
+class InputError(DomainError):
+    """A value handed to an action that cannot be used as given (an unknown code, a missing folder)."""

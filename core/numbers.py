@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from core.errors import NumberError
 
@@ -61,3 +62,15 @@ def _reason(cleaned: str, raw: str) -> str:
     if cleaned.endswith("%"):
         return f"“{shown}”是百分数，这里只填数量，比率由系统计算"
     return f"“{shown}”不是数字，请只填写阿拉伯数字"
+
+
+def parse_counts(texts: Mapping[str, object]) -> tuple[dict[str, int | None], dict[str, str]]:
+    """Several typed figures at once: (code -> count or None for blank, code -> why the text was refused)."""
+    values: dict[str, int | None] = {}
+    invalid: dict[str, str] = {}
+    for code, text in texts.items():
+        try:
+            values[code] = parse_count(text)
+        except NumberError as exc:
+            invalid[code] = exc.message
+    return values, invalid

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from core.indicators import BY_CODE, INDICATORS, RATES, Kind
 from core.plans import Plan, rate_target
@@ -20,6 +21,11 @@ NO_CASES = "无案件"
 
 Figures = Mapping[str, int | None]
 History = Mapping[Quarter, Figures]
+
+
+def ratio(value: Fraction | None) -> float | None:
+    """A fraction as JSON shows it (six decimals)."""
+    return None if value is None else round(float(value), 6)
 
 
 def status_of(completion: Fraction, time_progress: Fraction) -> str:
@@ -73,6 +79,13 @@ class RateResult:
     def entered(self) -> bool:
         return self.numerator is not None and self.denominator is not None
 
+    def as_dict(self, with_target: bool = True) -> dict[str, Any]:
+        shown: dict[str, Any] = {"numerator": self.numerator, "denominator": self.denominator, "rate": ratio(self.rate)}
+        if with_target:
+            shown["target"] = ratio(self.target)
+        shown["met"] = self.met
+        return shown
+
 
 @dataclass(frozen=True)
 class Progress:
@@ -84,10 +97,46 @@ class Progress:
     rates_quarter: dict[str, RateResult]
     rates_ytd: dict[str, RateResult]
 
+    def as_dict(self) -> dict[str, Any]:
+        """The shape of `progress --json`."""
+        indicators: dict[str, Any] = {}
+        for code, item in self.indicators.items():
+            indicators[code] = {
+                "target": item.target,
+                "actual": item.cumulative if item.cumulative is not None else item.quarter_value,
+                "completion": ratio(item.completion),
+                "status": item.status,
+                "quarter": item.quarter_value,
+                "ytd": item.ytd,
+                "cumulative": item.cumulative,
+            }
+            if BY_CODE[code].kind is Kind.STOCK:
+                # a 季末数: completion is growth from the base, (stock − base) ÷ (target − base); without a
+                # base it is stock ÷ target with no status, and base is null
+                indicators[code]["base"] = item.base
+                indicators[code]["needs_base"] = item.needs_base
+        for rate in RATES:
+            ytd, qtr = self.rates_ytd[rate.code], self.rates_quarter[rate.code]
+            indicators[rate.code] = {**ytd.as_dict(), "quarter": qtr.as_dict(with_target=False)}
+        return {
+            "town": self.town,
+            "quarter": self.quarter.code,
+            "plan": self.plan.name if self.plan else None,
+            "time_progress": ratio(self.time_progress),
+            "indicators": indicators,
+        }
+
 
 def _sum(history: History, quarters: list[Quarter], code: str) -> int | None:
     values = [v for q in quarters if (v := history.get(q, {}).get(code)) is not None]
     return sum(values) if values else None
+
+
+def year_to_date(history: History, quarter: Quarter, code: str) -> int | None:
+    """A flow's 年度累计 up to and including `quarter`; None when nothing was entered (a stock has none)."""
+    if BY_CODE[code].kind is Kind.STOCK:
+        return None
+    return _sum(history, quarter.year_to_date(), code)
 
 
 def rate_over(history: History, quarters: list[Quarter], code: str, target: Fraction) -> RateResult:
@@ -258,6 +307,17 @@ class YearResult:
     @property
     def complete(self) -> bool:
         return len(self.quarters_entered) == 4
+
+    def as_dict(self) -> dict[str, Any]:
+        """The shape of `annual --json`."""
+        return {
+            "town": self.town,
+            "year": self.year,
+            "quarters_entered": [q.code for q in self.quarters_entered],
+            "complete": self.complete,
+            "rates": {code: r.as_dict() for code, r in self.rates.items()},
+            "totals": dict(self.totals),
+        }
 
 
 def compute_year(plan: Plan | None, town: str, year: int, history: History) -> YearResult:

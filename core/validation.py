@@ -63,6 +63,40 @@ class QuarterInput:
     bases: Mapping[str, int] = field(default_factory=dict)  # stock code -> its 基期数 for the plan
 
 
+def merged(saved: Mapping[str, object], typed: Mapping[str, object]) -> dict:  # type: ignore[type-arg]
+    """Saved entries with typed changes applied: a blank (None or "") clears an entry."""
+    result = dict(saved)
+    for code, value in typed.items():
+        if value is None or value == "":
+            result.pop(code, None)
+        else:
+            result[code] = value
+    return result
+
+
+def quarter_input(
+    town: str,
+    quarter: Quarter,
+    today: date,
+    plan: Plan | None,
+    history: History,
+    saved_explanations: Mapping[str, str],
+    *,
+    values: Mapping[str, int | None] | None = None,
+    explanations: Mapping[str, str | None] | None = None,
+    invalid: Mapping[str, str] | None = None,
+    bases: Mapping[str, int] | None = None,
+) -> QuarterInput:
+    """What the checks see: the saved history and 说明 with this quarter's typed changes applied.
+
+    The one builder of a check's input, for the entry form as the clerk types and for saving.
+    """
+    others = {q: figures for q, figures in history.items() if q != quarter}
+    figures = merged(history.get(quarter, {}), values or {})
+    notes = merged(saved_explanations, explanations or {})
+    return QuarterInput(town, quarter, today, plan, figures, others, notes, dict(invalid or {}), dict(bases or {}))
+
+
 def explanation_ok(text: str | None) -> bool:
     return text is not None and len("".join(text.split())) >= MIN_EXPLANATION_CHARS
 

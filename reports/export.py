@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 class ExportRefused(DomainError):
     def __init__(self, quarter: Quarter, reasons: list[str]):
+        self.quarter = quarter
         self.reasons = reasons
         super().__init__(f"{quarter.label}还不能导出上报：\n" + "\n".join(f"· {r}" for r in reasons))
 
@@ -45,6 +46,10 @@ class ExportResult:
     @property
     def paths(self) -> list[Path]:
         return [self.workbook, self.pdf, self.summary]
+
+    def as_dict(self) -> dict[str, object]:
+        """The shape of `export --json` after an export."""
+        return {"exported": True, "signed": self.signed, "revision": self.revision, "files": [str(p) for p in self.paths]}
 
 
 def prepare_return(
@@ -89,6 +94,12 @@ def prepare_return(
     return replace(data, revision=revision)
 
 
+def reserve_for_signing(store: Store, data: ReturnData) -> ReturnData:
+    """The prepared return as it will be signed, with its revision handed out (see Store.reserve_revision)."""
+    revision = store.reserve_revision(data.quarter, payload_of(data).content_hash())
+    return replace(data, revision=revision, signed=True)
+
+
 def stored_identity(store: Store) -> bytes:
     """The town's encrypted PKCS#12, or a refusal saying how to get one or go without."""
     p12 = store.identity_p12()
@@ -114,9 +125,15 @@ def export_return(
     step: Callable[[str], bool] | None = None,
     now: datetime | None = None,
     identity: Identity | None = None,
+    prepared: ReturnData | None = None,
 ) -> ExportResult:
-    """Export, signed with `identity` when one is given; a signed export is recorded with its revision."""
-    data = prepare_return(store, quarter, now, signed=identity is not None)
+    """Export, signed with `identity` when one is given; a signed export is recorded with its revision.
+
+    `prepared` is the return `prepare_return` made already (to refuse before asking for a passphrase).
+    """
+    data = prepared if prepared is not None else prepare_return(store, quarter, now)
+    if identity is not None:
+        data = reserve_for_signing(store, data)
     result = write_return_files(data, out_dir, overwrite, step, identity)
     if identity is not None:
         record_signed_export(store, data, result)

@@ -24,7 +24,7 @@ from core.errors import DomainError, PlanError, TownError
 from core.indicators import BY_CODE, PLANNED_CODES, RATES, display_name, is_known_code
 from core.plans import CITY, TOWNS, Plan, TownTargets, check_town, load_shipped_plan, plan_period_label
 from core.quarters import Quarter
-from core.validation import NOTICE, Finding, QuarterInput, check_quarter, has_errors
+from core.validation import NOTICE, Finding, check_quarter, has_errors, quarter_input
 from storage import migrate
 from storage.audit import (
     GENESIS_HASH,
@@ -572,13 +572,20 @@ class Store:
         explanations: Mapping[str, str | None],
         invalid: Mapping[str, str],
     ) -> list[Finding]:
-        history = _history(session, town)
-        merged = _merge(history.pop(quarter, {}), values)
-        texts = _merge(_explanations(session, town, quarter), explanations)
         plan = self.plan_for(quarter)
-        bases = _stock_bases(session, town, plan)
         return check_quarter(
-            QuarterInput(town, quarter, self.today(), plan, merged, history, texts, invalid, bases)
+            quarter_input(
+                town,
+                quarter,
+                self.today(),
+                plan,
+                _history(session, town),
+                _explanations(session, town, quarter),
+                values=values,
+                explanations=explanations,
+                invalid=invalid,
+                bases=_stock_bases(session, town, plan),
+            )
         )
 
     def save_quarter(
@@ -1208,16 +1215,6 @@ def _explanations(session: Session, town: str, quarter: Quarter) -> dict[str, st
         select(ExplanationRow).where(ExplanationRow.town == town, ExplanationRow.quarter == quarter.code)
     )
     return {row.code: row.text for row in rows}
-
-
-def _merge(current: Mapping[str, object], changes: Mapping[str, object]) -> dict:  # type: ignore[type-arg]
-    merged = dict(current)
-    for code, value in changes.items():
-        if value is None or value == "":
-            merged.pop(code, None)
-        else:
-            merged[code] = value
-    return merged
 
 
 def _text(value: int | None) -> str | None:

@@ -1,0 +1,44 @@
+"""The application layer: one function per thing a user can do, called by the command line (`cli.py`)
+and by the window (`gui/`) alike. Each takes plain values (paths, strings, numbers, an open `Store`
+where the caller holds one) and returns plain results (dataclasses with `as_dict()` where the
+command line prints JSON) or raises a typed error (`core.errors.DomainError` and its kin) whose
+message is the Chinese text to show. No printing, no argument parsing, no Qt in here.
+
+Importing this package imports nothing; each module imports the heavy libraries it needs inside
+the function that needs them.
+
+| Action                                   | Function                          | Command              |
+|------------------------------------------|-----------------------------------|----------------------|
+| open the database (with the write lock)  | database.open_store               | (every command)      |
+| bind the database to a town              | database.bind_town                | init --town          |
+| make it the city's database              | database.use_for_city             | init --city          |
+| show / change the 单位信息                | database.show_profile / update_profile | profile         |
+| back up the database                     | database.backup                   | backup               |
+| restore a backup                         | database.restore                  | restore              |
+| check the audit chain                    | database.verify_audit             | audit verify         |
+| enter figures and 说明                    | figures.enter_figures             | enter                |
+| check a quarter                          | figures.check                     | check                |
+| enter / list the 基期数                   | figures.stock_bases               | base                 |
+| pace against the plan                    | figures.progress                  | progress             |
+| a year's rates and totals                | figures.annual                    | annual               |
+| the audit trail (修改记录)                | figures.history                   | history              |
+| the quarters' states                     | figures.statuses                  | status               |
+| 退回修改                                   | figures.reopen                    | reopen               |
+| read / import a plan                     | plans.read_plan / import_plan     | targets import       |
+| list the plans                           | plans.list_plans                  | targets list         |
+| export a return (signed or draft)        | returns.export_quarter            | export               |
+|   … step by step (the window)            | returns.prepare_export, open_identity, reserve_for_signing, write_files, record_signed | |
+| print preview of a return or its summary | returns.write_preview             | (window)             |
+| import the town's signing identity       | identity.import_identity          | identity import      |
+| show it                                  | identity.show_identity            | identity show        |
+| read a passphrase                        | identity.passphrase_from          | --passphrase-file    |
+| verify return files                      | city.verify_files                 | verify               |
+| collect a folder and consolidate         | city.consolidate (collect_returns, summarise) | consolidate |
+| write the city's 汇总表                   | city.write_city_summary           | consolidate --out    |
+| create the city's root                   | city.create_root                  | city init            |
+| issue a town's identity                  | city.issue_identity               | city issue           |
+| revoke a town's identity                 | city.revoke_identity              | city revoke          |
+| the demo set of signed returns           | city.demo_set                     | city demo            |
+
+Signed plan packages (issue 14) live in `plan_packages.py`.
+"""

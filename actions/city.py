@@ -1,0 +1,249 @@
+"""The city's actions: verify return files, collect a folder and consolidate a quarter, write the city's
+summary (汇总表), and the city's certificates (create the root, issue and revoke a town's, the demo set).
+
+Nothing here imports the database layer unless an action opens a database (the city's commands start
+quickly and run where no database exists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.errors import InputError
+from reports.files import printable
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from core.consolidation import CitySummary
+    from core.plans import Plan
+    from core.quarters import Quarter
+    from reports.collect import Collection
+    from reports.verify import Revocations, Verdict
+    from storage.store import Store
+
+__all__ = ["printable"]
+
+
+def trust_roots(trust: Path) -> list[x509.Certificate]:
+    """The city's root certificate(s) in a .pem file, or a refusal when the file holds none."""
+    from reports.identity import load_trust_roots
+
+    return load_trust_roots(trust)
+
+
+def stored_trust_roots(store: Store) -> list[x509.Certificate]:
+    """The root certificate(s) the city's database trusts (set by `init --city --trust`)."""
+    from cryptography import x509
+
+    pem = store.trust_root_pem()
+    if not pem:
+        raise InputError("尚未设置受信任的市局根证书")
+    return x509.load_pem_x509_certificates(pem.encode("ascii"))
+
+
+def revocations(crls: list[Path], roots: list[x509.Certificate]) -> Revocations:
+    """The city's revocation lists (CRL files written by `city revoke`), each checked against the roots."""
+    from reports.verify import load_crls
+
+    return load_crls(crls, roots)
+
+
+def verify_files(trust: Path, crls: list[Path], files: list[Path]) -> list[Verdict]:
+    """Each file's verdict: valid (town, quarter, revision, when signed) or why not."""
+    from reports.verify import Verifier
+
+    roots = trust_roots(trust)
+    verifier = Verifier(roots, revocations=revocations(crls, roots))
+    return [verifier.verify(path) for path in files]
+
+
+def collect_returns(
+    folder: Path,
+    roots: list[x509.Certificate],
+    crls: Revocations | None = None,
+    step: Callable[[str], bool] | None = None,
+) -> Collection:
+    """Verify every return in a folder (and its sub-folders); the latest valid revision per town and quarter."""
+    from reports.collect import collect
+
+    return collect(folder, roots, step, crls=crls)
+
+
+def city_plans(store: Store | None) -> list[Plan]:
+    """The plans a consolidation measures against: the database's, or the shipped plan when it has none."""
+    from core.plans import load_shipped_plan
+
+    plans = store.plans() if store is not None else []
+    return plans or [load_shipped_plan()]
+
+
+@dataclass(frozen=True)
+class Consolidated:
+    """A quarter consolidated from a collected folder; `files` are the summary files written, if any."""
+
+    quarter: Quarter
+    folder: Path
+    collection: Collection
+    summary: CitySummary
+    conflicted: set[str]
+    files: list[Path] = field(default_factory=list)
+
+    def entries(self, verdicts: list[Verdict]) -> list[dict[str, object]]:
+        """This quarter's files among `verdicts`: file, town, revision."""
+        return [{"file": v.file, "town": v.town, "revision": v.revision} for v in verdicts if v.quarter == self.quarter.code]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The shape of `consolidate --json`."""
+        from reports.city_report import city_json
+
+        collection, summary = self.collection, self.summary
+        return {
+            "quarter": self.quarter.code,
+            "valid": list(summary.reporting),
+            "missing": list(summary.missing),
+            "invalid": [{"file": v.file, "reason": v.reason} for v in collection.invalid],
+            "superseded": self.entries(collection.superseded),
+            "conflicts": self.entries(collection.conflicts),
+            "skipped": [{"file": v.file, "reason": v.reason} for v in collection.skipped],
+            "towns": {t: dict(collection.chosen[(t, self.quarter)].payload.figures) for t in summary.reporting},  # type: ignore[union-attr]
+            "city": city_json(summary),
+            "city_label": summary.city_label,
+            "town_checks": {t: flags for t, flags in summary.checks.items() if flags},
+            "files": [str(p) for p in self.files],
+        }
+
+
+def summarise(collection: Collection, quarter: Quarter, plans: list[Plan], folder: Path) -> Consolidated:
+    """The city's summary of one quarter of a collection (towns with conflicting returns left out)."""
+    return Consolidated(quarter, folder, collection, collection.summary(quarter, plans), collection.conflicted_towns(quarter))
+
+
+def summary_files(quarter: Quarter, folder: Path) -> list[Path]:
+    """Where the city's summary of a quarter is written: the workbook and the PDF."""
+    stem = f"{quarter.code}_全市_汇总表"
+    return [folder / f"{stem}.xlsx", folder / f"{stem}.pdf"]
+
+
+def write_city_summary(consolidated: Consolidated, folder: Path, overwrite: bool = False) -> list[Path]:
+    """Write the 汇总表 (.xlsx and .pdf), both or neither; an existing file is refused unless `overwrite`."""
+    from reports.city_report import write_city_pdf, write_city_workbook
+    from reports.files import refuse_existing, write_atomically
+
+    summary, conflicted = consolidated.summary, consolidated.conflicted
+    targets = summary_files(consolidated.quarter, folder)
+    if not overwrite:
+        refuse_existing(targets)
+    write_atomically(targets[0], lambda p: write_city_workbook(summary, conflicted, p))
+    write_atomically(targets[1], lambda p: write_city_pdf(summary, conflicted, p))
+    return targets
+
+
+def consolidate(
+    folder: Path,
+    quarter_text: str,
+    trust: Path,
+    crls: list[Path],
+    db: Path | None = None,
+    out: Path | None = None,
+    overwrite: bool = False,
+) -> Consolidated:
+    """Verify a folder of returns and consolidate a quarter; write the 汇总表 to `out` when given.
+
+    The plans come from the database when one is given or the default one exists, else the shipped plan.
+    """
+    from actions.database import database_path, open_store
+    from core.quarters import Quarter
+
+    quarter = Quarter.parse(quarter_text)
+    if not folder.is_dir():
+        raise InputError(f"找不到文件夹 {folder}")
+    roots = trust_roots(trust)
+    collection = collect_returns(folder, roots, revocations(crls, roots))
+    if db is not None or database_path(None).exists():
+        with open_store(db) as store:
+            plans = city_plans(store)
+    else:
+        plans = city_plans(None)
+    consolidated = summarise(collection, quarter, plans, folder)
+    if out is None:
+        return consolidated
+    written = write_city_summary(consolidated, out, overwrite)
+    return Consolidated(quarter, folder, collection, consolidated.summary, consolidated.conflicted, written)
+
+
+@dataclass(frozen=True)
+class CityRoot:
+    certificate: Path
+    key: Path
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"certificate": str(self.certificate), "key": str(self.key)}
+
+
+def create_root(out: Path, passphrase: bytes) -> CityRoot:
+    """The city's root certificate (made once): the .pem to hand out and the .p12 to keep offline."""
+    from reports.identity import create_city_root
+
+    return CityRoot(*create_city_root(out, passphrase))
+
+
+@dataclass(frozen=True)
+class Issued:
+    town: str
+    file: Path  # the town's .p12
+
+    @property
+    def certificate(self) -> Path:
+        return self.file.with_suffix(".pem")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"town": self.town, "file": str(self.file), "certificate": str(self.certificate)}
+
+
+def issue_identity(
+    root: Path, root_passphrase: bytes, town: str, out: Path, passphrase: bytes, days: int = 3 * 365
+) -> Issued:
+    """A town's signing identity, issued by the city's root, valid `days` days."""
+    from reports.identity import issue_town_identity
+
+    return Issued(town, issue_town_identity(root, root_passphrase, town, out, passphrase, days=days))
+
+
+@dataclass(frozen=True)
+class Revoked:
+    crl: Path
+    town: str | None
+    serial: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"crl": str(self.crl), "town": self.town, "serial": f"{self.serial:x}"}
+
+
+def revoke_identity(root: Path, root_passphrase: bytes, certificate: Path, out: Path, existing: Path | None) -> Revoked:
+    """Write a revocation list signed by the root: the entries of `existing` plus this town certificate."""
+    from reports.identity import revoke, town_of
+
+    crl, revoked = revoke(root, root_passphrase, certificate, out, existing_crl=existing)
+    return Revoked(crl, town_of(revoked), revoked.serial_number)
+
+
+@dataclass(frozen=True)
+class Demo:
+    root: Path  # the root certificate to trust
+    returns: Path  # the folder of signed returns
+    files: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"trust": str(self.root), "returns": str(self.returns), "files": self.files}
+
+
+def demo_set(out: Path, with_pdf: bool = False) -> Demo:
+    """A demo: a root, every town's identity and signed returns for the whole plan period."""
+    from reports.demo_returns import generate_demo_set
+
+    made = generate_demo_set(out, with_pdf=with_pdf)
+    return Demo(made.root, made.returns, made.files)

@@ -1,0 +1,170 @@
+"""Actions on the database itself: open it, bind it to a town or to the city, the profile, backup,
+restore and checking the audit chain.
+
+Importing this module does not import SQLAlchemy (the command line's quick commands use the paths below).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from storage.basics import PROFILE_LABELS, data_dir, default_db_path
+
+if TYPE_CHECKING:
+    from storage.audit import AuditCheck
+    from storage.store import Profile, Store
+
+__all__ = ["PROFILE_LABELS", "data_dir", "default_db_path"]
+
+
+def database_path(db: Path | None) -> Path:
+    """The database a command means: the one given, else the default (or TOWN_RETURNS_DB)."""
+    return db or default_db_path()
+
+
+@contextmanager
+def open_store(db: Path | None, writes: str | None = None) -> Iterator[Store]:
+    """The database; an action that writes holds the database's lock (the window's too) while it runs.
+
+    `writes` names the action for the lock's owner note, e.g. "命令行（录入数值）" shows who holds it.
+    """
+    from storage.lock import DatabaseLock
+    from storage.store import Store
+
+    path = database_path(db)
+    lock = DatabaseLock(path, f"命令行（{writes}）") if writes else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        with Store(path) as store:
+            yield store
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Is this the database lock's refusal? (storage.lock is only imported by actions that take it.)"""
+    lock = sys.modules.get("storage.lock")
+    return lock is not None and isinstance(exc, lock.DatabaseInUse)
+
+
+def is_damaged(exc: BaseException) -> bool:
+    errors = sys.modules.get("storage.errors")
+    return errors is not None and isinstance(exc, errors.DatabaseDamaged)
+
+
+def damaged_hint(db: Path | None) -> str:
+    """What to do about a damaged database: the newest good backup and the command that restores it."""
+    from storage.backup import newest_good_backup
+
+    path = database_path(db)
+    newest = newest_good_backup(path)
+    if newest:
+        return f"\n最近的完好备份：{newest}\n恢复：python main.py --db \"{path}\" restore \"{newest}\""
+    return "\n没有找到这个数据库的完好备份；如有别处保存的备份，可以用 restore 备份文件 恢复。"
+
+
+def file_error_message(exc: OSError, db: Path | None) -> str:
+    """A failed file operation in words a clerk can act on (disk full, read-only, locked…)."""
+    from storage.errors import classify
+
+    problem = classify(exc, Path(exc.filename or database_path(db)))
+    return problem.message if problem is not None else f"文件操作失败：{exc.strerror or exc}（{exc.filename or ''}）"
+
+
+@dataclass(frozen=True)
+class Binding:
+    db: Path
+    town: str | None = None  # None: bound to the city
+    trust: Path | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.town is None:
+            return {"mode": "city", "db": str(self.db)}
+        return {"town": self.town, "db": str(self.db)}
+
+
+def bind_town(db: Path | None, town: str) -> Binding:
+    with open_store(db, writes="绑定镇街") as store:
+        return Binding(store.path, town=store.bind_town(town))
+
+
+def use_for_city(db: Path | None, trust: Path) -> Binding:
+    """Make the database the city's consolidation database, trusting the root certificate in `trust`."""
+    from reports.identity import load_trust_roots
+
+    load_trust_roots(trust)  # refuse a file that is not a certificate, before the database is touched
+    with open_store(db, writes="设为市局汇总") as store:
+        store.set_city_mode(trust.read_text(encoding="ascii", errors="replace"))
+        return Binding(store.path, trust=trust)
+
+
+@dataclass(frozen=True)
+class ProfileView:
+    town: str | None
+    profile: Profile
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"town": self.town, **self.profile.__dict__}
+
+
+def show_profile(store: Store) -> ProfileView:
+    return ProfileView(store.town(), store.profile())
+
+
+def update_profile(store: Store, changes: Mapping[str, str]) -> ProfileView:
+    """Change some of the 单位信息 fields (named as in PROFILE_LABELS); the others stay."""
+    from storage.store import Profile
+
+    if changes:
+        store.set_profile(Profile(**{**store.profile().__dict__, **changes}))
+    return show_profile(store)
+
+
+def backup(store: Store, target: Path) -> Path:
+    return store.backup(target)
+
+
+@dataclass(frozen=True)
+class Restored:
+    db: Path
+    source: Path
+    previous: Path | None  # the database as it was, kept as a backup
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"restored": str(self.db), "previous": str(self.previous) if self.previous else None}
+
+
+def restore(db: Path | None, source: Path) -> Restored:
+    """Replace the database with a checked backup; the current one is kept first. No Store may be open on it."""
+    from storage.store import restore_database
+
+    path = database_path(db)
+    return Restored(path, source, restore_database(path, source))
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    check: AuditCheck
+
+    @property
+    def ok(self) -> bool:
+        return self.check.ok
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.check.ok,
+            "rows": self.check.rows,
+            "first_bad_id": self.check.first_bad_id,
+            "message": self.check.message,
+        }
+
+
+def verify_audit(store: Store) -> AuditReport:
+    return AuditReport(store.verify_audit())

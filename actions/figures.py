@@ -1,0 +1,209 @@
+"""Actions on a town's figures: enter figures and 说明, check a quarter, the 基期数, progress, the year,
+the audit trail (修改记录), the quarters' states and 退回修改."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from core.errors import InputError
+
+if TYPE_CHECKING:
+    from core.plans import Plan
+    from core.progress import Progress, YearResult
+    from core.quarters import Quarter
+    from core.validation import Finding
+    from storage.store import AuditRow, Change, QuarterStatus, Store
+
+
+def _quarter(store: Store, text: str | None) -> Quarter:
+    """The quarter named (如 2024Q3 或 2024年第3季度), or the latest ended one."""
+    from core.quarters import Quarter
+
+    return Quarter.parse(text) if text else Quarter.latest_ended(store.today())
+
+
+@dataclass(frozen=True)
+class Entered:
+    """What `enter_figures` did: saved (with the changes and the findings after saving) or refused."""
+
+    town: str | None
+    quarter: Quarter
+    saved: bool
+    findings: list[Finding]
+    changes: list[Change] = field(default_factory=list)
+
+    @property
+    def blocking(self) -> list[Finding]:
+        return [f for f in self.findings if f.blocks_saving]
+
+    def as_dict(self) -> dict[str, Any]:
+        if not self.saved:
+            return {"saved": False, "findings": [f.as_dict() for f in self.findings]}
+        return {
+            "saved": True,
+            "changes": [c.__dict__ for c in self.changes],
+            "findings": [f.as_dict() for f in self.findings],
+        }
+
+
+def enter_figures(
+    store: Store,
+    quarter_text: str,
+    figures: Sequence[tuple[str, str]],
+    explanations: Sequence[tuple[str, str]] = (),
+) -> Entered:
+    """Save typed figures (code, text; blank text clears) and 说明 (code, text) for a quarter.
+
+    Nothing is saved when a figure is not a count or a check finds an error: the result says why.
+    """
+    from core.indicators import BY_CODE, is_known_code
+    from core.numbers import parse_counts
+    from core.quarters import Quarter
+    from core.validation import has_errors
+
+    quarter = Quarter.parse(quarter_text)
+    for code, _text in figures:
+        if code not in BY_CODE:
+            raise InputError(f"未知指标代码“{code}”。可用代码：{', '.join(BY_CODE)}")
+    values, invalid = parse_counts(dict(figures))
+    notes: dict[str, str | None] = {}
+    for code, text in explanations:
+        if not is_known_code(code):
+            raise InputError(f"未知指标代码“{code}”")
+        notes[code] = text
+    findings = store.check(quarter, values, notes, invalid)
+    if has_errors(findings):
+        return Entered(store.town(), quarter, False, findings)
+    changes = store.save_quarter(quarter, values, notes)
+    return Entered(store.town(), quarter, True, store.check(quarter), changes)
+
+
+@dataclass(frozen=True)
+class Checked:
+    town: str | None
+    quarter: Quarter
+    findings: list[Finding]
+
+    @property
+    def has_errors(self) -> bool:
+        from core.validation import has_errors
+
+        return has_errors(self.findings)
+
+    def as_list(self) -> list[dict[str, object]]:
+        return [f.as_dict() for f in self.findings]
+
+
+def check(store: Store, quarter_text: str) -> Checked:
+    from core.quarters import Quarter
+
+    quarter = Quarter.parse(quarter_text)
+    return Checked(store.town(), quarter, store.check(quarter))
+
+
+@dataclass(frozen=True)
+class Bases:
+    """The 基期数 of the current plan's 季末数 indicators; `changed` were saved just now."""
+
+    plan: Plan
+    bases: dict[str, int]
+    changed: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"plan": self.plan.name, "bases": self.bases}
+
+
+def stock_bases(store: Store, figures: Sequence[tuple[str, str]] = ()) -> Bases:
+    """Set (code, text) 基期数 of the current plan, then list them all."""
+    from core.errors import NumberError
+    from core.indicators import BY_CODE, INDICATORS, Kind, display_name
+    from core.numbers import parse_count
+
+    plan = store.current_plan()
+    if plan is None:
+        raise InputError("尚未导入规划，没有基期数可录入")
+    changed: dict[str, int] = {}
+    for code, text in figures:
+        if code not in BY_CODE or BY_CODE[code].kind is not Kind.STOCK:
+            stocks = "、".join(i.code for i in INDICATORS if i.kind is Kind.STOCK)
+            raise InputError(f"只有季末数指标有基期数，可用代码：{stocks}")
+        try:
+            value = parse_count(text)
+        except NumberError as exc:
+            raise InputError(f"{display_name(code)}基期数：{exc.message}") from None
+        if value is None:
+            raise InputError(f"{display_name(code)}基期数不能为空")
+        store.set_stock_base(plan, code, value)
+        changed[code] = value
+    return Bases(plan, store.stock_bases(plan), changed)
+
+
+def progress(store: Store, quarter_text: str | None = None) -> Progress:
+    """Pace against the plan at a quarter (default: the latest ended one)."""
+    from core.progress import compute_progress
+
+    town = store.require_town()
+    quarter = _quarter(store, quarter_text)
+    plan = store.plan_for(quarter)
+    return compute_progress(plan, town, quarter, store.history(), store.stock_bases(plan))
+
+
+def annual(store: Store, year: int) -> YearResult:
+    """A calendar year's rates against the annual targets and its flows' totals."""
+    from core.progress import compute_year
+    from core.quarters import Quarter
+
+    town = store.require_town()
+    return compute_year(store.plan_for(Quarter(year, 4)), town, year, store.history())
+
+
+def history(store: Store, quarter_text: str | None = None, indicator: str | None = None) -> list[AuditRow]:
+    """The audit trail (修改记录), optionally of one quarter and one indicator or profile field."""
+    from core.indicators import is_known_code
+    from core.quarters import Quarter
+    from storage.basics import PROFILE_LABELS
+
+    quarter = Quarter.parse(quarter_text) if quarter_text else None
+    if indicator and not is_known_code(indicator) and indicator not in PROFILE_LABELS:
+        raise InputError(f"未知指标代码“{indicator}”")
+    return store.audit_trail(quarter, indicator)
+
+
+@dataclass(frozen=True)
+class QuarterState:
+    quarter: Quarter
+    status: QuarterStatus
+
+    def as_dict(self) -> dict[str, Any]:
+        # state is one of 未填报、草稿、已上报、已退回修改、需重新上报
+        return {
+            "quarter": self.quarter.code,
+            "state": self.status.name,
+            "revision": self.status.revision,
+            "reason": self.status.stale_because,
+        }
+
+
+def statuses(store: Store) -> list[QuarterState]:
+    """Every quarter of the plans, in order, with its state: 草稿 / 已上报（第 n 版）/ 已退回修改 …"""
+    return [QuarterState(q, s) for q, s in store.plan_quarter_statuses().items()]
+
+
+@dataclass(frozen=True)
+class Reopened:
+    quarter: Quarter
+    status: QuarterStatus
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"quarter": self.quarter.code, "state": self.status.state, "revision": self.status.revision}
+
+
+def reopen(store: Store, quarter_text: str, reason: str) -> Reopened:
+    """退回修改: unlock a submitted quarter; the reason is kept in the audit trail."""
+    from core.quarters import Quarter
+
+    quarter = Quarter.parse(quarter_text)
+    return Reopened(quarter, store.reopen(quarter, reason))
+
