@@ -61,6 +61,19 @@ def verify_files(trust: Path, crls: list[Path], files: list[Path]) -> list[Verdi
     return [verifier.verify(path) for path in files]
 
 
+def verify_isolated_files(
+    files: list[Path],
+    roots: list[x509.Certificate],
+    crls: Revocations | None,
+    step: Callable[[str], bool] | None = None,
+) -> list[Verdict]:
+    """The same verdicts as `verify_files`, each file read in a bounded worker process (the window's
+    way, as when collecting a folder: a hostile file cannot exhaust the window's memory)."""
+    from reports.collect import verify_isolated
+
+    return list(verify_isolated(files, roots, crls, workers=1, step=step))
+
+
 def collect_returns(
     folder: Path,
     roots: list[x509.Certificate],

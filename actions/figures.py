@@ -3,7 +3,7 @@ the audit trail (修改记录), the quarters' states and 退回修改."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -17,11 +17,19 @@ if TYPE_CHECKING:
     from storage.store import AuditRow, Change, QuarterStatus, Store
 
 
-def _quarter(store: Store, text: str | None) -> Quarter:
+def _quarter(store: Store, quarter: Quarter | str | None) -> Quarter:
     """The quarter named (如 2024Q3 或 2024年第3季度), or the latest ended one."""
     from core.quarters import Quarter
 
-    return Quarter.parse(text) if text else Quarter.latest_ended(store.today())
+    if isinstance(quarter, Quarter):
+        return quarter
+    return Quarter.parse(quarter) if quarter else Quarter.latest_ended(store.today())
+
+
+def _named(quarter: Quarter | str) -> Quarter:
+    from core.quarters import Quarter
+
+    return quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,7 @@ class Entered:
 
 def enter_figures(
     store: Store,
-    quarter_text: str,
+    quarter_text: Quarter | str,
     figures: Sequence[tuple[str, str]],
     explanations: Sequence[tuple[str, str]] = (),
 ) -> Entered:
@@ -60,10 +68,9 @@ def enter_figures(
     """
     from core.indicators import BY_CODE, is_known_code
     from core.numbers import parse_counts
-    from core.quarters import Quarter
     from core.validation import has_errors
 
-    quarter = Quarter.parse(quarter_text)
+    quarter = _named(quarter_text)
     for code, _text in figures:
         if code not in BY_CODE:
             raise InputError(f"未知指标代码“{code}”。可用代码：{', '.join(BY_CODE)}")
@@ -78,6 +85,22 @@ def enter_figures(
         return Entered(store.town(), quarter, False, findings)
     changes = store.save_quarter(quarter, values, notes)
     return Entered(store.town(), quarter, True, store.check(quarter), changes)
+
+
+def save_figures(
+    store: Store,
+    quarter: Quarter,
+    values: Mapping[str, int | None],
+    explanations: Mapping[str, str | None],
+    loaded: Mapping[str, int] | None = None,
+    loaded_explanations: Mapping[str, str] | None = None,
+) -> list[Change]:
+    """Save a quarter's parsed figures and 说明 as the window holds them (SaveRefused on errors).
+
+    With `loaded` (what the window showed), figures changed elsewhere since raise FiguresChangedElsewhere
+    rather than being overwritten; call again without `loaded` to overwrite on purpose.
+    """
+    return store.save_quarter(quarter, values, explanations, loaded=loaded, loaded_explanations=loaded_explanations)
 
 
 @dataclass(frozen=True)
@@ -96,10 +119,8 @@ class Checked:
         return [f.as_dict() for f in self.findings]
 
 
-def check(store: Store, quarter_text: str) -> Checked:
-    from core.quarters import Quarter
-
-    quarter = Quarter.parse(quarter_text)
+def check(store: Store, quarter_text: Quarter | str) -> Checked:
+    quarter = _named(quarter_text)
     return Checked(store.town(), quarter, store.check(quarter))
 
 
@@ -115,13 +136,18 @@ class Bases:
         return {"plan": self.plan.name, "bases": self.bases}
 
 
-def stock_bases(store: Store, figures: Sequence[tuple[str, str]] = ()) -> Bases:
-    """Set (code, text) 基期数 of the current plan, then list them all."""
+def stock_bases(
+    store: Store, figures: Sequence[tuple[str, str | int]] = (), quarter: Quarter | None = None
+) -> Bases:
+    """Set (code, typed text or count) 基期数 of the plan (the one `quarter` falls in, else the current
+    one), then list them all."""
     from core.errors import NumberError
     from core.indicators import BY_CODE, INDICATORS, Kind, display_name
     from core.numbers import parse_count
 
-    plan = store.current_plan()
+    plan = store.plan_for(quarter) if quarter is not None else store.current_plan()
+    if plan is None and quarter is not None:
+        raise InputError(f"{quarter.label}不在任何已导入的规划期内，没有基期数")
     if plan is None:
         raise InputError("尚未导入规划，没有基期数可录入")
     changed: dict[str, int] = {}
@@ -140,7 +166,7 @@ def stock_bases(store: Store, figures: Sequence[tuple[str, str]] = ()) -> Bases:
     return Bases(plan, store.stock_bases(plan), changed)
 
 
-def progress(store: Store, quarter_text: str | None = None) -> Progress:
+def progress(store: Store, quarter_text: Quarter | str | None = None) -> Progress:
     """Pace against the plan at a quarter (default: the latest ended one)."""
     from core.progress import compute_progress
 
@@ -200,10 +226,8 @@ class Reopened:
         return {"quarter": self.quarter.code, "state": self.status.state, "revision": self.status.revision}
 
 
-def reopen(store: Store, quarter_text: str, reason: str) -> Reopened:
+def reopen(store: Store, quarter_text: Quarter | str, reason: str) -> Reopened:
     """退回修改: unlock a submitted quarter; the reason is kept in the audit trail."""
-    from core.quarters import Quarter
-
-    quarter = Quarter.parse(quarter_text)
+    quarter = _named(quarter_text)
     return Reopened(quarter, store.reopen(quarter, reason))
 

@@ -6,7 +6,7 @@ import html
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -50,6 +50,9 @@ from gui.window_layout import fit_to_screen, restore_states, save_states
 from reports.city_report import columns, table_rows
 from reports.collect import Collection
 from storage.store import Store
+
+if TYPE_CHECKING:
+    from actions.city import Consolidated
 
 log = logging.getLogger(__name__)
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -271,6 +274,7 @@ class CityWindow(QMainWindow):
         self.settings = QSettings()
         self.collection: Collection | None = None
         self.summary: CitySummary | None = None
+        self.consolidated: Consolidated | None = None
         self.folder: Path | None = None
         self.task: BackgroundTask | None = None
         self.setWindowTitle("镇街人社指标填报系统 — 市局汇总")
@@ -309,8 +313,10 @@ class CityWindow(QMainWindow):
             self.crl_button.setText(f"吊销列表：{self.crl_path.name}")
         bar.addWidget(QLabel("汇总季度："))
         self.quarter_box = QComboBox()
-        plans = self.store.plans()
-        quarters = [q for plan in plans for q in plan.quarters]
+        from actions.city import city_plans
+
+        self.plans = city_plans(self.store)
+        quarters = [q for plan in self.plans for q in plan.quarters]
         self.quarters = quarters
         for quarter in reversed(quarters):
             self.quarter_box.addItem(quarter.label, quarter.code)
@@ -406,19 +412,16 @@ class CityWindow(QMainWindow):
             self.collect_folder(self.folder)
 
     def collect_folder(self, folder: Path) -> BackgroundTask | None:
-        from cryptography import x509
+        from actions.city import collect_returns, revocations, stored_trust_roots
 
-        from reports.collect import collect
-        from reports.verify import load_crls
-
-        pem = self.store.trust_root_pem()
-        if not pem:
-            show_error(self, "尚未设置受信任的市局根证书")
+        try:
+            roots = stored_trust_roots(self.store)
+        except DomainError as exc:
+            show_error(self, exc)
             return None
-        roots = x509.load_pem_x509_certificates(pem.encode("ascii"))
         crl = self.crl_path
         try:
-            revocations = load_crls([crl] if crl else [], roots)
+            revoked = revocations([crl] if crl else [], roots)
         except DomainError as exc:
             show_error(self, exc, title="吊销列表不可用")
             return None
@@ -441,7 +444,7 @@ class CityWindow(QMainWindow):
                 show_error(self, error, title="核验失败")
 
         task = BackgroundTask(
-            self, "正在核验季报", lambda step: collect(folder, roots, step, crls=revocations), collected, failed
+            self, "正在核验季报", lambda step: collect_returns(folder, roots, revoked, step), collected, failed
         )
         self.task = task
         task.start()
@@ -471,9 +474,11 @@ class CityWindow(QMainWindow):
             self.summary_model.set_summary(None, set())
             self.chart.show_summary(None, self.chart_indicator.currentData())
             return
+        from actions.city import summarise
+
         quarter = self.quarter
-        conflicted = collection.conflicted_towns(quarter)
-        self.summary = collection.summary(quarter, self.store.plans())
+        self.consolidated = summarise(collection, quarter, self.plans, self.folder or Path())
+        self.summary, conflicted = self.consolidated.summary, self.consolidated.conflicted
         self.summary_model.set_summary(self.summary, conflicted)
         self.chart.show_summary(self.summary, self.chart_indicator.currentData())
         in_quarter = [v for v in collection.superseded + collection.conflicts if v.quarter == quarter.code]
@@ -508,10 +513,9 @@ class CityWindow(QMainWindow):
         self.files_model.set_rows(rows)
 
     def export_summary(self, folder: Path | None = None) -> list[Path]:
-        from reports.city_report import write_city_pdf, write_city_workbook
-        from reports.files import OutputExists, refuse_existing, write_atomically
+        from actions.city import summary_files, write_city_summary
 
-        if self.summary is None or self.collection is None:
+        if self.consolidated is None or self.collection is None:
             show_error(self, "请先选择季报文件夹并完成核验")
             return []
         if folder is None:
@@ -519,20 +523,17 @@ class CityWindow(QMainWindow):
             if not chosen:
                 return []
             folder = Path(chosen)
-        summary, conflicted = self.summary, self.collection.conflicted_towns(self.summary.quarter)
-        stem = f"{summary.quarter.code}_全市_汇总表"
-        targets = [folder / f"{stem}.xlsx", folder / f"{stem}.pdf"]
-        try:
-            refuse_existing(targets)
-        except OutputExists:
+        consolidated = self.consolidated
+        overwrite = False
+        if any(p.exists() for p in summary_files(consolidated.quarter, folder)):
             answer = QMessageBox.question(
-                self, "文件已存在", f"{folder} 中已有{summary.quarter.label}的汇总表，要覆盖吗？"
+                self, "文件已存在", f"{folder} 中已有{consolidated.quarter.label}的汇总表，要覆盖吗？"
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return []
+            overwrite = True
         try:
-            write_atomically(targets[0], lambda p: write_city_workbook(summary, conflicted, p))
-            write_atomically(targets[1], lambda p: write_city_pdf(summary, conflicted, p))
+            targets = write_city_summary(consolidated, folder, overwrite)
         except (DomainError, OSError) as exc:
             show_error(self, exc, title="导出失败")
             return []

@@ -11,11 +11,11 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QLineEdit, QPushButto
 
 from core.errors import NumberError
 from core.indicators import GROUPS, INDICATORS, RATES, Kind, display_name
-from core.numbers import parse_count
+from core.numbers import parse_count, parse_counts
 from core.plans import Plan
-from core.progress import History, rate_over, rate_text
+from core.progress import History, rate_over, rate_text, year_to_date
 from core.quarters import Quarter
-from core.validation import ERROR, Finding, QuarterInput, check_quarter
+from core.validation import ERROR, Finding, check_quarter, quarter_input
 
 COLUMNS = ("指标", "本季度", "单位", "上季度", "年度累计", "说明")
 INVALID_STYLE = "QLineEdit { border: 2px solid #c62828; background: #fff3f3; }"
@@ -198,14 +198,7 @@ class EntryForm(QWidget):
         return self._quarter
 
     def parsed(self) -> tuple[dict[str, int | None], dict[str, str]]:
-        values: dict[str, int | None] = {}
-        invalid: dict[str, str] = {}
-        for code, edit in self.value_edits.items():
-            try:
-                values[code] = parse_count(edit.text())
-            except NumberError as exc:
-                invalid[code] = exc.message
-        return values, invalid
+        return parse_counts({code: edit.text() for code, edit in self.value_edits.items()})
 
     def explanations(self) -> dict[str, str | None]:
         return {code: (edit.text().strip() or None) for code, edit in self.explain_edits.items()}
@@ -277,17 +270,21 @@ class EntryForm(QWidget):
         history[self._quarter] = values
         ytd_quarters = self._quarter.year_to_date()
         for indicator in INDICATORS:
-            code = indicator.code
-            if indicator.kind is Kind.STOCK:
-                ytd = None  # a 季末数 has no 年度累计 (its column holds the 基期数 button)
-            else:
-                entered = [v for q in ytd_quarters if (v := history.get(q, {}).get(code)) is not None]
-                ytd = sum(entered) if entered else None
-            self.ytd_labels[code].setText("—" if ytd is None else f"{ytd:,}")
-        notes = {code: text for code, text in self.explanations().items() if text}
+            # a 季末数 has no 年度累计 (its column holds the 基期数 button)
+            ytd = year_to_date(history, self._quarter, indicator.code)
+            self.ytd_labels[indicator.code].setText("—" if ytd is None else f"{ytd:,}")
         self._findings = check_quarter(
-            QuarterInput(
-                self._town, self._quarter, self._today, self._plan, values, self._history, notes, invalid, self._bases
+            quarter_input(
+                self._town,
+                self._quarter,
+                self._today,
+                self._plan,
+                history,
+                {},
+                values=values,
+                explanations=self.explanations(),
+                invalid=invalid,
+                bases=self._bases,
             )
         )
         errors = {f.indicator: f.message for f in self._findings if f.level == ERROR and f.indicator}

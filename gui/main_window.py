@@ -366,12 +366,14 @@ class MainWindow(QMainWindow):
             )
             if not ok:
                 return False
+        from actions.figures import stock_bases
+
         try:
-            self.store.set_stock_base(plan, code, value)
+            bases = stock_bases(self.store, [(code, value)], self.quarter)
         except DomainError as exc:
             show_error(self, exc, title="不能录入基期数")
             return False
-        self.form.set_bases(self.store.stock_bases(plan))
+        self.form.set_bases(bases.bases)
         self._refresh_visible_tab()
         self.statusBar().showMessage(f"已保存{display_name(code)}基期数 {value:,}", 5000)
         return True
@@ -382,8 +384,10 @@ class MainWindow(QMainWindow):
             if not ok:
                 return False
             reason = text
+        from actions.figures import reopen
+
         try:
-            self.store.reopen(self.quarter, reason)
+            reopen(self.store, self.quarter, reason)
         except DomainError as exc:
             show_error(self, exc, title="不能退回修改")
             return False
@@ -405,17 +409,16 @@ class MainWindow(QMainWindow):
             return False
         explanations = self.form.explanations()
         loaded, loaded_explanations = self.form.loaded()
+        from actions.figures import save_figures
         from storage.store import FiguresChangedElsewhere, SaveRefused
 
         try:
             try:
-                changes = self.store.save_quarter(
-                    self.quarter, values, explanations, loaded=loaded, loaded_explanations=loaded_explanations
-                )
+                changes = save_figures(self.store, self.quarter, values, explanations, loaded, loaded_explanations)
             except FiguresChangedElsewhere as exc:
                 if not self._overwrite_changed_elsewhere(exc):
                     return False
-                changes = self.store.save_quarter(self.quarter, values, explanations)
+                changes = save_figures(self.store, self.quarter, values, explanations)
         except SaveRefused as exc:
             show_error(self, exc, title="不能保存")
             return False
@@ -468,19 +471,19 @@ class MainWindow(QMainWindow):
         after telling the clerk why it cannot be made."""
         if not self.resolve_unsaved(self.quarter.label):
             return None
-        from reports.export import prepare_return
+        from actions.returns import prepare_export
 
         try:
-            return prepare_return(self.store, self.quarter, preview=True)
+            return prepare_export(self.store, self.quarter, preview=True)
         except DomainError as exc:
             show_error(self, exc, title="还不能导出")
             return None
 
     def _signing_identity(self) -> tuple[bool, Identity | None]:
         """(go on, identity): a signed export asks for the passphrase; without an identity, a draft."""
-        from reports.export import open_town_identity
+        from actions.returns import has_identity, open_identity
 
-        if self.store.identity_p12() is None:
+        if not has_identity(self.store):
             answer = QMessageBox.question(
                 self,
                 "没有签名证书",
@@ -493,7 +496,7 @@ class MainWindow(QMainWindow):
         if passphrase is None:
             return False, None
         try:
-            return True, open_town_identity(self.store, passphrase)
+            return True, open_identity(self.store, passphrase)
         except DomainError as exc:
             show_error(self, exc, title="不能签名")
             return False, None
@@ -501,10 +504,10 @@ class MainWindow(QMainWindow):
     def export_return(self, folder: Path | None = None) -> BackgroundTask | None:
         if not self.resolve_unsaved(self.quarter.label):
             return None
-        from reports.export import planned_paths, prepare_return, record_signed_export, write_return_files
+        from actions.returns import planned_files, prepare_export, record_signed, reserve_for_signing, write_files
 
         try:
-            prepare_return(self.store, self.quarter)  # refuse (unfinished quarter, errors) before asking the passphrase
+            data = prepare_export(self.store, self.quarter)  # refuse (unfinished quarter, errors) before the passphrase
         except DomainError as exc:
             show_error(self, exc, title="还不能导出")
             return None
@@ -512,14 +515,15 @@ class MainWindow(QMainWindow):
         if not go_on:
             return None
         try:
-            data = prepare_return(self.store, self.quarter, signed=identity is not None)
+            if missing_for_export(self.store.profile()):
+                if not self._complete_sign_off():
+                    return None
+                data = prepare_export(self.store, self.quarter)  # again, with the names the sign-off prints
+            if identity is not None:
+                data = reserve_for_signing(self.store, data)
         except DomainError as exc:
             show_error(self, exc, title="还不能导出")
             return None
-        if missing_for_export(self.store.profile()):
-            if not self._complete_sign_off():
-                return None
-            data = prepare_return(self.store, self.quarter, signed=identity is not None)  # with the names
         if folder is None:
             start = str(self.settings.value("export/folder", str(Path.home())))
             chosen = QFileDialog.getExistingDirectory(self, "选择保存季报的文件夹", start)
@@ -527,9 +531,8 @@ class MainWindow(QMainWindow):
                 return None
             folder = Path(chosen)
             self.settings.setValue("export/folder", chosen)
-        planned = planned_paths(data, folder)
         overwrite = False
-        if any(p.exists() for p in planned.paths):
+        if any(p.exists() for p in planned_files(data, folder)):
             answer = QMessageBox.question(
                 self,
                 "文件已存在",
@@ -543,7 +546,7 @@ class MainWindow(QMainWindow):
 
         def exported(result: ExportResult) -> None:
             if identity is not None:
-                record_signed_export(self.store, data, result)
+                record_signed(self.store, data, result)
                 self._refresh_quarter_labels()
                 self._load_quarter(self.quarter)
             self._on_exported(result)
@@ -551,7 +554,7 @@ class MainWindow(QMainWindow):
         task = BackgroundTask(
             self,
             "正在导出季报",
-            lambda step: write_return_files(data, folder, overwrite, step, identity),
+            lambda step: write_files(data, folder, overwrite, step, identity),
             exported,
             lambda error: show_error(self, error, title="导出失败"),
         )
@@ -579,13 +582,13 @@ class MainWindow(QMainWindow):
         data = self._ready_return()
         if data is None:
             return None
+        from actions.returns import write_preview
         from gui.printing import preview_pdf, show_page_top
-        from reports.pdf import write_return_pdf, write_summary_pdf
 
         folder = Path(tempfile.mkdtemp(prefix="town-returns-print-"))
         path = folder / ("return.pdf" if which == "pdf" else "summary.pdf")
         try:
-            (write_return_pdf if which == "pdf" else write_summary_pdf)(data, path)
+            write_preview(data, which, path)
             title = f"打印预览 — {data.town} {data.quarter.label}" + ("季报" if which == "pdf" else "摘要")
             dialog = preview_pdf(self, path, title)
         except DomainError as exc:
@@ -596,7 +599,8 @@ class MainWindow(QMainWindow):
         return dialog
 
     def import_identity(self, path: Path | None = None) -> bool:
-        from reports.identity import IdentityCancelled, import_identity_file
+        from actions.identity import import_identity
+        from reports.identity import IdentityCancelled
 
         if path is None:
             chosen, _ = QFileDialog.getOpenFileName(self, "选择市局签发的签名证书", "", "签名证书 (*.p12 *.pfx)")
@@ -605,8 +609,8 @@ class MainWindow(QMainWindow):
             path = Path(chosen)
         chosen_path = path
         try:
-            checked = import_identity_file(
-                self.store, path, lambda: ask_passphrase(self, f"请输入 {chosen_path.name} 的口令："), self.town
+            imported = import_identity(
+                self.store, path, lambda: ask_passphrase(self, f"请输入 {chosen_path.name} 的口令：")
             )
         except IdentityCancelled:
             return False
@@ -614,14 +618,14 @@ class MainWindow(QMainWindow):
             show_error(self, exc, title="导入失败")
             return False
         self.statusBar().showMessage(
-            f"已导入签名证书：{checked.identity.town}；市局根证书 SHA-256 指纹 {checked.root_fingerprint}", 15000
+            f"已导入签名证书：{imported.town}；市局根证书 SHA-256 指纹 {imported.root_fingerprint}", 15000
         )
         return True
 
     def import_plan(self, path: Path | None = None, period: tuple[str, str] | None = None) -> bool:
         """The city's 指标任务分解表 (.xlsx/.csv), as `targets import` does on the command line."""
+        from actions.plans import import_plan, needs_period, read_plan
         from core.plans import describe_plan
-        from reports.tables import read_plan_file
 
         if path is None:
             chosen, _ = QFileDialog.getOpenFileName(self, "选择市局下发的指标任务分解表", "", "分解表 (*.xlsx *.csv)")
@@ -631,15 +635,15 @@ class MainWindow(QMainWindow):
         try:
             if period is None:
                 try:
-                    plan = read_plan_file(path)
+                    plan = read_plan(path)
                 except DomainError as exc:
-                    if "推断规划期" not in exc.message:
+                    if not needs_period(exc):
                         raise
                     period = ask_plan_period(self, path.name)
                     if period is None:
                         return False
             if period is not None:
-                plan = read_plan_file(path, first=period[0], last=period[1])
+                plan = read_plan(path, first=period[0], last=period[1])
             answer = QMessageBox.question(
                 self,
                 "导入规划",
@@ -649,7 +653,7 @@ class MainWindow(QMainWindow):
             )
             if answer != QMessageBox.StandardButton.Yes:
                 return False
-            replaced = self.store.import_plan(plan, source=path.name)
+            replaced = import_plan(self.store, plan, path).replaced
         except (DomainError, OSError) as exc:
             show_error(self, exc, title="导入失败")
             return False
@@ -667,8 +671,10 @@ class MainWindow(QMainWindow):
                 return None
             target = Path(chosen)
             self.settings.setValue("backup/folder", str(target.parent))
+        from actions.database import backup
+
         try:
-            written = self.store.backup(target)
+            written = backup(self.store, target)
         except (DomainError, OSError) as exc:
             show_error(self, exc, title="备份失败")
             return None
@@ -677,7 +683,7 @@ class MainWindow(QMainWindow):
 
     def restore_backup(self, source: Path | None = None) -> bool:
         """Replace the database with a backup (checked first; the current one is kept as a backup)."""
-        from storage.store import restore_database
+        from actions.database import restore
 
         if not self.resolve_unsaved(self.quarter.label):
             return False
@@ -705,7 +711,7 @@ class MainWindow(QMainWindow):
         kept: Path | None = None
         failure: BaseException | None = None
         try:
-            kept = restore_database(path, source)
+            kept = restore(path, source).previous
         except (DomainError, OSError) as exc:
             failure = exc
         from storage.store import Store
@@ -755,8 +761,10 @@ class MainWindow(QMainWindow):
         self.current_dialog = dialog
         if not dialog.exec():
             return False
+        from actions.database import update_profile
+
         try:
-            self.store.set_profile(dialog.profile())
+            update_profile(self.store, dialog.profile().__dict__)
         except DomainError as exc:
             show_error(self, exc)
             return False

@@ -114,10 +114,10 @@ class SetupDialog(QDialog):
                 self.purpose.setCurrentIndex(0)
 
     def set_city_root(self, path: Path) -> None:
-        from reports.identity import load_trust_roots
+        from actions.city import trust_roots
 
         try:
-            load_trust_roots(path)
+            trust_roots(path)
         except DomainError as exc:
             QMessageBox.warning(self, "不是证书", exc.message)
             self.purpose.setCurrentIndex(0)

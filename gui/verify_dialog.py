@@ -143,20 +143,18 @@ class VerifyDialog(QDialog):
         if self.root is None:
             show_error(self, "请先选择受信任的市局根证书（city_root.pem）")
             return None
-        from reports.collect import verify_isolated
-        from reports.identity import load_trust_roots
-        from reports.verify import load_crls
+        from actions.city import revocations, trust_roots, verify_isolated_files
 
         try:
-            roots = load_trust_roots(self.root)
-            revocations = load_crls([self.crl] if self.crl else [], roots)
+            roots = trust_roots(self.root)
+            revoked = revocations([self.crl] if self.crl else [], roots)
         except DomainError as exc:
             show_error(self, exc)
             return None
 
         def work(step):  # type: ignore[no-untyped-def]
             # the same bounded workers and revocation list as the city's window: the same verdicts
-            return list(verify_isolated(files, roots, revocations, workers=1, step=step))
+            return verify_isolated_files(files, roots, revoked, step)
 
         self.task = BackgroundTask(self, "正在核验季报", work, self._show, lambda e: show_error(self, e))
         self.task.start()
