@@ -350,3 +350,32 @@ def test_the_form_and_the_store_check_the_same_input(store):
     assert Q not in data.history
     # the store adds only its notice of a quarter to resubmit, which this draft quarter is not
     assert check_quarter(data) == store.check(Q, typed)
+
+
+def test_the_window_and_the_command_line_refuse_another_towns_identity_with_one_message(
+    store, db_path, pki, tmp_path, capsys, qtbot, monkeypatch
+):
+    """Both doors reach `identity.import_identity`: the same refusal, word for word."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from gui import main_window as main_window_module
+    from gui.app import make_application
+    from gui.main_window import MainWindow
+
+    make_application()
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(text))
+    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: TOWN_PASS)
+    window = MainWindow(store, initial_quarter=Q)
+    qtbot.addWidget(window)
+    assert not window.import_identity(pki / "石龙.p12")
+    assert store.identity_p12() is None
+    window.close()
+    store.close()
+    passphrase = tmp_path / "pass.txt"
+    passphrase.write_bytes(TOWN_PASS + b"\n")
+    code = cli_main(
+        ["--db", str(db_path), "identity", "import", str(pki / "石龙.p12"), "--passphrase-file", str(passphrase)]
+    )
+    assert code == 2 and shown
+    assert capsys.readouterr().err.strip() == f"错误：{shown[-1]}"
