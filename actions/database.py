@@ -59,10 +59,15 @@ def is_damaged(exc: BaseException) -> bool:
     return errors is not None and isinstance(exc, errors.DatabaseDamaged)
 
 
+def newest_good_backup(db: Path | None) -> Path | None:
+    """The newest backup of this database that opens and passes its checks, if any."""
+    from storage.backup import newest_good_backup as newest
+
+    return newest(database_path(db))
+
+
 def damaged_hint(db: Path | None) -> str:
     """What to do about a damaged database: the newest good backup and the command that restores it."""
-    from storage.backup import newest_good_backup
-
     path = database_path(db)
     newest = newest_good_backup(path)
     if newest:

@@ -70,8 +70,9 @@ class Session:
 
 def open_or_recover(db_path: Path) -> Store | None:
     """Open the database; a damaged one is not opened, and the newest good backup is offered instead."""
-    from storage.backup import DatabaseDamaged, newest_good_backup
-    from storage.store import Store, restore_database
+    from actions.database import newest_good_backup, restore
+    from storage.backup import DatabaseDamaged
+    from storage.store import Store
 
     try:
         return Store(db_path)
@@ -86,7 +87,7 @@ def open_or_recover(db_path: Path) -> Store | None:
         )
         if answer != QMessageBox.StandardButton.Yes:
             return None
-        kept = restore_database(db_path, backup)
+        kept = restore(db_path, backup).previous
         QMessageBox.information(
             None, APP_TITLE, f"已从 {backup.name} 恢复。" + (f"\n损坏的文件已原样另存在 {kept}。" if kept else "")
         )

@@ -76,11 +76,11 @@ def town_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-u
     from PySide6.QtPrintSupport import QPrintPreviewWidget
     from PySide6.QtWidgets import QMessageBox
 
+    from actions.returns import export_quarter
     from core.plans import TOWNS
     from gui.app import open_session
     from gui.printing import show_page_top
     from gui.setup_dialog import SetupDialog
-    from reports.export import export_return
     from storage.demo import build_demo_database
     from storage.store import Profile
 
@@ -139,7 +139,7 @@ def town_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-u
         menu.popup(window.mapToGlobal(QPoint(0, window.menuBar().height())))
         written.append(_grab(app, menu, out / "file_menu.png"))
         menu.hide()
-        result = export_return(window.store, quarter, folder / "exported")
+        result = export_quarter(window.store, quarter.code, folder / "exported", passphrase=None)
         box = window._on_exported(result)
         written.append(_grab(app, box, out / "export_done.png"))
         box.close()
@@ -159,12 +159,12 @@ def town_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-u
 def city_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-untyped-def]
     from PySide6.QtCore import QSize
 
+    from actions.city import demo_set
     from core.quarters import Quarter
     from gui.city_window import CityWindow
-    from reports.demo_returns import generate_demo_set
     from storage.store import Store
 
-    demo = generate_demo_set(folder / "city_demo")
+    demo = demo_set(folder / "city_demo")
     written = []
     with Store(folder / "city.sqlite3") as store:
         store.set_city_mode(demo.root.read_text(encoding="ascii"))
