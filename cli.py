@@ -509,7 +509,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             for reason in exc.reasons:
                 print(f"  {reason}", file=sys.stderr)
             if args.json:
-                _print_json({"exported": False, "reasons": exc.reasons})
+                _print_json(exc.as_dict())
             return EXIT_REFUSED
     if args.json:
         _print_json(result.as_dict())

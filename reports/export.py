@@ -26,6 +26,10 @@ class ExportRefused(DomainError):
         self.reasons = reasons
         super().__init__(f"{quarter.label}还不能导出上报：\n" + "\n".join(f"· {r}" for r in reasons))
 
+    def as_dict(self) -> dict[str, object]:
+        """The shape of `export --json` when the export is refused."""
+        return {"exported": False, "reasons": self.reasons}
+
 
 class ExportCancelled(DomainError):
     pass
