@@ -379,3 +379,13 @@ def test_the_window_and_the_command_line_refuse_another_towns_identity_with_one_
     )
     assert code == 2 and shown
     assert capsys.readouterr().err.strip() == f"错误：{shown[-1]}"
+
+
+def test_a_refused_exports_json_is_the_refusals(ready, db_path, tmp_path, capsys):
+    with pytest.raises(ExportRefused) as refused:
+        returns.export_quarter(ready, "2026Q4", tmp_path, passphrase=None)
+    ready.close()
+    code = cli_main(["--db", str(db_path), "export", "--quarter", "2026Q4", "--out", str(tmp_path), "--unsigned", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 2 and json.loads(out) == {"exported": False, "reasons": refused.value.reasons}
+    assert err.startswith("2026年第4季度未导出，原因：")
