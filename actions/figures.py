@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from core.errors import InputError
+from storage.store import FiguresChangedElsewhere, SaveRefused
 
 if TYPE_CHECKING:
     from core.plans import Plan
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
     from core.quarters import Quarter
     from core.validation import Finding
     from storage.store import AuditRow, Change, QuarterStatus, Store
+
+__all__ = ["FiguresChangedElsewhere", "SaveRefused"]
 
 
 def _quarter(store: Store, quarter: Quarter | str | None) -> Quarter:

@@ -7,14 +7,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reports.identity import CheckedIdentity, IdentityCancelled, IdentityError
+
 if TYPE_CHECKING:
-    from reports.identity import CheckedIdentity
     from storage.store import Store
+
+__all__ = ["IdentityCancelled", "IdentityError"]
 
 
 def passphrase_from(file: Path | None, ask: Callable[[], str] | None = None) -> bytes:
     """A passphrase: the first line of `file`, else what `ask` (a prompt) answers, else a refusal."""
-    from reports.identity import IdentityError, read_passphrase_file
+    from reports.identity import read_passphrase_file
 
     if file is not None:
         return read_passphrase_file(file)

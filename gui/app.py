@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QTimer, QTranslator
 from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
 
+from actions.database import default_db_path
 from core.errors import DomainError
 from core.quarters import Quarter
 from gui.errors import show_error
 from gui.fonts import install_app_font
 from gui.main_window import APP_TITLE, MainWindow
 from gui.setup_dialog import SetupDialog
-from storage.basics import default_db_path
 
 if TYPE_CHECKING:
     from storage.lock import DatabaseLock

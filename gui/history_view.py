@@ -18,10 +18,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from actions.database import PROFILE_LABELS
 from core.indicators import INDICATORS, display_name
 from core.quarters import Quarter
 from gui.table_model import RowsModel
-from storage.basics import PROFILE_LABELS
 
 if TYPE_CHECKING:
     from storage.store import AuditRow

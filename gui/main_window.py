@@ -49,11 +49,12 @@ from gui.window_layout import fit_to_screen, restore_states, save_states
 if TYPE_CHECKING:
     from PySide6.QtPrintSupport import QPrintPreviewDialog
 
+    from actions.figures import FiguresChangedElsewhere
+    from actions.returns import ExportResult
     from gui.verify_dialog import VerifyDialog
-    from reports.export import ExportResult
     from reports.identity import Identity
     from reports.returns import ReturnData
-    from storage.store import FiguresChangedElsewhere, Store
+    from storage.store import Store
 
 log = logging.getLogger(__name__)
 APP_TITLE = "镇街人社指标填报系统"
@@ -409,8 +410,7 @@ class MainWindow(QMainWindow):
             return False
         explanations = self.form.explanations()
         loaded, loaded_explanations = self.form.loaded()
-        from actions.figures import save_figures
-        from storage.store import FiguresChangedElsewhere, SaveRefused
+        from actions.figures import FiguresChangedElsewhere, SaveRefused, save_figures
 
         try:
             try:
@@ -599,8 +599,7 @@ class MainWindow(QMainWindow):
         return dialog
 
     def import_identity(self, path: Path | None = None) -> bool:
-        from actions.identity import import_identity
-        from reports.identity import IdentityCancelled
+        from actions.identity import IdentityCancelled, import_identity
 
         if path is None:
             chosen, _ = QFileDialog.getOpenFileName(self, "选择市局签发的签名证书", "", "签名证书 (*.p12 *.pfx)")

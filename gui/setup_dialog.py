@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from actions.database import PROFILE_LABELS
 from core.errors import DomainError
 from core.plans import TOWNS
-from storage.basics import PROFILE_LABELS
 
 if TYPE_CHECKING:
     from storage.store import Profile
