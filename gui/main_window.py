@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
 
 from core.errors import DomainError
 from core.indicators import display_name
-from core.progress import compute_progress
 from core.quarters import Quarter, quarter_range
 from core.validation import ERROR, LEVEL_NAMES, NOTICE, WARNING, Finding
 from gui.entry_form import EntryForm
@@ -850,10 +849,9 @@ class MainWindow(QMainWindow):
         self._refresh_history()
 
     def _refresh_progress(self) -> None:
-        history = self.store.history()
-        plan = self.store.plan_for(self.quarter)
-        bases = self.store.stock_bases(plan)
-        self.progress_view.show_progress(compute_progress(plan, self.town, self.quarter, history, bases), history)
+        from actions.figures import progress
+
+        self.progress_view.show_progress(progress(self.store, self.quarter), self.store.history())
 
     def _refresh_history(self) -> None:
         quarters = [Quarter.parse(self.quarter_box.itemData(i)) for i in range(self.quarter_box.count())]
