@@ -19,7 +19,7 @@ from core.resources import resource_path
 from core.validation import check_quarter, quarter_input
 from reports.export import ExportRefused
 from reports.identity import IdentityError
-from storage.store import Profile, Store
+from storage.store import Store
 from tests.conftest import FULL_QUARTER, TODAY, on_pace_history
 
 Q = Quarter(2024, 3)
@@ -42,10 +42,11 @@ def pki(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def ready(store):
-    """莞城 with every quarter up to 2024Q3 entered and the sign-off names filled in."""
-    store.set_profile(Profile("东莞市莞城人力资源和社会保障分局", "张三", "王五", "李四", "0769-22001234"))
+    """莞城 with every quarter up to 2024Q3 entered and the sign-off names filled in, through the actions."""
+    names = {"unit_name": "东莞市莞城人力资源和社会保障分局", "head": "张三", "stats_head": "王五", "preparer": "李四"}
+    database.update_profile(store, names)
     for quarter, values in on_pace_history(last=Q).items():
-        store.save_quarter(quarter, values)
+        figures.save_figures(store, quarter, values, {})
     return store
 
 
