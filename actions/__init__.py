@@ -42,3 +42,5 @@ the function that needs them.
 
 Signed plan packages (issue 14) live in `plan_packages.py`.
 """
+
+__version__ = "0.1.0"  # the application's, shown by --version and the window's 关于

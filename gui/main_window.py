@@ -727,7 +727,7 @@ class MainWindow(QMainWindow):
         return True
 
     def about_text(self) -> str:
-        from cli import __version__
+        from actions import __version__
 
         plans = "\n".join(f"　{p.name}（{p.first.label}至{p.last.label}）" for p in self.store.plans()) or "　无"
         audit = self.store.verify_audit()
