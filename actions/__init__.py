@@ -17,6 +17,7 @@ the function that needs them.
 | restore a backup                         | database.restore                  | restore              |
 | check the audit chain                    | database.verify_audit             | audit verify         |
 | enter figures and 说明                    | figures.enter_figures             | enter                |
+| save the entry form's figures and 说明    | figures.save_figures              | (window)             |
 | check a quarter                          | figures.check                     | check                |
 | enter / list the 基期数                   | figures.stock_bases               | base                 |
 | pace against the plan                    | figures.progress                  | progress             |
@@ -33,7 +34,9 @@ the function that needs them.
 | show it                                  | identity.show_identity            | identity show        |
 | read a passphrase                        | identity.passphrase_from          | --passphrase-file    |
 | verify return files                      | city.verify_files                 | verify               |
-| collect a folder and consolidate         | city.consolidate (collect_returns, summarise) | consolidate |
+|   … each in a bounded worker (the window) | city.verify_isolated_files       | (window)             |
+| collect a folder and consolidate         | city.consolidate                  | consolidate          |
+|   … in steps (the city's window)         | city.stored_trust_roots, revocations, collect_returns, city_plans, summarise | |
 | write the city's 汇总表                   | city.write_city_summary           | consolidate --out    |
 | create the city's root                   | city.create_root                  | city init            |
 | issue a town's identity                  | city.issue_identity               | city issue           |
