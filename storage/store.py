@@ -13,16 +13,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from fractions import Fraction
 from pathlib import Path
 
 from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from core.errors import DomainError, PlanError, TownError
-from core.indicators import BY_CODE, PLANNED_CODES, RATES, display_name, is_known_code
-from core.plans import CITY, TOWNS, Plan, TownTargets, check_town, load_shipped_plan, plan_period_label
+from core.errors import DomainError, TownError
+from core.indicators import BY_CODE, RATES, is_known_code
+from core.plans import TOWNS, Plan, check_town, load_shipped_plan, refuse_base_of_a_flow, refuse_base_the_plan_gives
 from core.quarters import Quarter
 from core.submission import DRAFT as DRAFT
 from core.submission import MIN_REOPEN_REASON as MIN_REOPEN_REASON
@@ -33,7 +32,9 @@ from core.submission import SUBMITTED as SUBMITTED
 from core.submission import QuarterLocked as QuarterLocked
 from core.validation import NOTICE, Finding, QuarterInput, check_quarter, has_errors
 from storage import audit_trail as trail
+from storage import figures as stored_figures
 from storage import migrate, submissions
+from storage import plans as stored_plans
 from storage.audit import ACTION_NAMES as ACTION_NAMES
 from storage.audit import AuditCheck
 from storage.audit import AuditRow as AuditRow
@@ -63,11 +64,14 @@ from storage.basics import PROFILE_LABELS
 from storage.basics import data_dir as data_dir
 from storage.basics import default_db_path as default_db_path
 from storage.errors import DatabaseError, classify, damaged, lenient_text
+from storage.figures import Change as Change
+from storage.figures import FiguresChangedElsewhere as FiguresChangedElsewhere
 from storage.lock import DatabaseLock, is_held_here
-from storage.models import ExplanationRow, FigureRow, PlanRow, StockBase, TargetRow, Town
-from storage.settings import now_text, read_setting, write_setting
+from storage.models import PlanRow, Town
+from storage.settings import read_setting, write_setting
 
 log = logging.getLogger(__name__)
+
 
 class SaveRefused(DomainError):
     """A save refused because of error findings; nothing was written."""
@@ -89,38 +93,11 @@ class Profile:
     phone: str = ""
 
 
-@dataclass(frozen=True)
-class Change:
-    quarter: str
-    code: str
-    old: str | None
-    new: str | None
-
-
-def _stock_bases(session: Session, town: str, plan: Plan | None) -> dict[str, int]:
-    if plan is None:
-        return {}
-    rows = session.scalars(select(StockBase).where(StockBase.town == town, StockBase.plan == plan.name))
-    entered = {r.code: r.value for r in rows}
-    return {**entered, **plan.targets_for(town).bases} if town in TOWNS else entered
-
-
 def _os_user() -> str:
     try:
         return getpass.getuser()
     except Exception:  # getuser raises various errors where no login name is set
         return "未知用户"
-
-
-class FiguresChangedElsewhere(DomainError):
-    """The figures a form was loaded with have changed in the database since: nothing was saved."""
-
-    def __init__(self, quarter: Quarter, changed: list[str]):
-        self.changed = changed
-        super().__init__(
-            f"{quarter.label}的以下数据在打开此表后已在别处（另一窗口或命令行）被修改：{'、'.join(changed)}。"
-            "为免覆盖，本次未保存。"
-        )
 
 
 class Store:
@@ -322,25 +299,7 @@ class Store:
 
     def _load_plans(self) -> list[Plan]:
         with Session(self.engine) as session:
-            plans = []
-            for row in session.scalars(select(PlanRow).order_by(PlanRow.first_quarter)):
-                by_town: dict[str, TownTargets] = {}
-                for target in session.scalars(select(TargetRow).where(TargetRow.plan_id == row.id)):
-                    entry = by_town.setdefault(target.town, TownTargets(target.town, {}, {}))
-                    if target.code in PLANNED_CODES:
-                        entry.counts[target.code] = int(target.value)
-                    else:
-                        entry.rates[target.code] = Fraction(target.value)
-                plans.append(
-                    Plan(
-                        row.name,
-                        Quarter.parse(row.first_quarter),
-                        Quarter.parse(row.last_quarter),
-                        tuple(by_town[t] for t in TOWNS),
-                        by_town[CITY],
-                    )
-                )
-            return plans
+            return stored_plans.load_plans(session)
 
     def plan_for(self, quarter: Quarter) -> Plan | None:
         return next((p for p in self.plans() if p.contains(quarter)), None)
@@ -358,33 +317,7 @@ class Store:
         return replaced
 
     def _import_plan(self, session: Session, plan: Plan, source: str) -> bool:
-        existing = session.scalar(select(PlanRow).where(PlanRow.name == plan.name))
-        for other in session.scalars(select(PlanRow).where(PlanRow.name != plan.name)):
-            first, last = Quarter.parse(other.first_quarter), Quarter.parse(other.last_quarter)
-            if first <= plan.last and plan.first <= last:
-                raise PlanError(
-                    f"“{plan.name}”的规划期（{plan_period_label(plan)}）与已有的“{other.name}”"
-                    f"（{first.label}至{last.label}）重叠"
-                )
-        if existing is not None:
-            session.delete(existing)
-            session.flush()
-        row = PlanRow(
-            name=plan.name,
-            first_quarter=plan.first.code,
-            last_quarter=plan.last.code,
-            source=source,
-            imported_at=now_text(),
-        )
-        session.add(row)
-        session.flush()
-        for targets in (plan.city, *plan.towns):
-            session.add_all(
-                TargetRow(plan_id=row.id, town=targets.town, code=code, value=str(value))
-                for code, value in (*targets.counts.items(), *targets.rates.items())
-            )
-        self._audit(session, "plan_import", None, None, None, f"{plan.name}（{plan_period_label(plan)}）{source}")
-        return existing is not None
+        return stored_plans.import_plan(session, self._os_user, plan, source)
 
     # --- figures -----------------------------------------------------------------------------
 
@@ -392,44 +325,30 @@ class Store:
         """Each stock's 基期数 for `plan`: the plan's own where it has one, else what this town entered."""
         town = self.require_town()
         with Session(self.engine) as session:
-            return _stock_bases(session, town, plan)
+            return stored_plans.stock_bases(session, town, plan)
 
     def set_stock_base(self, plan: Plan, code: str, value: int) -> int | None:
         """Enter a stock's 基期数 for `plan` (audited); gives the value it replaces."""
-        from core.indicators import Kind
-
-        if code not in BY_CODE or BY_CODE[code].kind is not Kind.STOCK:
-            raise DomainError(f"只有季末数指标有基期数，“{display_name(code)}”不是")
+        refuse_base_of_a_flow(code)
         town = self.require_town()
-        if code in plan.targets_for(town).bases:
-            raise DomainError(f"规划已给出{display_name(code)}的基期数 {plan.targets_for(town).bases[code]:,}，不需录入")
+        refuse_base_the_plan_gives(plan, town, code)
         with self._writing() as session:
-            row = session.get(StockBase, (town, plan.name, code))
-            old = row.value if row else None
-            if row is None:
-                row = StockBase(town=town, plan=plan.name, code=code)
-                session.add(row)
-            row.value, row.updated_at = value, now_text()
-            self._audit(
-                session, "set_base", None, code, None if old is None else str(old), f"{value}（{plan.name}）"
-            )
-        return old
+            return stored_plans.set_stock_base(session, self._os_user, town, plan, code, value)
 
     def figures(self, quarter: Quarter) -> dict[str, int]:
         town = self.require_town()
         with Session(self.engine) as session:
-            rows = session.scalars(select(FigureRow).where(FigureRow.town == town, FigureRow.quarter == quarter.code))
-            return {row.code: row.value for row in rows}
+            return stored_figures.quarter_figures(session, town, quarter)
 
     def history(self) -> dict[Quarter, dict[str, int]]:
         town = self.require_town()
         with Session(self.engine) as session:
-            return _history(session, town)
+            return stored_figures.history(session, town)
 
     def explanations(self, quarter: Quarter) -> dict[str, str]:
         town = self.require_town()
         with Session(self.engine) as session:
-            return _explanations(session, town, quarter)
+            return stored_figures.explanations(session, town, quarter)
 
     def check(
         self,
@@ -456,11 +375,11 @@ class Store:
         explanations: Mapping[str, str | None],
         invalid: Mapping[str, str],
     ) -> list[Finding]:
-        history = _history(session, town)
+        history = stored_figures.history(session, town)
         merged = _merge(history.pop(quarter, {}), values)
-        texts = _merge(_explanations(session, town, quarter), explanations)
+        texts = _merge(stored_figures.explanations(session, town, quarter), explanations)
         plan = self.plan_for(quarter)
-        bases = _stock_bases(session, town, plan)
+        bases = stored_plans.stock_bases(session, town, plan)
         return check_quarter(
             QuarterInput(town, quarter, self.today(), plan, merged, history, texts, invalid, bases)
         )
@@ -488,70 +407,16 @@ class Store:
             if not is_known_code(code):
                 raise DomainError(f"未知指标代码“{code}”")
         town = self.require_town()
-        changes: list[Change] = []
         with self._writing() as session:
             submissions.refuse_if_submitted(session, town, quarter)
             if loaded is not None or loaded_explanations is not None:
-                self._refuse_changed_elsewhere(session, town, quarter, values, explanations, loaded, loaded_explanations)
+                stored_figures.refuse_changed_elsewhere(
+                    session, town, quarter, values, explanations, loaded, loaded_explanations
+                )
             findings = self._check(session, town, quarter, values, explanations, {})
             if has_errors(findings):
                 raise SaveRefused(findings)
-            now = now_text()
-            for code, new in values.items():
-                row = session.get(FigureRow, (town, quarter.code, code))
-                old = row.value if row else None
-                if old == new:
-                    continue
-                if new is None:
-                    assert row is not None
-                    session.delete(row)
-                elif row is None:
-                    session.add(FigureRow(town=town, quarter=quarter.code, code=code, value=new, updated_at=now))
-                else:
-                    row.value, row.updated_at = new, now
-                change = Change(quarter.code, code, _text(old), _text(new))
-                changes.append(change)
-                self._audit(session, "set_figure", quarter.code, code, change.old, change.new)
-            for code, text in explanations.items():
-                text = (text or "").strip() or None
-                note = session.get(ExplanationRow, (town, quarter.code, code))
-                old_text = note.text if note else None
-                if old_text == text:
-                    continue
-                if text is None:
-                    assert note is not None
-                    session.delete(note)
-                elif note is None:
-                    session.add(ExplanationRow(town=town, quarter=quarter.code, code=code, text=text, updated_at=now))
-                else:
-                    note.text, note.updated_at = text, now
-                changes.append(Change(quarter.code, code, old_text, text))
-                self._audit(session, "set_explanation", quarter.code, code, old_text, text)
-        return changes
-
-    def _refuse_changed_elsewhere(
-        self,
-        session: Session,
-        town: str,
-        quarter: Quarter,
-        values: Mapping[str, int | None],
-        explanations: Mapping[str, str | None],
-        loaded: Mapping[str, int] | None,
-        loaded_explanations: Mapping[str, str] | None,
-    ) -> None:
-        changed = []
-        if loaded is not None:
-            now = {row.code: row.value for row in session.scalars(
-                select(FigureRow).where(FigureRow.town == town, FigureRow.quarter == quarter.code)
-            )}
-            changed += [display_name(code) for code in values if now.get(code) != loaded.get(code)]
-        if loaded_explanations is not None:
-            texts = _explanations(session, town, quarter)
-            changed += [
-                f"{display_name(code)}的说明" for code in explanations if texts.get(code) != loaded_explanations.get(code)
-            ]
-        if changed:
-            raise FiguresChangedElsewhere(quarter, changed)
+            return stored_figures.write_quarter(session, self._os_user, town, quarter, values, explanations)
 
     # --- signing identity and revisions -------------------------------------------------------
 
@@ -900,20 +765,6 @@ def _checkpoint_and_clear(db_path: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
-def _history(session: Session, town: str) -> dict[Quarter, dict[str, int]]:
-    result: dict[Quarter, dict[str, int]] = {}
-    for row in session.scalars(select(FigureRow).where(FigureRow.town == town)):
-        result.setdefault(Quarter.parse(row.quarter), {})[row.code] = row.value
-    return result
-
-
-def _explanations(session: Session, town: str, quarter: Quarter) -> dict[str, str]:
-    rows = session.scalars(
-        select(ExplanationRow).where(ExplanationRow.town == town, ExplanationRow.quarter == quarter.code)
-    )
-    return {row.code: row.text for row in rows}
-
-
 def _merge(current: Mapping[str, object], changes: Mapping[str, object]) -> dict:  # type: ignore[type-arg]
     merged = dict(current)
     for code, value in changes.items():
@@ -922,10 +773,6 @@ def _merge(current: Mapping[str, object], changes: Mapping[str, object]) -> dict
         else:
             merged[code] = value
     return merged
-
-
-def _text(value: int | None) -> str | None:
-    return None if value is None else str(value)
 
 
 def all_codes() -> Iterable[str]:
