@@ -1,4 +1,10 @@
-"""The one front door to a town's database. Every method takes and returns plain values."""
+"""The one front door to a town's database. Every method takes and returns plain values.
+
+`Store` opens, creates, migrates and restores the file, and keeps each write in one transaction;
+what is written lives beside it: settings (`storage.settings`), plans and 基期数 (`storage.plans`),
+figures and explanations (`storage.figures`), each quarter's submission (`storage.submissions`) and
+the audit trail (`storage.audit_trail`, its checks in `storage.audit`). The rules they follow are in `core`.
+"""
 
 from __future__ import annotations
 
