@@ -73,7 +73,10 @@ class ChainRow(AuditRow):
     hash: str
 
     def shown(self) -> AuditRow:
-        return AuditRow(**self.as_dict())  # type: ignore[arg-type]
+        """The row without its links, as the history view shows it."""
+        return AuditRow(
+            self.id, self.at, self.os_user, self.clerk, self.action, self.quarter, self.code, self.old_value, self.new_value
+        )
 
 
 @dataclass(frozen=True)
