@@ -1,33 +1,32 @@
 """The one front door to a town's database. Every method takes and returns plain values.
 
-`Store` opens, creates, migrates and restores the file, and keeps each write in one transaction;
-what is written lives beside it: settings (`storage.settings`), plans and 基期数 (`storage.plans`),
-figures and explanations (`storage.figures`), each quarter's submission (`storage.submissions`) and
-the audit trail (`storage.audit_trail`, its checks in `storage.audit`). The rules they follow are in `core`.
+`Store` opens the file (migrating it, finishing a first run cut short) and keeps each write in one
+transaction; the work is done beside it: connections (`storage.engine`), a new database
+(`storage.creation`), restoring a backup (`storage.restore`), settings (`storage.settings`), plans and
+基期数 (`storage.plans`), figures and explanations (`storage.figures`), each quarter's submission
+(`storage.submissions`) and the audit trail (`storage.audit_trail`, its checks in `storage.audit`).
+The rules they follow are in `core`. Callers import from here only.
 """
 
 from __future__ import annotations
 
 import base64
-import getpass
 import logging
 import os
-import shutil
-import sqlite3
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError, TownError
 from core.indicators import BY_CODE, RATES, is_known_code
-from core.plans import TOWNS, Plan, check_town, load_shipped_plan, refuse_base_of_a_flow, refuse_base_the_plan_gives
+from core.plans import TOWNS, Plan, check_town, refuse_base_of_a_flow, refuse_base_the_plan_gives
 from core.quarters import Quarter
 from core.submission import DRAFT as DRAFT
 from core.submission import MIN_REOPEN_REASON as MIN_REOPEN_REASON
@@ -38,6 +37,7 @@ from core.submission import SUBMITTED as SUBMITTED
 from core.submission import QuarterLocked as QuarterLocked
 from core.validation import NOTICE, Finding, QuarterInput, check_quarter, has_errors
 from storage import audit_trail as trail
+from storage import engine as db_engine
 from storage import figures as stored_figures
 from storage import migrate, submissions
 from storage import plans as stored_plans
@@ -46,20 +46,15 @@ from storage.audit import AuditCheck
 from storage.audit import AuditRow as AuditRow
 from storage.backup import (
     DB_ID_PREFIX,
-    MAX_BACKUP_BYTES,
     DatabaseDamaged,
     DatabaseIdentity,
     backup_to_rotation,
     backups_of,
     copy_database,
     ensure_db_id,
-    fsync_folder,
     has_backup_from,
     identity_file,
     integrity_problem,
-    keep_damaged,
-    live_identity,
-    read_identity,
     remove_leftovers,
     write_identity_file,
 )
@@ -69,11 +64,16 @@ from storage.basics import DB_FILE_NAME as DB_FILE_NAME
 from storage.basics import PROFILE_LABELS
 from storage.basics import data_dir as data_dir
 from storage.basics import default_db_path as default_db_path
-from storage.errors import DatabaseError, classify, damaged, lenient_text
+from storage.creation import create_database as create_database
+from storage.creation import seed
+from storage.engine import os_user_name, writing
+from storage.errors import DatabaseError, damaged
 from storage.figures import Change as Change
 from storage.figures import FiguresChangedElsewhere as FiguresChangedElsewhere
 from storage.lock import DatabaseLock, is_held_here
 from storage.models import PlanRow, Town
+from storage.restore import RestoreRefused as RestoreRefused
+from storage.restore import restore_database as restore_database
 from storage.settings import read_setting, write_setting
 
 log = logging.getLogger(__name__)
@@ -99,13 +99,6 @@ class Profile:
     phone: str = ""
 
 
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # getuser raises various errors where no login name is set
-        return "未知用户"
-
-
 class Store:
     """A town's SQLite database, migrated to head when opened."""
 
@@ -120,7 +113,7 @@ class Store:
         # The real path: a shortcut or symlink must meet the same lock, backups and identity note.
         self.path = Path(os.path.realpath(path))
         self._today = today
-        self._os_user = os_user or _os_user()
+        self._os_user = os_user or os_user_name()
         self._busy_timeout_ms = busy_timeout_ms
         self._plans: list[Plan] | None = None
         try:
@@ -158,16 +151,8 @@ class Store:
             self.engine.dispose()
             raise
 
-    @classmethod
-    def _on_engine(cls, path: Path, engine: Engine, today: Callable[[], date], os_user: str) -> Store:
-        """A store over a file being built or restored, before it is put in place."""
-        store = cls.__new__(cls)
-        store.path, store.engine, store._today, store._os_user = path, engine, today, os_user
-        store._busy_timeout_ms, store._plans = 5000, None
-        return store
-
     def _create_engine(self) -> Engine:
-        return _engine(self.path, self._busy_timeout_ms)
+        return db_engine.open_engine(self.path, self._busy_timeout_ms)
 
     def _complete(self) -> None:
         """Finish what a first run killed half-way (by an older version) left undone, in one transaction."""
@@ -182,14 +167,11 @@ class Store:
             town = read_setting(session, "town")
         if not complete:
             with self._writing() as session:
-                db_id = _seed(self, session)
+                db_id = seed(session, self._os_user)
         write_identity_file(self.path, DatabaseIdentity(db_id, town))
 
-    @contextmanager
-    def _writing(self) -> Iterator[Session]:
-        """One write transaction: committed whole on success, rolled back whole on any error."""
-        with Session(self.engine.execution_options(immediate=True)) as session, session.begin():
-            yield session
+    def _writing(self) -> AbstractContextManager[Session]:
+        return writing(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -527,248 +509,6 @@ class Store:
         row that a backup of this database or a recorded export saw as its end."""
         with Session(self.engine) as session:
             return trail.verify(session, self.path)
-
-
-def _engine(path: Path, busy_timeout_ms: int = 5000) -> Engine:
-    engine = create_engine(f"sqlite+pysqlite:///{path}")
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-        # Let SQLAlchemy, not the driver, decide where transactions begin (see "begin" below).
-        dbapi_connection.isolation_level = None
-        dbapi_connection.text_factory = lenient_text
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection):  # type: ignore[no-untyped-def]
-        # A writer takes the lock up front, so two writers never deadlock half-way through a save.
-        immediate = connection.get_execution_options().get("immediate", False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    @event.listens_for(engine, "handle_error")
-    def _on_error(context):  # type: ignore[no-untyped-def]
-        # Locked, read-only, full and I/O errors are situations with their own message, never a bug.
-        original = context.original_exception
-        problem = classify(original, path) if original is not None else None
-        if problem is not None:
-            raise problem from original
-
-    return engine
-
-
-def _seed(store: Store, session: Session) -> str:
-    """The 33 towns, the shipped plan and the database's id: what every database has from its first moment."""
-    if session.scalar(select(func.count()).select_from(Town)) != len(TOWNS):
-        known = set(session.scalars(select(Town.name)))
-        session.add_all(Town(name=name, seq=i) for i, name in enumerate(TOWNS, start=1) if name not in known)
-    db_id = read_setting(session, "db.id")
-    recorded = trail.recorded_db_id(session)
-    if db_id is None:
-        # Deleted outside the app: put back the id the trail recorded, so its backups are still its own.
-        db_id = recorded or DB_ID_PREFIX + uuid.uuid4().hex
-        write_setting(session, "db.id", db_id)
-    if recorded is None:
-        store._audit(session, "db_id", None, None, None, db_id)
-    if session.scalar(select(PlanRow).limit(1)) is None:
-        store._import_plan(session, load_shipped_plan(), "随软件提供")
-    return db_id
-
-
-def create_database(path: Path, *, today: Callable[[], date] = date.today, os_user: str | None = None) -> None:
-    """Build a new database beside its final path and rename it into place only when it is complete.
-
-    So a file at the database's path is always a whole database; a first run killed at any moment
-    leaves only a temp file that the next start removes before building afresh.
-    """
-    with DatabaseLock(path, "首次建立数据库").acquire(timeout=10):
-        if path.exists():
-            return  # another process finished first
-        path.parent.mkdir(parents=True, exist_ok=True)
-        remove_leftovers(path)
-        temp = path.with_name(f".{path.name}.new-{os.getpid()}")
-        engine = _engine(temp)
-        try:
-            with engine.begin() as connection:
-                migrate.upgrade(connection)
-            builder = Store._on_engine(temp, engine, today, os_user or _os_user())
-            with builder._writing() as session:
-                db_id = _seed(builder, session)
-        finally:
-            engine.dispose()  # the last connection checkpoints the WAL and removes it; the file stays in WAL mode
-        try:
-            with temp.open("rb+") as f:
-                os.fsync(f.fileno())
-            os.replace(temp, path)
-            fsync_folder(path.parent)
-        except OSError as exc:
-            temp.unlink(missing_ok=True)
-            raise classify(exc, path) or DatabaseError(f"无法建立数据库 {path}：{exc}") from exc
-        write_identity_file(path, DatabaseIdentity(db_id, None))
-
-
-class RestoreRefused(DomainError):
-    """A backup that cannot be restored; the live database was not touched."""
-
-
-def restore_database(db_path: Path, backup: Path, *, on_step: Callable[[str], None] | None = None) -> Path | None:
-    """Replace the database with a checked backup, so that a kill at any moment leaves either the old
-    database (every committed figure in it) or the restored one, never a mix and never less.
-
-    The backup is copied, checked, migrated and given its 从备份恢复 audit row beside the database;
-    the current file is kept (a backup copy, or byte for byte when it is damaged); the live WAL is
-    checkpointed into the file; only then is the prepared copy renamed over it. Returns where the
-    previous database was kept (None when there was none).
-    """
-    step = on_step or (lambda _name: None)
-    db_path = Path(os.path.realpath(db_path))  # replace the file a shortcut points to, never the shortcut
-    with DatabaseLock(db_path, "从备份恢复").acquire():
-        remove_leftovers(db_path)
-        # Before SQLite touches the live file at all (it may drop the WAL of a damaged one): its bytes, aside.
-        raw = keep_damaged(db_path, "恢复前原样") if db_path.exists() else None
-        temp = db_path.with_name(f".{db_path.name}.restore-{os.getpid()}")
-        try:
-            revision = _check_backup(db_path, backup)
-            step("checked")
-            _prepare_restored(db_path, backup, temp, revision)
-            step("prepared")
-            kept = _keep_current(db_path, raw)
-            step("kept")
-            _checkpoint_and_clear(db_path)
-            step("checkpointed")
-            os.replace(temp, db_path)
-            fsync_folder(db_path.parent)
-        except BaseException:
-            for leftover in (temp, Path(f"{temp}-wal"), Path(f"{temp}-shm"), Path(f"{temp}-journal")):
-                try:
-                    leftover.unlink(missing_ok=True)
-                except OSError:
-                    pass
-            if raw is not None and raw.exists():
-                shutil.rmtree(raw, ignore_errors=True)  # nothing was replaced: the live file is the original
-            raise
-        step("replaced")
-        write_identity_file(db_path, read_identity(db_path))
-        return kept
-
-
-def _check_backup(db_path: Path, backup: Path) -> str:
-    """The backup's schema revision, once it is known to be a whole database of this town's, made by this app."""
-    name = backup.name
-    if not backup.is_file():
-        raise RestoreRefused(f"找不到备份文件 {backup}（或它不是普通文件）")
-    size = backup.stat().st_size
-    if size > MAX_BACKUP_BYTES:
-        raise RestoreRefused(f"{name} 有 {size // (1 << 20)} MB，不是本系统的数据库备份，未恢复")
-    try:
-        revision = migrate.inspect_file(backup)
-        problem = integrity_problem(backup)
-    except DatabaseError as exc:
-        raise RestoreRefused(f"备份文件 {name} 不能用于恢复：{exc.message}") from exc
-    if revision is None or problem:
-        raise RestoreRefused(f"备份文件 {name} 已损坏（{problem or '空文件'}），未恢复；当前数据库未作改动")
-    conn = sqlite3.connect(f"{backup.resolve().as_uri()}?mode=ro", uri=True)
-    conn.text_factory = lenient_text
-    try:
-        found = migrate.schema_of(conn)
-    finally:
-        conn.close()
-    expected = migrate.reference_schema(revision)
-    if found != expected:
-        extra = sorted(f"{kind} {obj}" for kind, obj, _t, _s in found - expected)
-        missing = sorted(f"{kind} {obj}" for kind, obj, _t, _s in expected - found)
-        detail = "；".join(
-            part for part in (f"多出 {'、'.join(extra)}" if extra else "", f"不同或缺少 {'、'.join(missing)}" if missing else "") if part
-        )
-        raise RestoreRefused(
-            f"备份文件 {name} 的数据库结构与本软件建立的不一致（{detail}），可能被其他程序改动过，未恢复；当前数据库未作改动"
-        )
-    theirs = read_identity(backup)
-    ours = live_identity(db_path) if db_path.exists() or identity_file(db_path).exists() else DatabaseIdentity(None, None)
-    if ours.db_id and theirs.db_id and ours.db_id != theirs.db_id:
-        raise RestoreRefused(
-            f"备份文件 {name} 属于另一个数据库（{theirs.town or '未绑定镇街'}），不是{ours.town or '当前数据库'}的备份，"
-            "未恢复；当前数据库未作改动"
-        )
-    if ours.town and theirs.town and ours.town != theirs.town:
-        raise RestoreRefused(f"备份属于{theirs.town}，当前数据库属于{ours.town}，未恢复；当前数据库未作改动")
-    return revision
-
-
-def _prepare_restored(db_path: Path, backup: Path, temp: Path, revision: str) -> None:
-    copy_database(backup, temp)
-    engine = _engine(temp)
-    try:
-        if revision != migrate.head_revision():
-            with engine.begin() as connection:
-                migrate.upgrade(connection)
-        store = Store._on_engine(temp, engine, date.today, _os_user())
-        with store._writing() as session:
-            if read_setting(session, "db.id") is None:
-                write_setting(session, "db.id", live_identity(db_path).db_id or DB_ID_PREFIX + uuid.uuid4().hex)
-        with Session(engine) as session:
-            problem = trail.check_restorable(session)
-        if problem is not None:
-            raise RestoreRefused(f"备份文件 {backup.name} 的修改记录有问题（{problem.message}），未恢复；当前数据库未作改动")
-        handed_out = submissions.revisions_handed_out(db_path)
-        with store._writing() as session:
-            # Revision numbers given out after the backup was taken stay given out: never reused for other content.
-            for town, quarter, number, content in handed_out:
-                submissions.issue_revision(session, town, quarter, number, content)
-            store._audit(session, "restore", None, None, None, backup.name)
-    finally:
-        engine.dispose()
-    with temp.open("rb+") as f:
-        os.fsync(f.fileno())
-
-
-def _keep_current(db_path: Path, raw: Path | None) -> Path | None:
-    """A healthy live database becomes a backup in rotation; a damaged one stays as its byte copy."""
-    if not db_path.exists():
-        return raw
-    try:
-        healthy = migrate.inspect_file(db_path) is not None and integrity_problem(db_path) is None
-    except DatabaseDamaged:
-        healthy = False
-    except DatabaseError as exc:
-        if type(exc) is not DatabaseError:
-            raise  # locked, read-only, full: a restore must not go on
-        healthy = False
-    if not healthy:
-        if raw is None:
-            return keep_damaged(db_path)
-        damaged_copy = raw.with_name(raw.name.replace("恢复前原样", "损坏", 1))
-        os.replace(raw, damaged_copy)
-        return damaged_copy
-    kept = backup_to_rotation(db_path, "恢复前")
-    if raw is not None:
-        shutil.rmtree(raw, ignore_errors=True)
-    return kept
-
-
-def _checkpoint_and_clear(db_path: Path) -> None:
-    """Move every commit of the live WAL into the file, then remove the WAL, so that the rename leaves
-    no WAL of the old database beside the new one (SQLite would replay it into the wrong file)."""
-    wal, shm, journal = Path(f"{db_path}-wal"), Path(f"{db_path}-shm"), Path(f"{db_path}-journal")
-    if db_path.exists() and wal.exists() and wal.stat().st_size > 0:
-        try:
-            conn = sqlite3.connect(str(db_path))
-            try:
-                busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            finally:
-                conn.close()
-        except sqlite3.Error:
-            busy = -1
-        if busy and wal.exists() and wal.stat().st_size > 0:
-            if busy == 1:
-                raise classify(sqlite3.OperationalError("database is locked"), db_path) or DatabaseError("数据库被占用")
-            # Damaged: its WAL was copied aside byte for byte with the file in _keep_current.
-    for leftover in (wal, shm, journal):
-        leftover.unlink(missing_ok=True)
 
 
 def _merge(current: Mapping[str, object], changes: Mapping[str, object]) -> dict:  # type: ignore[type-arg]
