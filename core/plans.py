@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from core.errors import NumberError, PlanError, TownError
-from core.indicators import PLANNED_CODES, RATE_BY_CODE, RATES, display_name
+from core.errors import DomainError, NumberError, PlanError, TownError
+from core.indicators import BY_CODE, PLANNED_CODES, RATE_BY_CODE, RATES, Kind, display_name
 from core.numbers import parse_count
 from core.quarters import Quarter, quarter_range
 from core.resources import resource_path
@@ -291,3 +291,15 @@ def rate_target(plan: Plan | None, town: str, code: str) -> Fraction:
 def describe_plan(plan: Plan) -> str:
     totals = "，".join(f"{display_name(c)} {plan.city.counts[c]:,}" for c in PLANNED_CODES)
     return f"{plan.name}（{plan_period_label(plan)}）：{totals}"
+
+
+def refuse_base_of_a_flow(code: str) -> None:
+    """Only a stock (a 季末数) has a 基期数."""
+    if code not in BY_CODE or BY_CODE[code].kind is not Kind.STOCK:
+        raise DomainError(f"只有季末数指标有基期数，“{display_name(code)}”不是")
+
+
+def refuse_base_the_plan_gives(plan: Plan, town: str, code: str) -> None:
+    """A town enters a 基期数 only where its plan's annex has none."""
+    if code in plan.targets_for(town).bases:
+        raise DomainError(f"规划已给出{display_name(code)}的基期数 {plan.targets_for(town).bases[code]:,}，不需录入")

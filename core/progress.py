@@ -28,6 +28,16 @@ def ratio(value: Fraction | None) -> float | None:
     return None if value is None else round(float(value), 6)
 
 
+def percentage_points(gap: Fraction) -> str:
+    """A gap between two rates in 百分点: Fraction(20, 100) is "20", Fraction(25, 1000) is "2.5"."""
+    return f"{float(gap * 100):g}"
+
+
+def severe_gap_words() -> str:
+    """What 严重滞后 means, in the words a warning uses."""
+    return f"落后超过 {percentage_points(SEVERE_GAP)} 个百分点"
+
+
 def status_of(completion: Fraction, time_progress: Fraction) -> str:
     if completion >= 1:
         return DONE

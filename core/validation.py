@@ -9,7 +9,15 @@ from fractions import Fraction
 
 from core.indicators import BY_CODE, INDICATORS, RATES, Kind, display_name
 from core.plans import Plan
-from core.progress import BEHIND, SEVERELY_BEHIND, History, base_notice, compute_progress, percent
+from core.progress import (
+    BEHIND,
+    SEVERELY_BEHIND,
+    History,
+    base_notice,
+    compute_progress,
+    percent,
+    severe_gap_words,
+)
 from core.quarters import Quarter
 
 ERROR = "error"
@@ -30,6 +38,13 @@ class Finding:
     message: str
     needs_explanation: bool = False
     explained: bool = False
+    # What was found, as a return's 附页 and 需关注事项 state it: the message without the （已说明） or
+    # 请填写说明 ending a warning has. Defaults to the message.
+    statement: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.statement:
+            object.__setattr__(self, "statement", self.message)
 
     @property
     def blocks_saving(self) -> bool:
@@ -97,6 +112,18 @@ def quarter_input(
     return QuarterInput(town, quarter, today, plan, figures, others, notes, dict(invalid or {}), dict(bases or {}))
 
 
+EXPLAINED = "（已说明）"
+
+
+def explanation_request() -> str:
+    """How a warning without a good enough 说明 ends."""
+    return f"，请填写说明（{explanation_length_hint()}）"
+
+
+def explanation_length_hint() -> str:
+    return f"至少 {MIN_EXPLANATION_CHARS} 个字"
+
+
 def explanation_ok(text: str | None) -> bool:
     return text is not None and len("".join(text.split())) >= MIN_EXPLANATION_CHARS
 
@@ -138,8 +165,10 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
 
     def warn(rule: str, code: str, message: str) -> None:
         explained = explanation_ok(data.explanations.get(code))
-        suffix = "（已说明）" if explained else "，请填写说明（至少 6 个字）"
-        findings.append(Finding(WARNING, rule, code, message + suffix, needs_explanation=True, explained=explained))
+        ending = EXPLAINED if explained else explanation_request()
+        findings.append(
+            Finding(WARNING, rule, code, message + ending, needs_explanation=True, explained=explained, statement=message)
+        )
 
     for rate in RATES:
         if values.get(rate.numerator) is None or values.get(rate.denominator) is None:
@@ -159,7 +188,7 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
         assert item.completion is not None and progress.time_progress is not None
         pace = f"完成率 {percent(item.completion)}，时间进度 {percent(progress.time_progress)}"
         if item.status == SEVERELY_BEHIND:
-            warn("severely_behind", code, f"{display_name(code)}严重滞后：{pace}，落后超过 20 个百分点")
+            warn("severely_behind", code, f"{display_name(code)}严重滞后：{pace}，{severe_gap_words()}")
         elif item.status == BEHIND:
             findings.append(Finding(NOTICE, "behind", code, f"{display_name(code)}滞后：{pace}"))
 
@@ -192,7 +221,7 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
                 "flow_spike",
                 indicator.code,
                 f"{display_name(indicator.code)} {value:,} 超过此前 {len(earlier)} 个非零季度均值 "
-                f"{float(mean):,.1f} 的 3 倍",
+                f"{float(mean):,.1f} 的 {SPIKE_FACTOR} 倍",
             )
 
     if data.plan is not None and data.plan.contains(quarter):

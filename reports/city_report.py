@@ -313,7 +313,7 @@ def write_city_pdf(summary: CitySummary, conflicted: set[str], path: Path, made_
     from reportlab.lib.units import mm
     from reportlab.platypus import KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    from reports.pdf import FONT, STATUS_COLOURS, _style, register_font
+    from reports.pdf import FONT, STATUS_COLOURS, paragraph_style, register_font
 
     register_font()
     page = landscape(A4)
@@ -336,7 +336,7 @@ def write_city_pdf(summary: CitySummary, conflicted: set[str], path: Path, made_
     for col in cols:
         if col.group not in seen:
             seen[col.group] = index
-            header1.append(Paragraph(col.group, _style(6.5, 1)))
+            header1.append(Paragraph(col.group, paragraph_style(6.5, 1)))
         else:
             header1.append("")
         header2.append(col.title)
@@ -395,18 +395,18 @@ def write_city_pdf(summary: CitySummary, conflicted: set[str], path: Path, made_
         f"{summary.plan.name}　时间进度 {percent(summary.city.time_progress)}" if summary.plan else "本季度无规划目标"
     )
     story: list[object] = [
-        Paragraph(f"{TITLE}（{summary.quarter.label}）", _style(14, 1, leading=20)),
+        Paragraph(f"{TITLE}（{summary.quarter.label}）", paragraph_style(14, 1, leading=20)),
         Paragraph(
             f"{plan}　已报送 {len(summary.reporting)}/{len(TOWNS)} 个镇街；全市数为已报送镇街之和，比率按分子分母合计计算。",
-            _style(8, 1),
+            paragraph_style(8, 1),
         ),
         Spacer(1, 2 * mm),
-        KeepTogether([table, Spacer(1, 5 * mm), Paragraph(sign_off_line(made_on or date.today()), _style(9))]),
+        KeepTogether([table, Spacer(1, 5 * mm), Paragraph(sign_off_line(made_on or date.today()), paragraph_style(9))]),
         PageBreak(),
-        Paragraph(f"{summary.quarter.label} 需要关注的镇街", _style(13, leading=18)),
+        Paragraph(f"{summary.quarter.label} 需要关注的镇街", paragraph_style(13, leading=18)),
     ]
     for text in attention_lines(summary, conflicted) or ["各镇街均按时报送，均达到时间进度和比率目标。"]:
-        story.append(Paragraph(text, _style(9)))
+        story.append(Paragraph(text, paragraph_style(9)))
     story.append(Spacer(1, 4 * mm))
     story.append(_completion_chart(summary))
     doc.build(story)

@@ -12,7 +12,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from core.errors import DomainError
 from core.plans import check_town
@@ -234,6 +234,15 @@ DOCUMENT_SIGNING_EKUS = {
     "1.3.6.1.5.5.7.3.36",  # id-kp-documentSigning
     "1.2.840.113583.1.1.5",  # Adobe Authentic Documents Trust
 }
+# The names RFC 5280 gives the usages a certificate for something else than documents carries.
+EKU_NAMES = {
+    ExtendedKeyUsageOID.SERVER_AUTH: "serverAuth",
+    ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
+    ExtendedKeyUsageOID.CODE_SIGNING: "codeSigning",
+    ExtendedKeyUsageOID.EMAIL_PROTECTION: "emailProtection",
+    ExtendedKeyUsageOID.TIME_STAMPING: "timeStamping",
+    ExtendedKeyUsageOID.OCSP_SIGNING: "OCSPSigning",
+}
 
 
 @dataclass(frozen=True)
@@ -364,7 +373,7 @@ def _check_usage(certificate: x509.Certificate, what: str) -> None:
     except x509.ExtensionNotFound:
         return
     if not {oid.dotted_string for oid in eku} & DOCUMENT_SIGNING_EKUS:
-        names = "、".join(oid._name for oid in eku)
+        names = "、".join(EKU_NAMES.get(oid, oid.dotted_string) for oid in eku)
         raise IdentityError(f"{what}：证书的扩展密钥用途（{names}）不含文档签名，不能用于签署季报")
 
 

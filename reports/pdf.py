@@ -71,7 +71,7 @@ def register_font() -> str:
     return FONT
 
 
-def _style(
+def paragraph_style(
     size: float = 9, align: int = TA_LEFT, bold_colour: str | None = None, leading: float | None = None
 ) -> ParagraphStyle:
     return ParagraphStyle(
@@ -86,7 +86,7 @@ def _style(
 
 
 register_font()
-_SUB_STYLE = ParagraphStyle("sub", parent=_style(9), leftIndent=18)
+_SUB_STYLE = ParagraphStyle("sub", parent=paragraph_style(9), leftIndent=18)
 
 
 def _count(value: int | None) -> str:
@@ -135,26 +135,26 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
         initialFontName=FONT,
     )
     story: list = []
-    story.append(Paragraph(FORM_TITLE, _style(16, TA_CENTER, leading=22)))
+    story.append(Paragraph(FORM_TITLE, paragraph_style(16, TA_CENTER, leading=22)))
     plan = f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标"
     if data.base_text:
         plan += f"<br/>{data.base_text}"
     marks = Table(
         [
             [
-                Paragraph(f"填报单位（盖章）：{data.profile.get('unit_name') or data.town}", _style(9)),
-                Paragraph(f"表　　号：{FORM_NUMBER}", _style(8, TA_RIGHT)),
-                Paragraph(f"制表机关：{FORM_AUTHORITY}", _style(8, TA_RIGHT)),
+                Paragraph(f"填报单位（盖章）：{data.profile.get('unit_name') or data.town}", paragraph_style(9)),
+                Paragraph(f"表　　号：{FORM_NUMBER}", paragraph_style(8, TA_RIGHT)),
+                Paragraph(f"制表机关：{FORM_AUTHORITY}", paragraph_style(8, TA_RIGHT)),
             ],
             [
-                Paragraph(f"报告期：{data.quarter.label}　　镇街：{data.town}", _style(9)),
-                Paragraph(f"批准文号：{data.approval_text}", _style(8, TA_RIGHT)),
-                Paragraph(f"有效期至：{data.valid_until_text}", _style(8, TA_RIGHT)),
+                Paragraph(f"报告期：{data.quarter.label}　　镇街：{data.town}", paragraph_style(9)),
+                Paragraph(f"批准文号：{data.approval_text}", paragraph_style(8, TA_RIGHT)),
+                Paragraph(f"有效期至：{data.valid_until_text}", paragraph_style(8, TA_RIGHT)),
             ],
             [
-                Paragraph(plan, _style(8)),
+                Paragraph(plan, paragraph_style(8)),
                 "",
-                Paragraph("计量单位：见各栏", _style(8, TA_RIGHT)),
+                Paragraph("计量单位：见各栏", paragraph_style(8, TA_RIGHT)),
             ],
         ],
         colWidths=[128 * mm, 62 * mm, 77 * mm],
@@ -162,12 +162,12 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
     story += [Spacer(1, 3 * mm), marks, Spacer(1, 2 * mm)]
 
     header = ["指标名称", "计量单位", data.quarter_header, "本年累计", "规划累计", "规划目标", "完成率", "时间进度", "状态"]
-    rows: list[list] = [[Paragraph(h, _style(9, TA_CENTER)) for h in header]]
+    rows: list[list] = [[Paragraph(h, paragraph_style(9, TA_CENTER)) for h in header]]
     status_cells = []
     for line in data.figures:
         rows.append(
             [
-                Paragraph(line.name, _SUB_STYLE if line.is_sub else _style(9)),
+                Paragraph(line.name, _SUB_STYLE if line.is_sub else paragraph_style(9)),
                 line.unit,
                 _count(line.quarter),
                 _count(line.ytd),
@@ -187,7 +187,7 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
         verdict = "—" if rate.met is None else ("达标" if rate.met else "未达标")
         rows.append(
             [
-                Paragraph(rate.name, _style(9)),
+                Paragraph(rate.name, paragraph_style(9)),
                 "%",
                 rate.quarter_text,
                 rate.ytd_text,
@@ -223,7 +223,7 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
             [
                 table,
                 Spacer(1, 2 * mm),
-                Paragraph(notes_reference(data), _style(9)),
+                Paragraph(notes_reference(data), paragraph_style(9)),
                 Spacer(1, 3 * mm),
                 _signature_block(data, slot),
             ]
@@ -241,14 +241,14 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
 
 def _notes_annex(data: ReturnData) -> list:
     title = f"附页：填报说明（{data.town}　{data.quarter.label}　第 {data.revision} 版）"
-    notes: list[list] = [[Paragraph(h, _style(9, TA_CENTER)) for h in ("序号", "指标", "情况", "说明")]]
+    notes: list[list] = [[Paragraph(h, paragraph_style(9, TA_CENTER)) for h in ("序号", "指标", "情况", "说明")]]
     for number, note in enumerate(data.notes, start=1):
         notes.append(
             [
                 str(number),
-                Paragraph(note.name, _style(9)),
-                Paragraph(note.finding, _style(8)),
-                Paragraph(note.text, _style(9)),
+                Paragraph(note.name, paragraph_style(9)),
+                Paragraph(note.finding, paragraph_style(8)),
+                Paragraph(note.text, paragraph_style(9)),
             ]
         )
     note_table = Table(notes, colWidths=[12 * mm, 50 * mm, 85 * mm, 120 * mm], repeatRows=1)
@@ -263,18 +263,18 @@ def _notes_annex(data: ReturnData) -> list:
             ]
         )
     )
-    return [Paragraph(title, _style(13, TA_CENTER, leading=18)), Spacer(1, 4 * mm), note_table]
+    return [Paragraph(title, paragraph_style(13, TA_CENTER, leading=18)), Spacer(1, 4 * mm), note_table]
 
 
 def _signature_block(data: ReturnData, slot: SignatureSlot) -> Table:
     profile = data.profile
     left = [
-        Paragraph(f"单位负责人：{profile.get('head', '')}　{SIGN_HERE}", _style(10)),
-        Paragraph(f"统计负责人：{profile.get('stats_head', '')}　{SIGN_HERE}", _style(10)),
-        Paragraph(f"填表人：{profile.get('preparer', '')}　{SIGN_HERE}", _style(10)),
-        Paragraph(f"联系电话：{profile.get('phone', '')}　　报出日期：{data.report_date}", _style(10)),
+        Paragraph(f"单位负责人：{profile.get('head', '')}　{SIGN_HERE}", paragraph_style(10)),
+        Paragraph(f"统计负责人：{profile.get('stats_head', '')}　{SIGN_HERE}", paragraph_style(10)),
+        Paragraph(f"填表人：{profile.get('preparer', '')}　{SIGN_HERE}", paragraph_style(10)),
+        Paragraph(f"联系电话：{profile.get('phone', '')}　　报出日期：{data.report_date}", paragraph_style(10)),
     ]
-    seal = Paragraph("（盖章）", _style(9, TA_CENTER, "#888888"))
+    seal = Paragraph("（盖章）", paragraph_style(9, TA_CENTER, "#888888"))
     block = Table([[left, seal, slot]], colWidths=[120 * mm, 40 * mm, 103 * mm], rowHeights=[30 * mm])
     block.setStyle(
         TableStyle(

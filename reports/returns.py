@@ -194,7 +194,7 @@ def assemble_return(
                 NoteLine(
                     finding.indicator,
                     display_name(finding.indicator),
-                    _bare(finding.message),
+                    finding.statement,
                     explanations[finding.indicator],
                 )
             )
@@ -212,7 +212,7 @@ def assemble_return(
             attention.append(f"{rate_line.name}年度累计 {rate_line.ytd_text}，低于目标 {percent(rate_line.target)}")
     for finding in findings:
         if finding.rule in ("card_holders_decreased", "flow_spike"):
-            attention.append(_bare(finding.message))
+            attention.append(finding.statement)
     in_plan = plan is not None and plan.contains(quarter)
     return ReturnData(
         town,
@@ -252,9 +252,3 @@ def plan_hash(plan: Plan) -> str:
     body = json.dumps([plan.name, plan.first.code, plan.last.code, rows], ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
-
-def _bare(message: str) -> str:
-    for suffix in ("（已说明）", "，请填写说明（至少 6 个字）"):
-        if message.endswith(suffix):
-            return message[: -len(suffix)]
-    return message

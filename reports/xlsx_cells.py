@@ -10,6 +10,7 @@ sheets, rows or columns, duplicated cells and cells without a position.
 from __future__ import annotations
 
 import posixpath
+import weakref
 import zipfile
 from dataclasses import dataclass
 
@@ -34,12 +35,14 @@ class DisplayProblem(Exception):
     """The workbook can show something other than its cell values (a formula, a hidden sheet, ...)."""
 
 
+# Per open archive, dropped with it: each part is read, and each tree parsed, once.
+_PARTS: weakref.WeakKeyDictionary[zipfile.ZipFile, dict[tuple[str, int], bytes]] = weakref.WeakKeyDictionary()
+_TREES: weakref.WeakKeyDictionary[zipfile.ZipFile, dict] = weakref.WeakKeyDictionary()  # type: ignore[type-arg]
+
+
 def read_part(archive: zipfile.ZipFile, name: str, limit: int = MAX_PART_BYTES) -> bytes:
     """A zip member's bytes, never more than `limit` whatever its header says (kept per open archive)."""
-    cache = getattr(archive, "_town_returns_parts", None)
-    if cache is None:
-        cache = {}
-        archive._town_returns_parts = cache  # type: ignore[attr-defined]
+    cache = _PARTS.setdefault(archive, {})
     key = (name, limit)
     if key not in cache:
         cache[key] = _read_part(archive, name, limit)
@@ -94,10 +97,7 @@ def parse_xml(data: bytes, what: str):  # type: ignore[no-untyped-def]
 
 def _xml(archive: zipfile.ZipFile, name: str):  # type: ignore[no-untyped-def]
     """A part's parsed root, parsed once per open archive (the trees are only read, never changed)."""
-    cache = getattr(archive, "_town_returns_trees", None)
-    if cache is None:
-        cache = {}
-        archive._town_returns_trees = cache  # type: ignore[attr-defined]
+    cache = _TREES.setdefault(archive, {})
     if name not in cache:
         cache[name] = parse_xml(read_part(archive, name), name)
     return cache[name]

@@ -12,18 +12,37 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 
 from core.indicators import display_name
-from storage.errors import lenient_text
+from storage.backup import connect_read_only, identity_of, live_identity, rotation_files
 
 GENESIS_HASH = "0" * 64
 
 
+ACTION_NAMES = {
+    "bind_town": "绑定镇街",
+    "profile": "修改单位信息",
+    "set_figure": "修改数值",
+    "set_explanation": "修改说明",
+    "plan_import": "导入规划目标",
+    "identity_import": "导入签名证书",
+    "export": "导出上报",
+    "city_mode": "设为市局汇总",
+    "reopen": "退回修改",
+    "backup": "备份",
+    "restore": "从备份恢复",
+    "db_id": "数据库编号",
+    "set_base": "录入基期数",
+}
+
+
 @dataclass(frozen=True)
-class ChainRow:
+class AuditRow:
+    """One change as the history view and `audit --json` show it."""
+
     id: int
     at: str
     os_user: str
@@ -33,8 +52,31 @@ class ChainRow:
     code: str | None
     old_value: str | None
     new_value: str | None
+
+    @property
+    def action_name(self) -> str:
+        return ACTION_NAMES.get(self.action, self.action)
+
+    @property
+    def subject(self) -> str:
+        return display_name(self.code) if self.code else ""
+
+    def as_dict(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in fields(AuditRow)}
+
+
+@dataclass(frozen=True)
+class ChainRow(AuditRow):
+    """An audit row with the links of the hash chain."""
+
     prev_hash: str
     hash: str
+
+    def shown(self) -> AuditRow:
+        """The row without its links, as the history view shows it."""
+        return AuditRow(
+            self.id, self.at, self.os_user, self.clerk, self.action, self.quarter, self.code, self.old_value, self.new_value
+        )
 
 
 @dataclass(frozen=True)
@@ -225,17 +267,25 @@ def _at(text: str) -> datetime:
     return moment.replace(tzinfo=None) if moment.tzinfo is None else moment.astimezone().replace(tzinfo=None)
 
 
-def backup_head(path: Path) -> ChainHead | None:
-    """The last audit row of a backup file, read without changing it."""
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        conn.text_factory = lenient_text
-    except sqlite3.Error:
-        return None
-    try:
-        row = conn.execute("SELECT id, hash, at FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-    except sqlite3.Error:
-        return None
-    finally:
-        conn.close()
-    return ChainHead(f"备份 {path.name} ", row[0], row[1], row[2]) if row else None
+def backup_heads(db_path: Path, db_id: str | None) -> list[ChainHead]:
+    """The last audit row of each backup of this database, each file opened once, read-only."""
+    db_id = db_id or live_identity(db_path).db_id
+    if db_id is None:
+        return []
+    heads = []
+    for path in rotation_files(db_path):
+        try:
+            conn = connect_read_only(path)
+        except (sqlite3.Error, OSError):
+            continue
+        try:
+            if identity_of(conn).db_id != db_id:
+                continue
+            row = conn.execute("SELECT id, hash, at FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+        except (sqlite3.Error, OSError):
+            continue
+        finally:
+            conn.close()
+        if row:
+            heads.append(ChainHead(f"备份 {path.name} ", row[0], row[1], row[2]))
+    return heads

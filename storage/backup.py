@@ -54,7 +54,7 @@ def fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _connect_ro(path: Path) -> sqlite3.Connection:
+def connect_read_only(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     conn.text_factory = lenient_text
     return conn
@@ -62,11 +62,16 @@ def _connect_ro(path: Path) -> sqlite3.Connection:
 
 def read_identity(path: Path) -> DatabaseIdentity:
     """The id and town stored in a readable database file (None for what it does not have)."""
-    conn = _connect_ro(path)
+    conn = connect_read_only(path)
     try:
-        rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('db.id', 'town')").fetchall())
+        return identity_of(conn)
     finally:
         conn.close()
+
+
+def identity_of(conn: sqlite3.Connection) -> DatabaseIdentity:
+    """The id and town of the database open on `conn`."""
+    rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('db.id', 'town')").fetchall())
     return DatabaseIdentity(rows.get("db.id"), rows.get("town"))
 
 
@@ -143,7 +148,7 @@ def copy_database(source: Path, target: Path, *, journal_mode: str = "DELETE") -
     temp = target.with_name(target.name + ".part")
     try:
         temp.unlink(missing_ok=True)
-        src = _connect_ro(source)
+        src = connect_read_only(source)
         try:
             dst = sqlite3.connect(temp)
             try:
@@ -193,16 +198,23 @@ def _stamp_of(path: Path) -> str:
 def backups_of(db_path: Path, db_id: str | None = None) -> list[Path]:
     """This database's backups (by the id inside them, not their names), newest first."""
     db_id = db_id or live_identity(db_path).db_id
-    folder = backup_folder(db_path)
-    if db_id is None or not folder.is_dir():
+    if db_id is None:
         return []
     found = []
-    for path in folder.glob("*.sqlite3"):
-        if not path.is_file() or not _STAMP.search(path.name):
-            continue
+    for path in rotation_files(db_path):
         identity = _safe_identity(path)
         if identity is not None and identity.db_id == db_id:
             found.append(path)
+    return found
+
+
+def rotation_files(db_path: Path) -> list[Path]:
+    """Files named as backups in rotation in the database's backup folder, newest first, whichever
+    database they belong to (the id inside each says)."""
+    folder = backup_folder(db_path)
+    if not folder.is_dir():
+        return []
+    found = [path for path in folder.glob("*.sqlite3") if path.is_file() and _STAMP.search(path.name)]
     return sorted(found, key=_stamp_of, reverse=True)
 
 
@@ -217,7 +229,7 @@ def integrity_problem(path: Path) -> str | None:
     A locked, unreadable or read-only file is not damage: those raise their own DatabaseError.
     """
     try:
-        conn = _connect_ro(path)
+        conn = connect_read_only(path)
     except sqlite3.Error as exc:
         problem = classify(exc, path)
         if problem is None or isinstance(problem, DatabaseDamaged):

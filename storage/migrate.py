@@ -44,7 +44,7 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 def inspect_file(path: Path) -> str | None:
     """The file's schema revision, read without changing it; None only when there is no file.
 
-    A database file is only ever put in place whole (see `storage.store.create_database`), so a
+    A database file is only ever put in place whole (see `storage.creation.create_database`), so a
     file that is empty, zeroed, truncated or unreadable at the database's path is damage, never a
     first run in progress. Raises DatabaseDamaged for that, DatabaseError for a file that is not
     one of ours, DatabaseTooNew for a newer one, and DatabaseLocked / DatabaseReadOnly / DiskIOError

@@ -401,11 +401,11 @@ def test_a_read_only_database_says_so_and_keeps_its_figures(tmp_path):
 
 
 def test_a_full_disk_is_its_own_message_and_loses_nothing_committed(tmp_path, capsys, monkeypatch):
-    import storage.store as store_module
+    import storage.engine as engine_module
 
     db = tmp_path / "town.sqlite3"
     ready_store(db).close()
-    real_engine = store_module._engine
+    real_engine = engine_module.open_engine
 
     def full_engine(path, busy_timeout_ms=5000):
         engine = real_engine(path, busy_timeout_ms)
@@ -418,7 +418,7 @@ def test_a_full_disk_is_its_own_message_and_loses_nothing_committed(tmp_path, ca
 
         return engine
 
-    monkeypatch.setattr(store_module, "_engine", full_engine)
+    monkeypatch.setattr(engine_module, "open_engine", full_engine)
     long_text = "本季度集中开班，" * 2000
     code = cli("--db", str(db), "enter", "--quarter", Q.code, "yuecai_certified=30", "--explain", f"yuecai_certified={long_text}")
     err = capsys.readouterr().err
@@ -426,7 +426,7 @@ def test_a_full_disk_is_its_own_message_and_loses_nothing_committed(tmp_path, ca
     with pytest.raises(DiskFull):
         with Store(db) as store:
             store.save_quarter(Q, {"yuecai_certified": 30}, {"yuecai_certified": long_text})
-    monkeypatch.setattr(store_module, "_engine", real_engine)
+    monkeypatch.setattr(engine_module, "open_engine", real_engine)
     with Store(db) as store:
         assert store.figures(Q) == FULL_QUARTER and store.verify_audit().ok
 

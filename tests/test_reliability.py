@@ -126,10 +126,10 @@ def test_a_damaged_database_is_not_opened_and_the_newest_good_backup_is_found(st
 
 
 def test_a_migration_backs_up_first_and_keeps_the_data(tmp_path):
-    from tools.crash_trials import _old_db
+    from tools.crash_trials import write_first_revision_database
 
     db = tmp_path / "old.sqlite3"
-    _old_db(db)
+    write_first_revision_database(db)
     with Store(db, today=lambda: TODAY) as store:
         assert store.figures(Q) == {"card_holders": 123}
     assert any("升级前" in p.name for p in backups_of(db))

@@ -175,7 +175,7 @@ def _ready_db(path: Path) -> None:
             quarter = quarter.next()
 
 
-def _old_db(path: Path) -> None:
+def write_first_revision_database(path: Path) -> None:
     """A database at the first schema revision, with a figure and its audit row in it."""
     from alembic import command
     from sqlalchemy import create_engine
@@ -285,10 +285,10 @@ def trial_first_run(folder: Path, rng: random.Random, fraction: float) -> dict[s
 
 def trial_migrate(folder: Path, rng: random.Random, fraction: float) -> dict[str, int]:
     db = folder / f"old-{rng.random()}.sqlite3"
-    _old_db(db)
+    write_first_revision_database(db)
     if "migrate" not in _DURATIONS:
         probe = folder / "probe-old.sqlite3"
-        _old_db(probe)
+        write_first_revision_database(probe)
         _DURATIONS["migrate"] = _duration(MIGRATOR.format(db=str(probe)))
     lines = _kill_after(_spawn(MIGRATOR.format(db=str(db))), fraction * _DURATIONS["migrate"])
     result = _check_db(db)  # a migration cut short is rolled back and simply runs again

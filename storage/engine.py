@@ -1,0 +1,63 @@
+"""How every connection to a database file is made, and what one write transaction is."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from storage.errors import classify, lenient_text
+
+
+def open_engine(path: Path, busy_timeout_ms: int = 5000) -> Engine:
+    """An engine over the SQLite file at `path`: WAL, full sync, foreign keys, and errors sorted into
+    the situations `storage.errors` names."""
+    engine = create_engine(f"sqlite+pysqlite:///{path}")
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy, not the driver, decide where transactions begin (see "begin" below).
+        dbapi_connection.isolation_level = None
+        dbapi_connection.text_factory = lenient_text
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):  # type: ignore[no-untyped-def]
+        # A writer takes the lock up front, so two writers never deadlock half-way through a save.
+        immediate = connection.get_execution_options().get("immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context):  # type: ignore[no-untyped-def]
+        # Locked, read-only, full and I/O errors are situations with their own message, never a bug.
+        original = context.original_exception
+        problem = classify(original, path) if original is not None else None
+        if problem is not None:
+            raise problem from original
+
+    return engine
+
+
+@contextmanager
+def writing(engine: Engine) -> Iterator[Session]:
+    """One write transaction: committed whole on success, rolled back whole on any error."""
+    with Session(engine.execution_options(immediate=True)) as session, session.begin():
+        yield session
+
+
+def os_user_name() -> str:
+    """Who is logged in, as the audit trail records them."""
+    try:
+        return getpass.getuser()
+    except Exception:  # getuser raises various errors where no login name is set
+        return "未知用户"
