@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
@@ -25,6 +25,7 @@ CONTENT_VERSION = 1
 SAMPLE_MARK = "示例（非正式目标）"
 DEFAULT_ISSUER = "东莞市人力资源和社会保障局"
 MAX_INDICATORS = 60
+BASE_SUFFIX = ".base"  # a stock's base value, beside its target, in the workbook's column keys
 
 
 class PackageKind(Enum):
@@ -313,8 +314,18 @@ def _split(town: str, raw: Mapping[str, Any]) -> TownSplit:
 # --- checks -----------------------------------------------------------------------------------
 
 
-def package_problems(package: PlanPackage) -> list[str]:
-    """Every fault of the package, each as a Chinese sentence (empty when it is sound)."""
+Where = Callable[[str, str], str]  # (town, code) -> where the value was written, as a message prefix
+
+
+def _nowhere(town: str, code: str) -> str:
+    return ""
+
+
+def package_problems(package: PlanPackage, where: Where = _nowhere) -> list[str]:
+    """Every fault of the package, each as a Chinese sentence (empty when it is sound).
+
+    `where` lets a reader of a workbook name the sheet, row and column of a town's value.
+    """
     problems: list[str] = []
     if not package.name.strip():
         problems.append("规划名称不能为空")
@@ -341,12 +352,12 @@ def package_problems(package: PlanPackage) -> list[str]:
                 problems.append(f"成对计数“{item.name}”须写明其中项名称和比率名称")
             if item.rate_target is not None and not 0 < item.rate_target <= 1:
                 problems.append(f"“{item.rate_name}”的目标 {float(item.rate_target) * 100:g}% 不在 0 到 100% 之间")
-    problems += _town_problems(package)
+    problems += [where("", "") + p for p in _town_problems(package)]
     if problems:
         return problems
     for split in (*package.towns, package.city):
-        problems += _split_problems(package, split)
-    problems += _sum_problems(package)
+        problems += _split_problems(package, split, where)
+    problems += _sum_problems(package, where)
     return problems
 
 
@@ -371,59 +382,68 @@ def _town_problems(package: PlanPackage) -> list[str]:
     return problems
 
 
-def _split_problems(package: PlanPackage, split: TownSplit) -> list[str]:
+def _split_problems(package: PlanPackage, split: TownSplit, where: Where) -> list[str]:
     problems = []
+    town = split.town
     for item in package.indicators:
         if item.kind is PackageKind.COUNT_PAIR:
             rate = split.rates.get(item.rate_code)
+            at = where(town, item.rate_code)
             if rate is None:
-                problems.append(f"{split.town}缺少“{item.rate_name}”的目标")
+                problems.append(f"{at}{town}缺少“{item.rate_name}”的目标")
             elif not 0 < rate <= 1:
-                problems.append(f"{split.town}“{item.rate_name}”的目标 {float(rate) * 100:g}% 不在 0 到 100% 之间")
+                problems.append(f"{at}{town}“{item.rate_name}”的目标 {float(rate) * 100:g}% 不在 0 到 100% 之间")
             continue
         value = split.targets.get(item.code)
+        at = where(town, item.code)
         if value is None:
-            problems.append(f"{split.town}缺少“{item.name}”的目标")
+            problems.append(f"{at}{town}缺少“{item.name}”的目标")
         elif value < 0:
-            problems.append(f"{split.town}“{item.name}”的目标 {value:,} 是负数")
+            problems.append(f"{at}{town}“{item.name}”的目标 {value:,} 是负数")
         base = split.bases.get(item.code)
         if base is not None and (item.kind is not PackageKind.STOCK or base < 0):
-            problems.append(f"{split.town}“{item.name}”的基期数 {base:,} 无效（只有季末数指标有基期数，且不能为负）")
+            problems.append(
+                f"{where(town, item.code + BASE_SUFFIX)}{town}“{item.name}”的基期数 {base:,} 无效"
+                "（只有季末数指标有基期数，且不能为负）"
+            )
     known = {code for item in package.indicators for code in item.codes}
     unknown = sorted((set(split.targets) | set(split.rates) | set(split.bases)) - known)
     if unknown:
-        problems.append(f"{split.town}的目标中有指标清单里没有的代码：{'、'.join(unknown)}")
+        problems.append(f"{where(town, '')}{town}的目标中有指标清单里没有的代码：{'、'.join(unknown)}")
     return problems
 
 
-def _sum_problems(package: PlanPackage) -> list[str]:
+def _sum_problems(package: PlanPackage, where: Where) -> list[str]:
     problems = []
     stated = {d.code: d for d in package.differences}
     for code in stated:
         if not any(i.code == code and i.kind is not PackageKind.COUNT_PAIR for i in package.indicators):
-            problems.append(f"差额说明中的“{code}”不是有目标的指标")
+            problems.append(f"{where('', '')}差额说明中的“{code}”不是有目标的指标")
     for item in package.indicators:
         if item.kind is PackageKind.COUNT_PAIR:
             continue
+        if any(item.code not in s.targets for s in (*package.towns, package.city)):
+            continue  # each blank is reported on its own
         total = sum(s.targets[item.code] for s in package.towns)
         city = package.city.targets[item.code]
         difference = stated.get(item.code)
         expected = city - (difference.amount if difference else 0)
         if total != expected:
+            problems.append(where(CITY, item.code))
             if difference:
-                problems.append(
+                problems[-1] += (
                     f"“{item.name}”33 个镇街合计 {total:,}，全市 {city:,}，相差 {city - total:+,}，"
                     f"与说明的差额 {difference.amount:+,} 不符"
                 )
             else:
-                problems.append(
+                problems[-1] += (
                     f"“{item.name}”33 个镇街合计 {total:,}，与全市合计 {city:,} 不符（相差 {total - city:+,}），"
                     "如确有差额请在差额说明中写明"
                 )
         if item.kind is PackageKind.STOCK:
             with_base = [s.town for s in package.towns if item.code in s.bases]
             if with_base and len(with_base) != len(package.towns):
-                problems.append(f"“{item.name}”的基期数只给了部分镇街；要么 33 个镇街都给，要么都不给（由镇街录入）")
+                problems.append(f"{where('', '')}“{item.name}”的基期数只给了部分镇街；要么 33 个镇街都给，要么都不给（由镇街录入）")
     return problems
 
 
