@@ -22,7 +22,17 @@ from sqlalchemy.orm import Session
 
 from core.errors import DomainError, PlanError, TownError
 from core.indicators import BY_CODE, PLANNED_CODES, RATES, display_name, is_known_code
-from core.plans import CITY, TOWNS, Plan, TownTargets, check_town, load_shipped_plan, plan_period_label
+from core.plan_package import PlanPackage, package_from_content, shipped_package
+from core.plans import (
+    CITY,
+    SHIPPED_PLAN_NAME,
+    TOWNS,
+    Plan,
+    TownTargets,
+    check_town,
+    load_shipped_plan,
+    plan_period_label,
+)
 from core.quarters import Quarter
 from core.validation import NOTICE, Finding, QuarterInput, check_quarter, has_errors
 from storage import migrate
@@ -73,7 +83,9 @@ from storage.models import (
     FigureRow,
     IssuedRevision,
     Meta,
+    PlanPackageRow,
     PlanRow,
+    QuarterPlanRow,
     QuarterStatusRow,
     StockBase,
     TargetRow,
@@ -180,6 +192,29 @@ class AuditRow:
 
     def as_dict(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class StoredPackage:
+    """An imported plan package as listed (its content is read with Store.plan_package)."""
+
+    id: str
+    content_hash: str
+    name: str
+    first: Quarter
+    last: Quarter
+    origin: str
+    source: str
+    imported_at: str
+
+
+@dataclass(frozen=True)
+class QuarterPlan:
+    """The plan a quarter was entered under (id and hash unknown for quarters entered before packages)."""
+
+    plan_name: str
+    plan_id: str | None
+    content_hash: str | None
 
 
 @dataclass(frozen=True)
@@ -431,7 +466,11 @@ class Store:
     def _load_plans(self) -> list[Plan]:
         with Session(self.engine) as session:
             plans = []
+            packages = {p.name: p for p in session.scalars(select(PlanPackageRow))}
             for row in session.scalars(select(PlanRow).order_by(PlanRow.first_quarter)):
+                if row.name in packages:  # its indicator list, rates and bases come whole from the package
+                    plans.append(_package_of(packages[row.name]).to_plan())
+                    continue
                 by_town: dict[str, TownTargets] = {}
                 for target in session.scalars(select(TargetRow).where(TargetRow.plan_id == row.id)):
                     entry = by_town.setdefault(target.town, TownTargets(target.town, {}, {}))
@@ -493,6 +532,94 @@ class Store:
             )
         self._audit(session, "plan_import", None, None, None, f"{plan.name}（{plan_period_label(plan)}）{source}")
         return existing is not None
+
+    # --- plan packages -----------------------------------------------------------------------
+
+    def import_plan_package(self, package: PlanPackage, source: str, origin: str = "signed") -> bool:
+        """Record a checked (and, for "signed", verified) package and load its split; audited.
+
+        The same content again changes nothing (returns False). A different package whose period
+        overlaps an imported one, or any other plan's, is refused with PlanError.
+        """
+        with self._writing() as session:
+            if session.scalar(select(PlanPackageRow).where(PlanPackageRow.content_hash == package.content_hash)):
+                return False
+            for other in session.scalars(select(PlanPackageRow)):
+                first, last = Quarter.parse(other.first_quarter), Quarter.parse(other.last_quarter)
+                if first <= package.last and package.first <= last:
+                    raise PlanError(
+                        f"“{package.name}”的规划期（{package.period_label}）与已导入的“{other.name}”"
+                        f"（{first.label}至{last.label}，编号 {other.id}）重叠，未导入"
+                    )
+            session.add(
+                PlanPackageRow(
+                    id=package.id,
+                    content_hash=package.content_hash,
+                    name=package.name,
+                    first_quarter=package.first.code,
+                    last_quarter=package.last.code,
+                    content=package.canonical_bytes().decode("utf-8"),
+                    origin=origin,
+                    source=source,
+                    imported_at=_now(),
+                )
+            )
+            session.flush()
+            self._import_plan(session, package.to_plan(), f"{source}（规划编号 {package.id}，内容哈希 {package.content_hash}）")
+        self._plans = None
+        return True
+
+    def plan_packages(self) -> list[StoredPackage]:
+        with Session(self.engine) as session:
+            return [
+                StoredPackage(
+                    r.id,
+                    r.content_hash,
+                    r.name,
+                    Quarter.parse(r.first_quarter),
+                    Quarter.parse(r.last_quarter),
+                    r.origin,
+                    r.source,
+                    r.imported_at,
+                )
+                for r in session.scalars(select(PlanPackageRow).order_by(PlanPackageRow.first_quarter))
+            ]
+
+    def plan_package(self, plan_id: str) -> PlanPackage | None:
+        with Session(self.engine) as session:
+            row = session.get(PlanPackageRow, plan_id)
+            return None if row is None else _package_of(row)
+
+    def quarter_plan(self, quarter: Quarter) -> QuarterPlan | None:
+        """The plan the quarter was entered under, if anything was ever saved for it."""
+        town = self.require_town()
+        with Session(self.engine) as session:
+            row = session.get(QuarterPlanRow, (town, quarter.code))
+            return None if row is None else QuarterPlan(row.plan_name, row.plan_id, row.content_hash)
+
+    def _pin_quarter_plan(self, session: Session, town: str, quarter: Quarter) -> None:
+        if session.get(QuarterPlanRow, (town, quarter.code)) is not None:
+            return
+        plan = self.plan_for(quarter)
+        if plan is None:
+            return
+        row = session.scalar(select(PlanPackageRow).where(PlanPackageRow.name == plan.name))
+        if row is not None:
+            plan_id, content_hash = row.id, row.content_hash
+        elif plan.name == SHIPPED_PLAN_NAME:
+            plan_id, content_hash = shipped_package().id, shipped_package().content_hash
+        else:
+            plan_id, content_hash = None, None
+        session.add(
+            QuarterPlanRow(
+                town=town,
+                quarter=quarter.code,
+                plan_name=plan.name,
+                plan_id=plan_id,
+                content_hash=content_hash,
+                recorded_at=_now(),
+            )
+        )
 
     # --- figures -----------------------------------------------------------------------------
 
@@ -616,6 +743,7 @@ class Store:
             findings = self._check(session, town, quarter, values, explanations, {})
             if has_errors(findings):
                 raise SaveRefused(findings)
+            self._pin_quarter_plan(session, town, quarter)
             now = _now()
             for code, new in values.items():
                 row = session.get(FigureRow, (town, quarter.code, code))
@@ -926,6 +1054,12 @@ def _seed(store: Store, session: Session) -> str:
     if session.scalar(select(PlanRow).limit(1)) is None:
         store._import_plan(session, load_shipped_plan(), "随软件提供")
     return db_id
+
+
+def _package_of(row: PlanPackageRow) -> PlanPackage:
+    import json
+
+    return package_from_content(json.loads(row.content))
 
 
 def _chain_db_id(session: Session) -> str | None:
