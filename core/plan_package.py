@@ -154,7 +154,16 @@ class PlanPackage:
                     )
                 )
                 target = item.rate_target if item.rate_target is not None else Fraction(1)
-                rates.append(Rate(item.rate_code, item.rate_name, item.rate_short_name or item.rate_name, item.sub_code, item.code, target))
+                rates.append(
+                    Rate(
+                        item.rate_code,
+                        item.rate_name,
+                        item.rate_short_name or item.rate_name,
+                        item.sub_code,
+                        item.code,
+                        target,
+                    )
+                )
             else:
                 kind = Kind.STOCK if item.kind is PackageKind.STOCK else Kind.FLOW
                 indicators.append(Indicator(item.code, item.name, short, item.unit, kind, item.group, True))
@@ -443,7 +452,9 @@ def _sum_problems(package: PlanPackage, where: Where) -> list[str]:
         if item.kind is PackageKind.STOCK:
             with_base = [s.town for s in package.towns if item.code in s.bases]
             if with_base and len(with_base) != len(package.towns):
-                problems.append(f"{where('', '')}“{item.name}”的基期数只给了部分镇街；要么 33 个镇街都给，要么都不给（由镇街录入）")
+                problems.append(
+                    f"{where('', '')}“{item.name}”的基期数只给了部分镇街；要么 33 个镇街都给，要么都不给（由镇街录入）"
+                )
     return problems
 
 
@@ -498,7 +509,9 @@ def package_indicators_of(catalogue: Catalogue) -> tuple[PackageIndicator, ...]:
             )
         else:
             kind = PackageKind.STOCK if item.kind is Kind.STOCK else PackageKind.FLOW
-            lines.append(PackageIndicator(item.code, item.name, item.unit, item.group, kind, short_name=item.short_name))
+            lines.append(
+                PackageIndicator(item.code, item.name, item.unit, item.group, kind, short_name=item.short_name)
+            )
     return tuple(lines)
 
 
@@ -524,13 +537,19 @@ def shipped_package() -> PlanPackage:
     return package
 
 
-SAMPLE_SKILL = PackageIndicator("skilled_trained", "技能人才培养人数", "人次", "技能人才", PackageKind.FLOW, "技能人才培养")
+SAMPLE_SKILL = PackageIndicator(
+    "skilled_trained", "技能人才培养人数", "人次", "技能人才", PackageKind.FLOW, "技能人才培养"
+)
 
 
 def sample_package() -> PlanPackage:
     """A made-up 2026–2030 split (the 2021–2025 one scaled, plus a 技能人才 count), marked 示例 everywhere."""
     base = shipped_package()
-    scale = {"card_holders": Fraction(108, 100), "yuecai_certified": Fraction(12, 10), "nanyue_trained": Fraction(11, 10)}
+    scale = {
+        "card_holders": Fraction(108, 100),
+        "yuecai_certified": Fraction(12, 10),
+        "nanyue_trained": Fraction(11, 10),
+    }
 
     def scaled(split: TownSplit) -> TownSplit:
         targets = {code: int(value * scale[code]) for code, value in split.targets.items()}

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from asn1crypto import cms
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
@@ -85,7 +86,9 @@ def read_plan_file(path: Path, roots: list[x509.Certificate], now: dt.datetime |
     except OSError as exc:
         raise PlanPackageError(f"无法读取规划文件 {path}：{exc.strerror}") from exc
     if size > MAX_PLAN_BYTES:
-        raise PlanPackageError(f"规划文件过大（{size / 1048576:.1f} MB，上限 {MAX_PLAN_BYTES // 1048576} MB），不是本系统的规划文件")
+        raise PlanPackageError(
+            f"规划文件过大（{size / 1048576:.1f} MB，上限 {MAX_PLAN_BYTES // 1048576} MB），不是本系统的规划文件"
+        )
     if size == 0:
         raise PlanPackageError("规划文件是空的（0 字节）")
     with path.open("rb") as f:
@@ -141,7 +144,7 @@ def verify_plan_bytes(data: bytes, roots: list[x509.Certificate], now: dt.dateti
     return VerifiedPlan(package, signed_at, fingerprint(root))
 
 
-def _signer(signature: str) -> tuple[cms.SignerInfo, object, dt.datetime]:
+def _signer(signature: str) -> tuple[cms.SignerInfo, asn1_x509.Certificate, dt.datetime]:
     from reports.signing import signed_data_of
 
     try:
@@ -158,7 +161,7 @@ def _signer(signature: str) -> tuple[cms.SignerInfo, object, dt.datetime]:
     return info, certificate, signed_at
 
 
-def _intact(info: cms.SignerInfo, certificate: object, content: bytes) -> bool:
+def _intact(info: cms.SignerInfo, certificate: asn1_x509.Certificate, content: bytes) -> bool:
     from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 
@@ -167,7 +170,7 @@ def _intact(info: cms.SignerInfo, certificate: object, content: bytes) -> bool:
         return False
     digest = hashlib.new(algorithm, content).digest()
     try:
-        digest_ok, signature_ok = validate_sig_integrity(info, certificate, "data", digest)  # type: ignore[arg-type]
+        digest_ok, signature_ok = validate_sig_integrity(info, certificate, "data", digest)
     except (SignatureValidationError, ValueError):
         return False
     return bool(digest_ok and signature_ok)

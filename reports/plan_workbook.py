@@ -298,8 +298,7 @@ def read_workbook(path: Path) -> PlanPackage:
             raise PlanWorkbookError([f"{path.name}：缺少工作表“{name}”" for name in missing])
         rows = {
             name: [
-                list(row)
-                for row in workbook[name].iter_rows(max_row=MAX_ROWS, max_col=MAX_COLUMNS, values_only=True)
+                list(row) for row in workbook[name].iter_rows(max_row=MAX_ROWS, max_col=MAX_COLUMNS, values_only=True)
             ]
             for name in SHEETS[1:]
         }
@@ -364,23 +363,23 @@ def _read_header(reader: _Reader, rows: list[list[object]]) -> tuple | None:  # 
             ok = False
     if not ok:
         return None
-    quarters = {}
+    quarters: dict[str, Quarter] = {}
     for key in ("first", "last"):
-        row, text = found[key]
+        line, text = found[key]
         label = dict(HEADER_FIELDS)[key]
         if not text:
-            reader.fail(SHEET_HEADER, row, 1, f"{label}为空，应写成如 2026Q1")
+            reader.fail(SHEET_HEADER, line, 1, f"{label}为空，应写成如 2026Q1")
             continue
         try:
             quarters[key] = Quarter.parse(_key(text))
         except Exception:  # QuarterError, or anything odd a cell holds
-            reader.fail(SHEET_HEADER, row, 1, f"{label}“{text}”不是季度，应写成如 2026Q1")
-    row, name = found["name"]
+            reader.fail(SHEET_HEADER, line, 1, f"{label}“{text}”不是季度，应写成如 2026Q1")
+    line, name = found["name"]
     if not name:
-        reader.fail(SHEET_HEADER, row, 1, "规划名称不能为空")
-    row, sample_text = found["sample"]
+        reader.fail(SHEET_HEADER, line, 1, "规划名称不能为空")
+    line, sample_text = found["sample"]
     if sample_text not in ("是", "否", ""):
-        reader.fail(SHEET_HEADER, row, 1, f"“是否示例”应填“是”或“否”，而不是“{sample_text}”")
+        reader.fail(SHEET_HEADER, line, 1, f"“是否示例”应填“是”或“否”，而不是“{sample_text}”")
     if len(quarters) < 2:
         return None
     return (

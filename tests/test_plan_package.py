@@ -78,7 +78,15 @@ def town_db(tmp_path, keys, capsys):
     """A town's database with its identity imported, so the city root is pinned."""
     db = tmp_path / "镇街 数据库.sqlite3"
     assert main(["--db", str(db), "init", "--town", "莞城"]) == 0
-    args = ["--db", str(db), "identity", "import", str(keys["town_p12"]), "--passphrase-file", str(keys["passphrase_file"])]
+    args = [
+        "--db",
+        str(db),
+        "identity",
+        "import",
+        str(keys["town_p12"]),
+        "--passphrase-file",
+        str(keys["passphrase_file"]),
+    ]
     assert main(args) == 0
     capsys.readouterr()
     return db
@@ -133,7 +141,11 @@ def test_a_count_pair_maps_onto_a_figure_its_sub_count_and_a_rate():
     parent, child = catalogue.by_code["appeal_cases"], catalogue.by_code["appeal_settled"]
     assert child.parent == "appeal_cases" and not parent.has_plan_target
     rate = catalogue.rate_by_code["appeal_settled_rate"]
-    assert (rate.numerator, rate.denominator, rate.default_target) == ("appeal_settled", "appeal_cases", Fraction(9, 10))
+    assert (rate.numerator, rate.denominator, rate.default_target) == (
+        "appeal_settled",
+        "appeal_cases",
+        Fraction(9, 10),
+    )
     assert catalogue.display_name("appeal_settled") == "办结数"
     assert "信访" in catalogue.groups and catalogue.is_known_code("appeal_settled_rate")
 
@@ -152,9 +164,7 @@ def _without_town(package: PlanPackage, town: str) -> PlanPackage:
 
 
 def _with_target(package: PlanPackage, town: str, code: str, value: int) -> PlanPackage:
-    towns = tuple(
-        replace(t, targets={**t.targets, code: value}) if t.town == town else t for t in package.towns
-    )
+    towns = tuple(replace(t, targets={**t.targets, code: value}) if t.town == town else t for t in package.towns)
     return replace(package, towns=towns)
 
 
@@ -220,14 +230,23 @@ def fill_template(path: Path, package: PlanPackage) -> None:
     """Fill the template as the city's statistician would: header, one added indicator, every target."""
     book = openpyxl.load_workbook(path)
     header = book[SHEET_HEADER]
-    values = {"规划名称": package.name, "开始季度": "2026Q1", "结束季度": "2030Q4", "表号": "人社季报1表",
-              "批准文号": "东统字〔2026〕1号", "有效期至": "2030年12月", "是否示例": "是"}
+    values = {
+        "规划名称": package.name,
+        "开始季度": "2026Q1",
+        "结束季度": "2030Q4",
+        "表号": "人社季报1表",
+        "批准文号": "东统字〔2026〕1号",
+        "有效期至": "2030年12月",
+        "是否示例": "是",
+    }
     for row in header.iter_rows(min_row=3):
         if row[0].value in values:
             row[1].value = values[row[0].value]
     listing = book[SHEET_LIST]
     listing.insert_rows(6)  # after the three plan targets, as the package's order has it
-    for column, value in enumerate([4, "skilled_trained", "技能人才培养人数", "技能人才培养", "人次", "技能人才", "流量"], 1):
+    for column, value in enumerate(
+        [4, "skilled_trained", "技能人才培养人数", "技能人才培养", "人次", "技能人才", "流量"], 1
+    ):
         listing.cell(6, column, value)
     split = book[SHEET_SPLIT]
     split.insert_cols(6)
@@ -256,12 +275,26 @@ def test_template_fill_build_import_list_round_trip(tmp_path, keys, town_db, cap
     fill_template(template, sample_package())
     out = tmp_path / "2026-2030.plan"
     code, printed, err = run(
-        capsys, "plan", "build", template, "--root", keys["city_key"], "--root-passphrase-file", keys["passphrase_file"],
-        "--out", out, "--json",
+        capsys,
+        "plan",
+        "build",
+        template,
+        "--root",
+        keys["city_key"],
+        "--root-passphrase-file",
+        keys["passphrase_file"],
+        "--out",
+        out,
+        "--json",
     )
     assert code == 0, err
     built = json.loads(printed)["plan"]
-    assert [i["code"] for i in built["indicators"]][:4] == ["card_holders", "yuecai_certified", "nanyue_trained", "skilled_trained"]
+    assert [i["code"] for i in built["indicators"]][:4] == [
+        "card_holders",
+        "yuecai_certified",
+        "nanyue_trained",
+        "skilled_trained",
+    ]
     assert built["approval_number"] == "东统字〔2026〕1号" and built["sample"] is True
     assert json.loads(out.read_text(encoding="utf-8"))["format"] == FORMAT
 
@@ -280,7 +313,10 @@ def test_template_fill_build_import_list_round_trip(tmp_path, keys, town_db, cap
     assert listed[1]["id"] == built["id"] and listed[1]["content_hash"] == built["content_hash"]
 
     with Store(town_db, today=lambda: TODAY) as store:
-        assert store.plan_for(Quarter(2026, 1)).city.counts["skilled_trained"] == sample_package().city.targets["skilled_trained"]
+        assert (
+            store.plan_for(Quarter(2026, 1)).city.counts["skilled_trained"]
+            == sample_package().city.targets["skilled_trained"]
+        )
         store.save_quarter(Quarter(2026, 1), {"yuecai_certified": 12})
         pinned = store.quarter_plan(Quarter(2026, 1))
         assert (pinned.plan_id, pinned.content_hash) == (built["id"], built["content_hash"])
@@ -370,7 +406,9 @@ def town_key(keys, sample_plan, tmp_path):
 def altered_byte(keys, sample_plan, tmp_path):
     envelope = _envelope(sample_plan)
     target = sample_package().city.targets["yuecai_certified"]
-    envelope["content"] = envelope["content"].replace(f'"yuecai_certified":{target}', f'"yuecai_certified":{target + 1}')
+    envelope["content"] = envelope["content"].replace(
+        f'"yuecai_certified":{target}', f'"yuecai_certified":{target + 1}'
+    )
     assert envelope["content"] != _envelope(sample_plan)["content"]
     return json.dumps(envelope, ensure_ascii=False).encode()
 
@@ -447,9 +485,16 @@ def test_a_city_database_verifies_against_its_trust_root(tmp_path, keys, sample_
 def test_a_different_package_overlapping_an_imported_one_is_refused(keys, sample_plan, town_db, tmp_path, capsys):
     assert run(capsys, "--db", town_db, "plan", "import", sample_plan)[0] == 0
     revised = _with_target(sample_package(), "莞城", "skilled_trained", 1)
-    revised = replace(revised, city=replace(revised.city, targets={
-        **revised.city.targets, "skilled_trained": sum(t.targets["skilled_trained"] for t in revised.towns)
-    }))
+    revised = replace(
+        revised,
+        city=replace(
+            revised.city,
+            targets={
+                **revised.city.targets,
+                "skilled_trained": sum(t.targets["skilled_trained"] for t in revised.towns),
+            },
+        ),
+    )
     out = tmp_path / "revised.plan"
     write_plan_file(revised, open_root(keys["city_key"], PASSPHRASE), out)
     before = recorded(town_db)
@@ -496,7 +541,15 @@ def test_a_database_of_revision_0004_migrates_and_keeps_its_quarters_plan(tmp_pa
         assert store.quarter_plan(Quarter(2024, 3)).plan_name == shipped_package().name
         assert store.figures(Quarter(2024, 3)) == {"yuecai_certified": 9}
         assert store.verify_audit().ok
-    args = ["--db", str(db), "identity", "import", str(keys["town_p12"]), "--passphrase-file", str(keys["passphrase_file"])]
+    args = [
+        "--db",
+        str(db),
+        "identity",
+        "import",
+        str(keys["town_p12"]),
+        "--passphrase-file",
+        str(keys["passphrase_file"]),
+    ]
     assert main(args) == 0
     assert run(capsys, "--db", db, "plan", "import", sample_plan)[0] == 0
     with Store(db, today=lambda: TODAY) as store:
