@@ -136,6 +136,19 @@ def plan_build(workbook: Path, root_p12: Path, root_passphrase: bytes, out: Path
     return BuiltPlan(summarize(package, "signed", source=out.name), out)
 
 
+def plan_sample(root_p12: Path, root_passphrase: bytes, out: Path, workbook: Path | None = None) -> BuiltPlan:
+    """The 2026–2030 sample (示例（非正式目标）) signed with the city root, and its workbook if asked for."""
+    from core.plan_package import sample_package
+    from reports.plan_file import open_root, write_plan_file
+    from reports.plan_workbook import write_workbook
+
+    package = sample_package()
+    write_plan_file(package, open_root(root_p12, root_passphrase), out, overwrite=True)
+    if workbook is not None:
+        write_workbook(workbook, package)
+    return BuiltPlan(summarize(package, "signed", source=out.name), out)
+
+
 def trusted_roots(store: Store) -> list[x509.Certificate]:
     """The root a package must be signed by: the one pinned at identity import, or the city database's."""
     from cryptography import x509

@@ -101,7 +101,7 @@ def verify_plan_bytes(data: bytes, roots: list[x509.Certificate], now: dt.dateti
         raise PlanPackageError("规划文件过大，不是本系统的规划文件")
     try:
         envelope = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
         raise PlanPackageError("规划文件已损坏或不完整（不是有效的 JSON），无法读取") from exc
     if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
         shown = envelope.get("format") if isinstance(envelope, dict) else None
@@ -132,7 +132,7 @@ def verify_plan_bytes(data: bytes, roots: list[x509.Certificate], now: dt.dateti
         raise PlanPackageError(f"签名时间 {signed_at:%Y-%m-%d %H:%M} 晚于现在，签名不可信")
     try:
         parsed = json.loads(content_text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise PlanPackageError("规划内容不是有效的 JSON") from exc
     if canonical_json(parsed) != content:
         raise PlanPackageError("规划内容不是规范格式（可能是别的软件写的），未导入")

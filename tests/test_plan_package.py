@@ -576,3 +576,22 @@ def test_split_rows_stay_in_canonical_order_whatever_order_they_were_given():
     shuffled = replace(package, towns=tuple(reversed(package.towns)))
     assert package_from_content(json.loads(canonical_json(shuffled.content()))).towns == package.towns
     assert isinstance(package.towns[0], TownSplit) and package.towns[0].town == TOWNS[0]
+
+
+def test_absurdly_nested_json_is_refused_not_a_crash(keys, tmp_path):
+    path = tmp_path / "nested.plan"
+    path.write_bytes(b"[" * 200_000 + b"]" * 200_000)
+    with pytest.raises(PlanPackageError, match="已损坏或不完整"):
+        read_plan_file(path, load_trust_roots(keys["city_cert"]))
+
+
+def test_the_sample_is_built_signed_and_imports_into_a_town(keys, town_db, tmp_path):
+    from actions.plan_packages import plan_import, plan_sample
+
+    built = plan_sample(keys["city_key"], PASSPHRASE, tmp_path / "示例.plan", workbook=tmp_path / "示例.xlsx")
+    assert built.summary.sample and SAMPLE_MARK in built.summary.name
+    assert read_workbook(tmp_path / "示例.xlsx").content_hash == built.summary.content_hash
+    with Store(town_db, today=lambda: TODAY) as store:
+        result = plan_import(store, built.out)
+        assert result.imported and result.summary.id == sample_package().id
+        assert store.plan_for(Quarter(2026, 1)).name == sample_package().name
