@@ -16,10 +16,10 @@ from enum import Enum
 from fractions import Fraction
 from typing import Any
 
-from core.errors import PlanError
+from core.errors import PlanError, QuarterError
 from core.indicators import CODE_PATTERN, SHIPPED, Catalogue, Indicator, Kind, Rate
 from core.plans import CITY, SHIPPED_PLAN_NAME, TOWNS, Plan, TownTargets, load_shipped_plan
-from core.quarters import Quarter, QuarterError
+from core.quarters import Quarter
 
 CONTENT_VERSION = 1
 SAMPLE_MARK = "示例（非正式目标）"

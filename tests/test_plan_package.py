@@ -595,3 +595,18 @@ def test_the_sample_is_built_signed_and_imports_into_a_town(keys, town_db, tmp_p
         result = plan_import(store, built.out)
         assert result.imported and result.summary.id == sample_package().id
         assert store.plan_for(Quarter(2026, 1)).name == sample_package().name
+
+
+def test_the_citys_plan_commands_load_no_database_layer(tmp_path, keys):
+    from tests.test_cli_imports import DATABASE, loaded, packages
+
+    template = tmp_path / "模板.xlsx"
+    code, modules = loaded(["plan", "template", "--out", str(template)], tmp_path)
+    assert code == 0 and template.exists()
+    assert packages(modules, DATABASE) == set()
+    write_workbook(tmp_path / "split.xlsx", sample_package())
+    argv = ["plan", "build", str(tmp_path / "split.xlsx"), "--root", str(keys["city_key"])]
+    argv += ["--root-passphrase-file", str(keys["passphrase_file"]), "--out", str(tmp_path / "out.plan")]
+    code, modules = loaded(argv, tmp_path)
+    assert code == 0 and (tmp_path / "out.plan").exists()
+    assert packages(modules, DATABASE) == set()
