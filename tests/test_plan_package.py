@@ -610,3 +610,25 @@ def test_the_citys_plan_commands_load_no_database_layer(tmp_path, keys):
     code, modules = loaded(argv, tmp_path)
     assert code == 0 and (tmp_path / "out.plan").exists()
     assert packages(modules, DATABASE) == set()
+
+
+def test_reading_a_package_shows_what_it_holds_without_importing(keys, sample_plan):
+    from actions.plan_packages import read_plan_package
+
+    summary = read_plan_package(sample_plan, load_trust_roots(keys["city_cert"]))
+    assert (summary.id, summary.first, summary.last, summary.sample) == (sample_package().id, "2026Q1", "2030Q4", True)
+    by_code = {line.code: line for line in summary.indicators}
+    assert by_code["skilled_trained"].kind == "flow"
+    assert by_code["skilled_trained"].city_target == f"{sample_package().city.targets['skilled_trained']:,}"
+    assert by_code["mediation_cases"].city_target == "劳动人事争议调解成功率 ≥78%"
+    assert summary.root_sha256.count(":") == 31
+
+
+def test_only_the_city_root_can_build_a_plan(tmp_path, keys, capsys):
+    write_workbook(tmp_path / "split.xlsx", sample_package())
+    out = tmp_path / "out.plan"
+    code, _, err = run(
+        capsys, "plan", "build", tmp_path / "split.xlsx", "--root", keys["town_p12"],
+        "--root-passphrase-file", keys["passphrase_file"], "--out", out,
+    )  # fmt: skip
+    assert code == 2 and "不是市局根证书" in err and not out.exists()
