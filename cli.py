@@ -116,6 +116,25 @@ def build_parser() -> argparse.ArgumentParser:
     lst = tsub.add_parser("list", help="列出已导入的规划")
     _common(lst, suppress=True)
 
+    p = command("plan", "规划（指标清单和分解目标）：市局编制并签名下发，镇街导入")
+    psub = p.add_subparsers(dest="plan_command", metavar="操作", required=True, parser_class=ChineseArgumentParser)
+    tpl = psub.add_parser("template", help="市局：写出空白的规划工作簿（33 个镇街、填写说明）")
+    _common(tpl, suppress=True)
+    tpl.add_argument("--out", type=Path, required=True, help="输出的工作簿，如 模板.xlsx")
+    tpl.add_argument("--overwrite", action="store_true", help="覆盖同名文件")
+    build = psub.add_parser("build", help="市局：检查填好的规划工作簿，用根证书签名，生成 .plan 文件")
+    _common(build, suppress=True)
+    build.add_argument("file", type=Path, metavar="工作簿")
+    build.add_argument("--root", type=Path, required=True, help="city_root.p12")
+    build.add_argument("--root-passphrase-file", type=Path, required=True)
+    build.add_argument("--out", type=Path, required=True, help="输出的规划文件，如 2026-2030.plan")
+    build.add_argument("--overwrite", action="store_true", help="覆盖同名文件")
+    pimp = psub.add_parser("import", help="导入市局签名下发的规划文件（.plan）")
+    _common(pimp, suppress=True)
+    pimp.add_argument("file", type=Path, metavar="规划文件")
+    plst = psub.add_parser("list", help="列出本数据库的规划及其规划期")
+    _common(plst, suppress=True)
+
     p = command("export", "导出季报：Excel、PDF 和一页摘要")
     p.add_argument("--quarter", required=True)
     p.add_argument("--out", required=True, type=Path, help="输出文件夹")
@@ -481,6 +500,71 @@ def cmd_targets(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+MAX_PRINTED_PROBLEMS = 60
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from actions import plan_packages as plans
+
+    if args.plan_command == "template":
+        out = plans.plan_template(args.out, overwrite=args.overwrite)
+        if args.json:
+            _print_json({"file": str(out)})
+        else:
+            print(f"已写出规划工作簿模板：{out}")
+            print("填写说明见工作簿中的“说明”工作表；填好后用 plan build 检查并签名")
+        return EXIT_OK
+    if args.plan_command == "build":
+        from reports.plan_workbook import PlanWorkbookError
+
+        try:
+            built = plans.plan_build(
+                args.file,
+                args.root,
+                _passphrase(args.root_passphrase_file, "根证书口令："),
+                args.out,
+                overwrite=args.overwrite,
+            )
+        except PlanWorkbookError as exc:
+            print(f"{args.file.name} 有 {len(exc.problems)} 处错误，未生成规划文件：", file=sys.stderr)
+            for problem in exc.problems[:MAX_PRINTED_PROBLEMS]:
+                print(f"  {problem}", file=sys.stderr)
+            if len(exc.problems) > MAX_PRINTED_PROBLEMS:
+                print(f"  ……另有 {len(exc.problems) - MAX_PRINTED_PROBLEMS} 处", file=sys.stderr)
+            if args.json:
+                _print_json({"built": False, "problems": exc.problems})
+            return EXIT_REFUSED
+        if args.json:
+            _print_json({"built": True, "file": str(built.out), "plan": built.summary.as_dict()})
+        else:
+            print(f"已签名生成规划文件：{built.out}")
+            print("\n".join(built.summary.lines()))
+        return EXIT_OK
+    if args.plan_command == "import":
+        with _store(args, writes="导入规划") as store:
+            try:
+                result = plans.plan_import(store, args.file)
+            except DomainError as exc:  # untrusted, altered, malformed or overlapping: nothing imported
+                _fail(f"{args.file.name} 未导入：{exc.message}")
+                if args.json:
+                    _print_json({"imported": False, "reason": exc.message})
+                return EXIT_REFUSED
+        if args.json:
+            _print_json({"imported": result.imported, "plan": result.summary.as_dict()})
+        else:
+            print(("已导入规划：" if result.imported else "此规划已导入过，未作改动：") + args.file.name)
+            print("\n".join(result.summary.lines()))
+        return EXIT_OK
+    with _store(args) as store:
+        summaries = plans.plan_list(store)
+    if args.json:
+        _print_json([s.as_dict() for s in summaries])
+    else:
+        for summary in summaries:
+            print("\n".join(summary.lines()))
+    return EXIT_OK
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from actions.database import verify_audit
 
@@ -713,5 +797,6 @@ COMMANDS = {
     "annual": cmd_annual,
     "history": cmd_history,
     "targets": cmd_targets,
+    "plan": cmd_plan,
     "audit": cmd_audit,
 }

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from enum import Enum
 from fractions import Fraction
 
 
 class Kind(Enum):
     STOCK = "stock"  # a level at quarter end (card holders)
-    FLOW = "flow"  # a count within the quarter
+    FLOW = "flow"  # a count within the quarter; a count pair is two flows and a rate (see core.plan_package)
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,9 @@ class Rate:
     default_target: Fraction  # met when the rate is >= this ("以上" includes the number)
 
 
-GROUPS: tuple[str, ...] = ("社保卡", "粤菜师傅", "南粤家政", "劳动人事争议调解", "劳动人事争议仲裁", "劳动保障监察")
+_SHIPPED_GROUPS: tuple[str, ...] = ("社保卡", "粤菜师傅", "南粤家政", "劳动人事争议调解", "劳动人事争议仲裁", "劳动保障监察")
 
-INDICATORS: tuple[Indicator, ...] = (
+_SHIPPED_INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "card_holders", "社会保障卡持卡人数（季末数）", "社保卡持卡人数（季末数）", "张", Kind.STOCK, "社保卡", True
     ),
@@ -89,7 +90,7 @@ INDICATORS: tuple[Indicator, ...] = (
     ),
 )
 
-RATES: tuple[Rate, ...] = (
+_SHIPPED_RATES: tuple[Rate, ...] = (
     Rate(
         "mediation_success_rate",
         "劳动人事争议调解成功率",
@@ -116,23 +117,76 @@ RATES: tuple[Rate, ...] = (
     ),
 )
 
-INDICATOR_CODES: tuple[str, ...] = tuple(i.code for i in INDICATORS)
-RATE_CODES: tuple[str, ...] = tuple(r.code for r in RATES)
-PLANNED_CODES: tuple[str, ...] = tuple(i.code for i in INDICATORS if i.has_plan_target)
+CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 
-BY_CODE: dict[str, Indicator] = {i.code: i for i in INDICATORS}
-RATE_BY_CODE: dict[str, Rate] = {r.code: r for r in RATES}
+
+@dataclass(frozen=True)
+class Catalogue:
+    """One plan's indicator list: its figures in display order, its rates and its groups."""
+
+    indicators: tuple[Indicator, ...]
+    rates: tuple[Rate, ...]
+    groups: tuple[str, ...] = ()
+    by_code: dict[str, Indicator] = field(init=False, repr=False, compare=False)
+    rate_by_code: dict[str, Rate] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.groups:  # groups in the order their first indicator appears
+            object.__setattr__(self, "groups", tuple(dict.fromkeys(i.group for i in self.indicators)))
+        object.__setattr__(self, "by_code", {i.code: i for i in self.indicators})
+        object.__setattr__(self, "rate_by_code", {r.code: r for r in self.rates})
+
+    @property
+    def indicator_codes(self) -> tuple[str, ...]:
+        return tuple(i.code for i in self.indicators)
+
+    @property
+    def rate_codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.rates)
+
+    @property
+    def planned_codes(self) -> tuple[str, ...]:
+        """The figures that have a target for the whole plan (flows and stocks, not count pairs)."""
+        return tuple(i.code for i in self.indicators if i.has_plan_target)
+
+    @property
+    def stock_codes(self) -> tuple[str, ...]:
+        return tuple(i.code for i in self.indicators if i.kind is Kind.STOCK)
+
+    def in_group(self, group: str) -> tuple[Indicator, ...]:
+        return tuple(i for i in self.indicators if i.group == group)
+
+    def display_name(self, code: str) -> str:
+        """The Chinese name of a figure or a rate, for messages."""
+        if code in self.by_code:
+            indicator = self.by_code[code]
+            return indicator.short_name if indicator.parent else indicator.name
+        if code in self.rate_by_code:
+            return self.rate_by_code[code].name
+        return code
+
+    def is_known_code(self, code: str) -> bool:
+        return code in self.by_code or code in self.rate_by_code
+
+
+# Today's nine figures and three rates: the 2021–2025 plan's list.
+SHIPPED = Catalogue(_SHIPPED_INDICATORS, _SHIPPED_RATES, _SHIPPED_GROUPS)
+
+# Aliases of SHIPPED for the code written before indicator lists came from plans.
+GROUPS: tuple[str, ...] = SHIPPED.groups
+INDICATORS: tuple[Indicator, ...] = SHIPPED.indicators
+RATES: tuple[Rate, ...] = SHIPPED.rates
+INDICATOR_CODES: tuple[str, ...] = SHIPPED.indicator_codes
+RATE_CODES: tuple[str, ...] = SHIPPED.rate_codes
+PLANNED_CODES: tuple[str, ...] = SHIPPED.planned_codes
+BY_CODE: dict[str, Indicator] = SHIPPED.by_code
+RATE_BY_CODE: dict[str, Rate] = SHIPPED.rate_by_code
 
 
 def display_name(code: str) -> str:
-    """The Chinese name of a figure or a rate, for messages."""
-    if code in BY_CODE:
-        indicator = BY_CODE[code]
-        return indicator.short_name if indicator.parent else indicator.name
-    if code in RATE_BY_CODE:
-        return RATE_BY_CODE[code].name
-    return code
+    """The Chinese name of a figure or a rate of the shipped list, for messages."""
+    return SHIPPED.display_name(code)
 
 
 def is_known_code(code: str) -> bool:
-    return code in BY_CODE or code in RATE_BY_CODE
+    return SHIPPED.is_known_code(code)

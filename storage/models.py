@@ -116,3 +116,30 @@ class StockBase(Base):
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[str] = mapped_column(String(40))
+
+
+class PlanPackageRow(Base):
+    """An imported plan package: its canonical content exactly as signed, and where it came from."""
+
+    __tablename__ = "plan_packages"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    first_quarter: Mapped[str] = mapped_column(String(8))
+    last_quarter: Mapped[str] = mapped_column(String(8))
+    content: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(16))  # "signed" (verified against the pinned root)
+    source: Mapped[str] = mapped_column(Text)
+    imported_at: Mapped[str] = mapped_column(String(40))
+
+
+class QuarterPlanRow(Base):
+    """The plan a quarter was entered under, recorded at its first save: a quarter keeps its plan."""
+
+    __tablename__ = "quarter_plans"
+    town: Mapped[str] = mapped_column(ForeignKey("towns.name"), primary_key=True)
+    quarter: Mapped[str] = mapped_column(String(8), primary_key=True)
+    plan_name: Mapped[str] = mapped_column(String(200))
+    plan_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    recorded_at: Mapped[str] = mapped_column(String(40))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from fractions import Fraction
 
 from sqlalchemy import select
@@ -9,17 +11,45 @@ from sqlalchemy.orm import Session
 
 from core.errors import PlanError
 from core.indicators import PLANNED_CODES
-from core.plans import CITY, TOWNS, Plan, TownTargets, plan_period_label
+from core.plan_package import PlanPackage, package_from_content, shipped_package
+from core.plans import CITY, SHIPPED_PLAN_NAME, TOWNS, Plan, TownTargets, plan_period_label
 from core.quarters import Quarter
 from storage.audit_trail import append_entry
-from storage.models import PlanRow, StockBase, TargetRow
+from storage.models import PlanPackageRow, PlanRow, QuarterPlanRow, StockBase, TargetRow
 from storage.settings import now_text
+
+
+@dataclass(frozen=True)
+class StoredPackage:
+    """An imported plan package as listed (its content is read with Store.plan_package)."""
+
+    id: str
+    content_hash: str
+    name: str
+    first: Quarter
+    last: Quarter
+    origin: str
+    source: str
+    imported_at: str
+
+
+@dataclass(frozen=True)
+class QuarterPlan:
+    """The plan a quarter was entered under (id and hash unknown for quarters entered before packages)."""
+
+    plan_name: str
+    plan_id: str | None
+    content_hash: str | None
 
 
 def load_plans(session: Session) -> list[Plan]:
     """Every stored plan, earliest first."""
     plans = []
+    packages = {p.name: p for p in session.scalars(select(PlanPackageRow))}
     for row in session.scalars(select(PlanRow).order_by(PlanRow.first_quarter)):
+        if row.name in packages:  # its indicator list, rates and bases come whole from the package
+            plans.append(package_of(packages[row.name]).to_plan())
+            continue
         by_town: dict[str, TownTargets] = {}
         for target in session.scalars(select(TargetRow).where(TargetRow.plan_id == row.id)):
             entry = by_town.setdefault(target.town, TownTargets(target.town, {}, {}))
@@ -89,3 +119,89 @@ def set_stock_base(session: Session, os_user: str, town: str, plan: Plan, code: 
     row.value, row.updated_at = value, now_text()
     append_entry(session, os_user, "set_base", None, code, None if old is None else str(old), f"{value}（{plan.name}）")
     return old
+
+
+def package_of(row: PlanPackageRow) -> PlanPackage:
+    return package_from_content(json.loads(row.content))
+
+
+def import_package(session: Session, os_user: str, package: PlanPackage, source: str, origin: str) -> bool:
+    """Record a checked (and, for "signed", verified) package and store its split; audited.
+
+    The same content again changes nothing (returns False). A different package whose period
+    overlaps an imported one, or any other plan's, is refused with PlanError.
+    """
+    if session.scalar(select(PlanPackageRow).where(PlanPackageRow.content_hash == package.content_hash)):
+        return False
+    for other in session.scalars(select(PlanPackageRow)):
+        first, last = Quarter.parse(other.first_quarter), Quarter.parse(other.last_quarter)
+        if first <= package.last and package.first <= last:
+            raise PlanError(
+                f"“{package.name}”的规划期（{package.period_label}）与已导入的“{other.name}”"
+                f"（{first.label}至{last.label}，编号 {other.id}）重叠，未导入"
+            )
+    session.add(
+        PlanPackageRow(
+            id=package.id,
+            content_hash=package.content_hash,
+            name=package.name,
+            first_quarter=package.first.code,
+            last_quarter=package.last.code,
+            content=package.canonical_bytes().decode("utf-8"),
+            origin=origin,
+            source=source,
+            imported_at=now_text(),
+        )
+    )
+    session.flush()
+    import_plan(session, os_user, package.to_plan(), f"{source}（规划编号 {package.id}，内容哈希 {package.content_hash}）")
+    return True
+
+
+def stored_packages(session: Session) -> list[StoredPackage]:
+    return [
+        StoredPackage(
+            r.id,
+            r.content_hash,
+            r.name,
+            Quarter.parse(r.first_quarter),
+            Quarter.parse(r.last_quarter),
+            r.origin,
+            r.source,
+            r.imported_at,
+        )
+        for r in session.scalars(select(PlanPackageRow).order_by(PlanPackageRow.first_quarter))
+    ]
+
+
+def stored_package(session: Session, plan_id: str) -> PlanPackage | None:
+    row = session.get(PlanPackageRow, plan_id)
+    return None if row is None else package_of(row)
+
+
+def quarter_plan(session: Session, town: str, quarter: Quarter) -> QuarterPlan | None:
+    row = session.get(QuarterPlanRow, (town, quarter.code))
+    return None if row is None else QuarterPlan(row.plan_name, row.plan_id, row.content_hash)
+
+
+def pin_quarter_plan(session: Session, town: str, quarter: Quarter, plan: Plan | None) -> None:
+    """Record the plan a quarter is first entered under; it keeps it."""
+    if plan is None or session.get(QuarterPlanRow, (town, quarter.code)) is not None:
+        return
+    row = session.scalar(select(PlanPackageRow).where(PlanPackageRow.name == plan.name))
+    if row is not None:
+        plan_id, content_hash = row.id, row.content_hash
+    elif plan.name == SHIPPED_PLAN_NAME:
+        plan_id, content_hash = shipped_package().id, shipped_package().content_hash
+    else:
+        plan_id, content_hash = None, None
+    session.add(
+        QuarterPlanRow(
+            town=town,
+            quarter=quarter.code,
+            plan_name=plan.name,
+            plan_id=plan_id,
+            content_hash=content_hash,
+            recorded_at=now_text(),
+        )
+    )

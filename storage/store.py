@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from core.errors import DomainError, TownError
 from core.indicators import BY_CODE, RATES, is_known_code
+from core.plan_package import PlanPackage
 from core.plans import TOWNS, Plan, check_town, refuse_base_of_a_flow, refuse_base_the_plan_gives
 from core.quarters import Quarter
 from core.submission import DRAFT as DRAFT
@@ -72,6 +73,8 @@ from storage.figures import Change as Change
 from storage.figures import FiguresChangedElsewhere as FiguresChangedElsewhere
 from storage.lock import DatabaseLock, is_held_here
 from storage.models import PlanRow, Town
+from storage.plans import QuarterPlan as QuarterPlan
+from storage.plans import StoredPackage as StoredPackage
 from storage.restore import RestoreRefused as RestoreRefused
 from storage.restore import restore_database as restore_database
 from storage.settings import read_setting, write_setting
@@ -307,6 +310,29 @@ class Store:
     def _import_plan(self, session: Session, plan: Plan, source: str) -> bool:
         return stored_plans.import_plan(session, self._os_user, plan, source)
 
+    # --- plan packages -----------------------------------------------------------------------
+
+    def import_plan_package(self, package: PlanPackage, source: str, origin: str = "signed") -> bool:
+        """Record a checked package (see storage.plans.import_package); False if it was there already."""
+        with self._writing() as session:
+            imported = stored_plans.import_package(session, self._os_user, package, source, origin)
+        self._plans = None
+        return imported
+
+    def plan_packages(self) -> list[StoredPackage]:
+        with Session(self.engine) as session:
+            return stored_plans.stored_packages(session)
+
+    def plan_package(self, plan_id: str) -> PlanPackage | None:
+        with Session(self.engine) as session:
+            return stored_plans.stored_package(session, plan_id)
+
+    def quarter_plan(self, quarter: Quarter) -> QuarterPlan | None:
+        """The plan the quarter was entered under, if anything was ever saved for it."""
+        town = self.require_town()
+        with Session(self.engine) as session:
+            return stored_plans.quarter_plan(session, town, quarter)
+
     # --- figures -----------------------------------------------------------------------------
 
     def stock_bases(self, plan: Plan | None) -> dict[str, int]:
@@ -411,6 +437,7 @@ class Store:
             findings = self._check(session, town, quarter, values, explanations, {})
             if has_errors(findings):
                 raise SaveRefused(findings)
+            stored_plans.pin_quarter_plan(session, town, quarter, self.plan_for(quarter))
             return stored_figures.write_quarter(session, self._os_user, town, quarter, values, explanations)
 
     # --- signing identity and revisions -------------------------------------------------------

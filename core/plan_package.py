@@ -1,0 +1,572 @@
+"""A plan package: the indicator list and the split of one plan, as the city issues it (no Qt, no SQL).
+
+The package's canonical content is UTF-8 JSON with sorted keys and fixed separators; its
+`content_hash` (SHA-256 hex of those bytes) is what a signature covers and what a return will name.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+from fractions import Fraction
+from typing import Any
+
+from core.errors import PlanError, QuarterError
+from core.indicators import CODE_PATTERN, SHIPPED, Catalogue, Indicator, Kind, Rate
+from core.plans import CITY, SHIPPED_PLAN_NAME, TOWNS, Plan, TownTargets, load_shipped_plan
+from core.quarters import Quarter
+
+CONTENT_VERSION = 1
+SAMPLE_MARK = "示例（非正式目标）"
+DEFAULT_ISSUER = "东莞市人力资源和社会保障局"
+MAX_INDICATORS = 60
+BASE_SUFFIX = ".base"  # a stock's base value, beside its target, in the workbook's column keys
+
+
+class PackageKind(Enum):
+    FLOW = "flow"  # a count summed over the plan
+    STOCK = "stock"  # a level read at quarter end, with a base value at the plan's start
+    COUNT_PAIR = "count_pair"  # a count and its 其中 sub-count, whose rate has a minimum target
+
+
+KIND_NAMES = {PackageKind.FLOW: "流量", PackageKind.STOCK: "季末数", PackageKind.COUNT_PAIR: "成对计数"}
+
+
+@dataclass(frozen=True)
+class PackageIndicator:
+    """One line of the plan's indicator list; a count pair also names its sub-count and its rate."""
+
+    code: str
+    name: str
+    unit: str
+    group: str
+    kind: PackageKind
+    short_name: str = ""
+    sub_code: str = ""
+    sub_name: str = ""
+    rate_code: str = ""
+    rate_name: str = ""
+    rate_target: Fraction | None = None  # the default minimum rate of a count pair
+    sub_short_name: str = ""
+    rate_short_name: str = ""
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        if self.kind is PackageKind.COUNT_PAIR:
+            return (self.code, self.sub_code, self.rate_code)
+        return (self.code,)
+
+
+@dataclass(frozen=True)
+class TownSplit:
+    """A town's (or 全市's) targets: counts for flows and stocks, minimum rates for count pairs, stock bases."""
+
+    town: str
+    targets: dict[str, int]
+    rates: dict[str, Fraction]
+    bases: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StatedDifference:
+    """全市 total minus the sum of the towns, stated by the city (e.g. a target kept at city level)."""
+
+    code: str
+    amount: int
+    note: str
+
+
+@dataclass(frozen=True)
+class PlanPackage:
+    name: str
+    first: Quarter
+    last: Quarter
+    indicators: tuple[PackageIndicator, ...]
+    towns: tuple[TownSplit, ...]
+    city: TownSplit
+    issuer: str = DEFAULT_ISSUER
+    form_number: str = ""  # 表号
+    approval_number: str = ""  # 批准文号
+    valid_until: str = ""  # 有效期至
+    sample: bool = False
+    differences: tuple[StatedDifference, ...] = ()
+
+    # --- canonical content -----------------------------------------------------------------
+
+    def content(self) -> dict[str, Any]:
+        return {
+            "version": CONTENT_VERSION,
+            "name": self.name,
+            "first": self.first.code,
+            "last": self.last.code,
+            "issuer": self.issuer,
+            "form_number": self.form_number,
+            "approval_number": self.approval_number,
+            "valid_until": self.valid_until,
+            "sample": self.sample,
+            "indicators": [_indicator_content(i, n) for n, i in enumerate(self.indicators, start=1)],
+            "towns": {s.town: _split_content(s) for s in self.towns},
+            "city": _split_content(self.city),
+            "differences": {d.code: {"amount": d.amount, "note": d.note} for d in self.differences},
+        }
+
+    def canonical_bytes(self) -> bytes:
+        return canonical_json(self.content())
+
+    @functools.cached_property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.canonical_bytes()).hexdigest()
+
+    @property
+    def id(self) -> str:
+        """Short and readable: the period and the start of the content hash."""
+        return f"{self.first.year}-{self.last.year}-{self.content_hash[:8]}"
+
+    @property
+    def period_label(self) -> str:
+        return f"{self.first.label}至{self.last.label}"
+
+    # --- what the rest of the app uses today -----------------------------------------------
+
+    def catalogue(self) -> Catalogue:
+        indicators: list[Indicator] = []
+        rates: list[Rate] = []
+        for item in self.indicators:
+            short = item.short_name or item.name
+            if item.kind is PackageKind.COUNT_PAIR:
+                indicators.append(Indicator(item.code, item.name, short, item.unit, Kind.FLOW, item.group, False))
+                sub_short = item.sub_short_name or item.sub_name.removeprefix("其中：").removeprefix("其中")
+                indicators.append(
+                    Indicator(
+                        item.sub_code,
+                        item.sub_name if item.sub_name.startswith("其中") else f"其中：{item.sub_name}",
+                        sub_short,
+                        item.unit,
+                        Kind.FLOW,
+                        item.group,
+                        False,
+                        parent=item.code,
+                    )
+                )
+                target = item.rate_target if item.rate_target is not None else Fraction(1)
+                rates.append(
+                    Rate(
+                        item.rate_code,
+                        item.rate_name,
+                        item.rate_short_name or item.rate_name,
+                        item.sub_code,
+                        item.code,
+                        target,
+                    )
+                )
+            else:
+                kind = Kind.STOCK if item.kind is PackageKind.STOCK else Kind.FLOW
+                indicators.append(Indicator(item.code, item.name, short, item.unit, kind, item.group, True))
+        return Catalogue(tuple(indicators), tuple(rates))
+
+    def to_plan(self) -> Plan:
+        def targets(split: TownSplit) -> TownTargets:
+            return TownTargets(split.town, dict(split.targets), dict(split.rates), dict(split.bases))
+
+        return Plan(
+            self.name,
+            self.first,
+            self.last,
+            tuple(targets(s) for s in self.towns),
+            targets(self.city),
+            approval_number=self.approval_number,
+            valid_until=self.valid_until,
+        )
+
+    def describe(self) -> str:
+        flows = [i for i in self.indicators if i.kind is not PackageKind.COUNT_PAIR]
+        totals = "，".join(f"{i.name} {self.city.targets.get(i.code, 0):,}" for i in flows)
+        return f"{self.name}（{self.period_label}）：{len(self.indicators)} 项指标；全市目标：{totals}"
+
+
+def canonical_json(value: object) -> bytes:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def percent_text(rate: Fraction) -> str:
+    """78/100 -> "78", 965/1000 -> "96.5": a rate as the percentage a statistician writes."""
+    percent = rate * 100
+    denominator = percent.denominator
+    for prime in (2, 5):
+        while denominator % prime == 0:
+            denominator //= prime
+    if denominator != 1:
+        raise PlanError(f"比率 {float(percent):g}% 不是有限小数，请写成如 96.5% 的形式")
+    text = format(Decimal(percent.numerator) / Decimal(percent.denominator), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _indicator_content(item: PackageIndicator, order: int) -> dict[str, Any]:
+    content: dict[str, Any] = {
+        "order": order,
+        "code": item.code,
+        "name": item.name,
+        "short_name": item.short_name,
+        "unit": item.unit,
+        "group": item.group,
+        "kind": item.kind.value,
+    }
+    if item.kind is PackageKind.COUNT_PAIR:
+        content.update(
+            sub_code=item.sub_code,
+            sub_name=item.sub_name,
+            rate_code=item.rate_code,
+            rate_name=item.rate_name,
+            rate_target=None if item.rate_target is None else percent_text(item.rate_target),
+            sub_short_name=item.sub_short_name,
+            rate_short_name=item.rate_short_name,
+        )
+    return content
+
+
+def _split_content(split: TownSplit) -> dict[str, Any]:
+    return {
+        "targets": dict(split.targets),
+        "rates": {code: percent_text(rate) for code, rate in split.rates.items()},
+        "bases": dict(split.bases),
+    }
+
+
+# --- reading content back ---------------------------------------------------------------------
+
+
+def package_from_content(content: object) -> PlanPackage:
+    """The package a canonical content describes, checked; PlanError names what is wrong."""
+    try:
+        package = _parse(content)
+    except (KeyError, TypeError, ValueError, AttributeError, QuarterError) as exc:
+        raise PlanError(f"规划内容的格式不对（{type(exc).__name__}: {exc}）") from exc
+    check_package(package)
+    return package
+
+
+def _parse(content: object) -> PlanPackage:
+    if not isinstance(content, dict):
+        raise TypeError("content is not an object")
+    if content["version"] != CONTENT_VERSION:
+        raise PlanError(f"规划内容的版本 {content['version']} 不受支持，请升级软件")
+    indicators = tuple(
+        PackageIndicator(
+            code=_text(raw["code"]),
+            name=_text(raw["name"]),
+            short_name=_text(raw.get("short_name", "")),
+            unit=_text(raw["unit"]),
+            group=_text(raw["group"]),
+            kind=PackageKind(raw["kind"]),
+            sub_code=_text(raw.get("sub_code", "")),
+            sub_name=_text(raw.get("sub_name", "")),
+            rate_code=_text(raw.get("rate_code", "")),
+            rate_name=_text(raw.get("rate_name", "")),
+            rate_target=None if raw.get("rate_target") is None else _rate(raw["rate_target"]),
+            sub_short_name=_text(raw.get("sub_short_name", "")),
+            rate_short_name=_text(raw.get("rate_short_name", "")),
+        )
+        for raw in sorted(content["indicators"], key=lambda raw: int(raw["order"]))
+    )
+    towns = tuple(_split(town, raw) for town, raw in content["towns"].items())
+    by_town = {s.town: s for s in towns}
+    ordered = tuple(by_town[t] for t in TOWNS if t in by_town) + tuple(s for s in towns if s.town not in TOWNS)
+    return PlanPackage(
+        name=_text(content["name"]),
+        first=Quarter.parse(content["first"]),
+        last=Quarter.parse(content["last"]),
+        indicators=indicators,
+        towns=ordered,
+        city=_split(CITY, content["city"]),
+        issuer=_text(content["issuer"]),
+        form_number=_text(content["form_number"]),
+        approval_number=_text(content["approval_number"]),
+        valid_until=_text(content["valid_until"]),
+        sample=bool(content["sample"]),
+        differences=tuple(
+            StatedDifference(code, _integer(raw["amount"]), _text(raw["note"]))
+            for code, raw in content["differences"].items()
+        ),
+    )
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{value!r} is not text")
+    return value
+
+
+def _integer(value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{value!r} is not an integer")
+    return value
+
+
+def _rate(value: object) -> Fraction:
+    return Fraction(Decimal(_text(value))) / 100
+
+
+def _split(town: str, raw: Mapping[str, Any]) -> TownSplit:
+    return TownSplit(
+        town,
+        {code: _integer(v) for code, v in raw["targets"].items()},
+        {code: _rate(v) for code, v in raw["rates"].items()},
+        {code: _integer(v) for code, v in raw["bases"].items()},
+    )
+
+
+# --- checks -----------------------------------------------------------------------------------
+
+
+Where = Callable[[str, str], str]  # (town, code) -> where the value was written, as a message prefix
+
+
+def _nowhere(town: str, code: str) -> str:
+    return ""
+
+
+def package_problems(package: PlanPackage, where: Where = _nowhere) -> list[str]:
+    """Every fault of the package, each as a Chinese sentence (empty when it is sound).
+
+    `where` lets a reader of a workbook name the sheet, row and column of a town's value.
+    """
+    problems: list[str] = []
+    if not package.name.strip():
+        problems.append("规划名称不能为空")
+    if package.last < package.first:
+        problems.append(f"规划期的结束季度 {package.last.label} 早于开始季度 {package.first.label}")
+    if package.sample and SAMPLE_MARK not in package.name:
+        problems.append(f"示例规划的名称必须含“{SAMPLE_MARK}”")
+    if not package.indicators:
+        problems.append("指标清单是空的")
+    if len(package.indicators) > MAX_INDICATORS:
+        problems.append(f"指标超过 {MAX_INDICATORS} 项")
+    seen: set[str] = set()
+    for item in package.indicators:
+        for code in item.codes:
+            if not CODE_PATTERN.match(code):
+                problems.append(f"指标代码“{code}”不合规：应以小写字母开头，只含小写字母、数字和下划线，2 到 41 个字符")
+            elif code in seen:
+                problems.append(f"指标代码“{code}”重复")
+            seen.add(code)
+        if not item.name.strip():
+            problems.append(f"指标“{item.code}”没有名称")
+        if item.kind is PackageKind.COUNT_PAIR:
+            if not item.sub_name.strip() or not item.rate_name.strip():
+                problems.append(f"成对计数“{item.name}”须写明其中项名称和比率名称")
+            if item.rate_target is not None and not 0 < item.rate_target <= 1:
+                problems.append(f"“{item.rate_name}”的目标 {float(item.rate_target) * 100:g}% 不在 0 到 100% 之间")
+    problems += [where("", "") + p for p in _town_problems(package)]
+    if problems:
+        return problems
+    for split in (*package.towns, package.city):
+        problems += _split_problems(package, split, where)
+    problems += _sum_problems(package, where)
+    return problems
+
+
+def check_package(package: PlanPackage) -> None:
+    problems = package_problems(package)
+    if problems:
+        raise PlanError("；\n".join(problems))
+
+
+def _town_problems(package: PlanPackage) -> list[str]:
+    names = [s.town for s in package.towns]
+    problems = []
+    missing = [t for t in TOWNS if t not in names]
+    if missing:
+        problems.append(f"缺少这些镇街：{'、'.join(missing)}")
+    extra = [t for t in names if t not in TOWNS]
+    if extra:
+        problems.append(f"这些不是东莞的镇街：{'、'.join(extra)}")
+    repeated = sorted({t for t in names if names.count(t) > 1})
+    if repeated:
+        problems.append(f"这些镇街重复出现：{'、'.join(repeated)}")
+    return problems
+
+
+def _split_problems(package: PlanPackage, split: TownSplit, where: Where) -> list[str]:
+    problems = []
+    town = split.town
+    for item in package.indicators:
+        if item.kind is PackageKind.COUNT_PAIR:
+            rate = split.rates.get(item.rate_code)
+            at = where(town, item.rate_code)
+            if rate is None:
+                problems.append(f"{at}{town}缺少“{item.rate_name}”的目标")
+            elif not 0 < rate <= 1:
+                problems.append(f"{at}{town}“{item.rate_name}”的目标 {float(rate) * 100:g}% 不在 0 到 100% 之间")
+            continue
+        value = split.targets.get(item.code)
+        at = where(town, item.code)
+        if value is None:
+            problems.append(f"{at}{town}缺少“{item.name}”的目标")
+        elif value < 0:
+            problems.append(f"{at}{town}“{item.name}”的目标 {value:,} 是负数")
+        base = split.bases.get(item.code)
+        if base is not None and (item.kind is not PackageKind.STOCK or base < 0):
+            problems.append(
+                f"{where(town, item.code + BASE_SUFFIX)}{town}“{item.name}”的基期数 {base:,} 无效"
+                "（只有季末数指标有基期数，且不能为负）"
+            )
+    known = {code for item in package.indicators for code in item.codes}
+    unknown = sorted((set(split.targets) | set(split.rates) | set(split.bases)) - known)
+    if unknown:
+        problems.append(f"{where(town, '')}{town}的目标中有指标清单里没有的代码：{'、'.join(unknown)}")
+    return problems
+
+
+def _sum_problems(package: PlanPackage, where: Where) -> list[str]:
+    problems = []
+    stated = {d.code: d for d in package.differences}
+    for code in stated:
+        if not any(i.code == code and i.kind is not PackageKind.COUNT_PAIR for i in package.indicators):
+            problems.append(f"{where('', '')}差额说明中的“{code}”不是有目标的指标")
+    for item in package.indicators:
+        if item.kind is PackageKind.COUNT_PAIR:
+            continue
+        if any(item.code not in s.targets for s in (*package.towns, package.city)):
+            continue  # each blank is reported on its own
+        total = sum(s.targets[item.code] for s in package.towns)
+        city = package.city.targets[item.code]
+        difference = stated.get(item.code)
+        expected = city - (difference.amount if difference else 0)
+        if total != expected:
+            problems.append(where(CITY, item.code))
+            if difference:
+                problems[-1] += (
+                    f"“{item.name}”33 个镇街合计 {total:,}，全市 {city:,}，相差 {city - total:+,}，"
+                    f"与说明的差额 {difference.amount:+,} 不符"
+                )
+            else:
+                problems[-1] += (
+                    f"“{item.name}”33 个镇街合计 {total:,}，与全市合计 {city:,} 不符（相差 {total - city:+,}），"
+                    "如确有差额请在差额说明中写明"
+                )
+        if item.kind is PackageKind.STOCK:
+            with_base = [s.town for s in package.towns if item.code in s.bases]
+            if with_base and len(with_base) != len(package.towns):
+                problems.append(
+                    f"{where('', '')}“{item.name}”的基期数只给了部分镇街；要么 33 个镇街都给，要么都不给（由镇街录入）"
+                )
+    return problems
+
+
+def overlapping(packages: Iterable[PlanPackage]) -> list[tuple[PlanPackage, PlanPackage]]:
+    """Pairs of different packages whose periods share a quarter."""
+    ordered = sorted(packages, key=lambda p: (p.first, p.last))
+    pairs = []
+    for i, a in enumerate(ordered):
+        for b in ordered[i + 1 :]:
+            if a.content_hash != b.content_hash and b.first <= a.last and a.first <= b.last:
+                pairs.append((a, b))
+    return pairs
+
+
+def check_no_overlap(packages: Sequence[PlanPackage]) -> None:
+    pairs = overlapping(packages)
+    if pairs:
+        raise PlanError(
+            "；".join(f"“{a.name}”（{a.period_label}）与“{b.name}”（{b.period_label}）的规划期重叠" for a, b in pairs)
+        )
+
+
+# --- the shipped plan and the sample ----------------------------------------------------------
+
+
+def package_indicators_of(catalogue: Catalogue) -> tuple[PackageIndicator, ...]:
+    """A catalogue's list as package lines: a figure with a 其中 child and a rate becomes a count pair."""
+    children = {i.parent: i for i in catalogue.indicators if i.parent}
+    rates = {r.denominator: r for r in catalogue.rates}
+    lines = []
+    for item in catalogue.indicators:
+        if item.parent:
+            continue
+        if item.code in children and item.code in rates:
+            child, rate = children[item.code], rates[item.code]
+            lines.append(
+                PackageIndicator(
+                    item.code,
+                    item.name,
+                    item.unit,
+                    item.group,
+                    PackageKind.COUNT_PAIR,
+                    short_name=item.short_name,
+                    sub_code=child.code,
+                    sub_name=child.name,
+                    rate_code=rate.code,
+                    rate_name=rate.name,
+                    rate_target=rate.default_target,
+                    sub_short_name=child.short_name,
+                    rate_short_name=rate.short_name,
+                )
+            )
+        else:
+            kind = PackageKind.STOCK if item.kind is Kind.STOCK else PackageKind.FLOW
+            lines.append(
+                PackageIndicator(item.code, item.name, item.unit, item.group, kind, short_name=item.short_name)
+            )
+    return tuple(lines)
+
+
+@functools.cache
+def shipped_package() -> PlanPackage:
+    """The 2021–2025 plan from the annex, built in and trusted because it ships with the app."""
+    plan = load_shipped_plan()
+
+    def split(targets: TownTargets) -> TownSplit:
+        return TownSplit(targets.town, dict(targets.counts), dict(targets.rates), dict(targets.bases))
+
+    package = PlanPackage(
+        name=SHIPPED_PLAN_NAME,
+        first=plan.first,
+        last=plan.last,
+        indicators=package_indicators_of(SHIPPED),
+        towns=tuple(split(t) for t in plan.towns),
+        city=split(plan.city),
+        approval_number=plan.approval_number,
+        valid_until=plan.valid_until,
+    )
+    check_package(package)
+    return package
+
+
+SAMPLE_SKILL = PackageIndicator(
+    "skilled_trained", "技能人才培养人数", "人次", "技能人才", PackageKind.FLOW, "技能人才培养"
+)
+
+
+def sample_package() -> PlanPackage:
+    """A made-up 2026–2030 split (the 2021–2025 one scaled, plus a 技能人才 count), marked 示例 everywhere."""
+    base = shipped_package()
+    scale = {
+        "card_holders": Fraction(108, 100),
+        "yuecai_certified": Fraction(12, 10),
+        "nanyue_trained": Fraction(11, 10),
+    }
+
+    def scaled(split: TownSplit) -> TownSplit:
+        targets = {code: int(value * scale[code]) for code, value in split.targets.items()}
+        targets[SAMPLE_SKILL.code] = split.targets["yuecai_certified"] * 3 + split.targets["nanyue_trained"] // 2
+        return TownSplit(split.town, targets, dict(split.rates), {})
+
+    towns = tuple(scaled(s) for s in base.towns)
+    city_targets = {code: sum(t.targets[code] for t in towns) for code in towns[0].targets}
+    return PlanPackage(
+        name=f"东莞市人力资源和社会保障事业发展“十五五”规划 {SAMPLE_MARK}",
+        first=Quarter(2026, 1),
+        last=Quarter(2030, 4),
+        indicators=(*base.indicators[:3], SAMPLE_SKILL, *base.indicators[3:]),
+        towns=towns,
+        city=TownSplit(CITY, city_targets, dict(base.city.rates), {}),
+        form_number=f"{SAMPLE_MARK}",
+        approval_number=f"{SAMPLE_MARK}",
+        valid_until="2030年12月",
+        sample=True,
+    )
