@@ -181,6 +181,11 @@ class PlanPackage:
             targets(self.city),
             approval_number=self.approval_number,
             valid_until=self.valid_until,
+            catalogue=self.catalogue(),
+            plan_id=self.id,
+            content_hash=self.content_hash,
+            form_number=self.form_number,
+            sample=self.sample,
         )
 
     def describe(self) -> str:

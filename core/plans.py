@@ -11,7 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from core.errors import DomainError, NumberError, PlanError, TownError
-from core.indicators import BY_CODE, PLANNED_CODES, RATE_BY_CODE, RATES, Kind, display_name
+from core.indicators import BY_CODE, PLANNED_CODES, RATE_BY_CODE, RATES, SHIPPED, Catalogue, Kind, display_name
 from core.numbers import parse_count
 from core.quarters import Quarter, quarter_range
 from core.resources import resource_path
@@ -89,6 +89,11 @@ class Plan:
     _by_town: dict[str, TownTargets] = field(init=False, repr=False, compare=False)
     approval_number: str = ""  # 批准文号 of the statistical survey, printed on every return
     valid_until: str = ""  # 有效期至 of that approval
+    catalogue: Catalogue = SHIPPED  # the plan's indicator list: what is entered, checked and reported
+    plan_id: str = ""  # the package's id and content hash; empty for a plan not made from a package
+    content_hash: str = ""
+    form_number: str = ""  # 表号
+    sample: bool = False  # 示例（非正式目标）
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_town", {t.town: t for t in self.towns})

@@ -50,6 +50,9 @@ def load_plans(session: Session) -> list[Plan]:
         if row.name in packages:  # its indicator list, rates and bases come whole from the package
             plans.append(package_of(packages[row.name]).to_plan())
             continue
+        if row.name == SHIPPED_PLAN_NAME:  # built in and trusted: never what a file imported under its name
+            plans.append(shipped_package().to_plan())
+            continue
         by_town: dict[str, TownTargets] = {}
         for target in session.scalars(select(TargetRow).where(TargetRow.plan_id == row.id)):
             entry = by_town.setdefault(target.town, TownTargets(target.town, {}, {}))

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError, TownError
-from core.indicators import BY_CODE, RATES, is_known_code
+from core.indicators import BY_CODE, RATES, SHIPPED, Catalogue, is_known_code
 from core.plan_package import PlanPackage
 from core.plans import TOWNS, Plan, check_town, refuse_base_of_a_flow, refuse_base_the_plan_gives
 from core.quarters import Quarter
@@ -294,6 +294,15 @@ class Store:
 
     def plan_for(self, quarter: Quarter) -> Plan | None:
         return next((p for p in self.plans() if p.contains(quarter)), None)
+
+    def catalogue_for(self, quarter: Quarter) -> Catalogue:
+        """The indicator list a quarter is entered, checked and reported under: its plan's, else the
+        list of the latest plan that began before it, else the shipped one."""
+        plan = self.plan_for(quarter)
+        if plan is None:
+            earlier = [p for p in self.plans() if p.first <= quarter]
+            plan = earlier[-1] if earlier else None
+        return plan.catalogue if plan is not None else SHIPPED
 
     def current_plan(self) -> Plan | None:
         """The plan of the latest ended quarter, else the latest plan."""

@@ -110,7 +110,15 @@ def recorded(db: Path) -> tuple[list, int, int]:
 def test_the_shipped_plan_as_a_package_is_todays_list_and_split():
     package = shipped_package()
     assert package.catalogue() == SHIPPED
-    assert package.to_plan() == load_shipped_plan()
+    plan, annex = package.to_plan(), load_shipped_plan()
+    assert (plan.name, plan.first, plan.last, plan.towns, plan.city) == (
+        annex.name,
+        annex.first,
+        annex.last,
+        annex.towns,
+        annex.city,
+    )
+    assert (plan.plan_id, plan.content_hash, plan.catalogue) == (package.id, package.content_hash, SHIPPED)
     assert not package.sample and package.first == Quarter(2021, 1) and package.last == Quarter(2025, 4)
 
 
