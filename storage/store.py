@@ -430,11 +430,12 @@ class Store:
         (another window, the command line), nothing is saved and FiguresChangedElsewhere says which.
         """
         explanations = explanations or {}
+        catalogue = self.catalogue_for(quarter)
         for code in values:
-            if code not in BY_CODE:
+            if code not in catalogue.by_code:
                 raise DomainError(f"未知指标代码“{code}”")
         for code in explanations:
-            if not is_known_code(code):
+            if not catalogue.is_known_code(code):
                 raise DomainError(f"未知指标代码“{code}”")
         town = self.require_town()
         with self._writing() as session:
