@@ -341,9 +341,6 @@ def _plan_problem(payload: Payload, plan: Plan | None) -> str:
         form_number = (plan.form_number or FORM_NUMBER) if in_plan and plan else FORM_NUMBER
         if body["header"]["form_number"] != form_number:
             return f"表号为“{body['header']['form_number']}”，市局下发的规划为“{form_number}”"
-        approval = (plan.approval_number, plan.valid_until) if in_plan and plan else ("", "")
-        if (body["header"]["approval_number"], body["header"]["valid_until"]) != approval:
-            return "批准文号或有效期与市局下发的规划不同"
     return ""
 
 
@@ -375,9 +372,7 @@ def _check_body(body: dict[str, Any], payload: Payload) -> None:
         "report_date": header.get("report_date"),
     }
     approval = {key: header[key] for key in APPROVAL_KEYS if key in header}
-    if (not planless and not approval) or (
-        approval and (set(approval) != set(APPROVAL_KEYS) or not all(isinstance(v, str) for v in approval.values()))
-    ):
+    if approval and (set(approval) != set(APPROVAL_KEYS) or not all(isinstance(v, str) for v in approval.values())):
         raise ValueError("approval")
     if header != {**expected_header, **approval} or not isinstance(header["unit_name"], str):
         raise ValueError("header")

@@ -223,6 +223,7 @@ def assemble_return(
         if finding.rule in ("card_holders_decreased", "flow_spike"):
             attention.append(finding.statement)
     in_plan = plan is not None and plan.contains(quarter)
+    package_plan = as_package(plan) if plan and in_plan else None
     return ReturnData(
         town,
         quarter,
@@ -238,9 +239,9 @@ def assemble_return(
         signed,
         approval_number=plan.approval_number if plan and in_plan else "",
         valid_until=plan.valid_until if plan and in_plan else "",
-        plan_hash=(plan.content_hash or plan_hash(plan)) if plan and in_plan else None,
+        plan_hash=package_plan.content_hash or plan_hash(package_plan) if package_plan else None,
         bases={code: v for code, v in (bases or {}).items() if code in catalogue.stock_codes} if in_plan else {},
-        plan_id=plan.plan_id if plan and in_plan else "",
+        plan_id=package_plan.plan_id if package_plan else "",
         form_number=(plan.form_number or FORM_NUMBER) if plan and in_plan else FORM_NUMBER,
         catalogue=catalogue,
     )
@@ -265,3 +266,12 @@ def plan_hash(plan: Plan) -> str:
     body = json.dumps([plan.name, plan.first.code, plan.last.code, rows], ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
+
+def as_package(plan: Plan) -> Plan:
+    """The plan as the package the city knows it by: the annex read from its CSV is the built-in plan."""
+    if plan.content_hash:
+        return plan
+    from core.plan_package import shipped_package
+
+    builtin = shipped_package().to_plan()
+    return builtin if plan_hash(plan) == plan_hash(builtin) else plan
