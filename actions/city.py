@@ -290,14 +290,32 @@ class Demo:
     root: Path  # the root certificate to trust
     returns: Path  # the folder of signed returns
     files: int
+    sample_plan: Path | None = None  # the signed sample 2026–2030 package the 2026 returns were made under
 
     def as_dict(self) -> dict[str, Any]:
-        return {"trust": str(self.root), "returns": str(self.returns), "files": self.files}
+        return {
+            "trust": str(self.root),
+            "returns": str(self.returns),
+            "files": self.files,
+            "sample_plan": str(self.sample_plan) if self.sample_plan else None,
+        }
+
+
+def sample_plan_files(out: Path) -> tuple[Path, Path]:
+    """Where the demo writes the signed sample package and its workbook, both named 示例（非正式目标）."""
+    from core.plan_package import SAMPLE_MARK
+
+    return out / f"2026-2030 规划 {SAMPLE_MARK}.plan", out / f"2026-2030 分解表 {SAMPLE_MARK}.xlsx"
 
 
 def demo_set(out: Path, with_pdf: bool = False) -> Demo:
-    """A demo: a root, every town's identity and signed returns for the whole plan period."""
-    from reports.demo_returns import generate_demo_set
+    """A demo: a root, every town's identity, signed returns for the whole 2021–2025 plan, the sample
+    2026–2030 package signed by the demo root and returns under it for the 2026 quarters that have ended."""
+    from actions.plan_packages import plan_sample
+    from core.plan_package import sample_package
+    from reports.demo_returns import ROOT_PASSPHRASE, generate_demo_set
 
-    made = generate_demo_set(out, with_pdf=with_pdf)
-    return Demo(made.root, made.returns, made.files)
+    made = generate_demo_set(out, with_pdf=with_pdf, sample=sample_package().to_plan())
+    plan_file, workbook = sample_plan_files(out)
+    plan_sample(out / "city" / "city_root.p12", ROOT_PASSPHRASE, plan_file, workbook)
+    return Demo(made.root, made.returns, made.files, plan_file)

@@ -41,4 +41,24 @@ def town_figures(
             "inspection_cases": inspection,
             "inspection_closed": inspection,
         }
+    return _for_catalogue(plan, town, result, pace)
+
+
+def _for_catalogue(
+    plan: Plan, town: str, figures: dict[Quarter, dict[str, int]], pace: float
+) -> dict[Quarter, dict[str, int]]:
+    """The figures of the plan's own list: a flow the shipped list lacks paced like the others, a dropped one left out."""
+    catalogue = plan.catalogue
+    extra = [c for c in catalogue.planned_codes if c not in figures[next(iter(figures))]] if figures else []
+    if not extra and all(set(v) <= set(catalogue.by_code) for v in figures.values()):
+        return figures
+    rng = random.Random(f"{town}-{plan.plan_id}-extra")  # apart from the shipped draws, which stay as they were
+    targets = plan.targets_for(town).counts
+    n = len(plan.quarters)
+    result = {}
+    for quarter, values in figures.items():
+        kept = {code: v for code, v in values.items() if code in catalogue.by_code}
+        for code in extra:
+            kept[code] = max(0, round(targets[code] * pace / n * rng.uniform(0.7, 1.3)))
+        result[quarter] = kept
     return result
