@@ -97,9 +97,8 @@ def _sample_returns(
 ) -> int:
     """The town's returns for the sample plan's ended quarters, under that plan's indicator list."""
     figures = town_figures(plan, town, quarters, seed=2026, pace=BEHIND_TOWNS.get(town))
-    # the sample plan's 基期数: the card stock at the end of the previous plan
-    last = max(history)
-    bases = {code: history[last][code] for code in plan.catalogue.stock_codes if code in history[last]}
+    # the sample plan's 基期数: a little below its first quarter, as for the 2021–2025 plan
+    bases = {code: figures[quarters[0]][code] * 99 // 100 for code in plan.catalogue.stock_codes}
     written = 0
     for quarter in quarters:
         values = figures[quarter]

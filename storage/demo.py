@@ -49,9 +49,11 @@ def build_demo_database(path: Path, town: str = DEMO_TOWN, today: date | None = 
         sample_plan = store.plan_for(sample.first)
         assert sample_plan is not None
         ended = [q for q in sample_plan.quarters if q.last_day < store.today()]
-        for code in sample_plan.catalogue.stock_codes:  # the stock at the end of the previous plan
-            store.set_stock_base(sample_plan, code, figures[plan.last][code])
-        for quarter, values in town_figures(sample_plan, town, ended, seed=2026, pace=0.93).items():
+        sample_figures = town_figures(sample_plan, town, ended, seed=2026, pace=0.93)
+        for code in sample_plan.catalogue.stock_codes:  # a little below the first quarter, as in the city's demo
+            if ended:
+                store.set_stock_base(sample_plan, code, sample_figures[ended[0]][code] * 99 // 100)
+        for quarter, values in sample_figures.items():
             needed = {f.indicator for f in store.check(quarter, values) if f.needs_explanation and f.indicator}
             store.save_quarter(
                 quarter, values, {code: explanations.get(code, "已核实，数据准确无误") for code in needed}
