@@ -268,3 +268,49 @@ def test_an_old_format_return_with_a_target_other_than_the_built_in_plan_is_refu
         result = write_return_files(replace(data, figures=lines, signed=True), tmp_path / "old", identity=identity)
     verdict = Verifier(load_trust_roots(keys["city_cert"])).verify(result.workbook)
     assert not verdict.valid and PLAN_MISMATCH in verdict.reason and "8,523" in verdict.reason
+
+
+# --- the demo: the sample 2026–2030 package and returns under it ----------------------------------
+
+
+def test_the_city_demo_has_the_sample_plan_and_2026_returns_made_under_it(tmp_path, capsys):
+    from core.plan_package import SAMPLE_MARK
+
+    folder = tmp_path / "演示 数据"
+    code, out, _ = run(capsys, "city", "demo", "--out", folder, "--json")
+    assert code == 0
+    made = json.loads(out)
+    plan_file = Path(made["sample_plan"])
+    assert SAMPLE_MARK in plan_file.name and plan_file.parent == folder
+    workbook = next(folder.glob("*.xlsx"))
+    assert SAMPLE_MARK in workbook.name
+    for sheet in openpyxl.load_workbook(workbook):
+        texts = [str(c.value) for row in sheet.iter_rows() for c in row if c.value] + [sheet.oddHeader.center.text or ""]
+        assert any(SAMPLE_MARK in t for t in texts), sheet.title
+    ended = [Quarter(2026, n) for n in (1, 2, 3)]
+    returns = Path(made["returns"])
+    assert sorted(p.name for p in (returns / TOWN).glob("2026*.xlsx")) == [f"{q.code}_莞城_季报.xlsx" for q in ended]
+
+    code, out, _ = run(capsys, "consolidate", "--trust", made["trust"], "--plan", plan_file, "--quarter", "2026Q1", returns, "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert len(result["valid"]) == 33 and result["invalid"] == []
+    assert result["city"][ADDED]["quarter"] == sum(figures[ADDED] for figures in result["towns"].values())
+    code, out, _ = run(capsys, "verify", "--trust", made["trust"], "--plan", plan_file, returns / TOWN / "2026Q3_莞城_季报.xlsx")
+    assert code == 0 and "有效" in out
+    code, out, _ = run(capsys, "verify", "--trust", made["trust"], returns / TOWN / "2026Q3_莞城_季报.xlsx")
+    assert code == 1 and PLAN_MISMATCH in out
+
+
+def test_the_demo_database_has_the_sample_plan_with_2026_figures(tmp_path):
+    from storage.demo import build_demo_database
+
+    db = tmp_path / "demo.sqlite3"
+    assert build_demo_database(db, today=TODAY) == Quarter(2026, 3)
+    with Store(db, today=lambda: TODAY) as store:
+        plan = store.plan_for(Q1)
+        assert plan is not None and plan.sample and plan.content_hash == sample_package().content_hash
+        assert ADDED in store.figures(Q1) and store.figures(Quarter(2026, 3))[ADDED] > 0
+        assert Quarter(2026, 4) not in store.history()
+        data = prepare_return(store, Quarter(2026, 3), signed=False)
+    assert ADDED in data.values and data.plan_hash == plan.content_hash
