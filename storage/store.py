@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError, TownError
-from core.indicators import BY_CODE, RATES, SHIPPED, Catalogue, is_known_code
+from core.indicators import BY_CODE, RATES, SHIPPED, Catalogue
 from core.plan_package import PlanPackage
 from core.plans import TOWNS, Plan, check_town, refuse_base_of_a_flow, refuse_base_the_plan_gives
 from core.quarters import Quarter

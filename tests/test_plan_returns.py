@@ -18,7 +18,7 @@ from core.quarters import Quarter
 from reports import payload as payload_module
 from reports.export import export_return, open_town_identity, prepare_return, write_return_files
 from reports.identity import create_city_root, issue_town_identity, load_trust_roots
-from reports.payload import PLAN_MISMATCH, PLANLESS_FORMAT, PAYLOAD_PROPERTY
+from reports.payload import PAYLOAD_PROPERTY, PLAN_MISMATCH, PLANLESS_FORMAT
 from reports.plan_file import open_root, write_plan_file
 from reports.plan_workbook import write_workbook
 from reports.returns import plan_hash
