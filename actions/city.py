@@ -72,6 +72,8 @@ def trusted_plans(plan_files: list[Path], roots: list[x509.Certificate], db: Pat
     if db is not None:
         from actions.database import open_store
 
+        if not db.is_file():  # verifying never creates a database
+            raise InputError(f"找不到数据库 {printable(str(db))}")
         with open_store(db) as store:
             plans += [p for p in store.plans() if p.content_hash]
     return plans

@@ -314,3 +314,20 @@ def test_the_demo_database_has_the_sample_plan_with_2026_figures(tmp_path):
         assert Quarter(2026, 4) not in store.history()
         data = prepare_return(store, Quarter(2026, 3), signed=False)
     assert ADDED in data.values and data.plan_hash == plan.content_hash
+
+
+def test_verify_takes_the_plans_of_the_city_database(keys, issued, tmp_path, capsys):
+    town_db = town_database(tmp_path, keys, capsys)
+    assert run(capsys, "--db", town_db, "plan", "import", issued)[0] == 0
+    figures = q1_figures(added_and_dropped())
+    assert run(capsys, "--db", town_db, "enter", "--quarter", Q1.code, *(f"{k}={v}" for k, v in figures.items()))[0] == 0
+    outbox = tmp_path / "out"
+    assert run(capsys, "--db", town_db, "export", "--quarter", Q1.code, "--out", outbox, "--passphrase-file", keys["pw"])[0] == 0
+    workbook = next(outbox.glob("*.xlsx"))
+    city_db = tmp_path / "市局.sqlite3"
+    assert run(capsys, "--db", city_db, "init", "--city", "--trust", keys["city_cert"])[0] == 0
+    assert run(capsys, "--db", city_db, "plan", "import", issued)[0] == 0
+    code, out, _ = run(capsys, "--db", city_db, "verify", "--trust", keys["city_cert"], workbook)
+    assert code == 0 and "有效" in out
+    code, _, err = run(capsys, "--db", tmp_path / "没有.sqlite3", "verify", "--trust", keys["city_cert"], workbook)
+    assert code == 2 and "找不到数据库" in err and not (tmp_path / "没有.sqlite3").exists()
