@@ -219,7 +219,8 @@ def _worker(conn, root_pems: list[bytes], revocations: Revocations | None, memor
         try:
             verdict = verifier.verify(Path(path))
             if verdict.payload is not None:  # the parent needs the figures and totals, not the whole rendered return
-                verdict = replace(verdict, payload=replace(verdict.payload, body=slim_body(verdict.payload.body)))
+                slim = replace(verdict.payload, body=slim_body(verdict.payload.body), trusted_plan=None)
+                verdict = replace(verdict, payload=slim)
         except MemoryError:
             verdict = Verdict(path, False, OUT_OF_MEMORY)
         try:
