@@ -6,10 +6,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 import gui.main_window as main_window_module
 from core.quarters import Quarter
-from gui.app import make_application
-from gui.main_window import MainWindow, Unsaved
+from gui.main_window import MainWindow
 from storage.store import Profile
-from tests.conftest import FULL_QUARTER
 
 Q = Quarter(2024, 3)
 ORDER = (
@@ -23,29 +21,6 @@ ORDER = (
     "inspection_cases",
     "inspection_closed",
 )
-
-
-@pytest.fixture(autouse=True)
-def _never_block_on_a_modal_question(monkeypatch):
-    monkeypatch.setattr(main_window_module, "ask_unsaved", lambda parent, what: Unsaved.DISCARD)
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: None)
-
-
-@pytest.fixture
-def app(qapp):
-    return make_application()
-
-
-@pytest.fixture
-def window(app, qtbot, store):
-    store.set_profile(Profile(unit_name="莞城街道人社分局", preparer="李四"))
-    store.save_quarter(Q.previous(), dict(FULL_QUARTER, card_holders=150_000))
-    win = MainWindow(store, initial_quarter=Q)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
 
 
 def type_figures_with_enter(qtbot, window, figures):
@@ -178,7 +153,7 @@ def test_first_start_preselects_no_town_and_asks_before_binding(app, qtbot, db_p
 
 @pytest.fixture
 def ready_store(store):
-    from tests.conftest import on_pace_history
+    from tests.helpers import on_pace_history
 
     store.set_profile(Profile(unit_name="东莞市人力资源和社会保障局莞城分局", preparer="李四"))
     for quarter, values in on_pace_history(last=Q).items():
@@ -187,11 +162,12 @@ def ready_store(store):
 
 
 def test_the_first_export_asks_for_the_sign_off_names_and_offers_the_folder(
-    app, qtbot, ready_store, tmp_path, monkeypatch
+    app, qtbot, ready_store, tmp_path, monkeypatch, dialogs
 ):
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QDialogButtonBox
 
+    dialogs.expect("只能导出“未签名 草稿”", answer=QMessageBox.StandardButton.Yes)
     warned, opened = [], []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: warned.append(text))
     monkeypatch.setattr(main_window_module, "open_folder", lambda folder: opened.append(folder))

@@ -15,37 +15,13 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
 import gui.main_window as main_window_module
 from cli import main as cli_main
 from core.quarters import Quarter
-from gui.app import make_application, open_session
+from gui.app import open_session
 from gui.instance_lock import AlreadyOpen, acquire_instance_lock
 from gui.main_window import MainWindow, Unsaved
 from storage.store import Profile, Store
-from tests.conftest import FULL_QUARTER, ROOT, TODAY
+from tests.helpers import FULL_QUARTER, TODAY
 
 Q = Quarter(2024, 3)
-
-
-@pytest.fixture(autouse=True)
-def _never_block_on_a_modal_question(monkeypatch):
-    """A modal question left open (unsaved edits at teardown, 导出草稿？) would wait for a click for ever."""
-    monkeypatch.setattr(main_window_module, "ask_unsaved", lambda parent, what: Unsaved.DISCARD)
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: None)
-
-
-@pytest.fixture
-def app(qapp):
-    return make_application()
-
-
-@pytest.fixture
-def window(app, qtbot, store):
-    store.set_profile(Profile(unit_name="莞城街道人社分局", preparer="李四"))
-    store.save_quarter(Q.previous(), dict(FULL_QUARTER, card_holders=150_000))
-    win = MainWindow(store, initial_quarter=Q)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
 
 
 @pytest.fixture
@@ -268,7 +244,6 @@ def test_history_view_shows_blanks_and_filters_the_audit(window, store):
 
 HOLD_LOCK = """
 import sys, time
-sys.path.insert(0, {root!r})
 from pathlib import Path
 from PySide6.QtCore import QCoreApplication
 from gui.instance_lock import acquire_instance_lock
@@ -282,7 +257,7 @@ time.sleep(30)
 def test_a_second_copy_on_the_same_database_is_refused(app, db_path, monkeypatch):
     Store(db_path).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK.format(root=str(ROOT), db=str(db_path))], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD_LOCK.format(db=str(db_path))], stdout=subprocess.PIPE, text=True
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -303,7 +278,7 @@ def test_a_second_copy_on_the_same_database_is_refused(app, db_path, monkeypatch
 
 @pytest.fixture
 def ready_window(app, qtbot, store):
-    from tests.conftest import on_pace_history
+    from tests.helpers import on_pace_history
 
     store.set_profile(Profile("东莞市莞城人力资源和社会保障分局", "张三", "王五", "李四", "0769-22001234"))
     for quarter, values in on_pace_history(last=Q).items():
@@ -455,7 +430,6 @@ def test_every_grid_model_passes_the_model_tester(ready_window, qtmodeltester, s
 
 SKELETON_FIRST = """
 import json, sys
-sys.path.insert(0, {root!r})
 from pathlib import Path
 from gui.app import make_application, start_session
 from storage.lock import is_held_here
@@ -496,7 +470,7 @@ def test_the_window_is_painted_before_the_database_layer_is_imported(tmp_path):
         store.bind_town("莞城")
         store.save_quarter(Quarter.latest_ended(store.today()), FULL_QUARTER)
     done = subprocess.run(
-        [sys.executable, "-c", SKELETON_FIRST.format(root=str(ROOT), db=str(db))],
+        [sys.executable, "-c", SKELETON_FIRST.format(db=str(db))],
         capture_output=True,
         text=True,
         timeout=300,
@@ -557,7 +531,7 @@ def test_the_skeleton_window_is_refused_a_database_in_use(app, db_path, monkeypa
 
     Store(db_path).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK.format(root=str(ROOT), db=str(db_path))], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD_LOCK.format(db=str(db_path))], stdout=subprocess.PIPE, text=True
     )
     try:
         assert holder.stdout.readline().strip() == "locked"

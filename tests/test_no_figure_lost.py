@@ -15,7 +15,7 @@ from core.quarters import Quarter
 from storage.backup import backups_of, identity_file, newest_good_backup
 from storage.errors import DatabaseDamaged, DatabaseLocked, DiskFull
 from storage.store import FiguresChangedElsewhere, RestoreRefused, Store, restore_database
-from tests.conftest import FULL_QUARTER, ROOT, TODAY
+from tests.helpers import FULL_QUARTER, TODAY
 
 Q = Quarter(2024, 3)
 POSIX = os.name == "posix"
@@ -27,7 +27,7 @@ def cli(*args: str) -> int:
 
 def child(code: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + code],
+        [sys.executable, "-c", code],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -384,7 +384,7 @@ def test_a_read_only_database_says_so_and_keeps_its_figures(tmp_path):
     try:
         env = dict(os.environ, XDG_DATA_HOME=str(folder / "data"))
         run = subprocess.run(
-            [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + READ_ONLY_ENTER.format(drop=drop, db=str(db))],
+            [sys.executable, "-c", READ_ONLY_ENTER.format(drop=drop, db=str(db))],
             capture_output=True,
             text=True,
             env=env,
@@ -513,7 +513,7 @@ def test_leftover_temp_files_are_removed_at_the_next_write(store, tmp_path):
     folder.mkdir(exist_ok=True)
     backup_part = folder / "town_20241001-000000-000000_每日.sqlite3.part"
     backup_part.write_bytes(b"half")
-    from tests.conftest import on_pace_history
+    from tests.helpers import on_pace_history
 
     for quarter, values in on_pace_history(last=Q).items():
         store.save_quarter(quarter, values)

@@ -17,7 +17,7 @@ from core.quarters import Quarter
 from reports.safe_zip import UnsafeFile, check_xlsx
 from storage.backup import DatabaseDamaged, backups_of, newest_good_backup
 from storage.store import QuarterLocked, RestoreRefused, Store, restore_database
-from tests.conftest import FULL_QUARTER, ROOT, TODAY
+from tests.helpers import FULL_QUARTER, ROOT, TODAY
 
 Q = Quarter(2024, 3)
 
@@ -126,10 +126,10 @@ def test_a_damaged_database_is_not_opened_and_the_newest_good_backup_is_found(st
 
 
 def test_a_migration_backs_up_first_and_keeps_the_data(tmp_path):
-    from tools.crash_trials import _old_db
+    from tools.crash_trials import old_schema_db
 
     db = tmp_path / "old.sqlite3"
-    _old_db(db)
+    old_schema_db(db)
     with Store(db, today=lambda: TODAY) as store:
         assert store.figures(Q) == {"card_holders": 123}
     assert any("升级前" in p.name for p in backups_of(db))

@@ -16,7 +16,7 @@ from reports.identity import IdentityError, create_city_root, issue_town_identit
 from reports.payload import PAYLOAD_PROPERTY, SIGNATURE_PROPERTY
 from reports.verify import Verifier
 from storage.store import Store
-from tests.conftest import TODAY, on_pace_history
+from tests.helpers import TODAY, on_pace_history
 
 Q = Quarter(2024, 3)
 ROOT_PASS = b"city-root-pass"
