@@ -6,8 +6,9 @@ Every test gets the `dialogs` guard (autouse). A test that expects a dialog says
     dialogs.expect("选择保存季报的文件夹", answer=str(folder))        # QFileDialog.getExistingDirectory
     dialogs.expect("不保存")                                           # a box's own button, by its text
 
-The fragment is looked for in the dialog's title, text and button texts. An unexpected dialog is
-answered as if cancelled (so the code under test goes on) and fails the test at teardown.
+The fragment is looked for in the dialog's title, text and button texts. An unexpected dialog fails
+the test at teardown; meanwhile it is answered so the code goes on and cannot hang (a question Yes,
+a box its Esc button, a file or input dialog cancelled).
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ def _install(monkeypatch: pytest.MonkeyPatch, dialogs: Dialogs) -> None:
     def static_box(kind: str, default: Any):
         def show(parent, title, text, *args, **kwargs):
             expected = dialogs._match(kind, title, text)
-            if expected is None:  # answered as a user closing it would
-                return button.No if kind == "question" else button.Ok
+            if expected is None:  # answered Yes as the old blanket stub did: the code goes on, no hang
+                return button.Yes if kind == "question" else button.Ok
             return default if expected.answer is None else expected.answer
 
         return show

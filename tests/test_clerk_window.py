@@ -250,7 +250,7 @@ def test_the_window_never_opens_larger_than_the_screen_and_remembers_its_splitte
     assert again.form.explain_edits["card_holders"].minimumWidth() >= 240
 
 
-def test_the_file_menu_reaches_what_the_command_line_does(window, qtbot, store, tmp_path, monkeypatch):
+def test_the_file_menu_reaches_what_the_command_line_does(window, qtbot, store, tmp_path, monkeypatch, dialogs):
     import shutil
 
     from PySide6.QtWidgets import QFileDialog
@@ -267,6 +267,7 @@ def test_the_file_menu_reaches_what_the_command_line_does(window, qtbot, store, 
     plan_file = tmp_path / "指标任务分解_2026_2030.csv"
     shutil.copy(resource_path("plans", "targets_2021_2025.csv"), plan_file)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(plan_file), ""))
+    dialogs.expect("导入2026—2030年指标任务分解", answer=QMessageBox.StandardButton.Yes)
     window.plan_action.trigger()
     assert [p.first.code for p in store.plans()] == ["2021Q1", "2026Q1"]
 
@@ -280,6 +281,7 @@ def test_the_file_menu_reaches_what_the_command_line_does(window, qtbot, store, 
     field(window, "yuecai_certified").setText("12")
     assert window.save()
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(backup), ""))
+    dialogs.expect("替换当前数据库", answer=QMessageBox.StandardButton.Yes)
     window.restore_action.trigger()
     assert "已从 备份.sqlite3 恢复" in shown[-1]
     assert window.store.figures(Q)["yuecai_certified"] == 9

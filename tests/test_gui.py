@@ -43,7 +43,8 @@ def commit_text(widget, text):
     QApplication.sendEvent(widget, event)
 
 
-def test_first_run_binds_the_town_and_records_the_profile(app, qtbot, db_path):
+def test_first_run_binds_the_town_and_records_the_profile(app, qtbot, db_path, dialogs):
+    dialogs.expect('绑定石龙后不能更改', answer=QMessageBox.StandardButton.Yes)
     def fill_dialog():
         dialog = QApplication.activeModalWidget()
         dialog.town_box.setCurrentText("石龙")
@@ -289,7 +290,8 @@ def ready_window(app, qtbot, store):
     return win
 
 
-def test_export_runs_off_the_gui_thread_and_writes_the_three_files(ready_window, qtbot, tmp_path):
+def test_export_runs_off_the_gui_thread_and_writes_the_three_files(ready_window, qtbot, tmp_path, dialogs):
+    dialogs.expect('只能导出“未签名 草稿”', answer=QMessageBox.StandardButton.Yes)
     out = tmp_path / "returns"
     task = ready_window.export_return(folder=out)
     assert task is not None
@@ -486,7 +488,8 @@ def test_the_window_is_painted_before_the_database_layer_is_imported(tmp_path):
     assert "莞城" in seen["title"] and seen["card_holders"] == f"{FULL_QUARTER['card_holders']:,}"
 
 
-def test_first_run_set_up_from_the_skeleton_window(app, qtbot, db_path):
+def test_first_run_set_up_from_the_skeleton_window(app, qtbot, db_path, dialogs):
+    dialogs.expect('绑定虎门后不能更改', answer=QMessageBox.StandardButton.Yes)
     from gui.app import start_session
     from storage.lock import is_held_here
 
