@@ -25,7 +25,7 @@ from pypdf import PdfReader
 from cli import main as cli_main
 from core.quarters import Quarter
 from reports.excel import build_workbook, figure_row, form_spec, sign_workbook
-from reports.export import open_town_identity, prepare_return, write_return_files
+from reports.export import ExportRefused, open_town_identity, prepare_return, write_return_files
 from reports.identity import (
     IdentityError,
     check_identity,
@@ -540,7 +540,7 @@ def test_export_date_is_injectable(tmp_path):
     store.bind_town("莞城")
     for quarter, values in on_pace_history(last=Q).items():
         store.save_quarter(quarter, values)
-    with pytest.raises(Exception, match="尚未结束"):
+    with pytest.raises(ExportRefused, match="尚未结束"):
         prepare_return(store, Q)
     assert prepare_return(store, Q, preview=True).quarter == Q  # a draft can still be previewed and printed
     store._today = lambda: dt.date(2024, 10, 1)
