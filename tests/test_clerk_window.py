@@ -133,7 +133,7 @@ def test_first_start_preselects_no_town_and_asks_before_binding(app, qtbot, db_p
         dialog.fields["head"].setText("张三")
         qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
 
-    QTimer.singleShot(100, fill_dialog)
+    QTimer.singleShot(0, fill_dialog)
     session = open_session(db_path)
     assert session is not None
     try:
@@ -182,7 +182,7 @@ def test_the_first_export_asks_for_the_sign_off_names_and_offers_the_folder(
         ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
         qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
 
-    QTimer.singleShot(100, fill_profile)
+    QTimer.singleShot(0, fill_profile)
     out = tmp_path / "returns"
     task = win.export_return(folder=out)
     assert warned and "单位负责人、统计负责人" in warned[0]

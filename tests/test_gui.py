@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -53,7 +52,7 @@ def test_first_run_binds_the_town_and_records_the_profile(app, qtbot, db_path, d
         dialog.fields["phone"].setText("0769-8888")
         dialog.accept()
 
-    QTimer.singleShot(100, fill_dialog)
+    QTimer.singleShot(0, fill_dialog)
     session = open_session(db_path)
     assert session is not None
     try:
@@ -255,7 +254,7 @@ time.sleep(30)
 """
 
 
-def test_a_second_copy_on_the_same_database_is_refused(app, db_path, monkeypatch):
+def test_a_second_copy_on_the_same_database_is_refused(app, qtbot, db_path, monkeypatch):
     Store(db_path).close()
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_LOCK.format(db=str(db_path))], stdout=subprocess.PIPE, text=True
@@ -272,9 +271,18 @@ def test_a_second_copy_on_the_same_database_is_refused(app, db_path, monkeypatch
     finally:
         holder.kill()
         holder.wait()
-    time.sleep(0.1)
-    lock = acquire_instance_lock(db_path)  # a lock left by a killed copy does not block for ever
-    lock.release()
+    # A lock left by a killed copy does not block for ever (the system frees it as the process ends).
+    locks = []
+
+    def acquired() -> bool:
+        try:
+            locks.append(acquire_instance_lock(db_path))
+        except AlreadyOpen:
+            return False
+        return True
+
+    qtbot.waitUntil(acquired, timeout=5000)
+    locks[0].release()
 
 
 @pytest.fixture
@@ -501,7 +509,7 @@ def test_first_run_set_up_from_the_skeleton_window(app, qtbot, db_path, dialogs)
 
     starting = start_session(db_path)
     assert not starting.skeleton.isEnabled()
-    QTimer.singleShot(100, fill_dialog)
+    QTimer.singleShot(0, fill_dialog)
     session = starting.finish()
     assert session is not None
     try:
@@ -518,7 +526,7 @@ def test_giving_up_first_run_set_up_closes_the_skeleton_and_frees_the_lock(app, 
     from storage.lock import is_held_here
 
     starting = start_session(db_path)
-    QTimer.singleShot(100, lambda: QApplication.activeModalWidget().reject())
+    QTimer.singleShot(0, lambda: QApplication.activeModalWidget().reject())
     assert starting.finish() is None
     assert not starting.skeleton.isVisible() and not is_held_here(db_path)
 
