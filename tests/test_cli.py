@@ -22,6 +22,7 @@ def run(capsys, *args):
     return code, out, err
 
 
+@pytest.mark.slow
 def test_the_real_command_line_runs(tmp_path):
     db = tmp_path / "real.sqlite3"
     done = subprocess.run(

@@ -15,6 +15,9 @@ from core.quarters import Quarter
 from reports.identity import open_identity
 from tests.test_city import PASS, PLAN, single_town_identity, write_returns
 
+# Every test here starts fresh interpreters that import the whole library stack.
+pytestmark = pytest.mark.slow
+
 LIBRARIES = ("sqlalchemy", "alembic", "openpyxl", "reportlab", "pyhanko", "cryptography", "PySide6", "pypdfium2")
 DATABASE = ("sqlalchemy", "alembic", "storage.store", "storage.models")
 

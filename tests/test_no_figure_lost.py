@@ -117,6 +117,7 @@ restore_database(Path({db!r}), Path({backup!r}), on_step=step)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not POSIX, reason="SIGKILL")
 @pytest.mark.parametrize("step", ["checked", "prepared", "kept", "checkpointed", "replaced"])
 def test_a_restore_killed_at_any_step_keeps_every_committed_figure(tmp_path, step):
@@ -248,6 +249,7 @@ def window_holding(tmp_path):
     holder.wait()
 
 
+@pytest.mark.slow
 def test_every_writing_command_is_refused_while_the_window_is_open(window_holding, tmp_path, capsys):
     db = window_holding
     backup = tmp_path / "备份.sqlite3"
@@ -322,6 +324,7 @@ def test_the_window_asks_before_overwriting_a_figure_changed_elsewhere(qapp, qtb
 # --- 6. locked, read-only, full -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_database_locked_by_another_program_is_not_called_damaged(tmp_path):
     db = tmp_path / "town.sqlite3"
     ready_store(db).close()
@@ -336,6 +339,7 @@ def test_a_database_locked_by_another_program_is_not_called_damaged(tmp_path):
         other.close()
 
 
+@pytest.mark.slow
 def test_the_app_offers_no_restore_for_a_locked_database(qapp, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
