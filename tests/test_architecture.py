@@ -215,14 +215,32 @@ def _dotted(node: ast.expr) -> str | None:
     return None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gui/city_window.py uses reports.city_report._cell_text, reports/city_report.py reports.pdf._style, "
-    "tests/test_no_figure_lost.py storage.store._engine (full-disk test); fixed by H1/H2 of issue 13",
+LAYERS = ("core", "storage", "reports", "gui", "actions", "cli", "main", "tools", "bench", "tests")
+# Known uses left for the branches of issue 13 that rewrite these layers; the lead removes the marks.
+PRIVATE_NAME_LAYERS_TO_FIX = {
+    "gui": "gui/city_window.py uses reports.city_report._cell_text (H1)",
+    "reports": "reports/city_report.py uses reports.pdf._style (H2)",
+}
+
+
+@pytest.mark.parametrize(
+    "layer_name",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=PRIVATE_NAME_LAYERS_TO_FIX[name]))
+        if name in PRIVATE_NAME_LAYERS_TO_FIX
+        else name
+        for name in LAYERS
+    ],
 )
-def test_no_module_uses_a_private_name_of_another():
-    problems = [problem for source in project_files() for problem in private_name_uses(source)]
+def test_no_module_uses_a_private_name_of_another(layer_name):
+    problems = [
+        problem for source in project_files() if layer(source) == layer_name for problem in private_name_uses(source)
+    ]
     assert not problems, report(problems)
+
+
+def test_every_file_belongs_to_a_checked_layer():
+    assert {layer(source) for source in project_files()} <= set(LAYERS)
 
 
 SYS_PATH_EDITS = tuple(f"sys.path.{verb}(" for verb in ("insert", "append", "extend"))

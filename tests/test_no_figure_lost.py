@@ -404,33 +404,31 @@ def test_a_read_only_database_says_so_and_keeps_its_figures(tmp_path):
         assert store.figures(Q) == FULL_QUARTER
 
 
-def test_a_full_disk_is_its_own_message_and_loses_nothing_committed(tmp_path, capsys, monkeypatch):
-    import storage.store as store_module
+def test_a_full_disk_is_its_own_message_and_loses_nothing_committed(tmp_path, capsys):
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
 
     db = tmp_path / "town.sqlite3"
     ready_store(db).close()
-    real_engine = store_module._engine
 
-    def full_engine(path, busy_timeout_ms=5000):
-        engine = real_engine(path, busy_timeout_ms)
-        from sqlalchemy import event
+    def no_more_pages(dbapi_connection, _record):
+        pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
+        dbapi_connection.execute(f"PRAGMA max_page_count={pages}")
 
-        @event.listens_for(engine, "connect")
-        def _no_more_pages(dbapi_connection, _record):
-            pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
-            dbapi_connection.execute(f"PRAGMA max_page_count={pages}")
-
-        return engine
-
-    monkeypatch.setattr(store_module, "_engine", full_engine)
-    long_text = "本季度集中开班，" * 2000
-    code = cli("--db", str(db), "enter", "--quarter", Q.code, "yuecai_certified=30", "--explain", f"yuecai_certified={long_text}")
-    err = capsys.readouterr().err
-    assert code == 2 and "磁盘空间不足" in err and "内部错误" not in err
-    with pytest.raises(DiskFull):
-        with Store(db) as store:
-            store.save_quarter(Q, {"yuecai_certified": 30}, {"yuecai_certified": long_text})
-    monkeypatch.setattr(store_module, "_engine", real_engine)
+    # Every engine opened while the listener is on sees a full disk (no reaching into Store's internals).
+    event.listen(Engine, "connect", no_more_pages)
+    try:
+        long_text = "本季度集中开班，" * 2000
+        code = cli(
+            "--db", str(db), "enter", "--quarter", Q.code, "yuecai_certified=30", "--explain", f"yuecai_certified={long_text}"
+        )
+        err = capsys.readouterr().err
+        assert code == 2 and "磁盘空间不足" in err and "内部错误" not in err
+        with pytest.raises(DiskFull):
+            with Store(db) as store:
+                store.save_quarter(Q, {"yuecai_certified": 30}, {"yuecai_certified": long_text})
+    finally:
+        event.remove(Engine, "connect", no_more_pages)
     with Store(db) as store:
         assert store.figures(Q) == FULL_QUARTER and store.verify_audit().ok
 
