@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from core.indicators import INDICATOR_CODES, INDICATORS, PLANNED_CODES, RATES, Kind, display_name
-from core.plans import CITY, TOWNS, Plan
+from core.indicators import SHIPPED, Catalogue, Kind
+from core.plans import CITY, TOWNS, Plan, catalogue_of
 from core.progress import BEHIND, SEVERELY_BEHIND, History, IndicatorProgress, Progress, compute_progress
 from core.quarters import Quarter
 
-STOCK_CODES = tuple(i.code for i in INDICATORS if i.kind is Kind.STOCK)
+STOCK_CODES = SHIPPED.stock_codes  # the shipped list's; a summary reads its own catalogue's
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class CitySummary:
     checks: dict[str, list[str]] = field(default_factory=dict)  # town -> gaps and disagreements in its totals
     city_label: str = CITY  # 全市, or 全市（未含虎门、清溪） when towns are left out
     annex_completion: dict[str, Fraction | None] = field(default_factory=dict)  # against the full annex target
+    catalogue: Catalogue = SHIPPED  # the quarter's indicator list
 
     def ranking(self, code: str) -> list[tuple[str, float]]:
         """Towns by 完成率 of a planned indicator, best first."""
@@ -34,7 +35,8 @@ class CitySummary:
     def towns_with_status(self, status: str) -> dict[str, list[str]]:
         """indicator code -> towns in that status."""
         return {
-            code: [t for t, p in self.towns.items() if p.indicators[code].status == status] for code in PLANNED_CODES
+            code: [t for t, p in self.towns.items() if p.indicators[code].status == status]
+            for code in self.catalogue.planned_codes
         }
 
     @property
@@ -48,7 +50,9 @@ class CitySummary:
     @property
     def below_rate_target(self) -> dict[str, list[str]]:
         """rate code -> towns whose year-to-date rate is below target."""
-        return {r.code: [t for t, p in self.towns.items() if p.rates_ytd[r.code].met is False] for r in RATES}
+        return {
+            r.code: [t for t, p in self.towns.items() if p.rates_ytd[r.code].met is False] for r in self.catalogue.rates
+        }
 
 
 Signed = Mapping[str, tuple[int | None, int | None]]  # see compute_progress(signed=...)
@@ -61,6 +65,7 @@ def consolidate(
     excluded: set[str] | None = None,
     town_bases: Mapping[str, Mapping[str, int]] | None = None,
     town_signed: Mapping[str, Signed] | None = None,
+    catalogue: Catalogue | None = None,
 ) -> CitySummary:
     """`town_histories` holds each town's figures from its latest valid return of every quarter.
 
@@ -70,7 +75,10 @@ def consolidate(
     present: gaps and disagreements are listed in `checks`. The 全市 row sums the counted towns
     only and compares them with their own targets; `city_label` names the towns it leaves out and
     `annex_completion` gives the completion against the full annex target, labelled as such.
+    The indicators are those of `catalogue`, else of `plan`, else the shipped list.
     """
+    catalogue = catalogue_of(plan, catalogue)
+    stock_codes = catalogue.stock_codes
     excluded = excluded or set()
     town_bases = town_bases or {}
     town_signed = town_signed or {}
@@ -78,43 +86,49 @@ def consolidate(
     reporting = tuple(t for t in TOWNS if quarter in histories.get(t, {}))
     missing = tuple(t for t in TOWNS if t not in reporting and t not in excluded)
     towns = {
-        t: compute_progress(plan, t, quarter, histories[t], town_bases.get(t), signed=town_signed.get(t))
+        t: compute_progress(
+            plan, t, quarter, histories[t], town_bases.get(t), signed=town_signed.get(t), catalogue=catalogue
+        )
         for t in reporting
     }
-    checks = {t: _cross_check(plan, quarter, histories[t], towns[t], t in town_signed) for t in reporting}
+    checks = {
+        t: _cross_check(plan, quarter, histories[t], towns[t], t in town_signed, catalogue) for t in reporting
+    }
     # the city's 基期数 of a stock is the sum of the reporting towns' — only when every one of them has it
     city_bases = {
         code: sum(town_bases[t][code] for t in reporting)
-        for code in STOCK_CODES
+        for code in stock_codes
         if reporting and all(code in town_bases.get(t, {}) for t in reporting)
     }
     city_quarter: dict[str, int] = {}
     for town in reporting:
-        for code in INDICATOR_CODES:
+        for code in catalogue.indicator_codes:
             value = histories[town][quarter].get(code)
             if value is not None:
                 city_quarter[code] = city_quarter.get(code, 0) + value
     signed: dict[str, tuple[int | None, int | None]] = {}
-    for code in [i.code for i in INDICATORS if i.kind is Kind.FLOW] + [r.code for r in RATES]:
+    for code in [i.code for i in catalogue.indicators if i.kind is Kind.FLOW] + list(catalogue.rate_codes):
         pairs = [_pair(towns[t], code) for t in reporting]
         signed[code] = (_total(p[0] for p in pairs), _total(p[1] for p in pairs))
     in_plan = plan is not None and plan.contains(quarter)
     targets = None
     if in_plan and plan is not None:
-        targets = {c: sum(plan.targets_for(t).counts[c] for t in reporting) for c in PLANNED_CODES}
+        targets = {c: sum(plan.targets_for(t).counts.get(c, 0) for t in reporting) for c in catalogue.planned_codes}
     city = compute_progress(
-        plan, CITY, quarter, {quarter: city_quarter}, city_bases, targets=targets, signed=signed
+        plan, CITY, quarter, {quarter: city_quarter}, city_bases, targets=targets, signed=signed, catalogue=catalogue
     )
     annex: dict[str, Fraction | None] = {}
     if in_plan and plan is not None:
-        for code in PLANNED_CODES:
-            item, full = city.indicators[code], plan.city.counts[code]
-            annex[code] = None if item.completion is None or not full else _annex_completion(item, full, city_bases)
+        for code in catalogue.planned_codes:
+            item, full = city.indicators[code], plan.city.counts.get(code, 0)
+            annex[code] = (
+                None if item.completion is None or not full else _annex_completion(item, full, stock_codes)
+            )
     left_out = tuple(t for t in TOWNS if t not in reporting)
     label = CITY if not left_out else f"{CITY}（未含{'、'.join(left_out)}）"
     if len(left_out) > 6:
         label = f"{CITY}（未含{'、'.join(left_out[:6])}等 {len(left_out)} 个镇街）"
-    return CitySummary(quarter, plan, reporting, missing, towns, city, checks, label, annex)
+    return CitySummary(quarter, plan, reporting, missing, towns, city, checks, label, annex, catalogue)
 
 
 def _pair(progress: Progress, code: str) -> tuple[int | None, int | None]:
@@ -130,16 +144,18 @@ def _total(values: object) -> int | None:
     return sum(present) if present else None
 
 
-def _annex_completion(item: IndicatorProgress, full_target: int, bases: Mapping[str, int]) -> Fraction | None:
+def _annex_completion(item: IndicatorProgress, full_target: int, stock_codes: tuple[str, ...]) -> Fraction | None:
     """The reporting towns' total against the whole annex target (the towns left out count as nothing)."""
     if item.cumulative is None:
         return None
-    if item.code in STOCK_CODES:
+    if item.code in stock_codes:
         return None  # a stock's base covers the reporting towns only: no like-for-like annex figure
     return Fraction(item.cumulative, full_target)
 
 
-def _cross_check(plan: Plan | None, quarter: Quarter, history: History, progress: Progress, has_signed: bool) -> list[str]:
+def _cross_check(
+    plan: Plan | None, quarter: Quarter, history: History, progress: Progress, has_signed: bool, catalogue: Catalogue
+) -> list[str]:
     """What the town's quarterly returns present say about the totals its own return signed."""
     flags: list[str] = []
     if plan is None or not plan.contains(quarter):
@@ -150,7 +166,8 @@ def _cross_check(plan: Plan | None, quarter: Quarter, history: History, progress
         flags.append(f"累计缺 {len(absent)} 个季度的季报（{'、'.join(q.code for q in absent[:4])}{'等' if len(absent) > 4 else ''}）")
     if not has_signed:
         return flags
-    for indicator in INDICATORS:
+    display_name = catalogue.display_name
+    for indicator in catalogue.indicators:
         if indicator.kind is not Kind.FLOW:
             continue
         code = indicator.code

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError, TownError
-from core.indicators import BY_CODE, RATES, SHIPPED, Catalogue, is_known_code
+from core.indicators import SHIPPED, Catalogue
 from core.plan_package import PlanPackage
 from core.plans import TOWNS, Plan, check_town, refuse_base_of_a_flow, refuse_base_the_plan_gives
 from core.quarters import Quarter
@@ -298,11 +298,34 @@ class Store:
     def catalogue_for(self, quarter: Quarter) -> Catalogue:
         """The indicator list a quarter is entered, checked and reported under: its plan's, else the
         list of the latest plan that began before it, else the shipped one."""
+        plan = self.list_plan_for(quarter)
+        return plan.catalogue if plan is not None else SHIPPED
+
+    def list_plan_for(self, quarter: Quarter) -> Plan | None:
+        """The plan whose indicator list the quarter uses (see catalogue_for); None: the shipped list."""
         plan = self.plan_for(quarter)
         if plan is None:
             earlier = [p for p in self.plans() if p.first <= quarter]
             plan = earlier[-1] if earlier else None
-        return plan.catalogue if plan is not None else SHIPPED
+        return plan
+
+    def known_codes(self) -> set[str]:
+        """Every figure and rate code of any stored plan and of the shipped list (old records stay readable)."""
+        codes = set(SHIPPED.indicator_codes) | set(SHIPPED.rate_codes)
+        for plan in self.plans():
+            codes |= set(plan.catalogue.indicator_codes) | set(plan.catalogue.rate_codes)
+        return codes
+
+    def refuse_codes_outside_list(self, quarter: Quarter, figures: Iterable[str], notes: Iterable[str] = ()) -> None:
+        """A figure must be one of the quarter's list; a 说明 may also belong to one of its rates."""
+        catalogue = self.catalogue_for(quarter)
+        plan = self.list_plan_for(quarter)
+        for code in figures:
+            if code not in catalogue.by_code:
+                raise DomainError(_not_in_list(code, quarter, catalogue, plan))
+        for code in notes:
+            if not catalogue.is_known_code(code):
+                raise DomainError(_not_in_list(code, quarter, catalogue, plan))
 
     def current_plan(self) -> Plan | None:
         """The plan of the latest ended quarter, else the latest plan."""
@@ -352,7 +375,7 @@ class Store:
 
     def set_stock_base(self, plan: Plan, code: str, value: int) -> int | None:
         """Enter a stock's 基期数 for `plan` (audited); gives the value it replaces."""
-        refuse_base_of_a_flow(code)
+        refuse_base_of_a_flow(code, plan.catalogue)
         town = self.require_town()
         refuse_base_the_plan_gives(plan, town, code)
         with self._writing() as session:
@@ -411,6 +434,7 @@ class Store:
                 explanations=explanations,
                 invalid=invalid,
                 bases=stored_plans.stock_bases(session, town, plan),
+                catalogue=self.catalogue_for(quarter),
             )
         )
 
@@ -430,18 +454,14 @@ class Store:
         (another window, the command line), nothing is saved and FiguresChangedElsewhere says which.
         """
         explanations = explanations or {}
-        for code in values:
-            if code not in BY_CODE:
-                raise DomainError(f"未知指标代码“{code}”")
-        for code in explanations:
-            if not is_known_code(code):
-                raise DomainError(f"未知指标代码“{code}”")
+        self.refuse_codes_outside_list(quarter, values, explanations)
         town = self.require_town()
         with self._writing() as session:
             submissions.refuse_if_submitted(session, town, quarter)
             if loaded is not None or loaded_explanations is not None:
                 stored_figures.refuse_changed_elsewhere(
-                    session, town, quarter, values, explanations, loaded, loaded_explanations
+                    session, town, quarter, values, explanations, loaded, loaded_explanations,
+                    self.catalogue_for(quarter),
                 )
             findings = self._check(session, town, quarter, values, explanations, {})
             if has_errors(findings):
@@ -557,5 +577,13 @@ class Store:
 
 
 def all_codes() -> Iterable[str]:
-    yield from BY_CODE
-    yield from (r.code for r in RATES)
+    """The shipped list's codes (see Store.known_codes for those of every stored plan)."""
+    yield from SHIPPED.indicator_codes
+    yield from SHIPPED.rate_codes
+
+
+def _not_in_list(code: str, quarter: Quarter, catalogue: Catalogue, plan: Plan | None) -> str:
+    listed = "、".join(catalogue.indicator_codes)
+    if plan is None:
+        return f"未知指标代码“{code}”。{quarter.label}的指标：{listed}"
+    return f"未知指标代码“{code}”：不是《{plan.name}》的指标，{quarter.label}不能填报。该规划的指标：{listed}"
