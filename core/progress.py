@@ -240,12 +240,12 @@ def compute_progress(
     rates_quarter: dict[str, RateResult] = {}
     rates_ytd: dict[str, RateResult] = {}
     for r in catalogue.rates:
-        target = rate_target(active_plan, town, r.code, catalogue)
-        rates_quarter[r.code] = rate_over(history, [quarter], r.code, target, catalogue)
-        rates_ytd[r.code] = rate_over(history, quarter.year_to_date(), r.code, target, catalogue)
+        minimum = rate_target(active_plan, town, r.code, catalogue)
+        rates_quarter[r.code] = rate_over(history, [quarter], r.code, minimum, catalogue)
+        rates_ytd[r.code] = rate_over(history, quarter.year_to_date(), r.code, minimum, catalogue)
         if r.code in signed:
             numerator, denominator = signed[r.code]
-            rates_ytd[r.code] = RateResult(r.code, numerator, denominator, target)
+            rates_ytd[r.code] = RateResult(r.code, numerator, denominator, minimum)
     return Progress(town, quarter, active_plan, time_progress, indicators, rates_quarter, rates_ytd, catalogue)
 
 

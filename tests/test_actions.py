@@ -2,7 +2,6 @@
 parsing, a real SQLite file in tmp_path, real files written and read back."""
 
 import json
-import shutil
 from pathlib import Path
 
 import openpyxl
@@ -15,7 +14,6 @@ from core.numbers import parse_counts
 from core.plans import load_shipped_plan
 from core.progress import year_to_date
 from core.quarters import Quarter
-from core.resources import resource_path
 from core.validation import check_quarter, quarter_input
 from reports.export import ExportRefused
 from reports.identity import IdentityError

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from cli import main as cli_main
-from core.errors import DomainError
 from core.demo import town_figures
+from core.errors import DomainError
 from core.plans import load_shipped_plan
 from core.quarters import Quarter
-from reports.tables import read_plan_file as read_plan_table
 from reports.collect import OUT_OF_MEMORY, TIMED_OUT, verify_isolated
 from reports.identity import load_trust_roots
+from reports.tables import read_plan_file as read_plan_table
 from reports.verify import Verifier, printable
 from tests.test_city import single_town_identity, write_returns
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from cli import main as cli_main
 from core.errors import DomainError
 from core.quarters import Quarter
-from reports.tables import read_plan_file as read_plan_table
 from reports.safe_zip import UnsafeFile, check_xlsx
+from reports.tables import read_plan_file as read_plan_table
 from storage.backup import DatabaseDamaged, backups_of, newest_good_backup
 from storage.store import QuarterLocked, RestoreRefused, Store, restore_database
 from tests.conftest import FULL_QUARTER, ROOT, TODAY
