@@ -466,6 +466,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     with _store(args) as store:
         rows = history(store, args.quarter, args.indicator)
+        names = {(r.code, r.quarter): store.indicator_name(r.code, r.quarter) for r in rows if r.code}
     if args.json:
         _print_json([r.as_dict() for r in rows])
         return EXIT_OK
@@ -473,7 +474,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         print("没有修改记录")
     for row in rows:
         who = row.os_user + (f"（{row.clerk}）" if row.clerk else "")
-        subject = PROFILE_LABELS.get(row.code or "", row.subject)
+        subject = PROFILE_LABELS.get(row.code or "", names.get((row.code, row.quarter), ""))
         where = " ".join(x for x in (row.quarter or "", subject) if x)
         print(
             f"{row.id:>5}  {row.at}  {who}  {row.action_name}  {where}  {row.old_value or '（空）'} → {row.new_value or '（空）'}"

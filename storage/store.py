@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from core.errors import DomainError, TownError
+from core.errors import DomainError, QuarterError, TownError
 from core.indicators import SHIPPED, Catalogue
 from core.plan_package import PlanPackage
 from core.plans import TOWNS, Plan, check_town, refuse_base_of_a_flow, refuse_base_the_plan_gives
@@ -315,6 +315,18 @@ class Store:
         for plan in self.plans():
             codes |= set(plan.catalogue.indicator_codes) | set(plan.catalogue.rate_codes)
         return codes
+
+    def indicator_name(self, code: str, quarter: str | None = None) -> str:
+        """A code's Chinese name: from the list of `quarter` (a code such as 2026Q1) if it has it, else from
+        any stored plan's list, else the code itself (an audit row names codes of every plan)."""
+        catalogues: list[Catalogue] = []
+        if quarter:
+            try:
+                catalogues.append(self.catalogue_for(Quarter.parse(quarter)))
+            except QuarterError:  # a row about no single quarter
+                pass
+        catalogues += [p.catalogue for p in reversed(self.plans())] + [SHIPPED]
+        return next((c.display_name(code) for c in catalogues if c.is_known_code(code)), code)
 
     def refuse_codes_outside_list(self, quarter: Quarter, figures: Iterable[str], notes: Iterable[str] = ()) -> None:
         """A figure must be one of the quarter's list; a 说明 may also belong to one of its rates."""

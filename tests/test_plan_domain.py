@@ -114,6 +114,8 @@ def test_enter_takes_the_new_code_and_refuses_the_dropped_one_naming_the_plan(to
         assert store.audit_trail(code="skilled_trained")[-1].new_value == "120"
     code, out, _ = run(capsys, "--db", town_db, "history", "--indicator", "skilled_trained", "--json")
     assert code == 0 and json.loads(out)[-1]["new_value"] == "120"
+    code, out, _ = run(capsys, "--db", town_db, "history", "--indicator", "skilled_trained")
+    assert code == 0 and "2026Q1 技能人才培养人数  （空） → 120" in out
 
 
 def test_the_2025_quarters_keep_the_shipped_list(town_db, capsys):
