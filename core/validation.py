@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
 
-from core.indicators import SHIPPED, Catalogue, Kind
+from core.indicators import Catalogue, Kind
 from core.plans import Plan, catalogue_of
 from core.progress import (
     BEHIND,
@@ -276,10 +276,16 @@ def has_errors(findings: list[Finding]) -> bool:
 
 
 def submission_blockers(
-    findings: list[Finding], values: Mapping[str, int | None], catalogue: Catalogue = SHIPPED
+    findings: list[Finding], values: Mapping[str, int | None], catalogue: Catalogue | None = None
 ) -> list[str]:
-    """Reasons, in words, why the quarter cannot be exported as a return yet (figures of `catalogue`)."""
+    """Reasons, in words, why the quarter cannot be exported as a return yet.
+
+    The figures still missing are those of `catalogue`; without one, those the findings (made under the
+    quarter's list by check_quarter) say were not entered."""
     reasons = [f.message for f in findings if f.level == ERROR]
-    reasons += [f"{catalogue.display_name(c)}尚未填写" for c in catalogue.indicator_codes if values.get(c) is None]
+    if catalogue is None:
+        reasons += [f.message for f in findings if f.rule == "not_entered"]
+    else:
+        reasons += [f"{catalogue.display_name(c)}尚未填写" for c in catalogue.indicator_codes if values.get(c) is None]
     reasons += [f"{f.message}" for f in findings if f.needs_explanation and not f.explained]
     return reasons

@@ -214,3 +214,14 @@ def test_targets_import_is_closed(town_db, tmp_path, capsys):
     assert code == 2 and "plan import" in err and "签名" in err and out == ""
     code, out, _ = run(capsys, "--db", town_db, "targets", "list", "--json")
     assert [p["name"] for p in json.loads(out)][-1] == PLAN_NAME
+
+
+def test_what_blocks_a_return_is_missing_figures_of_the_quarters_plan(town_db, capsys):
+    from core.validation import submission_blockers
+
+    assert run(capsys, "--db", town_db, "enter", "--quarter", "2026Q1", "yuecai_certified=3")[0] == 0
+    with Store(town_db, today=lambda: TODAY) as store:
+        quarter = Quarter(2026, 1)
+        blockers = submission_blockers(store.check(quarter), store.figures(quarter))
+    assert "技能人才培养人数尚未填写" in blockers and "电子社保卡领用人数（季末数）尚未填写" in blockers
+    assert not any("南粤家政" in b or "粤菜师傅" in b for b in blockers)
