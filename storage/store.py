@@ -356,10 +356,14 @@ class Store:
 
     # --- plan packages -----------------------------------------------------------------------
 
-    def import_plan_package(self, package: PlanPackage, source: str, origin: str = "signed") -> bool:
-        """Record a checked package (see storage.plans.import_package); False if it was there already."""
+    def import_plan_package(
+        self, package: PlanPackage, source: str, origin: str = "signed", signed_at: datetime | None = None
+    ) -> bool:
+        """Record a checked package (see storage.plans.import_package); False if it was there already.
+
+        `signed_at` (a verified signature's time) lets a corrected package replace the one it corrects."""
         with self._writing() as session:
-            imported = stored_plans.import_package(session, self._os_user, package, source, origin)
+            imported = stored_plans.import_package(session, self._os_user, package, source, origin, signed_at)
         self._plans = None
         return imported
 

@@ -78,7 +78,7 @@ def signed_plan(tmp_path_factory):
     town_p12 = issue_town_identity(city_key, PASSPHRASE, "莞城", base / "莞城.p12", PASSPHRASE)
     out = base / "测试 2026-2030.plan"
     write_plan_file(domain_package(), open_root(city_key, PASSPHRASE), out)
-    return {"plan": out, "p12": town_p12, "passphrase_file": base / "pw.txt"}
+    return {"plan": out, "p12": town_p12, "passphrase_file": base / "pw.txt", "city_key": city_key, "base": base}
 
 
 def run(capsys, *args):
@@ -225,3 +225,45 @@ def test_what_blocks_a_return_is_missing_figures_of_the_quarters_plan(town_db, c
         blockers = submission_blockers(store.check(quarter), store.figures(quarter))
     assert "技能人才培养人数尚未填写" in blockers and "电子社保卡领用人数（季末数）尚未填写" in blockers
     assert not any("南粤家政" in b or "粤菜师傅" in b for b in blockers)
+
+
+def corrected(signed_plan, town: str, skilled: int):
+    """The city's corrected version of the same plan: one town's skilled_trained target changed."""
+    package = domain_package()
+    towns = tuple(
+        replace(s, targets={**s.targets, "skilled_trained": skilled}) if s.town == town else s for s in package.towns
+    )
+    difference = skilled - next(s for s in package.towns if s.town == town).targets["skilled_trained"]
+    city_total = package.city.targets["skilled_trained"] + difference
+    city = replace(package.city, targets={**package.city.targets, "skilled_trained": city_total})
+    fixed = replace(package, towns=towns, city=city)
+    check_package(fixed)
+    out = signed_plan["base"] / f"更正 {skilled}.plan"
+    write_plan_file(fixed, open_root(signed_plan["city_key"], PASSPHRASE), out)
+    return fixed, out
+
+
+def test_a_corrected_plan_replaces_the_one_it_corrects_while_nothing_was_submitted(town_db, signed_plan, capsys):
+    assert run(capsys, "--db", town_db, "enter", "--quarter", "2026Q1", "skilled_trained=120")[0] == 0
+    fixed, path = corrected(signed_plan, "莞城", 2_000)
+    code, _, err = run(capsys, "--db", town_db, "plan", "import", path)
+    assert code == 0, err
+    with Store(town_db, today=lambda: TODAY) as store:
+        assert [p.content_hash for p in store.plans()][-1] == fixed.content_hash
+        assert [p.id for p in store.plan_packages()] == [fixed.id]
+        assert store.quarter_plan(Quarter(2026, 1)).content_hash == fixed.content_hash
+        assert store.figures(Quarter(2026, 1)) == {"skilled_trained": 120}
+    code, out, _ = run(capsys, "--db", town_db, "progress", "--quarter", "2026Q1", "--json")
+    assert json.loads(out)["indicators"]["skilled_trained"]["target"] == 2_000
+
+
+def test_a_correction_is_refused_once_a_quarter_was_exported_signed_under_the_plan(town_db, signed_plan, capsys):
+    assert run(capsys, "--db", town_db, "enter", "--quarter", "2026Q1", "skilled_trained=120")[0] == 0
+    with Store(town_db, today=lambda: TODAY) as store:
+        store.record_export(Quarter(2026, 1), 1, "0" * 64, ["2026Q1_莞城_季报.pdf"])
+        before = store.plan_packages()
+    _, path = corrected(signed_plan, "莞城", 2_500)
+    code, _, err = run(capsys, "--db", town_db, "plan", "import", path)
+    assert code == 2 and "更正版未导入" in err and "2026年第1季度" in err
+    with Store(town_db, today=lambda: TODAY) as store:
+        assert store.plan_packages() == before
