@@ -11,8 +11,6 @@ from core.plans import CITY, TOWNS, Plan, catalogue_of
 from core.progress import BEHIND, SEVERELY_BEHIND, History, IndicatorProgress, Progress, compute_progress
 from core.quarters import Quarter
 
-STOCK_CODES = SHIPPED.stock_codes  # the shipped list's; a summary reads its own catalogue's
-
 
 @dataclass(frozen=True)
 class CitySummary:
