@@ -106,15 +106,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quarter")
     p.add_argument("--indicator", help="指标代码")
 
-    p = command("targets", "规划目标：导入或列出")
+    p = command("targets", "规划目标：列出已导入的规划（导入规划请用 plan import）")
     tsub = p.add_subparsers(dest="targets_command", metavar="操作", required=True, parser_class=ChineseArgumentParser)
-    imp = tsub.add_parser("import", help="导入市里下发的指标任务分解表（.xlsx 或 .csv）")
+    # kept so that old scripts get a clear answer (exit 2) instead of a usage error
+    imp = tsub.add_parser("import", help="已停用：规划只能以市局签名的规划文件导入（plan import FILE.plan）")
     _common(imp, suppress=True)
     imp.add_argument("file", type=Path)
-    imp.add_argument("--name", help="规划名称（默认取文件名）")
-    imp.add_argument("--first", help="规划期第一个季度，如 2026Q1（默认从文件名中的年份推断）")
-    imp.add_argument("--last", help="规划期最后一个季度，如 2030Q4")
-    lst = tsub.add_parser("list", help="列出已导入的规划")
+    imp.add_argument("--name", help=argparse.SUPPRESS)
+    imp.add_argument("--first", help=argparse.SUPPRESS)
+    imp.add_argument("--last", help=argparse.SUPPRESS)
+    lst = tsub.add_parser("list", help="列出已导入的规划（与 plan list 相同的规划，每行一个）")
     _common(lst, suppress=True)
 
     p = command("plan", "规划（指标清单和分解目标）：市局编制并签名下发，镇街导入")
@@ -323,7 +324,6 @@ def cmd_profile(args: argparse.Namespace) -> int:
 
 def cmd_base(args: argparse.Namespace) -> int:
     from actions.figures import stock_bases
-    from core.indicators import INDICATORS, Kind, display_name
 
     figures = _split_pairs(args.figures, "数值")
     with _store(args, writes="录入基期数" if args.figures else None) as store:
@@ -331,12 +331,14 @@ def cmd_base(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result.as_dict())
         return EXIT_OK
-    for indicator in INDICATORS:
-        if indicator.kind is Kind.STOCK:
-            base = result.bases.get(indicator.code)
-            shown = f"{base:,} {indicator.unit}" if base is not None else "未录入"
-            saved = "（已保存）" if indicator.code in result.changed else ""
-            print(f"{result.plan.name}　{display_name(indicator.code)}基期数：{shown}" + saved)
+    catalogue = result.plan.catalogue
+    for code in catalogue.stock_codes:
+        base = result.bases.get(code)
+        shown = f"{base:,} {catalogue.by_code[code].unit}" if base is not None else "未录入"
+        saved = "（已保存）" if code in result.changed else ""
+        print(f"{result.plan.name}　{catalogue.display_name(code)}基期数：{shown}" + saved)
+    if not catalogue.stock_codes:
+        print(f"{result.plan.name}没有季末数指标，不需录入基期数")
     return EXIT_OK
 
 
@@ -388,7 +390,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_progress(args: argparse.Namespace) -> int:
     from actions.figures import progress as compute
-    from core.indicators import INDICATORS, RATES, Kind, display_name
+    from core.indicators import Kind
     from core.plans import plan_period_label
     from core.progress import base_notice, percent, rate_text
 
@@ -405,7 +407,8 @@ def cmd_progress(args: argparse.Namespace) -> int:
             f"规划：{progress.plan.name}（{plan_period_label(progress.plan)}）；时间进度 {percent(progress.time_progress)}"
         )
     notices = []
-    for indicator in INDICATORS:
+    display_name = progress.catalogue.display_name
+    for indicator in progress.catalogue.indicators:
         item = progress.indicators[indicator.code]
         if indicator.kind is Kind.STOCK:
             line = f"  {display_name(indicator.code)}：{_number(item.quarter_value)}"
@@ -417,7 +420,7 @@ def cmd_progress(args: argparse.Namespace) -> int:
                     f"{pace} {percent(item.completion)}，{item.status or ('不判断进度' if item.needs_base else '未填报')}"
                 )
             if item.needs_base:
-                notices.append(base_notice(indicator.code) + f"（命令：python main.py base {indicator.code}=数量）")
+                notices.append(base_notice(indicator.code, progress.plan) + f"（命令：python main.py base {indicator.code}=数量）")
             print(line)
             continue
         line = f"  {display_name(indicator.code)}：本季度 {_number(item.quarter_value)}，年度累计 {_number(item.ytd)}"
@@ -427,7 +430,7 @@ def cmd_progress(args: argparse.Namespace) -> int:
                 f"完成率 {percent(item.completion)}，{item.status or '未填报'}"
             )
         print(line)
-    for rate in RATES:
+    for rate in progress.catalogue.rates:
         ytd, qtr = progress.rates_ytd[rate.code], progress.rates_quarter[rate.code]
         verdict = "" if ytd.met is None else ("，达标" if ytd.met else "，未达标")
         print(
@@ -440,7 +443,6 @@ def cmd_progress(args: argparse.Namespace) -> int:
 
 def cmd_annual(args: argparse.Namespace) -> int:
     from actions.figures import annual
-    from core.indicators import BY_CODE, RATES, display_name
     from core.progress import percent, rate_text
 
     with _store(args) as store:
@@ -451,13 +453,14 @@ def cmd_annual(args: argparse.Namespace) -> int:
     entered = len(result.quarters_entered)
     scope = "全年" if result.complete else f"已填 {entered} 个季度（全年结果待第4季度填报后得出）"
     print(f"{result.town} {args.year}年 年度情况：{scope}")
-    for rate in RATES:
+    catalogue = result.catalogue
+    for rate in catalogue.rates:
         r = result.rates[rate.code]
         counts = "" if r.denominator is None else f"（{r.numerator:,}/{r.denominator:,}）"
         verdict = "" if r.met is None else ("，达标" if r.met else "，未达标")
         print(f"  {rate.name}：{rate_text(r)}{counts}，年度目标 ≥{percent(r.target)}{verdict}")
     for code, total in result.totals.items():
-        print(f"  {display_name(code)}全年合计：{_number(total)} {BY_CODE[code].unit}")
+        print(f"  {catalogue.display_name(code)}全年合计：{_number(total)} {catalogue.by_code[code].unit}")
     return EXIT_OK
 
 
@@ -466,6 +469,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     with _store(args) as store:
         rows = history(store, args.quarter, args.indicator)
+        names: dict[tuple[str | None, str | None], str] = {(r.code, r.quarter): store.indicator_name(r.code, r.quarter) for r in rows if r.code}
     if args.json:
         _print_json([r.as_dict() for r in rows])
         return EXIT_OK
@@ -473,7 +477,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         print("没有修改记录")
     for row in rows:
         who = row.os_user + (f"（{row.clerk}）" if row.clerk else "")
-        subject = PROFILE_LABELS.get(row.code or "", row.subject)
+        subject = PROFILE_LABELS.get(row.code or "", names.get((row.code, row.quarter), ""))
         where = " ".join(x for x in (row.quarter or "", subject) if x)
         print(
             f"{row.id:>5}  {row.at}  {who}  {row.action_name}  {where}  {row.old_value or '（空）'} → {row.new_value or '（空）'}"
@@ -482,24 +486,20 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_targets(args: argparse.Namespace) -> int:
-    from actions.plans import import_plan, list_plans, read_plan
+    from actions.plans import TARGETS_IMPORT_REMOVED, list_plans
 
-    if args.targets_command == "list":
-        with _store(args) as store:
-            plans = list_plans(store)
+    if args.targets_command == "import":  # the unsigned CSV door is closed: nothing is read, nothing imported
+        _fail(TARGETS_IMPORT_REMOVED)
         if args.json:
-            _print_json([p.as_dict() for p in plans])
-        else:
-            for entry in plans:
-                print(entry.description)
-        return EXIT_OK
-    with _store(args, writes="导入规划目标") as store:
-        plan = read_plan(args.file, name=args.name, first=args.first, last=args.last)
-        imported = import_plan(store, plan, args.file)
+            _print_json({"imported": False, "reason": TARGETS_IMPORT_REMOVED})
+        return EXIT_REFUSED
+    with _store(args) as store:
+        plans = list_plans(store)
     if args.json:
-        _print_json(imported.as_dict())
+        _print_json([p.as_dict() for p in plans])
     else:
-        print(("已更新" if imported.replaced else "已导入") + "：" + imported.description)
+        for entry in plans:
+            print(entry.description)
     return EXIT_OK
 
 

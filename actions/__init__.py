@@ -25,8 +25,8 @@ the function that needs them.
 | the audit trail (修改记录)                | figures.history                   | history              |
 | the quarters' states                     | figures.statuses                  | status               |
 | 退回修改                                   | figures.reopen                    | reopen               |
-| read / import a plan                     | plans.read_plan / import_plan     | targets import       |
-| list the plans                           | plans.list_plans                  | targets list         |
+| import a signed plan package            | plan_packages.plan_import         | plan import          |
+| list the plans (one line each)           | plans.list_plans                  | targets list         |
 | export a return (signed or draft)        | returns.export_quarter            | export               |
 |   … step by step (the window)            | returns.prepare_export, open_identity, reserve_for_signing, write_files, record_signed | |
 | print preview of a return or its summary | returns.write_preview             | (window)             |

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from core.errors import InputError
+from core.errors import DomainError, InputError
 from storage.store import FiguresChangedElsewhere, SaveRefused
 
 if TYPE_CHECKING:
@@ -73,16 +73,12 @@ def enter_figures(
     from core.validation import has_errors
 
     quarter = _named(quarter_text)
-    catalogue = store.catalogue_for(quarter)
-    for code, _text in figures:
-        if code not in catalogue.by_code:
-            raise InputError(f"未知指标代码“{code}”。可用代码：{', '.join(catalogue.by_code)}")
+    try:  # the codes of the quarter's plan: a code the plan dropped or never had is refused, naming the plan
+        store.refuse_codes_outside_list(quarter, [code for code, _ in figures], [code for code, _ in explanations])
+    except DomainError as exc:
+        raise InputError(exc.message) from None
     values, invalid = parse_counts(dict(figures))
-    notes: dict[str, str | None] = {}
-    for code, text in explanations:
-        if not catalogue.is_known_code(code):
-            raise InputError(f"未知指标代码“{code}”")
-        notes[code] = text
+    notes: dict[str, str | None] = dict(explanations)
     findings = store.check(quarter, values, notes, invalid)
     if has_errors(findings):
         return Entered(store.town(), quarter, False, findings)
@@ -145,7 +141,6 @@ def stock_bases(
     """Set (code, typed text or count) 基期数 of the plan (the one `quarter` falls in, else the current
     one), then list them all."""
     from core.errors import NumberError
-    from core.indicators import BY_CODE, INDICATORS, Kind, display_name
     from core.numbers import parse_count
 
     plan = store.plan_for(quarter) if quarter is not None else store.current_plan()
@@ -153,11 +148,13 @@ def stock_bases(
         raise InputError(f"{quarter.label}不在任何已导入的规划期内，没有基期数")
     if plan is None:
         raise InputError("尚未导入规划，没有基期数可录入")
+    catalogue = plan.catalogue
+    display_name = catalogue.display_name
     changed: dict[str, int] = {}
     for code, text in figures:
-        if code not in BY_CODE or BY_CODE[code].kind is not Kind.STOCK:
-            stocks = "、".join(i.code for i in INDICATORS if i.kind is Kind.STOCK)
-            raise InputError(f"只有季末数指标有基期数，可用代码：{stocks}")
+        if code not in catalogue.stock_codes:
+            stocks = "、".join(catalogue.stock_codes) or "（该规划没有季末数指标）"
+            raise InputError(f"只有季末数指标有基期数，《{plan.name}》可用代码：{stocks}")
         try:
             value = parse_count(text)
         except NumberError as exc:
@@ -176,7 +173,9 @@ def progress(store: Store, quarter_text: Quarter | str | None = None) -> Progres
     town = store.require_town()
     quarter = _quarter(store, quarter_text)
     plan = store.plan_for(quarter)
-    return compute_progress(plan, town, quarter, store.history(), store.stock_bases(plan))
+    return compute_progress(
+        plan, town, quarter, store.history(), store.stock_bases(plan), catalogue=store.catalogue_for(quarter)
+    )
 
 
 def annual(store: Store, year: int) -> YearResult:
@@ -185,17 +184,17 @@ def annual(store: Store, year: int) -> YearResult:
     from core.quarters import Quarter
 
     town = store.require_town()
-    return compute_year(store.plan_for(Quarter(year, 4)), town, year, store.history())
+    year_end = Quarter(year, 4)
+    return compute_year(store.plan_for(year_end), town, year, store.history(), store.catalogue_for(year_end))
 
 
 def history(store: Store, quarter_text: str | None = None, indicator: str | None = None) -> list[AuditRow]:
     """The audit trail (修改记录), optionally of one quarter and one indicator or profile field."""
-    from core.indicators import is_known_code
     from core.quarters import Quarter
     from storage.basics import PROFILE_LABELS
 
     quarter = Quarter.parse(quarter_text) if quarter_text else None
-    if indicator and not is_known_code(indicator) and indicator not in PROFILE_LABELS:
+    if indicator and indicator not in store.known_codes() and indicator not in PROFILE_LABELS:
         raise InputError(f"未知指标代码“{indicator}”")
     return store.audit_trail(quarter, indicator)
 

@@ -183,7 +183,7 @@ def plan_import(store: Store, path: Path) -> ImportedPlan:
     from reports.plan_file import read_plan_file
 
     verified = read_plan_file(path, trusted_roots(store))
-    imported = store.import_plan_package(verified.package, source=path.name)
+    imported = store.import_plan_package(verified.package, source=path.name, signed_at=verified.signed_at)
     summary = summarize(
         verified.package,
         "signed",
@@ -213,11 +213,10 @@ def plan_list(store: Store) -> list[PlanSummary]:
 
 
 def _legacy_summary(plan: Any) -> PlanSummary:
-    from core.indicators import PLANNED_CODES, display_name
-
+    catalogue = plan.catalogue
     lines = tuple(
-        IndicatorLine(code, display_name(code), "", "", "", "", f"{plan.city.counts[code]:,}")
-        for code in PLANNED_CODES
+        IndicatorLine(code, catalogue.display_name(code), "", "", "", "", f"{plan.city.counts[code]:,}")
+        for code in catalogue.planned_codes
         if code in plan.city.counts
     )
     return PlanSummary(

@@ -7,11 +7,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from core.indicators import SHIPPED, Catalogue, Kind
-from core.plans import CITY, TOWNS, Plan
+from core.plans import CITY, TOWNS, Plan, catalogue_of
 from core.progress import BEHIND, SEVERELY_BEHIND, History, IndicatorProgress, Progress, compute_progress
 from core.quarters import Quarter
-
-STOCK_CODES = SHIPPED.stock_codes  # the shipped list's; a summary reads its plan's (CitySummary.catalogue)
 
 
 @dataclass(frozen=True)
@@ -25,11 +23,7 @@ class CitySummary:
     checks: dict[str, list[str]] = field(default_factory=dict)  # town -> gaps and disagreements in its totals
     city_label: str = CITY  # 全市, or 全市（未含虎门、清溪） when towns are left out
     annex_completion: dict[str, Fraction | None] = field(default_factory=dict)  # against the full annex target
-
-    @property
-    def catalogue(self) -> Catalogue:
-        """The indicator list of the quarter's plan (the shipped one when there is no plan)."""
-        return self.plan.catalogue if self.plan is not None else SHIPPED
+    catalogue: Catalogue = SHIPPED  # the quarter's indicator list
 
     def ranking(self, code: str) -> list[tuple[str, float]]:
         """Towns by 完成率 of a planned indicator, best first."""
@@ -69,6 +63,7 @@ def consolidate(
     excluded: set[str] | None = None,
     town_bases: Mapping[str, Mapping[str, int]] | None = None,
     town_signed: Mapping[str, Signed] | None = None,
+    catalogue: Catalogue | None = None,
 ) -> CitySummary:
     """`town_histories` holds each town's figures from its latest valid return of every quarter.
 
@@ -78,23 +73,29 @@ def consolidate(
     present: gaps and disagreements are listed in `checks`. The 全市 row sums the counted towns
     only and compares them with their own targets; `city_label` names the towns it leaves out and
     `annex_completion` gives the completion against the full annex target, labelled as such.
+    The indicators are those of `catalogue`, else of `plan`, else the shipped list.
     """
+    catalogue = catalogue_of(plan, catalogue)
+    stock_codes = catalogue.stock_codes
     excluded = excluded or set()
-    catalogue = plan.catalogue if plan is not None else SHIPPED
     town_bases = town_bases or {}
     town_signed = town_signed or {}
     histories = {t: h for t, h in town_histories.items() if t not in excluded}
     reporting = tuple(t for t in TOWNS if quarter in histories.get(t, {}))
     missing = tuple(t for t in TOWNS if t not in reporting and t not in excluded)
     towns = {
-        t: compute_progress(plan, t, quarter, histories[t], town_bases.get(t), signed=town_signed.get(t))
+        t: compute_progress(
+            plan, t, quarter, histories[t], town_bases.get(t), signed=town_signed.get(t), catalogue=catalogue
+        )
         for t in reporting
     }
-    checks = {t: _cross_check(plan, quarter, histories[t], towns[t], t in town_signed) for t in reporting}
+    checks = {
+        t: _cross_check(plan, quarter, histories[t], towns[t], t in town_signed, catalogue) for t in reporting
+    }
     # the city's 基期数 of a stock is the sum of the reporting towns' — only when every one of them has it
     city_bases = {
         code: sum(town_bases[t][code] for t in reporting)
-        for code in catalogue.stock_codes
+        for code in stock_codes
         if reporting and all(code in town_bases.get(t, {}) for t in reporting)
     }
     city_quarter: dict[str, int] = {}
@@ -110,20 +111,22 @@ def consolidate(
     in_plan = plan is not None and plan.contains(quarter)
     targets = None
     if in_plan and plan is not None:
-        targets = {c: sum(plan.targets_for(t).counts[c] for t in reporting) for c in catalogue.planned_codes}
+        targets = {c: sum(plan.targets_for(t).counts.get(c, 0) for t in reporting) for c in catalogue.planned_codes}
     city = compute_progress(
-        plan, CITY, quarter, {quarter: city_quarter}, city_bases, targets=targets, signed=signed
+        plan, CITY, quarter, {quarter: city_quarter}, city_bases, targets=targets, signed=signed, catalogue=catalogue
     )
     annex: dict[str, Fraction | None] = {}
     if in_plan and plan is not None:
         for code in catalogue.planned_codes:
-            item, full = city.indicators[code], plan.city.counts[code]
-            annex[code] = None if item.completion is None or not full else _annex_completion(item, full, city_bases)
+            item, full = city.indicators[code], plan.city.counts.get(code, 0)
+            annex[code] = (
+                None if item.completion is None or not full else _annex_completion(item, full, stock_codes)
+            )
     left_out = tuple(t for t in TOWNS if t not in reporting)
     label = CITY if not left_out else f"{CITY}（未含{'、'.join(left_out)}）"
     if len(left_out) > 6:
         label = f"{CITY}（未含{'、'.join(left_out[:6])}等 {len(left_out)} 个镇街）"
-    return CitySummary(quarter, plan, reporting, missing, towns, city, checks, label, annex)
+    return CitySummary(quarter, plan, reporting, missing, towns, city, checks, label, annex, catalogue)
 
 
 def _pair(progress: Progress, code: str) -> tuple[int | None, int | None]:
@@ -139,16 +142,18 @@ def _total(values: object) -> int | None:
     return sum(present) if present else None
 
 
-def _annex_completion(item: IndicatorProgress, full_target: int, bases: Mapping[str, int]) -> Fraction | None:
+def _annex_completion(item: IndicatorProgress, full_target: int, stock_codes: tuple[str, ...]) -> Fraction | None:
     """The reporting towns' total against the whole annex target (the towns left out count as nothing)."""
     if item.cumulative is None:
         return None
-    if item.code in STOCK_CODES:
+    if item.code in stock_codes:
         return None  # a stock's base covers the reporting towns only: no like-for-like annex figure
     return Fraction(item.cumulative, full_target)
 
 
-def _cross_check(plan: Plan | None, quarter: Quarter, history: History, progress: Progress, has_signed: bool) -> list[str]:
+def _cross_check(
+    plan: Plan | None, quarter: Quarter, history: History, progress: Progress, has_signed: bool, catalogue: Catalogue
+) -> list[str]:
     """What the town's quarterly returns present say about the totals its own return signed."""
     flags: list[str] = []
     if plan is None or not plan.contains(quarter):
@@ -159,7 +164,6 @@ def _cross_check(plan: Plan | None, quarter: Quarter, history: History, progress
         flags.append(f"累计缺 {len(absent)} 个季度的季报（{'、'.join(q.code for q in absent[:4])}{'等' if len(absent) > 4 else ''}）")
     if not has_signed:
         return flags
-    catalogue = plan.catalogue
     display_name = catalogue.display_name
     for indicator in catalogue.indicators:
         if indicator.kind is not Kind.FLOW:

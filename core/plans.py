@@ -11,7 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from core.errors import DomainError, NumberError, PlanError, TownError
-from core.indicators import BY_CODE, PLANNED_CODES, RATE_BY_CODE, RATES, SHIPPED, Catalogue, Kind, display_name
+from core.indicators import PLANNED_CODES, RATES, SHIPPED, Catalogue, Kind
 from core.numbers import parse_count
 from core.quarters import Quarter, quarter_range
 from core.resources import resource_path
@@ -287,24 +287,35 @@ def plan_from_rows(rows: Sequence[Sequence[object]], name: str, first: Quarter, 
     return Plan(name.strip(), first, last, ordered, city)
 
 
-def rate_target(plan: Plan | None, town: str, code: str) -> Fraction:
-    if plan is None:
-        return RATE_BY_CODE[code].default_target
+def catalogue_of(plan: Plan | None, catalogue: Catalogue | None = None) -> Catalogue:
+    """The indicator list in hand: the one given, else the plan's, else the shipped list (no plan at all)."""
+    if catalogue is not None:
+        return catalogue
+    return plan.catalogue if plan is not None else SHIPPED
+
+
+def rate_target(plan: Plan | None, town: str, code: str, catalogue: Catalogue | None = None) -> Fraction:
+    if plan is None or code not in plan.targets_for(town).rates:
+        return catalogue_of(plan, catalogue).rate_by_code[code].default_target
     return plan.targets_for(town).rates[code]
 
 
 def describe_plan(plan: Plan) -> str:
-    totals = "，".join(f"{display_name(c)} {plan.city.counts[c]:,}" for c in PLANNED_CODES)
+    catalogue = plan.catalogue
+    totals = "，".join(
+        f"{catalogue.display_name(c)} {plan.city.counts[c]:,}" for c in catalogue.planned_codes if c in plan.city.counts
+    )
     return f"{plan.name}（{plan_period_label(plan)}）：{totals}"
 
 
-def refuse_base_of_a_flow(code: str) -> None:
-    """Only a stock (a 季末数) has a 基期数."""
-    if code not in BY_CODE or BY_CODE[code].kind is not Kind.STOCK:
-        raise DomainError(f"只有季末数指标有基期数，“{display_name(code)}”不是")
+def refuse_base_of_a_flow(code: str, catalogue: Catalogue = SHIPPED) -> None:
+    """Only a stock (a 季末数) of the plan's list has a 基期数."""
+    if code not in catalogue.by_code or catalogue.by_code[code].kind is not Kind.STOCK:
+        raise DomainError(f"只有季末数指标有基期数，“{catalogue.display_name(code)}”不是")
 
 
 def refuse_base_the_plan_gives(plan: Plan, town: str, code: str) -> None:
     """A town enters a 基期数 only where its plan's annex has none."""
     if code in plan.targets_for(town).bases:
-        raise DomainError(f"规划已给出{display_name(code)}的基期数 {plan.targets_for(town).bases[code]:,}，不需录入")
+        name = plan.catalogue.display_name(code)
+        raise DomainError(f"规划已给出{name}的基期数 {plan.targets_for(town).bases[code]:,}，不需录入")

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from core.indicators import BY_CODE, INDICATORS, RATES, SHIPPED, Catalogue, Kind
-from core.plans import Plan, rate_target
+from core.indicators import SHIPPED, Catalogue, Kind
+from core.plans import Plan, catalogue_of, rate_target
 from core.quarters import Quarter
 
 DONE = "已完成"
@@ -143,9 +143,9 @@ def _sum(history: History, quarters: list[Quarter], code: str) -> int | None:
     return sum(values) if values else None
 
 
-def year_to_date(history: History, quarter: Quarter, code: str) -> int | None:
+def year_to_date(history: History, quarter: Quarter, code: str, catalogue: Catalogue = SHIPPED) -> int | None:
     """A flow's 年度累计 up to and including `quarter`; None when nothing was entered (a stock has none)."""
-    if BY_CODE[code].kind is Kind.STOCK:
+    if catalogue.by_code[code].kind is Kind.STOCK:
         return None
     return _sum(history, quarter.year_to_date(), code)
 
@@ -186,17 +186,19 @@ def compute_progress(
     *,
     targets: Mapping[str, int] | None = None,
     signed: Mapping[str, tuple[int | None, int | None]] | None = None,
+    catalogue: Catalogue | None = None,
 ) -> Progress:
     """Progress of `town` at the end of `quarter`, from its figures of every quarter.
 
     `bases` holds each stock's 基期数 (the level at the plan's start) where it is known. The city
     passes `targets` (the reporting towns' own) and `signed`: flow code -> (本年累计, 规划累计) and
     rate code -> (year-to-date numerator, denominator) as the towns' signed returns state them,
-    instead of sums over whatever quarterly returns it holds.
+    instead of sums over whatever quarterly returns it holds. The indicators are those of `catalogue`
+    (the quarter's list, see Store.catalogue_for), else of `plan`, else the shipped list.
     """
+    catalogue = catalogue_of(plan, catalogue)
     bases = bases or {}
     signed = signed or {}
-    catalogue = plan.catalogue if plan is not None else SHIPPED
     in_plan = plan is not None and plan.contains(quarter)
     active_plan = plan if in_plan else None
     time_progress = active_plan.time_progress(quarter) if active_plan else None
@@ -219,7 +221,7 @@ def compute_progress(
         base = bases.get(code) if stock else None
         needs_base = False
         if active_plan and indicator.has_plan_target:
-            target = targets[code] if targets is not None else active_plan.targets_for(town).counts[code]
+            target = targets.get(code) if targets is not None else active_plan.targets_for(town).counts.get(code)
             if cumulative is not None and target:
                 assert time_progress is not None
                 if stock:
@@ -235,27 +237,26 @@ def compute_progress(
         indicators[code] = IndicatorProgress(
             code, value, ytd, cumulative, target, completion, status, base, needs_base
         )
-    rates_quarter = {
-        r.code: rate_over(history, [quarter], r.code, rate_target(active_plan, town, r.code), catalogue)
-        for r in catalogue.rates
-    }
-    rates_ytd = {
-        r.code: rate_over(history, quarter.year_to_date(), r.code, rate_target(active_plan, town, r.code), catalogue)
-        for r in catalogue.rates
-    }
+    rates_quarter: dict[str, RateResult] = {}
+    rates_ytd: dict[str, RateResult] = {}
     for r in catalogue.rates:
+        minimum = rate_target(active_plan, town, r.code, catalogue)
+        rates_quarter[r.code] = rate_over(history, [quarter], r.code, minimum, catalogue)
+        rates_ytd[r.code] = rate_over(history, quarter.year_to_date(), r.code, minimum, catalogue)
         if r.code in signed:
             numerator, denominator = signed[r.code]
-            rates_ytd[r.code] = RateResult(r.code, numerator, denominator, rates_ytd[r.code].target)
+            rates_ytd[r.code] = RateResult(r.code, numerator, denominator, minimum)
     return Progress(town, quarter, active_plan, time_progress, indicators, rates_quarter, rates_ytd, catalogue)
 
 
-def base_notice(code: str) -> str:
+def base_notice(code: str, plan: Plan | None = None) -> str:
     """What a town reads when a stock has no 基期数 yet."""
-    from core.indicators import display_name
-
+    catalogue = catalogue_of(plan)
+    indicator = catalogue.by_code.get(code)
+    what = indicator.short_name.removesuffix("（季末数）") if indicator else code
+    start_year = plan.first.year - 1 if plan is not None else 2020
     return (
-        f"{display_name(code)}尚未录入基期数（规划期初的持卡人数，即 2020 年末数），"
+        f"{catalogue.display_name(code)}尚未录入基期数（规划期初的{what}，即 {start_year} 年末数），"
         f"完成率暂按季末数 ÷ 目标计算，不判断进度；请录入基期数"
     )
 
@@ -305,8 +306,8 @@ def rate_text(result: RateResult, rounding: str = ROUND_DOWN) -> str:
     return percent(result.rate, rounding=rounding)
 
 
-def is_flow(code: str) -> bool:
-    return BY_CODE[code].kind is Kind.FLOW
+def is_flow(code: str, catalogue: Catalogue = SHIPPED) -> bool:
+    return catalogue.by_code[code].kind is Kind.FLOW
 
 
 @dataclass(frozen=True)
@@ -318,6 +319,7 @@ class YearResult:
     quarters_entered: tuple[Quarter, ...]
     rates: dict[str, RateResult]  # over the year's entered quarters: the full-year rate once Q4 is in
     totals: dict[str, int | None]  # flow code -> the year's total
+    catalogue: Catalogue = SHIPPED  # the year's indicator list
 
     @property
     def complete(self) -> bool:
@@ -335,10 +337,16 @@ class YearResult:
         }
 
 
-def compute_year(plan: Plan | None, town: str, year: int, history: History) -> YearResult:
+def compute_year(
+    plan: Plan | None, town: str, year: int, history: History, catalogue: Catalogue | None = None
+) -> YearResult:
+    catalogue = catalogue_of(plan, catalogue)
     quarters = [Quarter(year, n) for n in range(1, 5)]
     entered = tuple(q for q in quarters if any(v is not None for v in history.get(q, {}).values()))
     active = plan if plan is not None and plan.contains(Quarter(year, 4)) else None
-    rates = {r.code: rate_over(history, quarters, r.code, rate_target(active, town, r.code)) for r in RATES}
-    totals = {i.code: _sum(history, quarters, i.code) for i in INDICATORS if i.kind is Kind.FLOW}
-    return YearResult(town, year, entered, rates, totals)
+    rates = {
+        r.code: rate_over(history, quarters, r.code, rate_target(active, town, r.code, catalogue), catalogue)
+        for r in catalogue.rates
+    }
+    totals = {i.code: _sum(history, quarters, i.code) for i in catalogue.indicators if i.kind is Kind.FLOW}
+    return YearResult(town, year, entered, rates, totals, catalogue)

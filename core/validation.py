@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
 
-from core.indicators import SHIPPED, Catalogue, Kind
-from core.plans import Plan
+from core.indicators import Catalogue, Kind
+from core.plans import Plan, catalogue_of
 from core.progress import (
     BEHIND,
     SEVERELY_BEHIND,
@@ -28,6 +28,8 @@ MIN_EXPLANATION_CHARS = 6
 SPIKE_FACTOR = 3
 SPIKE_FLOOR = 20
 SPIKE_WINDOW = 4
+# A stock (季末数) lower than last quarter's; the rule keeps the name it had when the only stock was 持卡人数.
+STOCK_DECREASED = "card_holders_decreased"
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,12 @@ class QuarterInput:
     explanations: Mapping[str, str] = field(default_factory=dict)
     invalid: Mapping[str, str] = field(default_factory=dict)  # code -> why the typed text was refused
     bases: Mapping[str, int] = field(default_factory=dict)  # stock code -> its 基期数 for the plan
+    # the quarter's indicator list (Store.catalogue_for); None: the plan's, else the shipped list
+    catalogue: Catalogue | None = None
+
+    @property
+    def indicators(self) -> Catalogue:
+        return catalogue_of(self.plan, self.catalogue)
 
 
 def merged(saved: Mapping[str, object], typed: Mapping[str, object]) -> dict:  # type: ignore[type-arg]
@@ -101,6 +109,7 @@ def quarter_input(
     explanations: Mapping[str, str | None] | None = None,
     invalid: Mapping[str, str] | None = None,
     bases: Mapping[str, int] | None = None,
+    catalogue: Catalogue | None = None,
 ) -> QuarterInput:
     """What the checks see: the saved history and 说明 with this quarter's typed changes applied.
 
@@ -109,7 +118,9 @@ def quarter_input(
     others = {q: figures for q, figures in history.items() if q != quarter}
     figures = merged(history.get(quarter, {}), values or {})
     notes = merged(saved_explanations, explanations or {})
-    return QuarterInput(town, quarter, today, plan, figures, others, notes, dict(invalid or {}), dict(bases or {}))
+    return QuarterInput(
+        town, quarter, today, plan, figures, others, notes, dict(invalid or {}), dict(bases or {}), catalogue
+    )
 
 
 EXPLAINED = "（已说明）"
@@ -131,7 +142,7 @@ def explanation_ok(text: str | None) -> bool:
 def check_quarter(data: QuarterInput) -> list[Finding]:
     findings: list[Finding] = []
     quarter, values = data.quarter, data.values
-    catalogue = data.plan.catalogue if data.plan is not None else SHIPPED
+    catalogue = data.indicators
     display_name = catalogue.display_name
 
     for code, reason in data.invalid.items():
@@ -147,7 +158,7 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
             )
         )
 
-    for indicator in catalogue.indicators:
+    for indicator in catalogue.indicators:  # the sub-count of a count pair is at most its count
         if indicator.parent is None:
             continue
         part, whole = values.get(indicator.code), values.get(indicator.parent)
@@ -163,7 +174,7 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
 
     history: dict[Quarter, Mapping[str, int | None]] = dict(data.history)
     history[quarter] = values
-    progress = compute_progress(data.plan, data.town, quarter, history, data.bases)
+    progress = compute_progress(data.plan, data.town, quarter, history, data.bases, catalogue=catalogue)
 
     def warn(rule: str, code: str, message: str) -> None:
         explained = explanation_ok(data.explanations.get(code))
@@ -196,17 +207,16 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
 
     for code, item in progress.indicators.items():
         if item.needs_base and values.get(code) is not None:
-            findings.append(Finding(NOTICE, "base_missing", code, base_notice(code)))
+            findings.append(Finding(NOTICE, "base_missing", code, base_notice(code, progress.plan)))
 
-    current_cards = values.get("card_holders")
-    previous_cards = data.history.get(quarter.previous(), {}).get("card_holders")
-    if current_cards is not None and previous_cards is not None and current_cards < previous_cards:
-        warn(
-            "card_holders_decreased",
-            "card_holders",
-            f"{display_name('card_holders')} {current_cards:,} 少于上季度 {previous_cards:,}"
-            f"（减少 {previous_cards - current_cards:,}）",
-        )
+    for code in catalogue.stock_codes:
+        current, previous = values.get(code), data.history.get(quarter.previous(), {}).get(code)
+        if current is not None and previous is not None and current < previous:
+            warn(
+                STOCK_DECREASED,
+                code,
+                f"{display_name(code)} {current:,} 少于上季度 {previous:,}（减少 {previous - current:,}）",
+            )
 
     for indicator in catalogue.indicators:
         if indicator.kind is not Kind.FLOW:
@@ -266,10 +276,16 @@ def has_errors(findings: list[Finding]) -> bool:
 
 
 def submission_blockers(
-    findings: list[Finding], values: Mapping[str, int | None], catalogue: Catalogue = SHIPPED
+    findings: list[Finding], values: Mapping[str, int | None], catalogue: Catalogue | None = None
 ) -> list[str]:
-    """Reasons, in words, why the quarter cannot be exported as a return yet."""
+    """Reasons, in words, why the quarter cannot be exported as a return yet.
+
+    The figures still missing are those of `catalogue`; without one, those the findings (made under the
+    quarter's list by check_quarter) say were not entered."""
     reasons = [f.message for f in findings if f.level == ERROR]
-    reasons += [f"{catalogue.display_name(code)}尚未填写" for code in catalogue.by_code if values.get(code) is None]
+    if catalogue is None:
+        reasons += [f.message for f in findings if f.rule == "not_entered"]
+    else:
+        reasons += [f"{catalogue.display_name(c)}尚未填写" for c in catalogue.indicator_codes if values.get(c) is None]
     reasons += [f"{f.message}" for f in findings if f.needs_explanation and not f.explained]
     return reasons

@@ -356,7 +356,7 @@ def write_city_pdf(summary: CitySummary, conflicted: set[str], path: Path, made_
     status_styles = []
     for seq, town, cells in table_rows(summary, conflicted):
         if cells is None:
-            rows.append([seq, town, CONFLICT if town in conflicted else MISSING] + [""] * (len(cols) - 1))
+            rows.append([seq, town, CONFLICT if town in conflicted else MISSING, *([""] * (len(cols) - 1))])
             spans.append(("SPAN", (2, len(rows) - 1), (len(cols) + 1, len(rows) - 1)))
             last_row = len(rows) - 1
             status_styles += [

@@ -224,7 +224,7 @@ def form_spec(data: ReturnData) -> SheetSpec:
     heights[HEADER_ROW] = 24
     row = FIRST_FIGURE_ROW
     for line in data.figures:
-        values = (
+        values: tuple[object, ...] = (
             ("　　" if line.is_sub else "") + line.name,
             line.unit,
             line.quarter,

@@ -75,6 +75,7 @@ def widget_problem(widgets: list[tuple[int, tuple[float, ...]]], slot: object, s
     """The one signature widget must be exactly the app's stamp box (the return) or zero-size (the summary)."""
     box = getattr(slot, "box", None)
     if summary or box is None:
+        want: tuple[float, ...]
         want_page, want = 0, (0.0, 0.0, 0.0, 0.0)
     else:
         want_page, want = getattr(slot, "page", None) or 0, tuple(float(v) for v in box)
@@ -122,7 +123,7 @@ def printed_mismatch(pdf: bytes, payload: Payload, widgets: list[tuple[int, tupl
         return f"PDF 有 {len(actual)} 页，签名数据应为 {len(expected)} 页"
     for mode, label in ((None, "显示"), ("print", "打印")):
         pairs = zip(page_pixels(rendered, mode), page_pixels(pdf, mode), strict=True)  # same page count, checked above
-        for number, (want, got) in enumerate(pairs, start=1):
-            if want != got:
+        for number, (want_pixels, got_pixels) in enumerate(pairs, start=1):
+            if want_pixels != got_pixels:
                 return f"第 {number} 页{label}的版面与签名数据不同（文字之外另有图形、遮盖或隐藏的文字）"
     return ""

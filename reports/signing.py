@@ -6,6 +6,7 @@ import asyncio
 import base64
 import datetime as dt
 from pathlib import Path
+from typing import cast
 
 from asn1crypto import cms, keys
 from asn1crypto import x509 as asn1_x509
@@ -116,7 +117,10 @@ def sign_pdf(
             ),
         )
         if box is not None:
-            fields.append_signature_field(writer, fields.SigFieldSpec(SIGNATURE_FIELD, on_page=page, box=box))
+            # pyHanko types the box as ints but writes floats as given; rounding would move the stamp box
+            # away from where the layout (and the verifier's check of the widget) puts it
+            spec = fields.SigFieldSpec(SIGNATURE_FIELD, on_page=page, box=cast("tuple[int, int, int, int]", box))
+            fields.append_signature_field(writer, spec)
         else:
             fields.append_signature_field(writer, fields.SigFieldSpec(SIGNATURE_FIELD))
         stamp = TextStampStyle(

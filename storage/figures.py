@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError
-from core.indicators import display_name
+from core.indicators import SHIPPED, Catalogue
 from core.quarters import Quarter
 from storage.audit_trail import append_entry
 from storage.models import ExplanationRow, FigureRow
@@ -62,8 +62,10 @@ def refuse_changed_elsewhere(
     texts: Mapping[str, str | None],
     loaded: Mapping[str, int] | None,
     loaded_explanations: Mapping[str, str] | None,
+    catalogue: Catalogue = SHIPPED,
 ) -> None:
     """Refuse a save whose figures or explanations changed in the database since the form was loaded."""
+    display_name = catalogue.display_name
     changed = []
     if loaded is not None:
         now = quarter_figures(session, town, quarter)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from fractions import Fraction
 
 from sqlalchemy import select
@@ -13,9 +14,17 @@ from core.errors import PlanError
 from core.indicators import PLANNED_CODES
 from core.plan_package import PlanPackage, package_from_content, shipped_package
 from core.plans import CITY, SHIPPED_PLAN_NAME, TOWNS, Plan, TownTargets, plan_period_label
-from core.quarters import Quarter
+from core.quarters import Quarter, quarter_range
 from storage.audit_trail import append_entry
-from storage.models import PlanPackageRow, PlanRow, QuarterPlanRow, StockBase, TargetRow
+from storage.models import (
+    IssuedRevision,
+    PlanPackageRow,
+    PlanRow,
+    QuarterPlanRow,
+    QuarterStatusRow,
+    StockBase,
+    TargetRow,
+)
 from storage.settings import now_text
 
 
@@ -128,16 +137,28 @@ def package_of(row: PlanPackageRow) -> PlanPackage:
     return package_from_content(json.loads(row.content))
 
 
-def import_package(session: Session, os_user: str, package: PlanPackage, source: str, origin: str) -> bool:
+def import_package(
+    session: Session,
+    os_user: str,
+    package: PlanPackage,
+    source: str,
+    origin: str,
+    signed_at: datetime | None = None,
+) -> bool:
     """Record a checked (and, for "signed", verified) package and store its split; audited.
 
     The same content again changes nothing (returns False). A different package whose period
-    overlaps an imported one, or any other plan's, is refused with PlanError.
+    overlaps an imported one, or any other plan's, is refused with PlanError — except the city's
+    correction of an imported plan (same name and period, signed after that plan was imported),
+    which replaces it while no quarter of the period has been exported signed.
     """
     if session.scalar(select(PlanPackageRow).where(PlanPackageRow.content_hash == package.content_hash)):
         return False
     for other in session.scalars(select(PlanPackageRow)):
         first, last = Quarter.parse(other.first_quarter), Quarter.parse(other.last_quarter)
+        if (other.name, first, last) == (package.name, package.first, package.last) and signed_at is not None:
+            _replace_with_correction(session, other, package, signed_at)
+            continue
         if first <= package.last and package.first <= last:
             raise PlanError(
                 f"“{package.name}”的规划期（{package.period_label}）与已导入的“{other.name}”"
@@ -159,6 +180,31 @@ def import_package(session: Session, os_user: str, package: PlanPackage, source:
     session.flush()
     import_plan(session, os_user, package.to_plan(), f"{source}（规划编号 {package.id}，内容哈希 {package.content_hash}）")
     return True
+
+
+def _replace_with_correction(session: Session, old: PlanPackageRow, package: PlanPackage, signed_at: datetime) -> None:
+    """Drop `old` for the city's corrected `package`, or refuse with the reason (PlanError)."""
+    imported_at = datetime.fromisoformat(old.imported_at)
+    if signed_at.replace(microsecond=0) < imported_at:
+        raise PlanError(
+            f"“{package.name}”已导入编号 {old.id} 的版本（{imported_at:%Y-%m-%d %H:%M} 导入），此文件签名于"
+            f"{signed_at.astimezone():%Y-%m-%d %H:%M}，早于已导入的版本，不是市局的更正版，未导入"
+        )
+    period = {q.code for q in quarter_range(package.first, package.last)}
+    exported = sorted(
+        {r.quarter for r in session.scalars(select(QuarterStatusRow)) if r.quarter in period}
+        | {r.quarter for r in session.scalars(select(IssuedRevision)) if r.quarter in period}
+    )
+    if exported:
+        shown = "、".join(Quarter.parse(q).label for q in exported[:4]) + ("等" if len(exported) > 4 else "")
+        raise PlanError(
+            f"“{package.name}”的更正版未导入：{shown}已按编号 {old.id} 的版本导出签名季报，"
+            f"已上报的季报不能改用另一版规划。请与市局联系"
+        )
+    for pinned in session.scalars(select(QuarterPlanRow).where(QuarterPlanRow.plan_name == package.name)):
+        pinned.plan_id, pinned.content_hash = package.id, package.content_hash
+    session.delete(old)
+    session.flush()
 
 
 def stored_packages(session: Session) -> list[StoredPackage]:

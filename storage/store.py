@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from core.errors import DomainError, TownError
-from core.indicators import BY_CODE, RATES, SHIPPED, Catalogue
+from core.errors import DomainError, QuarterError, TownError
+from core.indicators import SHIPPED, Catalogue
 from core.plan_package import PlanPackage
 from core.plans import TOWNS, Plan, check_town, refuse_base_of_a_flow, refuse_base_the_plan_gives
 from core.quarters import Quarter
@@ -298,11 +298,46 @@ class Store:
     def catalogue_for(self, quarter: Quarter) -> Catalogue:
         """The indicator list a quarter is entered, checked and reported under: its plan's, else the
         list of the latest plan that began before it, else the shipped one."""
+        plan = self.list_plan_for(quarter)
+        return plan.catalogue if plan is not None else SHIPPED
+
+    def list_plan_for(self, quarter: Quarter) -> Plan | None:
+        """The plan whose indicator list the quarter uses (see catalogue_for); None: the shipped list."""
         plan = self.plan_for(quarter)
         if plan is None:
             earlier = [p for p in self.plans() if p.first <= quarter]
             plan = earlier[-1] if earlier else None
-        return plan.catalogue if plan is not None else SHIPPED
+        return plan
+
+    def known_codes(self) -> set[str]:
+        """Every figure and rate code of any stored plan and of the shipped list (old records stay readable)."""
+        codes = set(SHIPPED.indicator_codes) | set(SHIPPED.rate_codes)
+        for plan in self.plans():
+            codes |= set(plan.catalogue.indicator_codes) | set(plan.catalogue.rate_codes)
+        return codes
+
+    def indicator_name(self, code: str, quarter: str | None = None) -> str:
+        """A code's Chinese name: from the list of `quarter` (a code such as 2026Q1) if it has it, else from
+        any stored plan's list, else the code itself (an audit row names codes of every plan)."""
+        catalogues: list[Catalogue] = []
+        if quarter:
+            try:
+                catalogues.append(self.catalogue_for(Quarter.parse(quarter)))
+            except QuarterError:  # a row about no single quarter
+                pass
+        catalogues += [p.catalogue for p in reversed(self.plans())] + [SHIPPED]
+        return next((c.display_name(code) for c in catalogues if c.is_known_code(code)), code)
+
+    def refuse_codes_outside_list(self, quarter: Quarter, figures: Iterable[str], notes: Iterable[str] = ()) -> None:
+        """A figure must be one of the quarter's list; a 说明 may also belong to one of its rates."""
+        catalogue = self.catalogue_for(quarter)
+        plan = self.list_plan_for(quarter)
+        for code in figures:
+            if code not in catalogue.by_code:
+                raise DomainError(_not_in_list(code, quarter, catalogue, plan))
+        for code in notes:
+            if not catalogue.is_known_code(code):
+                raise DomainError(_not_in_list(code, quarter, catalogue, plan))
 
     def current_plan(self) -> Plan | None:
         """The plan of the latest ended quarter, else the latest plan."""
@@ -321,10 +356,14 @@ class Store:
 
     # --- plan packages -----------------------------------------------------------------------
 
-    def import_plan_package(self, package: PlanPackage, source: str, origin: str = "signed") -> bool:
-        """Record a checked package (see storage.plans.import_package); False if it was there already."""
+    def import_plan_package(
+        self, package: PlanPackage, source: str, origin: str = "signed", signed_at: datetime | None = None
+    ) -> bool:
+        """Record a checked package (see storage.plans.import_package); False if it was there already.
+
+        `signed_at` (a verified signature's time) lets a corrected package replace the one it corrects."""
         with self._writing() as session:
-            imported = stored_plans.import_package(session, self._os_user, package, source, origin)
+            imported = stored_plans.import_package(session, self._os_user, package, source, origin, signed_at)
         self._plans = None
         return imported
 
@@ -352,7 +391,7 @@ class Store:
 
     def set_stock_base(self, plan: Plan, code: str, value: int) -> int | None:
         """Enter a stock's 基期数 for `plan` (audited); gives the value it replaces."""
-        refuse_base_of_a_flow(code)
+        refuse_base_of_a_flow(code, plan.catalogue)
         town = self.require_town()
         refuse_base_the_plan_gives(plan, town, code)
         with self._writing() as session:
@@ -411,6 +450,7 @@ class Store:
                 explanations=explanations,
                 invalid=invalid,
                 bases=stored_plans.stock_bases(session, town, plan),
+                catalogue=self.catalogue_for(quarter),
             )
         )
 
@@ -430,19 +470,14 @@ class Store:
         (another window, the command line), nothing is saved and FiguresChangedElsewhere says which.
         """
         explanations = explanations or {}
-        catalogue = self.catalogue_for(quarter)
-        for code in values:
-            if code not in catalogue.by_code:
-                raise DomainError(f"未知指标代码“{code}”")
-        for code in explanations:
-            if not catalogue.is_known_code(code):
-                raise DomainError(f"未知指标代码“{code}”")
+        self.refuse_codes_outside_list(quarter, values, explanations)
         town = self.require_town()
         with self._writing() as session:
             submissions.refuse_if_submitted(session, town, quarter)
             if loaded is not None or loaded_explanations is not None:
                 stored_figures.refuse_changed_elsewhere(
-                    session, town, quarter, values, explanations, loaded, loaded_explanations
+                    session, town, quarter, values, explanations, loaded, loaded_explanations,
+                    self.catalogue_for(quarter),
                 )
             findings = self._check(session, town, quarter, values, explanations, {})
             if has_errors(findings):
@@ -558,5 +593,13 @@ class Store:
 
 
 def all_codes() -> Iterable[str]:
-    yield from BY_CODE
-    yield from (r.code for r in RATES)
+    """The shipped list's codes (see Store.known_codes for those of every stored plan)."""
+    yield from SHIPPED.indicator_codes
+    yield from SHIPPED.rate_codes
+
+
+def _not_in_list(code: str, quarter: Quarter, catalogue: Catalogue, plan: Plan | None) -> str:
+    listed = "、".join(catalogue.indicator_codes)
+    if plan is None:
+        return f"未知指标代码“{code}”。{quarter.label}的指标：{listed}"
+    return f"未知指标代码“{code}”：不是《{plan.name}》的指标，{quarter.label}不能填报。该规划的指标：{listed}"

@@ -2,7 +2,6 @@
 parsing, a real SQLite file in tmp_path, real files written and read back."""
 
 import json
-import shutil
 from pathlib import Path
 
 import openpyxl
@@ -15,12 +14,11 @@ from core.numbers import parse_counts
 from core.plans import load_shipped_plan
 from core.progress import year_to_date
 from core.quarters import Quarter
-from core.resources import resource_path
 from core.validation import check_quarter, quarter_input
 from reports.export import ExportRefused
 from reports.identity import IdentityError
 from storage.store import Store
-from tests.conftest import FULL_QUARTER, TODAY, on_pace_history
+from tests.helpers import FULL_QUARTER, TODAY, on_pace_history
 
 Q = Quarter(2024, 3)
 ROOT_PASS = b"root-passphrase"
@@ -269,24 +267,12 @@ def test_passphrase_from_a_file_or_a_prompt_or_a_refusal(tmp_path):
 # --- plans ------------------------------------------------------------------------------------
 
 
-def test_a_plan_is_read_imported_replaced_and_listed(store, tmp_path):
-    source = tmp_path / "分解表2026-2030.csv"
-    shutil.copy(resource_path("plans", "targets_2021_2025.csv"), source)
-    plan = plans.read_plan(source)
-    assert plan.first == Quarter(2026, 1) and plan.last == Quarter(2030, 4)
-    assert not plans.import_plan(store, plan, source).replaced
-    again = plans.import_plan(store, plans.read_plan(source), source)
-    assert again.replaced and again.as_dict()["first"] == "2026Q1"
-    assert plan.name in [entry.as_dict()["name"] for entry in plans.list_plans(store)]
-
-
-def test_a_plan_without_a_period_in_its_name_needs_one(tmp_path):
-    source = tmp_path / "分解表.csv"
-    shutil.copy(resource_path("plans", "targets_2021_2025.csv"), source)
-    with pytest.raises(DomainError) as refused:
-        plans.read_plan(source)
-    assert plans.needs_period(refused.value)
-    assert plans.read_plan(source, first="2026Q1", last="2030Q4").last == Quarter(2030, 4)
+def test_the_plans_are_listed(store):
+    listed = [entry.as_dict() for entry in plans.list_plans(store)]
+    assert [(p["name"], p["first"], p["last"]) for p in listed] == [
+        ("东莞市人力资源和社会保障事业发展“十四五”规划", "2021Q1", "2025Q4")
+    ]
+    assert listed[0]["city"]["card_holders"] == 10_257_293
 
 
 # --- the city ---------------------------------------------------------------------------------

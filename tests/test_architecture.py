@@ -219,7 +219,6 @@ LAYERS = ("core", "storage", "reports", "gui", "actions", "cli", "main", "tools"
 # Known uses left for the branches of issue 13 that rewrite these layers; the lead removes the marks.
 PRIVATE_NAME_LAYERS_TO_FIX = {
     "gui": "gui/city_window.py uses reports.city_report._cell_text (H1)",
-    "reports": "reports/city_report.py uses reports.pdf._style (H2)",
 }
 
 

@@ -182,18 +182,16 @@ def test_history_and_explanations(capsys, db):
     assert code == 0 and "修改数值" in out and "1000 → 2000" in out
 
 
-def test_targets_import_and_list(capsys, db, tmp_path):
+def test_targets_import_is_closed_and_targets_list_still_lists(capsys, db, tmp_path):
     source = (ROOT / "resources" / "plans" / "targets_2021_2025.csv").read_text(encoding="utf-8")
     path = tmp_path / "targets_2026_2030.csv"
     path.write_text(source, encoding="utf-8")
     code, out, err = run(capsys, "--db", db, "targets", "import", path, "--name", "十五五规划")
-    assert code == 0, err
+    assert code == 2 and "已停用" in err and "plan import" in err
     code, out, _ = run(capsys, "--db", db, "targets", "list", "--json")
-    assert [p["name"] for p in json.loads(out)] == ["东莞市人力资源和社会保障事业发展“十四五”规划", "十五五规划"]
-    broken = tmp_path / "broken_2031_2035.csv"
-    broken.write_text(source.replace("170478", "170479"), encoding="utf-8")
-    code, _, err = run(capsys, "--db", db, "targets", "import", broken)
-    assert code == 2 and "社保卡" in err and "不符" in err
+    assert [p["name"] for p in json.loads(out)] == ["东莞市人力资源和社会保障事业发展“十四五”规划"]
+    code, out, _ = run(capsys, "--db", db, "targets", "list")
+    assert code == 0 and "十四五" in out and "社会保障卡持卡人数（季末数） 10,257,293" in out
 
 
 def test_audit_verify_exit_codes(capsys, db):

@@ -13,10 +13,12 @@ import pytest
 
 from cli import main as cli_main
 from core.demo import town_figures
+from core.errors import DomainError
 from core.plans import load_shipped_plan
 from core.quarters import Quarter
 from reports.collect import OUT_OF_MEMORY, TIMED_OUT, verify_isolated
 from reports.identity import load_trust_roots
+from reports.tables import read_plan_file as read_plan_table
 from reports.verify import Verifier, printable
 from tests.test_city import single_town_identity, write_returns
 
@@ -189,8 +191,8 @@ def test_a_worker_that_overruns_is_replaced(town, tmp_path):
 def test_a_huge_targets_csv_is_refused_before_it_is_read(tmp_path, capsys):
     path = tmp_path / "targets_2026_2030.csv"
     path.write_bytes(b"a," * (1024 * 1024))
-    assert cli_main(["--db", str(tmp_path / "t.sqlite3"), "targets", "import", str(path)]) == 2
-    assert "超过 1024 KB" in capsys.readouterr().err
+    with pytest.raises(DomainError, match="超过 1024 KB"):
+        read_plan_table(path)
 
 
 def test_a_quarter_ends_at_midnight_beijing_time():

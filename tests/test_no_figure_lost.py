@@ -260,7 +260,7 @@ def test_every_writing_command_is_refused_while_the_window_is_open(window_holdin
         ["restore", str(backup)],
         ["export", "--quarter", Q.code, "--out", str(tmp_path / "out"), "--unsigned"],
         ["identity", "import", str(backup), "--passphrase-file", str(backup)],
-        ["targets", "import", str(backup)],
+        ["plan", "import", str(backup)],
         ["profile", "--preparer", "王五"],
         ["backup", "--out", str(tmp_path / "b.sqlite3")],
     ]

@@ -43,7 +43,7 @@ from reports.plan_workbook import (
     write_workbook,
 )
 from storage.store import Store
-from tests.conftest import TODAY
+from tests.helpers import TODAY
 
 PASSPHRASE = b"city-secret"
 
@@ -493,8 +493,9 @@ def test_a_city_database_verifies_against_its_trust_root(tmp_path, keys, sample_
 def test_a_different_package_overlapping_an_imported_one_is_refused(keys, sample_plan, town_db, tmp_path, capsys):
     assert run(capsys, "--db", town_db, "plan", "import", sample_plan)[0] == 0
     revised = _with_target(sample_package(), "莞城", "skilled_trained", 1)
-    revised = replace(
+    revised = replace(  # another plan over the same period (a same-name correction: tests/test_plan_domain.py)
         revised,
+        name="另一规划 2026-2030 示例（非正式目标）",
         city=replace(
             revised.city,
             targets={

@@ -16,6 +16,7 @@ from cli import main as cli_main
 from core.errors import DomainError
 from core.quarters import Quarter
 from reports.safe_zip import UnsafeFile, check_xlsx
+from reports.tables import read_plan_file as read_plan_table
 from storage.backup import DatabaseDamaged, backups_of, newest_good_backup
 from storage.store import QuarterLocked, RestoreRefused, Store, restore_database
 from tests.helpers import FULL_QUARTER, ROOT, TODAY
@@ -165,8 +166,8 @@ def test_a_zip_bomb_is_refused_before_it_is_expanded(tmp_path, capsys):
     assert bomb.stat().st_size < 1024 * 1024
     with pytest.raises(UnsafeFile, match="压缩炸弹"):
         check_xlsx(bomb)
-    assert cli_main(["--db", str(tmp_path / "t.sqlite3"), "targets", "import", str(bomb)]) == 2
-    assert "压缩炸弹" in capsys.readouterr().err
+    with pytest.raises(DomainError, match="压缩炸弹"):
+        read_plan_table(bomb)
     from reports.verify import Verifier
 
     assert "压缩炸弹" in Verifier([]).verify(bomb).reason
@@ -231,11 +232,8 @@ def test_entity_expansion_in_a_target_workbook_is_refused(tmp_path, capsys):
     path = tmp_path / "targets_2026_2030.xlsx"
     openpyxl.Workbook().save(path)
     replace_part(path, "xl/worksheets/sheet1.xml", LAUGHS)
-    db = tmp_path / "t.sqlite3"
-    assert cli_main(["--db", str(db), "targets", "import", str(path)]) == 2
-    assert "错误" in capsys.readouterr().err
-    with Store(db) as store:
-        assert len(store.plans()) == 1  # nothing was imported
+    with pytest.raises(DomainError):
+        read_plan_table(path)
 
 
 def test_a_payload_town_with_path_separators_is_refused():
@@ -257,8 +255,8 @@ def test_formula_like_targets_are_plain_text_errors(tmp_path, capsys):
     path = tmp_path / "targets_2026_2030.csv"
     with path.open("w", encoding="utf-8", newline="") as f:
         csv.writer(f).writerows(rows)
-    assert cli_main(["--db", str(tmp_path / "t.sqlite3"), "targets", "import", str(path)]) == 2
-    assert "第 3 行" in capsys.readouterr().err
+    with pytest.raises(DomainError, match="第 3 行"):
+        read_plan_table(path)
 
 
 # --- property test over the storage front door -------------------------------------------------
