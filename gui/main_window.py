@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import tempfile
@@ -33,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import DomainError
-from core.indicators import display_name
+from core.plan_package import SAMPLE_MARK
 from core.quarters import Quarter, quarter_range
 from core.validation import ERROR, LEVEL_NAMES, NOTICE, WARNING, Finding
 from gui.entry_form import EntryForm
@@ -170,6 +171,10 @@ class MainWindow(QMainWindow):
         self.save_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         bar.addWidget(self.save_button)
         layout.addLayout(bar)
+        self.plan_line = QLabel()
+        self.plan_line.setObjectName("plan_line")
+        self.plan_line.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.plan_line)
         self.lock_banner = QLabel()
         self.lock_banner.setObjectName("lock_banner")
         self.lock_banner.setStyleSheet("background:#e8f0fe; color:#0b4a8b; padding:6px; border-radius:4px;")
@@ -206,10 +211,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.history_view, "历史与修改记录")
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
-        # From the quarter picker, Tab goes to the first figure, not to the tab bar.
-        chain = [self.quarter_box, *self.form.tab_chain]
-        for first, second in zip(chain, chain[1:], strict=False):
-            QWidget.setTabOrder(first, second)
+        self._chain_tabs()
 
         menu = self.menuBar().addMenu("文件(&F)")
         self.save_action = QAction("保存(&S)", self)
@@ -253,6 +255,12 @@ class MainWindow(QMainWindow):
         menu.addAction(self.quit_action)
         self.addAction(self.save_action)
 
+    def _chain_tabs(self) -> None:
+        """From the quarter picker, Tab goes to the first figure, not to the tab bar."""
+        chain = [self.quarter_box, *self.form.tab_chain]
+        for first, second in zip(chain, chain[1:], strict=False):
+            QWidget.setTabOrder(first, second)
+
     def _connect_signals(self) -> None:
         self.save_action.triggered.connect(self.save)
         self.save_button.clicked.connect(self.save)
@@ -284,11 +292,14 @@ class MainWindow(QMainWindow):
         statuses = self.store.quarter_statuses()
         self.quarter_box.clear()
         for quarter in reversed(quarter_range(first, last)):
-            entered = len(history.get(quarter, {}))
+            codes = self.store.catalogue_for(quarter).indicator_codes
+            entered = sum(code in history.get(quarter, {}) for code in codes)
             if quarter in statuses:
                 mark = f"（{statuses[quarter].label}）"
+            elif entered == len(codes):
+                mark = "（草稿）"
             else:
-                mark = "（草稿）" if entered == 9 else "（未填）" if entered == 0 else f"（草稿，已填 {entered}/9）"
+                mark = "（未填）" if entered == 0 else f"（草稿，已填 {entered}/{len(codes)}）"
             self.quarter_box.addItem(quarter.label + mark, quarter.code)
 
     # --- quarter -----------------------------------------------------------------------------
@@ -318,6 +329,9 @@ class MainWindow(QMainWindow):
             self.lock_banner.setText(
                 f"{quarter.label}{status.label}（原第 {status.revision} 版），修改后请重新导出上报。"
             )
+        if self.form.set_catalogue(self.store.catalogue_for(quarter)):
+            self._chain_tabs()
+        self._show_plan_line(quarter)
         self.form.load(
             self.town,
             quarter,
@@ -330,6 +344,19 @@ class MainWindow(QMainWindow):
         self._show_save_state("", "")
         self._update_title()
         self._refresh_visible_tab()
+
+    def _show_plan_line(self, quarter: Quarter) -> None:
+        plan = self.store.plan_for(quarter)
+        if plan is None:
+            text = f"{quarter.label}不在任何已导入的规划期内，没有目标（可用“文件 → 导入规划”导入市局下发的规划）"
+        else:
+            text = f"规划：{html.escape(plan.name)}（{plan.first.label}至{plan.last.label}）"
+            if plan.form_number and plan.form_number != SAMPLE_MARK:
+                text += f"　表号：{html.escape(plan.form_number)}"
+            if plan.sample:
+                text += f"　<b style='color:#c62828'>{SAMPLE_MARK}：演示用，不是市局下发的正式目标</b>"
+        self.plan_line.setText(text)
+        self.plan_line.setToolTip(f"规划编号：{plan.plan_id}" if plan is not None and plan.plan_id else "")
 
     def _on_quarter_chosen(self, index: int) -> None:
         chosen = Quarter.parse(self.quarter_box.itemData(index))
@@ -359,7 +386,7 @@ class MainWindow(QMainWindow):
             value, ok = QInputDialog.getInt(
                 self,
                 "录入基期数",
-                f"{display_name(code)}的基期数（{plan.name}期初，即 {plan.first.year - 1} 年末的数）：",
+                f"{plan.catalogue.display_name(code)}的基期数（{plan.name}期初，即 {plan.first.year - 1} 年末的数）：",
                 current,
                 0,
                 100_000_000,
@@ -375,7 +402,7 @@ class MainWindow(QMainWindow):
             return False
         self.form.set_bases(bases.bases)
         self._refresh_visible_tab()
-        self.statusBar().showMessage(f"已保存{display_name(code)}基期数 {value:,}", 5000)
+        self.statusBar().showMessage(f"已保存{plan.catalogue.display_name(code)}基期数 {value:,}", 5000)
         return True
 
     def reopen_quarter(self, reason: str | None = None) -> bool:
