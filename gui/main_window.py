@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import logging
-import re
 import tempfile
 from datetime import datetime
 from enum import Enum
@@ -86,15 +85,6 @@ def ask_unsaved(parent: QWidget, what: str) -> Unsaved:
 def open_folder(folder: Path) -> bool:
     """Show a folder in the system's file manager (Explorer on the town's PC)."""
     return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
-
-
-def ask_plan_period(parent: QWidget, file_name: str) -> tuple[str, str] | None:
-    """The plan's first and last quarter when the file name does not say (e.g. 2026Q1 2030Q4)."""
-    text, ok = QInputDialog.getText(
-        parent, "规划期", f"无法从文件名 {file_name} 看出规划期。\n请输入第一个和最后一个季度，如：2026Q1 2030Q4"
-    )
-    codes = re.findall(r"20\d\d\s*[Qq]\s*[1-4]", text) if ok else []
-    return (codes[0].replace(" ", ""), codes[1].replace(" ", "")) if len(codes) == 2 else None
 
 
 def ask_passphrase(parent: QWidget, prompt: str) -> bytes | None:
@@ -647,44 +637,41 @@ class MainWindow(QMainWindow):
         )
         return True
 
-    def import_plan(self, path: Path | None = None, period: tuple[str, str] | None = None) -> bool:
-        """The city's 指标任务分解表 (.xlsx/.csv), as `targets import` does on the command line."""
-        from actions.plans import import_plan, needs_period, read_plan
-        from core.plans import describe_plan
+    def import_plan(self, path: Path | None = None) -> bool:
+        """文件 → 导入规划: a signed .plan from the city, shown before it is recorded; as `plan import` does."""
+        from actions.plan_packages import plan_import, plan_preview, trusted_roots
 
+        if not self.resolve_unsaved(self.quarter.label):
+            return False
         if path is None:
-            chosen, _ = QFileDialog.getOpenFileName(self, "选择市局下发的指标任务分解表", "", "分解表 (*.xlsx *.csv)")
+            start = str(self.settings.value("plan/folder", str(Path.home())))
+            chosen, _ = QFileDialog.getOpenFileName(self, "选择市局下发的规划文件", start, "规划文件 (*.plan)")
             if not chosen:
                 return False
             path = Path(chosen)
+            self.settings.setValue("plan/folder", str(path.parent))
         try:
-            if period is None:
-                try:
-                    plan = read_plan(path)
-                except DomainError as exc:
-                    if not needs_period(exc):
-                        raise
-                    period = ask_plan_period(self, path.name)
-                    if period is None:
-                        return False
-            if period is not None:
-                plan = read_plan(path, first=period[0], last=period[1])
-            answer = QMessageBox.question(
-                self,
-                "导入规划",
-                f"导入{describe_plan(plan)}？\n同名的规划会被替换。",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                return False
-            replaced = import_plan(self.store, plan, path).replaced
+            preview = plan_preview(path, trusted_roots(self.store), self.town)
         except (DomainError, OSError) as exc:
-            show_error(self, exc, title="导入失败")
+            show_error(self, exc, title="规划文件不能导入")
+            return False
+        from gui.plan_dialogs import PlanPreviewDialog
+
+        dialog = PlanPreviewDialog(self, preview, "导入此规划", town=self.town)
+        self.plan_dialog = dialog
+        if not dialog.exec():
+            return False
+        try:
+            imported = plan_import(self.store, path)
+        except (DomainError, OSError) as exc:
+            show_error(self, exc, title="规划文件不能导入")
             return False
         self._refresh_quarter_labels()
         self._load_quarter(self.quarter)
-        self.statusBar().showMessage(("已更新" if replaced else "已导入") + f"规划：{plan.name}", 8000)
+        name = imported.summary.name
+        self.statusBar().showMessage(
+            (f"已导入规划：{name}" if imported.imported else f"此规划已导入过，未作改动：{name}"), 10000
+        )
         return True
 
     def backup(self, target: Path | None = None) -> Path | None:
@@ -882,4 +869,7 @@ class MainWindow(QMainWindow):
 
     def _refresh_history(self) -> None:
         quarters = [Quarter.parse(self.quarter_box.itemData(i)) for i in range(self.quarter_box.count())]
-        self.history_view.show_history(quarters, self.store.history(), list(reversed(self.store.audit_trail())))
+        catalogues = {q: self.store.catalogue_for(q) for q in quarters}
+        self.history_view.show_history(
+            quarters, self.store.history(), list(reversed(self.store.audit_trail())), catalogues
+        )
