@@ -81,9 +81,8 @@ class EntryForm(QWidget):
             self.layout().removeWidget(self._rows)
             self._rows.hide()
             self._rows.deleteLater()
-        self._rows = QWidget(self)
+        self._rows = QWidget()
         self._rows.setObjectName("entry_rows")
-        self.layout().addWidget(self._rows)
         catalogue = self.catalogue
         grid = QGridLayout(self._rows)
         grid.setHorizontalSpacing(12)
@@ -163,6 +162,9 @@ class EntryForm(QWidget):
                 self._explain_row[explain] = len(self.value_edits)
                 row += 1
         grid.setRowStretch(row, 1)
+        # shown now, filled: widgets put into a form already on screen would otherwise show a turn later
+        self.layout().addWidget(self._rows)
+        self._rows.show()
         self.tab_chain: list[QWidget] = order  # figures and 说明 boxes in reading order
         for first, second in zip(order, order[1:], strict=False):
             QWidget.setTabOrder(first, second)
