@@ -86,17 +86,18 @@ class PlanPreviewDialog(QDialog):
         for row, line in enumerate(lines):
             cells = (line.name, line.group, line.kind_name, line.unit, line.city_target)
             for column, text in enumerate((*cells, preview.town_targets.get(line.code, "—"))):
-                item = QTableWidgetItem(text)
+                item = QTableWidgetItem(_short_target(text) if column >= 4 else text)
+                item.setToolTip(text)
                 if column >= 4:
                     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 table.setItem(row, column, item)
-        return _finish(table, stretch=0)
+        return _finish(table, row_headers=False)
 
     @staticmethod
     def _split_table(preview: PlanPreview) -> QTableWidget:
         split = preview.split
         table = QTableWidget(len(split.rows), len(split.headers))
-        table.setHorizontalHeaderLabels(list(split.headers))
+        table.setHorizontalHeaderLabels([h.replace("（", "\n（", 1) for h in split.headers])
         table.setVerticalHeaderLabels([town for town, _ in split.rows])
         bold = QFont()
         bold.setBold(True)
@@ -109,18 +110,19 @@ class PlanPreviewDialog(QDialog):
                     item.setFont(bold)
                     item.setBackground(TOTAL_ROWS_BRUSH)
                 table.setItem(row, column, item)
-        table.verticalHeader().setVisible(True)
-        return _finish(table, stretch=None)
+        return _finish(table, row_headers=True)
 
 
-def _finish(table: QTableWidget, stretch: int | None) -> QTableWidget:
+def _short_target(text: str) -> str:
+    """A count pair's target without its rate's name, which its line already says: "≥78%"."""
+    return text.rsplit(" ", 1)[-1] if "≥" in text else text
+
+
+def _finish(table: QTableWidget, row_headers: bool) -> QTableWidget:
     table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
     table.setWordWrap(False)
-    header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    if stretch is not None:
-        header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
-        table.verticalHeader().setVisible(False)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.verticalHeader().setVisible(row_headers)
     return table
 
 

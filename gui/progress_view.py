@@ -366,6 +366,7 @@ class ProgressView(QWidget):
                 )
             )
         self.model.set_rows(rows)
+        fit_rows(self.table, len(rows))
         self.notice.setText("\n".join(notices))
         self.notice.setVisible(bool(notices))
         rate_rows = []
@@ -384,6 +385,7 @@ class ProgressView(QWidget):
                 )
             )
         self.rate_model.set_rows(rate_rows)
+        fit_rows(self.rate_table, len(rate_rows))
         year = compute_year(progress.plan, progress.town, progress.quarter.year, history)
         done = len(year.quarters_entered)
         scope = "全年结果" if year.complete else f"已填 {done} 个季度，第4季度填报后为全年结果"
@@ -431,5 +433,10 @@ def _table(model: QAbstractTableModel, rows: int = 3) -> QTableView:
     table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     table.verticalHeader().setDefaultSectionSize(30)
-    table.setFixedHeight(table.horizontalHeader().sizeHint().height() + 30 * rows + 4)
+    fit_rows(table, rows)
     return table
+
+
+def fit_rows(table: QTableView, rows: int) -> None:
+    """As tall as its rows: a plan's list may have more or fewer than the shipped three of each."""
+    table.setFixedHeight(table.horizontalHeader().sizeHint().height() + 30 * max(rows, 1) + 4)
