@@ -212,7 +212,9 @@ def plan_check(workbook: Path) -> CheckedWorkbook:
     return CheckedWorkbook(package, preview(package, summarize(package, "signed", source=workbook.name)), workbook)
 
 
-def plan_sign(checked: CheckedWorkbook, root_p12: Path, root_passphrase: bytes, out: Path, overwrite: bool = False) -> BuiltPlan:
+def plan_sign(
+    checked: CheckedWorkbook, root_p12: Path, root_passphrase: bytes, out: Path, overwrite: bool = False
+) -> BuiltPlan:
     """plan_build's second step: sign the checked package with the city root into a .plan file."""
     from reports.plan_file import open_root, write_plan_file
 

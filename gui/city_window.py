@@ -497,7 +497,9 @@ class CityWindow(QMainWindow):
             lines.append(f"合计行为{self.summary.city_label}，与已报送镇街自己的目标之和比较")
         flagged = [f"{town}：{'；'.join(flags)}" for town, flags in self.summary.checks.items() if flags]
         if flagged:
-            lines.append(f"累计数核对（{len(flagged)} 个镇街）：" + "　".join(flagged[:5]) + ("等" if len(flagged) > 5 else ""))
+            lines.append(
+                f"累计数核对（{len(flagged)} 个镇街）：" + "　".join(flagged[:5]) + ("等" if len(flagged) > 5 else "")
+            )
         return "".join(f"<br>{html.escape(line)}" for line in lines)
 
     def _on_collected(self, collection: Collection) -> None:
@@ -529,8 +531,7 @@ class CityWindow(QMainWindow):
             f"无效文件 {len(collection.invalid)}　被取代 {sum(v in collection.superseded for v in in_quarter)}　"
             f"冲突 {sum(v in collection.conflicts for v in in_quarter)}　"
             f"<span style='color:#c62828'>缺报 {len(self.summary.missing)}：{'、'.join(self.summary.missing) or '无'}</span>"
-            f"　跳过 {len(collection.skipped)} 个非季报文件"
-            + self._totals_note()
+            f"　跳过 {len(collection.skipped)} 个非季报文件" + self._totals_note()
         )
         rows = []
         for status, verdicts in (

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QLineEdit, QPushButto
 from core.errors import NumberError
 from core.indicators import SHIPPED, Catalogue, Indicator, Kind
 from core.numbers import parse_count, parse_counts
-from core.plans import Plan, rate_target
 from core.plan_package import percent_text
+from core.plans import Plan, rate_target
 from core.progress import History, rate_over, rate_text
 from core.quarters import Quarter
 from core.validation import ERROR, Finding, check_quarter, quarter_input
@@ -424,7 +424,9 @@ def _impossible_pair(catalogue: Catalogue, values: Mapping[str, int | None], par
     return None
 
 
-def _year_to_date(history: Mapping[Quarter, Mapping[str, int | None]], quarters: list[Quarter], indicator: Indicator) -> int | None:
+def _year_to_date(
+    history: Mapping[Quarter, Mapping[str, int | None]], quarters: list[Quarter], indicator: Indicator
+) -> int | None:
     """A flow's 年度累计 (None when nothing was entered); a 季末数 has none. The kind is the plan's, not the shipped list's."""
     if indicator.kind is Kind.STOCK:
         return None
@@ -437,4 +439,3 @@ def _number_label() -> QLabel:
     label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     label.setMinimumWidth(80)
     return label
-

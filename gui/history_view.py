@@ -190,10 +190,7 @@ class HistoryView(QWidget):
             self.grid_model.set_indicators(indicators)
             self._fill_indicator_filter(indicators)
         self.grid_model.set_rows(
-            [
-                QuarterRow(q, history.get(q, {}), frozenset(lists.get(q, SHIPPED).indicator_codes))
-                for q in quarters
-            ]
+            [QuarterRow(q, history.get(q, {}), frozenset(lists.get(q, SHIPPED).indicator_codes)) for q in quarters]
         )
         self._all_audit = audit
         chosen = self.quarter_filter.currentData()

@@ -93,9 +93,7 @@ def ask_passphrase(parent: QWidget, prompt: str) -> bytes | None:
 
 
 class MainWindow(QMainWindow):
-    def __init__(
-        self, store: Store | None, initial_quarter: Quarter | None = None, parent: QWidget | None = None
-    ):
+    def __init__(self, store: Store | None, initial_quarter: Quarter | None = None, parent: QWidget | None = None):
         """With a store, the window filled in; with None, its skeleton (frame, menus, the empty form),
         shown while the database opens and greyed out until `attach_store` fills it in."""
         super().__init__(parent)

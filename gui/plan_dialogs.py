@@ -57,7 +57,9 @@ class PlanPreviewDialog(QDialog):
         self.sample_warning.setVisible(summary.sample)
         layout.addWidget(self.sample_warning)
         if town is not None:
-            layout.addWidget(QLabel(f"<b>指标 {len(summary.indicators)} 项</b>（全市目标与{html.escape(town)}的目标）："))
+            layout.addWidget(
+                QLabel(f"<b>指标 {len(summary.indicators)} 项</b>（全市目标与{html.escape(town)}的目标）：")
+            )
             self.table = self._indicator_table(preview, town)
         else:
             layout.addWidget(

@@ -83,7 +83,9 @@ def town_store(tmp_path, keys):
     assert cli_main(["--db", str(db), "init", "--town", "莞城"]) == 0
     passphrase_file = keys["base"] / "pw.txt"
     assert (
-        cli_main(["--db", str(db), "identity", "import", str(keys["town_p12"]), "--passphrase-file", str(passphrase_file)])
+        cli_main(
+            ["--db", str(db), "identity", "import", str(keys["town_p12"]), "--passphrase-file", str(passphrase_file)]
+        )
         == 0
     )
     store = Store(db, today=lambda: TODAY)
@@ -141,7 +143,9 @@ def import_through_the_menu(window, monkeypatch, path: Path, act=lambda d: d.acc
 
 
 @NEEDS_PLAN_DOMAIN
-def test_a_signed_plan_imported_through_the_file_menu_gives_2026_its_rows(window, monkeypatch, town_store, keys, warnings):
+def test_a_signed_plan_imported_through_the_file_menu_gives_2026_its_rows(
+    window, monkeypatch, town_store, keys, warnings
+):
     # before: 2026Q1 falls under no plan and is shown with the shipped rows
     assert "不在任何已导入的规划期内" in window.plan_line.text()
     assert DROPPED in window.form.value_edits
@@ -250,7 +254,9 @@ def test_the_city_builds_a_signed_plan_from_its_workbook_after_seeing_the_split(
     assert template is not None and template.exists()
     workbook = write_workbook(tmp_path / "十五五 分解表.xlsx", next_plan())  # the city's filled-in split
     asked = []
-    monkeypatch.setattr(city_window_module, "ask_root_passphrase", lambda parent, name: asked.append(name) or PASSPHRASE)
+    monkeypatch.setattr(
+        city_window_module, "ask_root_passphrase", lambda parent, name: asked.append(name) or PASSPHRASE
+    )
     informed = []
     monkeypatch.setattr(QMessageBox, "information", lambda parent, title, text, *a: informed.append(text))
     previews = []
@@ -283,7 +289,10 @@ def test_a_faulty_workbook_is_listed_by_sheet_row_and_column_and_nothing_is_sign
 ):
     blank = write_template(tmp_path / "空白.xlsx")  # nothing filled in
     problems = []
-    answer_modal(WorkbookProblemsDialog, lambda d: (problems.extend(d.problems.item(i).text() for i in range(d.problems.count())), d.reject()))
+    answer_modal(
+        WorkbookProblemsDialog,
+        lambda d: (problems.extend(d.problems.item(i).text() for i in range(d.problems.count())), d.reject()),
+    )
     out = tmp_path / "不该有.plan"
     city_window.build_plan(blank, keys["city_key"], out)
     qtbot.waitUntil(lambda: bool(problems), timeout=20000)
