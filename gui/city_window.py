@@ -630,11 +630,9 @@ class CityWindow(QMainWindow):
         def failed(error: BaseException) -> None:
             problems = getattr(error, "problems", None)
             if isinstance(problems, list) and problems:
-                from gui.plan_dialogs import WorkbookProblemsDialog
+                from gui.plan_dialogs import WorkbookProblemsDialog, run_modal
 
-                dialog = WorkbookProblemsDialog(self, chosen_workbook.name, problems)
-                self.plan_dialog = dialog
-                dialog.exec()
+                run_modal(WorkbookProblemsDialog(self, chosen_workbook.name, problems))
             else:
                 show_error(self, error, title="未签名")
 
@@ -651,11 +649,9 @@ class CityWindow(QMainWindow):
 
     def _sign_checked(self, checked: CheckedWorkbook, root_p12: Path | None, out: Path | None) -> BuiltPlan | None:
         from actions.plan_packages import plan_sign
-        from gui.plan_dialogs import PlanPreviewDialog
+        from gui.plan_dialogs import PlanPreviewDialog, run_modal
 
-        dialog = PlanPreviewDialog(self, checked.preview, "核对无误，签名…")
-        self.plan_dialog = dialog
-        if not dialog.exec():
+        if not run_modal(PlanPreviewDialog(self, checked.preview, "核对无误，签名…")):
             return None
         if root_p12 is None:
             chosen, _ = QFileDialog.getOpenFileName(self, "选择市局根证书", "", "市局根证书 (*.p12 *.pfx)")

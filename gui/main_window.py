@@ -653,11 +653,9 @@ class MainWindow(QMainWindow):
         except (DomainError, OSError) as exc:
             show_error(self, exc, title="规划文件不能导入")
             return False
-        from gui.plan_dialogs import PlanPreviewDialog
+        from gui.plan_dialogs import PlanPreviewDialog, run_modal
 
-        dialog = PlanPreviewDialog(self, preview, "导入此规划", town=self.town)
-        self.plan_dialog = dialog
-        if not dialog.exec():
+        if not run_modal(PlanPreviewDialog(self, preview, "导入此规划", town=self.town)):
             return False
         try:
             imported = plan_import(self.store, path)

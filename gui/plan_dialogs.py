@@ -151,3 +151,10 @@ class WorkbookProblemsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.resize(720, 420)
+
+
+def run_modal(dialog: QDialog) -> bool:
+    """Show a dialog modally and let it go afterwards (focus goes back to the window); True if accepted."""
+    accepted = dialog.exec() == QDialog.DialogCode.Accepted
+    dialog.deleteLater()
+    return accepted

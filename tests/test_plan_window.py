@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 import gui.city_window as city_window_module
@@ -28,6 +28,7 @@ from tests.conftest import FULL_QUARTER, TODAY
 PASSPHRASE = b"city-secret"
 ADDED, DROPPED = "skilled_trained", "nanyue_trained"
 Q_NEW, Q_OLD = Quarter(2026, 1), Quarter(2025, 4)
+SHORT = {ADDED: "技能人才培养", DROPPED: "南粤家政培训"}
 # The checks, progress and saving of a quarter under a plan that drops an indicator are branch plan-domain's
 # (core/, storage/); until it is merged these fail there, not here. Delete this marker when it is.
 NEEDS_PLAN_DOMAIN = pytest.mark.xfail(strict=True, reason="core/storage read the quarter's plan's list on plan-domain")
@@ -144,7 +145,7 @@ def import_through_the_menu(window, monkeypatch, path: Path, act=lambda d: d.acc
 
 @NEEDS_PLAN_DOMAIN
 def test_a_signed_plan_imported_through_the_file_menu_gives_2026_its_rows(
-    window, monkeypatch, town_store, keys, warnings
+    window, qtbot, monkeypatch, town_store, keys, warnings
 ):
     # before: 2026Q1 falls under no plan and is shown with the shipped rows
     assert "不在任何已导入的规划期内" in window.plan_line.text()
@@ -169,12 +170,30 @@ def test_a_signed_plan_imported_through_the_file_menu_gives_2026_its_rows(
     assert window.form.tab_chain[0] is window.form.value_edits["card_holders"]
     codes = list(window.form.value_edits)
     assert codes.index(ADDED) == codes.index("yuecai_certified") + 1
+    window.activateWindow()  # the preview has gone; the window has the keyboard again
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window)
+    window.form.value_edits["yuecai_certified"].setFocus()
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    assert QApplication.focusWidget() is window.form.value_edits[ADDED]
 
     # 2025Q4: the shipped rows, with its saved figures
     window.select_quarter(Q_OLD)
     assert DROPPED in window.form.value_edits and ADDED not in window.form.value_edits
     assert window.form.value_edits[DROPPED].text() == "70"
     assert "2021" in window.plan_line.text()
+
+    # 历史: the columns of both lists; a figure a quarter's plan does not have is 不适用, not 未填
+    window.tabs.setCurrentIndex(2)
+    grid = window.history_view.grid_model
+    headers = [grid.headerData(c, Qt.Orientation.Horizontal) for c in range(grid.columnCount())]
+    rows = {grid.headerData(r, Qt.Orientation.Vertical): r for r in range(grid.rowCount())}
+
+    def cell(quarter, code):
+        column = next(c for c, h in enumerate(headers) if h.startswith(SHORT[code]))
+        return grid.data(grid.index(rows[quarter.label], column))
+
+    assert cell(Q_NEW, DROPPED) == "不适用" and cell(Q_NEW, ADDED) == "未填"
+    assert cell(Q_OLD, ADDED) == "不适用" and cell(Q_OLD, DROPPED) == "70"
 
 
 @NEEDS_PLAN_DOMAIN
@@ -183,6 +202,7 @@ def test_a_figure_typed_in_the_added_row_is_saved(window, monkeypatch, town_stor
     window.select_quarter(Q_NEW)
     window.form.value_edits[ADDED].setText("1,234")
     window.form.value_edits["yuecai_certified"].setText("9")
+    assert window.form.ytd_labels[ADDED].text() == "1,234"  # 年度累计 of the added flow, live
     assert window.save(), warnings
     with Store(town_store.path, today=lambda: TODAY) as again:
         figures = again.figures(Q_NEW)
