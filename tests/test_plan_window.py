@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 import gui.city_window as city_window_module
@@ -260,6 +260,7 @@ def city_window(qapp, qtbot, tmp_path, keys, monkeypatch):
     make_application()
     store = Store(tmp_path / "市局 汇总.sqlite3", today=lambda: TODAY)
     store.set_city_mode(keys["city_cert"].read_text())
+    QSettings().remove("city/folder")  # no returns folder of an earlier test to collect again in the background
     win = CityWindow(store)
     qtbot.addWidget(win)
     win.show()
