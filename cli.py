@@ -22,6 +22,7 @@ EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_REFUSED = 2
 EXIT_BUSY = 4  # another window or command is writing to the database; try again later
+PLAN_OPTION_HELP = "市局下发的规划文件（.plan），可重复；随软件提供的 2021–2025 规划始终受信任"
 
 
 class UsageError(DomainError):
@@ -183,12 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--crl", type=Path, action="append", default=[], help="市局吊销列表（city revoke 写出的 .crl），可重复")
     p.add_argument("--quarter", required=True)
     p.add_argument("folder", type=Path, metavar="文件夹")
+    p.add_argument("--plan", type=Path, action="append", default=[], help=PLAN_OPTION_HELP)
     p.add_argument("--out", type=Path, help="汇总表输出文件夹")
     p.add_argument("--overwrite", action="store_true")
 
     p = command("verify", "核验季报文件的签名")
     p.add_argument("--trust", type=Path, required=True, help="受信任的市局根证书 city_root.pem")
     p.add_argument("--crl", type=Path, action="append", default=[], help="市局吊销列表（city revoke 写出的 .crl），可重复")
+    p.add_argument("--plan", type=Path, action="append", default=[], help=PLAN_OPTION_HELP)
     p.add_argument("files", nargs="+", type=Path, metavar="文件")
 
     p = command("reopen", "退回修改：解除已上报季度的锁定（须写明原因）")
@@ -636,7 +639,14 @@ def cmd_city(args: argparse.Namespace) -> int:
         else:
             print(f"已生成 {demo.files} 个签名季报文件：{demo.returns}")
             print(f"受信任的根证书：{demo.root}")
-            print(f"试试：python main.py consolidate --trust {demo.root} --quarter 2025Q4 {demo.returns} --out 汇总")
+            if demo.sample_plan is None:
+                print(f"试试：python main.py consolidate --trust {demo.root} --quarter 2025Q4 {demo.returns} --out 汇总")
+            else:
+                print(f"示例规划（非正式目标，2026 年的季报按它填报）：{demo.sample_plan}")
+                print(
+                    f"试试：python main.py consolidate --trust {demo.root} --plan \"{demo.sample_plan}\" "
+                    f"--quarter 2025Q4 {demo.returns} --out 汇总"
+                )
         return EXIT_OK
     if args.city_command == "revoke":
         revoked = city.revoke_identity(
@@ -675,7 +685,9 @@ def cmd_city(args: argparse.Namespace) -> int:
 def cmd_consolidate(args: argparse.Namespace) -> int:
     from actions.city import consolidate, printable
 
-    result = consolidate(args.folder, args.quarter, args.trust, args.crl, args.db, args.out, args.overwrite)
+    result = consolidate(
+        args.folder, args.quarter, args.trust, args.crl, args.db, args.out, args.overwrite, plan_files=args.plan
+    )
     if args.json:
         _print_json(result.as_dict())
         return EXIT_OK
@@ -710,7 +722,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from actions.city import printable, verify_files
     from core.quarters import Quarter
 
-    verdicts = verify_files(args.trust, args.crl, args.files)
+    verdicts = verify_files(args.trust, args.crl, args.files, args.plan, args.db)
     if args.json:
         _print_json([v.as_dict() for v in verdicts])
     else:

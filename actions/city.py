@@ -52,12 +52,42 @@ def revocations(crls: list[Path], roots: list[x509.Certificate]) -> Revocations:
     return load_crls(crls, roots)
 
 
-def verify_files(trust: Path, crls: list[Path], files: list[Path]) -> list[Verdict]:
+def issued_plans(plan_files: list[Path], roots: list[x509.Certificate]) -> list[Plan]:
+    """The plans in the city's .plan files, each verified against the trusted roots (PlanPackageError if not)."""
+    from reports.plan_file import PlanPackageError, read_plan_file
+
+    plans = []
+    for path in plan_files:
+        try:
+            plans.append(read_plan_file(path, roots).package.to_plan())
+        except PlanPackageError as exc:
+            raise PlanPackageError(f"规划文件 {printable(str(path))}：{exc.message}") from exc
+    return plans
+
+
+def trusted_plans(plan_files: list[Path], roots: list[x509.Certificate], db: Path | None = None) -> list[Plan]:
+    """The plans a return may be made under: the .plan files given, and the city database's imported
+    packages when a database is named (the built-in 2021–2025 plan is always trusted besides)."""
+    plans = issued_plans(plan_files, roots)
+    if db is not None:
+        from actions.database import open_store
+
+        if not db.is_file():  # verifying never creates a database
+            raise InputError(f"找不到数据库 {printable(str(db))}")
+        with open_store(db) as store:
+            plans += [p for p in store.plans() if p.content_hash]
+    return plans
+
+
+def verify_files(
+    trust: Path, crls: list[Path], files: list[Path], plan_files: list[Path] | None = None, db: Path | None = None
+) -> list[Verdict]:
     """Each file's verdict: valid (town, quarter, revision, when signed) or why not."""
     from reports.verify import Verifier
 
     roots = trust_roots(trust)
-    verifier = Verifier(roots, revocations=revocations(crls, roots))
+    plans = trusted_plans(plan_files or [], roots, db)
+    verifier = Verifier(roots, revocations=revocations(crls, roots), plans=plans)
     return [verifier.verify(path) for path in files]
 
 
@@ -66,12 +96,13 @@ def verify_isolated_files(
     roots: list[x509.Certificate],
     crls: Revocations | None,
     step: Callable[[str], bool] | None = None,
+    plans: list[Plan] | None = None,
 ) -> list[Verdict]:
     """The same verdicts as `verify_files`, each file read in a bounded worker process (the window's
     way, as when collecting a folder: a hostile file cannot exhaust the window's memory)."""
     from reports.collect import verify_isolated
 
-    return list(verify_isolated(files, roots, crls, workers=1, step=step))
+    return list(verify_isolated(files, roots, crls, workers=1, step=step, plans=plans or ()))
 
 
 def collect_returns(
@@ -79,19 +110,28 @@ def collect_returns(
     roots: list[x509.Certificate],
     crls: Revocations | None = None,
     step: Callable[[str], bool] | None = None,
+    plans: list[Plan] | None = None,
 ) -> Collection:
-    """Verify every return in a folder (and its sub-folders); the latest valid revision per town and quarter."""
+    """Verify every return in a folder (and its sub-folders); the latest valid revision per town and quarter.
+
+    `plans`: the plans the city issued besides the built-in one (a return under any other is invalid)."""
     from reports.collect import collect
 
-    return collect(folder, roots, step, crls=crls)
+    return collect(folder, roots, step, crls=crls, plans=plans or ())
 
 
-def city_plans(store: Store | None) -> list[Plan]:
-    """The plans a consolidation measures against: the database's, or the shipped plan when it has none."""
-    from core.plans import load_shipped_plan
+def city_plans(store: Store | None, issued: list[Plan] | None = None) -> list[Plan]:
+    """The plans a consolidation measures against: the .plan files given, the database's, and the
+    built-in 2021–2025 plan."""
+    from reports.payload import builtin_plan
 
-    plans = store.plans() if store is not None else []
-    return plans or [load_shipped_plan()]
+    plans = list(issued or [])
+    for plan in store.plans() if store is not None else []:
+        if not any(p.content_hash and p.content_hash == plan.content_hash for p in plans):
+            plans.append(plan)
+    if not any(p.contains(builtin_plan().first) for p in plans):
+        plans.append(builtin_plan())
+    return plans
 
 
 @dataclass(frozen=True)
@@ -163,10 +203,12 @@ def consolidate(
     db: Path | None = None,
     out: Path | None = None,
     overwrite: bool = False,
+    plan_files: list[Path] | None = None,
 ) -> Consolidated:
     """Verify a folder of returns and consolidate a quarter; write the 汇总表 to `out` when given.
 
-    The plans come from the database when one is given or the default one exists, else the shipped plan.
+    The plans come from the .plan files given (verified against the roots), the database when one is
+    given or the default one exists, and the built-in 2021–2025 plan.
     """
     from actions.database import database_path, open_store
     from core.quarters import Quarter
@@ -175,12 +217,13 @@ def consolidate(
     if not folder.is_dir():
         raise InputError(f"找不到文件夹 {folder}")
     roots = trust_roots(trust)
-    collection = collect_returns(folder, roots, revocations(crls, roots))
+    issued = issued_plans(plan_files or [], roots)
     if db is not None or database_path(None).exists():
         with open_store(db) as store:
-            plans = city_plans(store)
+            plans = city_plans(store, issued)
     else:
-        plans = city_plans(None)
+        plans = city_plans(None, issued)
+    collection = collect_returns(folder, roots, revocations(crls, roots), plans=[p for p in plans if p.content_hash])
     consolidated = summarise(collection, quarter, plans, folder)
     if out is None:
         return consolidated
@@ -249,14 +292,32 @@ class Demo:
     root: Path  # the root certificate to trust
     returns: Path  # the folder of signed returns
     files: int
+    sample_plan: Path | None = None  # the signed sample 2026–2030 package the 2026 returns were made under
 
     def as_dict(self) -> dict[str, Any]:
-        return {"trust": str(self.root), "returns": str(self.returns), "files": self.files}
+        return {
+            "trust": str(self.root),
+            "returns": str(self.returns),
+            "files": self.files,
+            "sample_plan": str(self.sample_plan) if self.sample_plan else None,
+        }
+
+
+def sample_plan_files(out: Path) -> tuple[Path, Path]:
+    """Where the demo writes the signed sample package and its workbook, both named 示例（非正式目标）."""
+    from core.plan_package import SAMPLE_MARK
+
+    return out / f"2026-2030 规划 {SAMPLE_MARK}.plan", out / f"2026-2030 分解表 {SAMPLE_MARK}.xlsx"
 
 
 def demo_set(out: Path, with_pdf: bool = False) -> Demo:
-    """A demo: a root, every town's identity and signed returns for the whole plan period."""
-    from reports.demo_returns import generate_demo_set
+    """A demo: a root, every town's identity, signed returns for the whole 2021–2025 plan, the sample
+    2026–2030 package signed by the demo root and returns under it for the 2026 quarters that have ended."""
+    from actions.plan_packages import plan_sample
+    from core.plan_package import sample_package
+    from reports.demo_returns import ROOT_PASSPHRASE, generate_demo_set
 
-    made = generate_demo_set(out, with_pdf=with_pdf)
-    return Demo(made.root, made.returns, made.files)
+    made = generate_demo_set(out, with_pdf=with_pdf, sample=sample_package().to_plan())
+    plan_file, workbook = sample_plan_files(out)
+    plan_sample(out / "city" / "city_root.p12", ROOT_PASSPHRASE, plan_file, workbook)
+    return Demo(made.root, made.returns, made.files, plan_file)

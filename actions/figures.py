@@ -69,18 +69,18 @@ def enter_figures(
 
     Nothing is saved when a figure is not a count or a check finds an error: the result says why.
     """
-    from core.indicators import BY_CODE, is_known_code
     from core.numbers import parse_counts
     from core.validation import has_errors
 
     quarter = _named(quarter_text)
+    catalogue = store.catalogue_for(quarter)
     for code, _text in figures:
-        if code not in BY_CODE:
-            raise InputError(f"未知指标代码“{code}”。可用代码：{', '.join(BY_CODE)}")
+        if code not in catalogue.by_code:
+            raise InputError(f"未知指标代码“{code}”。可用代码：{', '.join(catalogue.by_code)}")
     values, invalid = parse_counts(dict(figures))
     notes: dict[str, str | None] = {}
     for code, text in explanations:
-        if not is_known_code(code):
+        if not catalogue.is_known_code(code):
             raise InputError(f"未知指标代码“{code}”")
         notes[code] = text
     findings = store.check(quarter, values, notes, invalid)

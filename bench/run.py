@@ -1,4 +1,4 @@
-"""Benchmarks, each beside its baseline in the same run.  Run:  python bench/run.py [--quick]
+"""Benchmarks, each beside its baseline in the same run.  Run:  python -m bench.run [--quick]
 
 Prints a Markdown report (the source of docs/benchmarks.md).
 """
@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 BARE_WINDOW = """
@@ -32,7 +31,6 @@ print("READY", time.perf_counter(), flush=True)
 # the database and fill the window in (there from a zero-timer; here called directly).
 APP_WINDOW = """
 import time, sys
-sys.path.insert(0, {root!r})
 from pathlib import Path
 from gui.app import make_application, start_session
 app = make_application()
@@ -77,7 +75,7 @@ def bench_startup(rounds: int) -> dict[str, float]:
         app: list[tuple[float, float, float]] = []
         for _ in range(rounds):
             bare.append(_moments(BARE_WINDOW))
-            app.append(_moments(APP_WINDOW.format(root=str(ROOT), db=str(db))))
+            app.append(_moments(APP_WINDOW.format(db=str(db))))
     return {
         "bare": statistics.median(x[0] for x in bare),
         "paint": statistics.median(x[0] for x in app),
@@ -110,9 +108,9 @@ def bundle_size() -> int | None:
 
 
 def bench_save(rounds: int) -> dict[str, float]:
+    from core.demo import FULL_QUARTER
     from core.quarters import Quarter
     from storage.store import Store
-    from tests.conftest import FULL_QUARTER
 
     with tempfile.TemporaryDirectory() as folder, Store(Path(folder) / "s.sqlite3") as store:
         store.bind_town("莞城")
@@ -127,11 +125,11 @@ def bench_save(rounds: int) -> dict[str, float]:
 
 
 def bench_export(rounds: int) -> dict[str, float]:
+    from core.demo import on_pace_history
     from core.quarters import Quarter
     from reports.export import export_return, open_town_identity
     from reports.identity import create_city_root, issue_town_identity
     from storage.store import Store
-    from tests.conftest import on_pace_history
 
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -208,7 +206,7 @@ def bench_consolidate(root: Path, returns: Path, copies: int) -> dict[str, float
         files = sum(1 for _ in inbox.rglob("*.xlsx"))
         openpyxl_seconds = _openpyxl_open(sorted(inbox.rglob("*.xlsx")))
         code = (
-            f"import resource, sys, time; sys.path.insert(0, {str(ROOT)!r}); from cli import main; t = time.perf_counter(); "
+            "import resource, sys, time; from cli import main; t = time.perf_counter(); "
             f"main(['consolidate', '--trust', {str(root)!r}, '--quarter', '2025Q4', {str(inbox)!r}, '--json']); "
             "print('ELAPSED', time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "
             "resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)"

@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from core.indicators import INDICATOR_CODES, INDICATORS, PLANNED_CODES, RATES, Kind, display_name
+from core.indicators import SHIPPED, Catalogue, Kind
 from core.plans import CITY, TOWNS, Plan
 from core.progress import BEHIND, SEVERELY_BEHIND, History, IndicatorProgress, Progress, compute_progress
 from core.quarters import Quarter
 
-STOCK_CODES = tuple(i.code for i in INDICATORS if i.kind is Kind.STOCK)
+STOCK_CODES = SHIPPED.stock_codes  # the shipped list's; a summary reads its plan's (CitySummary.catalogue)
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,11 @@ class CitySummary:
     city_label: str = CITY  # 全市, or 全市（未含虎门、清溪） when towns are left out
     annex_completion: dict[str, Fraction | None] = field(default_factory=dict)  # against the full annex target
 
+    @property
+    def catalogue(self) -> Catalogue:
+        """The indicator list of the quarter's plan (the shipped one when there is no plan)."""
+        return self.plan.catalogue if self.plan is not None else SHIPPED
+
     def ranking(self, code: str) -> list[tuple[str, float]]:
         """Towns by 完成率 of a planned indicator, best first."""
         rows = [(t, p.indicators[code].completion) for t, p in self.towns.items()]
@@ -34,7 +39,8 @@ class CitySummary:
     def towns_with_status(self, status: str) -> dict[str, list[str]]:
         """indicator code -> towns in that status."""
         return {
-            code: [t for t, p in self.towns.items() if p.indicators[code].status == status] for code in PLANNED_CODES
+            code: [t for t, p in self.towns.items() if p.indicators[code].status == status]
+            for code in self.catalogue.planned_codes
         }
 
     @property
@@ -48,7 +54,9 @@ class CitySummary:
     @property
     def below_rate_target(self) -> dict[str, list[str]]:
         """rate code -> towns whose year-to-date rate is below target."""
-        return {r.code: [t for t, p in self.towns.items() if p.rates_ytd[r.code].met is False] for r in RATES}
+        return {
+            r.code: [t for t, p in self.towns.items() if p.rates_ytd[r.code].met is False] for r in self.catalogue.rates
+        }
 
 
 Signed = Mapping[str, tuple[int | None, int | None]]  # see compute_progress(signed=...)
@@ -72,6 +80,7 @@ def consolidate(
     `annex_completion` gives the completion against the full annex target, labelled as such.
     """
     excluded = excluded or set()
+    catalogue = plan.catalogue if plan is not None else SHIPPED
     town_bases = town_bases or {}
     town_signed = town_signed or {}
     histories = {t: h for t, h in town_histories.items() if t not in excluded}
@@ -85,29 +94,29 @@ def consolidate(
     # the city's 基期数 of a stock is the sum of the reporting towns' — only when every one of them has it
     city_bases = {
         code: sum(town_bases[t][code] for t in reporting)
-        for code in STOCK_CODES
+        for code in catalogue.stock_codes
         if reporting and all(code in town_bases.get(t, {}) for t in reporting)
     }
     city_quarter: dict[str, int] = {}
     for town in reporting:
-        for code in INDICATOR_CODES:
+        for code in catalogue.indicator_codes:
             value = histories[town][quarter].get(code)
             if value is not None:
                 city_quarter[code] = city_quarter.get(code, 0) + value
     signed: dict[str, tuple[int | None, int | None]] = {}
-    for code in [i.code for i in INDICATORS if i.kind is Kind.FLOW] + [r.code for r in RATES]:
+    for code in [i.code for i in catalogue.indicators if i.kind is Kind.FLOW] + list(catalogue.rate_codes):
         pairs = [_pair(towns[t], code) for t in reporting]
         signed[code] = (_total(p[0] for p in pairs), _total(p[1] for p in pairs))
     in_plan = plan is not None and plan.contains(quarter)
     targets = None
     if in_plan and plan is not None:
-        targets = {c: sum(plan.targets_for(t).counts[c] for t in reporting) for c in PLANNED_CODES}
+        targets = {c: sum(plan.targets_for(t).counts[c] for t in reporting) for c in catalogue.planned_codes}
     city = compute_progress(
         plan, CITY, quarter, {quarter: city_quarter}, city_bases, targets=targets, signed=signed
     )
     annex: dict[str, Fraction | None] = {}
     if in_plan and plan is not None:
-        for code in PLANNED_CODES:
+        for code in catalogue.planned_codes:
             item, full = city.indicators[code], plan.city.counts[code]
             annex[code] = None if item.completion is None or not full else _annex_completion(item, full, city_bases)
     left_out = tuple(t for t in TOWNS if t not in reporting)
@@ -150,7 +159,9 @@ def _cross_check(plan: Plan | None, quarter: Quarter, history: History, progress
         flags.append(f"累计缺 {len(absent)} 个季度的季报（{'、'.join(q.code for q in absent[:4])}{'等' if len(absent) > 4 else ''}）")
     if not has_signed:
         return flags
-    for indicator in INDICATORS:
+    catalogue = plan.catalogue
+    display_name = catalogue.display_name
+    for indicator in catalogue.indicators:
         if indicator.kind is not Kind.FLOW:
             continue
         code = indicator.code

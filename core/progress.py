@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from core.indicators import BY_CODE, INDICATORS, RATES, Kind
+from core.indicators import BY_CODE, INDICATORS, RATES, SHIPPED, Catalogue, Kind
 from core.plans import Plan, rate_target
 from core.quarters import Quarter
 
@@ -106,6 +106,7 @@ class Progress:
     indicators: dict[str, IndicatorProgress]
     rates_quarter: dict[str, RateResult]
     rates_ytd: dict[str, RateResult]
+    catalogue: Catalogue = SHIPPED  # the indicator list the progress was computed over
 
     def as_dict(self) -> dict[str, Any]:
         """The shape of `progress --json`."""
@@ -120,12 +121,12 @@ class Progress:
                 "ytd": item.ytd,
                 "cumulative": item.cumulative,
             }
-            if BY_CODE[code].kind is Kind.STOCK:
+            if self.catalogue.by_code[code].kind is Kind.STOCK:
                 # a 季末数: completion is growth from the base, (stock − base) ÷ (target − base); without a
                 # base it is stock ÷ target with no status, and base is null
                 indicators[code]["base"] = item.base
                 indicators[code]["needs_base"] = item.needs_base
-        for rate in RATES:
+        for rate in self.catalogue.rates:
             ytd, qtr = self.rates_ytd[rate.code], self.rates_quarter[rate.code]
             indicators[rate.code] = {**ytd.as_dict(), "quarter": qtr.as_dict(with_target=False)}
         return {
@@ -149,9 +150,11 @@ def year_to_date(history: History, quarter: Quarter, code: str) -> int | None:
     return _sum(history, quarter.year_to_date(), code)
 
 
-def rate_over(history: History, quarters: list[Quarter], code: str, target: Fraction) -> RateResult:
+def rate_over(
+    history: History, quarters: list[Quarter], code: str, target: Fraction, catalogue: Catalogue = SHIPPED
+) -> RateResult:
     """A rate summed over quarters where both its counts were entered (never an average of rates)."""
-    rate = next(r for r in RATES if r.code == code)
+    rate = catalogue.rate_by_code[code]
     numerator = denominator = 0
     any_entered = False
     for quarter in quarters:
@@ -193,12 +196,13 @@ def compute_progress(
     """
     bases = bases or {}
     signed = signed or {}
+    catalogue = plan.catalogue if plan is not None else SHIPPED
     in_plan = plan is not None and plan.contains(quarter)
     active_plan = plan if in_plan else None
     time_progress = active_plan.time_progress(quarter) if active_plan else None
     plan_quarters = [q for q in active_plan.quarters if q <= quarter] if active_plan else []
     indicators: dict[str, IndicatorProgress] = {}
-    for indicator in INDICATORS:
+    for indicator in catalogue.indicators:
         code = indicator.code
         value = history.get(quarter, {}).get(code)
         stock = indicator.kind is Kind.STOCK
@@ -232,17 +236,18 @@ def compute_progress(
             code, value, ytd, cumulative, target, completion, status, base, needs_base
         )
     rates_quarter = {
-        r.code: rate_over(history, [quarter], r.code, rate_target(active_plan, town, r.code)) for r in RATES
+        r.code: rate_over(history, [quarter], r.code, rate_target(active_plan, town, r.code), catalogue)
+        for r in catalogue.rates
     }
     rates_ytd = {
-        r.code: rate_over(history, quarter.year_to_date(), r.code, rate_target(active_plan, town, r.code))
-        for r in RATES
+        r.code: rate_over(history, quarter.year_to_date(), r.code, rate_target(active_plan, town, r.code), catalogue)
+        for r in catalogue.rates
     }
-    for r in RATES:
+    for r in catalogue.rates:
         if r.code in signed:
             numerator, denominator = signed[r.code]
             rates_ytd[r.code] = RateResult(r.code, numerator, denominator, rates_ytd[r.code].target)
-    return Progress(town, quarter, active_plan, time_progress, indicators, rates_quarter, rates_ytd)
+    return Progress(town, quarter, active_plan, time_progress, indicators, rates_quarter, rates_ytd, catalogue)
 
 
 def base_notice(code: str) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
 
-from core.indicators import BY_CODE, INDICATORS, RATES, Kind, display_name
+from core.indicators import SHIPPED, Catalogue, Kind
 from core.plans import Plan
 from core.progress import (
     BEHIND,
@@ -131,6 +131,8 @@ def explanation_ok(text: str | None) -> bool:
 def check_quarter(data: QuarterInput) -> list[Finding]:
     findings: list[Finding] = []
     quarter, values = data.quarter, data.values
+    catalogue = data.plan.catalogue if data.plan is not None else SHIPPED
+    display_name = catalogue.display_name
 
     for code, reason in data.invalid.items():
         findings.append(Finding(ERROR, "unparsable", code, f"{display_name(code)}：{reason}"))
@@ -145,7 +147,7 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
             )
         )
 
-    for indicator in INDICATORS:
+    for indicator in catalogue.indicators:
         if indicator.parent is None:
             continue
         part, whole = values.get(indicator.code), values.get(indicator.parent)
@@ -170,7 +172,7 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
             Finding(WARNING, rule, code, message + ending, needs_explanation=True, explained=explained, statement=message)
         )
 
-    for rate in RATES:
+    for rate in catalogue.rates:
         if values.get(rate.numerator) is None or values.get(rate.denominator) is None:
             continue
         ytd = progress.rates_ytd[rate.code]
@@ -206,7 +208,7 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
             f"（减少 {previous_cards - current_cards:,}）",
         )
 
-    for indicator in INDICATORS:
+    for indicator in catalogue.indicators:
         if indicator.kind is not Kind.FLOW:
             continue
         value = values.get(indicator.code)
@@ -241,7 +243,7 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
                 )
             )
 
-    for indicator in INDICATORS:
+    for indicator in catalogue.indicators:
         if values.get(indicator.code) is None and indicator.code not in data.invalid:
             findings.append(Finding(NOTICE, "not_entered", indicator.code, f"{display_name(indicator.code)}尚未填写"))
 
@@ -263,9 +265,11 @@ def has_errors(findings: list[Finding]) -> bool:
     return any(f.blocks_saving for f in findings)
 
 
-def submission_blockers(findings: list[Finding], values: Mapping[str, int | None]) -> list[str]:
+def submission_blockers(
+    findings: list[Finding], values: Mapping[str, int | None], catalogue: Catalogue = SHIPPED
+) -> list[str]:
     """Reasons, in words, why the quarter cannot be exported as a return yet."""
     reasons = [f.message for f in findings if f.level == ERROR]
-    reasons += [f"{display_name(code)}尚未填写" for code in BY_CODE if values.get(code) is None]
+    reasons += [f"{catalogue.display_name(code)}尚未填写" for code in catalogue.by_code if values.get(code) is None]
     reasons += [f"{f.message}" for f in findings if f.needs_explanation and not f.explained]
     return reasons

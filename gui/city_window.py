@@ -172,7 +172,8 @@ class SummaryModel(QAbstractTableModel):
         self.beginResetModel()
         self.rows, self.colours = [], {}
         if summary is not None:
-            cols = columns()
+            cols = columns(summary.catalogue)  # the indicator list of the quarter's plan
+            self.headers = ["序号", "镇街"] + [f"{c.short}\n{c.title}" if c.title else c.short for c in cols]
             for seq, town, cells in table_rows(summary, conflicted):
                 if cells is None:
                     self.rows.append([seq, town, "冲突" if town in conflicted else "缺报"] + [""] * (len(cols) - 1))
@@ -482,7 +483,7 @@ class CityWindow(QMainWindow):
                 show_error(self, error, title="核验失败")
 
         task = BackgroundTask(
-            self, "正在核验季报", lambda step: collect_returns(folder, roots, revoked, step), collected, failed
+            self, "正在核验季报", lambda step: collect_returns(folder, roots, revoked, step, plans=self.plans), collected, failed
         )
         self.task = task
         task.start()

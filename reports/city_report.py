@@ -8,7 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from core.consolidation import CitySummary
-from core.indicators import BY_CODE, PLANNED_CODES, RATES, Kind, display_name
+from core.indicators import SHIPPED, Catalogue, Kind
 from core.plans import CITY, TOWNS
 from core.progress import IndicatorProgress, Progress, percent, rate_text, shown_percent
 
@@ -25,11 +25,13 @@ class Column:
     short: str = ""  # the indicator's short name, for narrow on-screen headers
 
 
-def columns() -> list[Column]:
+def columns(catalogue: Catalogue = SHIPPED) -> list[Column]:
+    """The summary's columns for the indicator list of the quarter's plan (CitySummary.catalogue)."""
     result = []
-    for code in PLANNED_CODES:
-        group = f"{display_name(code)}（{BY_CODE[code].unit}）"
-        if BY_CODE[code].kind is Kind.STOCK:
+    for code in catalogue.planned_codes:
+        indicator = catalogue.by_code[code]
+        group = f"{catalogue.display_name(code)}（{indicator.unit}）"
+        if indicator.kind is Kind.STOCK:
             titles = [("季末数", "count"), ("目标", "count"), ("完成率", "percent"), ("状态", "status")]
         else:
             titles = [
@@ -40,8 +42,8 @@ def columns() -> list[Column]:
                 ("完成率", "percent"),
                 ("状态", "status"),
             ]
-        result += [Column(group, title, kind, BY_CODE[code].short_name) for title, kind in titles]
-    result += [Column(rate.name + "（本年）", "", "rate", rate.short_name + "（本年）") for rate in RATES]
+        result += [Column(group, title, kind, indicator.short_name) for title, kind in titles]
+    result += [Column(rate.name + "（本年）", "", "rate", rate.short_name + "（本年）") for rate in catalogue.rates]
     return result
 
 
@@ -53,9 +55,10 @@ def _indicator_cells(item: IndicatorProgress, stock: bool) -> list[object]:
 
 def row_values(progress: Progress) -> list[object]:
     cells: list[object] = []
-    for code in PLANNED_CODES:
-        cells += _indicator_cells(progress.indicators[code], BY_CODE[code].kind is Kind.STOCK)
-    cells += [progress.rates_ytd[r.code] for r in RATES]
+    catalogue = progress.catalogue
+    for code in catalogue.planned_codes:
+        cells += _indicator_cells(progress.indicators[code], catalogue.by_code[code].kind is Kind.STOCK)
+    cells += [progress.rates_ytd[r.code] for r in catalogue.rates]
     return cells
 
 
@@ -69,6 +72,7 @@ def table_rows(summary: CitySummary, conflicted: set[str]) -> list[tuple[str, st
 
 
 def attention_lines(summary: CitySummary, conflicted: set[str]) -> list[str]:
+    display_name = summary.catalogue.display_name
     lines = []
     if summary.city_label != CITY:
         lines.append(
@@ -96,7 +100,7 @@ def attention_lines(summary: CitySummary, conflicted: set[str]) -> list[str]:
             lines.append(f"{display_name(code)}滞后（{len(towns)}）：{'、'.join(towns)}")
     for code, towns in summary.below_rate_target.items():
         if towns:
-            name = next(r.name for r in RATES if r.code == code)
+            name = summary.catalogue.rate_by_code[code].name
             lines.append(f"{name}低于目标（{len(towns)}）：{'、'.join(towns)}")
     return lines
 
@@ -127,7 +131,7 @@ def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path, 
     ws = wb.active
     assert ws is not None
     ws.title = "汇总表"
-    cols = columns()
+    cols = columns(summary.catalogue)
     last = get_column_letter(2 + len(cols))
     ws.merge_cells(f"A1:{last}1")
     ws["A1"] = f"{TITLE}（{summary.quarter.label}）"
@@ -214,7 +218,8 @@ def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path, 
         set_text(notes.cell(line, 1), text)
         line += 1
     line += 1
-    for code in PLANNED_CODES:
+    display_name = summary.catalogue.display_name
+    for code in summary.catalogue.planned_codes:
         notes.cell(line, 1, f"{display_name(code)}完成率排名").font = Font(name="宋体", bold=True)
         line += 1
         for rank, (town, _) in enumerate(summary.ranking(code), start=1):
@@ -237,7 +242,7 @@ def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path, 
                 [town, code, display_name(code), item.quarter_value, item.ytd, item.cumulative, item.target, item.base]
                 + [None] * 7
             )
-        for rate in RATES:
+        for rate in progress.catalogue.rates:
             qtr, ytd = progress.rates_quarter[rate.code], progress.rates_ytd[rate.code]
             data.append(
                 [town, rate.code, rate.name, None, None, None, None, None]
@@ -327,7 +332,7 @@ def write_city_pdf(summary: CitySummary, conflicted: set[str], path: Path, made_
         title=f"{TITLE}（{summary.quarter.label}）",
         initialFontName=FONT,
     )
-    cols = columns()
+    cols = columns(summary.catalogue)
     header1: list[object] = ["序号", "镇街"]
     header2: list[object] = ["", ""]
     spans = [("SPAN", (0, 0), (0, 1)), ("SPAN", (1, 0), (1, 1))]
@@ -421,7 +426,8 @@ def _completion_chart(summary: CitySummary):  # type: ignore[no-untyped-def]
 
     width, height = 770, 330
     drawing = Drawing(width, height)
-    codes = [c for c in PLANNED_CODES if BY_CODE[c].kind is Kind.FLOW]
+    catalogue = summary.catalogue
+    codes = [c for c in catalogue.planned_codes if catalogue.by_code[c].kind is Kind.FLOW]
     left, bottom, top = 40, 40, height - 30
     slot = (width - left - 10) / len(TOWNS)
     bar = slot / (len(codes) + 1)
@@ -430,7 +436,7 @@ def _completion_chart(summary: CitySummary):  # type: ignore[no-untyped-def]
         String(
             left,
             height - 14,
-            "各镇街完成率（左柱：粤菜师傅，右柱：南粤家政；虚线：时间进度）",
+            f"各镇街完成率（{'、'.join(catalogue.by_code[c].short_name for c in codes)}，自左至右；虚线：时间进度）",
             fontName=FONT,
             fontSize=9,
         )
@@ -487,9 +493,9 @@ def city_json(summary: CitySummary) -> dict[str, object]:
             "status": item.status,
             "annex_completion": _ratio(summary.annex_completion.get(code)),
         }
-        if code in ("card_holders",):
+        if code in summary.catalogue.stock_codes:
             result[code]["base"] = item.base  # type: ignore[index]
-    for rate in RATES:
+    for rate in summary.catalogue.rates:
         quarter, ytd = summary.city.rates_quarter[rate.code], summary.city.rates_ytd[rate.code]
         result[rate.code] = {
             "numerator": quarter.numerator,

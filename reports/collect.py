@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from core.consolidation import CitySummary, consolidate
-from core.indicators import INDICATORS, Kind
+from core.indicators import Kind
 from core.plans import Plan
 from core.progress import History
 from core.quarters import Quarter
@@ -22,7 +22,6 @@ from reports.payload import Payload
 from reports.verify import NOT_REGULAR, NOT_SIGNED, Revocations, Verdict, Verifier
 
 RETURN_SUFFIXES = (".xlsx", ".pdf")
-FLOW_CODES = tuple(i.code for i in INDICATORS if i.kind is Kind.FLOW)
 Key = tuple[str, Quarter]
 
 
@@ -94,9 +93,10 @@ class Collection:
             if q != quarter or verdict.payload is None:
                 continue
             body = verdict.payload.body
+            flows = {i.code for i in verdict.payload.catalogue.indicators if i.kind is Kind.FLOW}
             totals: dict[str, tuple[int | None, int | None]] = {}
             for line in body.get("lines", []):
-                if line["code"] in FLOW_CODES:
+                if line["code"] in flows:
                     totals[line["code"]] = (line["ytd"], line["cumulative"])
             for rate in body.get("rates", []):
                 totals[rate["code"]] = (rate["numerator"], rate["denominator"])
@@ -202,8 +202,10 @@ def _warm_up() -> None:
     import reports.xlsx_cells  # noqa: F401
 
 
-def _worker(conn, root_pems: list[bytes], revocations: Revocations | None, memory: int) -> None:  # type: ignore[no-untyped-def]
-    verifier = Verifier([x509.load_pem_x509_certificate(pem) for pem in root_pems], revocations=revocations)
+def _worker(conn, root_pems: list[bytes], revocations: Revocations | None, memory: int, plans: tuple[Plan, ...] = ()) -> None:  # type: ignore[no-untyped-def]
+    verifier = Verifier(
+        [x509.load_pem_x509_certificate(pem) for pem in root_pems], revocations=revocations, plans=plans
+    )
     _warm_up()
     _limit_memory(memory)
     conn.send(READY)
@@ -217,7 +219,8 @@ def _worker(conn, root_pems: list[bytes], revocations: Revocations | None, memor
         try:
             verdict = verifier.verify(Path(path))
             if verdict.payload is not None:  # the parent needs the figures and totals, not the whole rendered return
-                verdict = replace(verdict, payload=replace(verdict.payload, body=slim_body(verdict.payload.body)))
+                slim = replace(verdict.payload, body=slim_body(verdict.payload.body), trusted_plan=None)
+                verdict = replace(verdict, payload=slim)
         except MemoryError:
             verdict = Verdict(path, False, OUT_OF_MEMORY)
         try:
@@ -285,6 +288,7 @@ def verify_isolated(
     step: Callable[[str], bool] | None = None,
     time_limit: float = TIME_LIMIT,
     memory: int = MEMORY_LIMIT,
+    plans: Sequence[Plan] = (),
 ) -> Iterator[Verdict]:
     """Verify each file in a worker process with a time and memory limit; verdicts in the files' order.
 
@@ -294,7 +298,7 @@ def verify_isolated(
     from multiprocessing.connection import wait
 
     context = _context()
-    args = ([r.public_bytes(serialization.Encoding.PEM) for r in roots], revocations, memory)
+    args = ([r.public_bytes(serialization.Encoding.PEM) for r in roots], revocations, memory, tuple(plans))
     pending = [str(p) for p in files]
     results: dict[str, Verdict] = {}
     slots = [_Slot(context, args) for _ in range(max(1, min(workers, len(pending))))]
@@ -354,12 +358,13 @@ def collect(
     crls: Revocations | None = None,
     time_limit: float = TIME_LIMIT,
     memory: int = MEMORY_LIMIT,
+    plans: Sequence[Plan] = (),
 ) -> Collection:
     """Verify every .xlsx/.pdf under `folder` (recursively), each in a bounded worker, on every core."""
     files = list(find_returns(folder))
     collection = Collection()
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
-    for verdict in verify_isolated(files, roots, crls, workers, step, time_limit, memory):
+    for verdict in verify_isolated(files, roots, crls, workers, step, time_limit, memory, plans):
         collection.add(verdict)
     collection.resolve()
     return collection

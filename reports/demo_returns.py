@@ -1,4 +1,5 @@
-"""A demo set for the city's side: a root, 33 town identities and signed returns for the whole plan."""
+"""A demo set for the city's side: a root, 33 town identities and signed returns for the whole 2021–2025 plan,
+and for the ended quarters of the sample 2026–2030 plan (示例（非正式目标）), made under that plan."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.demo import town_figures
-from core.plans import TOWNS, load_shipped_plan
+from core.plans import TOWNS, Plan, load_shipped_plan
 from core.quarters import Quarter
 from core.validation import QuarterInput, check_quarter
 from reports.export import write_return_files
@@ -37,8 +38,8 @@ class DemoSet:
     files: int
 
 
-def _town_returns(args: tuple[str, Path, Path, bool]) -> int:
-    town, identity_file, out, with_pdf = args
+def _town_returns(args: tuple[str, Path, Path, bool, Plan | None, tuple[Quarter, ...]]) -> int:
+    town, identity_file, out, with_pdf, sample, sample_quarters = args
     plan = load_shipped_plan()
     identity = open_identity(identity_file.read_bytes(), TOWN_PASSPHRASE)
     figures = town_figures(plan, town, plan.quarters, seed=2021, pace=BEHIND_TOWNS.get(town))
@@ -80,6 +81,38 @@ def _town_returns(args: tuple[str, Path, Path, bool]) -> int:
             )
             write_return_files(data, out / town, identity=identity, kinds=kinds)
             written += len(kinds)
+    if sample is not None and sample_quarters:
+        written += _sample_returns(town, identity, out, kinds, sample, sample_quarters, history)
+    return written
+
+
+def _sample_returns(
+    town: str,
+    identity: object,
+    out: Path,
+    kinds: tuple[str, ...],
+    plan: Plan,
+    quarters: tuple[Quarter, ...],
+    history: dict[Quarter, dict[str, int]],
+) -> int:
+    """The town's returns for the sample plan's ended quarters, under that plan's indicator list."""
+    figures = town_figures(plan, town, quarters, seed=2026, pace=BEHIND_TOWNS.get(town))
+    # the sample plan's 基期数: a little below its first quarter, as for the 2021–2025 plan
+    bases = {code: figures[quarters[0]][code] * 99 // 100 for code in plan.catalogue.stock_codes}
+    written = 0
+    for quarter in quarters:
+        values = figures[quarter]
+        findings = check_quarter(
+            QuarterInput(town, quarter, quarter.last_day + dt.timedelta(days=5), plan, values, dict(history), bases=bases)
+        )
+        history[quarter] = values
+        explanations = {f.indicator: EXPLANATION for f in findings if f.needs_explanation and f.indicator}
+        when = dt.datetime.combine(quarter.last_day + dt.timedelta(days=10), dt.time(10), dt.UTC)
+        data = assemble_return(
+            town, quarter, plan, history, explanations, findings, _profile(town), when, signed=True, bases=bases
+        )
+        write_return_files(data, out / town, identity=identity, kinds=kinds)  # type: ignore[arg-type]
+        written += len(kinds)
     return written
 
 
@@ -93,8 +126,18 @@ def _profile(town: str) -> dict[str, str]:
     }
 
 
-def generate_demo_set(folder: Path, with_pdf: bool = False, workers: int | None = None) -> DemoSet:
-    """Write folder/city (root), folder/identities (33 .p12) and folder/returns/<town>/ (signed returns)."""
+def generate_demo_set(
+    folder: Path,
+    with_pdf: bool = False,
+    workers: int | None = None,
+    sample: Plan | None = None,
+    today: dt.date | None = None,
+) -> DemoSet:
+    """Write folder/city (root), folder/identities (33 .p12) and folder/returns/<town>/ (signed returns).
+
+    With `sample` (the sample plan), also the returns of its quarters ended by `today`."""
+    today = today or dt.date.today()
+    sample_quarters = tuple(q for q in sample.quarters if q.last_day < today) if sample is not None else ()
     city, identities, returns = folder / "city", folder / "identities", folder / "returns"
     create_city_root(city, ROOT_PASSPHRASE)
     jobs = []
@@ -108,11 +151,17 @@ def generate_demo_set(folder: Path, with_pdf: bool = False, workers: int | None 
             not_before=dt.datetime(2020, 12, 1, tzinfo=dt.UTC),
             days=365 * 8,
         )
-        jobs.append((town, path, returns, with_pdf))
+        jobs.append((town, path, returns, with_pdf, sample, sample_quarters))
     (folder / "说明.txt").write_text(
         "演示数据：city/city_root.pem 是受信任的根证书；根证书口令 demo-city-root；各镇街证书口令 demo-town-pass。\n"
         f"缺报：{'、'.join(f'{t}{q.label}' for t, q in sorted(MISSING, key=lambda m: (m[1], m[0])))}；"
-        f"重报：{RESUBMITTED[0]}{RESUBMITTED[1].label}（第2版）。\n",
+        f"重报：{RESUBMITTED[0]}{RESUBMITTED[1].label}（第2版）。\n"
+        + (
+            f"{'、'.join(q.label for q in sample_quarters)}的季报按示例规划（非正式目标）填报，"
+            "核验、汇总时须用 --plan 指定同一文件夹中的示例规划文件。\n"
+            if sample_quarters
+            else ""
+        ),
         encoding="utf-8",
     )
     workers = workers or min(os.cpu_count() or 1, 8)

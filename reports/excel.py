@@ -23,7 +23,6 @@ from reports.payload import MANIFEST_PROPERTY, PAYLOAD_PROPERTY, SIGNATURE_PROPE
 from reports.returns import (
     DRAFT_MARK,
     FORM_AUTHORITY,
-    FORM_NUMBER,
     FORM_TITLE,
     SIGN_HERE,
     ReturnData,
@@ -200,7 +199,7 @@ def form_spec(data: ReturnData) -> SheetSpec:
     put(1, 1, FORM_TITLE + ("（未签名 草稿）" if not data.signed else ""), "title")
     heights[1] = 30
     right = (
-        (2, f"表　　号：{FORM_NUMBER}"),
+        (2, f"表　　号：{data.form_number}"),
         (3, f"制表机关：{FORM_AUTHORITY}"),
         (4, f"批准文号：{data.approval_text}"),
         (5, f"有效期至：{data.valid_until_text}　　计量单位：见各栏"),
@@ -311,7 +310,7 @@ def form_spec(data: ReturnData) -> SheetSpec:
         rows,
         header_text,
         "第 &P 页，共 &N 页",
-        footer_left=f"{FORM_NUMBER}　{data.town} {data.quarter.label}　第 {data.revision} 版",
+        footer_left=f"{data.form_number}　{data.town} {data.quarter.label}　第 {data.revision} 版",
         row_breaks=row_breaks,
         print_area=f"A1:{last}{last_row}",
         heights=heights,

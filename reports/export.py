@@ -67,7 +67,7 @@ def prepare_return(
     town = store.require_town()
     values = store.figures(quarter)
     findings = store.check(quarter)
-    blockers = submission_blockers(findings, values)
+    blockers = submission_blockers(findings, values, store.catalogue_for(quarter))
     today = store.today()
     if quarter.last_day >= today and not preview:
         ends = f"{quarter.last_day:%Y-%m-%d}"

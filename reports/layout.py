@@ -3,5 +3,5 @@
 FORM_SHEET = "季报"
 DATA_SHEET = "数据"
 HEADER_ROW = 6
-FIRST_FIGURE_ROW = 7  # the nine figures follow in the order of core.indicators.INDICATORS
+FIRST_FIGURE_ROW = 7  # the figures of the return's plan follow in its order (ReturnData.figures)
 QUARTER_COLUMN = "C"

@@ -6,27 +6,36 @@ lines, each warning with its 说明 and the people and phone of the sign-off. Th
 the return from the payload alone and compares what the workbook and the PDF show with it.
 The keys of the first format (town, quarter, plan, revision, generated_at, figures, explanations)
 are kept with the same meaning.
+
+Since town-returns/3 the payload names its plan by `plan_id` and `plan_hash` (the package's content
+hash); the reader takes the indicator list, the 表号 and the targets from the plan of that hash among the
+plans the city trusts, never from the payload. A town-returns/2 payload (before plans were packages)
+is read under the built-in 2021–2025 plan.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
 from core.errors import DomainError
-from core.indicators import INDICATOR_CODES, is_known_code
-from core.plans import check_town
+from core.indicators import SHIPPED, Catalogue
+from core.plans import Plan, check_town, rate_target
 from core.progress import ROUND_DOWN, ROUND_HALF_UP
 from core.quarters import Quarter
 from reports.returns import FORM_AUTHORITY, FORM_NUMBER, FORM_TITLE, FigureLine, NoteLine, RateLine, ReturnData
 
-FORMAT = "town-returns/2"
+FORMAT = "town-returns/3"
+PLANLESS_FORMAT = "town-returns/2"  # before the payload named its plan package
 OLD_FORMAT = "town-returns/1"
+# The reason a return is refused when its plan is not one the city issued, or its targets are not the plan's.
+PLAN_MISMATCH = "规划目标与市局下发的不一致"
 # Where a workbook keeps the payload, the manifest of its parts and the CMS signature (custom
 # document properties survive openpyxl and LibreOffice re-saves; see STACK.md).
 PAYLOAD_PROPERTY = "town_returns_payload"
@@ -49,6 +58,10 @@ class PayloadError(DomainError):
     pass
 
 
+class PlanNotIssued(PayloadError):
+    """The return names a plan the city did not issue, or prints targets other than its plan's."""
+
+
 @dataclass(frozen=True)
 class Payload:
     town: str
@@ -60,6 +73,9 @@ class Payload:
     explanations: dict[str, str]
     plan_hash: str | None = None
     body: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # the trusted plan the payload's plan_hash names (None: no plan); its catalogue lays the return out
+    trusted_plan: Plan | None = field(default=None, compare=False, repr=False)
+    catalogue: Catalogue = field(default=SHIPPED, compare=False, repr=False)
 
     def to_bytes(self) -> bytes:
         return canonical(self.body)
@@ -124,6 +140,9 @@ class Payload:
             plan_hash=self.plan_hash,
             rounding=b.get(ROUNDING_KEY, ROUND_HALF_UP),
             bases=dict(b[BASES_KEY]) if BASES_KEY in b else None,
+            plan_id=b.get("plan_id") or "",
+            form_number=b["header"]["form_number"],
+            catalogue=self.catalogue,
         )
 
 
@@ -182,6 +201,7 @@ def body_of(data: ReturnData) -> dict[str, Any]:
         "town": data.town,
         "quarter": data.quarter.code,
         "plan": data.plan_name,
+        "plan_id": data.plan_id or None,
         "plan_hash": data.plan_hash,
         "revision": data.revision,
         "generated_at": data.generated_at.isoformat(timespec="seconds"),
@@ -189,7 +209,7 @@ def body_of(data: ReturnData) -> dict[str, Any]:
         "explanations": dict(data.explanations),
         "header": {
             "title": FORM_TITLE,
-            "form_number": FORM_NUMBER,
+            "form_number": data.form_number,
             "authority": FORM_AUTHORITY,
             "unit_name": profile.get("unit_name") or data.town,
             "quarter_label": data.quarter.label,
@@ -253,6 +273,7 @@ def payload_of(data: ReturnData) -> Payload:
         dict(data.explanations),
         data.plan_hash,
         body,
+        catalogue=data.catalogue,
     )
 
 
@@ -260,19 +281,91 @@ def _int_or_none(value: object) -> bool:
     return value is None or (type(value) is int and value >= 0)
 
 
+@functools.cache
+def builtin_plan() -> Plan:
+    """The 2021–2025 plan built into the app: always trusted, and the plan of every town-returns/2 return."""
+    from core.plan_package import shipped_package
+
+    return shipped_package().to_plan()
+
+
+def resolve_plan(body: Mapping[str, Any], plans: Sequence[Plan]) -> Plan | None:
+    """The trusted plan a payload names, or PlanNotIssued; None for a return made under no plan."""
+    if body["format"] == PLANLESS_FORMAT:
+        return None if body["plan_hash"] is None else builtin_plan()
+    wanted = body["plan_hash"]
+    if wanted is None:
+        if body["plan_id"] is not None or body["plan"] is not None:
+            raise ValueError("plan without hash")
+        return None
+    if not isinstance(wanted, str) or not isinstance(body["plan_id"], str):
+        raise ValueError("plan_hash")
+    for plan in (builtin_plan(), *plans):
+        if plan.content_hash and plan.content_hash == wanted:
+            if plan.plan_id != body["plan_id"]:
+                raise ValueError("plan_id")
+            return plan
+    name = body["plan"] if isinstance(body["plan"], str) else "（未写明）"
+    raise PlanNotIssued(
+        f"{PLAN_MISMATCH}：季报所依据的规划“{name}”（编号 {body['plan_id']}）不是市局下发并受信任的规划"
+        "（核验、汇总时请用 --plan 指定市局下发的规划文件，或在市局数据库中导入该规划）"
+    )
+
+
+def _plan_problem(payload: Payload, plan: Plan | None) -> str:
+    """Where the return's plan, targets or 表号 differ from the trusted plan's; empty when they agree."""
+    body = payload.body
+    in_plan = plan is not None and plan.contains(payload.quarter)
+    if plan is not None and not in_plan:
+        return f"{payload.quarter.label}不在规划“{plan.name}”的规划期内"
+    if in_plan and plan is not None and body["plan"] != plan.name:
+        return f"规划名称为“{body['plan']}”，市局下发的规划为“{plan.name}”"
+    if not in_plan and body["plan"] is not None:
+        return f"季报写明规划“{body['plan']}”，但没有写明其内容哈希"
+    catalogue = payload.catalogue
+    for line in body["lines"]:
+        indicator = catalogue.by_code[line["code"]]
+        expected = plan.targets_for(payload.town).counts.get(line["code"]) if in_plan and plan and indicator.has_plan_target else None
+        if line["target"] != expected:
+            shown = "无" if line["target"] is None else f"{line['target']:,}"
+            want = "无" if expected is None else f"{expected:,}"
+            return f"{indicator.name}目标为 {shown}，市局下发的规划为 {want}"
+        if (line["name"], line["unit"], line["is_sub"]) != (indicator.name, indicator.unit, indicator.parent is not None):
+            return f"指标“{line['name']}”的名称或单位与市局下发的规划不同"
+    for rate in body["rates"]:
+        listed = catalogue.rate_by_code[rate["code"]]
+        want_rate = rate_target(plan if in_plan else None, payload.town, rate["code"]) if in_plan else listed.default_target
+        if _fraction(rate["target"]) != want_rate or rate["name"] != listed.name:
+            return f"{listed.name}的目标与市局下发的规划不同"
+    if body["format"] != PLANLESS_FORMAT:
+        form_number = (plan.form_number or FORM_NUMBER) if in_plan and plan else FORM_NUMBER
+        if body["header"]["form_number"] != form_number:
+            return f"表号为“{body['header']['form_number']}”，市局下发的规划为“{form_number}”"
+    return ""
+
+
 def _check_body(body: dict[str, Any], payload: Payload) -> None:
     """Every field present with its type, and the parts that repeat each other agree."""
-    if not set(body_of_keys()) <= set(body) <= set(body_of_keys()) | set(OPTIONAL_KEYS):
+    planless = body["format"] == PLANLESS_FORMAT
+    keys = set(body_of_keys()) - ({"plan_id"} if planless else set())
+    if not keys <= set(body) <= keys | set(OPTIONAL_KEYS):
         raise ValueError("keys")
+    catalogue = payload.catalogue
     if ROUNDING_KEY in body and body[ROUNDING_KEY] != ROUND_DOWN:
         raise ValueError("rounding")
     bases = body.get(BASES_KEY, {})
-    if not isinstance(bases, dict) or not all(k in INDICATOR_CODES and _int_or_none(v) and v is not None for k, v in bases.items()):
+    if not isinstance(bases, dict) or not all(
+        k in catalogue.stock_codes and _int_or_none(v) and v is not None for k, v in bases.items()
+    ):
         raise ValueError("bases")
     header = body["header"]
+    if not isinstance(header, dict) or not isinstance(header.get("form_number"), str):
+        raise ValueError("header")
+    if planless and header["form_number"] != FORM_NUMBER:
+        raise ValueError("form_number")
     expected_header = {
         "title": FORM_TITLE,
-        "form_number": FORM_NUMBER,
+        "form_number": header["form_number"],
         "authority": FORM_AUTHORITY,
         "unit_name": header.get("unit_name"),
         "quarter_label": payload.quarter.label,
@@ -291,8 +384,10 @@ def _check_body(body: dict[str, Any], payload: Payload) -> None:
     if body["plan_hash"] is not None and not isinstance(body["plan_hash"], str):
         raise ValueError("plan_hash")
     lines, rates, notes = body["lines"], body["rates"], body["notes"]
-    if [line.get("code") for line in lines] != list(INDICATOR_CODES):
+    if [line.get("code") for line in lines] != list(catalogue.indicator_codes):
         raise ValueError("lines")
+    if [rate.get("code") for rate in rates] != list(catalogue.rate_codes):
+        raise ValueError("rate codes")
     for line in lines:
         if not all(_int_or_none(line[k]) for k in ("ytd", "cumulative", "target")) or type(line["quarter"]) is not int:
             raise ValueError("line values")
@@ -322,6 +417,9 @@ def _check_body(body: dict[str, Any], payload: Payload) -> None:
         if printed_rate(rate, data.rounding) != raw["printed"]:
             raise ValueError("printed rate")
     rebuilt = body_of(data)
+    if planless:
+        rebuilt["format"] = PLANLESS_FORMAT
+        del rebuilt["plan_id"]
     if not approval:  # written before the payload carried 批准文号 and 有效期至: both blank
         rebuilt["header"] = {k: v for k, v in rebuilt["header"].items() if k not in APPROVAL_KEYS}
     if canonical(rebuilt) != canonical(body):
@@ -334,6 +432,7 @@ def body_of_keys() -> tuple[str, ...]:
         "town",
         "quarter",
         "plan",
+        "plan_id",
         "plan_hash",
         "revision",
         "generated_at",
@@ -349,26 +448,32 @@ def body_of_keys() -> tuple[str, ...]:
     )
 
 
-def parse_payload(raw: bytes) -> Payload:
+def parse_payload(raw: bytes, plans: Sequence[Plan] = ()) -> Payload:
+    """The payload, read under the plan it names among the built-in plan and `plans` (the city's).
+
+    PlanNotIssued when that plan is not one of them or the return's targets are not the plan's.
+    """
     try:
         body: Any = json.loads(raw.decode("utf-8"))
         if isinstance(body, dict) and body.get("format") == OLD_FORMAT:
             raise PayloadError("旧版软件生成的季报（签名数据不含完整表格内容），请用新版软件重新导出")
-        if not isinstance(body, dict) or body.get("format") != FORMAT:
+        if not isinstance(body, dict) or body.get("format") not in (FORMAT, PLANLESS_FORMAT):
             raise ValueError("format")
         if canonical(body) != raw:
             # one spelling only: no duplicated keys (which JSON readers resolve differently), no padding
             raise ValueError("not canonical")
+        plan = resolve_plan(body, plans)
+        catalogue = plan.catalogue if plan is not None else SHIPPED
         figures = body["figures"]
         explanations = body["explanations"]
-        if set(figures) != set(INDICATOR_CODES) or not all(type(v) is int and v >= 0 for v in figures.values()):
+        if set(figures) != set(catalogue.indicator_codes) or not all(type(v) is int and v >= 0 for v in figures.values()):
             raise ValueError("figures")
-        if not all(is_known_code(k) and isinstance(v, str) for k, v in explanations.items()):
+        if not all(catalogue.is_known_code(k) and isinstance(v, str) for k, v in explanations.items()):
             raise ValueError("explanations")
         revision = body["revision"]
         if type(revision) is not int or revision < 1:
             raise ValueError("revision")
-        plan = body.get("plan")
+        plan_name = body.get("plan")
         town = check_town(str(body["town"]))  # a name from the payload never reaches a path unchecked
         if town != body["town"]:
             raise ValueError("town")
@@ -379,15 +484,20 @@ def parse_payload(raw: bytes) -> Payload:
         payload = Payload(
             town,
             Quarter.parse(body["quarter"]),
-            plan if isinstance(plan, str) else None,
+            plan_name if isinstance(plan_name, str) else None,
             revision,
             generated_at,
             figures,
             explanations,
             body.get("plan_hash"),
             body,
+            trusted_plan=plan,
+            catalogue=catalogue,
         )
         _check_body(body, payload)
+        problem = _plan_problem(payload, plan)
+        if problem:
+            raise PlanNotIssued(f"{PLAN_MISMATCH}：{problem}")
         return payload
     except PayloadError:
         raise

@@ -28,10 +28,8 @@ from core.resources import resource_path
 from reports.returns import (
     DRAFT_MARK,
     FORM_AUTHORITY,
-    FORM_NUMBER,
     FORM_TITLE,
     SIGN_HERE,
-    STOCK_CODES,
     ReturnData,
     notes_reference,
 )
@@ -98,7 +96,7 @@ def _draft_marks(canvas: Canvas, data: ReturnData, size: tuple[float, float]) ->
     canvas.saveState()
     canvas.setFont(FONT, 8)
     canvas.setFillColor(colors.HexColor("#555555"))
-    canvas.drawString(15 * mm, 18, f"{FORM_NUMBER}　{data.town} {data.quarter.label}　第 {data.revision} 版")
+    canvas.drawString(15 * mm, 18, f"{data.form_number}　{data.town} {data.quarter.label}　第 {data.revision} 版")
     canvas.drawCentredString(width / 2, 18, f"第 {canvas.getPageNumber()} 页")
     if not data.signed:
         canvas.setFillColor(colors.HexColor("#c62828"))
@@ -143,7 +141,7 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
         [
             [
                 Paragraph(f"填报单位（盖章）：{data.profile.get('unit_name') or data.town}", paragraph_style(9)),
-                Paragraph(f"表　　号：{FORM_NUMBER}", paragraph_style(8, TA_RIGHT)),
+                Paragraph(f"表　　号：{data.form_number}", paragraph_style(8, TA_RIGHT)),
                 Paragraph(f"制表机关：{FORM_AUTHORITY}", paragraph_style(8, TA_RIGHT)),
             ],
             [
@@ -323,7 +321,7 @@ def write_summary_pdf(data: ReturnData, path: Path) -> None:
         canvas.setFillColor(colors.black)
         canvas.drawString(margin, y + 1.5 * mm, line.name[:16])
         canvas.setFont(FONT, 8)
-        if line.code in STOCK_CODES and data.bases is not None:
+        if line.code in data.stock_codes and data.bases is not None:
             base = data.bases.get(line.code)
             canvas.setFont(FONT, 7)
             detail = f"季末 {_count(line.quarter)} / 基期 {_count(base) if base is not None else '未录入'}"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 
-from core.indicators import BY_CODE, INDICATORS, RATES, Kind, display_name
+from core.indicators import SHIPPED, Catalogue, Kind
 from core.plans import Plan
 from core.progress import BEHIND, ROUND_DOWN, SEVERELY_BEHIND, History, compute_progress, percent, rate_text
 from core.quarters import Quarter
@@ -23,7 +23,7 @@ DRAFT_MARK = "未签名 草稿"
 # by hand, never an invented document number.
 BLANK_FIELD = "＿＿＿＿＿＿＿＿"
 SIGN_HERE = "签字：＿＿＿＿＿＿"
-STOCK_CODES = tuple(i.code for i in INDICATORS if i.kind is Kind.STOCK)
+STOCK_CODES = SHIPPED.stock_codes  # the shipped list's; a return reads its own plan's (ReturnData.stock_codes)
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,13 @@ class ReturnData:
     # stock code -> 基期数 the pace was measured from; {} when none was entered; None on returns signed
     # before bases existed (they print no 基期数 line)
     bases: dict[str, int] | None = None
+    plan_id: str = ""  # the plan package's id; empty on returns signed before payloads named it
+    form_number: str = FORM_NUMBER  # 表号, from the plan
+    catalogue: Catalogue = SHIPPED  # the indicator list of the plan the return was made under
+
+    @property
+    def stock_codes(self) -> tuple[str, ...]:
+        return self.catalogue.stock_codes
 
     @property
     def quarter_header(self) -> str:
@@ -100,12 +107,12 @@ class ReturnData:
         """The 基期数 line printed under the plan's name: what the card stock's pace is measured from."""
         if self.bases is None or self.plan_name is None:
             return ""
-        stocks = [line for line in self.figures if line.code in STOCK_CODES and line.target is not None]
+        stocks = [line for line in self.figures if line.code in self.stock_codes and line.target is not None]
         parts = []
         for line in stocks:
             base = self.bases.get(line.code)
             shown = f"{base:,} {line.unit}" if base is not None else "未录入（完成率按季末数 ÷ 目标，不判断进度）"
-            parts.append(f"{BY_CODE[line.code].short_name}基期数：{shown}")
+            parts.append(f"{self.catalogue.by_code[line.code].short_name}基期数：{shown}")
         return "；".join(parts)
 
     def percent(self, value: Fraction | None) -> str:
@@ -148,9 +155,11 @@ def assemble_return(
 ) -> ReturnData:
     """Everything a return shows, computed once from the town's figures and findings."""
     progress = compute_progress(plan, town, quarter, history, bases)
+    catalogue = progress.catalogue
+    display_name = catalogue.display_name
     values = history.get(quarter, {})
     figures = []
-    for indicator in INDICATORS:
+    for indicator in catalogue.indicators:
         item = progress.indicators[indicator.code]
         value = values.get(indicator.code)
         if value is None:
@@ -171,7 +180,7 @@ def assemble_return(
             )
         )
     rates = []
-    for rate in RATES:
+    for rate in catalogue.rates:
         qtr, ytd = progress.rates_quarter[rate.code], progress.rates_ytd[rate.code]
         rates.append(
             RateLine(
@@ -204,8 +213,8 @@ def assemble_return(
             attention.append(
                 f"{display_name(line.code)}{line.status}：完成率 {percent(line.completion)}，"
                 f"时间进度 {percent(progress.time_progress)}，距目标还差 "
-                f"{(line.target or 0) - (line.quarter if line.code in STOCK_CODES else line.cumulative or 0):,} "
-                f"{BY_CODE[line.code].unit}"
+                f"{(line.target or 0) - (line.quarter if line.code in catalogue.stock_codes else line.cumulative or 0):,} "
+                f"{catalogue.by_code[line.code].unit}"
             )
     for rate_line in rates:
         if rate_line.met is False:
@@ -214,6 +223,7 @@ def assemble_return(
         if finding.rule in ("card_holders_decreased", "flow_spike"):
             attention.append(finding.statement)
     in_plan = plan is not None and plan.contains(quarter)
+    package_plan = as_package(plan) if plan and in_plan else None
     return ReturnData(
         town,
         quarter,
@@ -229,8 +239,11 @@ def assemble_return(
         signed,
         approval_number=plan.approval_number if plan and in_plan else "",
         valid_until=plan.valid_until if plan and in_plan else "",
-        plan_hash=plan_hash(plan) if plan and in_plan else None,
-        bases={code: v for code, v in (bases or {}).items() if code in STOCK_CODES} if in_plan else {},
+        plan_hash=package_plan.content_hash or plan_hash(package_plan) if package_plan else None,
+        bases={code: v for code, v in (bases or {}).items() if code in catalogue.stock_codes} if in_plan else {},
+        plan_id=package_plan.plan_id if package_plan else "",
+        form_number=(plan.form_number or FORM_NUMBER) if plan and in_plan else FORM_NUMBER,
+        catalogue=catalogue,
     )
 
 
@@ -243,7 +256,8 @@ def notes_reference(data: ReturnData) -> str:
 
 
 def plan_hash(plan: Plan) -> str:
-    """SHA-256 of the plan's content (name, period, every town's targets), so a return names the exact plan."""
+    """SHA-256 of a plan not made from a package (name, period, every town's targets): what returns signed
+    before plans were packages name it by; a package's plan is named by its content hash."""
     rows = [
         [t.town, sorted(t.counts.items()), sorted((k, f"{v.numerator}/{v.denominator}") for k, v in t.rates.items())]
         + ([sorted(t.bases.items())] if t.bases else [])  # a plan without bases keeps the hash it always had
@@ -252,3 +266,12 @@ def plan_hash(plan: Plan) -> str:
     body = json.dumps([plan.name, plan.first.code, plan.last.code, rows], ensure_ascii=False, sort_keys=True)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
+
+def as_package(plan: Plan) -> Plan:
+    """The plan as the package the city knows it by: the annex read from its CSV is the built-in plan."""
+    if plan.content_hash:
+        return plan
+    from core.plan_package import shipped_package
+
+    builtin = shipped_package().to_plan()
+    return builtin if plan_hash(plan) == plan_hash(builtin) else plan

@@ -14,6 +14,7 @@ import io
 import os
 import stat
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from core.errors import DomainError
+from core.plans import Plan
 from reports.files import printable
 from reports.layout import DATA_SHEET, FORM_SHEET
 from reports.payload import (
@@ -33,6 +35,7 @@ from reports.payload import (
     SIGNATURE_PROPERTY,
     Payload,
     PayloadError,
+    PlanNotIssued,
     parse_payload,
 )
 from reports.safe_zip import UnsafeFile, check_xlsx
@@ -157,7 +160,11 @@ class Verifier:
         roots: list[x509.Certificate],
         now: dt.datetime | None = None,
         revocations: Revocations | None = None,
+        plans: Sequence[Plan] = (),
     ):
+        """`plans`: the plans the city issued (its .plan files or its database's); the built-in
+        2021–2025 plan is always trusted. A return under any other plan is refused."""
+        self.plans = tuple(plans)
         self.root_certs = list(roots)
         self.roots = [asn1_x509.Certificate.load(r.public_bytes(serialization.Encoding.DER)) for r in roots]
         self.now = now
@@ -268,7 +275,9 @@ class Verifier:
         if manifest["payload_sha256"] != hashlib.sha256(raw).hexdigest():
             raise Invalid("签名数据在签名后被改动，与签名不符", signed_at=signer.signing_time)
         try:
-            payload = parse_payload(raw)
+            payload = parse_payload(raw, self.plans)
+        except PlanNotIssued as exc:
+            raise Invalid(exc.message, signed_at=signer.signing_time) from exc
         except PayloadError as exc:
             raise Invalid(f"签名数据已损坏：{exc.message}", signed_at=signer.signing_time) from exc
         self._judge(self._trusted(signer), certificate, signer.signing_time, payload)
@@ -310,7 +319,9 @@ class Verifier:
             raise Invalid("文件中有多个签名，不是本系统生成的季报")
         signature = signatures[0]
         try:
-            payload = parse_payload(_attachment(reader))
+            payload = parse_payload(_attachment(reader), self.plans)
+        except PlanNotIssued as exc:
+            raise Invalid(exc.message) from exc
         except PayloadError as exc:
             raise Invalid(f"签名数据已损坏：{exc.message}") from exc
         signing_time = signature.self_reported_timestamp

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError, TownError
-from core.indicators import BY_CODE, RATES, SHIPPED, Catalogue, is_known_code
+from core.indicators import BY_CODE, RATES, SHIPPED, Catalogue
 from core.plan_package import PlanPackage
 from core.plans import TOWNS, Plan, check_town, refuse_base_of_a_flow, refuse_base_the_plan_gives
 from core.quarters import Quarter
@@ -430,11 +430,12 @@ class Store:
         (another window, the command line), nothing is saved and FiguresChangedElsewhere says which.
         """
         explanations = explanations or {}
+        catalogue = self.catalogue_for(quarter)
         for code in values:
-            if code not in BY_CODE:
+            if code not in catalogue.by_code:
                 raise DomainError(f"未知指标代码“{code}”")
         for code in explanations:
-            if not is_known_code(code):
+            if not catalogue.is_known_code(code):
                 raise DomainError(f"未知指标代码“{code}”")
         town = self.require_town()
         with self._writing() as session:

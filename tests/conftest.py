@@ -1,19 +1,13 @@
 import os
-import sys
-from datetime import date
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+# The window fixtures and the dialog guard live in tests/helpers.py and tests/dialogs.py.
+pytest_plugins = ("tests.helpers", "tests.dialogs")
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.pop("TOWN_RETURNS_DB", None)
-
-from core.quarters import Quarter  # noqa: E402
-from storage.store import Store  # noqa: E402
-
-TODAY = date(2026, 11, 28)
 
 
 @pytest.fixture(autouse=True)
@@ -32,36 +26,10 @@ def db_path(tmp_path) -> Path:
 
 @pytest.fixture
 def store(db_path):
+    from storage.store import Store
+    from tests.helpers import TODAY
+
     s = Store(db_path, today=lambda: TODAY)
     s.bind_town("莞城")
     yield s
     s.close()
-
-
-FULL_QUARTER = {
-    "card_holders": 160_000,
-    "yuecai_certified": 8,
-    "nanyue_trained": 70,
-    "mediation_cases": 50,
-    "mediation_success": 40,
-    "arbitration_due": 25,
-    "arbitration_closed": 25,
-    "inspection_cases": 12,
-    "inspection_closed": 12,
-}
-
-
-PLAN_START = Quarter(2021, 1)
-
-
-def on_pace_history(first: Quarter = PLAN_START, last: Quarter | None = None) -> dict:
-    """Figures for 莞城 that keep every planned indicator on pace and every rate above target."""
-    last = last or Quarter(2024, 3)
-    history = {}
-    q = first
-    n = 0
-    while q <= last:
-        n += 1
-        history[q] = dict(FULL_QUARTER, card_holders=150_000 + 1_000 * n)
-        q = q.next()
-    return history

@@ -6,10 +6,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 import gui.main_window as main_window_module
 from core.quarters import Quarter
-from gui.app import make_application
-from gui.main_window import MainWindow, Unsaved
+from gui.main_window import MainWindow
 from storage.store import Profile
-from tests.conftest import FULL_QUARTER
 
 Q = Quarter(2024, 3)
 ORDER = (
@@ -23,29 +21,6 @@ ORDER = (
     "inspection_cases",
     "inspection_closed",
 )
-
-
-@pytest.fixture(autouse=True)
-def _never_block_on_a_modal_question(monkeypatch):
-    monkeypatch.setattr(main_window_module, "ask_unsaved", lambda parent, what: Unsaved.DISCARD)
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: None)
-
-
-@pytest.fixture
-def app(qapp):
-    return make_application()
-
-
-@pytest.fixture
-def window(app, qtbot, store):
-    store.set_profile(Profile(unit_name="莞城街道人社分局", preparer="李四"))
-    store.save_quarter(Q.previous(), dict(FULL_QUARTER, card_holders=150_000))
-    win = MainWindow(store, initial_quarter=Q)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
 
 
 def type_figures_with_enter(qtbot, window, figures):
@@ -158,7 +133,7 @@ def test_first_start_preselects_no_town_and_asks_before_binding(app, qtbot, db_p
         dialog.fields["head"].setText("张三")
         qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
 
-    QTimer.singleShot(100, fill_dialog)
+    QTimer.singleShot(0, fill_dialog)
     session = open_session(db_path)
     assert session is not None
     try:
@@ -178,7 +153,7 @@ def test_first_start_preselects_no_town_and_asks_before_binding(app, qtbot, db_p
 
 @pytest.fixture
 def ready_store(store):
-    from tests.conftest import on_pace_history
+    from tests.helpers import on_pace_history
 
     store.set_profile(Profile(unit_name="东莞市人力资源和社会保障局莞城分局", preparer="李四"))
     for quarter, values in on_pace_history(last=Q).items():
@@ -187,11 +162,12 @@ def ready_store(store):
 
 
 def test_the_first_export_asks_for_the_sign_off_names_and_offers_the_folder(
-    app, qtbot, ready_store, tmp_path, monkeypatch
+    app, qtbot, ready_store, tmp_path, monkeypatch, dialogs
 ):
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QDialogButtonBox
 
+    dialogs.expect("只能导出“未签名 草稿”", answer=QMessageBox.StandardButton.Yes)
     warned, opened = [], []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: warned.append(text))
     monkeypatch.setattr(main_window_module, "open_folder", lambda folder: opened.append(folder))
@@ -206,7 +182,7 @@ def test_the_first_export_asks_for_the_sign_off_names_and_offers_the_folder(
         ok = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Ok)
         qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
 
-    QTimer.singleShot(100, fill_profile)
+    QTimer.singleShot(0, fill_profile)
     out = tmp_path / "returns"
     task = win.export_return(folder=out)
     assert warned and "单位负责人、统计负责人" in warned[0]
@@ -274,7 +250,7 @@ def test_the_window_never_opens_larger_than_the_screen_and_remembers_its_splitte
     assert again.form.explain_edits["card_holders"].minimumWidth() >= 240
 
 
-def test_the_file_menu_reaches_what_the_command_line_does(window, qtbot, store, tmp_path, monkeypatch):
+def test_the_file_menu_reaches_what_the_command_line_does(window, qtbot, store, tmp_path, monkeypatch, dialogs):
     import shutil
 
     from PySide6.QtWidgets import QFileDialog
@@ -291,10 +267,8 @@ def test_the_file_menu_reaches_what_the_command_line_does(window, qtbot, store, 
     plan_file = tmp_path / "指标任务分解_2026_2030.csv"
     shutil.copy(resource_path("plans", "targets_2021_2025.csv"), plan_file)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(plan_file), ""))
-    refused = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: refused.append(text))
+    dialogs.expect("还没有市局根证书")  # refused: this database has no city root to check a signature against
     window.plan_action.trigger()
-    assert len(refused) == 1 and "市局根证书" in refused[0]
     assert [p.first.code for p in store.plans()] == ["2021Q1"]
 
     # 备份… then 从备份恢复…: figures saved after the backup are gone again.
@@ -307,6 +281,7 @@ def test_the_file_menu_reaches_what_the_command_line_does(window, qtbot, store, 
     field(window, "yuecai_certified").setText("12")
     assert window.save()
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(backup), ""))
+    dialogs.expect("替换当前数据库", answer=QMessageBox.StandardButton.Yes)
     window.restore_action.trigger()
     assert "已从 备份.sqlite3 恢复" in shown[-1]
     assert window.store.figures(Q)["yuecai_certified"] == 9

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from cli import main
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 @pytest.fixture
@@ -22,6 +22,7 @@ def run(capsys, *args):
     return code, out, err
 
 
+@pytest.mark.slow
 def test_the_real_command_line_runs(tmp_path):
     db = tmp_path / "real.sqlite3"
     done = subprocess.run(

@@ -15,13 +15,14 @@ from core.quarters import Quarter
 from reports.identity import open_identity
 from tests.test_city import PASS, PLAN, single_town_identity, write_returns
 
-ROOT = Path(__file__).resolve().parent.parent
+# Every test here starts fresh interpreters that import the whole library stack.
+pytestmark = pytest.mark.slow
+
 LIBRARIES = ("sqlalchemy", "alembic", "openpyxl", "reportlab", "pyhanko", "cryptography", "PySide6", "pypdfium2")
 DATABASE = ("sqlalchemy", "alembic", "storage.store", "storage.models")
 
 PROBE = """
 import json, sys
-sys.path.insert(0, {root!r})
 from cli import main
 try:
     code = main({argv!r})
@@ -36,7 +37,7 @@ def loaded(argv: list[str], tmp_path: Path, db: Path | None = None) -> tuple[int
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "QT_QPA_PLATFORM": "offscreen"}
     env["TOWN_RETURNS_DB"] = str(db or tmp_path / "no-database-here.sqlite3")
     done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(root=str(ROOT), argv=argv)],
+        [sys.executable, "-c", PROBE.format(argv=argv)],
         capture_output=True,
         text=True,
         env=env,

@@ -13,7 +13,7 @@ from reports.excel import DATA_SHEET, FIGURE_COLUMNS, FORM_SHEET, figure_row, ra
 from reports.export import ExportRefused, export_return, prepare_return
 from reports.files import OutputExists, write_atomically
 from storage.store import Profile
-from tests.conftest import FULL_QUARTER, on_pace_history
+from tests.helpers import FULL_QUARTER, on_pace_history
 
 Q = Quarter(2024, 3)
 NOW = datetime(2024, 10, 10, 9, 30, tzinfo=UTC)

@@ -25,7 +25,7 @@ from pypdf import PdfReader
 from cli import main as cli_main
 from core.quarters import Quarter
 from reports.excel import build_workbook, figure_row, form_spec, sign_workbook
-from reports.export import open_town_identity, prepare_return, write_return_files
+from reports.export import ExportRefused, open_town_identity, prepare_return, write_return_files
 from reports.identity import (
     IdentityError,
     check_identity,
@@ -51,7 +51,7 @@ from reports.returns import NoteLine
 from reports.signing import sign_payload, sign_pdf
 from reports.verify import Verifier, load_crls
 from storage.store import Store
-from tests.conftest import TODAY, on_pace_history
+from tests.helpers import TODAY, on_pace_history
 
 Q = Quarter(2024, 3)
 ROOT_PASS = b"city-root-pass"
@@ -540,7 +540,7 @@ def test_export_date_is_injectable(tmp_path):
     store.bind_town("莞城")
     for quarter, values in on_pace_history(last=Q).items():
         store.save_quarter(quarter, values)
-    with pytest.raises(Exception, match="尚未结束"):
+    with pytest.raises(ExportRefused, match="尚未结束"):
         prepare_return(store, Q)
     assert prepare_return(store, Q, preview=True).quarter == Q  # a draft can still be previewed and printed
     store._today = lambda: dt.date(2024, 10, 1)
@@ -636,6 +636,7 @@ def test_the_city_window_takes_a_crl(pki, genuine, tmp_path, qtbot):
 
 def town_p12(root_p12: Path, town="莞城", *, with_root=True, eku=None, start=None, days=365) -> bytes:
     root_key, root_cert, _ = pkcs12.load_key_and_certificates(root_p12.read_bytes(), ROOT_PASS)
+    assert isinstance(root_key, ec.EllipticCurvePrivateKey) and root_cert is not None
     key = ec.generate_private_key(ec.SECP256R1())
     start = start or dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     builder = (

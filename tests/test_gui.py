@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,37 +14,13 @@ from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
 import gui.main_window as main_window_module
 from cli import main as cli_main
 from core.quarters import Quarter
-from gui.app import make_application, open_session
+from gui.app import open_session
 from gui.instance_lock import AlreadyOpen, acquire_instance_lock
 from gui.main_window import MainWindow, Unsaved
 from storage.store import Profile, Store
-from tests.conftest import FULL_QUARTER, ROOT, TODAY
+from tests.helpers import FULL_QUARTER, TODAY
 
 Q = Quarter(2024, 3)
-
-
-@pytest.fixture(autouse=True)
-def _never_block_on_a_modal_question(monkeypatch):
-    """A modal question left open (unsaved edits at teardown, 导出草稿？) would wait for a click for ever."""
-    monkeypatch.setattr(main_window_module, "ask_unsaved", lambda parent, what: Unsaved.DISCARD)
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
-    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: None)
-
-
-@pytest.fixture
-def app(qapp):
-    return make_application()
-
-
-@pytest.fixture
-def window(app, qtbot, store):
-    store.set_profile(Profile(unit_name="莞城街道人社分局", preparer="李四"))
-    store.save_quarter(Q.previous(), dict(FULL_QUARTER, card_holders=150_000))
-    win = MainWindow(store, initial_quarter=Q)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
 
 
 @pytest.fixture
@@ -67,7 +42,8 @@ def commit_text(widget, text):
     QApplication.sendEvent(widget, event)
 
 
-def test_first_run_binds_the_town_and_records_the_profile(app, qtbot, db_path):
+def test_first_run_binds_the_town_and_records_the_profile(app, qtbot, db_path, dialogs):
+    dialogs.expect('绑定石龙后不能更改', answer=QMessageBox.StandardButton.Yes)
     def fill_dialog():
         dialog = QApplication.activeModalWidget()
         dialog.town_box.setCurrentText("石龙")
@@ -76,7 +52,7 @@ def test_first_run_binds_the_town_and_records_the_profile(app, qtbot, db_path):
         dialog.fields["phone"].setText("0769-8888")
         dialog.accept()
 
-    QTimer.singleShot(100, fill_dialog)
+    QTimer.singleShot(0, fill_dialog)
     session = open_session(db_path)
     assert session is not None
     try:
@@ -268,7 +244,6 @@ def test_history_view_shows_blanks_and_filters_the_audit(window, store):
 
 HOLD_LOCK = """
 import sys, time
-sys.path.insert(0, {root!r})
 from pathlib import Path
 from PySide6.QtCore import QCoreApplication
 from gui.instance_lock import acquire_instance_lock
@@ -279,10 +254,10 @@ time.sleep(30)
 """
 
 
-def test_a_second_copy_on_the_same_database_is_refused(app, db_path, monkeypatch):
+def test_a_second_copy_on_the_same_database_is_refused(app, qtbot, db_path, monkeypatch):
     Store(db_path).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK.format(root=str(ROOT), db=str(db_path))], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD_LOCK.format(db=str(db_path))], stdout=subprocess.PIPE, text=True
     )
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -296,14 +271,23 @@ def test_a_second_copy_on_the_same_database_is_refused(app, db_path, monkeypatch
     finally:
         holder.kill()
         holder.wait()
-    time.sleep(0.1)
-    lock = acquire_instance_lock(db_path)  # a lock left by a killed copy does not block for ever
-    lock.release()
+    # A lock left by a killed copy does not block for ever (the system frees it as the process ends).
+    locks = []
+
+    def acquired() -> bool:
+        try:
+            locks.append(acquire_instance_lock(db_path))
+        except AlreadyOpen:
+            return False
+        return True
+
+    qtbot.waitUntil(acquired, timeout=5000)
+    locks[0].release()
 
 
 @pytest.fixture
 def ready_window(app, qtbot, store):
-    from tests.conftest import on_pace_history
+    from tests.helpers import on_pace_history
 
     store.set_profile(Profile("东莞市莞城人力资源和社会保障分局", "张三", "王五", "李四", "0769-22001234"))
     for quarter, values in on_pace_history(last=Q).items():
@@ -314,7 +298,8 @@ def ready_window(app, qtbot, store):
     return win
 
 
-def test_export_runs_off_the_gui_thread_and_writes_the_three_files(ready_window, qtbot, tmp_path):
+def test_export_runs_off_the_gui_thread_and_writes_the_three_files(ready_window, qtbot, tmp_path, dialogs):
+    dialogs.expect('只能导出“未签名 草稿”', answer=QMessageBox.StandardButton.Yes)
     out = tmp_path / "returns"
     task = ready_window.export_return(folder=out)
     assert task is not None
@@ -455,7 +440,6 @@ def test_every_grid_model_passes_the_model_tester(ready_window, qtmodeltester, s
 
 SKELETON_FIRST = """
 import json, sys
-sys.path.insert(0, {root!r})
 from pathlib import Path
 from gui.app import make_application, start_session
 from storage.lock import is_held_here
@@ -496,7 +480,7 @@ def test_the_window_is_painted_before_the_database_layer_is_imported(tmp_path):
         store.bind_town("莞城")
         store.save_quarter(Quarter.latest_ended(store.today()), FULL_QUARTER)
     done = subprocess.run(
-        [sys.executable, "-c", SKELETON_FIRST.format(root=str(ROOT), db=str(db))],
+        [sys.executable, "-c", SKELETON_FIRST.format(db=str(db))],
         capture_output=True,
         text=True,
         timeout=300,
@@ -512,7 +496,8 @@ def test_the_window_is_painted_before_the_database_layer_is_imported(tmp_path):
     assert "莞城" in seen["title"] and seen["card_holders"] == f"{FULL_QUARTER['card_holders']:,}"
 
 
-def test_first_run_set_up_from_the_skeleton_window(app, qtbot, db_path):
+def test_first_run_set_up_from_the_skeleton_window(app, qtbot, db_path, dialogs):
+    dialogs.expect('绑定虎门后不能更改', answer=QMessageBox.StandardButton.Yes)
     from gui.app import start_session
     from storage.lock import is_held_here
 
@@ -524,7 +509,7 @@ def test_first_run_set_up_from_the_skeleton_window(app, qtbot, db_path):
 
     starting = start_session(db_path)
     assert not starting.skeleton.isEnabled()
-    QTimer.singleShot(100, fill_dialog)
+    QTimer.singleShot(0, fill_dialog)
     session = starting.finish()
     assert session is not None
     try:
@@ -541,7 +526,7 @@ def test_giving_up_first_run_set_up_closes_the_skeleton_and_frees_the_lock(app, 
     from storage.lock import is_held_here
 
     starting = start_session(db_path)
-    QTimer.singleShot(100, lambda: QApplication.activeModalWidget().reject())
+    QTimer.singleShot(0, lambda: QApplication.activeModalWidget().reject())
     assert starting.finish() is None
     assert not starting.skeleton.isVisible() and not is_held_here(db_path)
 
@@ -557,7 +542,7 @@ def test_the_skeleton_window_is_refused_a_database_in_use(app, db_path, monkeypa
 
     Store(db_path).close()
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK.format(root=str(ROOT), db=str(db_path))], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLD_LOCK.format(db=str(db_path))], stdout=subprocess.PIPE, text=True
     )
     try:
         assert holder.stdout.readline().strip() == "locked"

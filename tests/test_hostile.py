@@ -174,6 +174,7 @@ def test_a_worker_over_its_memory_limit_is_reported_and_the_run_goes_on(town, tm
     assert verdicts[1].valid, verdicts[1].reason
 
 
+@pytest.mark.slow
 def test_a_worker_that_overruns_is_replaced(town, tmp_path):
     folder, identity, figures = town
     good = write_returns(tmp_path / "in", identity, "茶山", figures, [Q])

@@ -17,7 +17,7 @@ from reports.identity import load_trust_roots
 from reports.payload import ROUNDING_KEY, parse_payload, payload_of
 from reports.verify import Verifier
 from storage.store import Store
-from tests.conftest import FULL_QUARTER, TODAY, on_pace_history
+from tests.helpers import FULL_QUARTER, TODAY, on_pace_history
 from tests.test_forgery import PASS, pki  # noqa: F401  (a fixture)
 
 PLAN = load_shipped_plan()

@@ -15,7 +15,7 @@ from core.quarters import Quarter
 from storage.backup import backups_of, identity_file, newest_good_backup
 from storage.errors import DatabaseDamaged, DatabaseLocked, DiskFull
 from storage.store import FiguresChangedElsewhere, RestoreRefused, Store, restore_database
-from tests.conftest import FULL_QUARTER, ROOT, TODAY
+from tests.helpers import FULL_QUARTER, TODAY
 
 Q = Quarter(2024, 3)
 POSIX = os.name == "posix"
@@ -27,7 +27,7 @@ def cli(*args: str) -> int:
 
 def child(code: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + code],
+        [sys.executable, "-c", code],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -117,6 +117,7 @@ restore_database(Path({db!r}), Path({backup!r}), on_step=step)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not POSIX, reason="SIGKILL")
 @pytest.mark.parametrize("step", ["checked", "prepared", "kept", "checkpointed", "replaced"])
 def test_a_restore_killed_at_any_step_keeps_every_committed_figure(tmp_path, step):
@@ -248,6 +249,7 @@ def window_holding(tmp_path):
     holder.wait()
 
 
+@pytest.mark.slow
 def test_every_writing_command_is_refused_while_the_window_is_open(window_holding, tmp_path, capsys):
     db = window_holding
     backup = tmp_path / "备份.sqlite3"
@@ -322,6 +324,7 @@ def test_the_window_asks_before_overwriting_a_figure_changed_elsewhere(qapp, qtb
 # --- 6. locked, read-only, full -----------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_database_locked_by_another_program_is_not_called_damaged(tmp_path):
     db = tmp_path / "town.sqlite3"
     ready_store(db).close()
@@ -336,6 +339,7 @@ def test_a_database_locked_by_another_program_is_not_called_damaged(tmp_path):
         other.close()
 
 
+@pytest.mark.slow
 def test_the_app_offers_no_restore_for_a_locked_database(qapp, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QMessageBox
 
@@ -384,7 +388,7 @@ def test_a_read_only_database_says_so_and_keeps_its_figures(tmp_path):
     try:
         env = dict(os.environ, XDG_DATA_HOME=str(folder / "data"))
         run = subprocess.run(
-            [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + READ_ONLY_ENTER.format(drop=drop, db=str(db))],
+            [sys.executable, "-c", READ_ONLY_ENTER.format(drop=drop, db=str(db))],
             capture_output=True,
             text=True,
             env=env,
@@ -400,33 +404,31 @@ def test_a_read_only_database_says_so_and_keeps_its_figures(tmp_path):
         assert store.figures(Q) == FULL_QUARTER
 
 
-def test_a_full_disk_is_its_own_message_and_loses_nothing_committed(tmp_path, capsys, monkeypatch):
-    import storage.engine as engine_module
+def test_a_full_disk_is_its_own_message_and_loses_nothing_committed(tmp_path, capsys):
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
 
     db = tmp_path / "town.sqlite3"
     ready_store(db).close()
-    real_engine = engine_module.open_engine
 
-    def full_engine(path, busy_timeout_ms=5000):
-        engine = real_engine(path, busy_timeout_ms)
-        from sqlalchemy import event
+    def no_more_pages(dbapi_connection, _record):
+        pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
+        dbapi_connection.execute(f"PRAGMA max_page_count={pages}")
 
-        @event.listens_for(engine, "connect")
-        def _no_more_pages(dbapi_connection, _record):
-            pages = dbapi_connection.execute("PRAGMA page_count").fetchone()[0]
-            dbapi_connection.execute(f"PRAGMA max_page_count={pages}")
-
-        return engine
-
-    monkeypatch.setattr(engine_module, "open_engine", full_engine)
-    long_text = "本季度集中开班，" * 2000
-    code = cli("--db", str(db), "enter", "--quarter", Q.code, "yuecai_certified=30", "--explain", f"yuecai_certified={long_text}")
-    err = capsys.readouterr().err
-    assert code == 2 and "磁盘空间不足" in err and "内部错误" not in err
-    with pytest.raises(DiskFull):
-        with Store(db) as store:
-            store.save_quarter(Q, {"yuecai_certified": 30}, {"yuecai_certified": long_text})
-    monkeypatch.setattr(engine_module, "open_engine", real_engine)
+    # Every engine opened while the listener is on sees a full disk (no reaching into Store's internals).
+    event.listen(Engine, "connect", no_more_pages)
+    try:
+        long_text = "本季度集中开班，" * 2000
+        code = cli(
+            "--db", str(db), "enter", "--quarter", Q.code, "yuecai_certified=30", "--explain", f"yuecai_certified={long_text}"
+        )
+        err = capsys.readouterr().err
+        assert code == 2 and "磁盘空间不足" in err and "内部错误" not in err
+        with pytest.raises(DiskFull):
+            with Store(db) as store:
+                store.save_quarter(Q, {"yuecai_certified": 30}, {"yuecai_certified": long_text})
+    finally:
+        event.remove(Engine, "connect", no_more_pages)
     with Store(db) as store:
         assert store.figures(Q) == FULL_QUARTER and store.verify_audit().ok
 
@@ -513,7 +515,7 @@ def test_leftover_temp_files_are_removed_at_the_next_write(store, tmp_path):
     folder.mkdir(exist_ok=True)
     backup_part = folder / "town_20241001-000000-000000_每日.sqlite3.part"
     backup_part.write_bytes(b"half")
-    from tests.conftest import on_pace_history
+    from tests.helpers import on_pace_history
 
     for quarter, values in on_pace_history(last=Q).items():
         store.save_quarter(quarter, values)

@@ -23,15 +23,12 @@ from reports.identity import create_city_root, issue_town_identity
 from reports.plan_file import open_root, read_plan_file, write_plan_file
 from reports.plan_workbook import write_template, write_workbook
 from storage.store import Store
-from tests.conftest import FULL_QUARTER, TODAY
+from tests.helpers import FULL_QUARTER, TODAY
 
 PASSPHRASE = b"city-secret"
 ADDED, DROPPED = "skilled_trained", "nanyue_trained"
 Q_NEW, Q_OLD = Quarter(2026, 1), Quarter(2025, 4)
 SHORT = {ADDED: "技能人才培养", DROPPED: "南粤家政培训"}
-# The checks, progress and saving of a quarter under a plan that drops an indicator are branch plan-domain's
-# (core/, storage/); until it is merged these fail there, not here. Delete this marker when it is.
-NEEDS_PLAN_DOMAIN = pytest.mark.xfail(strict=True, reason="core/storage read the quarter's plan's list on plan-domain")
 
 
 def next_plan() -> PlanPackage:
@@ -143,7 +140,6 @@ def import_through_the_menu(window, monkeypatch, path: Path, act=lambda d: d.acc
     return seen
 
 
-@NEEDS_PLAN_DOMAIN
 def test_a_signed_plan_imported_through_the_file_menu_gives_2026_its_rows(
     window, qtbot, monkeypatch, town_store, keys, warnings
 ):
@@ -196,7 +192,6 @@ def test_a_signed_plan_imported_through_the_file_menu_gives_2026_its_rows(
     assert cell(Q_OLD, ADDED) == "不适用" and cell(Q_OLD, DROPPED) == "70"
 
 
-@NEEDS_PLAN_DOMAIN
 def test_a_figure_typed_in_the_added_row_is_saved(window, monkeypatch, town_store, keys, warnings):
     import_through_the_menu(window, monkeypatch, keys["plan"])
     window.select_quarter(Q_NEW)

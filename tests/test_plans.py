@@ -8,6 +8,7 @@ from core.errors import PlanError
 from core.plans import CITY, TOWNS, load_shipped_plan, parse_rate_target
 from core.quarters import Quarter
 from core.resources import resource_path
+from reports.safe_zip import UnsafeFile
 from reports.tables import read_plan_file
 
 SHIPPED = resource_path("plans", "targets_2021_2025.csv")
@@ -148,7 +149,7 @@ def test_period_must_be_given_when_the_name_does_not_say_it(tmp_path):
 def test_not_a_workbook_is_refused(tmp_path):
     path = tmp_path / "split_2026_2030.xlsx"
     path.write_text("this is not a workbook")
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(UnsafeFile) as caught:
         read_plan_file(path)
     assert "不是有效的 Excel" in str(caught.value)
 

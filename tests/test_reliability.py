@@ -13,11 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cli import main as cli_main
+from core.errors import DomainError
 from core.quarters import Quarter
 from reports.safe_zip import UnsafeFile, check_xlsx
 from storage.backup import DatabaseDamaged, backups_of, newest_good_backup
 from storage.store import QuarterLocked, RestoreRefused, Store, restore_database
-from tests.conftest import FULL_QUARTER, ROOT, TODAY
+from tests.helpers import FULL_QUARTER, ROOT, TODAY
 
 Q = Quarter(2024, 3)
 
@@ -48,7 +49,7 @@ def test_a_submitted_quarter_is_locked_until_reopened(store, capsys):
 
 
 def test_reopening_a_draft_is_refused(store):
-    with pytest.raises(Exception, match="尚未上报"):
+    with pytest.raises(DomainError, match="尚未上报"):
         store.reopen(Q, "没有上报过的季度")
 
 
@@ -88,7 +89,7 @@ def test_backup_and_restore_on_the_command_line(store, tmp_path, capsys):
 def test_restore_refuses_a_damaged_file_and_another_towns_backup(store, tmp_path):
     bad = tmp_path / "bad.sqlite3"
     bad.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
-    with pytest.raises(Exception, match="损坏|不是"):
+    with pytest.raises(RestoreRefused, match="损坏|不是"):
         restore_database(store.path, bad)
     other = tmp_path / "other.sqlite3"
     with Store(other) as s:
@@ -276,6 +277,7 @@ OPERATIONS = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(OPERATIONS)
 def test_any_sequence_keeps_the_chain_and_the_last_saved_values(operations):

@@ -12,7 +12,7 @@ from core.quarters import Quarter
 from reports.excel import FORM_SHEET, figure_row
 from reports.export import export_return, prepare_return
 from storage.store import Profile
-from tests.conftest import FULL_QUARTER, on_pace_history
+from tests.helpers import FULL_QUARTER, on_pace_history
 
 Q = Quarter(2024, 3)
 NOW = datetime(2024, 10, 10, 9, 30, tzinfo=UTC)

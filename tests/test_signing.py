@@ -14,9 +14,10 @@ from core.quarters import Quarter
 from reports.export import export_return, open_town_identity, prepare_return, write_return_files
 from reports.identity import IdentityError, create_city_root, issue_town_identity, load_trust_roots, open_identity
 from reports.payload import PAYLOAD_PROPERTY, SIGNATURE_PROPERTY
+from reports.signing import SigningError
 from reports.verify import Verifier
 from storage.store import Store
-from tests.conftest import TODAY, on_pace_history
+from tests.helpers import TODAY, on_pace_history
 
 Q = Quarter(2024, 3)
 ROOT_PASS = b"city-root-pass"
@@ -168,7 +169,7 @@ def test_a_guancheng_return_signed_with_shilong_identity(guancheng, verifier, tm
 
 def test_the_app_refuses_to_sign_with_another_towns_identity(guancheng, tmp_path, pki):
     guancheng.set_identity((pki / "石龙.p12").read_bytes(), "石龙")
-    with pytest.raises(Exception, match="属于石龙"):
+    with pytest.raises(SigningError, match="属于石龙"):
         open_town_identity(guancheng, SHILONG_PASS)
 
 
@@ -183,7 +184,7 @@ def test_an_identity_from_a_root_the_city_did_not_make(guancheng, verifier, tmp_
 def test_an_expired_certificate(guancheng, verifier, tmp_path, pki):
     expired = identity(pki, "莞城_expired.p12")
     guancheng.set_identity((pki / "莞城_expired.p12").read_bytes(), "莞城")
-    with pytest.raises(Exception, match="有效期"):
+    with pytest.raises(SigningError, match="有效期"):
         open_town_identity(guancheng, GUANCHENG_PASS)  # the app will not sign with it
     data = prepare_return(guancheng, Q, signed=True)
     result = write_return_files(data, tmp_path / "out", identity=expired)

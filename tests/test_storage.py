@@ -7,7 +7,7 @@ from core.plans import load_shipped_plan
 from core.quarters import Quarter
 from storage.migrate import DatabaseError, DatabaseTooNew, head_revision
 from storage.store import Profile, SaveRefused, Store
-from tests.conftest import FULL_QUARTER, TODAY
+from tests.helpers import FULL_QUARTER, TODAY
 
 Q = Quarter(2024, 3)
 

@@ -5,7 +5,7 @@ import pytest
 from core.plans import load_shipped_plan
 from core.quarters import Quarter
 from core.validation import QuarterInput, check_quarter, explanation_ok, submission_blockers
-from tests.conftest import FULL_QUARTER, TODAY, on_pace_history
+from tests.helpers import FULL_QUARTER, TODAY, on_pace_history
 
 PLAN = load_shipped_plan()
 Q = Quarter(2024, 3)

@@ -23,19 +23,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from core.demo import FULL_QUARTER
+
 ROOT = Path(__file__).resolve().parent.parent
 Q = "2024Q3"
-FULL = {
-    "card_holders": 160_000,
-    "yuecai_certified": 8,
-    "nanyue_trained": 70,
-    "mediation_cases": 50,
-    "mediation_success": 40,
-    "arbitration_due": 25,
-    "arbitration_closed": 25,
-    "inspection_cases": 12,
-    "inspection_closed": 12,
-}
 
 SAVER = """
 from core.quarters import Quarter
@@ -163,16 +154,13 @@ def _duration(code: str) -> float:
 
 
 def _ready_db(path: Path) -> None:
-    from core.quarters import Quarter
+    from core.demo import on_pace_history
     from storage.store import Store
 
     with Store(path) as store:
         store.bind_town("莞城")
-        quarter, n = Quarter(2021, 1), 0
-        while quarter <= Quarter(2024, 3):
-            n += 1
-            store.save_quarter(quarter, dict(FULL, card_holders=150_000 + 1_000 * n))
-            quarter = quarter.next()
+        for quarter, figures in on_pace_history().items():
+            store.save_quarter(quarter, figures)
 
 
 def write_first_revision_database(path: Path) -> None:
@@ -328,7 +316,7 @@ def trial_restore(folder: Path, rng: random.Random, fraction: float) -> dict[str
         restored = store.audit_trail()[-1].action == "restore"
     value = _figure(db, "yuecai_certified")
     # Either the old database with the commit that lived only in its WAL, or the backup restored whole.
-    lost = int(value != (FULL["yuecai_certified"] if restored else 777))
+    lost = int(value != (FULL_QUARTER["yuecai_certified"] if restored else 777))
     return {"lost": lost, "work": int("done" not in lines), **_check_db(db)}
 
 

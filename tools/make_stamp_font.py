@@ -2,7 +2,7 @@
 
 pyHanko embeds the whole font it is given; a subset of the characters a stamp can show keeps
 signing fast (STACK.md: 0.5 s with a small font, 2 s with the full face).
-Run: python tools/make_stamp_font.py
+Run: python -m tools.make_stamp_font
 """
 
 from pathlib import Path
@@ -16,9 +16,6 @@ TARGET = ROOT / "resources" / "fonts" / "stamp.ttf"
 
 
 def stamp_characters() -> str:
-    import sys
-
-    sys.path.insert(0, str(ROOT))
     from core.plans import TOWNS
     from reports.signing import STAMP_LABELS
 

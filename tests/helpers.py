@@ -1,0 +1,49 @@
+"""What several test files share: the test day, the standard figures and the window fixtures.
+
+Registered as a pytest plugin by conftest.py, so its fixtures are available to every test.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from core.demo import FULL_QUARTER, on_pace_history
+from core.quarters import Quarter
+
+__all__ = ["FULL_QUARTER", "ROOT", "TODAY", "on_pace_history", "app", "window"]
+
+ROOT = Path(__file__).resolve().parent.parent
+TODAY = date(2026, 11, 28)
+# The quarter the window tests open on; the quarter before it holds last quarter's figures.
+WINDOW_QUARTER = Quarter(2024, 3)
+
+
+@pytest.fixture
+def app(qapp):
+    from gui.app import make_application
+
+    return make_application()
+
+
+@pytest.fixture
+def window(app, qtbot, store, dialogs):
+    """The clerk's window on WINDOW_QUARTER, with a profile and last quarter's figures saved.
+
+    Edits a test leaves unsaved are discarded when the window asks (the old blanket stub's answer);
+    tests of that question expect it themselves, which takes precedence.
+    """
+    from gui.main_window import MainWindow
+    from storage.store import Profile
+
+    store.set_profile(Profile(unit_name="莞城街道人社分局", preparer="李四"))
+    store.save_quarter(WINDOW_QUARTER.previous(), dict(FULL_QUARTER, card_holders=150_000))
+    win = MainWindow(store, initial_quarter=WINDOW_QUARTER)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    dialogs.allow("有未保存的修改", answer="不保存")
+    yield win
+    win.close()
