@@ -20,7 +20,7 @@ from core.validation import check_quarter, quarter_input
 from reports.export import ExportRefused
 from reports.identity import IdentityError
 from storage.store import Store
-from tests.conftest import FULL_QUARTER, TODAY, on_pace_history
+from tests.helpers import FULL_QUARTER, TODAY, on_pace_history
 
 Q = Quarter(2024, 3)
 ROOT_PASS = b"root-passphrase"

@@ -6,7 +6,7 @@ from dataclasses import fields
 from core.quarters import Quarter
 from storage.audit import AuditRow, ChainRow, backup_heads, row_hash
 from storage.store import Store
-from tests.conftest import FULL_QUARTER, TODAY
+from tests.helpers import FULL_QUARTER, TODAY
 
 Q = Quarter(2024, 3)
 

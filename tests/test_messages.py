@@ -6,7 +6,7 @@ import pytest
 
 from core import progress, validation
 from core.quarters import Quarter
-from tests.conftest import FULL_QUARTER
+from tests.helpers import FULL_QUARTER
 from tests.test_validation import findings
 
 SPIKE_HISTORY = {Quarter(2024, 1): {"mediation_cases": 10}, Quarter(2024, 2): {"mediation_cases": 10}}

@@ -43,7 +43,7 @@ from reports.plan_workbook import (
     write_workbook,
 )
 from storage.store import Store
-from tests.conftest import TODAY
+from tests.helpers import TODAY
 
 PASSPHRASE = b"city-secret"
 

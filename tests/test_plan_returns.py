@@ -24,7 +24,7 @@ from reports.plan_workbook import write_workbook
 from reports.returns import plan_hash
 from reports.verify import Verifier
 from storage.store import Store
-from tests.conftest import TODAY, on_pace_history
+from tests.helpers import TODAY, on_pace_history
 
 PASSPHRASE = b"city-secret"
 TOWN = "莞城"
