@@ -55,7 +55,7 @@ from storage.store import Store
 
 if TYPE_CHECKING:
     from actions.city import Consolidated
-    from actions.plan_packages import BuiltPlan, CheckedWorkbook
+    from actions.plan_packages import CheckedWorkbook
 
 log = logging.getLogger(__name__)
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -483,7 +483,11 @@ class CityWindow(QMainWindow):
                 show_error(self, error, title="核验失败")
 
         task = BackgroundTask(
-            self, "正在核验季报", lambda step: collect_returns(folder, roots, revoked, step, plans=self.plans), collected, failed
+            self,
+            "正在核验季报",
+            lambda step: collect_returns(folder, roots, revoked, step, plans=self.plans),
+            collected,
+            failed,
         )
         self.task = task
         task.start()
@@ -648,38 +652,38 @@ class CityWindow(QMainWindow):
         task.start()
         return task
 
-    def _sign_checked(self, checked: CheckedWorkbook, root_p12: Path | None, out: Path | None) -> BuiltPlan | None:
+    def _sign_checked(self, checked: CheckedWorkbook, root_p12: Path | None, out: Path | None) -> None:
         from actions.plan_packages import plan_sign
         from gui.plan_dialogs import PlanPreviewDialog, run_modal
 
         if not run_modal(PlanPreviewDialog(self, checked.preview, "核对无误，签名…")):
-            return None
+            return
         if root_p12 is None:
             chosen, _ = QFileDialog.getOpenFileName(self, "选择市局根证书", "", "市局根证书 (*.p12 *.pfx)")
             if not chosen:
-                return None
+                return
             root_p12 = Path(chosen)
         passphrase = ask_root_passphrase(self, root_p12.name)
         if passphrase is None:
-            return None
+            return
         overwrite = out is None  # the save dialog has asked already
         if out is None:
             name = f"{checked.package.name}.plan".replace("/", "／")
             start = checked.workbook.parent / name
             chosen, _ = QFileDialog.getSaveFileName(self, "保存签名规划", str(start), "规划文件 (*.plan)")
             if not chosen:
-                return None
+                return
             out = Path(chosen)
         elif out.exists():
             answer = QMessageBox.question(self, "文件已存在", f"{out.name} 已存在，要覆盖吗？")
             if answer != QMessageBox.StandardButton.Yes:
-                return None
+                return
             overwrite = True
         try:
             built = plan_sign(checked, root_p12, passphrase, out, overwrite=overwrite)
         except (DomainError, OSError) as exc:
             show_error(self, exc, title="未签名")
-            return None
+            return
         self.built_plan = built
         self.statusBar().showMessage(f"已生成签名规划：{built.out}（下发各镇街，用“文件 → 导入规划”导入）", 20000)
         QMessageBox.information(
@@ -688,7 +692,6 @@ class CityWindow(QMainWindow):
             f"{built.summary.name}（{built.summary.period}）\n已保存到：{built.out}\n\n"
             "请将此文件下发各镇街，镇街在软件中用“文件 → 导入规划”导入。",
         )
-        return built
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         save_states(self.settings, "city_window", self, self._remembered())
