@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.plan_package import KIND_NAMES, PackageKind, PlanPackage, shipped_package
+from core.plan_package import KIND_NAMES, PackageIndicator, PackageKind, PlanPackage, TownSplit, shipped_package
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -85,16 +85,90 @@ class ImportedPlan:
     imported: bool  # False: the same package was already imported, nothing changed
 
 
-def summarize(package: PlanPackage, origin: str, **extra: str) -> PlanSummary:
+@dataclass(frozen=True)
+class SplitTable:
+    """A package's split as the window shows it: one column per figure or rate, the 33 towns, their sum and 全市."""
+
+    headers: tuple[str, ...]  # after the 镇街 column
+    rows: tuple[tuple[str, tuple[str, ...]], ...]  # (town, cells), towns in order, then 镇街合计 and 全市
+
+
+@dataclass(frozen=True)
+class PlanPreview:
+    """What a package holds, with one town's own targets (a town's import) or the whole split (the city's build)."""
+
+    summary: PlanSummary
+    town_targets: dict[str, str]  # indicator code -> the town's target as printed; empty without a town
+    split: SplitTable
+
+
+@dataclass(frozen=True)
+class CheckedWorkbook:
+    """The city's filled workbook, checked and not yet signed (the window shows it before asking for the root)."""
+
+    package: PlanPackage
+    preview: PlanPreview
+    workbook: Path
+
+
+def target_text(item: PackageIndicator, split: TownSplit) -> str:
+    """A target as printed: "7,000" for a flow or a stock, "调解成功率 ≥78%" for a count pair's rate."""
     from core.plan_package import percent_text
 
-    lines = []
+    if item.kind is PackageKind.COUNT_PAIR:
+        rate = split.rates.get(item.rate_code, item.rate_target)
+        return f"{item.rate_name} ≥{percent_text(rate)}%" if rate is not None else "—"
+    return f"{split.targets[item.code]:,}" if item.code in split.targets else "—"
+
+
+def split_table(package: PlanPackage) -> SplitTable:
+    from core.plan_package import percent_text
+
+    headers: list[str] = []
     for item in package.indicators:
         if item.kind is PackageKind.COUNT_PAIR:
-            rate = package.city.rates.get(item.rate_code, item.rate_target)
-            target = f"{item.rate_name} ≥{percent_text(rate)}%" if rate is not None else "—"
+            headers.append(f"{item.rate_name}（%，以上）")
         else:
-            target = f"{package.city.targets[item.code]:,}"
+            headers.append(f"{item.name}（{item.unit}）")
+            if item.kind is PackageKind.STOCK:
+                headers.append(f"{item.name}基期数（{item.unit}）")
+
+    def cells(split: TownSplit) -> tuple[str, ...]:
+        out: list[str] = []
+        for item in package.indicators:
+            if item.kind is PackageKind.COUNT_PAIR:
+                rate = split.rates.get(item.rate_code, item.rate_target)
+                out.append("—" if rate is None else f"≥{percent_text(rate)}%")
+            else:
+                out.append(f"{split.targets[item.code]:,}" if item.code in split.targets else "—")
+                if item.kind is PackageKind.STOCK:
+                    base = split.bases.get(item.code)
+                    out.append("—" if base is None else f"{base:,}")
+        return tuple(out)
+
+    total: list[str] = []
+    for item in package.indicators:
+        if item.kind is PackageKind.COUNT_PAIR:
+            total.append("")
+            continue
+        total.append(f"{sum(t.targets.get(item.code, 0) for t in package.towns):,}")
+        if item.kind is PackageKind.STOCK:
+            total.append(f"{sum(t.bases.get(item.code, 0) for t in package.towns):,}")
+    rows = [(t.town, cells(t)) for t in package.towns]
+    rows += [("33 个镇街合计", tuple(total)), (package.city.town, cells(package.city))]
+    return SplitTable(tuple(headers), tuple(rows))
+
+
+def preview(package: PlanPackage, summary: PlanSummary, town: str | None = None) -> PlanPreview:
+    split = next((t for t in package.towns if t.town == town), None)
+    mine = {item.code: target_text(item, split) for item in package.indicators} if split is not None else {}
+    return PlanPreview(summary, mine, split_table(package))
+
+
+def summarize(package: PlanPackage, origin: str, **extra: str) -> PlanSummary:
+    lines = []
+    for item in package.indicators:
+        target = target_text(item, package.city)
         lines.append(
             IndicatorLine(item.code, item.name, item.unit, item.group, item.kind.value, KIND_NAMES[item.kind], target)
         )
@@ -127,13 +201,26 @@ def plan_template(out: Path, overwrite: bool = False) -> Path:
 
 def plan_build(workbook: Path, root_p12: Path, root_passphrase: bytes, out: Path, overwrite: bool = False) -> BuiltPlan:
     """Check the city's workbook and sign it with the city root into a .plan file."""
-    from reports.plan_file import open_root, write_plan_file
+    return plan_sign(plan_check(workbook), root_p12, root_passphrase, out, overwrite)
+
+
+def plan_check(workbook: Path) -> CheckedWorkbook:
+    """plan_build's first step: read and check the workbook (a PlanWorkbookError lists every fault)."""
     from reports.plan_workbook import read_workbook
 
     package = read_workbook(workbook)
+    return CheckedWorkbook(package, preview(package, summarize(package, "signed", source=workbook.name)), workbook)
+
+
+def plan_sign(
+    checked: CheckedWorkbook, root_p12: Path, root_passphrase: bytes, out: Path, overwrite: bool = False
+) -> BuiltPlan:
+    """plan_build's second step: sign the checked package with the city root into a .plan file."""
+    from reports.plan_file import open_root, write_plan_file
+
     root = open_root(root_p12, root_passphrase)
-    write_plan_file(package, root, out, overwrite=overwrite)
-    return BuiltPlan(summarize(package, "signed", source=out.name), out)
+    write_plan_file(checked.package, root, out, overwrite=overwrite)
+    return BuiltPlan(summarize(checked.package, "signed", source=out.name), out)
 
 
 def plan_sample(root_p12: Path, root_passphrase: bytes, out: Path, workbook: Path | None = None) -> BuiltPlan:
@@ -166,16 +253,24 @@ def trusted_roots(store: Store) -> list[x509.Certificate]:
 
 def read_plan_package(path: Path, roots: list[x509.Certificate], now: dt.datetime | None = None) -> PlanSummary:
     """Verify a .plan file against `roots` and say what it holds, importing nothing."""
+    return plan_preview(path, roots, now=now).summary
+
+
+def plan_preview(
+    path: Path, roots: list[x509.Certificate], town: str | None = None, now: dt.datetime | None = None
+) -> PlanPreview:
+    """Verify a .plan file against `roots`, importing nothing: what it holds, `town`'s own targets, the split."""
     from reports.plan_file import read_plan_file
 
     verified = read_plan_file(path, roots, now)
-    return summarize(
+    summary = summarize(
         verified.package,
         "signed",
         source=path.name,
         signed_at=verified.signed_at.astimezone().strftime("%Y-%m-%d %H:%M"),
         root_sha256=verified.root_fingerprint,
     )
+    return preview(verified.package, summary, town)
 
 
 def plan_import(store: Store, path: Path) -> ImportedPlan:

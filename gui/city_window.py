@@ -19,13 +19,15 @@ from PySide6.QtCore import (
     Qt,
     QTimer,
 )
-from PySide6.QtGui import QBrush, QCloseEvent, QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QAction, QBrush, QCloseEvent, QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QPushButton,
@@ -38,7 +40,7 @@ from PySide6.QtWidgets import (
 
 from core.consolidation import CitySummary
 from core.errors import DomainError
-from core.indicators import PLANNED_CODES, display_name
+from core.indicators import SHIPPED, Catalogue
 from core.plans import TOWNS
 from core.progress import percent
 from core.quarters import Quarter
@@ -53,6 +55,7 @@ from storage.store import Store
 
 if TYPE_CHECKING:
     from actions.city import Consolidated
+    from actions.plan_packages import CheckedWorkbook
 
 log = logging.getLogger(__name__)
 ModelIndex = QModelIndex | QPersistentModelIndex
@@ -61,6 +64,14 @@ CELL_COLOURS = {VALID: "#e6f4ea", INVALID: "#ffe0b2", CONFLICT: "#fff1a8", MISSI
 TEXT_COLOURS = {VALID: "#1a7f37", INVALID: "#8a4b00", CONFLICT: "#7a5c00", MISSING: "#8b0000"}
 MISSING_TEXT = "缺报"
 MISSING_BACKGROUND = "#f4b4b4"
+
+
+def ask_root_passphrase(parent: QWidget, root_name: str) -> bytes | None:
+    """The city root's passphrase (tests replace this function, as they do the town's ask_passphrase)."""
+    text, ok = QInputDialog.getText(
+        parent, "市局根证书口令", f"请输入 {root_name} 的口令：", QLineEdit.EchoMode.Password
+    )
+    return text.encode("utf-8") if ok and text else None
 
 
 @dataclass(frozen=True)
@@ -219,10 +230,11 @@ class CompletionChart(QWidget):
         super().__init__(parent)
         self.setMinimumHeight(240)
         self.summary: CitySummary | None = None
-        self.code = PLANNED_CODES[1]
+        self.catalogue = SHIPPED
+        self.code = SHIPPED.planned_codes[1]
 
-    def show_summary(self, summary: CitySummary | None, code: str) -> None:
-        self.summary, self.code = summary, code
+    def show_summary(self, summary: CitySummary | None, code: str, catalogue: Catalogue = SHIPPED) -> None:
+        self.summary, self.code, self.catalogue = summary, code, catalogue
         self.update()
 
     def paintEvent(self, _event: object) -> None:  # noqa: N802
@@ -231,12 +243,12 @@ class CompletionChart(QWidget):
         area = QRectF(self.rect()).adjusted(48, 26, -10, -40)
         summary = self.summary
         painter.setPen(QColor("#222"))
-        title = f"各镇街{display_name(self.code)}完成率（虚线为时间进度）"
+        title = f"各镇街{self.catalogue.display_name(self.code)}完成率（虚线为时间进度）"
         painter.drawText(QRectF(0, 2, self.width(), 20), Qt.AlignmentFlag.AlignCenter, title)
         if summary is None:
             painter.drawText(area, Qt.AlignmentFlag.AlignCenter, "请先选择季报文件夹")
             return
-        values = {t: p.indicators[self.code] for t, p in summary.towns.items()}
+        values = {t: p.indicators[self.code] for t, p in summary.towns.items() if self.code in p.indicators}
         top = max([1.2] + [float(v.completion or 0) for v in values.values()])
         slot = area.width() / len(TOWNS)
         painter.setPen(QPen(QColor("#dddddd"), 1))
@@ -364,8 +376,9 @@ class CityWindow(QMainWindow):
         chooser = QHBoxLayout()
         chooser.addWidget(QLabel("图表指标："))
         self.chart_indicator = QComboBox()
-        for code in PLANNED_CODES:
-            self.chart_indicator.addItem(display_name(code), code)
+        self.chart_indicator.setObjectName("chart_indicator")
+        self.chart_catalogue: Catalogue | None = None
+        self._fill_chart_indicators(SHIPPED)
         self.chart_indicator.setCurrentIndex(1)
         chooser.addWidget(self.chart_indicator)
         chooser.addStretch(1)
@@ -377,6 +390,29 @@ class CityWindow(QMainWindow):
         self.tabs.addTab(summary_page, "汇总表与完成率")
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
+        plans = self.menuBar().addMenu("规划(&P)")
+        self.template_action = QAction("生成规划模板(&T)…", self)
+        self.template_action.setToolTip("写出空白的指标任务分解表（33 个镇街，附填写说明），在 Excel 中填写")
+        plans.addAction(self.template_action)
+        self.build_action = QAction("制作签名规划(&B)…", self)
+        self.build_action.setToolTip("检查填好的分解表，核对后用市局根证书签名，生成下发给镇街的 .plan 文件")
+        plans.addAction(self.build_action)
+        self.plan_line = QLabel()
+        self.plan_line.setObjectName("plan_line")
+        self.statusBar().addPermanentWidget(self.plan_line)
+
+    def _fill_chart_indicators(self, catalogue: Catalogue) -> None:
+        """The chart's choices: the figures with a plan target in the shown quarter's plan, the chosen one kept."""
+        if catalogue == self.chart_catalogue:
+            return
+        self.chart_catalogue = catalogue
+        chosen = self.chart_indicator.currentData()
+        self.chart_indicator.blockSignals(True)
+        self.chart_indicator.clear()
+        for code in catalogue.planned_codes:
+            self.chart_indicator.addItem(catalogue.display_name(code), code)
+        self.chart_indicator.setCurrentIndex(max(self.chart_indicator.findData(chosen), 0))
+        self.chart_indicator.blockSignals(False)
 
     def _connect_signals(self) -> None:
         self.folder_button.clicked.connect(lambda: self.choose_folder())
@@ -385,6 +421,8 @@ class CityWindow(QMainWindow):
         self.quarter_box.currentIndexChanged.connect(self._refresh)
         self.chart_indicator.currentIndexChanged.connect(self._refresh)
         self.export_button.clicked.connect(lambda: self.export_summary())
+        self.template_action.triggered.connect(lambda: self.write_plan_template())
+        self.build_action.triggered.connect(lambda: self.build_plan())
 
     @property
     def quarter(self) -> Quarter:
@@ -445,7 +483,11 @@ class CityWindow(QMainWindow):
                 show_error(self, error, title="核验失败")
 
         task = BackgroundTask(
-            self, "正在核验季报", lambda step: collect_returns(folder, roots, revoked, step, plans=self.plans), collected, failed
+            self,
+            "正在核验季报",
+            lambda step: collect_returns(folder, roots, revoked, step, plans=self.plans),
+            collected,
+            failed,
         )
         self.task = task
         task.start()
@@ -460,7 +502,9 @@ class CityWindow(QMainWindow):
             lines.append(f"合计行为{self.summary.city_label}，与已报送镇街自己的目标之和比较")
         flagged = [f"{town}：{'；'.join(flags)}" for town, flags in self.summary.checks.items() if flags]
         if flagged:
-            lines.append(f"累计数核对（{len(flagged)} 个镇街）：" + "　".join(flagged[:5]) + ("等" if len(flagged) > 5 else ""))
+            lines.append(
+                f"累计数核对（{len(flagged)} 个镇街）：" + "　".join(flagged[:5]) + ("等" if len(flagged) > 5 else "")
+            )
         return "".join(f"<br>{html.escape(line)}" for line in lines)
 
     def _on_collected(self, collection: Collection) -> None:
@@ -470,10 +514,14 @@ class CityWindow(QMainWindow):
     def _refresh(self) -> None:
         collection = self.collection
         self.grid_model.set_collection(self.quarters, collection)
+        plan = next((p for p in self.plans if p.contains(self.quarter)), None) if self.quarters else None
+        catalogue = plan.catalogue if plan is not None else SHIPPED
+        self._fill_chart_indicators(catalogue)
+        self.plan_line.setText(f"汇总季度的规划：{plan.name}" if plan is not None else "")
         if collection is None:
             self.counts.setText("选择季报文件夹后，软件会核验其中（含子文件夹）所有 .xlsx 和 .pdf 季报。")
             self.summary_model.set_summary(None, set())
-            self.chart.show_summary(None, self.chart_indicator.currentData())
+            self.chart.show_summary(None, self.chart_indicator.currentData(), catalogue)
             return
         from actions.city import summarise
 
@@ -481,15 +529,14 @@ class CityWindow(QMainWindow):
         self.consolidated = summarise(collection, quarter, self.plans, self.folder or Path())
         self.summary, conflicted = self.consolidated.summary, self.consolidated.conflicted
         self.summary_model.set_summary(self.summary, conflicted)
-        self.chart.show_summary(self.summary, self.chart_indicator.currentData())
+        self.chart.show_summary(self.summary, self.chart_indicator.currentData(), catalogue)
         in_quarter = [v for v in collection.superseded + collection.conflicts if v.quarter == quarter.code]
         self.counts.setText(
             f"<b>{quarter.label}</b>　有效 {len(self.summary.reporting)} 个镇街　"
             f"无效文件 {len(collection.invalid)}　被取代 {sum(v in collection.superseded for v in in_quarter)}　"
             f"冲突 {sum(v in collection.conflicts for v in in_quarter)}　"
             f"<span style='color:#c62828'>缺报 {len(self.summary.missing)}：{'、'.join(self.summary.missing) or '无'}</span>"
-            f"　跳过 {len(collection.skipped)} 个非季报文件"
-            + self._totals_note()
+            f"　跳过 {len(collection.skipped)} 个非季报文件" + self._totals_note()
         )
         rows = []
         for status, verdicts in (
@@ -540,6 +587,111 @@ class CityWindow(QMainWindow):
             return []
         self.statusBar().showMessage(f"已导出 {targets[0].name}、{targets[1].name}", 10000)
         return targets
+
+    # --- the city's plan: template, then the signed package ---------------------------------------
+
+    def write_plan_template(self, out: Path | None = None) -> Path | None:
+        """规划 → 生成规划模板: the blank split the city fills in Excel, as `plan template` writes it."""
+        from actions.plan_packages import plan_template
+
+        overwrite = out is None  # the save dialog has asked already
+        if out is None:
+            start = Path(str(self.settings.value("plan/folder", str(Path.home())))) / "规划指标任务分解表（模板）.xlsx"
+            chosen, _ = QFileDialog.getSaveFileName(self, "生成规划模板", str(start), "Excel 工作簿 (*.xlsx)")
+            if not chosen:
+                return None
+            out = Path(chosen)
+            self.settings.setValue("plan/folder", str(out.parent))
+        elif out.exists():
+            answer = QMessageBox.question(self, "文件已存在", f"{out.name} 已存在，要覆盖吗？")
+            if answer != QMessageBox.StandardButton.Yes:
+                return None
+            overwrite = True
+        try:
+            written = plan_template(out, overwrite=overwrite)
+        except (DomainError, OSError) as exc:
+            show_error(self, exc, title="未生成模板")
+            return None
+        self.statusBar().showMessage(f"已生成规划模板：{written}（填好后用“规划 → 制作签名规划”）", 15000)
+        return written
+
+    def build_plan(
+        self, workbook: Path | None = None, root_p12: Path | None = None, out: Path | None = None
+    ) -> BackgroundTask | None:
+        """规划 → 制作签名规划: check the filled workbook (off the GUI thread), show the split, then ask for the
+        root and its passphrase and write the signed .plan; `plan build` on the command line. The paths may be
+        given (tests, scripts); otherwise file dialogs ask."""
+        from actions.plan_packages import plan_check
+
+        if workbook is None:
+            start = str(self.settings.value("plan/folder", str(Path.home())))
+            chosen, _ = QFileDialog.getOpenFileName(self, "选择填好的规划分解表", start, "Excel 工作簿 (*.xlsx)")
+            if not chosen:
+                return None
+            workbook = Path(chosen)
+            self.settings.setValue("plan/folder", str(workbook.parent))
+        chosen_workbook = workbook
+
+        def failed(error: BaseException) -> None:
+            problems = getattr(error, "problems", None)
+            if isinstance(problems, list) and problems:
+                from gui.plan_dialogs import WorkbookProblemsDialog, run_modal
+
+                run_modal(WorkbookProblemsDialog(self, chosen_workbook.name, problems))
+            else:
+                show_error(self, error, title="未签名")
+
+        task = BackgroundTask(
+            self,
+            "正在检查规划分解表",
+            lambda step: plan_check(chosen_workbook),
+            lambda checked: self._sign_checked(checked, root_p12, out),
+            failed,
+        )
+        self.plan_task = task
+        task.start()
+        return task
+
+    def _sign_checked(self, checked: CheckedWorkbook, root_p12: Path | None, out: Path | None) -> None:
+        from actions.plan_packages import plan_sign
+        from gui.plan_dialogs import PlanPreviewDialog, run_modal
+
+        if not run_modal(PlanPreviewDialog(self, checked.preview, "核对无误，签名…")):
+            return
+        if root_p12 is None:
+            chosen, _ = QFileDialog.getOpenFileName(self, "选择市局根证书", "", "市局根证书 (*.p12 *.pfx)")
+            if not chosen:
+                return
+            root_p12 = Path(chosen)
+        passphrase = ask_root_passphrase(self, root_p12.name)
+        if passphrase is None:
+            return
+        overwrite = out is None  # the save dialog has asked already
+        if out is None:
+            name = f"{checked.package.name}.plan".replace("/", "／")
+            start = checked.workbook.parent / name
+            chosen, _ = QFileDialog.getSaveFileName(self, "保存签名规划", str(start), "规划文件 (*.plan)")
+            if not chosen:
+                return
+            out = Path(chosen)
+        elif out.exists():
+            answer = QMessageBox.question(self, "文件已存在", f"{out.name} 已存在，要覆盖吗？")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+            overwrite = True
+        try:
+            built = plan_sign(checked, root_p12, passphrase, out, overwrite=overwrite)
+        except (DomainError, OSError) as exc:
+            show_error(self, exc, title="未签名")
+            return
+        self.built_plan = built
+        self.statusBar().showMessage(f"已生成签名规划：{built.out}（下发各镇街，用“文件 → 导入规划”导入）", 20000)
+        QMessageBox.information(
+            self,
+            "已生成签名规划",
+            f"{built.summary.name}（{built.summary.period}）\n已保存到：{built.out}\n\n"
+            "请将此文件下发各镇街，镇街在软件中用“文件 → 导入规划”导入。",
+        )
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         save_states(self.settings, "city_window", self, self._remembered())

@@ -1,19 +1,21 @@
-"""The quarter's entry form: nine figures in the return's groups, live rates and live findings."""
+"""The quarter's entry form: the figures of the quarter's plan in the return's groups, live rates and live findings."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
+from fractions import Fraction
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence
-from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QLineEdit, QPushButton, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from core.errors import NumberError
-from core.indicators import GROUPS, INDICATORS, RATES, Kind, display_name
+from core.indicators import SHIPPED, Catalogue, Indicator, Kind
 from core.numbers import parse_count, parse_counts
-from core.plans import Plan
-from core.progress import History, rate_over, rate_text, year_to_date
+from core.plan_package import percent_text
+from core.plans import Plan, rate_target
+from core.progress import History, rate_over, rate_text
 from core.quarters import Quarter
 from core.validation import ERROR, Finding, check_quarter, quarter_input
 
@@ -35,8 +37,11 @@ class EntryForm(QWidget):
     message = Signal(str)
     base_requested = Signal(str)  # a stock's code: the clerk wants to enter its 基期数
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, catalogue: Catalogue = SHIPPED):
         super().__init__(parent)
+        self.catalogue = catalogue
+        self._rows: QWidget | None = None
+        QVBoxLayout(self).setContentsMargins(0, 0, 0, 0)
         self.value_edits: dict[str, QLineEdit] = {}
         self.explain_edits: dict[str, QLineEdit] = {}
         self.last_labels: dict[str, QLabel] = {}
@@ -44,6 +49,7 @@ class EntryForm(QWidget):
         self.rate_quarter_labels: dict[str, QLabel] = {}
         self.rate_ytd_labels: dict[str, QLabel] = {}
         self.base_buttons: dict[str, QPushButton] = {}
+        self.rate_names: dict[str, QLabel] = {}
         self._bases: dict[str, int] = {}
         self._quarter: Quarter | None = None
         self._town = ""
@@ -58,8 +64,27 @@ class EntryForm(QWidget):
 
     # --- layout ------------------------------------------------------------------------------
 
+    def set_catalogue(self, catalogue: Catalogue) -> bool:
+        """Rebuild the rows for another plan's indicator list; False when the list is the one shown."""
+        if catalogue == self.catalogue:
+            return False
+        self.catalogue = catalogue
+        self._build()
+        return True
+
     def _build(self) -> None:
-        grid = QGridLayout(self)
+        for edits in (self.value_edits, self.explain_edits, self.last_labels, self.ytd_labels):
+            edits.clear()
+        for labels in (self.rate_quarter_labels, self.rate_ytd_labels, self.base_buttons):
+            labels.clear()
+        if self._rows is not None:
+            self.layout().removeWidget(self._rows)
+            self._rows.hide()
+            self._rows.deleteLater()
+        self._rows = QWidget()
+        self._rows.setObjectName("entry_rows")
+        catalogue = self.catalogue
+        grid = QGridLayout(self._rows)
         grid.setHorizontalSpacing(12)
         grid.setVerticalSpacing(6)
         for column, title in enumerate(COLUMNS):
@@ -71,7 +96,7 @@ class EntryForm(QWidget):
         row = 1
         order: list[QWidget] = []
         self._explain_row: dict[QLineEdit, int] = {}  # a 说明 box -> index of the next figure below it
-        for group in GROUPS:
+        for group in catalogue.groups:
             line = QFrame()
             line.setFrameShape(QFrame.Shape.HLine)
             line.setStyleSheet("color: #c8ccd2;")
@@ -81,7 +106,7 @@ class EntryForm(QWidget):
             title.setStyleSheet("color: #0b4a8b;")
             grid.addWidget(title, row, 0, 1, len(COLUMNS))
             row += 1
-            for indicator in (i for i in INDICATORS if i.group == group):
+            for indicator in catalogue.in_group(group):
                 name = QLabel(("　　" if indicator.parent else "") + indicator.name)
                 edit = QLineEdit()
                 edit.setObjectName(indicator.code)
@@ -102,7 +127,7 @@ class EntryForm(QWidget):
                     # a 季末数 has no 年度累计; beside it stands its 基期数, which its pace is measured from
                     button = QPushButton("基期数：未录入")
                     button.setObjectName(f"base_{indicator.code}")
-                    button.setToolTip("规划期初（2020 年末）的数，完成率按较基期的增长计算")
+                    button.setToolTip("规划期初（上一规划期末）的数，完成率按较基期的增长计算")
                     button.clicked.connect(lambda _=False, c=indicator.code: self.base_requested.emit(c))
                     self.base_buttons[indicator.code] = button
                     beside = button
@@ -121,9 +146,11 @@ class EntryForm(QWidget):
                 order += [edit, explain]
                 self._explain_row[explain] = len(self.value_edits)
                 row += 1
-            for rate in (r for r in RATES if _group_of(r.denominator) == group):
-                name = QLabel(f"{rate.name}（目标 ≥{round(rate.default_target * 100)}%）")
+            for rate in (r for r in catalogue.rates if catalogue.by_code[r.denominator].group == group):
+                name = QLabel(f"{rate.name}（目标 ≥{percent_text(rate.default_target)}%）")
+                name.setObjectName(f"rate_name_{rate.code}")
                 name.setStyleSheet("color: #444;")
+                self.rate_names[rate.code] = name
                 self.rate_quarter_labels[rate.code] = _number_label()
                 self.rate_ytd_labels[rate.code] = _number_label()
                 explain = self._explain_edit(rate.code)
@@ -135,6 +162,9 @@ class EntryForm(QWidget):
                 self._explain_row[explain] = len(self.value_edits)
                 row += 1
         grid.setRowStretch(row, 1)
+        # shown now, filled: widgets put into a form already on screen would otherwise show a turn later
+        self.layout().addWidget(self._rows)
+        self._rows.show()
         self.tab_chain: list[QWidget] = order  # figures and 说明 boxes in reading order
         for first, second in zip(order, order[1:], strict=False):
             QWidget.setTabOrder(first, second)
@@ -144,7 +174,7 @@ class EntryForm(QWidget):
         edit.setObjectName(f"explain_{code}")
         edit.setPlaceholderText("请说明原因（至少 6 个字）")
         edit.setMinimumWidth(260)
-        edit.setAccessibleName(f"{display_name(code)}的说明")
+        edit.setAccessibleName(f"{self.catalogue.display_name(code)}的说明")
         edit.textChanged.connect(lambda text, e=edit: e.setToolTip(text))
         edit.setVisible(False)
         edit.installEventFilter(self)
@@ -178,8 +208,17 @@ class EntryForm(QWidget):
             self.last_labels[code].setText("—" if last is None else f"{last:,}")
         for code, edit in self.explain_edits.items():
             edit.setText(self._saved_explanations.get(code, ""))
+        for rate in self.catalogue.rates:
+            self.rate_names[rate.code].setText(f"{rate.name}（目标 ≥{percent_text(self._rate_target(rate.code))}%）")
         self._loading = False
         self._refresh()
+
+    def _rate_target(self, code: str) -> Fraction:
+        """The town's target for a rate under the quarter's plan; the list's default without a plan."""
+        plan = self._plan
+        if plan is not None and code in plan.targets_for(self._town).rates:
+            return rate_target(plan, self._town, code)
+        return self.catalogue.rate_by_code[code].default_target
 
     def set_bases(self, bases: Mapping[str, int]) -> None:
         self._bases = dict(bases)
@@ -269,9 +308,9 @@ class EntryForm(QWidget):
         history: dict[Quarter, Mapping[str, int | None]] = dict(self._history)
         history[self._quarter] = values
         ytd_quarters = self._quarter.year_to_date()
-        for indicator in INDICATORS:
+        for indicator in self.catalogue.indicators:
             # a 季末数 has no 年度累计 (its column holds the 基期数 button)
-            ytd = year_to_date(history, self._quarter, indicator.code)
+            ytd = _year_to_date(history, ytd_quarters, indicator)
             self.ytd_labels[indicator.code].setText("—" if ytd is None else f"{ytd:,}")
         self._findings = check_quarter(
             quarter_input(
@@ -298,8 +337,8 @@ class EntryForm(QWidget):
                 _mark(edit, MARK_WARNING, NEEDS_NOTE_STYLE, unexplained[code])
             else:
                 _mark(edit, "", "", "")
-        for rate in RATES:
-            impossible = _impossible_pair(values, rate.numerator, rate.denominator)
+        for rate in self.catalogue.rates:
+            impossible = _impossible_pair(self.catalogue, values, rate.numerator, rate.denominator)
             for label, quarters in (
                 (self.rate_quarter_labels[rate.code], [self._quarter]),
                 (self.rate_ytd_labels[rate.code], ytd_quarters),
@@ -308,7 +347,7 @@ class EntryForm(QWidget):
                     label.setText(IMPOSSIBLE_RATE)
                     _mark(label, MARK_ERROR, ERROR_LABEL_STYLE, f"{impossible}，比率无法计算")
                     continue
-                label.setText(rate_text(rate_over(history, quarters, rate.code, rate.default_target)))
+                label.setText(rate_text(rate_over(history, quarters, rate.code, self._rate_target(rate.code))))
                 warned = rate.code in unexplained and label is self.rate_ytd_labels[rate.code]
                 _mark(
                     label,
@@ -377,12 +416,22 @@ def _mark(widget: QWidget, level: str, style: str, tip: str) -> None:
     widget.setToolTip(tip)
 
 
-def _impossible_pair(values: Mapping[str, int | None], part: str, whole: str) -> str | None:
+def _impossible_pair(catalogue: Catalogue, values: Mapping[str, int | None], part: str, whole: str) -> str | None:
     """Why a rate cannot be computed from this quarter's counts (a sub-count above its total), if so."""
     numerator, denominator = values.get(part), values.get(whole)
     if numerator is not None and denominator is not None and numerator > denominator:
-        return f"{display_name(part)} {numerator:,} 大于{display_name(whole)} {denominator:,}"
+        return f"{catalogue.display_name(part)} {numerator:,} 大于{catalogue.display_name(whole)} {denominator:,}"
     return None
+
+
+def _year_to_date(
+    history: Mapping[Quarter, Mapping[str, int | None]], quarters: list[Quarter], indicator: Indicator
+) -> int | None:
+    """A flow's 年度累计 (None when nothing was entered); a 季末数 has none. The kind is the plan's, not the shipped list's."""
+    if indicator.kind is Kind.STOCK:
+        return None
+    values = [v for q in quarters if (v := history.get(q, {}).get(indicator.code)) is not None]
+    return sum(values) if values else None
 
 
 def _number_label() -> QLabel:
@@ -390,7 +439,3 @@ def _number_label() -> QLabel:
     label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     label.setMinimumWidth(80)
     return label
-
-
-def _group_of(code: str) -> str:
-    return next(i.group for i in INDICATORS if i.code == code)

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from actions.database import PROFILE_LABELS
-from core.indicators import INDICATORS, display_name
+from core.indicators import SHIPPED, Catalogue, Indicator
 from core.quarters import Quarter
 from gui.table_model import RowsModel
 
@@ -34,26 +34,49 @@ BLANK_BRUSH = QBrush(QColor("#fdecea"))
 class QuarterRow:
     quarter: Quarter
     values: dict[str, int]
+    codes: frozenset[str] = frozenset(SHIPPED.indicator_codes)  # the figures of the quarter's plan
+
+
+NOT_IN_PLAN = "不适用"
 
 
 class QuarterGridModel(RowsModel[QuarterRow]):
-    """Quarters down, figures across; a blank is shown as a tinted 未填 cell."""
+    """Quarters down, figures across (of every plan shown); a blank is shown as a tinted 未填 cell, a figure
+    the quarter's plan does not have as 不适用."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.indicators: tuple[Indicator, ...] = SHIPPED.indicators
+
+    def set_indicators(self, indicators: tuple[Indicator, ...]) -> None:
+        self.beginResetModel()
+        self.indicators = indicators
+        self.endResetModel()
 
     def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else len(INDICATORS)
+        return 0 if parent.isValid() else len(self.indicators)
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
         if role != Qt.ItemDataRole.DisplayRole:
             return None
         if orientation == Qt.Orientation.Horizontal:
-            indicator = INDICATORS[section]
+            indicator = self.indicators[section]
             return f"{indicator.short_name}\n（{indicator.unit}）"
         return self.rows[section].quarter.label
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
             return None
-        value = self.rows[index.row()].values.get(INDICATORS[index.column()].code)
+        row, code = self.rows[index.row()], self.indicators[index.column()].code
+        if code not in row.codes:
+            if role == Qt.ItemDataRole.DisplayRole:
+                return NOT_IN_PLAN
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return QBrush(QColor("#999"))
+            if role == Qt.ItemDataRole.TextAlignmentRole:
+                return int(Qt.AlignmentFlag.AlignCenter)
+            return None
+        value = row.values.get(code)
         if role == Qt.ItemDataRole.DisplayRole:
             return "未填" if value is None else f"{value:,}"
         if role == Qt.ItemDataRole.BackgroundRole and value is None:
@@ -115,9 +138,7 @@ class HistoryView(QWidget):
         filters.addWidget(QLabel("指标："))
         self.indicator_filter = QComboBox()
         self.indicator_filter.setObjectName("audit_indicator")
-        self.indicator_filter.addItem("全部", None)
-        for indicator in INDICATORS:
-            self.indicator_filter.addItem(display_name(indicator.code), indicator.code)
+        self._fill_indicator_filter(SHIPPED.indicators)
         filters.addWidget(self.indicator_filter)
         filters.addStretch(1)
         bottom_layout.addLayout(filters)
@@ -139,10 +160,38 @@ class HistoryView(QWidget):
         self.quarter_filter.currentIndexChanged.connect(self._apply_filters)
         self.indicator_filter.currentIndexChanged.connect(self._apply_filters)
 
+    def _fill_indicator_filter(self, indicators: tuple[Indicator, ...]) -> None:
+        chosen = self.indicator_filter.currentData()
+        self.indicator_filter.blockSignals(True)
+        self.indicator_filter.clear()
+        self.indicator_filter.addItem("全部", None)
+        names = Catalogue(indicators, ())
+        for indicator in indicators:
+            self.indicator_filter.addItem(names.display_name(indicator.code), indicator.code)
+        self.indicator_filter.setCurrentIndex(max(self.indicator_filter.findData(chosen), 0))
+        self.indicator_filter.blockSignals(False)
+
     def show_history(
-        self, quarters: list[Quarter], history: dict[Quarter, dict[str, int]], audit: list[AuditRow]
+        self,
+        quarters: list[Quarter],
+        history: dict[Quarter, dict[str, int]],
+        audit: list[AuditRow],
+        catalogues: dict[Quarter, Catalogue] | None = None,
     ) -> None:
-        self.grid_model.set_rows([QuarterRow(q, history.get(q, {})) for q in quarters])
+        """`catalogues`: each quarter's indicator list (the shipped one where not given); the grid's columns
+        are the figures of all of them, each list's own order kept, the older plans' first."""
+        lists = catalogues or {}
+        columns: dict[str, Indicator] = {}
+        for quarter in sorted(quarters):
+            for indicator in lists.get(quarter, SHIPPED).indicators:
+                columns.setdefault(indicator.code, indicator)
+        indicators = tuple(columns.values())
+        if indicators != self.grid_model.indicators:
+            self.grid_model.set_indicators(indicators)
+            self._fill_indicator_filter(indicators)
+        self.grid_model.set_rows(
+            [QuarterRow(q, history.get(q, {}), frozenset(lists.get(q, SHIPPED).indicator_codes)) for q in quarters]
+        )
         self._all_audit = audit
         chosen = self.quarter_filter.currentData()
         self.quarter_filter.blockSignals(True)

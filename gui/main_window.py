@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import html
 import logging
-import re
 import tempfile
 from datetime import datetime
 from enum import Enum
@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import DomainError
-from core.indicators import display_name
+from core.plan_package import SAMPLE_MARK
 from core.quarters import Quarter, quarter_range
 from core.validation import ERROR, LEVEL_NAMES, NOTICE, WARNING, Finding
 from gui.entry_form import EntryForm
@@ -87,24 +87,13 @@ def open_folder(folder: Path) -> bool:
     return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
 
-def ask_plan_period(parent: QWidget, file_name: str) -> tuple[str, str] | None:
-    """The plan's first and last quarter when the file name does not say (e.g. 2026Q1 2030Q4)."""
-    text, ok = QInputDialog.getText(
-        parent, "规划期", f"无法从文件名 {file_name} 看出规划期。\n请输入第一个和最后一个季度，如：2026Q1 2030Q4"
-    )
-    codes = re.findall(r"20\d\d\s*[Qq]\s*[1-4]", text) if ok else []
-    return (codes[0].replace(" ", ""), codes[1].replace(" ", "")) if len(codes) == 2 else None
-
-
 def ask_passphrase(parent: QWidget, prompt: str) -> bytes | None:
     text, ok = QInputDialog.getText(parent, "签名证书口令", prompt, QLineEdit.EchoMode.Password)
     return text.encode("utf-8") if ok and text else None
 
 
 class MainWindow(QMainWindow):
-    def __init__(
-        self, store: Store | None, initial_quarter: Quarter | None = None, parent: QWidget | None = None
-    ):
+    def __init__(self, store: Store | None, initial_quarter: Quarter | None = None, parent: QWidget | None = None):
         """With a store, the window filled in; with None, its skeleton (frame, menus, the empty form),
         shown while the database opens and greyed out until `attach_store` fills it in."""
         super().__init__(parent)
@@ -170,6 +159,10 @@ class MainWindow(QMainWindow):
         self.save_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         bar.addWidget(self.save_button)
         layout.addLayout(bar)
+        self.plan_line = QLabel()
+        self.plan_line.setObjectName("plan_line")
+        self.plan_line.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.plan_line)
         self.lock_banner = QLabel()
         self.lock_banner.setObjectName("lock_banner")
         self.lock_banner.setStyleSheet("background:#e8f0fe; color:#0b4a8b; padding:6px; border-radius:4px;")
@@ -206,10 +199,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.history_view, "历史与修改记录")
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
-        # From the quarter picker, Tab goes to the first figure, not to the tab bar.
-        chain = [self.quarter_box, *self.form.tab_chain]
-        for first, second in zip(chain, chain[1:], strict=False):
-            QWidget.setTabOrder(first, second)
+        self._chain_tabs()
 
         menu = self.menuBar().addMenu("文件(&F)")
         self.save_action = QAction("保存(&S)", self)
@@ -253,6 +243,12 @@ class MainWindow(QMainWindow):
         menu.addAction(self.quit_action)
         self.addAction(self.save_action)
 
+    def _chain_tabs(self) -> None:
+        """From the quarter picker, Tab goes to the first figure, not to the tab bar."""
+        chain = [self.quarter_box, *self.form.tab_chain]
+        for first, second in zip(chain, chain[1:], strict=False):
+            QWidget.setTabOrder(first, second)
+
     def _connect_signals(self) -> None:
         self.save_action.triggered.connect(self.save)
         self.save_button.clicked.connect(self.save)
@@ -284,11 +280,14 @@ class MainWindow(QMainWindow):
         statuses = self.store.quarter_statuses()
         self.quarter_box.clear()
         for quarter in reversed(quarter_range(first, last)):
-            entered = len(history.get(quarter, {}))
+            codes = self.store.catalogue_for(quarter).indicator_codes
+            entered = sum(code in history.get(quarter, {}) for code in codes)
             if quarter in statuses:
                 mark = f"（{statuses[quarter].label}）"
+            elif entered == len(codes):
+                mark = "（草稿）"
             else:
-                mark = "（草稿）" if entered == 9 else "（未填）" if entered == 0 else f"（草稿，已填 {entered}/9）"
+                mark = "（未填）" if entered == 0 else f"（草稿，已填 {entered}/{len(codes)}）"
             self.quarter_box.addItem(quarter.label + mark, quarter.code)
 
     # --- quarter -----------------------------------------------------------------------------
@@ -318,6 +317,9 @@ class MainWindow(QMainWindow):
             self.lock_banner.setText(
                 f"{quarter.label}{status.label}（原第 {status.revision} 版），修改后请重新导出上报。"
             )
+        if self.form.set_catalogue(self.store.catalogue_for(quarter)):
+            self._chain_tabs()
+        self._show_plan_line(quarter)
         self.form.load(
             self.town,
             quarter,
@@ -330,6 +332,19 @@ class MainWindow(QMainWindow):
         self._show_save_state("", "")
         self._update_title()
         self._refresh_visible_tab()
+
+    def _show_plan_line(self, quarter: Quarter) -> None:
+        plan = self.store.plan_for(quarter)
+        if plan is None:
+            text = f"{quarter.label}不在任何已导入的规划期内，没有目标（可用“文件 → 导入规划”导入市局下发的规划）"
+        else:
+            text = f"规划：{html.escape(plan.name)}（{plan.first.label}至{plan.last.label}）"
+            if plan.form_number and plan.form_number != SAMPLE_MARK:
+                text += f"　表号：{html.escape(plan.form_number)}"
+            if plan.sample:
+                text += f"　<b style='color:#c62828'>{SAMPLE_MARK}：演示用，不是市局下发的正式目标</b>"
+        self.plan_line.setText(text)
+        self.plan_line.setToolTip(f"规划编号：{plan.plan_id}" if plan is not None and plan.plan_id else "")
 
     def _on_quarter_chosen(self, index: int) -> None:
         chosen = Quarter.parse(self.quarter_box.itemData(index))
@@ -359,7 +374,7 @@ class MainWindow(QMainWindow):
             value, ok = QInputDialog.getInt(
                 self,
                 "录入基期数",
-                f"{display_name(code)}的基期数（{plan.name}期初，即 {plan.first.year - 1} 年末的数）：",
+                f"{plan.catalogue.display_name(code)}的基期数（{plan.name}期初，即 {plan.first.year - 1} 年末的数）：",
                 current,
                 0,
                 100_000_000,
@@ -375,7 +390,7 @@ class MainWindow(QMainWindow):
             return False
         self.form.set_bases(bases.bases)
         self._refresh_visible_tab()
-        self.statusBar().showMessage(f"已保存{display_name(code)}基期数 {value:,}", 5000)
+        self.statusBar().showMessage(f"已保存{plan.catalogue.display_name(code)}基期数 {value:,}", 5000)
         return True
 
     def reopen_quarter(self, reason: str | None = None) -> bool:
@@ -620,44 +635,39 @@ class MainWindow(QMainWindow):
         )
         return True
 
-    def import_plan(self, path: Path | None = None, period: tuple[str, str] | None = None) -> bool:
-        """The city's 指标任务分解表 (.xlsx/.csv), as `targets import` does on the command line."""
-        from actions.plans import import_plan, needs_period, read_plan
-        from core.plans import describe_plan
+    def import_plan(self, path: Path | None = None) -> bool:
+        """文件 → 导入规划: a signed .plan from the city, shown before it is recorded; as `plan import` does."""
+        from actions.plan_packages import plan_import, plan_preview, trusted_roots
 
+        if not self.resolve_unsaved(self.quarter.label):
+            return False
         if path is None:
-            chosen, _ = QFileDialog.getOpenFileName(self, "选择市局下发的指标任务分解表", "", "分解表 (*.xlsx *.csv)")
+            start = str(self.settings.value("plan/folder", str(Path.home())))
+            chosen, _ = QFileDialog.getOpenFileName(self, "选择市局下发的规划文件", start, "规划文件 (*.plan)")
             if not chosen:
                 return False
             path = Path(chosen)
+            self.settings.setValue("plan/folder", str(path.parent))
         try:
-            if period is None:
-                try:
-                    plan = read_plan(path)
-                except DomainError as exc:
-                    if not needs_period(exc):
-                        raise
-                    period = ask_plan_period(self, path.name)
-                    if period is None:
-                        return False
-            if period is not None:
-                plan = read_plan(path, first=period[0], last=period[1])
-            answer = QMessageBox.question(
-                self,
-                "导入规划",
-                f"导入{describe_plan(plan)}？\n同名的规划会被替换。",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                return False
-            replaced = import_plan(self.store, plan, path).replaced
+            preview = plan_preview(path, trusted_roots(self.store), self.town)
         except (DomainError, OSError) as exc:
-            show_error(self, exc, title="导入失败")
+            show_error(self, exc, title="规划文件不能导入")
+            return False
+        from gui.plan_dialogs import PlanPreviewDialog, run_modal
+
+        if not run_modal(PlanPreviewDialog(self, preview, "导入此规划", town=self.town)):
+            return False
+        try:
+            imported = plan_import(self.store, path)
+        except (DomainError, OSError) as exc:
+            show_error(self, exc, title="规划文件不能导入")
             return False
         self._refresh_quarter_labels()
         self._load_quarter(self.quarter)
-        self.statusBar().showMessage(("已更新" if replaced else "已导入") + f"规划：{plan.name}", 8000)
+        name = imported.summary.name
+        self.statusBar().showMessage(
+            (f"已导入规划：{name}" if imported.imported else f"此规划已导入过，未作改动：{name}"), 10000
+        )
         return True
 
     def backup(self, target: Path | None = None) -> Path | None:
@@ -855,4 +865,7 @@ class MainWindow(QMainWindow):
 
     def _refresh_history(self) -> None:
         quarters = [Quarter.parse(self.quarter_box.itemData(i)) for i in range(self.quarter_box.count())]
-        self.history_view.show_history(quarters, self.store.history(), list(reversed(self.store.audit_trail())))
+        catalogues = {q: self.store.catalogue_for(q) for q in quarters}
+        self.history_view.show_history(
+            quarters, self.store.history(), list(reversed(self.store.audit_trail())), catalogues
+        )

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.indicators import BY_CODE, PLANNED_CODES, RATES, Kind, display_name
+from core.indicators import SHIPPED, Catalogue, Kind
 from core.plans import Plan
 from core.progress import (
     BEHIND,
@@ -136,10 +136,12 @@ class YearModel(RowsModel[YearRow]):
         return None
 
 
-def year_rows(result: YearResult) -> list[YearRow]:
+def year_rows(result: YearResult, catalogue: Catalogue = SHIPPED) -> list[YearRow]:
     rows = []
-    for rate in RATES:
-        r = result.rates[rate.code]
+    for rate in catalogue.rates:
+        r = result.rates.get(rate.code)
+        if r is None:
+            continue
         verdict = "—" if r.met is None else ("达标" if r.met else "未达标")
         rows.append(
             YearRow(
@@ -152,7 +154,9 @@ def year_rows(result: YearResult) -> list[YearRow]:
             )
         )
     for code, total in result.totals.items():
-        rows.append(YearRow(f"{display_name(code)}（全年合计）", "", _count(total, BY_CODE[code].unit), "", "", ""))
+        if code in catalogue.by_code:
+            unit = catalogue.by_code[code].unit
+            rows.append(YearRow(f"{catalogue.display_name(code)}（全年合计）", "", _count(total, unit), "", "", ""))
     return rows
 
 
@@ -295,8 +299,9 @@ class ProgressView(QWidget):
         chooser = QHBoxLayout()
         chooser.addWidget(QLabel("趋势："))
         self.series_box = QComboBox()
-        for code in PLANNED_CODES:
-            self.series_box.addItem(display_name(code), code)
+        self.series_box.setObjectName("series")
+        self.catalogue: Catalogue | None = None
+        self._fill_series(SHIPPED)
         self.series_box.currentIndexChanged.connect(self._draw_trend)
         chooser.addWidget(self.series_box)
         chooser.addStretch(1)
@@ -310,8 +315,23 @@ class ProgressView(QWidget):
         self._history: History = {}
         self._quarter: Quarter | None = None
 
+    def _fill_series(self, catalogue: Catalogue) -> None:
+        """The trend's choices: the figures with a plan target in the quarter's plan, the chosen one kept."""
+        if catalogue == self.catalogue:
+            return
+        self.catalogue = catalogue
+        chosen = self.series_box.currentData()
+        self.series_box.blockSignals(True)
+        self.series_box.clear()
+        for code in catalogue.planned_codes:
+            self.series_box.addItem(catalogue.display_name(code), code)
+        self.series_box.setCurrentIndex(max(self.series_box.findData(chosen), 0))
+        self.series_box.blockSignals(False)
+
     def show_progress(self, progress: Progress, history: History) -> None:
         self._plan, self._town, self._history, self._quarter = progress.plan, progress.town, history, progress.quarter
+        catalogue = progress.plan.catalogue if progress.plan is not None else SHIPPED
+        self._fill_series(catalogue)
         if progress.plan is None:
             self.heading.setText(
                 f"<b>{progress.town} {progress.quarter.label}</b>　本季度不在已导入的规划期内，没有目标。"
@@ -323,10 +343,12 @@ class ProgressView(QWidget):
             )
         rows = []
         notices = []
-        for code in PLANNED_CODES:
+        for code in catalogue.planned_codes:
+            if code not in progress.indicators:
+                continue
             item = progress.indicators[code]
-            name = display_name(code)
-            if BY_CODE[code].kind is Kind.STOCK and item.target is not None:
+            name = catalogue.display_name(code)
+            if catalogue.by_code[code].kind is Kind.STOCK and item.target is not None:
                 # completion of a stock is its growth from the base: (季末数 − 基期数) ÷ (目标 − 基期数)
                 name += "，基期数 未录入" if item.base is None else f"，基期数 {item.base:,}"
                 if item.needs_base:
@@ -334,7 +356,7 @@ class ProgressView(QWidget):
             rows.append(
                 ProgressRow(
                     name,
-                    BY_CODE[code].unit,
+                    catalogue.by_code[code].unit,
                     item.target,
                     item.cumulative,
                     item.completion,
@@ -344,10 +366,13 @@ class ProgressView(QWidget):
                 )
             )
         self.model.set_rows(rows)
+        fit_rows(self.table, len(rows))
         self.notice.setText("\n".join(notices))
         self.notice.setVisible(bool(notices))
         rate_rows = []
-        for rate in RATES:
+        for rate in catalogue.rates:
+            if rate.code not in progress.rates_ytd:
+                continue
             ytd = progress.rates_ytd[rate.code]
             verdict = "—" if ytd.met is None else ("达标" if ytd.met else "未达标")
             rate_rows.append(
@@ -360,11 +385,12 @@ class ProgressView(QWidget):
                 )
             )
         self.rate_model.set_rows(rate_rows)
+        fit_rows(self.rate_table, len(rate_rows))
         year = compute_year(progress.plan, progress.town, progress.quarter.year, history)
         done = len(year.quarters_entered)
         scope = "全年结果" if year.complete else f"已填 {done} 个季度，第4季度填报后为全年结果"
         self.year_heading.setText(f"<b>年度（{year.year}年）</b>　比率为年度目标，按全年计算；{scope}")
-        self.year_model.set_rows(year_rows(year))
+        self.year_model.set_rows(year_rows(year, catalogue))
         self.year_table.resizeColumnsToContents()
         header = self.year_table.horizontalHeader()
         self.year_table.setMinimumWidth(header.length() + 2 * self.year_table.frameWidth() + 24)
@@ -372,12 +398,13 @@ class ProgressView(QWidget):
 
     def _draw_trend(self) -> None:
         code = self.series_box.currentData()
+        catalogue = self.catalogue or SHIPPED
         if self._plan is None or code is None or self._quarter is None:
-            self.chart.set_series(display_name(code) if code else "", [], None)
+            self.chart.set_series(catalogue.display_name(code) if code else "", [], None)
             return
         points: list[tuple[Quarter, int | None]] = []
         running = 0
-        stock = BY_CODE[code].kind is Kind.STOCK
+        stock = catalogue.by_code[code].kind is Kind.STOCK
         for quarter in self._plan.quarters:
             value = self._history.get(quarter, {}).get(code)
             if stock:
@@ -386,8 +413,8 @@ class ProgressView(QWidget):
             running += value or 0
             points.append((quarter, running if quarter <= self._quarter and value is not None else None))
         self.chart.set_series(
-            f"{display_name(code)}：{'季末数' if stock else '规划累计'}与目标"
-            f"（{self._plan.targets_for(self._town).counts[code]:,} {BY_CODE[code].unit}）",
+            f"{catalogue.display_name(code)}：{'季末数' if stock else '规划累计'}与目标"
+            f"（{self._plan.targets_for(self._town).counts[code]:,} {catalogue.by_code[code].unit}）",
             points,
             self._plan.targets_for(self._town).counts[code],
             stock,
@@ -406,5 +433,10 @@ def _table(model: QAbstractTableModel, rows: int = 3) -> QTableView:
     table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     table.verticalHeader().setDefaultSectionSize(30)
-    table.setFixedHeight(table.horizontalHeader().sizeHint().height() + 30 * rows + 4)
+    fit_rows(table, rows)
     return table
+
+
+def fit_rows(table: QTableView, rows: int) -> None:
+    """As tall as its rows: a plan's list may have more or fewer than the shipped three of each."""
+    table.setFixedHeight(table.horizontalHeader().sizeHint().height() + 30 * max(rows, 1) + 4)

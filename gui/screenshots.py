@@ -2,6 +2,9 @@
 
 Usage: python -m gui.screenshots OUTDIR [--no-city]
 
+Also, under the 2026–2030 sample plan (示例（非正式目标））: the entry form of 2026Q1, what a town is shown before
+importing a .plan, and the split the city is shown before signing one.
+
 Each size is the client area a maximised window gets on that screen (a 40 px taskbar and a 30 px title bar
 taken off): 1366×768 → 1366×698, 1920×1080 → 1920×1010.
 """
@@ -32,6 +35,7 @@ def main(argv: list[str]) -> int:
     written: list[Path] = []
     with tempfile.TemporaryDirectory() as folder:
         written += town_shots(app, Path(folder), out)
+        written += plan_shots(app, Path(folder) / "plan", out)
         if "--no-city" not in argv:
             written += city_shots(app, Path(folder), out)
     for path in written:
@@ -153,6 +157,49 @@ def town_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-u
                 dialog.close()
         window.close()
         session.close()
+    return written
+
+
+def plan_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-untyped-def]
+    """A town under the signed sample plan: its preview before import, then 2026Q1's form; the city's split."""
+    from PySide6.QtCore import QSize
+
+    from actions.city import create_root, issue_identity
+    from actions.identity import import_identity
+    from actions.plan_packages import plan_check, plan_import, plan_preview, plan_sample, trusted_roots
+    from core.quarters import Quarter
+    from gui.main_window import MainWindow
+    from gui.plan_dialogs import PlanPreviewDialog
+    from storage.store import Store
+
+    folder.mkdir(parents=True, exist_ok=True)
+    secret = b"screenshot-secret"
+    root = create_root(folder, secret)
+    town_p12 = issue_identity(root.key, secret, "道滘", folder / "道滘.p12", secret).file
+    sample = plan_sample(root.key, secret, folder / "示例 2026-2030.plan", folder / "示例 分解表.xlsx")
+    written = []
+    with Store(folder / "town.sqlite3") as store:
+        store.bind_town("道滘")
+        import_identity(store, town_p12, lambda: secret)
+        width, height = SIZES[0][1]
+        preview = PlanPreviewDialog(None, plan_preview(sample.out, trusted_roots(store), "道滘"), "导入此规划", "道滘")
+        preview.show()
+        written.append(_grab(app, preview, out / "plan_import_preview.png"))
+        preview.close()
+        plan_import(store, sample.out)
+        window = MainWindow(store, initial_quarter=Quarter(2026, 1))
+        window.show()
+        window.resize(QSize(width, height))
+        window.select_quarter(Quarter(2026, 1))
+        written.append(_grab(app, window, out / "entry_sample_plan_1366x768.png"))
+        window.tabs.setCurrentIndex(1)
+        written.append(_grab(app, window, out / "progress_sample_plan_1366x768.png"))
+        window.close()
+    split = PlanPreviewDialog(None, plan_check(folder / "示例 分解表.xlsx").preview, "核对无误，签名…")
+    split.show()
+    split.resize(QSize(width - 100, height - 60))
+    written.append(_grab(app, split, out / "plan_build_preview_1366x768.png"))
+    split.close()
     return written
 
 

@@ -263,13 +263,13 @@ def test_the_file_menu_reaches_what_the_command_line_does(window, qtbot, store, 
     shown = []
     monkeypatch.setattr(QMessageBox, "information", lambda parent, title, text, *a: shown.append(text))
 
-    # 导入规划…: the next plan's split, as `targets import` reads it.
+    # 导入规划…: only a signed .plan; a CSV split is refused with the reason (tests/test_plan_window.py imports one).
     plan_file = tmp_path / "指标任务分解_2026_2030.csv"
     shutil.copy(resource_path("plans", "targets_2021_2025.csv"), plan_file)
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(plan_file), ""))
-    dialogs.expect("导入2026—2030年指标任务分解", answer=QMessageBox.StandardButton.Yes)
+    dialogs.expect("还没有市局根证书")  # refused: this database has no city root to check a signature against
     window.plan_action.trigger()
-    assert [p.first.code for p in store.plans()] == ["2021Q1", "2026Q1"]
+    assert [p.first.code for p in store.plans()] == ["2021Q1"]
 
     # 备份… then 从备份恢复…: figures saved after the backup are gone again.
     field(window, "yuecai_certified").setText("9")
