@@ -1,6 +1,6 @@
 """Import rules of the project, checked on the source text (AST); no project module is imported.
 
-The rules are written out for people in docs/import_rules.md. Each failure names file, line and rule.
+The rules are written out for people in docs/architecture.md. Each failure names file, line and rule.
 """
 
 from __future__ import annotations
