@@ -44,7 +44,8 @@ class Dialogs:
     def texts(self) -> list[str]:
         return [entry.split(" | ", 1)[1] for entry in self.shown]
 
-    def _match(self, kind: str, title: str, text: str, buttons: tuple[str, ...] = ()) -> Expected | None:
+    def answer_for(self, kind: str, title: str, text: str, buttons: tuple[str, ...] = ()) -> Expected | None:
+        """Record a dialog as shown and return the expectation it meets (None: unexpected)."""
         entry = f"{kind}: {title} | {text}"
         self.shown.append(entry)
         haystack = "\n".join([title, text, *buttons])
@@ -66,7 +67,7 @@ def _install(monkeypatch: pytest.MonkeyPatch, dialogs: Dialogs) -> None:
 
     def static_box(kind: str, default: Any):
         def show(parent, title, text, *args, **kwargs):
-            expected = dialogs._match(kind, title, text)
+            expected = dialogs.answer_for(kind, title, text)
             if expected is None:  # answered Yes as the old blanket stub did: the code goes on, no hang
                 return button.Yes if kind == "question" else button.Ok
             return default if expected.answer is None else expected.answer
@@ -79,7 +80,7 @@ def _install(monkeypatch: pytest.MonkeyPatch, dialogs: Dialogs) -> None:
 
     def exec_box(box: QMessageBox) -> int:
         buttons = box.buttons()
-        expected = dialogs._match("box", box.windowTitle(), box.text(), tuple(b.text() for b in buttons))
+        expected = dialogs.answer_for("box", box.windowTitle(), box.text(), tuple(b.text() for b in buttons))
         chosen = None
         if expected is not None:
             # An answer names a button by its text or as a standard button; no answer: the button
@@ -103,7 +104,7 @@ def _install(monkeypatch: pytest.MonkeyPatch, dialogs: Dialogs) -> None:
 
     def file_dialog(kind: str, cancelled: Any):
         def show(parent=None, caption="", *args, **kwargs):
-            expected = dialogs._match(kind, caption, "")
+            expected = dialogs.answer_for(kind, caption, "")
             return cancelled if expected is None or expected.answer is None else expected.answer
 
         return show
@@ -115,7 +116,7 @@ def _install(monkeypatch: pytest.MonkeyPatch, dialogs: Dialogs) -> None:
 
     def input_dialog(kind: str, cancelled: Any):
         def show(parent, title, label, *args, **kwargs):
-            expected = dialogs._match(kind, title, label)
+            expected = dialogs.answer_for(kind, title, label)
             return cancelled if expected is None or expected.answer is None else expected.answer
 
         return show

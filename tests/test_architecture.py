@@ -211,6 +211,36 @@ def test_no_module_uses_a_private_name_of_another(layer_name):
     assert not problems, report(problems)
 
 
+# Tests and the screenshot tool drive the windows as a clerk does (click, type, choose, trigger a menu)
+# or through public methods; a window's private helpers are its own business.
+DRIVERS_OF_WINDOWS = ("tests", "gui.screenshots")
+
+
+def private_method_calls(source: SourceFile) -> Iterator[str]:
+    rule = "tests and gui/screenshots.py call no _private method of another object (drive the widgets instead)"
+    for node in ast.walk(source.tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and _private(node.func.attr):
+            if isinstance(node.func.value, ast.Name) and node.func.value.id in {"self", "cls"}:
+                continue
+            yield f"{source.path}:{node.lineno}: calls {ast.unparse(node.func)}() — rule: {rule}"
+
+
+def test_tests_and_screenshots_call_no_private_method_of_a_window():
+    problems = [
+        problem
+        for source in project_files()
+        if _is_under(source.module, DRIVERS_OF_WINDOWS)
+        for problem in private_method_calls(source)
+    ]
+    assert not problems, report(problems)
+
+
+def test_the_private_method_rule_sees_a_call_on_a_window_but_not_on_self():
+    text = "window._load_quarter(q)\nself._helper()\nwindow.select_quarter(q)\n"
+    found = list(private_method_calls(_source(text, "tests.sample")))
+    assert [problem.split(": ", 1)[1].split(" —")[0] for problem in found] == ["calls window._load_quarter()"]
+
+
 def test_every_file_belongs_to_a_checked_layer():
     assert {layer(source) for source in project_files()} <= set(LAYERS)
 
