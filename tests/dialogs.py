@@ -31,15 +31,9 @@ class Dialogs:
     shown: list[str] = field(default_factory=list)  # "kind: title | text" of every dialog, in order
     unexpected: list[str] = field(default_factory=list)
 
-    allowed: list[Expected] = field(default_factory=list)
-
     def expect(self, fragment: str, answer: Any = None) -> None:
         """The next dialog whose title, text or buttons contain `fragment` gets `answer`."""
         self.pending.append(Expected(fragment, answer))
-
-    def allow(self, fragment: str, answer: Any = None) -> None:
-        """Like expect, but the dialog may not come (fixtures tearing a window down)."""
-        self.allowed.append(Expected(fragment, answer))
 
     def texts(self) -> list[str]:
         return [entry.split(" | ", 1)[1] for entry in self.shown]
@@ -52,9 +46,6 @@ class Dialogs:
         for expected in self.pending:
             if expected.fragment in haystack:
                 self.pending.remove(expected)
-                return expected
-        for expected in self.allowed:
-            if expected.fragment in haystack:
                 return expected
         self.unexpected.append(entry)
         return None
