@@ -10,6 +10,8 @@ the function that needs them.
 | Action                                   | Function                          | Command              |
 |------------------------------------------|-----------------------------------|----------------------|
 | open the database (with the write lock)  | database.open_store               | (every command)      |
+|   … for the window's lifetime            | database.lock_for_window, open_database | (window)       |
+| the demonstration database               | database.demo_database            | --demo               |
 | bind the database to a town              | database.bind_town                | init --town          |
 | make it the city's database              | database.use_for_city             | init --city          |
 | show / change the 单位信息                | database.show_profile / update_profile | profile         |

@@ -6,20 +6,26 @@ Importing this module does not import SQLAlchemy (the command line's quick comma
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.quarters import Quarter
 from storage.basics import PROFILE_LABELS, data_dir, default_db_path
+from storage.errors import DatabaseDamaged, DatabaseInUse
 
 if TYPE_CHECKING:
     from storage.audit import AuditCheck
+    from storage.lock import DatabaseLock
+    from storage.store import AuditRow as AuditRow
     from storage.store import Profile, Store
 
-__all__ = ["PROFILE_LABELS", "data_dir", "default_db_path"]
+# The window names the database's errors and types (Store, Profile, AuditRow; as types only, under
+# TYPE_CHECKING, so that importing this module stays free of SQLAlchemy) through this module.
+__all__ = ["PROFILE_LABELS", "DatabaseDamaged", "DatabaseInUse", "data_dir", "default_db_path"]
 
 
 def database_path(db: Path | None) -> Path:
@@ -48,15 +54,44 @@ def open_store(db: Path | None, writes: str | None = None) -> Iterator[Store]:
             lock.release()
 
 
+def lock_for_window(db: Path) -> DatabaseLock:
+    """The database's write lock, held for as long as the window is open (released by the OS if the
+    app dies); raises DatabaseInUse when another window or command has it."""
+    from storage.lock import DatabaseLock
+
+    return DatabaseLock(db, "填报软件窗口").acquire()
+
+
+def open_database(db: Path, today: Callable[[], date] = date.today) -> Store:
+    """The database, open until the caller closes it (the window holds it for its lifetime); raises
+    DatabaseDamaged when the file is not whole, so the caller can offer newest_good_backup."""
+    from storage.store import Store
+
+    return Store(db, today=today)
+
+
+def blank_profile(**fields: str) -> Profile:
+    """单位信息 with the given fields (named as in PROFILE_LABELS), the others empty."""
+    from storage.store import Profile
+
+    return Profile(**fields)
+
+
+def demo_database(path: Path | None = None) -> tuple[Path, Quarter]:
+    """The demonstration town's database (made on first use, in the data folder unless `path` is
+    given) and the last quarter filled in it."""
+    from storage.demo import ensure_demo_database
+
+    return ensure_demo_database(path)
+
+
 def is_busy(exc: BaseException) -> bool:
-    """Is this the database lock's refusal? (storage.lock is only imported by actions that take it.)"""
-    lock = sys.modules.get("storage.lock")
-    return lock is not None and isinstance(exc, lock.DatabaseInUse)
+    """Is this the database lock's refusal?"""
+    return isinstance(exc, DatabaseInUse)
 
 
 def is_damaged(exc: BaseException) -> bool:
-    errors = sys.modules.get("storage.errors")
-    return errors is not None and isinstance(exc, errors.DatabaseDamaged)
+    return isinstance(exc, DatabaseDamaged)
 
 
 def newest_good_backup(db: Path | None) -> Path | None:

@@ -19,8 +19,7 @@ from gui.main_window import APP_TITLE, MainWindow
 from gui.setup_dialog import SetupDialog
 
 if TYPE_CHECKING:
-    from storage.lock import DatabaseLock
-    from storage.store import Store
+    from actions.database import DatabaseLock, Store
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +69,10 @@ class Session:
 
 def open_or_recover(db_path: Path) -> Store | None:
     """Open the database; a damaged one is not opened, and the newest good backup is offered instead."""
-    from actions.database import newest_good_backup, restore
-    from storage.backup import DatabaseDamaged
-    from storage.store import Store
+    from actions.database import DatabaseDamaged, newest_good_backup, open_database, restore
 
     try:
-        return Store(db_path)
+        return open_database(db_path)
     except DatabaseDamaged as exc:
         backup = newest_good_backup(db_path)
         if backup is None:
@@ -91,7 +88,7 @@ def open_or_recover(db_path: Path) -> Store | None:
         QMessageBox.information(
             None, APP_TITLE, f"已从 {backup.name} 恢复。" + (f"\n损坏的文件已原样另存在 {kept}。" if kept else "")
         )
-        return Store(db_path)
+        return open_database(db_path)
 
 
 def check_on_start_up(store: Store) -> None:
@@ -203,9 +200,9 @@ def run_app(db_path: Path | None, demo: bool = False) -> int:
     app = make_application()
     initial: Quarter | None = None
     if demo:
-        from storage.demo import ensure_demo_database
+        from actions.database import demo_database
 
-        db_path, initial = ensure_demo_database()
+        db_path, initial = demo_database()
     path = db_path or default_db_path()
     starting = start_session(path, initial)
     opened: list[Session] = []

@@ -49,12 +49,12 @@ from gui.progress_view import STATUS_COLOURS
 from gui.tasks import BackgroundTask
 from gui.verify_dialog import VerdictModel, VerdictRow
 from gui.window_layout import fit_to_screen, restore_states, save_states
-from reports.city_report import columns, table_rows
+from reports.city_report import columns, summary_cell_text, table_rows
 from reports.collect import Collection
-from storage.store import Store
 
 if TYPE_CHECKING:
     from actions.city import Consolidated
+    from actions.database import Store
     from actions.plan_packages import CheckedWorkbook
 
 log = logging.getLogger(__name__)
@@ -167,8 +167,6 @@ class SummaryModel(QAbstractTableModel):
         self.colours: dict[tuple[int, int], str] = {}
 
     def set_summary(self, summary: CitySummary | None, conflicted: set[str]) -> None:
-        from reports.city_report import _cell_text
-
         self.beginResetModel()
         self.rows, self.colours = [], {}
         if summary is not None:
@@ -178,7 +176,7 @@ class SummaryModel(QAbstractTableModel):
                 if cells is None:
                     self.rows.append([seq, town, "冲突" if town in conflicted else "缺报"] + [""] * (len(cols) - 1))
                     continue
-                self.rows.append([seq, town, *(_cell_text(v, c.kind) for v, c in zip(cells, cols, strict=True))])
+                self.rows.append([seq, town, *(summary_cell_text(v, c.kind) for v, c in zip(cells, cols, strict=True))])
                 for offset, value in enumerate(cells):
                     if isinstance(value, str) and value in STATUS_COLOURS:
                         self.colours[(len(self.rows) - 1, offset + 2)] = STATUS_COLOURS[value]

@@ -41,7 +41,8 @@ class EntryForm(QWidget):
         super().__init__(parent)
         self.catalogue = catalogue
         self._rows: QWidget | None = None
-        QVBoxLayout(self).setContentsMargins(0, 0, 0, 0)
+        self._outer = QVBoxLayout(self)
+        self._outer.setContentsMargins(0, 0, 0, 0)
         self.value_edits: dict[str, QLineEdit] = {}
         self.explain_edits: dict[str, QLineEdit] = {}
         self.last_labels: dict[str, QLabel] = {}
@@ -78,7 +79,7 @@ class EntryForm(QWidget):
         for labels in (self.rate_quarter_labels, self.rate_ytd_labels, self.base_buttons):
             labels.clear()
         if self._rows is not None:
-            self.layout().removeWidget(self._rows)
+            self._outer.removeWidget(self._rows)
             self._rows.hide()
             self._rows.deleteLater()
         self._rows = QWidget()
@@ -102,9 +103,9 @@ class EntryForm(QWidget):
             line.setStyleSheet("color: #c8ccd2;")
             grid.addWidget(line, row, 0, 1, len(COLUMNS))
             row += 1
-            title = QLabel(f"<b>{group}</b>")
-            title.setStyleSheet("color: #0b4a8b;")
-            grid.addWidget(title, row, 0, 1, len(COLUMNS))
+            group_title = QLabel(f"<b>{group}</b>")
+            group_title.setStyleSheet("color: #0b4a8b;")
+            grid.addWidget(group_title, row, 0, 1, len(COLUMNS))
             row += 1
             for indicator in catalogue.in_group(group):
                 name = QLabel(("　　" if indicator.parent else "") + indicator.name)
@@ -163,7 +164,7 @@ class EntryForm(QWidget):
                 row += 1
         grid.setRowStretch(row, 1)
         # shown now, filled: widgets put into a form already on screen would otherwise show a turn later
-        self.layout().addWidget(self._rows)
+        self._outer.addWidget(self._rows)
         self._rows.show()
         self.tab_chain: list[QWidget] = order  # figures and 说明 boxes in reading order
         for first, second in zip(order, order[1:], strict=False):
@@ -197,8 +198,8 @@ class EntryForm(QWidget):
         self._loading = True
         self.set_bases(bases or {})
         self._town, self._quarter, self._plan, self._today = town, quarter, plan, today
-        self._history = {q: dict(v) for q, v in history.items() if q != quarter}
-        self._saved_values = dict(history.get(quarter, {}))
+        self._history = {q: _entered(v) for q, v in history.items() if q != quarter}
+        self._saved_values = _entered(history.get(quarter, {}))
         self._saved_explanations = dict(explanations)
         previous = history.get(quarter.previous(), {})
         for code, edit in self.value_edits.items():
@@ -364,8 +365,8 @@ class EntryForm(QWidget):
     # --- keyboard ----------------------------------------------------------------------------
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
-        if event.type() == QEvent.Type.KeyPress and isinstance(watched, QLineEdit):
-            key_event = QKeyEvent(event) if not isinstance(event, QKeyEvent) else event
+        if event.type() == QEvent.Type.KeyPress and isinstance(watched, QLineEdit) and isinstance(event, QKeyEvent):
+            key_event = event
             if key_event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
                 up = bool(key_event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
                 self._move_down_the_figures(watched, up)
@@ -439,3 +440,8 @@ def _number_label() -> QLabel:
     label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
     label.setMinimumWidth(80)
     return label
+
+
+def _entered(figures: Mapping[str, int | None]) -> dict[str, int]:
+    """The figures that were entered; a blank one is simply absent, as mark_saved keeps them."""
+    return {code: value for code, value in figures.items() if value is not None}

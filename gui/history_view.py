@@ -24,7 +24,7 @@ from core.quarters import Quarter
 from gui.table_model import RowsModel
 
 if TYPE_CHECKING:
-    from storage.store import AuditRow
+    from actions.database import AuditRow
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 BLANK_BRUSH = QBrush(QColor("#fdecea"))

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from storage.lock import DatabaseInUse, DatabaseLock
+from actions.database import DatabaseInUse, lock_for_window
+
+if TYPE_CHECKING:
+    from actions.database import DatabaseLock
 
 AlreadyOpen = DatabaseInUse
 
 
 def acquire_instance_lock(db_path: Path) -> DatabaseLock:
     """Held for as long as the window is open; released by the OS if the app dies."""
-    return DatabaseLock(db_path, "填报软件窗口").acquire()
+    return lock_for_window(db_path)

@@ -48,12 +48,12 @@ from gui.window_layout import fit_to_screen, restore_states, save_states
 if TYPE_CHECKING:
     from PySide6.QtPrintSupport import QPrintPreviewDialog
 
+    from actions.database import Store
     from actions.figures import FiguresChangedElsewhere
     from actions.returns import ExportResult
     from gui.verify_dialog import VerifyDialog
     from reports.identity import Identity
     from reports.returns import ReturnData
-    from storage.store import Store
 
 log = logging.getLogger(__name__)
 APP_TITLE = "镇街人社指标填报系统"
@@ -355,6 +355,12 @@ class MainWindow(QMainWindow):
             return
         self._load_quarter(chosen)
 
+    def reload(self) -> None:
+        """Show the database as it is now, the quarters' states and this quarter's figures, dropping
+        edits not saved: after a reopen, an export or an import here, or a change made elsewhere."""
+        self._refresh_quarter_labels()
+        self._load_quarter(self.quarter)
+
     def select_quarter(self, quarter: Quarter) -> None:
         """Choose a quarter as the picker would (used by tests and the demo)."""
         index = self.quarter_box.findData(quarter.code)
@@ -406,8 +412,7 @@ class MainWindow(QMainWindow):
         except DomainError as exc:
             show_error(self, exc, title="不能退回修改")
             return False
-        self._refresh_quarter_labels()
-        self._load_quarter(self.quarter)
+        self.reload()
         return True
 
     def save(self) -> bool:
@@ -561,9 +566,8 @@ class MainWindow(QMainWindow):
         def exported(result: ExportResult) -> None:
             if identity is not None:
                 record_signed(self.store, data, result)
-                self._refresh_quarter_labels()
-                self._load_quarter(self.quarter)
-            self._on_exported(result)
+                self.reload()
+            self.show_exported(result)
 
         task = BackgroundTask(
             self,
@@ -576,7 +580,8 @@ class MainWindow(QMainWindow):
         task.start()
         return task
 
-    def _on_exported(self, result: ExportResult) -> QMessageBox:
+    def show_exported(self, result: ExportResult) -> QMessageBox:
+        """The 导出完成 box: the files written and a button that opens their folder."""
         names = "\n".join(p.name for p in result.paths)
         if not result.signed:
             names += "\n（未签名 草稿）"
@@ -662,8 +667,7 @@ class MainWindow(QMainWindow):
         except (DomainError, OSError) as exc:
             show_error(self, exc, title="规划文件不能导入")
             return False
-        self._refresh_quarter_labels()
-        self._load_quarter(self.quarter)
+        self.reload()
         name = imported.summary.name
         self.statusBar().showMessage(
             (f"已导入规划：{name}" if imported.imported else f"此规划已导入过，未作改动：{name}"), 10000
@@ -722,9 +726,9 @@ class MainWindow(QMainWindow):
             kept = restore(path, source).previous
         except (DomainError, OSError) as exc:
             failure = exc
-        from storage.store import Store
+        from actions.database import open_database
 
-        self.store = Store(path, today=today)
+        self.store = open_database(path, today=today)
         if failure is not None:
             show_error(self, failure, title="未恢复")
             return False

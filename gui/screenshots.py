@@ -78,18 +78,18 @@ def _type(app, edit, text: str) -> None:  # type: ignore[no-untyped-def]
 def town_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-untyped-def]
     from PySide6.QtCore import QPoint, QSize
     from PySide6.QtPrintSupport import QPrintPreviewWidget
-    from PySide6.QtWidgets import QMessageBox
+    from PySide6.QtWidgets import QMenu, QMessageBox
 
+    from actions.database import blank_profile, demo_database
     from actions.returns import export_quarter
     from core.plans import TOWNS
     from gui.app import open_session
+    from gui.main_window import MainWindow
     from gui.printing import show_page_top
     from gui.setup_dialog import SetupDialog
-    from storage.demo import build_demo_database
-    from storage.store import Profile
 
     written = []
-    setup = SetupDialog(None, Profile())
+    setup = SetupDialog(None, blank_profile())
     setup.show()
     written.append(_grab(app, setup, out / "setup_first_run.png"))
     setup.town_box.setCurrentIndex(TOWNS.index("道滘"))
@@ -97,11 +97,13 @@ def town_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-u
     setup.close()
 
     db = folder / "demo.sqlite3"
-    quarter = build_demo_database(db)
+    db, quarter = demo_database(db)
     session = open_session(db, quarter)
     if session is None:
         raise SystemExit("演示数据库无法打开")
     window = session.window
+    if not isinstance(window, MainWindow):
+        raise SystemExit("演示数据库不是镇街的数据库")
     form = window.form
     try:
         for size_name, (width, height) in SIZES:
@@ -109,7 +111,7 @@ def town_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-u
             window.showNormal()
             window.resize(QSize(width, height))
             window.tabs.setCurrentIndex(0)
-            window._load_quarter(quarter)
+            window.select_quarter(quarter)
             _settle(app)
             # A saved edit: the confirmation appears in the window itself.
             nanyue = form.value_edits["nanyue_trained"]
@@ -121,7 +123,7 @@ def town_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-u
             for code, text in (("card_holders", "150000"), ("mediation_cases", "40"), ("mediation_success", "45")):
                 _type(app, form.value_edits[code], text)
             written.append(_grab(app, window, out / f"entry_marks_{size_name}.png"))
-            window._load_quarter(quarter)  # drop the demonstration edits
+            window.reload()  # drop the demonstration edits
             for index, name in ((1, "progress_view"), (2, "history_view")):
                 window.tabs.setCurrentIndex(index)
                 written.append(_grab(app, window, out / f"{name}_{size_name}.png"))
@@ -140,17 +142,18 @@ def town_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-u
                 preview.close()
         window.resize(QSize(*SIZES[0][1]))
         menu = window.menuBar().actions()[0].menu()
+        assert isinstance(menu, QMenu)  # 文件(&F)
         menu.popup(window.mapToGlobal(QPoint(0, window.menuBar().height())))
         written.append(_grab(app, menu, out / "file_menu.png"))
         menu.hide()
         result = export_quarter(window.store, quarter.code, folder / "exported", passphrase=None)
-        box = window._on_exported(result)
+        box = window.show_exported(result)
         written.append(_grab(app, box, out / "export_done.png"))
         box.close()
         about = window.show_about()
         written.append(_grab(app, about, out / "about.png"))
         about.close()
-        window._load_quarter(quarter)
+        window.reload()
     finally:
         for dialog in app.topLevelWidgets():
             if isinstance(dialog, QMessageBox):
@@ -165,12 +168,12 @@ def plan_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-u
     from PySide6.QtCore import QSize
 
     from actions.city import create_root, issue_identity
+    from actions.database import open_store
     from actions.identity import import_identity
     from actions.plan_packages import plan_check, plan_import, plan_preview, plan_sample, trusted_roots
     from core.quarters import Quarter
     from gui.main_window import MainWindow
     from gui.plan_dialogs import PlanPreviewDialog
-    from storage.store import Store
 
     folder.mkdir(parents=True, exist_ok=True)
     secret = b"screenshot-secret"
@@ -178,7 +181,7 @@ def plan_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-u
     town_p12 = issue_identity(root.key, secret, "道滘", folder / "道滘.p12", secret).file
     sample = plan_sample(root.key, secret, folder / "示例 2026-2030.plan", folder / "示例 分解表.xlsx")
     written = []
-    with Store(folder / "town.sqlite3") as store:
+    with open_store(folder / "town.sqlite3") as store:
         store.bind_town("道滘")
         import_identity(store, town_p12, lambda: secret)
         width, height = SIZES[0][1]
@@ -207,13 +210,13 @@ def city_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-u
     from PySide6.QtCore import QSize
 
     from actions.city import demo_set
+    from actions.database import open_store
     from core.quarters import Quarter
     from gui.city_window import CityWindow
-    from storage.store import Store
 
     demo = demo_set(folder / "city_demo")
     written = []
-    with Store(folder / "city.sqlite3") as store:
+    with open_store(folder / "city.sqlite3") as store:
         store.set_city_mode(demo.root.read_text(encoding="ascii"))
         window = CityWindow(store)
         window.show()

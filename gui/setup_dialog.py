@@ -23,7 +23,7 @@ from core.errors import DomainError
 from core.plans import TOWNS
 
 if TYPE_CHECKING:
-    from storage.store import Profile
+    from actions.database import Profile
 
 # Printed in the return's sign-off: a return without them is sent back, so the first export needs them.
 REQUIRED_FOR_EXPORT = ("head", "stats_head", "preparer")
@@ -158,6 +158,6 @@ class SetupDialog(QDialog):
         return self.town_box.currentText()
 
     def profile(self) -> Profile:
-        from storage.store import Profile
+        from actions.database import blank_profile
 
-        return Profile(**{name: edit.text().strip() for name, edit in self.fields.items()})
+        return blank_profile(**{name: edit.text().strip() for name, edit in self.fields.items()})

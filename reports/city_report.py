@@ -105,7 +105,9 @@ def attention_lines(summary: CitySummary, conflicted: set[str]) -> list[str]:
     return lines
 
 
-def _cell_text(value: object, kind: str) -> str:
+def summary_cell_text(value: object, kind: str) -> str:
+    """A cell of the city's 汇总表 as printed and shown: counts with thousands separators, rates and
+    percentages as the returns print them, "—" where there is no figure."""
     if value is None:
         return "—"
     if kind == "count":
@@ -365,7 +367,7 @@ def write_city_pdf(summary: CitySummary, conflicted: set[str], path: Path, made_
                 ("ALIGN", (2, last_row), (-1, last_row), "CENTER"),
             ]
             continue
-        texts = [_cell_text(v, c.kind) for v, c in zip(cells, cols, strict=True)]
+        texts = [summary_cell_text(v, c.kind) for v, c in zip(cells, cols, strict=True)]
         rows.append([seq, town, *texts])
         for offset, (col, value) in enumerate(zip(cols, cells, strict=True)):
             if col.kind == "status" and value in STATUS_COLOURS:

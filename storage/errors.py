@@ -18,6 +18,10 @@ class DatabaseError(DomainError):
     """A database file that cannot be used as it is."""
 
 
+class DatabaseInUse(DomainError):
+    """Another window or command is writing to this database (storage.lock refuses with it)."""
+
+
 class DatabaseDamaged(DatabaseError):
     """The file is not a whole SQLite database any more; it is not opened for writing."""
 

@@ -18,12 +18,9 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from core.errors import DomainError
-from storage.errors import classify
+from storage.errors import DatabaseInUse, classify
 
-
-class DatabaseInUse(DomainError):
-    """Another window or command is writing to this database."""
+__all__ = ["DatabaseInUse", "DatabaseLock", "describe_holder", "lock_path"]
 
 
 _held: dict[str, tuple[FileLock, int]] = {}

@@ -31,29 +31,21 @@ class Dialogs:
     shown: list[str] = field(default_factory=list)  # "kind: title | text" of every dialog, in order
     unexpected: list[str] = field(default_factory=list)
 
-    allowed: list[Expected] = field(default_factory=list)
-
     def expect(self, fragment: str, answer: Any = None) -> None:
         """The next dialog whose title, text or buttons contain `fragment` gets `answer`."""
         self.pending.append(Expected(fragment, answer))
 
-    def allow(self, fragment: str, answer: Any = None) -> None:
-        """Like expect, but the dialog may not come (fixtures tearing a window down)."""
-        self.allowed.append(Expected(fragment, answer))
-
     def texts(self) -> list[str]:
         return [entry.split(" | ", 1)[1] for entry in self.shown]
 
-    def _match(self, kind: str, title: str, text: str, buttons: tuple[str, ...] = ()) -> Expected | None:
+    def answer_for(self, kind: str, title: str, text: str, buttons: tuple[str, ...] = ()) -> Expected | None:
+        """Record a dialog as shown and return the expectation it meets (None: unexpected)."""
         entry = f"{kind}: {title} | {text}"
         self.shown.append(entry)
         haystack = "\n".join([title, text, *buttons])
         for expected in self.pending:
             if expected.fragment in haystack:
                 self.pending.remove(expected)
-                return expected
-        for expected in self.allowed:
-            if expected.fragment in haystack:
                 return expected
         self.unexpected.append(entry)
         return None
@@ -66,7 +58,7 @@ def _install(monkeypatch: pytest.MonkeyPatch, dialogs: Dialogs) -> None:
 
     def static_box(kind: str, default: Any):
         def show(parent, title, text, *args, **kwargs):
-            expected = dialogs._match(kind, title, text)
+            expected = dialogs.answer_for(kind, title, text)
             if expected is None:  # answered Yes as the old blanket stub did: the code goes on, no hang
                 return button.Yes if kind == "question" else button.Ok
             return default if expected.answer is None else expected.answer
@@ -79,7 +71,7 @@ def _install(monkeypatch: pytest.MonkeyPatch, dialogs: Dialogs) -> None:
 
     def exec_box(box: QMessageBox) -> int:
         buttons = box.buttons()
-        expected = dialogs._match("box", box.windowTitle(), box.text(), tuple(b.text() for b in buttons))
+        expected = dialogs.answer_for("box", box.windowTitle(), box.text(), tuple(b.text() for b in buttons))
         chosen = None
         if expected is not None:
             # An answer names a button by its text or as a standard button; no answer: the button
@@ -103,7 +95,7 @@ def _install(monkeypatch: pytest.MonkeyPatch, dialogs: Dialogs) -> None:
 
     def file_dialog(kind: str, cancelled: Any):
         def show(parent=None, caption="", *args, **kwargs):
-            expected = dialogs._match(kind, caption, "")
+            expected = dialogs.answer_for(kind, caption, "")
             return cancelled if expected is None or expected.answer is None else expected.answer
 
         return show
@@ -115,7 +107,7 @@ def _install(monkeypatch: pytest.MonkeyPatch, dialogs: Dialogs) -> None:
 
     def input_dialog(kind: str, cancelled: Any):
         def show(parent, title, label, *args, **kwargs):
-            expected = dialogs._match(kind, title, label)
+            expected = dialogs.answer_for(kind, title, label)
             return cancelled if expected is None or expected.answer is None else expected.answer
 
         return show

@@ -32,8 +32,8 @@ def app(qapp):
 def window(app, qtbot, store, dialogs):
     """The clerk's window on WINDOW_QUARTER, with a profile and last quarter's figures saved.
 
-    Edits a test leaves unsaved are discarded when the window asks (the old blanket stub's answer);
-    tests of that question expect it themselves, which takes precedence.
+    A test that leaves edits unsaved meets the unsaved-changes question when pytest-qt closes the
+    window at teardown; the fixture declares it then (answered 不保存), and only then.
     """
     from gui.main_window import MainWindow
     from storage.store import Profile
@@ -41,9 +41,12 @@ def window(app, qtbot, store, dialogs):
     store.set_profile(Profile(unit_name="莞城街道人社分局", preparer="李四"))
     store.save_quarter(WINDOW_QUARTER.previous(), dict(FULL_QUARTER, card_holders=150_000))
     win = MainWindow(store, initial_quarter=WINDOW_QUARTER)
-    qtbot.addWidget(win)
+
+    def discard_unsaved_edits(win: MainWindow) -> None:
+        if win.form.is_dirty():
+            dialogs.expect("有未保存的修改", answer="不保存")
+
+    qtbot.addWidget(win, before_close_func=discard_unsaved_edits)
     win.show()
     qtbot.waitExposed(win)
-    dialogs.allow("有未保存的修改", answer="不保存")
-    yield win
-    win.close()
+    return win

@@ -136,7 +136,8 @@ def test_a_warning_demands_an_explanation_beside_its_field(window, qtbot, store)
         for i in range(window.findings_list.count())
         if "少于上季度" in window.findings_list.item(i).text()
     )
-    window._on_finding_clicked(item)
+    rect = window.findings_list.visualItemRect(item)
+    qtbot.mouseClick(window.findings_list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert QApplication.focusWidget() is note
     commit_text(note, "辖区企业外迁导致转出")
     assert next(f for f in window.form.findings() if f.rule == "card_holders_decreased").explained
@@ -212,7 +213,7 @@ def test_pasting_a_column_starts_at_the_focused_field(window, qtbot):
 
 def test_progress_view_matches_the_command_line(window, store, capsys):
     store.save_quarter(Q, dict(FULL_QUARTER, card_holders=152_000, yuecai_certified=30))
-    window._refresh_other_tabs()
+    window.tabs.setCurrentWidget(window.progress_view)  # the tab is filled when the clerk opens it
     cli_main(["--db", str(store.path), "progress", "--quarter", Q.code, "--json"])
     data = json.loads(capsys.readouterr().out)
     model = window.progress_view.model
@@ -230,7 +231,7 @@ def test_progress_view_matches_the_command_line(window, store, capsys):
 
 def test_history_view_shows_blanks_and_filters_the_audit(window, store):
     store.save_quarter(Q, {"card_holders": 151_000})
-    window._refresh_other_tabs()
+    window.tabs.setCurrentWidget(window.history_view)  # the tab is filled when the clerk opens it
     grid = window.history_view.grid_model
     row = next(i for i, r in enumerate(grid.rows) if r.quarter == Q)
     assert grid.data(grid.index(row, 0)) == "151,000"
@@ -412,8 +413,7 @@ def test_thousands_of_edits_do_not_wear_out_none_true_and_false(window):
 def test_a_submitted_quarter_is_read_only_in_the_window(window, store, warnings):
     store.save_quarter(Q, FULL_QUARTER)
     store.record_export(Q, 1, "hash", ["a.xlsx"])
-    window._refresh_quarter_labels()
-    window._load_quarter(Q)
+    window.reload()  # as after a change made by the command line
     assert "已上报（第 1 版）" in window.quarter_box.currentText()
     assert field(window, "card_holders").isReadOnly() and not window.save_button.isEnabled()
     assert window.lock_banner.isVisible() and "锁定" in window.lock_banner.text()
@@ -425,7 +425,8 @@ def test_a_submitted_quarter_is_read_only_in_the_window(window, store, warnings)
 
 
 def test_every_grid_model_passes_the_model_tester(ready_window, qtmodeltester, store):
-    ready_window._refresh_other_tabs()
+    ready_window.tabs.setCurrentWidget(ready_window.progress_view)
+    ready_window.tabs.setCurrentWidget(ready_window.history_view)
     for model in (
         ready_window.progress_view.model,
         ready_window.progress_view.rate_model,
