@@ -35,7 +35,7 @@ from reports.payload import (
     SIGNATURE_PROPERTY,
     Payload,
     PayloadError,
-    PlanNotIssued,
+    ReturnRefused,
     parse_payload,
 )
 from reports.safe_zip import UnsafeFile, check_xlsx
@@ -276,7 +276,7 @@ class Verifier:
             raise Invalid("签名数据在签名后被改动，与签名不符", signed_at=signer.signing_time)
         try:
             payload = parse_payload(raw, self.plans)
-        except PlanNotIssued as exc:
+        except ReturnRefused as exc:
             raise Invalid(exc.message, signed_at=signer.signing_time) from exc
         except PayloadError as exc:
             raise Invalid(f"签名数据已损坏：{exc.message}", signed_at=signer.signing_time) from exc
@@ -320,7 +320,7 @@ class Verifier:
         signature = signatures[0]
         try:
             payload = parse_payload(_attachment(reader), self.plans)
-        except PlanNotIssued as exc:
+        except ReturnRefused as exc:
             raise Invalid(exc.message) from exc
         except PayloadError as exc:
             raise Invalid(f"签名数据已损坏：{exc.message}") from exc
