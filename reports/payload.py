@@ -370,13 +370,14 @@ def resolve_plan(body: Mapping[str, Any], plans: Sequence[Plan]) -> Plan | None:
                 )
             named = None
         else:
-            if not isinstance(wanted, str) or not isinstance(body["plan_id"], str):
+            plan_id = body["plan_id"]
+            if not isinstance(wanted, str) or not (plan_id is None or isinstance(plan_id, str)):
                 raise ValueError("plan_hash")
             named = next((p for p in _distinct(plans) if p.content_hash == wanted), None)
-            if named is None:
+            if named is None:  # also a plan from an old unsigned plan row: a hash of its own, no package id
                 name = body["plan"] if isinstance(body["plan"], str) else "（未写明）"
                 raise PlanNotIssued(
-                    f"{PLAN_MISMATCH}：季报所依据的规划“{name}”（编号 {body['plan_id']}）不是市局下发并受信任的规划"
+                    f"{PLAN_MISMATCH}：季报所依据的规划“{name}”（编号 {plan_id or '未写明'}）不是市局下发并受信任的规划"
                     "（核验、汇总时请用 --plan 指定市局下发的规划文件，或在市局数据库中导入该规划）"
                 )
             if named.plan_id != body["plan_id"]:

@@ -36,6 +36,7 @@ from reports.payload import (
     Payload,
     PayloadError,
     ReturnRefused,
+    check_plans_disjoint,
     parse_payload,
 )
 from reports.safe_zip import UnsafeFile, check_xlsx
@@ -164,6 +165,7 @@ class Verifier:
     ):
         """`plans`: the plans the city issued (its .plan files or its database's); the built-in
         2021–2025 plan is always trusted. A return under any other plan is refused."""
+        check_plans_disjoint(plans)
         self.plans = tuple(plans)
         self.root_certs = list(roots)
         self.roots = [asn1_x509.Certificate.load(r.public_bytes(serialization.Encoding.DER)) for r in roots]
