@@ -25,12 +25,11 @@ from fractions import Fraction
 from typing import Any
 
 from core.errors import DomainError
-from core.indicators import SHIPPED, Catalogue
+from core.indicators import SHIPPED, Catalogue, Kind
 from core.plans import Plan, check_town, rate_target
-from core.indicators import Kind
 from core.progress import ROUND_DOWN, ROUND_HALF_UP, SEVERELY_BEHIND, compute_progress, percent, rate_text
-from core.validation import explanation_ok
 from core.quarters import Quarter
+from core.validation import explanation_ok
 from reports.returns import (
     FORM_AUTHORITY,
     FORM_NUMBER,
@@ -478,8 +477,12 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
         has_cumulative = active is not None and indicator.has_plan_target
         if (cumulative is not None) != has_cumulative:
             return column(code, "规划累计", cumulative, "有数" if has_cumulative else None)
-        if cumulative is not None and (cumulative < ytd or (plan_started_this_year and cumulative != ytd)):
-            return column(code, "规划累计", cumulative, ytd if plan_started_this_year else f"不少于 {ytd:,}")
+        if cumulative is not None and active is not None:
+            # a plan that began mid-year counts fewer quarters than the year does
+            at_least = ytd if active.first <= Quarter(quarter.year, 1) else this_quarter
+            exact = ytd if plan_started_this_year else this_quarter if quarter == active.first else None
+            if cumulative < at_least or (exact is not None and cumulative != exact):
+                return column(code, "规划累计", cumulative, exact if exact is not None else f"不少于 {at_least:,}")
         signed[code] = (ytd, cumulative)
     for rate in body["rates"]:
         pair = catalogue.rate_by_code[rate["code"]]

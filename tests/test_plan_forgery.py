@@ -13,6 +13,7 @@ from fractions import Fraction
 import pytest
 
 from actions.city import issued_plans
+from core.quarters import Quarter
 from reports.export import open_town_identity, prepare_return, write_return_files
 from reports.identity import load_trust_roots
 from reports.payload import DERIVED_MISMATCH, PLAN_MISMATCH
@@ -36,7 +37,7 @@ from tests.test_plan_returns import (  # noqa: F401  (keys and issued are fixtur
 RATE = "mediation_success_rate"
 
 
-def verifier(keys, *plan_files):
+def verifier(keys, *plan_files):  # noqa: F811
     roots = load_trust_roots(keys["city_cert"])
     return Verifier(roots, plans=issued_plans(list(plan_files), roots))
 
@@ -47,7 +48,7 @@ def signed_return(db, tmp_path, data, name):
     return write_return_files(data, tmp_path / name, identity=identity).workbook
 
 
-def entered(tmp_path, keys, capsys, plan_file=None, **changes):
+def entered(tmp_path, keys, capsys, plan_file=None, **changes):  # noqa: F811
     """A town database with 2026Q1 entered (under `plan_file` when given) and exportable."""
     db = town_database(tmp_path, keys, capsys)
     if plan_file is not None:
@@ -67,7 +68,7 @@ def entered(tmp_path, keys, capsys, plan_file=None, **changes):
 # --- 1: no plan for a quarter a trusted plan covers --------------------------------------------
 
 
-def test_a_return_made_under_no_plan_for_a_covered_quarter_is_refused_and_not_counted(keys, issued, tmp_path, capsys):
+def test_a_return_made_under_no_plan_for_a_covered_quarter_is_refused_and_not_counted(keys, issued, tmp_path, capsys):  # noqa: F811
     db = entered(tmp_path, keys, capsys)  # the town never imported the city's 2026–2030 plan
     outbox = tmp_path / "上报"
     code, out, err = run(capsys, "--db", db, "export", "--quarter", Q1.code, "--out", outbox, "--passphrase-file", keys["pw"])
@@ -91,7 +92,7 @@ def test_a_return_made_under_no_plan_for_a_covered_quarter_is_refused_and_not_co
 # --- 2: the 基期数 the plan gives --------------------------------------------------------------
 
 
-def test_a_return_with_another_base_than_the_plan_gives_is_refused(keys, tmp_path, capsys):
+def test_a_return_with_another_base_than_the_plan_gives_is_refused(keys, tmp_path, capsys):  # noqa: F811
     package = added_and_dropped()
     towns = tuple(replace(t, bases={"card_holders": 150_000}) for t in package.towns)
     with_bases = replace(package, towns=towns, city=replace(package.city, bases={"card_holders": 150_000 * len(towns)}))
@@ -143,7 +144,7 @@ FORGERIES = {
 
 
 @pytest.fixture
-def behind_on_mediation(keys, issued, tmp_path, capsys):
+def behind_on_mediation(keys, issued, tmp_path, capsys):  # noqa: F811
     """A genuine 2026Q1 return under the city's plan whose 调解成功率 (50%) is below its 78% target."""
     db = entered(tmp_path, keys, capsys, issued, mediation_success=50)
     with Store(db) as store:
@@ -154,7 +155,7 @@ def behind_on_mediation(keys, issued, tmp_path, capsys):
 
 @pytest.mark.parametrize("column", FORGERIES)
 def test_a_derived_column_that_does_not_follow_from_the_figures_is_refused(
-    column, keys, issued, tmp_path, behind_on_mediation
+    column, keys, issued, tmp_path, behind_on_mediation  # noqa: F811
 ):
     db, data = behind_on_mediation
     check = verifier(keys, issued)
@@ -166,7 +167,7 @@ def test_a_derived_column_that_does_not_follow_from_the_figures_is_refused(
     assert DERIVED_MISMATCH in verdict.reason and named in verdict.reason, verdict.reason
 
 
-def test_consolidate_does_not_count_a_return_with_an_invented_completion(keys, issued, tmp_path, behind_on_mediation, capsys):
+def test_consolidate_does_not_count_a_return_with_an_invented_completion(keys, issued, tmp_path, behind_on_mediation, capsys):  # noqa: F811
     db, data = behind_on_mediation
     workbook = signed_return(db, tmp_path, _line(data, ADDED, completion=Fraction(1), status="已完成"), "收件箱")
     code, out, _ = run(
@@ -180,7 +181,7 @@ def test_consolidate_does_not_count_a_return_with_an_invented_completion(keys, i
 # --- 4: a plan from an old unsigned plan row ---------------------------------------------------
 
 
-def test_a_return_from_an_unsigned_plan_row_is_refused_as_not_the_citys_plan(keys, issued, tmp_path, behind_on_mediation):
+def test_a_return_from_an_unsigned_plan_row_is_refused_as_not_the_citys_plan(keys, issued, tmp_path, behind_on_mediation):  # noqa: F811
     db, data = behind_on_mediation
     # an unsigned row's plan has a hash of its own rows and no package id
     legacy = replace(data, plan_id="", plan_hash=plan_hash(replace(added_and_dropped().to_plan(), content_hash="")))
@@ -192,7 +193,7 @@ def test_a_return_from_an_unsigned_plan_row_is_refused_as_not_the_citys_plan(key
 # --- 5: one plan per quarter -------------------------------------------------------------------
 
 
-def test_overlapping_plans_are_refused_whatever_their_order(keys, issued, tmp_path, capsys):
+def test_overlapping_plans_are_refused_whatever_their_order(keys, issued, tmp_path, capsys):  # noqa: F811
     package = added_and_dropped()
     correction = replace(package, approval_number="东统字〔2026〕9号")
     corrected = tmp_path / "更正版.plan"
@@ -212,3 +213,27 @@ def test_overlapping_plans_are_refused_whatever_their_order(keys, issued, tmp_pa
     # the same plan given twice is one plan
     code, _, err = run(capsys, "consolidate", "--trust", keys["city_cert"], "--plan", issued, "--plan", issued, "--quarter", Q1.code, inbox)
     assert code == 0, err
+
+
+def test_a_genuine_return_under_a_plan_that_began_mid_year_verifies(keys, tmp_path, capsys):  # noqa: F811
+    """規划累计 counts the plan's quarters only: in the plan's first quarter it is that quarter's figure,
+    below the 年度累计 that also holds the year's earlier quarters."""
+    mid_year = replace(added_and_dropped(), name="年中开始的规划", first=Quarter(2026, 3))
+    plan_file = tmp_path / "年中.plan"
+    write_plan_file(mid_year, open_root(keys["city_key"], PASSPHRASE), plan_file)
+    db = town_database(tmp_path, keys, capsys)
+    earlier = {**q1_figures(added_and_dropped()), "nanyue_trained": 10}
+    earlier.pop(ADDED)
+    for quarter in (Quarter(2026, 1), Quarter(2026, 2)):
+        assert run(capsys, "--db", db, "enter", "--quarter", quarter.code, *(f"{k}={v}" for k, v in earlier.items()))[0] == 0
+    assert run(capsys, "--db", db, "plan", "import", plan_file)[0] == 0
+    q3 = Quarter(2026, 3)
+    figures = q1_figures(mid_year)
+    code, out, err = run(capsys, "--db", db, "enter", "--quarter", q3.code, *(f"{k}={v}" for k, v in figures.items()))
+    assert code == 0, out + err
+    with Store(db) as store:
+        data = prepare_return(store, q3, signed=True)
+    line = next(line for line in data.figures if line.code == "yuecai_certified")
+    assert line.cumulative == line.quarter < (line.ytd or 0)
+    verdict = verifier(keys, plan_file).verify(signed_return(db, tmp_path, data, "年中"))
+    assert verdict.valid, verdict.reason
