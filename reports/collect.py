@@ -18,7 +18,7 @@ from core.indicators import Kind
 from core.plans import Plan
 from core.progress import History
 from core.quarters import Quarter
-from reports.payload import Payload
+from reports.payload import Payload, check_plans_disjoint, city_plan_for
 from reports.verify import NOT_REGULAR, NOT_SIGNED, Revocations, Verdict, Verifier
 
 RETURN_SUFFIXES = (".xlsx", ".pdf")
@@ -108,7 +108,7 @@ class Collection:
 
     def summary(self, quarter: Quarter, plans: list[Plan]) -> CitySummary:
         """The city's consolidation of this quarter from the returns collected (conflicting towns left out)."""
-        plan = next((p for p in plans if p.contains(quarter)), None)
+        plan = city_plan_for(quarter, plans)
         return consolidate(
             plan,
             quarter,
@@ -361,6 +361,7 @@ def collect(
     plans: Sequence[Plan] = (),
 ) -> Collection:
     """Verify every .xlsx/.pdf under `folder` (recursively), each in a bounded worker, on every core."""
+    check_plans_disjoint(plans)  # before any worker starts: one plan per quarter, whatever the order given
     files = list(find_returns(folder))
     collection = Collection()
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)

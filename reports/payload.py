@@ -25,17 +25,30 @@ from fractions import Fraction
 from typing import Any
 
 from core.errors import DomainError
-from core.indicators import SHIPPED, Catalogue
+from core.indicators import SHIPPED, Catalogue, Kind
 from core.plans import Plan, check_town, rate_target
-from core.progress import ROUND_DOWN, ROUND_HALF_UP
+from core.progress import ROUND_DOWN, ROUND_HALF_UP, SEVERELY_BEHIND, compute_progress, percent, rate_text
 from core.quarters import Quarter
-from reports.returns import FORM_AUTHORITY, FORM_NUMBER, FORM_TITLE, FigureLine, NoteLine, RateLine, ReturnData
+from core.validation import explanation_ok
+from reports.returns import (
+    FORM_AUTHORITY,
+    FORM_NUMBER,
+    FORM_TITLE,
+    FigureLine,
+    NoteLine,
+    RateLine,
+    ReturnData,
+    pace_attention,
+)
 
 FORMAT = "town-returns/3"
 PLANLESS_FORMAT = "town-returns/2"  # before the payload named its plan package
 OLD_FORMAT = "town-returns/1"
 # The reason a return is refused when its plan is not one the city issued, or its targets are not the plan's.
 PLAN_MISMATCH = "规划目标与市局下发的不一致"
+# The reason a return is refused when a column it derives (完成率, 状态, 累计, rates, 需关注, 说明) is not
+# what its own figures and its plan give.
+DERIVED_MISMATCH = "季报的计算结果与所填数据不符"
 # Where a workbook keeps the payload, the manifest of its parts and the CMS signature (custom
 # document properties survive openpyxl and LibreOffice re-saves; see STACK.md).
 PAYLOAD_PROPERTY = "town_returns_payload"
@@ -58,8 +71,16 @@ class PayloadError(DomainError):
     pass
 
 
-class PlanNotIssued(PayloadError):
+class ReturnRefused(PayloadError):
+    """A well-formed payload the city must not accept; its message is the whole reason."""
+
+
+class PlanNotIssued(ReturnRefused):
     """The return names a plan the city did not issue, or prints targets other than its plan's."""
+
+
+class DerivedMismatch(ReturnRefused):
+    """A column the return derives from its own figures and its plan is not what they give."""
 
 
 @dataclass(frozen=True)
@@ -289,27 +310,89 @@ def builtin_plan() -> Plan:
     return shipped_package().to_plan()
 
 
-def resolve_plan(body: Mapping[str, Any], plans: Sequence[Plan]) -> Plan | None:
-    """The trusted plan a payload names, or PlanNotIssued; None for a return made under no plan."""
-    if body["format"] == PLANLESS_FORMAT:
-        return None if body["plan_hash"] is None else builtin_plan()
-    wanted = body["plan_hash"]
-    if wanted is None:
-        if body["plan_id"] is not None or body["plan"] is not None:
-            raise ValueError("plan without hash")
-        return None
-    if not isinstance(wanted, str) or not isinstance(body["plan_id"], str):
-        raise ValueError("plan_hash")
+class OverlappingPlans(ReturnRefused):
+    """Two different trusted plans cover one quarter: the city's plan for it is not one plan."""
+
+
+def _distinct(plans: Sequence[Plan]) -> list[Plan]:
+    """The built-in plan and `plans`, each content hash once (a plan given twice is one plan)."""
+    seen: dict[str, Plan] = {}
     for plan in (builtin_plan(), *plans):
-        if plan.content_hash and plan.content_hash == wanted:
-            if plan.plan_id != body["plan_id"]:
+        if plan.content_hash and plan.content_hash not in seen:
+            seen[plan.content_hash] = plan
+    return list(seen.values())
+
+
+def check_plans_disjoint(plans: Sequence[Plan]) -> None:
+    """Refuse a set of trusted plans in which two different plans cover one quarter.
+
+    For a quarter the city's plan is one plan; an original and its correction given together would
+    make the totals depend on which is read first, so the command refuses rather than choose.
+    """
+    distinct = _distinct(plans)
+    for i, one in enumerate(distinct):
+        for other in distinct[i + 1 :]:
+            if one.first <= other.last and other.first <= one.last:
+                raise OverlappingPlans(
+                    f"市局提供的规划“{one.name}”（编号 {one.plan_id or '内置'}）与“{other.name}”"
+                    f"（编号 {other.plan_id or '内置'}）的规划期重叠：一个季度只能有一个市局下发的规划，"
+                    "请只指定其中一个（如更正版，只用更正版）"
+                )
+
+
+def city_plan_for(quarter: Quarter, plans: Sequence[Plan]) -> Plan | None:
+    """The one trusted plan covering `quarter` (the built-in plan or one of `plans`); None when none does."""
+    covering = [p for p in _distinct(plans) if p.contains(quarter)]
+    if len(covering) > 1:
+        check_plans_disjoint(plans)
+    return covering[0] if covering else None
+
+
+def resolve_plan(body: Mapping[str, Any], plans: Sequence[Plan]) -> Plan | None:
+    """The trusted plan a payload names, or PlanNotIssued; None for a return made under no plan.
+
+    A return made under no plan is accepted only for a quarter no trusted plan covers; a return
+    made under a plan other than the quarter's trusted plan is refused.
+    """
+    quarter = Quarter.parse(body["quarter"])
+    city_plan = city_plan_for(quarter, plans)
+    if body["format"] == PLANLESS_FORMAT:
+        named = None if body["plan_hash"] is None else builtin_plan()
+    else:
+        wanted = body["plan_hash"]
+        if wanted is None:
+            if body["plan_id"] is not None or body["plan"] is not None:
+                shown = body["plan"] if isinstance(body["plan"], str) else "（未写明）"
+                raise PlanNotIssued(
+                    f"{PLAN_MISMATCH}：季报写明规划“{shown}”，但没有写明其内容哈希"
+                    "（该规划不是市局签名下发的规划包，请导入市局下发的规划后重新导出）"
+                )
+            named = None
+        else:
+            plan_id = body["plan_id"]
+            if not isinstance(wanted, str) or not (plan_id is None or isinstance(plan_id, str)):
+                raise ValueError("plan_hash")
+            named = next((p for p in _distinct(plans) if p.content_hash == wanted), None)
+            if named is None:  # also a plan from an old unsigned plan row: a hash of its own, no package id
+                name = body["plan"] if isinstance(body["plan"], str) else "（未写明）"
+                raise PlanNotIssued(
+                    f"{PLAN_MISMATCH}：季报所依据的规划“{name}”（编号 {plan_id or '未写明'}）不是市局下发并受信任的规划"
+                    "（核验、汇总时请用 --plan 指定市局下发的规划文件，或在市局数据库中导入该规划）"
+                )
+            if named.plan_id != body["plan_id"]:
                 raise ValueError("plan_id")
-            return plan
-    name = body["plan"] if isinstance(body["plan"], str) else "（未写明）"
-    raise PlanNotIssued(
-        f"{PLAN_MISMATCH}：季报所依据的规划“{name}”（编号 {body['plan_id']}）不是市局下发并受信任的规划"
-        "（核验、汇总时请用 --plan 指定市局下发的规划文件，或在市局数据库中导入该规划）"
-    )
+    if city_plan is not None and (named is None or named.content_hash != city_plan.content_hash):
+        if named is None:
+            raise PlanNotIssued(
+                f"{PLAN_MISMATCH}：{quarter.label}属于市局下发的规划“{city_plan.name}”（编号 {city_plan.plan_id}），"
+                "季报却未按该规划填报（请导入该规划后重新导出）"
+            )
+        if named.contains(quarter):
+            raise PlanNotIssued(
+                f"{PLAN_MISMATCH}：季报依据规划“{named.name}”（编号 {named.plan_id}），"
+                f"{quarter.label}市局下发的规划为“{city_plan.name}”（编号 {city_plan.plan_id}）"
+            )
+    return named
 
 
 def _plan_problem(payload: Payload, plan: Plan | None) -> str:
@@ -341,6 +424,117 @@ def _plan_problem(payload: Payload, plan: Plan | None) -> str:
         form_number = (plan.form_number or FORM_NUMBER) if in_plan and plan else FORM_NUMBER
         if body["header"]["form_number"] != form_number:
             return f"表号为“{body['header']['form_number']}”，市局下发的规划为“{form_number}”"
+    return ""
+
+
+def _base_problem(payload: Payload, plan: Plan | None) -> str:
+    """Where a 基期数 the plan fixes for this town differs from the one the return measured its pace from."""
+    if plan is None or not plan.contains(payload.quarter):
+        return ""
+    signed = payload.body.get(BASES_KEY)
+    for code, want in plan.targets_for(payload.town).bases.items():
+        got = None if signed is None else signed.get(code)
+        if got != want:
+            shown = "无" if got is None else f"{got:,}"
+            return f"{payload.catalogue.display_name(code)}的基期数为 {shown}，市局下发的规划为 {want:,}"
+    return ""
+
+
+def _derived_problem(payload: Payload, plan: Plan | None) -> str:
+    """Recompute every derived column from the payload's own figures and the trusted plan, as the
+    exporter computes them (core.progress); the first column that differs, named, or empty."""
+    body, catalogue, quarter, town = payload.body, payload.catalogue, payload.quarter, payload.town
+    active = plan if plan is not None and plan.contains(quarter) else None
+    figures = payload.figures
+    lines = {line["code"]: line for line in body["lines"]}
+    name = catalogue.display_name
+    rounding = body.get(ROUNDING_KEY, ROUND_HALF_UP)
+
+    def column(code: str, title: str, got: object, want: object) -> str:
+        def shown(value: object) -> str:
+            if value is None:
+                return "无"
+            if isinstance(value, Fraction):
+                return percent(value)
+            return f"{value:,}" if isinstance(value, int) and not isinstance(value, bool) else str(value)
+
+        return f"{name(code)}的“{title}”为 {shown(got)}，按所填数据和规划应为 {shown(want)}"
+
+    for indicator in catalogue.indicators:  # the sub-count of a pair is at most its count
+        if indicator.parent is not None and figures[indicator.code] > figures[indicator.parent]:
+            return f"{name(indicator.code)} {figures[indicator.code]:,} 大于{name(indicator.parent)} {figures[indicator.parent]:,}"
+    plan_started_this_year = active is not None and active.first.year == quarter.year and active.first.q == 1
+    signed: dict[str, tuple[int | None, int | None]] = {}
+    for indicator in catalogue.indicators:
+        code, line = indicator.code, lines[indicator.code]
+        if indicator.kind is Kind.STOCK:
+            if line["ytd"] is not None or line["cumulative"] is not None:
+                return column(code, "累计", line["ytd"] if line["ytd"] is not None else line["cumulative"], None)
+            continue
+        this_quarter, ytd, cumulative = line["quarter"], line["ytd"], line["cumulative"]
+        if ytd is None or ytd < this_quarter or (quarter.q == 1 and ytd != this_quarter):
+            return column(code, "年度累计", ytd, this_quarter if quarter.q == 1 else f"不少于 {this_quarter:,}")
+        has_cumulative = active is not None and indicator.has_plan_target
+        if (cumulative is not None) != has_cumulative:
+            return column(code, "规划累计", cumulative, "有数" if has_cumulative else None)
+        if cumulative is not None and active is not None:
+            # a plan that began mid-year counts fewer quarters than the year does
+            at_least = ytd if active.first <= Quarter(quarter.year, 1) else this_quarter
+            exact = ytd if plan_started_this_year else this_quarter if quarter == active.first else None
+            if cumulative < at_least or (exact is not None and cumulative != exact):
+                return column(code, "规划累计", cumulative, exact if exact is not None else f"不少于 {at_least:,}")
+        signed[code] = (ytd, cumulative)
+    for rate in body["rates"]:
+        pair = catalogue.rate_by_code[rate["code"]]
+        numerator, denominator = rate["numerator"], rate["denominator"]
+        in_quarter = (figures[pair.numerator], figures[pair.denominator])
+        if numerator is None or denominator is None or numerator > denominator:
+            return column(rate["code"], "年度累计", f"{numerator}/{denominator}", "分子不大于分母")
+        if numerator < in_quarter[0] or denominator < in_quarter[1] or (
+            quarter.q == 1 and (numerator, denominator) != in_quarter
+        ):
+            return column(rate["code"], "年度累计", f"{numerator}/{denominator}", f"{in_quarter[0]}/{in_quarter[1]}")
+        signed[rate["code"]] = (numerator, denominator)
+    progress = compute_progress(
+        active, town, quarter, {quarter: figures}, body.get(BASES_KEY) or {}, signed=signed, catalogue=catalogue
+    )
+    if _fraction(body["time_progress"]) != progress.time_progress:
+        return f"“时间进度”为 {percent(_fraction(body['time_progress']))}，按规划应为 {percent(progress.time_progress)}"
+    # A return signed before issue 15 (no rounding key) did not record the 基期数 its stocks' pace was
+    # measured from: their 完成率 and 状态 cannot be recomputed. Every later return records them.
+    legacy = ROUNDING_KEY not in body
+    if not legacy and BASES_KEY not in body:
+        return "季报没有写明基期数"
+    for indicator in catalogue.indicators:
+        code, line, item = indicator.code, lines[indicator.code], progress.indicators[indicator.code]
+        if legacy and BASES_KEY not in body and indicator.kind is Kind.STOCK:
+            continue
+        if _fraction(line["completion"]) != item.completion:
+            return column(code, "完成率", _fraction(line["completion"]), item.completion)
+        if line["status"] != item.status:
+            return column(code, "状态", line["status"], item.status)
+    for rate in body["rates"]:
+        code = rate["code"]
+        quarter_result, ytd_result = progress.rates_quarter[code], progress.rates_ytd[code]
+        if _fraction(rate["quarter_rate"]) != quarter_result.rate or rate["quarter_text"] != rate_text(quarter_result, rounding):
+            return column(code, "本季度", rate["quarter_text"], rate_text(quarter_result, rounding))
+        if _fraction(rate["ytd_rate"]) != ytd_result.rate or rate["ytd_text"] != rate_text(ytd_result, rounding):
+            return column(code, "年度累计", rate["ytd_text"], rate_text(ytd_result, rounding))
+        if rate["met"] != ytd_result.met:
+            return column(code, "是否达标", rate["met"], ytd_result.met)
+    data = payload.return_data()
+    if ROUNDING_KEY in body:  # returns signed before this rule printed their own lines; their figures are checked above
+        expected = pace_attention(data.figures, data.rates, data.time_progress, catalogue)
+        if list(body["attention"][: len(expected)]) != expected:
+            missing = next((a for a in expected if a not in body["attention"]), None)
+            return f"“需关注”中{'缺少“' + missing + '”' if missing else '的内容或顺序不对'}"
+    notes = {note["code"]: note["text"] for note in body["notes"]}
+    needing = [line.code for line in data.figures if line.status == SEVERELY_BEHIND]
+    needing += [r.code for r in data.rates if r.met is False]
+    for code in needing:  # the length rule may be younger than a legacy return: there, any 说明 will do
+        text = notes.get(code)
+        if not (explanation_ok(text) if not legacy else bool(text and text.strip())):
+            return f"{name(code)}须填写说明，季报中没有"
     return ""
 
 
@@ -495,9 +689,12 @@ def parse_payload(raw: bytes, plans: Sequence[Plan] = ()) -> Payload:
             catalogue=catalogue,
         )
         _check_body(body, payload)
-        problem = _plan_problem(payload, plan)
+        problem = _plan_problem(payload, plan) or _base_problem(payload, plan)
         if problem:
             raise PlanNotIssued(f"{PLAN_MISMATCH}：{problem}")
+        problem = _derived_problem(payload, plan)
+        if problem:
+            raise DerivedMismatch(f"{DERIVED_MISMATCH}：{problem}")
         return payload
     except PayloadError:
         raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
@@ -140,6 +140,29 @@ class ReturnData:
         return f"{self.generated_at.year}年{self.generated_at.month}月{self.generated_at.day}日"
 
 
+def pace_attention(
+    figures: Sequence[FigureLine], rates: Sequence[RateLine], time_progress: Fraction | None, catalogue: Catalogue
+) -> list[str]:
+    """The 需关注 lines a return's own figures call for: each indicator behind pace, each rate below target.
+
+    The exporter writes them and the verifier recomputes them from the signed figures: one rule.
+    """
+    display_name = catalogue.display_name
+    attention = []
+    for line in figures:
+        if line.status in (BEHIND, SEVERELY_BEHIND):
+            attention.append(
+                f"{display_name(line.code)}{line.status}：完成率 {percent(line.completion)}，"
+                f"时间进度 {percent(time_progress)}，距目标还差 "
+                f"{(line.target or 0) - (line.quarter if line.code in catalogue.stock_codes else line.cumulative or 0):,} "
+                f"{catalogue.by_code[line.code].unit}"
+            )
+    for rate_line in rates:
+        if rate_line.met is False:
+            attention.append(f"{rate_line.name}年度累计 {rate_line.ytd_text}，低于目标 {percent(rate_line.target)}")
+    return attention
+
+
 def assemble_return(
     town: str,
     quarter: Quarter,
@@ -207,18 +230,7 @@ def assemble_return(
                     explanations[finding.indicator],
                 )
             )
-    attention = []
-    for line in figures:
-        if line.status in (BEHIND, SEVERELY_BEHIND):
-            attention.append(
-                f"{display_name(line.code)}{line.status}：完成率 {percent(line.completion)}，"
-                f"时间进度 {percent(progress.time_progress)}，距目标还差 "
-                f"{(line.target or 0) - (line.quarter if line.code in catalogue.stock_codes else line.cumulative or 0):,} "
-                f"{catalogue.by_code[line.code].unit}"
-            )
-    for rate_line in rates:
-        if rate_line.met is False:
-            attention.append(f"{rate_line.name}年度累计 {rate_line.ytd_text}，低于目标 {percent(rate_line.target)}")
+    attention = pace_attention(figures, rates, progress.time_progress, catalogue)
     for finding in findings:
         if finding.rule in ("card_holders_decreased", "flow_spike"):
             attention.append(finding.statement)

@@ -35,7 +35,8 @@ from reports.payload import (
     SIGNATURE_PROPERTY,
     Payload,
     PayloadError,
-    PlanNotIssued,
+    ReturnRefused,
+    check_plans_disjoint,
     parse_payload,
 )
 from reports.safe_zip import UnsafeFile, check_xlsx
@@ -164,6 +165,7 @@ class Verifier:
     ):
         """`plans`: the plans the city issued (its .plan files or its database's); the built-in
         2021–2025 plan is always trusted. A return under any other plan is refused."""
+        check_plans_disjoint(plans)
         self.plans = tuple(plans)
         self.root_certs = list(roots)
         self.roots = [asn1_x509.Certificate.load(r.public_bytes(serialization.Encoding.DER)) for r in roots]
@@ -276,7 +278,7 @@ class Verifier:
             raise Invalid("签名数据在签名后被改动，与签名不符", signed_at=signer.signing_time)
         try:
             payload = parse_payload(raw, self.plans)
-        except PlanNotIssued as exc:
+        except ReturnRefused as exc:
             raise Invalid(exc.message, signed_at=signer.signing_time) from exc
         except PayloadError as exc:
             raise Invalid(f"签名数据已损坏：{exc.message}", signed_at=signer.signing_time) from exc
@@ -320,7 +322,7 @@ class Verifier:
         signature = signatures[0]
         try:
             payload = parse_payload(_attachment(reader), self.plans)
-        except PlanNotIssued as exc:
+        except ReturnRefused as exc:
             raise Invalid(exc.message) from exc
         except PayloadError as exc:
             raise Invalid(f"签名数据已损坏：{exc.message}") from exc
