@@ -278,7 +278,9 @@ def plan_import(store: Store, path: Path) -> ImportedPlan:
     from reports.plan_file import read_plan_file
 
     verified = read_plan_file(path, trusted_roots(store))
-    imported = store.import_plan_package(verified.package, source=path.name, signed_at=verified.signed_at)
+    imported = store.import_plan_package(
+        verified.package, source=path.name, signed_at=verified.signed_at, signature=verified.signature
+    )
     summary = summarize(
         verified.package,
         "signed",
