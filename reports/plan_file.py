@@ -100,8 +100,12 @@ def read_plan_file(path: Path, roots: list[x509.Certificate], now: dt.datetime |
     """The package in `path`, if one of `roots` signed exactly this content; else PlanPackageError with the reason."""
     try:
         size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise PlanPackageError(f"找不到规划文件 {path}") from exc
     except OSError as exc:
-        raise PlanPackageError(f"无法读取规划文件 {path}：{exc.strerror}") from exc
+        raise PlanPackageError(f"无法读取规划文件 {path}（错误代码 {exc.errno}）") from exc
+    if path.is_dir():
+        raise PlanPackageError(f"{path} 是文件夹，不是规划文件")
     if size > MAX_PLAN_BYTES:
         raise PlanPackageError(
             f"规划文件过大（{size / 1048576:.1f} MB，上限 {MAX_PLAN_BYTES // 1048576} MB），不是本系统的规划文件"
