@@ -5,6 +5,7 @@ figures a new plan does not list are named at import and by `check`."""
 
 import json
 import sqlite3
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -159,3 +160,78 @@ def test_figures_the_new_plan_does_not_list_are_named(keys, tmp_path, capsys):
     assert "2026年第1季度已录入的 “南粤家政”培训人数 77 不在此规划的指标中" in out
     code, out, _ = run(capsys, "--db", db, "check", "--quarter", "2026Q1")
     assert "[提示] 2026年第1季度已录入的 “南粤家政”培训人数 77 不在此季度所依据规划的指标中" in out
+
+
+# --- the city's workbook: cells a clerk gets wrong in Excel --------------------------------------
+
+
+def edited_workbook(tmp_path: Path, edit) -> Path:
+    import openpyxl
+
+    from reports.plan_workbook import write_workbook
+
+    path = tmp_path / "分解 表.xlsx"
+    write_workbook(path, sample_package())
+    workbook = openpyxl.load_workbook(path)
+    edit(workbook)
+    workbook.save(path)
+    return path
+
+
+def column_of(sheet, key: str) -> int:
+    return next(c.column for c in sheet[3] if c.value == key)
+
+
+def workbook_problems(path: Path) -> list[str]:
+    from reports.plan_workbook import PlanWorkbookError, read_workbook
+
+    with pytest.raises(PlanWorkbookError) as refused:
+        read_workbook(path)
+    return refused.value.problems
+
+
+def test_a_formula_or_a_date_in_the_split_is_refused_at_its_place(tmp_path):
+    import datetime as dt
+
+    def edit(workbook):
+        split = workbook["分解表"]
+        split.cell(5, column_of(split, "yuecai_certified"), "=90+2")
+        split.cell(6, column_of(split, "yuecai_certified"), dt.datetime(2026, 1, 1))
+
+    problems = workbook_problems(edited_workbook(tmp_path, edit))
+    assert any(p.startswith("工作表“分解表”第 5 行") and "是公式，请填写数值（可复制后“粘贴为数值”）" in p for p in problems)
+    assert any(p.startswith("工作表“分解表”第 6 行") and "是日期，不是" in p for p in problems)
+    assert len(problems) == 2  # not also reported as a missing target or a wrong total
+
+
+def test_a_start_quarter_after_the_end_quarter_names_its_place(tmp_path):
+    def edit(workbook):
+        header = workbook["规划信息"]
+        row = next(c.row for c in header["A"] if c.value == "开始季度")
+        header.cell(row, 2, "2031Q1")
+
+    problems = workbook_problems(edited_workbook(tmp_path, edit))
+    assert len(problems) == 1 and problems[0].startswith("工作表“规划信息”第") and "早于开始季度" in problems[0]
+
+
+@pytest.mark.parametrize("bare", [0.5, 1])
+def test_a_bare_rate_of_at_most_one_is_refused_as_ambiguous(tmp_path, bare):
+    def edit(workbook):
+        split = workbook["分解表"]
+        split.cell(5, column_of(split, "mediation_success_rate"), bare)
+
+    problems = workbook_problems(edited_workbook(tmp_path, edit))
+    assert len(problems) == 1 and "含义不明" in problems[0] and f"“{bare * 100:g}%”" in problems[0]
+
+
+def test_a_percentage_formatted_rate_cell_reads_as_the_percentage_it_shows(tmp_path):
+    from reports.plan_workbook import read_workbook
+
+    def edit(workbook):
+        split = workbook["分解表"]
+        cell = split.cell(5, column_of(split, "mediation_success_rate"), 0.8)
+        cell.number_format = "0%"
+
+    package = read_workbook(edited_workbook(tmp_path, edit))
+    second = package.towns[1]  # row 4 is the first town, row 5 the second
+    assert second.rates["mediation_success_rate"] == Fraction(4, 5)
