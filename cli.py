@@ -665,12 +665,12 @@ def cmd_city(args: argparse.Namespace) -> int:
             print(f"已生成 {demo.files} 个签名季报文件：{demo.returns}")
             print(f"受信任的根证书：{demo.root}")
             if demo.sample_plan is None:
-                print(f"试试：python main.py consolidate --trust {demo.root} --quarter 2025Q4 {demo.returns} --out 汇总")
+                print(f'试试：python main.py consolidate --trust "{demo.root}" --quarter 2025Q4 "{demo.returns}" --out 汇总')
             else:
                 print(f"示例规划（非正式目标，2026 年的季报按它填报）：{demo.sample_plan}")
                 print(
-                    f"试试：python main.py consolidate --trust {demo.root} --plan \"{demo.sample_plan}\" "
-                    f"--quarter 2025Q4 {demo.returns} --out 汇总"
+                    f'试试：python main.py consolidate --trust "{demo.root}" --plan "{demo.sample_plan}" '
+                    f'--quarter 2025Q4 "{demo.returns}" --out 汇总'
                 )
         return EXIT_OK
     if args.city_command == "revoke":
