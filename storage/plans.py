@@ -47,9 +47,12 @@ class StoredPackage:
 class StoredPlanAltered(PlanError):
     """A stored package whose content no longer matches what was imported: edited outside the program."""
 
-    def __init__(self, name: str, plan_id: str):
+    def __init__(self, name: str, plan_id: str, quarter: Quarter | None = None):
+        what = f"数据库中保存的规划“{name}”（编号 {plan_id}）"
+        if quarter is not None:
+            what = f"{quarter.label}录入时依据的规划“{name}”（编号 {plan_id}）在数据库中已不存在或与记录不符，"
         super().__init__(
-            f"数据库中保存的规划“{name}”（编号 {plan_id}）已在本程序之外被改动（规划数据已被改动），"
+            f"{what}已在本程序之外被改动（规划数据已被改动），"
             "不能再用于录入、检查或导出。请重新导入市局下发的该规划文件（文件 → 导入规划，或 plan import 文件.plan）修复"
         )
 
@@ -191,6 +194,7 @@ def import_package(
     if same is not None:
         if same.signature is None and signature is not None:  # imported before signatures were kept
             same.signature = signature
+        _repin_period(session, package)
         return False
     for other in session.scalars(select(PlanPackageRow)):
         first, last = Quarter.parse(other.first_quarter), Quarter.parse(other.last_quarter)
@@ -218,7 +222,17 @@ def import_package(
     )
     session.flush()
     import_plan(session, os_user, package.to_plan(), f"{source}（规划编号 {package.id}，内容哈希 {package.content_hash}）")
+    _repin_period(session, package)
     return True
+
+
+def _repin_period(session: Session, package: PlanPackage) -> None:
+    """Quarters of the package's period recorded under another package: only an edit outside the
+    program records them so (an overlapping import is refused), and importing the package repairs it."""
+    period = {q.code for q in quarter_range(package.first, package.last)}
+    for pinned in session.scalars(select(QuarterPlanRow)):
+        if pinned.quarter in period and pinned.content_hash and pinned.content_hash != package.content_hash:
+            pinned.plan_name, pinned.plan_id, pinned.content_hash = package.name, package.id, package.content_hash
 
 
 def _drop_altered(session: Session, package: PlanPackage) -> None:

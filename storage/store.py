@@ -294,7 +294,16 @@ class Store:
             return stored_plans.load_plans(session)
 
     def plan_for(self, quarter: Quarter) -> Plan | None:
-        return next((p for p in self.plans() if p.contains(quarter)), None)
+        """The plan whose period holds `quarter`; for a quarter recorded under a package, that very
+        package (else StoredPlanAltered: the database was edited outside the program)."""
+        plan = next((p for p in self.plans() if p.contains(quarter)), None)
+        town = self.town()
+        if town is not None:
+            with Session(self.engine) as session:
+                pinned = stored_plans.quarter_plan(session, town, quarter)
+            if pinned is not None and pinned.content_hash and (plan is None or plan.content_hash != pinned.content_hash):
+                raise StoredPlanAltered(pinned.plan_name, pinned.plan_id or "", quarter)
+        return plan
 
     def catalogue_for(self, quarter: Quarter) -> Catalogue:
         """The indicator list a quarter is entered, checked and reported under: its plan's, else the

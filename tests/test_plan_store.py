@@ -89,6 +89,25 @@ def test_an_altered_stored_plan_is_named_and_importing_the_genuine_file_repairs_
     assert code == 0 and f"目标 {target:,} 人次" in out
 
 
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "delete from targets; delete from plans where name like '%十五五%'; delete from plan_packages",
+        "update quarter_plans set content_hash='52e76e624f28e8f4fc52c3cb97b143c01f5ded5f2aea1ebc0ff20ffcc75aeca0'",
+    ],
+    ids=["package deleted", "quarter re-pinned"],
+)
+def test_a_quarter_whose_recorded_plan_is_gone_is_refused_until_the_plan_is_imported_again(keys, tmp_path, capsys, edit):
+    db = town_database(tmp_path, keys, capsys)
+    assert run(capsys, "--db", db, "enter", "--quarter", "2026Q1", "yuecai_certified=5")[0] == 0
+    with sqlite3.connect(db) as con:
+        con.executescript(edit)
+    code, _, err = run(capsys, "--db", db, "progress", "--quarter", "2026Q1")
+    assert code == 2 and "2026年第1季度录入时依据的规划" in err and ALTERED in err
+    assert run(capsys, "--db", db, "plan", "import", keys["plan"])[0] == 0
+    assert run(capsys, "--db", db, "progress", "--quarter", "2026Q1")[0] == 0
+
+
 def test_verify_with_a_town_database_is_refused(keys, tmp_path, capsys):
     db = town_database(tmp_path, keys, capsys)
     for command in (
