@@ -573,7 +573,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             try:
                 result = plans.plan_import(store, args.file)
             except DomainError as exc:  # untrusted, altered, malformed or overlapping: nothing imported
-                _fail(f"{args.file.name} 未导入：{exc.message}")
+                _fail(f"{args.file.name} 未导入：{exc.message.removesuffix('，未导入')}")
                 if args.json:
                     _print_json({"imported": False, "reason": exc.message})
                 return EXIT_REFUSED
