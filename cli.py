@@ -256,7 +256,7 @@ def _quiet_stdout() -> None:
 
     try:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor: nothing to flush
         pass
 
 

@@ -254,3 +254,25 @@ def test_a_percentage_formatted_rate_cell_reads_as_the_percentage_it_shows(tmp_p
     package = read_workbook(edited_workbook(tmp_path, edit))
     second = package.towns[1]  # row 4 is the first town, row 5 the second
     assert second.rates["mediation_success_rate"] == Fraction(4, 5)
+
+
+def test_output_into_a_closed_pipe_ends_quietly(keys, tmp_path, capsys, monkeypatch):
+    import sys
+
+    db = town_database(tmp_path, keys, capsys)
+
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["--db", str(db), "plan", "list"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_a_missing_plan_file_is_named_in_chinese(keys, tmp_path, capsys):
+    code, _, err = run(capsys, "verify", "--trust", keys["city_cert"], "--plan", tmp_path / "无 此.plan", tmp_path / "x.xlsx")
+    assert code == 2 and "找不到规划文件" in err and "No such file" not in err and "未导入" not in err
