@@ -81,9 +81,32 @@ def trusted_plans(plan_files: list[Path], roots: list[x509.Certificate], db: Pat
 
         if not db.is_file():  # verifying never creates a database
             raise InputError(f"找不到数据库 {printable(str(db))}")
+        refuse_a_town_database(db)
         with open_store(db) as store:
             plans += city_database_plans(store, roots)
     return plans
+
+
+def not_a_city_database(db: Path) -> InputError:
+    return InputError(
+        f"数据库 {printable(str(db))} 不是市局汇总用的数据库（镇街的数据库中的规划不能作为核验依据）；"
+        "请改用市局的数据库，或用 --plan 指定市局下发的规划文件"
+    )
+
+
+def refuse_a_town_database(db: Path) -> None:
+    """Refuse a town's database before opening it: opening would migrate it and back it up, and the
+    city's verification must leave a town's file as it was handed over."""
+    import sqlite3
+
+    from storage.backup import read_identity
+
+    try:
+        town = read_identity(db).town
+    except sqlite3.Error:  # not readable as a database: opening it says why
+        return
+    if town is not None:
+        raise not_a_city_database(db)
 
 
 def city_database_plans(store: Store, roots: list[x509.Certificate]) -> list[Plan]:
@@ -95,10 +118,7 @@ def city_database_plans(store: Store, roots: list[x509.Certificate]) -> list[Pla
     from reports.plan_file import PlanPackageError, verify_signed_content
 
     if store.mode() != "city":
-        raise InputError(
-            f"数据库 {printable(str(store.path))} 不是市局汇总用的数据库（镇街的数据库中的规划不能作为核验依据）；"
-            "请改用市局的数据库，或用 --plan 指定市局下发的规划文件"
-        )
+        raise not_a_city_database(store.path)
     plans = []
     for stored in store.plan_packages():
         where = f"数据库中的规划“{stored.name}”（编号 {stored.id}）"
@@ -258,6 +278,8 @@ def consolidate(
     issued = issued_plans(plan_files or [], roots)
     if db is not None and not db.is_file():  # consolidating never creates a database
         raise InputError(f"找不到数据库 {printable(str(db))}")
+    if db is not None:
+        refuse_a_town_database(db)
     if db is not None or database_path(None).exists():
         with open_store(db) as store:
             if db is not None or store.mode() == "city":  # a default database that is a town's is not asked

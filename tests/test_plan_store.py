@@ -108,14 +108,20 @@ def test_a_quarter_whose_recorded_plan_is_gone_is_refused_until_the_plan_is_impo
     assert run(capsys, "--db", db, "progress", "--quarter", "2026Q1")[0] == 0
 
 
-def test_verify_with_a_town_database_is_refused(keys, tmp_path, capsys):
+def test_verify_with_a_town_database_is_refused_and_leaves_it_as_it_was(keys, tmp_path, capsys):
     db = town_database(tmp_path, keys, capsys)
+    with sqlite3.connect(db) as con:  # as a database of an older version, which opening would migrate
+        con.execute("update alembic_version set version_num='0005'")
+        con.execute("alter table plan_packages drop column signature")
+    con.close()
+    before = db.read_bytes()
     for command in (
         ["verify", "--trust", keys["city_cert"], "--db", db, tmp_path / "x.xlsx"],
         ["consolidate", "--trust", keys["city_cert"], "--db", db, "--quarter", "2026Q1", tmp_path],
     ):
         code, _, err = run(capsys, *command)
         assert code == 2 and "不是市局汇总用的数据库" in err
+    assert db.read_bytes() == before and not (db.parent / "backups").exists()
 
 
 def test_a_city_database_whose_package_was_rewritten_is_refused(keys, tmp_path, capsys):
