@@ -231,6 +231,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(exc.message + (damaged_hint(args.db) if is_damaged(exc) else ""))
         if is_busy(exc):
             return EXIT_BUSY
+    except BrokenPipeError:  # output piped into `head` and the like: the reader stopped, nothing to say
+        _quiet_stdout()
+        return EXIT_OK
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+        what = "是文件夹，不是文件" if isinstance(exc, IsADirectoryError) else "不存在"
+        _fail(f"{exc.filename or ''} {what}".strip())
     except OSError as exc:
         from actions.database import file_error_message
 
@@ -242,6 +248,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail("程序内部错误，操作未完成；详情已写入日志文件（用户数据目录下的 logs）")
         return 3
     return EXIT_REFUSED
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at the null device so the interpreter's final flush does not fail again."""
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor: nothing to flush
+        pass
 
 
 def _fail(message: str) -> None:
@@ -544,11 +560,20 @@ def cmd_plan(args: argparse.Namespace) -> int:
             print("\n".join(built.summary.lines()))
         return EXIT_OK
     if args.plan_command == "import":
+        from actions.database import database_path
+
+        db = database_path(args.db)
+        if not db.is_file():  # a refused import leaves nothing behind: no database, .identity or .lock
+            reason = f"找不到数据库 {db}：请先用 init --town 镇街名 建立数据库并导入签名证书（identity import）"
+            _fail(f"{args.file.name} 未导入：{reason}")
+            if args.json:
+                _print_json({"imported": False, "reason": reason})
+            return EXIT_REFUSED
         with _store(args, writes="导入规划") as store:
             try:
                 result = plans.plan_import(store, args.file)
             except DomainError as exc:  # untrusted, altered, malformed or overlapping: nothing imported
-                _fail(f"{args.file.name} 未导入：{exc.message}")
+                _fail(f"{args.file.name} 未导入：{exc.message.removesuffix('，未导入')}")
                 if args.json:
                     _print_json({"imported": False, "reason": exc.message})
                 return EXIT_REFUSED
@@ -556,7 +581,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             _print_json({"imported": result.imported, "plan": result.summary.as_dict()})
         else:
             print(("已导入规划：" if result.imported else "此规划已导入过，未作改动：") + args.file.name)
-            print("\n".join(result.summary.lines()))
+            print("\n".join(result.lines()))
         return EXIT_OK
     with _store(args) as store:
         summaries = plans.plan_list(store)
@@ -640,12 +665,12 @@ def cmd_city(args: argparse.Namespace) -> int:
             print(f"已生成 {demo.files} 个签名季报文件：{demo.returns}")
             print(f"受信任的根证书：{demo.root}")
             if demo.sample_plan is None:
-                print(f"试试：python main.py consolidate --trust {demo.root} --quarter 2025Q4 {demo.returns} --out 汇总")
+                print(f'试试：python main.py consolidate --trust "{demo.root}" --quarter 2025Q4 "{demo.returns}" --out 汇总')
             else:
                 print(f"示例规划（非正式目标，2026 年的季报按它填报）：{demo.sample_plan}")
                 print(
-                    f"试试：python main.py consolidate --trust {demo.root} --plan \"{demo.sample_plan}\" "
-                    f"--quarter 2025Q4 {demo.returns} --out 汇总"
+                    f'试试：python main.py consolidate --trust "{demo.root}" --plan "{demo.sample_plan}" '
+                    f'--quarter 2025Q4 "{demo.returns}" --out 汇总'
                 )
         return EXIT_OK
     if args.city_command == "revoke":

@@ -61,8 +61,15 @@ def issued_plans(plan_files: list[Path], roots: list[x509.Certificate]) -> list[
         try:
             plans.append(read_plan_file(path, roots).package.to_plan())
         except PlanPackageError as exc:
-            raise PlanPackageError(f"规划文件 {printable(str(path))}：{exc.message}") from exc
+            raise PlanPackageError(
+                f"规划文件 {printable(str(path))} 不能作为核验依据：{not_imported_removed(exc.message)}"
+            ) from exc
     return plans
+
+
+def not_imported_removed(reason: str) -> str:
+    """A .plan refusal worded for a town's import ("…，未导入"), as the city's verification says it."""
+    return reason.removesuffix("，未导入").removesuffix("未导入")
 
 
 def trusted_plans(plan_files: list[Path], roots: list[x509.Certificate], db: Path | None = None) -> list[Plan]:
@@ -74,8 +81,59 @@ def trusted_plans(plan_files: list[Path], roots: list[x509.Certificate], db: Pat
 
         if not db.is_file():  # verifying never creates a database
             raise InputError(f"找不到数据库 {printable(str(db))}")
+        refuse_a_town_database(db)
         with open_store(db) as store:
-            plans += [p for p in store.plans() if p.content_hash]
+            plans += city_database_plans(store, roots)
+    return plans
+
+
+def not_a_city_database(db: Path) -> InputError:
+    return InputError(
+        f"数据库 {printable(str(db))} 不是市局汇总用的数据库（镇街的数据库中的规划不能作为核验依据）；"
+        "请改用市局的数据库，或用 --plan 指定市局下发的规划文件"
+    )
+
+
+def refuse_a_town_database(db: Path) -> None:
+    """Refuse a town's database before opening it: opening would migrate it and back it up, and the
+    city's verification must leave a town's file as it was handed over."""
+    import sqlite3
+
+    from storage.backup import read_identity
+
+    try:
+        town = read_identity(db).town
+    except sqlite3.Error:  # not readable as a database: opening it says why
+        return
+    if town is not None:
+        raise not_a_city_database(db)
+
+
+def city_database_plans(store: Store, roots: list[x509.Certificate]) -> list[Plan]:
+    """The signed packages a city database imported, each signature verified again against `roots`.
+
+    Only the city's own database is trusted for plans: a town's database (or any file handed over)
+    could hold whatever plan someone wrote into it. A package stored without its signature (imported
+    before signatures were kept) cannot be verified and is refused with what to do."""
+    from reports.plan_file import PlanPackageError, verify_signed_content
+
+    if store.mode() != "city":
+        raise not_a_city_database(store.path)
+    plans = []
+    for stored in store.plan_packages():
+        where = f"数据库中的规划“{stored.name}”（编号 {stored.id}）"
+        if stored.signature is None:
+            raise PlanPackageError(
+                f"{where}是在旧版软件中导入的，没有保存市局根证书的签名，无法核验；"
+                "请重新导入该规划文件（plan import 文件.plan），或用 --plan 指定该规划文件"
+            )
+        try:
+            verified = verify_signed_content(stored.content, stored.signature, roots)
+        except PlanPackageError as exc:
+            raise PlanPackageError(f"{where}核验不通过，不能作为核验依据：{not_imported_removed(exc.message)}") from exc
+        if (verified.package.id, verified.package.content_hash) != (stored.id, stored.content_hash):
+            raise PlanPackageError(f"{where}已在本程序之外被改动（规划数据已被改动），不能作为核验依据")
+        plans.append(verified.package.to_plan())
     return plans
 
 
@@ -218,11 +276,16 @@ def consolidate(
         raise InputError(f"找不到文件夹 {folder}")
     roots = trust_roots(trust)
     issued = issued_plans(plan_files or [], roots)
+    if db is not None and not db.is_file():  # consolidating never creates a database
+        raise InputError(f"找不到数据库 {printable(str(db))}")
+    if db is not None:
+        refuse_a_town_database(db)
     if db is not None or database_path(None).exists():
         with open_store(db) as store:
-            plans = city_plans(store, issued)
-    else:
-        plans = city_plans(None, issued)
+            if db is not None or store.mode() == "city":  # a default database that is a town's is not asked
+                issued += city_database_plans(store, roots)
+                issued += [p for p in store.plans() if not p.content_hash]  # older unsigned splits: targets only
+    plans = city_plans(None, issued)
     collection = collect_returns(folder, roots, revocations(crls, roots), plans=[p for p in plans if p.content_hash])
     consolidated = summarise(collection, quarter, plans, folder)
     if out is None:

@@ -83,6 +83,18 @@ class BuiltPlan:
 class ImportedPlan:
     summary: PlanSummary
     imported: bool  # False: the same package was already imported, nothing changed
+    town: str | None = None  # the database's town, whose own targets follow
+    town_targets: tuple[tuple[str, str], ...] = ()  # (indicator name, the town's target as printed)
+    unlisted: tuple[str, ...] = ()  # quarters with figures under codes the plan does not list, as shown
+
+    def lines(self) -> list[str]:
+        """What the command line prints after the import: the package, the town's own targets, leftovers."""
+        out = self.summary.lines()
+        if self.town_targets:
+            out.append(f"  {self.town}的目标：")
+            out += [f"    {name}：{target}" for name, target in self.town_targets]
+        out += [f"  注意：{line}" for line in self.unlisted]
+        return out
 
 
 @dataclass(frozen=True)
@@ -278,7 +290,9 @@ def plan_import(store: Store, path: Path) -> ImportedPlan:
     from reports.plan_file import read_plan_file
 
     verified = read_plan_file(path, trusted_roots(store))
-    imported = store.import_plan_package(verified.package, source=path.name, signed_at=verified.signed_at)
+    imported = store.import_plan_package(
+        verified.package, source=path.name, signed_at=verified.signed_at, signature=verified.signature
+    )
     summary = summarize(
         verified.package,
         "signed",
@@ -286,7 +300,32 @@ def plan_import(store: Store, path: Path) -> ImportedPlan:
         signed_at=verified.signed_at.astimezone().strftime("%Y-%m-%d %H:%M"),
         root_sha256=verified.root_fingerprint,
     )
-    return ImportedPlan(summary, imported)
+    town = store.town()
+    split = next((t for t in verified.package.towns if t.town == town), None)
+    mine = tuple((i.name, target_text(i, split)) for i in verified.package.indicators) if split is not None else ()
+    return ImportedPlan(summary, imported, town, mine, unlisted_figures(store, verified.package))
+
+
+def unlisted_figures(store: Store, package: PlanPackage) -> tuple[str, ...]:
+    """For each quarter of `package`'s period with figures under codes the package does not list: which.
+
+    Such figures stay in the database; they are not checked, shown or reported under this plan."""
+    from core.indicators import display_name
+
+    if store.town() is None:  # the city's database holds no figures
+        return ()
+    catalogue = package.catalogue()
+    out = []
+    for quarter, figures in sorted(store.history().items()):
+        if not package.first <= quarter <= package.last:
+            continue
+        unlisted = sorted(code for code in figures if not catalogue.is_known_code(code))
+        if unlisted:
+            names = "、".join(f"{display_name(code)} {figures[code]:,}" for code in unlisted)
+            out.append(
+                f"{quarter.label}已录入的 {names} 不在此规划的指标中：数值仍保留在数据库中，但不再检查、显示或上报"
+            )
+    return tuple(out)
 
 
 def plan_list(store: Store) -> list[PlanSummary]:

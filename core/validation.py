@@ -139,6 +139,25 @@ def explanation_ok(text: str | None) -> bool:
     return text is not None and len("".join(text.split())) >= MIN_EXPLANATION_CHARS
 
 
+def unlisted_figures(data: QuarterInput) -> list[Finding]:
+    """Figures saved under codes the quarter's plan does not list (entered before a plan that dropped
+    the indicator was imported): kept, never reported, and said so rather than vanishing silently."""
+    from core.indicators import display_name as shipped_name
+
+    unlisted = {c: v for c, v in data.values.items() if v is not None and not data.indicators.is_known_code(c)}
+    if not unlisted:
+        return []
+    shown = "、".join(f"{shipped_name(code)} {value:,}" for code, value in sorted(unlisted.items()))
+    return [
+        Finding(
+            NOTICE,
+            "unlisted_figure",
+            None,
+            f"{data.quarter.label}已录入的 {shown} 不在此季度所依据规划的指标中：数值仍保留在数据库中，但不检查、不上报",
+        )
+    ]
+
+
 def check_quarter(data: QuarterInput) -> list[Finding]:
     findings: list[Finding] = []
     quarter, values = data.quarter, data.values
@@ -157,6 +176,8 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
                 f"{quarter.label}尚未开始（{quarter.first_day:%Y-%m-%d} 起），不能填报",
             )
         )
+
+    findings += unlisted_figures(data)
 
     for indicator in catalogue.indicators:  # the sub-count of a count pair is at most its count
         if indicator.parent is None:

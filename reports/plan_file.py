@@ -41,6 +41,23 @@ class VerifiedPlan:
     package: PlanPackage
     signed_at: dt.datetime
     root_fingerprint: str  # the trusted root that signed it
+    signature: str  # the detached CMS as in the file, kept with an imported package so it can be re-verified
+
+
+class DuplicateKey(ValueError):
+    """A JSON object naming one key twice: which value counts would depend on the reader."""
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise DuplicateKey(next(k for k in keys if keys.count(k) > 1))
+    return dict(pairs)
+
+
+def strict_json(text: str) -> object:
+    """JSON that names no key twice in any object (DuplicateKey otherwise)."""
+    return json.loads(text, object_pairs_hook=_unique_keys)
 
 
 def open_root(root_p12: Path, passphrase: bytes) -> Identity:
@@ -83,8 +100,12 @@ def read_plan_file(path: Path, roots: list[x509.Certificate], now: dt.datetime |
     """The package in `path`, if one of `roots` signed exactly this content; else PlanPackageError with the reason."""
     try:
         size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise PlanPackageError(f"找不到规划文件 {path}") from exc
     except OSError as exc:
-        raise PlanPackageError(f"无法读取规划文件 {path}：{exc.strerror}") from exc
+        raise PlanPackageError(f"无法读取规划文件 {path}（错误代码 {exc.errno}）") from exc
+    if path.is_dir():
+        raise PlanPackageError(f"{path} 是文件夹，不是规划文件")
     if size > MAX_PLAN_BYTES:
         raise PlanPackageError(
             f"规划文件过大（{size / 1048576:.1f} MB，上限 {MAX_PLAN_BYTES // 1048576} MB），不是本系统的规划文件"
@@ -100,7 +121,9 @@ def verify_plan_bytes(data: bytes, roots: list[x509.Certificate], now: dt.dateti
     if len(data) > MAX_PLAN_BYTES:
         raise PlanPackageError("规划文件过大，不是本系统的规划文件")
     try:
-        envelope = json.loads(data.decode("utf-8"))
+        envelope = strict_json(data.decode("utf-8"))
+    except DuplicateKey as exc:
+        raise PlanPackageError(f"规划文件中“{exc}”出现了两次（不是本系统写的规划文件），未导入") from exc
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
         raise PlanPackageError("规划文件已损坏或不完整（不是有效的 JSON），无法读取") from exc
     if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
@@ -113,6 +136,14 @@ def verify_plan_bytes(data: bytes, roots: list[x509.Certificate], now: dt.dateti
         raise PlanPackageError("规划文件未签名：只能导入由市局根证书签名的规划")
     if not isinstance(signature, str):
         raise PlanPackageError("规划文件的签名已损坏，无法读取")
+    return verify_signed_content(content_text, signature, roots, now)
+
+
+def verify_signed_content(
+    content_text: str, signature: str, roots: list[x509.Certificate], now: dt.datetime | None = None
+) -> VerifiedPlan:
+    """The package whose canonical content `content_text` one of `roots` signed with `signature`
+    (a .plan file's, or one a database kept at import); else PlanPackageError with the reason."""
     content = content_text.encode("utf-8")
     signer_info, certificate, signed_at = _signer(signature)
     trusted = [r for r in roots if r.public_bytes(serialization.Encoding.DER) == certificate.dump()]
@@ -131,7 +162,9 @@ def verify_plan_bytes(data: bytes, roots: list[x509.Certificate], now: dt.dateti
     if signed_at > (now or dt.datetime.now(dt.UTC)) + dt.timedelta(days=1):
         raise PlanPackageError(f"签名时间 {signed_at:%Y-%m-%d %H:%M} 晚于现在，签名不可信")
     try:
-        parsed = json.loads(content_text)
+        parsed = strict_json(content_text)
+    except DuplicateKey as exc:
+        raise PlanPackageError(f"规划内容中“{exc}”出现了两次，不是规范格式，未导入") from exc
     except (ValueError, RecursionError) as exc:
         raise PlanPackageError("规划内容不是有效的 JSON") from exc
     if canonical_json(parsed) != content:
@@ -141,7 +174,7 @@ def verify_plan_bytes(data: bytes, roots: list[x509.Certificate], now: dt.dateti
     except PlanError as exc:
         raise PlanPackageError(f"规划内容有误：{exc.message}") from exc
     assert package.content_hash == hashlib.sha256(content).hexdigest()
-    return VerifiedPlan(package, signed_at, fingerprint(root))
+    return VerifiedPlan(package, signed_at, fingerprint(root), signature)
 
 
 def _signer(signature: str) -> tuple[cms.SignerInfo, asn1_x509.Certificate, dt.datetime]:

@@ -260,9 +260,13 @@ def _split_value(split: TownSplit, key: str) -> object:
 @dataclass
 class _Reader:
     problems: list[str] = field(default_factory=list)
+    refused: set[str] = field(default_factory=set)  # places already refused while reading the cells
 
     def fail(self, sheet: str, row: int, column: int | None, message: str) -> None:
-        self.problems.append(f"{_at(sheet, row, column)}{message}")
+        if _at(sheet, row, column) not in self.refused:
+            self.problems.append(f"{_at(sheet, row, column)}{message}")
+        if column is not None:
+            self.refused.add(_at(sheet, row, column))
 
 
 def _text(value: object) -> str:
@@ -289,32 +293,71 @@ def read_workbook(path: Path) -> PlanPackage:
     import openpyxl
 
     try:
-        workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        # Formulas are read as written (not their cached results): a plan's figures are typed numbers.
+        workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
         raise PlanError(f"{path.name}：无法读取这个 Excel 文件（{exc}）") from exc
     try:
         missing = [name for name in SHEETS[1:] if name not in workbook.sheetnames]
         if missing:
             raise PlanWorkbookError([f"{path.name}：缺少工作表“{name}”" for name in missing])
+        cell_problems: dict[str, str] = {}
         rows = {
             name: [
-                list(row) for row in workbook[name].iter_rows(max_row=MAX_ROWS, max_col=MAX_COLUMNS, values_only=True)
+                [_cell_value(name, r, c, cell, cell_problems) for c, cell in enumerate(row)]
+                for r, row in enumerate(workbook[name].iter_rows(max_row=MAX_ROWS, max_col=MAX_COLUMNS), start=1)
             ]
             for name in SHEETS[1:]
         }
     finally:
         workbook.close()
-    return package_from_rows(rows)
+    return package_from_rows(rows, cell_problems)
 
 
-def package_from_rows(rows: dict[str, list[list[object]]]) -> PlanPackage:
-    reader = _Reader()
+def workbook_rate(value: object) -> Fraction:
+    """A rate target as the workbook holds it: 78 or "78%" (≥78%), or a percentage-formatted cell
+    (read as "78%" by _cell_value). A bare number of at most 1 (0.5, 1) could mean 0.5% or 50%, 1% or
+    100%: it is refused and the city asked to write "50%"."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value <= 1:
+        shown = f"{value:g}"
+        raise PlanError(
+            f"比率“{shown}”含义不明（是 {shown}% 还是 {float(value) * 100:g}%？）："
+            f"请写成带百分号的“{float(value) * 100:g}%”，或把单元格设为百分比格式"
+        )
+    return parse_rate_target(value)
+
+
+def _cell_value(sheet: str, row: int, column: int, cell: object, problems: dict[str, str]) -> object:
+    """A cell's value as the readers below take it. A formula, or a date where a number or a code
+    belongs, is refused here with its place (`problems`, keyed by the place) and read as blank; a
+    number in a percentage-formatted cell is read as the percentage it shows (0.78 → "78%")."""
+    import datetime as dt
+
+    value = getattr(cell, "value", None)
+    number_format = str(getattr(cell, "number_format", "") or "")
+    if getattr(cell, "data_type", None) == "f" or (isinstance(value, str) and value.startswith("=")):
+        problems[_at(sheet, row, column)] = "是公式，请填写数值（可复制后“粘贴为数值”）"
+        return None
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        if sheet == SHEET_HEADER and column == 1 and isinstance(value, (dt.datetime, dt.date)):
+            return value  # 有效期至 may be typed as a date; the quarters say what they need (_read_header)
+        problems[_at(sheet, row, column)] = "是日期，不是数字或代码（请把单元格格式改为“常规”后重新填写）"
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and "%" in number_format:
+        return f"{percent_text(Fraction(str(value)))}%"
+    return value
+
+
+def package_from_rows(rows: dict[str, list[list[object]]], cell_problems: dict[str, str] | None = None) -> PlanPackage:
+    """The package the sheets' rows describe; `cell_problems` (place → fault) were found reading the cells."""
+    cell_problems = cell_problems or {}
+    reader = _Reader(refused=set(cell_problems))
     header = _read_header(reader, rows[SHEET_HEADER])
     indicators = _read_list(reader, rows[SHEET_LIST])
     towns, city, places = _read_split(reader, rows[SHEET_SPLIT], indicators)
     differences = _read_differences(reader, rows[SHEET_DIFFERENCES])
     if city is None or not indicators:
-        raise PlanWorkbookError(reader.problems)
+        raise PlanWorkbookError([place + fault for place, fault in cell_problems.items()] + reader.problems)
     # A faulty header still lets the split be checked, so the city sees every fault at once.
     placeholder = ("-", Quarter(2000, 1), Quarter(2000, 1), DEFAULT_ISSUER, "", "", "", False)
     name, first, last, issuer, form_number, approval_number, valid_until, sample = header or placeholder
@@ -339,7 +382,9 @@ def package_from_rows(rows: dict[str, list[list[object]]]) -> PlanPackage:
         row, column = places.get((town, code), (places.get((town, ""), (0, None))[0], None))
         return _at(SHEET_SPLIT, row, column) if row else f"工作表“{SHEET_SPLIT}”："
 
-    problems = reader.problems + package_problems(package, where)
+    # A cell already refused is not reported again by the package check (as a missing target, say).
+    later = [p for p in package_problems(package, where) if not any(p.startswith(place) for place in reader.refused)]
+    problems = [place + fault for place, fault in cell_problems.items()] + reader.problems + later
     if problems:
         raise PlanWorkbookError(problems)
     return package
@@ -350,12 +395,21 @@ def _cell(row: list[object], index: int) -> object:
 
 
 def _read_header(reader: _Reader, rows: list[list[object]]) -> tuple | None:  # type: ignore[type-arg]
+    import datetime as dt
+
     found: dict[str, tuple[int, str]] = {}
+    dates: set[str] = set()  # fields holding a date, already refused
     labels = {label: key for key, label in HEADER_FIELDS}
     for r, row in enumerate(rows[FIRST_DATA_ROW - 1 :], start=FIRST_DATA_ROW):
         label = _text(_cell(row, 0))
         if label in labels:
-            found[labels[label]] = (r, _text(_cell(row, 1)))
+            value = _cell(row, 1)
+            if isinstance(value, dt.date):
+                if labels[label] != "valid_until":
+                    reader.fail(SHEET_HEADER, r, 1, f"“{label}”是日期，不是{'季度，应写成如 2026Q1' if labels[label] in ('first', 'last') else '文字'}")
+                    dates.add(labels[label])
+                value = f"{value.year}年{value.month}月"
+            found[labels[label]] = (r, _text(value))
     ok = True
     for key, label in HEADER_FIELDS:
         if key not in found:
@@ -367,6 +421,8 @@ def _read_header(reader: _Reader, rows: list[list[object]]) -> tuple | None:  # 
     for key in ("first", "last"):
         line, text = found[key]
         label = dict(HEADER_FIELDS)[key]
+        if key in dates:
+            continue
         if not text:
             reader.fail(SHEET_HEADER, line, 1, f"{label}为空，应写成如 2026Q1")
             continue
@@ -381,6 +437,14 @@ def _read_header(reader: _Reader, rows: list[list[object]]) -> tuple | None:  # 
     if sample_text not in ("是", "否", ""):
         reader.fail(SHEET_HEADER, line, 1, f"“是否示例”应填“是”或“否”，而不是“{sample_text}”")
     if len(quarters) < 2:
+        return None
+    if quarters["last"] < quarters["first"]:
+        reader.fail(
+            SHEET_HEADER,
+            found["last"][0],
+            1,
+            f"结束季度 {quarters['last'].label}早于开始季度 {quarters['first'].label}（开始季度在第 {found['first'][0]} 行）",
+        )
         return None
     return (
         name,
@@ -416,7 +480,7 @@ def _read_list(reader: _Reader, rows: list[list[object]]) -> tuple[PackageIndica
                     reader.fail(SHEET_LIST, r, column[key], f"成对计数须填“{dict(LIST_COLUMNS)[key]}”")
             if values["rate_target"]:
                 try:
-                    rate_target = parse_rate_target(_cell(row, column["rate_target"]))
+                    rate_target = workbook_rate(_cell(row, column["rate_target"]))
                 except PlanError as exc:
                     reader.fail(SHEET_LIST, r, column["rate_target"], exc.message)
         if kind is None:
@@ -494,7 +558,7 @@ def _read_split(
                 if _text(value) == "":
                     continue  # reported by the package check, with this place
                 try:
-                    split.rates[key] = parse_rate_target(value)
+                    split.rates[key] = workbook_rate(value)
                 except PlanError as exc:
                     reader.fail(SHEET_SPLIT, r, c, exc.message)
                 continue

@@ -131,6 +131,7 @@ class PlanPackageRow(Base):
     origin: Mapped[str] = mapped_column(String(16))  # "signed" (verified against the pinned root)
     source: Mapped[str] = mapped_column(Text)
     imported_at: Mapped[str] = mapped_column(String(40))
+    signature: Mapped[str | None] = mapped_column(Text, nullable=True)  # the city root's CMS over `content`
 
 
 class QuarterPlanRow(Base):

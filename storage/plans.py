@@ -40,6 +40,21 @@ class StoredPackage:
     origin: str
     source: str
     imported_at: str
+    content: str  # the canonical content exactly as signed
+    signature: str | None  # the city root's CMS over it; None for a package imported before it was kept
+
+
+class StoredPlanAltered(PlanError):
+    """A stored package whose content no longer matches what was imported: edited outside the program."""
+
+    def __init__(self, name: str, plan_id: str, quarter: Quarter | None = None):
+        what = f"数据库中保存的规划“{name}”（编号 {plan_id}）"
+        if quarter is not None:
+            what = f"{quarter.label}录入时依据的规划“{name}”（编号 {plan_id}）在数据库中已不存在或与记录不符，"
+        super().__init__(
+            f"{what}已在本程序之外被改动（规划数据已被改动），"
+            "不能再用于录入、检查或导出。请重新导入市局下发的该规划文件（文件 → 导入规划，或 plan import 文件.plan）修复"
+        )
 
 
 @dataclass(frozen=True)
@@ -134,7 +149,25 @@ def set_stock_base(session: Session, os_user: str, town: str, plan: Plan, code: 
 
 
 def package_of(row: PlanPackageRow) -> PlanPackage:
-    return package_from_content(json.loads(row.content))
+    """The stored package, re-checked: its content must still be canonical, hash to the recorded hash
+    and id, have the recorded name and period, and pass the package checks; else StoredPlanAltered."""
+    try:
+        package = package_from_content(json.loads(row.content))
+    except (ValueError, RecursionError, PlanError) as exc:
+        raise StoredPlanAltered(row.name, row.id) from exc
+    recorded = (row.content.encode("utf-8"), row.content_hash, row.id, row.name, row.first_quarter, row.last_quarter)
+    actual = (package.canonical_bytes(), package.content_hash, package.id, package.name, package.first.code, package.last.code)
+    if recorded != actual:
+        raise StoredPlanAltered(row.name, row.id)
+    return package
+
+
+def is_intact(row: PlanPackageRow) -> bool:
+    try:
+        package_of(row)
+    except StoredPlanAltered:
+        return False
+    return True
 
 
 def import_package(
@@ -144,6 +177,7 @@ def import_package(
     source: str,
     origin: str,
     signed_at: datetime | None = None,
+    signature: str | None = None,
 ) -> bool:
     """Record a checked (and, for "signed", verified) package and store its split; audited.
 
@@ -151,8 +185,16 @@ def import_package(
     overlaps an imported one, or any other plan's, is refused with PlanError — except the city's
     correction of an imported plan (same name and period, signed after that plan was imported),
     which replaces it while no quarter of the period has been exported signed.
+
+    A stored package altered outside the program is replaced by the genuine one of its name, id or hash
+    (the town's repair: import the city's .plan file again).
     """
-    if session.scalar(select(PlanPackageRow).where(PlanPackageRow.content_hash == package.content_hash)):
+    _drop_altered(session, package)
+    same = session.scalar(select(PlanPackageRow).where(PlanPackageRow.content_hash == package.content_hash))
+    if same is not None:
+        if same.signature is None and signature is not None:  # imported before signatures were kept
+            same.signature = signature
+        _repin_period(session, package)
         return False
     for other in session.scalars(select(PlanPackageRow)):
         first, last = Quarter.parse(other.first_quarter), Quarter.parse(other.last_quarter)
@@ -175,11 +217,34 @@ def import_package(
             origin=origin,
             source=source,
             imported_at=now_text(),
+            signature=signature,
         )
     )
     session.flush()
     import_plan(session, os_user, package.to_plan(), f"{source}（规划编号 {package.id}，内容哈希 {package.content_hash}）")
+    _repin_period(session, package)
     return True
+
+
+def _repin_period(session: Session, package: PlanPackage) -> None:
+    """Quarters of the package's period recorded under another package: only an edit outside the
+    program records them so (an overlapping import is refused), and importing the package repairs it."""
+    period = {q.code for q in quarter_range(package.first, package.last)}
+    for pinned in session.scalars(select(QuarterPlanRow)):
+        if pinned.quarter in period and pinned.content_hash and pinned.content_hash != package.content_hash:
+            pinned.plan_name, pinned.plan_id, pinned.content_hash = package.name, package.id, package.content_hash
+
+
+def _drop_altered(session: Session, package: PlanPackage) -> None:
+    """Remove altered rows that stand for `package` (same name, id or hash), re-pinning their quarters."""
+    for row in list(session.scalars(select(PlanPackageRow))):
+        stands_for = package.name == row.name or package.id == row.id or package.content_hash == row.content_hash
+        if not stands_for or is_intact(row):
+            continue
+        for pinned in session.scalars(select(QuarterPlanRow).where(QuarterPlanRow.plan_name == row.name)):
+            pinned.plan_name, pinned.plan_id, pinned.content_hash = package.name, package.id, package.content_hash
+        session.delete(row)
+        session.flush()
 
 
 def _replace_with_correction(session: Session, old: PlanPackageRow, package: PlanPackage, signed_at: datetime) -> None:
@@ -218,6 +283,8 @@ def stored_packages(session: Session) -> list[StoredPackage]:
             r.origin,
             r.source,
             r.imported_at,
+            r.content,
+            r.signature,
         )
         for r in session.scalars(select(PlanPackageRow).order_by(PlanPackageRow.first_quarter))
     ]

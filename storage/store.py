@@ -75,6 +75,7 @@ from storage.lock import DatabaseLock, is_held_here
 from storage.models import PlanRow, Town
 from storage.plans import QuarterPlan as QuarterPlan
 from storage.plans import StoredPackage as StoredPackage
+from storage.plans import StoredPlanAltered as StoredPlanAltered
 from storage.restore import RestoreRefused as RestoreRefused
 from storage.restore import restore_database as restore_database
 from storage.settings import read_setting, write_setting
@@ -293,7 +294,16 @@ class Store:
             return stored_plans.load_plans(session)
 
     def plan_for(self, quarter: Quarter) -> Plan | None:
-        return next((p for p in self.plans() if p.contains(quarter)), None)
+        """The plan whose period holds `quarter`; for a quarter recorded under a package, that very
+        package (else StoredPlanAltered: the database was edited outside the program)."""
+        plan = next((p for p in self.plans() if p.contains(quarter)), None)
+        town = self.town()
+        if town is not None:
+            with Session(self.engine) as session:
+                pinned = stored_plans.quarter_plan(session, town, quarter)
+            if pinned is not None and pinned.content_hash and (plan is None or plan.content_hash != pinned.content_hash):
+                raise StoredPlanAltered(pinned.plan_name, pinned.plan_id or "", quarter)
+        return plan
 
     def catalogue_for(self, quarter: Quarter) -> Catalogue:
         """The indicator list a quarter is entered, checked and reported under: its plan's, else the
@@ -357,13 +367,21 @@ class Store:
     # --- plan packages -----------------------------------------------------------------------
 
     def import_plan_package(
-        self, package: PlanPackage, source: str, origin: str = "signed", signed_at: datetime | None = None
+        self,
+        package: PlanPackage,
+        source: str,
+        origin: str = "signed",
+        signed_at: datetime | None = None,
+        signature: str | None = None,
     ) -> bool:
         """Record a checked package (see storage.plans.import_package); False if it was there already.
 
-        `signed_at` (a verified signature's time) lets a corrected package replace the one it corrects."""
+        `signed_at` (a verified signature's time) lets a corrected package replace the one it corrects;
+        `signature` (the city root's, over the content) is kept so the package can be verified again."""
         with self._writing() as session:
-            imported = stored_plans.import_package(session, self._os_user, package, source, origin, signed_at)
+            imported = stored_plans.import_package(
+                session, self._os_user, package, source, origin, signed_at, signature
+            )
         self._plans = None
         return imported
 
