@@ -285,6 +285,14 @@ def plan_preview(
     return preview(verified.package, summary, town)
 
 
+def is_altered_plan(exc: BaseException) -> bool:
+    """True for the refusal of a stored plan edited outside the program, which importing the city's
+    file again repairs (the window offers that at start-up)."""
+    from storage.plans import StoredPlanAltered
+
+    return isinstance(exc, StoredPlanAltered)
+
+
 def plan_import(store: Store, path: Path) -> ImportedPlan:
     """Verify a .plan file against the database's trusted root and record it; nothing is imported on refusal."""
     from reports.plan_file import read_plan_file

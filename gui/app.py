@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QLibraryInfo, QTimer, QTranslator
-from PySide6.QtWidgets import QApplication, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox
 
 from actions.database import default_db_path
 from core.errors import DomainError
@@ -145,22 +145,51 @@ def _open_locked(
             else:
                 store.bind_town(dialog.town())
                 store.set_profile(dialog.profile())
-        window: QMainWindow
-        if store.mode() == "city":
-            from gui.city_window import CityWindow
-
-            window = CityWindow(store)
-        elif skeleton is not None:
-            skeleton.attach_store(store, initial_quarter)
-            window = skeleton
-        else:
-            window = MainWindow(store, initial_quarter)
+        window = _make_window(store, initial_quarter, skeleton)
     except DomainError as exc:
         show_error(None, exc)
         store.close()
         lock.release()
         return None
     return Session(lock, store, window)
+
+
+def _make_window(store: Store, initial_quarter: Quarter | None, skeleton: MainWindow | None) -> QMainWindow:
+    """The city's window or the town's; a stored plan edited outside the program is repaired first by
+    importing the city's .plan file again, which the clerk is offered here (the window needs the plan)."""
+    from actions.plan_packages import is_altered_plan
+
+    while True:
+        try:
+            if store.mode() == "city":
+                from gui.city_window import CityWindow
+
+                return CityWindow(store)
+            if skeleton is not None:
+                skeleton.attach_store(store, initial_quarter)
+                return skeleton
+            return MainWindow(store, initial_quarter)
+        except DomainError as exc:
+            if not is_altered_plan(exc) or not reimport_plan(store, exc.message):
+                raise
+
+
+def reimport_plan(store: Store, reason: str) -> bool:
+    """Offer to import the city's plan file again; True when it was imported."""
+    from actions.plan_packages import plan_import
+
+    question = f"{reason}\n\n要现在选择市局下发的规划文件（.plan）重新导入吗？"
+    if QMessageBox.question(None, APP_TITLE, question) != QMessageBox.StandardButton.Yes:
+        return False
+    chosen, _ = QFileDialog.getOpenFileName(None, "选择市局下发的规划文件", "", "规划文件 (*.plan)")
+    if not chosen:
+        return False
+    try:
+        plan_import(store, Path(chosen))
+    except DomainError as exc:
+        QMessageBox.critical(None, APP_TITLE, exc.message)
+        return False
+    return True
 
 
 class Starting:

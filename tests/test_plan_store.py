@@ -80,7 +80,9 @@ def test_an_altered_stored_plan_is_named_and_importing_the_genuine_file_repairs_
     assert code == 2 and ALTERED in err and "plan import" in err
     assert "请在差额说明中写明" not in err  # not the city's build message
     out_dir = tmp_path / "上报"
-    code, _, err = run(capsys, "--db", db, "export", "--quarter", "2026Q1", "--out", out_dir, "--passphrase-file", keys["pw"])
+    code, _, err = run(
+        capsys, "--db", db, "export", "--quarter", "2026Q1", "--out", out_dir, "--passphrase-file", keys["pw"]
+    )
     assert code == 2 and ALTERED in err and not out_dir.exists()
 
     assert run(capsys, "--db", db, "plan", "import", keys["plan"])[0] == 0
@@ -97,7 +99,9 @@ def test_an_altered_stored_plan_is_named_and_importing_the_genuine_file_repairs_
     ],
     ids=["package deleted", "quarter re-pinned"],
 )
-def test_a_quarter_whose_recorded_plan_is_gone_is_refused_until_the_plan_is_imported_again(keys, tmp_path, capsys, edit):
+def test_a_quarter_whose_recorded_plan_is_gone_is_refused_until_the_plan_is_imported_again(
+    keys, tmp_path, capsys, edit
+):
     db = town_database(tmp_path, keys, capsys)
     assert run(capsys, "--db", db, "enter", "--quarter", "2026Q1", "yuecai_certified=5")[0] == 0
     with sqlite3.connect(db) as con:
@@ -224,7 +228,9 @@ def test_a_formula_or_a_date_in_the_split_is_refused_at_its_place(tmp_path):
         split.cell(6, column_of(split, "yuecai_certified"), dt.datetime(2026, 1, 1))
 
     problems = workbook_problems(edited_workbook(tmp_path, edit))
-    assert any(p.startswith("工作表“分解表”第 5 行") and "是公式，请填写数值（可复制后“粘贴为数值”）" in p for p in problems)
+    assert any(
+        p.startswith("工作表“分解表”第 5 行") and "是公式，请填写数值（可复制后“粘贴为数值”）" in p for p in problems
+    )
     assert any(p.startswith("工作表“分解表”第 6 行") and "是日期，不是" in p for p in problems)
     assert len(problems) == 2  # not also reported as a missing target or a wrong total
 
@@ -280,5 +286,50 @@ def test_output_into_a_closed_pipe_ends_quietly(keys, tmp_path, capsys, monkeypa
 
 
 def test_a_missing_plan_file_is_named_in_chinese(keys, tmp_path, capsys):
-    code, _, err = run(capsys, "verify", "--trust", keys["city_cert"], "--plan", tmp_path / "无 此.plan", tmp_path / "x.xlsx")
+    code, _, err = run(
+        capsys, "verify", "--trust", keys["city_cert"], "--plan", tmp_path / "无 此.plan", tmp_path / "x.xlsx"
+    )
     assert code == 2 and "找不到规划文件" in err and "No such file" not in err and "未导入" not in err
+
+
+def test_the_window_offers_to_import_the_plan_again_and_opens_once_repaired(keys, tmp_path, capsys, qtbot, dialogs):
+    from PySide6.QtWidgets import QMessageBox
+
+    from core.quarters import Quarter
+    from gui.app import make_application, start_session
+
+    make_application()
+    db = town_database(tmp_path, keys, capsys)
+    assert run(capsys, "--db", db, "enter", "--quarter", "2026Q1", "yuecai_certified=5")[0] == 0
+    rewrite_package(db, consistently=False)
+    dialogs.expect(ALTERED, answer=QMessageBox.StandardButton.Yes)
+    dialogs.expect("选择市局下发的规划文件", answer=(str(keys["plan"]), "规划文件 (*.plan)"))
+
+    session = start_session(db, Quarter(2026, 1)).finish()
+    assert session is not None
+    try:
+        assert session.window.isEnabled() and "莞城" in session.window.windowTitle()
+        target = next(t for t in sample_package().towns if t.town == TOWN).targets["yuecai_certified"]
+        assert session.store.plan_for(Quarter(2026, 1)).targets_for(TOWN).counts["yuecai_certified"] == target
+    finally:
+        session.window.close()
+        session.close()
+    assert run(capsys, "--db", db, "progress", "--quarter", "2026Q1")[0] == 0
+
+
+def test_the_window_declining_the_repair_closes_and_frees_the_database(keys, tmp_path, capsys, qtbot, dialogs):
+    from PySide6.QtWidgets import QMessageBox
+
+    from core.quarters import Quarter
+    from gui.app import make_application, start_session
+
+    make_application()
+    db = town_database(tmp_path, keys, capsys)
+    assert run(capsys, "--db", db, "enter", "--quarter", "2026Q1", "yuecai_certified=5")[0] == 0
+    rewrite_package(db, consistently=False)
+    dialogs.expect(ALTERED, answer=QMessageBox.StandardButton.No)
+    dialogs.expect(ALTERED)  # then the refusal itself, closed with its button
+
+    assert start_session(db, Quarter(2026, 1)).finish() is None
+    code, _, err = run(capsys, "--db", db, "progress", "--quarter", "2026Q1")
+    assert code == 2 and ALTERED in err  # nothing changed, and the database is free for the command line
