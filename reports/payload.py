@@ -501,8 +501,13 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
     if _fraction(body["time_progress"]) != progress.time_progress:
         return f"“时间进度”为 {percent(_fraction(body['time_progress']))}，按规划应为 {percent(progress.time_progress)}"
     # A return signed before issue 15 (no rounding key) did not record the 基期数 its stocks' pace was
-    # measured from: their 完成率 and 状态 cannot be recomputed. Every later return records them.
-    legacy = ROUNDING_KEY not in body
+    # measured from: their 完成率 and 状态 cannot be recomputed. Such returns exist only under the built-in
+    # 2021–2025 plan; under any plan the city issued since, a return that leaves them out is refused
+    # rather than let through the leniency meant for old files.
+    under_builtin = plan is not None and plan.content_hash == builtin_plan().content_hash
+    legacy = ROUNDING_KEY not in body and (body["format"] == PLANLESS_FORMAT or under_builtin)
+    if not legacy and ROUNDING_KEY not in body:
+        return "季报没有写明百分比的取舍规则"
     if not legacy and BASES_KEY not in body:
         return "季报没有写明基期数"
     for indicator in catalogue.indicators:
@@ -523,7 +528,7 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
         if rate["met"] != ytd_result.met:
             return column(code, "是否达标", rate["met"], ytd_result.met)
     data = payload.return_data()
-    if ROUNDING_KEY in body:  # returns signed before this rule printed their own lines; their figures are checked above
+    if not legacy:  # returns signed before this rule printed their own lines; their figures are checked above
         expected = pace_attention(data.figures, data.rates, data.time_progress, catalogue)
         if list(body["attention"][: len(expected)]) != expected:
             missing = next((a for a in expected if a not in body["attention"]), None)

@@ -167,6 +167,19 @@ def test_a_derived_column_that_does_not_follow_from_the_figures_is_refused(
     assert DERIVED_MISMATCH in verdict.reason and named in verdict.reason, verdict.reason
 
 
+def test_a_return_that_names_its_plan_cannot_take_the_old_files_leniency(keys, issued, tmp_path, behind_on_mediation):  # noqa: F811
+    """Re-attack of 29 Nov: a town-returns/3 return left out the rounding key and the bases, as returns
+    signed before issue 15 did, to have its 需关注 lines and stock pace go unchecked."""
+    from core.progress import ROUND_HALF_UP
+    from reports.payload import ROUNDING_KEY, payload_of
+
+    db, data = behind_on_mediation
+    forged = replace(data, rounding=ROUND_HALF_UP, bases=None, attention=())
+    assert ROUNDING_KEY not in payload_of(forged).body
+    verdict = verifier(keys, issued).verify(signed_return(db, tmp_path, forged, "旧形"))
+    assert not verdict.valid and "取舍规则" in verdict.reason, verdict.reason
+
+
 def test_consolidate_does_not_count_a_return_with_an_invented_completion(keys, issued, tmp_path, behind_on_mediation, capsys):  # noqa: F811
     db, data = behind_on_mediation
     workbook = signed_return(db, tmp_path, _line(data, ADDED, completion=Fraction(1), status="已完成"), "收件箱")
