@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from core.errors import DomainError
+from core.errors import DomainError, os_reason
 from core.plans import check_town
 
 CITY_ORG = "东莞市人力资源和社会保障局"
@@ -50,7 +50,7 @@ def read_passphrase_file(path: Path) -> bytes:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise IdentityError(f"无法读取口令文件 {path}：{exc.strerror}") from exc
+        raise IdentityError(f"无法读取口令文件 {path}：{os_reason(exc)}") from exc
     except UnicodeDecodeError as exc:
         raise IdentityError(f"口令文件 {path} 不是文本文件") from exc
     lines = text.splitlines()
@@ -161,7 +161,7 @@ def issue_town_identity(
     try:
         root_data = root_p12.read_bytes()
     except OSError as exc:
-        raise IdentityError(f"无法读取根证书文件 {root_p12}：{exc.strerror}") from exc
+        raise IdentityError(f"无法读取根证书文件 {root_p12}：{os_reason(exc)}") from exc
     root_key, root_cert, _ = load_p12(root_data, root_passphrase, root_p12.name)
     key = ec.generate_private_key(ec.SECP256R1())
     start = not_before or (_now() - dt.timedelta(hours=1))
@@ -214,7 +214,7 @@ def load_trust_roots(path: Path) -> list[x509.Certificate]:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise IdentityError(f"无法读取受信任的根证书 {path}：{exc.strerror}") from exc
+        raise IdentityError(f"无法读取受信任的根证书 {path}：{os_reason(exc)}") from exc
     try:
         roots = x509.load_pem_x509_certificates(data)
     except ValueError:
@@ -395,7 +395,7 @@ def revoke(
         root_data = root_p12.read_bytes()
         cert_data = certificate_path.read_bytes()
     except OSError as exc:
-        raise IdentityError(f"无法读取文件：{exc.filename}：{exc.strerror}") from exc
+        raise IdentityError(f"无法读取文件：{exc.filename}：{os_reason(exc)}") from exc
     root_key, root_cert, _ = load_p12(root_data, root_passphrase, root_p12.name)
     try:
         certificate = x509.load_pem_x509_certificate(cert_data)
@@ -459,7 +459,7 @@ def import_identity_file(store, path: Path, passphrase: Callable[[], bytes | Non
     try:
         info = path.stat()
     except OSError as exc:
-        raise IdentityError(f"无法读取 {path.name}：{exc.strerror}") from exc
+        raise IdentityError(f"无法读取 {path.name}：{os_reason(exc)}") from exc
     if not stat_module.S_ISREG(info.st_mode):
         raise IdentityError(f"{path.name} 不是普通文件，拒绝打开")
     if info.st_size > MAX_P12_BYTES:
@@ -468,7 +468,7 @@ def import_identity_file(store, path: Path, passphrase: Callable[[], bytes | Non
         with path.open("rb") as f:
             data = f.read(MAX_P12_BYTES + 1)
     except OSError as exc:
-        raise IdentityError(f"无法读取 {path.name}：{exc.strerror}") from exc
+        raise IdentityError(f"无法读取 {path.name}：{os_reason(exc)}") from exc
     check_p12_bounds(data, path.name)
     secret = passphrase()
     if secret is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from core.errors import DomainError
+from core.errors import DomainError, os_reason
 from reports.files import printable
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -23,7 +23,7 @@ def check_xlsx(path: Path) -> None:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise UnsafeFile(f"{printable(path.name)}：无法读取文件（{exc.strerror}）") from exc
+        raise UnsafeFile(f"{printable(path.name)}：无法读取文件（{os_reason(exc)}）") from exc
     if size > MAX_FILE_BYTES:
         raise UnsafeFile(f"{printable(path.name)}：文件大小 {size / 1048576:.1f} MB，超过 {MAX_FILE_BYTES // 1048576} MB 上限")
     if not zipfile.is_zipfile(path):

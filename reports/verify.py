@@ -23,7 +23,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from core.errors import DomainError
+from core.errors import DomainError, os_reason
 from core.plans import Plan
 from reports.files import printable
 from reports.layout import DATA_SHEET, FORM_SHEET
@@ -136,7 +136,7 @@ def load_crls(paths: list[Path], roots: list[x509.Certificate]) -> Revocations:
                 raise DomainError(f"{printable(path.name)} 不是普通文件或过大，不是吊销列表")
             data = path.read_bytes()
         except OSError as exc:
-            raise DomainError(f"无法读取吊销列表 {printable(str(path))}：{exc.strerror}") from exc
+            raise DomainError(f"无法读取吊销列表 {printable(str(path))}：{os_reason(exc)}") from exc
         try:
             crl = (
                 x509.load_pem_x509_crl(data) if data.lstrip().startswith(b"-----") else x509.load_der_x509_crl(data)
@@ -191,7 +191,9 @@ class Verifier:
         try:
             mode = os.stat(path).st_mode  # stat never opens: a FIFO or device cannot block us here
         except OSError as exc:
-            return Verdict(name, False, f"无法读取文件（{exc.strerror}）")
+            return Verdict(name, False, f"无法读取文件（{os_reason(exc)}）")
+        if stat.S_ISDIR(mode):
+            return Verdict(name, False, f"{NOT_REGULAR}（是文件夹；要核验文件夹中的全部季报，请用 consolidate），已跳过")
         if not stat.S_ISREG(mode):
             return Verdict(name, False, f"{NOT_REGULAR}（管道、设备或套接字），已跳过，未打开")
         try:

@@ -333,3 +333,12 @@ def test_the_window_declining_the_repair_closes_and_frees_the_database(keys, tmp
     assert start_session(db, Quarter(2026, 1)).finish() is None
     code, _, err = run(capsys, "--db", db, "progress", "--quarter", "2026Q1")
     assert code == 2 and ALTERED in err  # nothing changed, and the database is free for the command line
+
+
+def test_missing_files_and_folders_are_told_in_chinese(keys, tmp_path, capsys):
+    folder = tmp_path / "一个 文件夹"
+    folder.mkdir()
+    code, _, err = run(capsys, "verify", "--trust", tmp_path / "无 此.pem", tmp_path / "x.xlsx")
+    assert code == 2 and "文件不存在" in err and "No such file" not in err
+    code, out, err = run(capsys, "verify", "--trust", keys["city_cert"], folder, tmp_path / "无 此.xlsx")
+    assert code == 1 and "是文件夹" in out and "文件不存在" in out and "No such file" not in out + err
