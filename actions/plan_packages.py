@@ -12,6 +12,7 @@ from core.plan_package import KIND_NAMES, PackageIndicator, PackageKind, PlanPac
 if TYPE_CHECKING:
     from cryptography import x509
 
+    from reports.plan_file import VerifiedPlan
     from storage.store import Store
 
 
@@ -275,14 +276,19 @@ def plan_preview(
     from reports.plan_file import read_plan_file
 
     verified = read_plan_file(path, roots, now)
-    summary = summarize(
+    summary = verified_summary(verified, path.name)
+    return preview(verified.package, summary, town)
+
+
+def verified_summary(verified: VerifiedPlan, source: str) -> PlanSummary:
+    """What a verified .plan file holds, with where it came from and who signed it when."""
+    return summarize(
         verified.package,
         "signed",
-        source=path.name,
+        source=source,
         signed_at=verified.signed_at.astimezone().strftime("%Y-%m-%d %H:%M"),
         root_sha256=verified.root_fingerprint,
     )
-    return preview(verified.package, summary, town)
 
 
 def is_altered_plan(exc: BaseException) -> bool:
@@ -301,13 +307,7 @@ def plan_import(store: Store, path: Path) -> ImportedPlan:
     imported = store.import_plan_package(
         verified.package, source=path.name, signed_at=verified.signed_at, signature=verified.signature
     )
-    summary = summarize(
-        verified.package,
-        "signed",
-        source=path.name,
-        signed_at=verified.signed_at.astimezone().strftime("%Y-%m-%d %H:%M"),
-        root_sha256=verified.root_fingerprint,
-    )
+    summary = verified_summary(verified, path.name)
     town = store.town()
     split = next((t for t in verified.package.towns if t.town == town), None)
     mine = tuple((i.name, target_text(i, split)) for i in verified.package.indicators) if split is not None else ()
