@@ -73,21 +73,18 @@ def sample_plan(keys):
     return out
 
 
+def import_identity(db: Path, keys) -> None:
+    """The town's identity imported into `db`, which pins the city root."""
+    args = ["--db", str(db), "identity", "import", str(keys["town_p12"]), "--passphrase-file", str(keys["passphrase_file"])]
+    assert main(args) == 0
+
+
 @pytest.fixture
 def town_db(tmp_path, keys, capsys):
     """A town's database with its identity imported, so the city root is pinned."""
     db = tmp_path / "镇街 数据库.sqlite3"
     assert main(["--db", str(db), "init", "--town", "莞城"]) == 0
-    args = [
-        "--db",
-        str(db),
-        "identity",
-        "import",
-        str(keys["town_p12"]),
-        "--passphrase-file",
-        str(keys["passphrase_file"]),
-    ]
-    assert main(args) == 0
+    import_identity(db, keys)
     capsys.readouterr()
     return db
 
@@ -550,16 +547,7 @@ def test_a_database_of_revision_0004_migrates_and_keeps_its_quarters_plan(tmp_pa
         assert store.quarter_plan(Quarter(2024, 3)).plan_name == shipped_package().name
         assert store.figures(Quarter(2024, 3)) == {"yuecai_certified": 9}
         assert store.verify_audit().ok
-    args = [
-        "--db",
-        str(db),
-        "identity",
-        "import",
-        str(keys["town_p12"]),
-        "--passphrase-file",
-        str(keys["passphrase_file"]),
-    ]
-    assert main(args) == 0
+    import_identity(db, keys)
     assert run(capsys, "--db", db, "plan", "import", sample_plan)[0] == 0
     with Store(db, today=lambda: TODAY) as store:
         assert [p.first for p in store.plans()] == [Quarter(2021, 1), Quarter(2026, 1)]
