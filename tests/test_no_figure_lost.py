@@ -361,12 +361,16 @@ def test_the_app_offers_no_restore_for_a_locked_database(qapp, tmp_path, monkeyp
 
 
 READ_ONLY_ENTER = """
-import os
+import importlib, os, pkgutil
 from cli import main
-# Everything the command imports as it runs, loaded while still root: nobody may not be able to read
-# root's Python or this checkout (a clone in a 0700 temp folder).
-import storage.store, storage.migrate, storage.lock, storage.backup, storage.audit, sqlalchemy.dialects.sqlite
-import core.numbers, core.validation, platformdirs, filelock, logging.handlers, json
+# Everything the command may import as it runs, loaded while still root: nobody may not be able to read
+# root's Python or this checkout (a clone in a 0700 temp folder). Whole packages, so that a module added
+# to them later is loaded too.
+for package in ("core", "storage", "actions"):
+    for info in pkgutil.walk_packages(importlib.import_module(package).__path__, package + "."):
+        if ".migrations" not in info.name:  # Alembic runs those itself, from their files
+            importlib.import_module(info.name)
+import sqlalchemy.dialects.sqlite, platformdirs, filelock, logging.handlers, json
 {drop}
 raise SystemExit(main(["--db", {db!r}, "enter", "--quarter", "2024Q3", "yuecai_certified=5"]))
 """
