@@ -20,6 +20,7 @@ from storage.errors import DatabaseDamaged, DatabaseInUse
 if TYPE_CHECKING:
     from storage.audit import AuditCheck
     from storage.lock import DatabaseLock
+    from storage.reads import StoreReads
     from storage.store import AuditRow as AuditRow
     from storage.store import Profile, Store
 
@@ -68,6 +69,19 @@ def open_database(db: Path, today: Callable[[], date] = date.today) -> Store:
     from storage.store import Store
 
     return Store(db, today=today)
+
+
+def glance_database(db: Path, today: Callable[[], date] = date.today) -> StoreReads | None:
+    """The database for reading only, without importing SQLAlchemy (the window fills itself in from it
+    while the store loads); None when opening it needs the full store (see storage.glance)."""
+    from storage.glance import glance
+
+    return glance(db, today)
+
+
+def load_database_layer() -> None:
+    """Import what `open_database` needs (SQLAlchemy, the store); run off the GUI thread."""
+    import storage.store  # noqa: F401
 
 
 def blank_profile(**fields: str) -> Profile:

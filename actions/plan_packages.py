@@ -126,7 +126,7 @@ class CheckedWorkbook:
 
 def target_text(item: PackageIndicator, split: TownSplit) -> str:
     """A target as printed: "7,000" for a flow or a stock, "调解成功率 ≥78%" for a count pair's rate."""
-    from core.plan_package import percent_text
+    from core.numbers import percent_text
 
     if item.kind is PackageKind.COUNT_PAIR:
         rate = split.rates.get(item.rate_code, item.rate_target)
@@ -135,7 +135,7 @@ def target_text(item: PackageIndicator, split: TownSplit) -> str:
 
 
 def split_table(package: PlanPackage) -> SplitTable:
-    from core.plan_package import percent_text
+    from core.numbers import percent_text
 
     headers: list[str] = []
     for item in package.indicators:

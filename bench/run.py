@@ -27,8 +27,9 @@ print("PAINT", time.perf_counter(), flush=True)
 print("READY", time.perf_counter(), flush=True)
 """
 
-# What `python main.py` does (gui.app.run_app): lock the database, paint the window's skeleton, then open
-# the database and fill the window in (there from a zero-timer; here called directly).
+# What `python main.py` does (gui.app.run_app): paint the window's skeleton, lock the database, fill the
+# window in from the database read directly (there from a zero-timer; here called directly), then the store
+# loads while the window takes input. The process runs until the store is in, so its peak memory counts it.
 APP_WINDOW = """
 import time, sys
 from pathlib import Path
@@ -39,6 +40,10 @@ print("PAINT", time.perf_counter(), flush=True)
 session = starting.finish(); app.processEvents()
 assert session is not None and session.window.isEnabled()
 print("READY", time.perf_counter(), flush=True)
+while not session.window.has_store():
+    app.processEvents()
+    time.sleep(0.002)
+print("STORE", time.perf_counter(), flush=True)
 session.window.close()
 session.close()
 """
@@ -57,12 +62,14 @@ def _run_measured(argv: list[str], env: dict[str, str] | None = None) -> tuple[f
     return elapsed, out, usage.ru_maxrss
 
 
-def _moments(code: str) -> tuple[float, float, float]:
-    """Seconds from starting the process to the first paint and to ready-to-type; peak RSS in MiB."""
+def _moments(code: str) -> tuple[float, float, float, float]:
+    """Seconds from starting the process to the first paint, to ready-to-type and to the store loaded
+    behind the open window; peak RSS in MiB."""
     start = time.perf_counter()
     _, out, peak_kb = _run_measured([sys.executable, "-c", code])
-    marks = dict(line.split() for line in out.splitlines() if line.startswith(("PAINT", "READY")))
-    return float(marks["PAINT"]) - start, float(marks["READY"]) - start, peak_kb / 1024
+    marks = dict(line.split() for line in out.splitlines() if line.startswith(("PAINT", "READY", "STORE")))
+    loaded = float(marks.get("STORE", marks["READY"])) - start
+    return float(marks["PAINT"]) - start, float(marks["READY"]) - start, loaded, peak_kb / 1024
 
 
 def bench_startup(rounds: int) -> dict[str, float]:
@@ -71,8 +78,8 @@ def bench_startup(rounds: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "demo.sqlite3"
         build_demo_database(db)
-        bare: list[tuple[float, float, float]] = []
-        app: list[tuple[float, float, float]] = []
+        bare: list[tuple[float, float, float, float]] = []
+        app: list[tuple[float, float, float, float]] = []
         for _ in range(rounds):
             bare.append(_moments(BARE_WINDOW))
             app.append(_moments(APP_WINDOW.format(db=str(db))))
@@ -80,8 +87,9 @@ def bench_startup(rounds: int) -> dict[str, float]:
         "bare": statistics.median(x[0] for x in bare),
         "paint": statistics.median(x[0] for x in app),
         "ready": statistics.median(x[1] for x in app),
-        "bare_mb": statistics.median(x[2] for x in bare),
-        "app_mb": statistics.median(x[2] for x in app),
+        "store": statistics.median(x[2] for x in app),
+        "bare_mb": statistics.median(x[3] for x in bare),
+        "app_mb": statistics.median(x[3] for x in app),
     }
 
 
@@ -260,10 +268,13 @@ def main() -> None:
     )
     print(
         f"| window: ready to type (database open, figures in) | {startup['ready']:.2f} s | bare PySide6 window "
-        f"{startup['bare']:.2f} s | {ready:.2f}× (goal ≤ 2.5×) {_mark(ready <= 2.5)} |"
+        f"{startup['bare']:.2f} s | {ready:.2f}× (goal ≤ 2.5×) {_mark(ready <= 2.5)} |",
+        f"| window: the store loaded behind the open window (SQLAlchemy; what saving needs) | {startup['store']:.2f} s "
+        f"| bare PySide6 window {startup['bare']:.2f} s | {startup['store'] / startup['bare']:.2f}× (no goal) |",
+        sep="\n",
     )
     print(
-        f"| window: peak memory (RSS) of the open window | {startup['app_mb']:.0f} MiB | bare PySide6 window "
+        f"| window: peak memory (RSS) of the open window, store loaded | {startup['app_mb']:.0f} MiB | bare PySide6 window "
         f"{startup['bare_mb']:.0f} MiB | {memory:.2f}× (goal ≤ 2×) {_mark(memory <= 2)} |"
     )
     save = bench_save(200)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from decimal import Decimal
+from fractions import Fraction
 
-from core.errors import NumberError
+from core.errors import NumberError, PlanError
 
 MAX_COUNT = 100_000_000
 
@@ -74,3 +76,16 @@ def parse_counts(texts: Mapping[str, object]) -> tuple[dict[str, int | None], di
         except NumberError as exc:
             invalid[code] = exc.message
     return values, invalid
+
+
+def percent_text(rate: Fraction) -> str:
+    """78/100 -> "78", 965/1000 -> "96.5": a rate as the percentage a statistician writes."""
+    percent = rate * 100
+    denominator = percent.denominator
+    for prime in (2, 5):
+        while denominator % prime == 0:
+            denominator //= prime
+    if denominator != 1:
+        raise PlanError(f"比率 {float(percent):g}% 不是有限小数，请写成如 96.5% 的形式")
+    text = format(Decimal(percent.numerator) / Decimal(percent.denominator), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text

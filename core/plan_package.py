@@ -18,11 +18,11 @@ from typing import Any
 
 from core.errors import PlanError, QuarterError
 from core.indicators import CODE_PATTERN, SHIPPED, Catalogue, Indicator, Kind, Rate
-from core.plans import CITY, SHIPPED_PLAN_NAME, TOWNS, Plan, TownTargets, load_shipped_plan
+from core.numbers import percent_text
+from core.plans import CITY, SAMPLE_MARK, SHIPPED_PLAN_NAME, TOWNS, Plan, TownTargets, load_shipped_plan
 from core.quarters import Quarter
 
 CONTENT_VERSION = 1
-SAMPLE_MARK = "示例（非正式目标）"
 DEFAULT_ISSUER = "东莞市人力资源和社会保障局"
 MAX_INDICATORS = 60
 BASE_SUFFIX = ".base"  # a stock's base value, beside its target, in the workbook's column keys
@@ -196,19 +196,6 @@ class PlanPackage:
 
 def canonical_json(value: object) -> bytes:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
-
-
-def percent_text(rate: Fraction) -> str:
-    """78/100 -> "78", 965/1000 -> "96.5": a rate as the percentage a statistician writes."""
-    percent = rate * 100
-    denominator = percent.denominator
-    for prime in (2, 5):
-        while denominator % prime == 0:
-            denominator //= prime
-    if denominator != 1:
-        raise PlanError(f"比率 {float(percent):g}% 不是有限小数，请写成如 96.5% 的形式")
-    text = format(Decimal(percent.numerator) / Decimal(percent.denominator), "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _indicator_content(item: PackageIndicator, order: int) -> dict[str, Any]:

@@ -56,6 +56,8 @@ TOWNS: tuple[str, ...] = (
 )
 
 SHIPPED_PLAN_NAME = "东莞市人力资源和社会保障事业发展“十四五”规划"
+# In the name, 表号 and 批准文号 of a plan made for demonstration, never the city's own.
+SAMPLE_MARK = "示例（非正式目标）"
 SHIPPED_PLAN_FILE = ("plans", "targets_2021_2025.csv")
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, QLibraryInfo, QTimer, QTranslator
+from PySide6.QtCore import QCoreApplication, QLibraryInfo, QObject, Qt, QTimer, QTranslator, Signal
 from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBox
 
 from actions.database import default_db_path
@@ -19,7 +20,7 @@ from gui.main_window import APP_TITLE, MainWindow
 from gui.setup_dialog import SetupDialog
 
 if TYPE_CHECKING:
-    from actions.database import DatabaseLock, Store
+    from actions.database import DatabaseLock, Store, StoreReads
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +55,87 @@ def install_qt_translation(app: QApplication) -> None:
 
 
 class Session:
-    """What stays open while the window is: the lock, the store and the window itself."""
+    """What stays open while the window is: the lock, the store (or what loads it) and the window itself."""
 
-    def __init__(self, lock: DatabaseLock, store: Store, window: QMainWindow):
-        self.lock, self.store, self.window = lock, store, window
+    def __init__(self, lock: DatabaseLock, store: Store | None, window: QMainWindow, loader: StoreLoader | None = None):
+        self.lock, self.window, self.loader = lock, window, loader
+        self._store = store
+
+    @property
+    def store(self) -> Store:
+        if self.loader is not None:
+            return self.loader.store()
+        assert self._store is not None
+        return self._store
 
     def close(self) -> None:
-        self.store.close()
-        reopened = getattr(self.window, "store", self.store)  # after 从备份恢复 the window holds a new Store
-        if reopened is not self.store:
+        opened = self.loader.close() if self.loader is not None else self._store
+        if opened is not None:
+            opened.close()
+        # After 从备份恢复 the window holds a new Store.
+        reopened = self.window.opened_store() if isinstance(self.window, MainWindow) else getattr(self.window, "store", opened)
+        if reopened is not None and reopened is not opened:
             reopened.close()
         self.lock.release()
+
+
+class StoreLoader(QObject):
+    """The store, loaded while the window (filled in from the database read directly) already takes
+    input: SQLAlchemy is imported on another thread, then the store is opened on this one."""
+
+    loaded = Signal()  # emitted from the loading thread; Qt delivers it on the GUI thread
+
+    def __init__(self, db_path: Path, view: StoreReads):
+        super().__init__()
+        self.db_path, self.view = db_path, view
+        self._store: Store | None = None
+        self._failure: BaseException | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._load, name="load-database-layer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _load(self) -> None:
+        from actions.database import load_database_layer
+
+        try:
+            load_database_layer()
+        except BaseException as exc:  # told where the store is wanted, on the GUI thread
+            self._failure = exc
+        self.loaded.emit()
+
+    def store(self) -> Store:
+        """The store, waiting for the import if it is still running (the first write can come early)."""
+        if self._store is None:
+            if self._closed:
+                raise DomainError("窗口已关闭，数据库未打开")
+            if self._thread.ident is None:
+                self._thread.start()
+            if self._thread.is_alive():
+                QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+                try:
+                    self._thread.join()
+                finally:
+                    QApplication.restoreOverrideCursor()
+            if self._failure is not None:
+                raise self._failure
+            from actions.database import open_database
+
+            store = open_database(self.db_path, today=self.view.today)
+            check_on_start_up(store)
+            self.view.close()
+            self._store = store
+        return self._store
+
+    def close(self) -> Store | None:
+        """Stop using the database; gives the store if it was opened (the caller closes it)."""
+        self._closed = True
+        if self._thread.ident is not None:
+            self._thread.join()  # a window closed at once: let the import finish before the interpreter does
+        if self._store is None:
+            self.view.close()
+        return self._store
 
 
 def open_or_recover(db_path: Path) -> Store | None:
@@ -208,12 +279,42 @@ class Starting:
             QMessageBox.critical(None, APP_TITLE, exc.message)
             self.skeleton.close()
             return None
-        session = _open_locked(lock, self.db_path, self.initial_quarter, self.skeleton)
+        session = self._fill_in_quickly(lock) or _open_locked(lock, self.db_path, self.initial_quarter, self.skeleton)
         if session is not None:
             session.window.show()
         if session is None or session.window is not self.skeleton:
             self.skeleton.close()  # gave up, or a city database: its own window replaces the skeleton
         return session
+
+
+    def _fill_in_quickly(self, lock: DatabaseLock) -> Session | None:
+        """The window filled in from the database read directly while the store loads (see
+        storage.glance); None where opening needs the store first (first run, damage, an older
+        structure, a city database, a plan to repair)."""
+        from actions.database import glance_database
+
+        view = glance_database(self.db_path)
+        if view is None:
+            return None
+        loader = StoreLoader(self.db_path, view)
+        try:
+            self.skeleton.attach_reads(view, self.initial_quarter, loader.store)
+        except DomainError:
+            view.close()
+            return None
+        window = self.skeleton
+
+        def adopt() -> None:
+            if window.has_store():
+                return
+            try:
+                window.adopt_store(loader.store())
+            except DomainError as exc:
+                show_error(window, exc)
+
+        loader.loaded.connect(adopt)
+        loader.start()
+        return Session(lock, None, window, loader)
 
 
 def start_session(db_path: Path, initial_quarter: Quarter | None = None) -> Starting:

@@ -12,8 +12,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QLineEdit, QPushButto
 
 from core.errors import NumberError
 from core.indicators import SHIPPED, Catalogue, Indicator, Kind
-from core.numbers import parse_count, parse_counts
-from core.plan_package import percent_text
+from core.numbers import parse_count, parse_counts, percent_text
 from core.plans import Plan, rate_target
 from core.progress import History, rate_over, rate_text
 from core.quarters import Quarter

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import logging
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
@@ -33,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.errors import DomainError
-from core.plan_package import SAMPLE_MARK
+from core.plans import SAMPLE_MARK
 from core.quarters import Quarter, quarter_range
 from core.validation import ERROR, LEVEL_NAMES, NOTICE, WARNING, Finding
 from gui.entry_form import EntryForm
@@ -48,7 +49,7 @@ from gui.window_layout import fit_to_screen, restore_states, save_states
 if TYPE_CHECKING:
     from PySide6.QtPrintSupport import QPrintPreviewDialog
 
-    from actions.database import Store
+    from actions.database import Store, StoreReads
     from actions.figures import FiguresChangedElsewhere
     from actions.returns import ExportResult
     from gui.verify_dialog import VerifyDialog
@@ -97,7 +98,9 @@ class MainWindow(QMainWindow):
         """With a store, the window filled in; with None, its skeleton (frame, menus, the empty form),
         shown while the database opens and greyed out until `attach_store` fills it in."""
         super().__init__(parent)
-        self.store: Store = store  # type: ignore[assignment]  # None only until attach_store
+        self._store: Store | None = store
+        self._reads: StoreReads | None = store
+        self._await_store: Callable[[], Store] | None = None
         self.town = store.require_town() if store is not None else ""
         self.settings = QSettings()
         self._quarter: Quarter | None = None
@@ -116,7 +119,59 @@ class MainWindow(QMainWindow):
     def attach_store(self, store: Store, initial_quarter: Quarter | None = None) -> None:
         """Fill in the skeleton once the database is open, and let the clerk type."""
         self.store = store
-        self.town = store.require_town()
+        self._fill_in(initial_quarter)
+
+    def attach_reads(self, reads: StoreReads, initial_quarter: Quarter | None, await_store: Callable[[], Store]) -> None:
+        """Fill in the skeleton from the database read directly, and let the clerk type while the store
+        loads; whatever needs more than reading asks `await_store` for it (see `store`)."""
+        self._reads, self._await_store = reads, await_store
+        self._fill_in(initial_quarter)
+
+    def adopt_store(self, store: Store) -> None:
+        """The store has loaded: everything goes through it from now on. The figures shown were read
+        from the same database with the same queries, so nothing is filled in again (nor typed lost)."""
+        self.store = store
+        self._await_store = None
+
+    @property
+    def store(self) -> Store:
+        """The database's store; a window filled in before it loaded waits for it here, which only a
+        write or a view that needs more than reading does."""
+        if self._store is None:
+            assert self._await_store is not None, "the window has no database yet"
+            self.adopt_store(self._await_store())
+        assert self._store is not None
+        return self._store
+
+    @store.setter
+    def store(self, store: Store) -> None:
+        self._store = self._reads = store
+
+    @property
+    def reads(self) -> StoreReads:
+        """What the window reads from: the store, or until it has loaded, the database read directly."""
+        reads = self._store or self._reads
+        assert reads is not None, "the window has no database yet"
+        return reads
+
+    def _store_ready(self) -> bool:
+        """Wait for the store if it is still loading; False (the clerk told why) if it cannot open."""
+        try:
+            self.store  # noqa: B018  # the property loads it
+        except DomainError as exc:
+            show_error(self, exc)
+            return False
+        return True
+
+    def has_store(self) -> bool:
+        return self._store is not None
+
+    def opened_store(self) -> Store | None:
+        """The store if it is open, without waiting for it."""
+        return self._store
+
+    def _fill_in(self, initial_quarter: Quarter | None) -> None:
+        self.town = self.reads.require_town()
         self.town_label.setText(f"<b style='font-size:15pt'>{self.town}</b>")
         self._fill_and_load(initial_quarter)
         self.statusBar().clearMessage()
@@ -124,7 +179,7 @@ class MainWindow(QMainWindow):
 
     def _fill_and_load(self, initial_quarter: Quarter | None) -> None:
         self._fill_quarters()
-        start = initial_quarter or Quarter.latest_ended(self.store.today())
+        start = initial_quarter or Quarter.latest_ended(self.reads.today())
         index = self.quarter_box.findData(start.code)
         self.quarter_box.setCurrentIndex(index if index >= 0 else self.quarter_box.count() - 1)
         self._load_quarter(Quarter.parse(self.quarter_box.currentData()))
@@ -273,14 +328,14 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
     def _fill_quarters(self) -> None:
-        plans = self.store.plans()
-        first = min((p.first for p in plans), default=Quarter.latest_ended(self.store.today()))
-        last = Quarter.containing(self.store.today())
-        history = self.store.history()
-        statuses = self.store.quarter_statuses()
+        plans = self.reads.plans()
+        first = min((p.first for p in plans), default=Quarter.latest_ended(self.reads.today()))
+        last = Quarter.containing(self.reads.today())
+        history = self.reads.history()
+        statuses = self.reads.quarter_statuses()
         self.quarter_box.clear()
         for quarter in reversed(quarter_range(first, last)):
-            codes = self.store.catalogue_for(quarter).indicator_codes
+            codes = self.reads.catalogue_for(quarter).indicator_codes
             entered = sum(code in history.get(quarter, {}) for code in codes)
             if quarter in statuses:
                 mark = f"（{statuses[quarter].label}）"
@@ -299,7 +354,7 @@ class MainWindow(QMainWindow):
 
     def _load_quarter(self, quarter: Quarter) -> None:
         self._quarter = quarter
-        status = self.store.quarter_status(quarter)
+        status = self.reads.quarter_status(quarter)
         self.form.set_read_only(status.locked)
         self.save_button.setEnabled(not status.locked)
         self.reopen_action.setEnabled(status.locked)
@@ -317,24 +372,24 @@ class MainWindow(QMainWindow):
             self.lock_banner.setText(
                 f"{quarter.label}{status.label}（原第 {status.revision} 版），修改后请重新导出上报。"
             )
-        if self.form.set_catalogue(self.store.catalogue_for(quarter)):
+        if self.form.set_catalogue(self.reads.catalogue_for(quarter)):
             self._chain_tabs()
         self._show_plan_line(quarter)
         self.form.load(
             self.town,
             quarter,
-            self.store.plan_for(quarter),
-            self.store.history(),
-            self.store.explanations(quarter),
-            self.store.today(),
-            self.store.stock_bases(self.store.plan_for(quarter)),
+            self.reads.plan_for(quarter),
+            self.reads.history(),
+            self.reads.explanations(quarter),
+            self.reads.today(),
+            self.reads.stock_bases(self.reads.plan_for(quarter)),
         )
         self._show_save_state("", "")
         self._update_title()
         self._refresh_visible_tab()
 
     def _show_plan_line(self, quarter: Quarter) -> None:
-        plan = self.store.plan_for(quarter)
+        plan = self.reads.plan_for(quarter)
         if plan is None:
             text = f"{quarter.label}不在任何已导入的规划期内，没有目标（可用“文件 → 导入规划”导入市局下发的规划）"
         else:
@@ -416,7 +471,7 @@ class MainWindow(QMainWindow):
         return True
 
     def save(self) -> bool:
-        if self.store is None:  # the skeleton, before the database is open
+        if self._reads is None or not self._store_ready():  # the skeleton, before the database is open
             return False
         if self.store.quarter_status(self.quarter).locked:
             show_error(self, f"{self.quarter.label}已上报，数值已锁定；如需修改请先退回修改", title="不能保存")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import getpass
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from storage.errors import classify, lenient_text
@@ -46,6 +47,25 @@ def open_engine(path: Path, busy_timeout_ms: int = 5000) -> Engine:
             raise problem from original
 
     return engine
+
+
+@contextmanager
+def reading(engine: Engine) -> Iterator[sqlite3.Connection]:
+    """The driver's own connection, in one read transaction (storage.reads speaks plain SQL to it)."""
+    with engine.begin() as connection:
+        yield driver_connection(connection)
+
+
+def driver_connection(connection: Connection) -> sqlite3.Connection:
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    return driver
+
+
+def session_connection(session: Session) -> sqlite3.Connection:
+    """The connection under a session, its pending changes flushed, for storage.reads inside a write."""
+    session.flush()
+    return driver_connection(session.connection())
 
 
 @contextmanager

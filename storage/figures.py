@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError
 from core.indicators import SHIPPED, Catalogue
 from core.quarters import Quarter
+from storage import reads
 from storage.audit_trail import append_entry
+from storage.engine import session_connection
 from storage.models import ExplanationRow, FigureRow
 from storage.settings import now_text
 
@@ -36,22 +37,15 @@ class FiguresChangedElsewhere(DomainError):
 
 
 def quarter_figures(session: Session, town: str, quarter: Quarter) -> dict[str, int]:
-    rows = session.scalars(select(FigureRow).where(FigureRow.town == town, FigureRow.quarter == quarter.code))
-    return {row.code: row.value for row in rows}
+    return reads.quarter_figures(session_connection(session), town, quarter)
 
 
 def history(session: Session, town: str) -> dict[Quarter, dict[str, int]]:
-    result: dict[Quarter, dict[str, int]] = {}
-    for row in session.scalars(select(FigureRow).where(FigureRow.town == town)):
-        result.setdefault(Quarter.parse(row.quarter), {})[row.code] = row.value
-    return result
+    return reads.history(session_connection(session), town)
 
 
 def explanations(session: Session, town: str, quarter: Quarter) -> dict[str, str]:
-    rows = session.scalars(
-        select(ExplanationRow).where(ExplanationRow.town == town, ExplanationRow.quarter == quarter.code)
-    )
-    return {row.code: row.text for row in rows}
+    return reads.explanations(session_connection(session), town, quarter)
 
 
 def refuse_changed_elsewhere(
@@ -72,7 +66,9 @@ def refuse_changed_elsewhere(
         changed += [display_name(code) for code in values if now.get(code) != loaded.get(code)]
     if loaded_explanations is not None:
         stored = explanations(session, town, quarter)
-        changed += [f"{display_name(code)}的说明" for code in texts if stored.get(code) != loaded_explanations.get(code)]
+        changed += [
+            f"{display_name(code)}的说明" for code in texts if stored.get(code) != loaded_explanations.get(code)
+        ]
     if changed:
         raise FiguresChangedElsewhere(quarter, changed)
 

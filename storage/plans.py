@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
-from fractions import Fraction
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.errors import PlanError
-from core.indicators import PLANNED_CODES
-from core.plan_package import PlanPackage, package_from_content, shipped_package
-from core.plans import CITY, SHIPPED_PLAN_NAME, TOWNS, Plan, TownTargets, plan_period_label
+from core.plan_package import PlanPackage, shipped_package
+from core.plans import SHIPPED_PLAN_NAME, Plan, plan_period_label
 from core.quarters import Quarter, quarter_range
+from storage import reads
 from storage.audit_trail import append_entry
+from storage.engine import session_connection
 from storage.models import (
     IssuedRevision,
     PlanPackageRow,
@@ -25,6 +24,8 @@ from storage.models import (
     StockBase,
     TargetRow,
 )
+from storage.reads import QuarterPlan as QuarterPlan
+from storage.reads import StoredPlanAltered as StoredPlanAltered
 from storage.settings import now_text
 
 
@@ -44,56 +45,9 @@ class StoredPackage:
     signature: str | None  # the city root's CMS over it; None for a package imported before it was kept
 
 
-class StoredPlanAltered(PlanError):
-    """A stored package whose content no longer matches what was imported: edited outside the program."""
-
-    def __init__(self, name: str, plan_id: str, quarter: Quarter | None = None):
-        what = f"数据库中保存的规划“{name}”（编号 {plan_id}）"
-        if quarter is not None:
-            what = f"{quarter.label}录入时依据的规划“{name}”（编号 {plan_id}）在数据库中已不存在或与记录不符，"
-        super().__init__(
-            f"{what}已在本程序之外被改动（规划数据已被改动），"
-            "不能再用于录入、检查或导出。请重新导入市局下发的该规划文件（文件 → 导入规划，或 plan import 文件.plan）修复"
-        )
-
-
-@dataclass(frozen=True)
-class QuarterPlan:
-    """The plan a quarter was entered under (id and hash unknown for quarters entered before packages)."""
-
-    plan_name: str
-    plan_id: str | None
-    content_hash: str | None
-
-
 def load_plans(session: Session) -> list[Plan]:
     """Every stored plan, earliest first."""
-    plans = []
-    packages = {p.name: p for p in session.scalars(select(PlanPackageRow))}
-    for row in session.scalars(select(PlanRow).order_by(PlanRow.first_quarter)):
-        if row.name in packages:  # its indicator list, rates and bases come whole from the package
-            plans.append(package_of(packages[row.name]).to_plan())
-            continue
-        if row.name == SHIPPED_PLAN_NAME:  # built in and trusted: never what a file imported under its name
-            plans.append(shipped_package().to_plan())
-            continue
-        by_town: dict[str, TownTargets] = {}
-        for target in session.scalars(select(TargetRow).where(TargetRow.plan_id == row.id)):
-            entry = by_town.setdefault(target.town, TownTargets(target.town, {}, {}))
-            if target.code in PLANNED_CODES:
-                entry.counts[target.code] = int(target.value)
-            else:
-                entry.rates[target.code] = Fraction(target.value)
-        plans.append(
-            Plan(
-                row.name,
-                Quarter.parse(row.first_quarter),
-                Quarter.parse(row.last_quarter),
-                tuple(by_town[t] for t in TOWNS),
-                by_town[CITY],
-            )
-        )
-    return plans
+    return reads.plans(session_connection(session))
 
 
 def import_plan(session: Session, os_user: str, plan: Plan, source: str) -> bool:
@@ -128,12 +82,7 @@ def import_plan(session: Session, os_user: str, plan: Plan, source: str) -> bool
 
 
 def stock_bases(session: Session, town: str, plan: Plan | None) -> dict[str, int]:
-    """Each stock's 基期数 for `plan`: the plan's own where it has one, else what the town entered."""
-    if plan is None:
-        return {}
-    rows = session.scalars(select(StockBase).where(StockBase.town == town, StockBase.plan == plan.name))
-    entered = {r.code: r.value for r in rows}
-    return {**entered, **plan.targets_for(town).bases} if town in TOWNS else entered
+    return reads.stock_bases(session_connection(session), town, plan)
 
 
 def set_stock_base(session: Session, os_user: str, town: str, plan: Plan, code: str, value: int) -> int | None:
@@ -149,17 +98,7 @@ def set_stock_base(session: Session, os_user: str, town: str, plan: Plan, code: 
 
 
 def package_of(row: PlanPackageRow) -> PlanPackage:
-    """The stored package, re-checked: its content must still be canonical, hash to the recorded hash
-    and id, have the recorded name and period, and pass the package checks; else StoredPlanAltered."""
-    try:
-        package = package_from_content(json.loads(row.content))
-    except (ValueError, RecursionError, PlanError) as exc:
-        raise StoredPlanAltered(row.name, row.id) from exc
-    recorded = (row.content.encode("utf-8"), row.content_hash, row.id, row.name, row.first_quarter, row.last_quarter)
-    actual = (package.canonical_bytes(), package.content_hash, package.id, package.name, package.first.code, package.last.code)
-    if recorded != actual:
-        raise StoredPlanAltered(row.name, row.id)
-    return package
+    return reads.package_of(row)
 
 
 def is_intact(row: PlanPackageRow) -> bool:
@@ -221,7 +160,9 @@ def import_package(
         )
     )
     session.flush()
-    import_plan(session, os_user, package.to_plan(), f"{source}（规划编号 {package.id}，内容哈希 {package.content_hash}）")
+    import_plan(
+        session, os_user, package.to_plan(), f"{source}（规划编号 {package.id}，内容哈希 {package.content_hash}）"
+    )
     _repin_period(session, package)
     return True
 
@@ -296,8 +237,7 @@ def stored_package(session: Session, plan_id: str) -> PlanPackage | None:
 
 
 def quarter_plan(session: Session, town: str, quarter: Quarter) -> QuarterPlan | None:
-    row = session.get(QuarterPlanRow, (town, quarter.code))
-    return None if row is None else QuarterPlan(row.plan_name, row.plan_id, row.content_hash)
+    return reads.quarter_plan(session_connection(session), town, quarter)
 
 
 def pin_quarter_plan(session: Session, town: str, quarter: Quarter, plan: Plan | None) -> None:

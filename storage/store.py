@@ -13,10 +13,10 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -24,15 +24,15 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from core.errors import DomainError, QuarterError, TownError
+from core.errors import DomainError, TownError
 from core.indicators import SHIPPED, Catalogue
 from core.plan_package import PlanPackage
 from core.plans import TOWNS, Plan, check_town, refuse_base_of_a_flow, refuse_base_the_plan_gives
 from core.quarters import Quarter
 from core.submission import DRAFT as DRAFT
 from core.submission import MIN_REOPEN_REASON as MIN_REOPEN_REASON
-from core.submission import NOT_ENTERED, STALE, QuarterStatus, resubmission_notice
 from core.submission import REOPENED as REOPENED
+from core.submission import STALE, QuarterStatus, resubmission_notice
 from core.submission import STATE_NAMES as STATE_NAMES
 from core.submission import SUBMITTED as SUBMITTED
 from core.submission import QuarterLocked as QuarterLocked
@@ -73,9 +73,11 @@ from storage.figures import Change as Change
 from storage.figures import FiguresChangedElsewhere as FiguresChangedElsewhere
 from storage.lock import DatabaseLock, is_held_here
 from storage.models import PlanRow, Town
-from storage.plans import QuarterPlan as QuarterPlan
 from storage.plans import StoredPackage as StoredPackage
-from storage.plans import StoredPlanAltered as StoredPlanAltered
+from storage.reads import Profile as Profile
+from storage.reads import QuarterPlan as QuarterPlan
+from storage.reads import StoredPlanAltered as StoredPlanAltered
+from storage.reads import StoreReads
 from storage.restore import RestoreRefused as RestoreRefused
 from storage.restore import restore_database as restore_database
 from storage.settings import read_setting, write_setting
@@ -92,18 +94,7 @@ class SaveRefused(DomainError):
         super().__init__("未保存：" + "；".join(errors))
 
 
-@dataclass(frozen=True)
-class Profile:
-    """The office profile printed on returns."""
-
-    unit_name: str = ""
-    head: str = ""
-    stats_head: str = ""
-    preparer: str = ""
-    phone: str = ""
-
-
-class Store:
+class Store(StoreReads):
     """A town's SQLite database, migrated to head when opened."""
 
     def __init__(
@@ -177,6 +168,9 @@ class Store:
     def _writing(self) -> AbstractContextManager[Session]:
         return writing(self.engine)
 
+    def _reading(self) -> AbstractContextManager[sqlite3.Connection]:
+        return db_engine.reading(self.engine)
+
     def close(self) -> None:
         self.engine.dispose()
 
@@ -214,20 +208,7 @@ class Store:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def today(self) -> date:
-        return self._today()
-
     # --- set-up ------------------------------------------------------------------------------
-
-    def town(self) -> str | None:
-        with Session(self.engine) as session:
-            return read_setting(session, "town")
-
-    def require_town(self) -> str:
-        town = self.town()
-        if town is None:
-            raise TownError("此数据库尚未绑定镇街，请先运行 init --town 镇街名 或在软件中完成初次设置")
-        return town
 
     def bind_town(self, name: str) -> str:
         town = check_town(name)
@@ -248,11 +229,6 @@ class Store:
         write_identity_file(self.path, DatabaseIdentity(db_id, town))
         return town
 
-    def mode(self) -> str:
-        """ "town" (a town office entering figures) or "city" (the bureau collecting returns)."""
-        with Session(self.engine) as session:
-            return read_setting(session, "mode") or "town"
-
     def set_city_mode(self, trust_root_pem: str) -> None:
         """Use this database for the city's side; it keeps the trusted root, never a town binding."""
         with self._writing() as session:
@@ -265,14 +241,6 @@ class Store:
             if old != trust_root_pem:
                 self._audit(session, "city_mode", None, None, None, "设置受信任的市局根证书")
 
-    def trust_root_pem(self) -> str | None:
-        with Session(self.engine) as session:
-            return read_setting(session, "city.trust_root")
-
-    def profile(self) -> Profile:
-        with Session(self.engine) as session:
-            return Profile(**{name: read_setting(session, f"profile.{name}") or "" for name in PROFILE_LABELS})
-
     def set_profile(self, profile: Profile) -> None:
         current = self.profile()
         with self._writing() as session:
@@ -284,60 +252,6 @@ class Store:
 
     # --- plans -------------------------------------------------------------------------------
 
-    def plans(self) -> list[Plan]:
-        if self._plans is None:
-            self._plans = self._load_plans()
-        return list(self._plans)
-
-    def _load_plans(self) -> list[Plan]:
-        with Session(self.engine) as session:
-            return stored_plans.load_plans(session)
-
-    def plan_for(self, quarter: Quarter) -> Plan | None:
-        """The plan whose period holds `quarter`; for a quarter recorded under a package, that very
-        package (else StoredPlanAltered: the database was edited outside the program)."""
-        plan = next((p for p in self.plans() if p.contains(quarter)), None)
-        town = self.town()
-        if town is not None:
-            with Session(self.engine) as session:
-                pinned = stored_plans.quarter_plan(session, town, quarter)
-            if pinned is not None and pinned.content_hash and (plan is None or plan.content_hash != pinned.content_hash):
-                raise StoredPlanAltered(pinned.plan_name, pinned.plan_id or "", quarter)
-        return plan
-
-    def catalogue_for(self, quarter: Quarter) -> Catalogue:
-        """The indicator list a quarter is entered, checked and reported under: its plan's, else the
-        list of the latest plan that began before it, else the shipped one."""
-        plan = self.list_plan_for(quarter)
-        return plan.catalogue if plan is not None else SHIPPED
-
-    def list_plan_for(self, quarter: Quarter) -> Plan | None:
-        """The plan whose indicator list the quarter uses (see catalogue_for); None: the shipped list."""
-        plan = self.plan_for(quarter)
-        if plan is None:
-            earlier = [p for p in self.plans() if p.first <= quarter]
-            plan = earlier[-1] if earlier else None
-        return plan
-
-    def known_codes(self) -> set[str]:
-        """Every figure and rate code of any stored plan and of the shipped list (old records stay readable)."""
-        codes = set(SHIPPED.indicator_codes) | set(SHIPPED.rate_codes)
-        for plan in self.plans():
-            codes |= set(plan.catalogue.indicator_codes) | set(plan.catalogue.rate_codes)
-        return codes
-
-    def indicator_name(self, code: str, quarter: str | None = None) -> str:
-        """A code's Chinese name: from the list of `quarter` (a code such as 2026Q1) if it has it, else from
-        any stored plan's list, else the code itself (an audit row names codes of every plan)."""
-        catalogues: list[Catalogue] = []
-        if quarter:
-            try:
-                catalogues.append(self.catalogue_for(Quarter.parse(quarter)))
-            except QuarterError:  # a row about no single quarter
-                pass
-        catalogues += [p.catalogue for p in reversed(self.plans())] + [SHIPPED]
-        return next((c.display_name(code) for c in catalogues if c.is_known_code(code)), code)
-
     def refuse_codes_outside_list(self, quarter: Quarter, figures: Iterable[str], notes: Iterable[str] = ()) -> None:
         """A figure must be one of the quarter's list; a 说明 may also belong to one of its rates."""
         catalogue = self.catalogue_for(quarter)
@@ -348,11 +262,6 @@ class Store:
         for code in notes:
             if not catalogue.is_known_code(code):
                 raise DomainError(_not_in_list(code, quarter, catalogue, plan))
-
-    def current_plan(self) -> Plan | None:
-        """The plan of the latest ended quarter, else the latest plan."""
-        plans = self.plans()
-        return self.plan_for(Quarter.latest_ended(self.today())) or (plans[-1] if plans else None)
 
     def import_plan(self, plan: Plan, source: str = "") -> bool:
         """Load a plan's split; a plan of the same name is replaced. Returns True if it replaced one."""
@@ -393,19 +302,7 @@ class Store:
         with Session(self.engine) as session:
             return stored_plans.stored_package(session, plan_id)
 
-    def quarter_plan(self, quarter: Quarter) -> QuarterPlan | None:
-        """The plan the quarter was entered under, if anything was ever saved for it."""
-        town = self.require_town()
-        with Session(self.engine) as session:
-            return stored_plans.quarter_plan(session, town, quarter)
-
     # --- figures -----------------------------------------------------------------------------
-
-    def stock_bases(self, plan: Plan | None) -> dict[str, int]:
-        """Each stock's 基期数 for `plan`: the plan's own where it has one, else what this town entered."""
-        town = self.require_town()
-        with Session(self.engine) as session:
-            return stored_plans.stock_bases(session, town, plan)
 
     def set_stock_base(self, plan: Plan, code: str, value: int) -> int | None:
         """Enter a stock's 基期数 for `plan` (audited); gives the value it replaces."""
@@ -414,21 +311,6 @@ class Store:
         refuse_base_the_plan_gives(plan, town, code)
         with self._writing() as session:
             return stored_plans.set_stock_base(session, self._os_user, town, plan, code, value)
-
-    def figures(self, quarter: Quarter) -> dict[str, int]:
-        town = self.require_town()
-        with Session(self.engine) as session:
-            return stored_figures.quarter_figures(session, town, quarter)
-
-    def history(self) -> dict[Quarter, dict[str, int]]:
-        town = self.require_town()
-        with Session(self.engine) as session:
-            return stored_figures.history(session, town)
-
-    def explanations(self, quarter: Quarter) -> dict[str, str]:
-        town = self.require_town()
-        with Session(self.engine) as session:
-            return stored_figures.explanations(session, town, quarter)
 
     def check(
         self,
@@ -494,7 +376,13 @@ class Store:
             submissions.refuse_if_submitted(session, town, quarter)
             if loaded is not None or loaded_explanations is not None:
                 stored_figures.refuse_changed_elsewhere(
-                    session, town, quarter, values, explanations, loaded, loaded_explanations,
+                    session,
+                    town,
+                    quarter,
+                    values,
+                    explanations,
+                    loaded,
+                    loaded_explanations,
                     self.catalogue_for(quarter),
                 )
             findings = self._check(session, town, quarter, values, explanations, {})
@@ -531,31 +419,6 @@ class Store:
     def identity_description(self) -> str | None:
         with Session(self.engine) as session:
             return read_setting(session, "identity.description")
-
-    def quarter_status(self, quarter: Quarter) -> QuarterStatus:
-        return self.quarter_statuses().get(quarter, QuarterStatus(DRAFT, None))
-
-    def quarter_statuses(self) -> dict[Quarter, QuarterStatus]:
-        """Every quarter with a status row; a submitted one whose totals changed since is 需重新上报."""
-        town = self.require_town()
-        plans = self.plans()
-        with Session(self.engine) as session:
-            return submissions.quarter_statuses(session, town, plans)
-
-    def plan_quarter_statuses(self) -> dict[Quarter, QuarterStatus]:
-        """Every quarter of every loaded plan (未填报 where nothing was entered), and any other quarter with figures."""
-        statuses = self.quarter_statuses()
-        history = self.history()
-        quarters = {q for p in self.plans() for q in p.quarters} | set(statuses) | set(history)
-        result = {}
-        for quarter in sorted(quarters):
-            if quarter in statuses:
-                result[quarter] = statuses[quarter]
-            elif history.get(quarter):
-                result[quarter] = QuarterStatus(DRAFT, None)
-            else:
-                result[quarter] = QuarterStatus(NOT_ENTERED, None)
-        return result
 
     def revision_for(self, quarter: Quarter, content_hash: str) -> int:
         """The revision a signed return of this content carries: the last one again, or the next.
@@ -606,8 +469,6 @@ class Store:
         row that a backup of this database or a recorded export saw as its end."""
         with Session(self.engine) as session:
             return trail.verify(session, self.path)
-
-
 
 
 def all_codes() -> Iterable[str]:

@@ -3,7 +3,6 @@ recorded and reopens. The rules they follow are in `core.submission`."""
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,24 +15,20 @@ from core.plans import Plan
 from core.quarters import Quarter
 from core.submission import (
     REOPENED,
-    STALE,
     SUBMITTED,
     IssuedNumber,
-    LaterChange,
     QuarterStatus,
     checked_reopen_reason,
     refuse_changes_if_submitted,
     refuse_reopen_unless_submitted,
-    stale_because,
 )
 from core.submission import revision_for as revision_rule
+from storage import reads
 from storage.audit_trail import append_entry
 from storage.backup import backups_of, connect_read_only, looks_like_sqlite
-from storage.models import AuditEntry, IssuedRevision, QuarterStatusRow
+from storage.engine import session_connection
+from storage.models import IssuedRevision, QuarterStatusRow
 from storage.settings import now_text
-
-# How the trail records a 基期数: "value（plan name）".
-_BASE_OF_PLAN = re.compile(r"\d+（(.+)）")
 
 
 def refuse_if_submitted(session: Session, town: str, quarter: Quarter) -> None:
@@ -46,7 +41,9 @@ def issue_revision(session: Session, town: str, quarter: str, revision: int, con
     issued = session.get(IssuedRevision, (town, quarter, revision))
     if issued is None:
         session.add(
-            IssuedRevision(town=town, quarter=quarter, revision=revision, content_hash=content_hash, issued_at=now_text())
+            IssuedRevision(
+                town=town, quarter=quarter, revision=revision, content_hash=content_hash, issued_at=now_text()
+            )
         )
         return content_hash
     return issued.content_hash
@@ -100,37 +97,7 @@ def reopen(session: Session, os_user: str, town: str, quarter: Quarter, reason: 
 
 def quarter_statuses(session: Session, town: str, plans: Sequence[Plan]) -> dict[Quarter, QuarterStatus]:
     """Every quarter with a status row; a submitted one whose totals changed since is 需重新上报."""
-    rows = list(session.scalars(select(QuarterStatusRow).where(QuarterStatusRow.town == town)))
-    statuses = {Quarter.parse(r.quarter): QuarterStatus(r.state, r.revision) for r in rows}
-    exported = [r for r in rows if r.state == SUBMITTED and r.audit_id is not None]
-    if not exported:
-        return statuses
-    first = min(r.audit_id or 0 for r in exported)
-    later = [
-        (entry.id, _later_change(entry))
-        for entry in session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.id > first, AuditEntry.action.in_(("set_figure", "set_base")))
-            .order_by(AuditEntry.id)
-        )
-    ]
-    for row in exported:
-        quarter = Quarter.parse(row.quarter)
-        plan = next((p for p in plans if p.contains(quarter)), None)
-        since = [change for entry_id, change in later if change is not None and entry_id > (row.audit_id or 0)]
-        reason = stale_because(quarter, plan, row.revision, since)
-        if reason:
-            statuses[quarter] = QuarterStatus(STALE, row.revision, reason)
-    return statuses
-
-
-def _later_change(entry: AuditEntry) -> LaterChange | None:
-    if entry.action == "set_base":
-        match = _BASE_OF_PLAN.fullmatch(entry.new_value or "")
-        return LaterChange(entry.code or "", plan_name=match.group(1)) if match else None
-    if entry.quarter is None:
-        return None
-    return LaterChange(entry.code or "", quarter=Quarter.parse(entry.quarter))
+    return reads.quarter_statuses(session_connection(session), town, plans)
 
 
 def revisions_handed_out(db_path: Path) -> set[tuple[str, str, int, str]]:

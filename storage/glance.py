@@ -1,0 +1,61 @@
+"""A town's database read before SQLAlchemy is imported, so the window can be filled in at once.
+
+Importing SQLAlchemy and the store takes longer than the whole window (issue 17). A database that needs
+nothing but reading — the current structure, whole, bound to a town — is read here through
+`storage.reads` (the very queries the store runs) on a read-only connection; anything else (no file,
+an older structure to migrate, damage, first-run set-up, a city database) is left to the full `Store`.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+from core.errors import DomainError
+from storage import migrate
+from storage.backup import connect_read_only, integrity_problem
+from storage.reads import StoreReads, setting
+
+
+class Glance(StoreReads):
+    """The database seen read-only; never writes, not even a journal."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, today: Callable[[], date]):
+        self.path, self._conn, self._today = path, conn, today
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        # One snapshot per read, as the store's read transactions give.
+        self._conn.execute("BEGIN")
+        try:
+            yield self._conn
+        finally:
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def glance(path: Path, today: Callable[[], date] = date.today) -> Glance | None:
+    """The database opened for reading only, or None when it needs the full store to open."""
+    path = Path(os.path.realpath(path))
+    try:
+        if migrate.inspect_file(path) != migrate.head_revision() or integrity_problem(path) is not None:
+            return None
+        conn = connect_read_only(path)
+    except (DomainError, sqlite3.Error, OSError):
+        return None
+    try:
+        conn.isolation_level = None
+        conn.execute("PRAGMA busy_timeout=5000")
+        if setting(conn, "db.id") is None or setting(conn, "town") is None or setting(conn, "mode") == "city":
+            conn.close()
+            return None
+    except sqlite3.Error:
+        conn.close()
+        return None
+    return Glance(path, conn, today)

@@ -1,0 +1,184 @@
+"""The window's quick start (issue 17): a town's database read with the standard library's sqlite3 before
+SQLAlchemy is imported (`storage.glance`) must show exactly what the store shows, write nothing, and
+leave every database that needs more than reading to the store."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from core.demo import FULL_QUARTER
+from core.quarters import Quarter, quarter_range
+from core.submission import STALE, SUBMITTED
+from storage.demo import build_demo_database
+from storage.glance import glance
+from storage.store import Store
+from tests.helpers import TODAY
+
+READS = ("plans", "history", "quarter_statuses", "plan_quarter_statuses", "profile", "town", "mode", "known_codes")
+PER_QUARTER = ("plan_for", "catalogue_for", "list_plan_for", "quarter_status", "figures", "explanations")
+
+
+def fingerprint(path: Path) -> tuple[str, list[str]]:
+    """The file's bytes and what lies beside it (a journal or WAL written by a reader would show)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest(), sorted(p.name for p in path.parent.iterdir())
+
+
+def rich_database(path: Path) -> Path:
+    """The demo town across both plans, with a submitted quarter, a reopened one, one made stale by a
+    later change to a quarter it adds up, a 基期数 and a profile."""
+    build_demo_database(path, today=TODAY)
+    with Store(path, today=lambda: TODAY) as store:
+        for quarter in (Quarter(2024, 3), Quarter(2024, 4), Quarter(2025, 2)):
+            revision = store.reserve_revision(quarter, "a" * 64)
+            store.record_export(quarter, revision, "a" * 64, [f"{quarter.code}.xlsx"])
+        store.reopen(Quarter(2024, 4), "发现录入错误，需要更正后重新上报")
+        changed = dict(store.figures(Quarter(2025, 1)))
+        changed["yuecai_certified"] += 5
+        store.save_quarter(Quarter(2025, 1), changed, store.explanations(Quarter(2025, 1)))
+        assert store.quarter_status(Quarter(2025, 2)).state == STALE
+        assert store.quarter_status(Quarter(2024, 3)).state == SUBMITTED
+    return path
+
+
+def test_the_quick_view_reads_exactly_what_the_store_reads(tmp_path):
+    db = rich_database(tmp_path / "镇街 数据库.sqlite3")
+    view = glance(db, today=lambda: TODAY)
+    assert view is not None
+    try:
+        with Store(db, today=lambda: TODAY) as store:
+            for name in READS:
+                assert getattr(view, name)() == getattr(store, name)(), name
+            plans = store.plans()
+            for quarter in quarter_range(plans[0].first, plans[-1].last):
+                for name in PER_QUARTER:
+                    assert getattr(view, name)(quarter) == getattr(store, name)(quarter), (name, quarter)
+                assert view.stock_bases(store.plan_for(quarter)) == store.stock_bases(store.plan_for(quarter))
+            assert view.current_plan() == store.current_plan()
+            for code in store.known_codes():
+                assert view.indicator_name(code, "2026Q1") == store.indicator_name(code, "2026Q1")
+    finally:
+        view.close()
+
+
+def test_the_quick_view_writes_nothing(tmp_path):
+    db = rich_database(tmp_path / "town.sqlite3")
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    before = fingerprint(db)
+    view = glance(db, today=lambda: TODAY)
+    assert view is not None
+    assert view.history() and view.quarter_statuses() and view.plans() and view.profile().unit_name
+    view.close()
+    assert fingerprint(db) == before
+
+
+def test_what_needs_the_store_is_left_to_it(tmp_path):
+    assert glance(tmp_path / "none.sqlite3") is None
+    assert not (tmp_path / "none.sqlite3").exists()
+
+    Store(tmp_path / "unbound.sqlite3").close()  # first run: the set-up dialog needs the store
+    assert glance(tmp_path / "unbound.sqlite3") is None
+
+    with Store(tmp_path / "city.sqlite3") as city:
+        city.set_city_mode("-----BEGIN CERTIFICATE-----")
+    assert glance(tmp_path / "city.sqlite3") is None
+
+    damaged = rich_database(tmp_path / "damaged.sqlite3")
+    data = bytearray(damaged.read_bytes())
+    data[8192:12288] = b"\xff" * 4096  # a page in the middle overwritten
+    damaged.write_bytes(bytes(data))
+    assert glance(damaged) is None
+
+    zeroed = tmp_path / "zeroed.sqlite3"
+    zeroed.write_bytes(b"\0" * 8192)
+    assert glance(zeroed) is None
+
+
+def test_an_older_structure_is_left_to_the_store_to_migrate(tmp_path):
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from storage.migrate import alembic_config
+
+    db = tmp_path / "old.sqlite3"
+    with Store(db, today=lambda: TODAY) as store:
+        store.bind_town("莞城")
+        store.save_quarter(Quarter(2024, 3), FULL_QUARTER)
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0004")
+    engine.dispose()
+    assert glance(db) is None
+
+
+READ_ONLY_IMPORTS = """
+import sys
+from pathlib import Path
+from actions.database import glance_database
+view = glance_database(Path(sys.argv[1]))
+assert view is not None and view.figures(view.plans()[0].first)
+print(sorted(m for m in sys.modules if m.split(".")[0] in ("sqlalchemy", "alembic") or m == "storage.store"))
+"""
+
+
+def test_the_quick_view_imports_no_sqlalchemy(tmp_path):
+    db = rich_database(tmp_path / "town.sqlite3")
+    done = subprocess.run(
+        [sys.executable, "-c", READ_ONLY_IMPORTS, str(db)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_clerk_types_and_saves_before_the_store_has_loaded(app, qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+
+    from gui.app import start_session
+
+    db = rich_database(tmp_path / "镇街 数据库.sqlite3")
+    quarter = Quarter(2026, 3)
+    with Store(db, today=lambda: TODAY) as store:
+        saved_before = store.figures(quarter)
+    session = start_session(db, quarter).finish()
+    assert session is not None
+    window = session.window
+    try:
+        assert window.isEnabled() and not window.has_store()  # filled in from the quick view
+        field = window.form.value_edits["yuecai_certified"]
+        assert field.text() == f"{saved_before['yuecai_certified']:,}"
+        field.setFocus()
+        field.selectAll()
+        qtbot.keyClicks(field, "4321")
+        qtbot.keyClick(field, Qt.Key.Key_Tab)
+        assert window.save()  # waits for the store, then saves through it
+        assert window.has_store()
+        with Store(db, today=lambda: TODAY) as store:
+            assert store.figures(quarter) == {**saved_before, "yuecai_certified": 4321}
+            assert store.audit_trail(quarter, "yuecai_certified")[-1].new_value == "4321"
+    finally:
+        window.close()
+        session.close()
+
+
+def test_the_store_is_adopted_on_its_own_with_the_start_up_checks(app, qtbot, tmp_path):
+    import shutil
+
+    from gui.app import start_session
+
+    db = rich_database(tmp_path / "town.sqlite3")
+    shutil.rmtree(tmp_path / "backups")  # no backup made today yet
+    session = start_session(db, Quarter(2026, 3)).finish()
+    assert session is not None
+    try:
+        qtbot.waitUntil(session.window.has_store, timeout=60_000)
+        assert any("每日" in p.name for p in session.store.backups())  # made once the store has opened
+        assert session.store.figures(Quarter(2026, 3)) == session.window.form.parsed()[0]
+    finally:
+        session.window.close()
+        session.close()
