@@ -1,5 +1,6 @@
 """The real window, driven offscreen with pytest-qt."""
 
+import gc
 import json
 import os
 import subprocess
@@ -402,8 +403,9 @@ def openpyxl_load(path):
 def test_thousands_of_edits_do_not_wear_out_none_true_and_false(window):
     """PySide6 6.12.0 drops a reference to None/True/False on every call returning one, and the app
     aborts after a few thousand edits; pyproject.toml keeps it out, and this catches a bad version."""
-    before = sys.getrefcount(None), sys.getrefcount(True), sys.getrefcount(False)
     edit = field(window, "yuecai_certified")
+    gc.collect()  # earlier tests' garbage, freed during the loop, would drop references to None too
+    before = sys.getrefcount(None), sys.getrefcount(True), sys.getrefcount(False)
     for n in range(1500):
         edit.setText(str(n))
     after = sys.getrefcount(None), sys.getrefcount(True), sys.getrefcount(False)
