@@ -80,8 +80,17 @@ def glance_database(db: Path, today: Callable[[], date] = date.today) -> StoreRe
 
 
 def load_database_layer() -> None:
-    """Import what `open_database` needs (SQLAlchemy, the store); run off the GUI thread."""
-    import storage.store  # noqa: F401
+    """Import what `open_database` needs (SQLAlchemy, the store); run off the GUI thread.
+
+    In the window's process PySide6's import hook reads the source of every module imported after it
+    (looking for `from __feature__ import`), which leaves the text in `linecache`: ≈ 9 MB for SQLAlchemy
+    alone. Dropping that cache between the steps lets each step reuse the memory (peak RSS −18 MiB)."""
+    import importlib
+    import linecache
+
+    for module in ("asyncio", "sqlalchemy", "sqlalchemy.orm", "storage.store"):
+        importlib.import_module(module)
+        linecache.clearcache()
 
 
 def blank_profile(**fields: str) -> Profile:

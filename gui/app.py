@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import linecache
 import logging
 import sys
 import threading
@@ -33,6 +34,7 @@ def make_application() -> QApplication:
     app.setApplicationDisplayName(APP_TITLE)
     install_app_font(app)
     install_qt_translation(app)
+    linecache.clearcache()  # the sources PySide6's import hook read (see actions.database.load_database_layer)
     return app
 
 
