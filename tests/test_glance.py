@@ -182,3 +182,32 @@ def test_the_store_is_adopted_on_its_own_with_the_start_up_checks(app, qtbot, tm
     finally:
         session.window.close()
         session.close()
+
+
+LEAVE_WAL = """
+import os, sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA wal_autocheckpoint=0")
+conn.execute("UPDATE figures SET value = 4321 WHERE quarter = '2026Q3' AND code = 'yuecai_certified'")
+os._exit(0)  # killed, as it were: the change is only in the -wal file
+"""
+
+
+def test_a_change_still_in_the_write_ahead_log_is_seen(tmp_path):
+    db = rich_database(tmp_path / "town.sqlite3")
+    done = subprocess.run([sys.executable, "-c", LEAVE_WAL, str(db)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert Path(f"{db}-wal").stat().st_size > 0
+    view = glance(db, today=lambda: TODAY)
+    assert view is not None
+    try:
+        assert view.figures(Quarter(2026, 3))["yuecai_certified"] == 4321
+    finally:
+        view.close()
+    Path(f"{db}-shm").unlink()  # and without the shared-memory file beside it
+    view = glance(db, today=lambda: TODAY)
+    assert view is not None
+    try:
+        assert view.figures(Quarter(2026, 3))["yuecai_certified"] == 4321
+    finally:
+        view.close()
