@@ -39,8 +39,6 @@ from core.quarters import Quarter, quarter_range
 from core.validation import ERROR, LEVEL_NAMES, NOTICE, WARNING, Finding
 from gui.entry_form import EntryForm
 from gui.errors import show_error
-from gui.history_view import HistoryView
-from gui.progress_view import ProgressView
 from gui.setup_dialog import SetupDialog, missing_for_export
 from gui.tasks import BackgroundTask
 from gui.window_layout import fit_to_screen, restore_states, save_states
@@ -52,6 +50,8 @@ if TYPE_CHECKING:
     from actions.database import Store, StoreReads
     from actions.figures import FiguresChangedElsewhere
     from actions.returns import ExportResult
+    from gui.history_view import HistoryView
+    from gui.progress_view import ProgressView
     from gui.verify_dialog import VerifyDialog
     from reports.identity import Identity
     from reports.returns import ReturnData
@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 APP_TITLE = "镇街人社指标填报系统"
 LEVEL_COLOURS = {ERROR: "#c62828", WARNING: "#b35900", NOTICE: "#555555"}
 SAVED_STYLE = "QLabel { color: #1a7f37; background: #e6f4ea; border: 1px solid #1a7f37; padding: 3px 8px; }"
+PROGRESS_TAB, HISTORY_TAB = 1, 2
+TAB_TITLES = {PROGRESS_TAB: "目标进度", HISTORY_TAB: "历史与修改记录"}
 UNSAVED_STYLE = "QLabel { color: #7a3d00; background: #fff8e1; border: 1px solid #b35900; padding: 3px 8px; }"
 
 
@@ -109,8 +111,7 @@ class MainWindow(QMainWindow):
         if store is not None:
             self._fill_and_load(initial_quarter)
         fit_to_screen(self, self.settings, "main_window", QSize(1180, 820))
-        restored = restore_states(self.settings, "main_window", self._remembered())
-        self.history_view.audit_columns_set = "audit_columns" in restored
+        restore_states(self.settings, "main_window", self._remembered())
         if store is None:
             self.setWindowTitle(APP_TITLE)
             self.setEnabled(False)  # no input before the database (and its lock) is ready
@@ -185,11 +186,59 @@ class MainWindow(QMainWindow):
         self._load_quarter(Quarter.parse(self.quarter_box.currentData()))
 
     def _remembered(self) -> dict[str, QSplitter | QHeaderView]:
-        return {
-            "entry_splitter": self.entry_splitter,
-            "history_splitter": self.history_view.splitter,
-            "audit_columns": self.history_view.audit.horizontalHeader(),
-        }
+        """What is remembered between runs, of the views built so far (see `history_view`)."""
+        parts: dict[str, QSplitter | QHeaderView] = {"entry_splitter": self.entry_splitter}
+        history = self._views.get(HISTORY_TAB)
+        if history is not None:
+            from gui.history_view import HistoryView
+
+            assert isinstance(history, HistoryView)
+            parts["history_splitter"] = history.splitter
+            if history.audit_columns_set:  # never sized yet: nothing of the clerk's to keep
+                parts["audit_columns"] = history.audit.horizontalHeader()
+        return parts
+
+    # --- the progress and history tabs, built when first shown (they are not needed to start typing) ---
+
+    @property
+    def progress_view(self) -> ProgressView:
+        from gui.progress_view import ProgressView
+
+        view = self._view(PROGRESS_TAB, ProgressView)
+        assert isinstance(view, ProgressView)
+        return view
+
+    @property
+    def history_view(self) -> HistoryView:
+        from gui.history_view import HistoryView
+
+        built = HISTORY_TAB in self._views
+        view = self._view(HISTORY_TAB, HistoryView)
+        assert isinstance(view, HistoryView)
+        if not built:
+            restored = restore_states(
+                self.settings,
+                "main_window",
+                {"history_splitter": view.splitter, "audit_columns": view.audit.horizontalHeader()},
+            )
+            view.audit_columns_set = "audit_columns" in restored
+        return view
+
+    def _view(self, index: int, make: Callable[[], QWidget]) -> QWidget:
+        """The tab's view, made now and put in place of its placeholder if this is the first call."""
+        view = self._views.get(index)
+        if view is None:
+            view = self._views[index] = make()
+            placeholder = self.tabs.widget(index)
+            current = self.tabs.currentIndex()
+            blocked = self.tabs.blockSignals(True)
+            self.tabs.removeTab(index)
+            self.tabs.insertTab(index, view, TAB_TITLES[index])
+            self.tabs.setCurrentIndex(current)
+            self.tabs.blockSignals(blocked)
+            if placeholder is not None:
+                placeholder.deleteLater()
+        return view
 
     # --- construction ------------------------------------------------------------------------
 
@@ -248,10 +297,9 @@ class MainWindow(QMainWindow):
         entry_page.setStretchFactor(1, 1)
         entry_page.setSizes([860, 300])
         self.tabs.addTab(entry_page, "填报")
-        self.progress_view = ProgressView()
-        self.tabs.addTab(self.progress_view, "目标进度")
-        self.history_view = HistoryView()
-        self.tabs.addTab(self.history_view, "历史与修改记录")
+        self._views: dict[int, QWidget] = {}
+        for index in (PROGRESS_TAB, HISTORY_TAB):
+            self.tabs.addTab(QWidget(), TAB_TITLES[index])  # the view itself is made when first shown
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         self._chain_tabs()
@@ -532,10 +580,7 @@ class MainWindow(QMainWindow):
         if self._quarter is not None and not self.resolve_unsaved(self.quarter.label):
             event.ignore()
             return
-        parts = self._remembered()
-        if not self.history_view.audit_columns_set:
-            del parts["audit_columns"]  # never sized yet: nothing of the clerk's to keep
-        save_states(self.settings, "main_window", self, parts)
+        save_states(self.settings, "main_window", self, self._remembered())
         event.accept()
 
     # --- returns -----------------------------------------------------------------------------
@@ -908,14 +953,10 @@ class MainWindow(QMainWindow):
 
     def _refresh_visible_tab(self) -> None:
         """The progress and history views are filled when shown, not at every start-up or keystroke."""
-        if self.tabs.currentWidget() is self.progress_view:
+        if self.tabs.currentIndex() == PROGRESS_TAB:
             self._refresh_progress()
-        elif self.tabs.currentWidget() is self.history_view:
+        elif self.tabs.currentIndex() == HISTORY_TAB:
             self._refresh_history()
-
-    def _refresh_other_tabs(self) -> None:
-        self._refresh_progress()
-        self._refresh_history()
 
     def _refresh_progress(self) -> None:
         from actions.figures import progress
