@@ -90,9 +90,10 @@ class StoreLoader(QObject):
     def __init__(self, db_path: Path, view: StoreReads):
         super().__init__()
         self.db_path, self.view = db_path, view
+        self.identity = (view.db_id(), view.town())  # what the window was filled in from
         self._store: Store | None = None
         self._failure: BaseException | None = None
-        self._closed = False
+        self.closed = False
         self._thread = threading.Thread(target=self._load, name="load-database-layer", daemon=True)
 
     def start(self) -> None:
@@ -108,36 +109,55 @@ class StoreLoader(QObject):
         self.loaded.emit()
 
     def store(self) -> Store:
-        """The store, waiting for the import if it is still running (the first write can come early)."""
-        if self._store is None:
-            if self._closed:
-                raise DomainError("窗口已关闭，数据库未打开")
-            if self._thread.ident is None:
-                self._thread.start()
-            if self._thread.is_alive():
-                QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-                try:
-                    self._thread.join()
-                finally:
-                    QApplication.restoreOverrideCursor()
-            if self._failure is not None:
-                raise self._failure
-            from actions.database import open_database
+        """The store, waiting for the import if it is still running (the first write can come early).
+        Raises DomainError, saying what to do, when it cannot be had: the window keeps what it shows."""
+        if self._store is not None:
+            return self._store
+        if self.closed:
+            raise DomainError("窗口已关闭，数据库未打开")
+        if self._thread.ident is None:
+            self._thread.start()
+        if self._thread.is_alive():
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            try:
+                self._thread.join()
+            finally:
+                QApplication.restoreOverrideCursor()
+        if self._failure is not None:
+            raise DomainError(
+                f"本软件的数据库模块载入失败（{type(self._failure).__name__}：{self._failure}），现在不能保存。"
+                f"{KEEP_WHAT_YOU_TYPED}如再次出现，请重新安装本软件（杀毒软件可能隔离了其中的文件）。"
+            ) from self._failure
+        from actions.database import open_database
 
+        try:
             store = open_database(self.db_path, today=self.view.today)
-            check_on_start_up(store)
-            self.view.close()
-            self._store = store
-        return self._store
+        except DomainError as exc:
+            raise DomainError(
+                f"{exc.message}\n\n窗口中的数值是打开时读到的，现在不能保存。{KEEP_WHAT_YOU_TYPED}"
+                "（数据库如已损坏，重新打开时会提示用备份恢复。）"
+            ) from exc
+        opened = (store.db_id(), store.town())
+        if opened != self.identity:
+            store.close()
+            raise DomainError(
+                f"打开过程中，{self.db_path} 被换成了另一个数据库（{opened[1] or '未绑定镇街'}），"
+                f"为免把数值存进别的数据库，现在不能保存。{KEEP_WHAT_YOU_TYPED}"
+            )
+        self._store = store  # before the checks: a dialog they show lets the `loaded` signal in
+        check_on_start_up(store)
+        return store
 
     def close(self) -> Store | None:
         """Stop using the database; gives the store if it was opened (the caller closes it)."""
-        self._closed = True
+        self.closed = True
         if self._thread.ident is not None:
             self._thread.join()  # a window closed at once: let the import finish before the interpreter does
-        if self._store is None:
-            self.view.close()
+        self.view.close()
         return self._store
+
+
+KEEP_WHAT_YOU_TYPED = "请记下尚未保存的数值，关闭软件后重新打开。"
 
 
 def open_or_recover(db_path: Path) -> Store | None:
@@ -307,7 +327,7 @@ class Starting:
         window = self.skeleton
 
         def adopt() -> None:
-            if window.has_store():
+            if window.has_store() or loader.closed:
                 return
             try:
                 window.adopt_store(loader.store())

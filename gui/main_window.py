@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import tempfile
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer, QUrl
 from PySide6.QtGui import QAction, QBrush, QCloseEvent, QColor, QDesktopServices, QKeySequence
@@ -63,6 +64,25 @@ SAVED_STYLE = "QLabel { color: #1a7f37; background: #e6f4ea; border: 1px solid #
 PROGRESS_TAB, HISTORY_TAB = 1, 2
 TAB_TITLES = {PROGRESS_TAB: "目标进度", HISTORY_TAB: "历史与修改记录"}
 UNSAVED_STYLE = "QLabel { color: #7a3d00; background: #fff8e1; border: 1px solid #b35900; padding: 3px 8px; }"
+
+
+Action = TypeVar("Action", bound=Callable[..., object])
+
+
+def needs_store(failed: object) -> Callable[[Action], Action]:
+    """An action that needs the store (not only the window's first reading of the database) waits for
+    it to load; if it cannot open, the clerk has been told why and the action gives `failed`."""
+
+    def decorate(action: Action) -> Action:
+        @functools.wraps(action)
+        def run(window: MainWindow, *args: object, **kwargs: object) -> object:
+            if not window.store_ready():
+                return failed
+            return action(window, *args, **kwargs)
+
+        return cast(Action, run)
+
+    return decorate
 
 
 class Unsaved(Enum):
@@ -130,9 +150,20 @@ class MainWindow(QMainWindow):
 
     def adopt_store(self, store: Store) -> None:
         """The store has loaded: everything goes through it from now on. The figures shown were read
-        from the same database with the same queries, so nothing is filled in again (nor typed lost)."""
+        from the same database with the same queries, so nothing is filled in again (nor typed lost) —
+        unless opening it changed what it holds (it finishes what an interrupted first run left undone),
+        then the quarters are listed again and an unedited quarter is shown again."""
+        view = self._reads
         self.store = store
         self._await_store = None
+        if view is None or view is store:
+            return
+        same = view.shows_the_same_as(store)
+        view.close()
+        if not same:
+            self._refresh_quarter_labels()
+            if not self.form.is_dirty():
+                self._load_quarter(self.quarter)
 
     @property
     def store(self) -> Store:
@@ -155,8 +186,11 @@ class MainWindow(QMainWindow):
         assert reads is not None, "the window has no database yet"
         return reads
 
-    def _store_ready(self) -> bool:
-        """Wait for the store if it is still loading; False (the clerk told why) if it cannot open."""
+    def store_ready(self) -> bool:
+        """Wait for the store if it is still loading; False (the clerk told why) if it cannot open,
+        or for the skeleton, which has no database yet."""
+        if self._reads is None:
+            return False
         try:
             self.store  # noqa: B018  # the property loads it
         except DomainError as exc:
@@ -472,6 +506,7 @@ class MainWindow(QMainWindow):
 
     # --- saving ------------------------------------------------------------------------------
 
+    @needs_store(False)
     def enter_base(self, code: str, value: int | None = None) -> bool:
         """录入基期数 of a stock for the quarter's plan (asked for when `value` is not given)."""
         plan = self.store.plan_for(self.quarter)
@@ -502,6 +537,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"已保存{plan.catalogue.display_name(code)}基期数 {value:,}", 5000)
         return True
 
+    @needs_store(False)
     def reopen_quarter(self, reason: str | None = None) -> bool:
         if reason is None:
             text, ok = QInputDialog.getText(self, "退回修改", f"请写明{self.quarter.label}退回修改的原因：")
@@ -518,9 +554,8 @@ class MainWindow(QMainWindow):
         self.reload()
         return True
 
+    @needs_store(False)
     def save(self) -> bool:
-        if self._reads is None or not self._store_ready():  # the skeleton, before the database is open
-            return False
         if self.store.quarter_status(self.quarter).locked:
             show_error(self, f"{self.quarter.label}已上报，数值已锁定；如需修改请先退回修改", title="不能保存")
             return False
@@ -620,6 +655,7 @@ class MainWindow(QMainWindow):
             show_error(self, exc, title="不能签名")
             return False, None
 
+    @needs_store(None)
     def export_return(self, folder: Path | None = None) -> BackgroundTask | None:
         if not self.resolve_unsaved(self.quarter.label):
             return None
@@ -697,6 +733,7 @@ class MainWindow(QMainWindow):
         box.open()
         return box
 
+    @needs_store(None)
     def preview(self, which: str) -> QPrintPreviewDialog | None:
         data = self._ready_return()
         if data is None:
@@ -717,6 +754,7 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, lambda: show_page_top(dialog))
         return dialog
 
+    @needs_store(False)
     def import_identity(self, path: Path | None = None) -> bool:
         from actions.identity import IdentityCancelled, import_identity
 
@@ -740,6 +778,7 @@ class MainWindow(QMainWindow):
         )
         return True
 
+    @needs_store(False)
     def import_plan(self, path: Path | None = None) -> bool:
         """文件 → 导入规划: a signed .plan from the city, shown before it is recorded; as `plan import` does."""
         from actions.plan_packages import plan_import, plan_preview, trusted_roots
@@ -774,6 +813,7 @@ class MainWindow(QMainWindow):
         )
         return True
 
+    @needs_store(None)
     def backup(self, target: Path | None = None) -> Path | None:
         if target is None:
             name = f"town_returns_{self.town}_{datetime.now():%Y%m%d_%H%M}.sqlite3"
@@ -793,6 +833,7 @@ class MainWindow(QMainWindow):
         QMessageBox.information(self, "备份完成", f"已备份到：\n{written}")
         return written
 
+    @needs_store(False)
     def restore_backup(self, source: Path | None = None) -> bool:
         """Replace the database with a backup (checked first; the current one is kept as a backup)."""
         from actions.database import restore
@@ -854,7 +895,8 @@ class MainWindow(QMainWindow):
             f"修改记录：{audit.message}"
         )
 
-    def show_about(self) -> QMessageBox:
+    @needs_store(None)
+    def show_about(self) -> QMessageBox | None:
         box = QMessageBox(QMessageBox.Icon.Information, "关于", self.about_text(), parent=self)
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.about_box = box
@@ -868,6 +910,7 @@ class MainWindow(QMainWindow):
         dialog.show()
         return dialog
 
+    @needs_store(False)
     def edit_profile(self) -> bool:
         dialog = SetupDialog(self.town, self.store.profile(), self)
         self.current_dialog = dialog
@@ -958,11 +1001,13 @@ class MainWindow(QMainWindow):
         elif self.tabs.currentIndex() == HISTORY_TAB:
             self._refresh_history()
 
+    @needs_store(None)
     def _refresh_progress(self) -> None:
         from actions.figures import progress
 
         self.progress_view.show_progress(progress(self.store, self.quarter), self.store.history())
 
+    @needs_store(None)
     def _refresh_history(self) -> None:
         quarters = [Quarter.parse(self.quarter_box.itemData(i)) for i in range(self.quarter_box.count())]
         catalogues = {q: self.store.catalogue_for(q) for q in quarters}

@@ -151,6 +151,7 @@ def town_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-u
         written.append(_grab(app, box, out / "export_done.png"))
         box.close()
         about = window.show_about()
+        assert about is not None
         written.append(_grab(app, about, out / "about.png"))
         about.close()
         window.reload()

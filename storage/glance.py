@@ -18,6 +18,7 @@ from pathlib import Path
 from core.errors import DomainError
 from storage import migrate
 from storage.backup import connect_read_only, integrity_problem
+from storage.errors import DatabaseError, classify
 from storage.reads import StoreReads, setting
 
 
@@ -29,12 +30,16 @@ class Glance(StoreReads):
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
-        # One snapshot per read, as the store's read transactions give.
-        self._conn.execute("BEGIN")
+        # One snapshot per read, as the store's read transactions give; SQLite's errors in the words the
+        # store uses (a database changed or locked under the reader is a DomainError, never a crash).
         try:
-            yield self._conn
-        finally:
-            self._conn.execute("COMMIT")
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise classify(exc, self.path) or DatabaseError(f"读取数据库 {self.path} 失败：{exc}") from exc
 
     def close(self) -> None:
         self._conn.close()

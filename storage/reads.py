@@ -18,7 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Protocol
 
-from core.errors import PlanError, QuarterError, TownError
+from core.errors import DomainError, PlanError, QuarterError, TownError
 from core.indicators import PLANNED_CODES, SHIPPED, Catalogue
 from core.plan_package import PlanPackage, package_from_content, shipped_package
 from core.plans import CITY, SHIPPED_PLAN_NAME, TOWNS, Plan, TownTargets
@@ -256,6 +256,20 @@ class StoreReads:
 
     def today(self) -> date:
         return self._today()
+
+    def db_id(self) -> str | None:
+        with self._reading() as conn:
+            return setting(conn, "db.id")
+
+    def shows_the_same_as(self, other: StoreReads) -> bool:
+        """Would a window show the same from both (the same database, town, plans, figures and states)?"""
+        try:
+            return all(
+                getattr(self, name)() == getattr(other, name)()
+                for name in ("db_id", "town", "plans", "history", "quarter_statuses", "profile")
+            )
+        except (DomainError, sqlite3.Error):
+            return False
 
     def town(self) -> str | None:
         with self._reading() as conn:

@@ -176,10 +176,6 @@ class Store(StoreReads):
 
     # --- backups -----------------------------------------------------------------------------
 
-    def db_id(self) -> str | None:
-        with Session(self.engine) as session:
-            return read_setting(session, "db.id")
-
     def backup_to_rotation(self, reason: str) -> Path | None:
         return backup_to_rotation(self.path, reason)
 

