@@ -48,6 +48,8 @@ class Glance(StoreReads):
 def glance(path: Path, today: Callable[[], date] = date.today) -> Glance | None:
     """The database opened for reading only, or None when it needs the full store to open."""
     path = Path(os.path.realpath(path))
+    if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+        return None  # the store refuses it at once, before the clerk types anything it could not save
     try:
         if migrate.inspect_file(path) != migrate.head_revision() or integrity_problem(path) is not None:
             return None

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from core.demo import FULL_QUARTER
 from core.quarters import Quarter, quarter_range
 from core.submission import STALE, SUBMITTED
@@ -352,3 +354,35 @@ def test_what_the_store_finishes_on_opening_is_shown(app, qtbot, tmp_path):
     finally:
         session.window.close()
         session.close()
+
+
+GLANCE_AS = """
+import os, sys
+from pathlib import Path
+from storage.glance import glance
+from storage.migrate import head_revision
+head_revision()  # read while still root: nobody may not list this checkout's migrations (a 0700 clone)
+{drop}
+print("none" if glance(Path(sys.argv[1])) is None else "opened")
+"""
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes")
+def test_a_read_only_database_is_left_to_the_store_which_refuses_it_at_once(tmp_path):
+    import shutil
+    import tempfile
+
+    # A file marked read-only in a folder the clerk may write to (SQLite could still make its -shm there).
+    folder = Path(tempfile.mkdtemp(prefix="只读 "))
+    try:
+        folder.chmod(0o777)
+        db = rich_database(folder / "town.sqlite3")
+        db.chmod(0o444)
+        drop = "os.setgid(65534); os.setuid(65534)" if os.geteuid() == 0 else ""  # root ignores file modes
+        done = subprocess.run(
+            [sys.executable, "-c", GLANCE_AS.format(drop=drop), str(db)], capture_output=True, text=True, timeout=60
+        )
+    finally:
+        shutil.rmtree(folder)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "none"
