@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -164,6 +165,7 @@ TIMED_OUT = "无法核验：超时"
 OUT_OF_MEMORY = "无法核验：内存超限"
 READY = "ready"
 STARTUP_LIMIT = 120.0  # seconds a fresh worker may take to import what it needs
+IN_FLIGHT = 4  # files handed to a worker ahead of its verdicts
 
 
 def _limit_memory(extra: int) -> None:
@@ -230,22 +232,28 @@ def _worker(conn, root_pems: list[bytes], revocations: Revocations | None, memor
 
 
 class _Slot:
-    """One worker process and the file it is verifying."""
+    """One worker process and the files handed to it, verified in the order given (the first is the one
+    being verified now)."""
 
     def __init__(self, context, args: tuple) -> None:  # type: ignore[no-untyped-def, type-arg]
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_worker, args=(child, *args), daemon=True)
         self.process.start()
         child.close()
-        self.path: str | None = None
+        self.paths: deque[str] = deque()
         self.ready = False
-        self.started = time.monotonic()  # the clock runs from readiness, or from start-up until then
+        self.started = time.monotonic()  # the clock of the first file: from readiness or its predecessor's verdict
 
     def give(self, path: str) -> None:
-        self.path = path
-        if self.ready:
+        if not self.paths and self.ready:
             self.started = time.monotonic()
+        self.paths.append(path)
         self.conn.send(path)
+
+    def done(self) -> str:
+        """The first file's verdict has arrived: the worker is on the next one from now."""
+        self.started = time.monotonic()
+        return self.paths.popleft()
 
     def limit(self, time_limit: float) -> float:
         return time_limit if self.ready else STARTUP_LIMIT
@@ -304,41 +312,49 @@ def verify_isolated(
     slots = [_Slot(context, args) for _ in range(max(1, min(workers, len(pending))))]
     queue = list(reversed(pending))
     emitted = 0
+
+    def feed(slot: _Slot) -> None:
+        # a few files ahead, so a worker never waits for the parent between two files
+        while queue and len(slot.paths) < IN_FLIGHT:
+            slot.give(queue.pop())
+
     try:
         for slot in slots:
-            if queue:
-                slot.give(queue.pop())
+            feed(slot)
         while emitted < len(pending):
-            busy = [s for s in slots if s.path is not None]
+            busy = [s for s in slots if s.paths]
             timeout = max(0.05, min(s.limit(time_limit) - (time.monotonic() - s.started) for s in busy)) if busy else 0.05
             ready = wait([s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=timeout)
             for index, slot in enumerate(slots):
-                if slot.path is None:
+                if not slot.paths:
                     continue
                 verdict: Verdict | None = None
                 replace_slot = False
-                if slot.conn in ready:
+                has_message = slot.conn in ready or (
+                    slot.process.sentinel in ready or not slot.process.is_alive()
+                ) and slot.conn.poll()  # verdicts sent before it ended still count
+                if has_message:
                     try:
                         message = slot.conn.recv()
                     except (EOFError, OSError):
-                        message, replace_slot = Verdict(slot.path, False, OUT_OF_MEMORY), True
+                        message, replace_slot = Verdict(slot.paths[0], False, OUT_OF_MEMORY), True
                     if message == READY:
                         slot.ready, slot.started = True, time.monotonic()
                         continue
                     verdict = message
                 elif slot.process.sentinel in ready or not slot.process.is_alive():
-                    verdict, replace_slot = Verdict(slot.path, False, OUT_OF_MEMORY), True
+                    verdict, replace_slot = Verdict(slot.paths[0], False, OUT_OF_MEMORY), True
                 elif time.monotonic() - slot.started > slot.limit(time_limit):
-                    verdict, replace_slot = Verdict(slot.path, False, TIMED_OUT), True
+                    verdict, replace_slot = Verdict(slot.paths[0], False, TIMED_OUT), True
                 if verdict is None:
                     continue
-                results[slot.path] = verdict
-                slot.path = None
+                results[slot.done()] = verdict
                 if replace_slot:
+                    queue.extend(reversed(slot.paths))  # the files queued behind it go to the next worker free
+                    slot.paths.clear()
                     slot.stop(kill=True)
                     slot = slots[index] = _Slot(context, args)
-                if queue:
-                    slot.give(queue.pop())
+                feed(slot)
             while emitted < len(pending) and pending[emitted] in results:
                 verdict = results.pop(pending[emitted])
                 emitted += 1
@@ -347,7 +363,7 @@ def verify_isolated(
                     return
     finally:
         for slot in slots:
-            slot.stop(kill=slot.path is not None)
+            slot.stop(kill=bool(slot.paths))
 
 
 def collect(
