@@ -190,25 +190,37 @@ def _limit_memory(extra: int) -> None:
         return
 
 
-def _warm_up() -> None:
-    """Import what verification needs before the memory limit, so the limit measures the file's own work."""
-    import pypdfium2  # noqa: F401
-    from pyhanko.pdf_utils.reader import PdfFileReader  # noqa: F401
-    from pyhanko.sign.validation import validate_pdf_signature  # noqa: F401
+# What verifying a workbook needs: the forkserver imports it once for every worker it starts.
+WORKBOOK_MODULES = ["reports.collect", "reports.verify", "reports.xlsx_cells", "reports.excel", "reports.identity",
+                    "pyhanko.sign.validation.generic_cms", "pyhanko_certvalidator"]  # fmt: skip
+
+
+def _warm_up(pdfs: bool = True) -> None:
+    """Import what verification needs before the memory limit, so the limit measures the file's own work.
+
+    The PDF reader and renderer (pyHanko's PDF reader, reportlab, pdfium) only when the run has PDFs."""
+    # imported by name here (not importlib) so that PyInstaller sees every module
+    from pyhanko.sign.validation.generic_cms import validate_sig_integrity  # noqa: F401
     from pyhanko_certvalidator import CertificateValidator  # noqa: F401
 
     import reports.excel  # noqa: F401
-    import reports.pdf  # noqa: F401
-    import reports.pdf_text  # noqa: F401
-    import reports.signing  # noqa: F401
+    import reports.identity  # noqa: F401
     import reports.xlsx_cells  # noqa: F401
 
+    if pdfs:
+        import pypdfium2  # noqa: F401
+        from pyhanko.pdf_utils.reader import PdfFileReader  # noqa: F401
+        from pyhanko.sign.validation import validate_pdf_signature  # noqa: F401
 
-def _worker(conn, root_pems: list[bytes], revocations: Revocations | None, memory: int, plans: tuple[Plan, ...] = ()) -> None:  # type: ignore[no-untyped-def]
+        import reports.pdf  # noqa: F401
+        import reports.pdf_text  # noqa: F401
+
+
+def _worker(conn, root_pems: list[bytes], revocations: Revocations | None, memory: int, plans: tuple[Plan, ...] = (), pdfs: bool = True) -> None:  # type: ignore[no-untyped-def]
     verifier = Verifier(
         [x509.load_pem_x509_certificate(pem) for pem in root_pems], revocations=revocations, plans=plans
     )
-    _warm_up()
+    _warm_up(pdfs)
     _limit_memory(memory)
     conn.send(READY)
     while True:
@@ -281,9 +293,7 @@ def _context():  # type: ignore[no-untyped-def]
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(
-            ["reports.collect", "reports.verify", "reports.excel", "reports.pdf", "reports.pdf_text", "pypdfium2"]
-        )
+        context.set_forkserver_preload(WORKBOOK_MODULES)
         return context
     return multiprocessing.get_context("spawn")
 
@@ -306,7 +316,8 @@ def verify_isolated(
     from multiprocessing.connection import wait
 
     context = _context()
-    args = ([r.public_bytes(serialization.Encoding.PEM) for r in roots], revocations, memory, tuple(plans))
+    pdfs = any(Path(p).suffix.lower() == ".pdf" for p in files)
+    args = ([r.public_bytes(serialization.Encoding.PEM) for r in roots], revocations, memory, tuple(plans), pdfs)
     pending = [str(p) for p in files]
     results: dict[str, Verdict] = {}
     slots = [_Slot(context, args) for _ in range(max(1, min(workers, len(pending))))]

@@ -109,6 +109,7 @@ SHARED_PARTS = frozenset(
 _SHARED_TREES: dict[tuple[str, bytes], object] = {}
 MAX_SHARED_TREES = 32
 MAX_SHARED_BYTES = 64 * 1024  # larger parts are not the app's, and are not kept
+_STYLE_VERDICTS: dict[object, str] = {}  # a shared styles tree -> why it is refused ("" when it is not)
 
 
 def _xml(archive: zipfile.ZipFile, name: str):  # type: ignore[no-untyped-def]
@@ -120,7 +121,7 @@ def _xml(archive: zipfile.ZipFile, name: str):  # type: ignore[no-untyped-def]
             key = (name, data)
             if key not in _SHARED_TREES:
                 if len(_SHARED_TREES) >= MAX_SHARED_TREES:
-                    _SHARED_TREES.pop(next(iter(_SHARED_TREES)))
+                    _STYLE_VERDICTS.pop(_SHARED_TREES.pop(next(iter(_SHARED_TREES))), None)
                 _SHARED_TREES[key] = parse_xml(data, name)
             cache[name] = _SHARED_TREES[key]
         else:
@@ -437,7 +438,20 @@ def _refuse_odd_styles(archive: zipfile.ZipFile) -> None:
     if "xl/styles.xml" not in archive.namelist():
         return
     styles = _xml(archive, "xl/styles.xml")
+    if not any(styles is tree for tree in _SHARED_TREES.values()):
+        _check_styles(styles)
+        return
+    if styles not in _STYLE_VERDICTS:  # a pure function of the tree, and the tree of its bytes
+        try:
+            _check_styles(styles)
+            _STYLE_VERDICTS[styles] = ""
+        except DisplayProblem as exc:
+            _STYLE_VERDICTS[styles] = str(exc)
+    if _STYLE_VERDICTS[styles]:
+        raise DisplayProblem(_STYLE_VERDICTS[styles])
 
+
+def _check_styles(styles) -> None:  # type: ignore[no-untyped-def]
     def odd(what: str) -> DisplayProblem:
         return DisplayProblem(f"样式表中有本系统不生成的样式（{what}）")
 
