@@ -252,17 +252,17 @@ class _Slot:
         self.process = context.Process(target=_worker, args=(child, *args), daemon=True)
         self.process.start()
         child.close()
-        self.paths: deque[str] = deque()
+        self.paths: deque[int] = deque()  # places in the run's list of files (one file may be given twice)
         self.ready = False
         self.started = time.monotonic()  # the clock of the first file: from readiness or its predecessor's verdict
 
-    def give(self, path: str) -> None:
+    def give(self, index: int, path: str) -> None:
         if not self.paths and self.ready:
             self.started = time.monotonic()
-        self.paths.append(path)
+        self.paths.append(index)
         self.conn.send(path)
 
-    def done(self) -> str:
+    def done(self) -> int:
         """The first file's verdict has arrived: the worker is on the next one from now."""
         self.started = time.monotonic()
         return self.paths.popleft()
@@ -319,15 +319,16 @@ def verify_isolated(
     pdfs = any(Path(p).suffix.lower() == ".pdf" for p in files)
     args = ([r.public_bytes(serialization.Encoding.PEM) for r in roots], revocations, memory, tuple(plans), pdfs)
     pending = [str(p) for p in files]
-    results: dict[str, Verdict] = {}
+    results: dict[int, Verdict] = {}
     slots = [_Slot(context, args) for _ in range(max(1, min(workers, len(pending))))]
-    queue = list(reversed(pending))
+    queue = list(reversed(range(len(pending))))
     emitted = 0
 
     def feed(slot: _Slot) -> None:
         # a few files ahead, so a worker never waits for the parent between two files
         while queue and len(slot.paths) < IN_FLIGHT:
-            slot.give(queue.pop())
+            index = queue.pop()
+            slot.give(index, pending[index])
 
     try:
         for slot in slots:
@@ -336,7 +337,7 @@ def verify_isolated(
             busy = [s for s in slots if s.paths]
             timeout = max(0.05, min(s.limit(time_limit) - (time.monotonic() - s.started) for s in busy)) if busy else 0.05
             ready = wait([s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=timeout)
-            for index, slot in enumerate(slots):
+            for number, slot in enumerate(slots):
                 if not slot.paths:
                     continue
                 verdict: Verdict | None = None
@@ -348,15 +349,15 @@ def verify_isolated(
                     try:
                         message = slot.conn.recv()
                     except (EOFError, OSError):
-                        message, replace_slot = Verdict(slot.paths[0], False, OUT_OF_MEMORY), True
+                        message, replace_slot = Verdict(pending[slot.paths[0]], False, OUT_OF_MEMORY), True
                     if message == READY:
                         slot.ready, slot.started = True, time.monotonic()
                         continue
                     verdict = message
                 elif slot.process.sentinel in ready or not slot.process.is_alive():
-                    verdict, replace_slot = Verdict(slot.paths[0], False, OUT_OF_MEMORY), True
+                    verdict, replace_slot = Verdict(pending[slot.paths[0]], False, OUT_OF_MEMORY), True
                 elif time.monotonic() - slot.started > slot.limit(time_limit):
-                    verdict, replace_slot = Verdict(slot.paths[0], False, TIMED_OUT), True
+                    verdict, replace_slot = Verdict(pending[slot.paths[0]], False, TIMED_OUT), True
                 if verdict is None:
                     continue
                 results[slot.done()] = verdict
@@ -364,10 +365,10 @@ def verify_isolated(
                     queue.extend(reversed(slot.paths))  # the files queued behind it go to the next worker free
                     slot.paths.clear()
                     slot.stop(kill=True)
-                    slot = slots[index] = _Slot(context, args)
+                    slot = slots[number] = _Slot(context, args)
                 feed(slot)
-            while emitted < len(pending) and pending[emitted] in results:
-                verdict = results.pop(pending[emitted])
+            while emitted < len(pending) and emitted in results:
+                verdict = results.pop(emitted)
                 emitted += 1
                 yield verdict
                 if step is not None and not step(f"正在核验 {emitted}/{len(pending)}"):
