@@ -16,9 +16,9 @@ import json
 import zipfile
 from collections.abc import Callable
 from typing import Any
+from xml.sax.saxutils import escape
 
 from asn1crypto import cms
-from xml.sax.saxutils import escape
 
 from reports.payload import MANIFEST_PROPERTY, PAYLOAD_PROPERTY, SIGNATURE_PROPERTY
 

@@ -16,6 +16,7 @@ from core.progress import BEHIND, ROUND_DOWN, SEVERELY_BEHIND, History, compute_
 from core.quarters import Quarter
 from core.validation import Finding
 
+
 @functools.lru_cache(maxsize=4096, typed=True)
 def shown_percent_text(value: Fraction | None, rounding: str = ROUND_DOWN) -> str:
     """core.progress.percent, remembered: the verifier prints the same few ratios (targets, the time
