@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -164,6 +165,7 @@ TIMED_OUT = "无法核验：超时"
 OUT_OF_MEMORY = "无法核验：内存超限"
 READY = "ready"
 STARTUP_LIMIT = 120.0  # seconds a fresh worker may take to import what it needs
+IN_FLIGHT = 4  # files handed to a worker ahead of its verdicts
 
 
 def _limit_memory(extra: int) -> None:
@@ -188,25 +190,37 @@ def _limit_memory(extra: int) -> None:
         return
 
 
-def _warm_up() -> None:
-    """Import what verification needs before the memory limit, so the limit measures the file's own work."""
-    import pypdfium2  # noqa: F401
-    from pyhanko.pdf_utils.reader import PdfFileReader  # noqa: F401
-    from pyhanko.sign.validation import validate_pdf_signature  # noqa: F401
+# What verifying a workbook needs: the forkserver imports it once for every worker it starts.
+WORKBOOK_MODULES = ["reports.collect", "reports.verify", "reports.xlsx_cells", "reports.excel", "reports.identity",
+                    "pyhanko.sign.validation.generic_cms", "pyhanko_certvalidator"]  # fmt: skip
+
+
+def _warm_up(pdfs: bool = True) -> None:
+    """Import what verification needs before the memory limit, so the limit measures the file's own work.
+
+    The PDF reader and renderer (pyHanko's PDF reader, reportlab, pdfium) only when the run has PDFs."""
+    # imported by name here (not importlib) so that PyInstaller sees every module
+    from pyhanko.sign.validation.generic_cms import validate_sig_integrity  # noqa: F401
     from pyhanko_certvalidator import CertificateValidator  # noqa: F401
 
     import reports.excel  # noqa: F401
-    import reports.pdf  # noqa: F401
-    import reports.pdf_text  # noqa: F401
-    import reports.signing  # noqa: F401
+    import reports.identity  # noqa: F401
     import reports.xlsx_cells  # noqa: F401
 
+    if pdfs:
+        import pypdfium2  # noqa: F401
+        from pyhanko.pdf_utils.reader import PdfFileReader  # noqa: F401
+        from pyhanko.sign.validation import validate_pdf_signature  # noqa: F401
 
-def _worker(conn, root_pems: list[bytes], revocations: Revocations | None, memory: int, plans: tuple[Plan, ...] = ()) -> None:  # type: ignore[no-untyped-def]
+        import reports.pdf  # noqa: F401
+        import reports.pdf_text  # noqa: F401
+
+
+def _worker(conn, root_pems: list[bytes], revocations: Revocations | None, memory: int, plans: tuple[Plan, ...] = (), pdfs: bool = True) -> None:  # type: ignore[no-untyped-def]
     verifier = Verifier(
         [x509.load_pem_x509_certificate(pem) for pem in root_pems], revocations=revocations, plans=plans
     )
-    _warm_up()
+    _warm_up(pdfs)
     _limit_memory(memory)
     conn.send(READY)
     while True:
@@ -230,22 +244,28 @@ def _worker(conn, root_pems: list[bytes], revocations: Revocations | None, memor
 
 
 class _Slot:
-    """One worker process and the file it is verifying."""
+    """One worker process and the files handed to it, verified in the order given (the first is the one
+    being verified now)."""
 
     def __init__(self, context, args: tuple) -> None:  # type: ignore[no-untyped-def, type-arg]
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_worker, args=(child, *args), daemon=True)
         self.process.start()
         child.close()
-        self.path: str | None = None
+        self.paths: deque[int] = deque()  # places in the run's list of files (one file may be given twice)
         self.ready = False
-        self.started = time.monotonic()  # the clock runs from readiness, or from start-up until then
+        self.started = time.monotonic()  # the clock of the first file: from readiness or its predecessor's verdict
 
-    def give(self, path: str) -> None:
-        self.path = path
-        if self.ready:
+    def give(self, index: int, path: str) -> None:
+        if not self.paths and self.ready:
             self.started = time.monotonic()
+        self.paths.append(index)
         self.conn.send(path)
+
+    def done(self) -> int:
+        """The first file's verdict has arrived: the worker is on the next one from now."""
+        self.started = time.monotonic()
+        return self.paths.popleft()
 
     def limit(self, time_limit: float) -> float:
         return time_limit if self.ready else STARTUP_LIMIT
@@ -273,9 +293,7 @@ def _context():  # type: ignore[no-untyped-def]
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(
-            ["reports.collect", "reports.verify", "reports.excel", "reports.pdf", "reports.pdf_text", "pypdfium2"]
-        )
+        context.set_forkserver_preload(WORKBOOK_MODULES)
         return context
     return multiprocessing.get_context("spawn")
 
@@ -298,56 +316,66 @@ def verify_isolated(
     from multiprocessing.connection import wait
 
     context = _context()
-    args = ([r.public_bytes(serialization.Encoding.PEM) for r in roots], revocations, memory, tuple(plans))
+    pdfs = any(Path(p).suffix.lower() == ".pdf" for p in files)
+    args = ([r.public_bytes(serialization.Encoding.PEM) for r in roots], revocations, memory, tuple(plans), pdfs)
     pending = [str(p) for p in files]
-    results: dict[str, Verdict] = {}
+    results: dict[int, Verdict] = {}
     slots = [_Slot(context, args) for _ in range(max(1, min(workers, len(pending))))]
-    queue = list(reversed(pending))
+    queue = list(reversed(range(len(pending))))
     emitted = 0
+
+    def feed(slot: _Slot) -> None:
+        # a few files ahead, so a worker never waits for the parent between two files
+        while queue and len(slot.paths) < IN_FLIGHT:
+            index = queue.pop()
+            slot.give(index, pending[index])
+
     try:
         for slot in slots:
-            if queue:
-                slot.give(queue.pop())
+            feed(slot)
         while emitted < len(pending):
-            busy = [s for s in slots if s.path is not None]
+            busy = [s for s in slots if s.paths]
             timeout = max(0.05, min(s.limit(time_limit) - (time.monotonic() - s.started) for s in busy)) if busy else 0.05
             ready = wait([s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=timeout)
-            for index, slot in enumerate(slots):
-                if slot.path is None:
+            for number, slot in enumerate(slots):
+                if not slot.paths:
                     continue
                 verdict: Verdict | None = None
                 replace_slot = False
-                if slot.conn in ready:
+                has_message = slot.conn in ready or (
+                    slot.process.sentinel in ready or not slot.process.is_alive()
+                ) and slot.conn.poll()  # verdicts sent before it ended still count
+                if has_message:
                     try:
                         message = slot.conn.recv()
                     except (EOFError, OSError):
-                        message, replace_slot = Verdict(slot.path, False, OUT_OF_MEMORY), True
+                        message, replace_slot = Verdict(pending[slot.paths[0]], False, OUT_OF_MEMORY), True
                     if message == READY:
                         slot.ready, slot.started = True, time.monotonic()
                         continue
                     verdict = message
                 elif slot.process.sentinel in ready or not slot.process.is_alive():
-                    verdict, replace_slot = Verdict(slot.path, False, OUT_OF_MEMORY), True
+                    verdict, replace_slot = Verdict(pending[slot.paths[0]], False, OUT_OF_MEMORY), True
                 elif time.monotonic() - slot.started > slot.limit(time_limit):
-                    verdict, replace_slot = Verdict(slot.path, False, TIMED_OUT), True
+                    verdict, replace_slot = Verdict(pending[slot.paths[0]], False, TIMED_OUT), True
                 if verdict is None:
                     continue
-                results[slot.path] = verdict
-                slot.path = None
+                results[slot.done()] = verdict
                 if replace_slot:
+                    queue.extend(reversed(slot.paths))  # the files queued behind it go to the next worker free
+                    slot.paths.clear()
                     slot.stop(kill=True)
-                    slot = slots[index] = _Slot(context, args)
-                if queue:
-                    slot.give(queue.pop())
-            while emitted < len(pending) and pending[emitted] in results:
-                verdict = results.pop(pending[emitted])
+                    slot = slots[number] = _Slot(context, args)
+                feed(slot)
+            while emitted < len(pending) and emitted in results:
+                verdict = results.pop(emitted)
                 emitted += 1
                 yield verdict
                 if step is not None and not step(f"正在核验 {emitted}/{len(pending)}"):
                     return
     finally:
         for slot in slots:
-            slot.stop(kill=slot.path is not None)
+            slot.stop(kill=bool(slot.paths))
 
 
 def collect(

@@ -17,7 +17,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.pagebreak import Break
 from openpyxl.worksheet.worksheet import Worksheet
 
-from core.progress import ROUND_DOWN, percent
+from core.progress import ROUND_DOWN
 from reports.layout import DATA_SHEET, FIRST_FIGURE_ROW, FORM_SHEET, HEADER_ROW
 from reports.payload import MANIFEST_PROPERTY, PAYLOAD_PROPERTY, SIGNATURE_PROPERTY
 from reports.returns import (
@@ -27,6 +27,7 @@ from reports.returns import (
     SIGN_HERE,
     ReturnData,
     notes_reference,
+    shown_percent_text,
 )
 
 BODY_FONT = "宋体"
@@ -176,7 +177,7 @@ def shown_ratio(value: Fraction | None, rounding: str = ROUND_DOWN) -> float | N
     """The ratio Excel shows with 0.0% exactly as the PDF prints it (rounded the same way, never across a line)."""
     if value is None:
         return None
-    text = percent(value, rounding=rounding)
+    text = shown_percent_text(value, rounding)
     return float(Decimal(text[:-1]) / 100)
 
 

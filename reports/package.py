@@ -9,6 +9,7 @@ unsigned either.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -16,6 +17,8 @@ import zipfile
 from collections.abc import Callable
 from typing import Any
 from xml.sax.saxutils import escape
+
+from asn1crypto import cms
 
 from reports.payload import MANIFEST_PROPERTY, PAYLOAD_PROPERTY, SIGNATURE_PROPERTY
 
@@ -80,3 +83,11 @@ def seal(xlsx: bytes, payload: bytes, sign: Callable[[bytes], str]) -> bytes:
         for info in infos:
             target.writestr(info.filename, parts[info.filename])
     return out.getvalue()
+
+
+def signed_data_of(signature_text: str) -> cms.SignedData:
+    """The CMS SignedData in a base64 signature property (read without importing pyHanko's signers)."""
+    info = cms.ContentInfo.load(base64.b64decode(signature_text, validate=True))
+    if info["content_type"].native != "signed_data":
+        raise ValueError("not signed data")
+    return info["content"]

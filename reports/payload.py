@@ -39,6 +39,7 @@ from reports.returns import (
     RateLine,
     ReturnData,
     pace_attention,
+    shown_percent_text,
 )
 
 FORMAT = "town-returns/3"
@@ -208,11 +209,9 @@ def printed_columns(data: ReturnData, line: FigureLine) -> list[str]:
 
 
 def printed_rate(rate: RateLine, rounding: str = ROUND_DOWN) -> list[str]:
-    from core.progress import percent
-
     fraction = "—" if rate.denominator is None else f"{rate.numerator:,}/{rate.denominator:,}"
     verdict = "—" if rate.met is None else ("达标" if rate.met else "未达标")
-    return [rate.name, "%", rate.quarter_text, rate.ytd_text, fraction, f"≥{percent(rate.target, rounding=rounding)}", verdict]
+    return [rate.name, "%", rate.quarter_text, rate.ytd_text, fraction, f"≥{shown_percent_text(rate.target, rounding)}", verdict]
 
 
 def body_of(data: ReturnData) -> dict[str, Any]:

@@ -178,7 +178,7 @@ def verify_signed_content(
 
 
 def _signer(signature: str) -> tuple[cms.SignerInfo, asn1_x509.Certificate, dt.datetime]:
-    from reports.signing import signed_data_of
+    from reports.package import signed_data_of
 
     try:
         signed_data = signed_data_of(signature)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -14,6 +15,14 @@ from core.plans import Plan
 from core.progress import BEHIND, ROUND_DOWN, SEVERELY_BEHIND, History, compute_progress, percent, rate_text
 from core.quarters import Quarter
 from core.validation import Finding
+
+
+@functools.lru_cache(maxsize=4096, typed=True)
+def shown_percent_text(value: Fraction | None, rounding: str = ROUND_DOWN) -> str:
+    """core.progress.percent, remembered: the verifier prints the same few ratios (targets, the time
+    progress, completions) for return after return, each an exact Fraction whose text never changes."""
+    return percent(value, rounding=rounding)
+
 
 FORM_TITLE = "东莞市镇街人力资源和社会保障主要指标季报"
 FORM_NUMBER = "东人社统 ZJ-01 表"
@@ -117,7 +126,7 @@ class ReturnData:
 
     def percent(self, value: Fraction | None) -> str:
         """A percentage of this return as it prints it."""
-        return percent(value, rounding=self.rounding)
+        return shown_percent_text(value, self.rounding)
 
     @property
     def values(self) -> dict[str, int]:

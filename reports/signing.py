@@ -8,7 +8,7 @@ import datetime as dt
 from pathlib import Path
 from typing import cast
 
-from asn1crypto import cms, keys
+from asn1crypto import keys
 from asn1crypto import x509 as asn1_x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils import embed
@@ -80,13 +80,6 @@ def sign_payload(identity: Identity, payload: bytes, signing_time: dt.datetime |
         )
     )
     return base64.b64encode(content.dump()).decode("ascii")
-
-
-def signed_data_of(signature_text: str) -> cms.SignedData:
-    info = cms.ContentInfo.load(base64.b64decode(signature_text, validate=True))
-    if info["content_type"].native != "signed_data":
-        raise ValueError("not signed data")
-    return info["content"]
 
 
 def sign_pdf(

@@ -14,7 +14,7 @@ import io
 import os
 import stat
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +49,7 @@ MAX_PDF_BYTES = 20 * 1024 * 1024
 MAX_PROPS_BYTES = 4 * 1024 * 1024
 MAX_PDF_REVISIONS = 8
 MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024
+MAX_KNOWN_CERTIFICATES = 256
 # The parts this app's workbook has; anything else (drawings, comments, macros, external links...)
 # can show or do what the payload does not say.
 WORKBOOK_PARTS = frozenset(
@@ -174,6 +175,27 @@ class Verifier:
         self._loop = asyncio.new_event_loop()  # one loop for every certificate check
         self._chains: dict[bytes, bool] = {}  # certificate (and the ones sent with it) -> chains to a root
         self._revoked_signer = False  # set per file by _judge
+        # a certificate's DER -> its parsed forms; a town's returns all carry the same certificate, and
+        # asn1crypto keeps what it works out of a certificate (the prepared issuer name pyHanko compares
+        # with the signing-certificate attribute) on the object
+        self._certificates: dict[bytes, asn1_x509.Certificate] = {}
+        self._crypto_certificates: dict[bytes, x509.Certificate] = {}
+
+    def _certificate(self, der: bytes) -> asn1_x509.Certificate:
+        """The certificate of these bytes as asn1crypto reads it, parsed once per verifier."""
+        if der not in self._certificates:
+            if len(self._certificates) >= MAX_KNOWN_CERTIFICATES:
+                self._certificates.clear()
+            self._certificates[der] = asn1_x509.Certificate.load(der)
+        return self._certificates[der]
+
+    def _crypto_certificate(self, der: bytes) -> x509.Certificate:
+        """The certificate of these bytes as cryptography reads it, parsed once per verifier."""
+        if der not in self._crypto_certificates:
+            if len(self._crypto_certificates) >= MAX_KNOWN_CERTIFICATES:
+                self._crypto_certificates.clear()
+            self._crypto_certificates[der] = x509.load_der_x509_certificate(der)
+        return self._crypto_certificates[der]
 
     def close(self) -> None:
         if not self._loop.is_closed():
@@ -263,13 +285,13 @@ class Verifier:
         raw = properties[PAYLOAD_PROPERTY].encode("utf-8")
         manifest_raw = properties[MANIFEST_PROPERTY].encode("utf-8")
         try:
-            from reports.signing import signed_data_of
+            from reports.package import signed_data_of
 
             signed_data = signed_data_of(properties[SIGNATURE_PROPERTY])
         except Exception as exc:
             raise Invalid("签名已损坏，无法读取") from exc
-        signer = _signer_of(signed_data)
-        certificate = x509.load_der_x509_certificate(signer.certificate.dump())
+        signer = _signer_of(signed_data, self._certificate)
+        certificate = self._crypto_certificate(signer.certificate.dump())
         if not _intact(signer, manifest_raw):
             raise Invalid("签名与本文件的数据不对应（可能是从别的季报复制来的签名）", signed_at=signer.signing_time)
         try:
@@ -468,19 +490,24 @@ def _town(certificate: x509.Certificate) -> str | None:
     return town_of(certificate)
 
 
-def _signer_of(signed_data: cms.SignedData) -> _Signer:
+def _signer_of(signed_data: cms.SignedData, known: Callable[[bytes], asn1_x509.Certificate]) -> _Signer:
+    """`known` gives the parsed certificate of a certificate's bytes (the same object for the same bytes)."""
     try:
         info = signed_data["signer_infos"][0]
         serial = info["sid"].chosen["serial_number"].native
-        certificates = [c.chosen for c in signed_data["certificates"]]
-        certificate = next(c for c in certificates if c.serial_number == serial)
+        certificates = [
+            known(c.chosen.dump()) if isinstance(c.chosen, asn1_x509.Certificate) else c.chosen
+            for c in signed_data["certificates"]
+        ]
+        index = next(i for i, c in enumerate(certificates) if c.serial_number == serial)
+        certificate = certificates[index]
         times = [a["values"][0].native for a in info["signed_attrs"] if a["type"].native == "signing_time"]
     except (KeyError, IndexError, StopIteration, ValueError, TypeError) as exc:
         raise Invalid("签名中没有签名证书") from exc
     if len(times) != 1 or not isinstance(times[0], dt.datetime):
         raise Invalid("签名中没有签名时间（签名属性中应有 signing-time）")
     signing_time = times[0] if times[0].tzinfo else times[0].replace(tzinfo=dt.UTC)
-    others = tuple(c for c in certificates if c is not certificate)
+    others = tuple(c for i, c in enumerate(certificates) if i != index)  # by place: one object may sit at two
     return _Signer(info, certificate, others, signing_time)
 
 

@@ -13,6 +13,7 @@ import posixpath
 import weakref
 import zipfile
 from dataclasses import dataclass
+from itertools import chain
 
 from reports.files import printable
 from reports.safe_zip import UnsafeFile
@@ -20,6 +21,7 @@ from reports.safe_zip import UnsafeFile
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 PKG = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_C, _V, _F, _IS, _T = (f"{MAIN}{tag}" for tag in ("c", "v", "f", "is", "t"))
 
 MAX_PART_BYTES = 8 * 1024 * 1024
 MAX_ELEMENTS = 200_000
@@ -84,22 +86,46 @@ def parse_xml(data: bytes, what: str):  # type: ignore[no-untyped-def]
     parser = XMLParser()
     parser.feed(data)
     root = parser.close()
-    stack = [(root, 1)]  # only elements with children can make the tree deeper
-    while stack:
-        element, depth = stack.pop()
-        if depth >= MAX_DEPTH:
+    # one level at a time, each level's list built in C: the depth and the number of elements together
+    level, depth, elements = [root], 1, 1
+    while True:
+        level = list(chain.from_iterable(level))
+        if not level:
+            break
+        depth += 1
+        elements += len(level)
+        if depth > MAX_DEPTH:
             raise UnsafeFile(f"部件 {printable(what)} 的 XML 嵌套超过 {MAX_DEPTH} 层，拒绝读取")
-        stack.extend((child, depth + 1) for child in element if len(child))
-    if sum(1 for _ in root.iter()) > MAX_ELEMENTS:
+    if elements > MAX_ELEMENTS:
         raise UnsafeFile(f"部件 {printable(what)} 的 XML 元素超过 {MAX_ELEMENTS} 个，拒绝读取")
     return root
+
+
+# Parts that are byte for byte the same in every return the app writes: their trees are kept by content
+# across files (a tree depends on its bytes alone, and is only read), so each is parsed once per run.
+SHARED_PARTS = frozenset(
+    {"xl/styles.xml", "xl/workbook.xml", "xl/_rels/workbook.xml.rels", "_rels/.rels", "[Content_Types].xml"}
+)
+_SHARED_TREES: dict[tuple[str, bytes], object] = {}
+MAX_SHARED_TREES = 32
+MAX_SHARED_BYTES = 64 * 1024  # larger parts are not the app's, and are not kept
+_STYLE_VERDICTS: dict[object, str] = {}  # a shared styles tree -> why it is refused ("" when it is not)
 
 
 def _xml(archive: zipfile.ZipFile, name: str):  # type: ignore[no-untyped-def]
     """A part's parsed root, parsed once per open archive (the trees are only read, never changed)."""
     cache = _TREES.setdefault(archive, {})
     if name not in cache:
-        cache[name] = parse_xml(read_part(archive, name), name)
+        data = read_part(archive, name)
+        if name in SHARED_PARTS and len(data) <= MAX_SHARED_BYTES:
+            key = (name, data)
+            if key not in _SHARED_TREES:
+                if len(_SHARED_TREES) >= MAX_SHARED_TREES:
+                    _STYLE_VERDICTS.pop(_SHARED_TREES.pop(next(iter(_SHARED_TREES))), None)
+                _SHARED_TREES[key] = parse_xml(data, name)
+            cache[name] = _SHARED_TREES[key]
+        else:
+            cache[name] = parse_xml(data, name)
     return cache[name]
 
 
@@ -108,9 +134,10 @@ def _text(element, strict: bool = False) -> str:  # type: ignore[no-untyped-def]
 
     `strict` refuses anything but the one plain <t> this app writes (rich text, runs, phonetic hints).
     """
-    children = list(element)
-    if strict and (len(children) != 1 or children[0].tag != f"{MAIN}t" or len(children[0])):
-        raise DisplayProblem("单元格文字含有本系统不生成的富文本、分段或注音，拒绝核验")
+    if strict:
+        if len(element) != 1 or element[0].tag != _T or len(element[0]):
+            raise DisplayProblem("单元格文字含有本系统不生成的富文本、分段或注音，拒绝核验")
+        return element[0].text or ""  # the one plain <t>: what the general case below gives
     direct = "".join(t.text or "" for t in element.findall(f"{MAIN}t"))
     return direct + "".join(t.text or "" for r in element.findall(f"{MAIN}r") for t in r.findall(f"{MAIN}t"))
 
@@ -202,23 +229,31 @@ def read_display(
         if layout is not None:
             layout[name] = _layout_of(root)
         cells: dict[str, Shown] = {}
-        for cell in root.iter(f"{MAIN}c"):
+        for cell in root.iter(_C):
             ref = cell.get("r")
             if strict and not ref:
                 raise DisplayProblem(f"“{name}”表中有不标明位置的单元格")
             ref = ref or ""
             if strict and ref in cells:
                 raise DisplayProblem(f"“{name}”表中单元格 {ref} 出现了两次")
-            if strict and cell.find(f"{MAIN}f") is not None:
+            # the first <f>, <v> and <is> child, in one pass over the cell's few children
+            formula = value_element = inline = None
+            for child in cell:
+                tag = child.tag
+                if tag == _V:
+                    value_element = value_element if value_element is not None else child
+                elif tag == _IS:
+                    inline = inline if inline is not None else child
+                elif tag == _F:
+                    formula = formula if formula is not None else child
+            if strict and formula is not None:
                 raise DisplayProblem(f"“{name}”表中单元格 {ref} 是公式")
             kind = cell.get("t", "n")
-            value_element = cell.find(f"{MAIN}v")
             raw = value_element.text if value_element is not None else None
             value: CellValue
             if kind == "s" and raw is not None:
                 value = strings[int(raw)]
             elif kind == "inlineStr":
-                inline = cell.find(f"{MAIN}is")
                 value = _text(inline, strict) if inline is not None else ""
             elif kind in ("str", "e"):
                 value = raw
@@ -360,6 +395,10 @@ _ATTRIBUTES = {
 _SINGLE_CHILDREN = ("headerFooter", "sheetViews", "mergeCells", "rowBreaks", "sheetPr")
 
 
+# each tag with attribute rules, in the main namespace and without one (the rules name tags without it)
+_ATTRIBUTES_BY_TAG = {spelled: frozenset(allowed) for tag, allowed in _ATTRIBUTES.items() for spelled in (f"{MAIN}{tag}", tag)}
+
+
 def _refuse_odd_sheet(root, name: str) -> None:  # type: ignore[no-untyped-def]
     """Refuse sheet-level elements and attributes the app never writes, and any written twice."""
     tags = [child.tag.replace(MAIN, "") for child in root]
@@ -367,11 +406,12 @@ def _refuse_odd_sheet(root, name: str) -> None:  # type: ignore[no-untyped-def]
     if len(set(tags)) != len(tags) or order != tags or root.attrib:
         odd = next((t for t in tags if t not in _SHEET_ELEMENTS or tags.count(t) > 1), tags[0] if tags else "")
         raise DisplayProblem(f"“{name}”表中有本系统不生成或重复的设置（{printable(odd)}）")
+    rules = _ATTRIBUTES_BY_TAG.get
     for element in root.iter():
-        tag = element.tag.replace(MAIN, "")
-        allowed = _ATTRIBUTES.get(tag)
-        if allowed is not None and set(element.attrib) - allowed:
-            odd = sorted(set(element.attrib) - allowed)[0]
+        allowed = rules(element.tag)
+        if allowed is not None and not allowed.issuperset(element.keys()):
+            odd = sorted(set(element.keys()) - allowed)[0]
+            tag = element.tag.replace(MAIN, "")
             raise DisplayProblem(f"“{name}”表中 {tag} 有本系统不生成的属性 {printable(odd)}")
     for single in _SINGLE_CHILDREN:
         for block in root.iter(f"{MAIN}{single}"):
@@ -398,7 +438,20 @@ def _refuse_odd_styles(archive: zipfile.ZipFile) -> None:
     if "xl/styles.xml" not in archive.namelist():
         return
     styles = _xml(archive, "xl/styles.xml")
+    if not any(styles is tree for tree in _SHARED_TREES.values()):
+        _check_styles(styles)
+        return
+    if styles not in _STYLE_VERDICTS:  # a pure function of the tree, and the tree of its bytes
+        try:
+            _check_styles(styles)
+            _STYLE_VERDICTS[styles] = ""
+        except DisplayProblem as exc:
+            _STYLE_VERDICTS[styles] = str(exc)
+    if _STYLE_VERDICTS[styles]:
+        raise DisplayProblem(_STYLE_VERDICTS[styles])
 
+
+def _check_styles(styles) -> None:  # type: ignore[no-untyped-def]
     def odd(what: str) -> DisplayProblem:
         return DisplayProblem(f"样式表中有本系统不生成的样式（{what}）")
 

@@ -278,6 +278,27 @@ def test_collect_streams_with_workers(city):
     assert len(serial.invalid) == len(parallel.invalid) == 2
 
 
+def test_verify_of_many_files_on_workers_says_what_it_says_in_process(city, capsys, monkeypatch):
+    """`verify FILE…` hands many files to the workers; the lines, their order (a file given twice is told
+    twice), the JSON and the exit code are those of verifying them one by one in the command's process."""
+    import actions.city
+
+    root, inbox, _ = city
+    files = sorted(str(p) for p in inbox.rglob("*.xlsx"))
+    files = [*files, files[0], str(inbox / "missing.xlsx"), str(inbox)]
+    argv = ["verify", "--trust", str(root / "pki" / "city_root.pem"), *files]
+    outputs = []
+    for pool_from in (10_000, 2):
+        monkeypatch.setattr(actions.city, "POOL_FROM_FILES", pool_from)
+        codes = (cli_main(argv), cli_main([*argv, "--json"]))
+        text, json_text = capsys.readouterr().out.split("\n[", 1)
+        outputs.append((codes, text, json.loads("[" + json_text)))
+    assert outputs[0] == outputs[1]
+    codes, text, verdicts = outputs[1]
+    assert codes == (1, 1) and [v["file"] for v in verdicts] == files
+    assert text.count("：有效（") == sum(v["valid"] for v in verdicts) > 0
+
+
 def test_city_mode_on_the_command_line_and_in_the_window(city, qtbot, qtmodeltester, tmp_path, capsys, monkeypatch):
     from gui.app import make_application, open_session
 
