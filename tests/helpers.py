@@ -13,7 +13,7 @@ import pytest
 from core.demo import FULL_QUARTER, on_pace_history
 from core.quarters import Quarter
 
-__all__ = ["FULL_QUARTER", "ROOT", "TODAY", "on_pace_history", "app", "window"]
+__all__ = ["FULL_QUARTER", "ROOT", "TODAY", "downgrade_database", "on_pace_history", "app", "window"]
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 11, 28)
@@ -50,3 +50,18 @@ def window(app, qtbot, store, dialogs):
     win.show()
     qtbot.waitExposed(win)
     return win
+
+
+def downgrade_database(db: Path, revision: str) -> None:
+    """Take a database back to an older structure with Alembic, as an older version left it."""
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from storage.migrate import alembic_config
+
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+    engine.dispose()

@@ -19,7 +19,7 @@ from core.submission import STALE, SUBMITTED
 from storage.demo import build_demo_database
 from storage.glance import glance
 from storage.store import Store
-from tests.helpers import TODAY
+from tests.helpers import TODAY, downgrade_database
 
 READS = ("plans", "history", "quarter_statuses", "plan_quarter_statuses", "profile", "town", "mode", "known_codes")
 PER_QUARTER = ("plan_for", "catalogue_for", "list_plan_for", "quarter_status", "figures", "explanations")
@@ -99,21 +99,11 @@ def test_what_needs_the_store_is_left_to_it(tmp_path):
 
 
 def test_an_older_structure_is_left_to_the_store_to_migrate(tmp_path):
-    from alembic import command
-    from sqlalchemy import create_engine
-
-    from storage.migrate import alembic_config
-
     db = tmp_path / "old.sqlite3"
     with Store(db, today=lambda: TODAY) as store:
         store.bind_town("莞城")
         store.save_quarter(Quarter(2024, 3), FULL_QUARTER)
-    engine = create_engine(f"sqlite:///{db}")
-    with engine.begin() as connection:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0004")
-    engine.dispose()
+    downgrade_database(db, "0004")
     assert glance(db) is None
 
 
@@ -198,19 +188,15 @@ def test_a_change_still_in_the_write_ahead_log_is_seen(tmp_path):
     done = subprocess.run([sys.executable, "-c", LEAVE_WAL, str(db)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert Path(f"{db}-wal").stat().st_size > 0
-    view = glance(db, today=lambda: TODAY)
-    assert view is not None
-    try:
-        assert view.figures(Quarter(2026, 3))["yuecai_certified"] == 4321
-    finally:
-        view.close()
-    Path(f"{db}-shm").unlink()  # and without the shared-memory file beside it
-    view = glance(db, today=lambda: TODAY)
-    assert view is not None
-    try:
-        assert view.figures(Quarter(2026, 3))["yuecai_certified"] == 4321
-    finally:
-        view.close()
+    for shared_memory_file in (True, False):
+        if not shared_memory_file:
+            Path(f"{db}-shm").unlink()
+        view = glance(db, today=lambda: TODAY)
+        assert view is not None
+        try:
+            assert view.figures(Quarter(2026, 3))["yuecai_certified"] == 4321
+        finally:
+            view.close()
 
 
 # --- what the old start-up caught is still caught when the store opens after the window (attack a1) ---

@@ -523,21 +523,13 @@ def test_a_package_overlapping_the_shipped_plan_is_refused(keys, town_db, tmp_pa
 
 
 def test_a_database_of_revision_0004_migrates_and_keeps_its_quarters_plan(tmp_path, keys, sample_plan, capsys):
-    from alembic import command
-    from sqlalchemy import create_engine
-
-    from storage.migrate import alembic_config
+    from tests.helpers import downgrade_database
 
     db = tmp_path / "旧 数据库.sqlite3"
     with Store(db, today=lambda: TODAY) as store:
         store.bind_town("莞城")
         store.save_quarter(Quarter(2024, 3), {"yuecai_certified": 9})
-    engine = create_engine(f"sqlite:///{db}")
-    with engine.begin() as connection:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0004")
-    engine.dispose()
+    downgrade_database(db, "0004")
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0004"
         assert "plan_packages" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
