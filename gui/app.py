@@ -308,7 +308,6 @@ class Starting:
             self.skeleton.close()  # gave up, or a city database: its own window replaces the skeleton
         return session
 
-
     def _fill_in_quickly(self, lock: DatabaseLock) -> Session | None:
         """The window filled in from the database read directly while the store loads (see
         storage.glance); None where opening needs the store first (first run, damage, an older
@@ -318,10 +317,10 @@ class Starting:
         view = glance_database(self.db_path)
         if view is None:
             return None
-        loader = StoreLoader(self.db_path, view)
         try:
+            loader = StoreLoader(self.db_path, view)
             self.skeleton.attach_reads(view, self.initial_quarter, loader.store)
-        except DomainError:
+        except DomainError:  # e.g. a stored plan edited outside the program: the store's path offers the repair
             view.close()
             return None
         window = self.skeleton
