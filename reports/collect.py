@@ -20,7 +20,7 @@ from core.plans import Plan
 from core.progress import History
 from core.quarters import Quarter
 from reports.payload import Payload, check_plans_disjoint, city_plan_for
-from reports.verify import NOT_REGULAR, NOT_SIGNED, Revocations, Verdict, Verifier
+from reports.verify import NOT_REGULAR, NOT_SIGNED, OUT_OF_MEMORY, Revocations, Verdict, Verifier
 
 RETURN_SUFFIXES = (".xlsx", ".pdf")
 Key = tuple[str, Quarter]
@@ -162,7 +162,6 @@ def find_returns(folder: Path) -> Iterator[Path]:
 TIME_LIMIT = 5.0  # seconds per file (from the worker being ready): a hostile file is reported within 10 s
 MEMORY_LIMIT = 500 * 1024 * 1024  # bytes a worker may grow by (POSIX only)
 TIMED_OUT = "无法核验：超时"
-OUT_OF_MEMORY = "无法核验：内存超限"
 READY = "ready"
 STARTUP_LIMIT = 120.0  # seconds a fresh worker may take to import what it needs
 IN_FLIGHT = 4  # files handed to a worker ahead of its verdicts
@@ -240,7 +239,7 @@ def _worker(conn, root_pems: list[bytes], revocations: Revocations | None, memor
         try:
             conn.send(verdict)
         except MemoryError:
-            conn.send(Verdict(path, False, OUT_OF_MEMORY))
+            return  # half a message may be on its way: end, and the parent tells this file and starts afresh
 
 
 class _Slot:
@@ -348,12 +347,14 @@ def verify_isolated(
                 if has_message:
                     try:
                         message = slot.conn.recv()
-                    except (EOFError, OSError):
+                    except Exception:  # ended, or died half-way through a message: never trusted again
                         message, replace_slot = Verdict(pending[slot.paths[0]], False, OUT_OF_MEMORY), True
                     if message == READY:
                         slot.ready, slot.started = True, time.monotonic()
                         continue
                     verdict = message
+                    # A worker that ran out of memory may keep what filled it: the files after it get a new one.
+                    replace_slot = replace_slot or verdict.reason == OUT_OF_MEMORY
                 elif slot.process.sentinel in ready or not slot.process.is_alive():
                     verdict, replace_slot = Verdict(pending[slot.paths[0]], False, OUT_OF_MEMORY), True
                 elif time.monotonic() - slot.started > slot.limit(time_limit):

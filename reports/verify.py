@@ -14,9 +14,11 @@ import io
 import os
 import stat
 import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from asn1crypto import cms
 from asn1crypto import x509 as asn1_x509
@@ -45,11 +47,15 @@ CUSTOM_PROPS = "docProps/custom.xml"
 CLOCK_SKEW = dt.timedelta(minutes=10)
 NOT_SIGNED = "文件中没有签名"
 NOT_REGULAR = "不是普通文件"
+OUT_OF_MEMORY = "无法核验：内存超限"
 MAX_PDF_BYTES = 20 * 1024 * 1024
 MAX_PROPS_BYTES = 4 * 1024 * 1024
 MAX_PDF_REVISIONS = 8
 MAX_ATTACHMENT_BYTES = 4 * 1024 * 1024
-MAX_KNOWN_CERTIFICATES = 256
+MAX_KNOWN_CERTIFICATES = 64  # the towns' 33 and the city's, with room for a renewal each
+MAX_KNOWN_CERTIFICATE_BYTES = 8192  # a town's certificate is ≈ 0.6 KB
+MAX_SIGNATURE_CERTIFICATES = 4  # the app's signature carries the town's certificate and the city's
+Parsed = TypeVar("Parsed")
 # The parts this app's workbook has; anything else (drawings, comments, macros, external links...)
 # can show or do what the payload does not say.
 WORKBOOK_PARTS = frozenset(
@@ -183,19 +189,11 @@ class Verifier:
 
     def _certificate(self, der: bytes) -> asn1_x509.Certificate:
         """The certificate of these bytes as asn1crypto reads it, parsed once per verifier."""
-        if der not in self._certificates:
-            if len(self._certificates) >= MAX_KNOWN_CERTIFICATES:
-                self._certificates.clear()
-            self._certificates[der] = asn1_x509.Certificate.load(der)
-        return self._certificates[der]
+        return _remembered(self._certificates, der, asn1_x509.Certificate.load)
 
     def _crypto_certificate(self, der: bytes) -> x509.Certificate:
         """The certificate of these bytes as cryptography reads it, parsed once per verifier."""
-        if der not in self._crypto_certificates:
-            if len(self._crypto_certificates) >= MAX_KNOWN_CERTIFICATES:
-                self._crypto_certificates.clear()
-            self._crypto_certificates[der] = x509.load_der_x509_certificate(der)
-        return self._crypto_certificates[der]
+        return _remembered(self._crypto_certificates, der, x509.load_der_x509_certificate)
 
     def close(self) -> None:
         if not self._loop.is_closed():
@@ -241,8 +239,10 @@ class Verifier:
         except UnsafeFile as exc:
             return Verdict(name, False, exc.message)
         except MemoryError:
-            return Verdict(name, False, "无法核验：内存超限")
+            return Verdict(name, False, OUT_OF_MEMORY)
         except Exception as exc:  # any parser failure on a damaged file is a reason, never a crash
+            if isinstance(exc, zlib.error) and "Error -4" in str(exc):  # zlib's Z_MEM_ERROR: no damage
+                return Verdict(name, False, OUT_OF_MEMORY)
             return Verdict(name, False, f"文件已损坏或不完整，无法读取（{type(exc).__name__}）")
         return Verdict(
             name,
@@ -490,8 +490,26 @@ def _town(certificate: x509.Certificate) -> str | None:
     return town_of(certificate)
 
 
+def _remembered(cache: dict[bytes, Parsed], der: bytes, parse: Callable[[bytes], Parsed]) -> Parsed:
+    """A parsed certificate kept for the files after this one: only one of a real certificate's size,
+    and only so many (any file may carry certificates, valid or not — one must not fill the memory
+    that the files after it are verified in)."""
+    known = cache.get(der)
+    if known is not None:
+        return known
+    parsed = parse(der)
+    if len(der) <= MAX_KNOWN_CERTIFICATE_BYTES:
+        if len(cache) >= MAX_KNOWN_CERTIFICATES:
+            cache.clear()
+        cache[der] = parsed
+    return parsed
+
+
 def _signer_of(signed_data: cms.SignedData, known: Callable[[bytes], asn1_x509.Certificate]) -> _Signer:
     """`known` gives the parsed certificate of a certificate's bytes (the same object for the same bytes)."""
+    sent = signed_data["certificates"]
+    if len(sent) > MAX_SIGNATURE_CERTIFICATES or any(len(c.contents) > MAX_KNOWN_CERTIFICATE_BYTES for c in sent):
+        raise Invalid("签名中夹带了多余或过大的证书，不是本系统生成的签名")
     try:
         info = signed_data["signer_infos"][0]
         serial = info["sid"].chosen["serial_number"].native

@@ -203,3 +203,53 @@ def test_a_quarter_ends_at_midnight_beijing_time():
         quarter = Q
 
     assert quarter_end(P) == dt.datetime(2024, 10, 1, tzinfo=BEIJING)  # type: ignore[arg-type]
+
+
+def with_big_certificate(genuine: Path, path: Path, number: int, size: int) -> Path:
+    """A copy of a return whose signature also carries a large certificate of its own (nobody's)."""
+    import base64
+    import re
+
+    from asn1crypto import cms
+    from asn1crypto import x509 as asn1_x509
+
+    from reports.package import SIGNATURE_PROPERTY
+
+    with zipfile.ZipFile(genuine) as z:
+        parts = {i.filename: z.read(i) for i in z.infolist()}
+    custom = parts["docProps/custom.xml"].decode()
+    match = re.search(rf'name="{SIGNATURE_PROPERTY}"><vt:lpwstr>([^<]*)', custom)
+    assert match is not None
+    info = cms.ContentInfo.load(base64.b64decode(match.group(1)))
+    signed = info["content"]
+    real = signed["certificates"][0].chosen
+    big = asn1_x509.Certificate(
+        {
+            "tbs_certificate": real["tbs_certificate"],
+            "signature_algorithm": real["signature_algorithm"],
+            # random enough to pass the compression-ratio check, as an attacker's would
+            "signature_value": os.urandom(size // 50) + number.to_bytes(4, "big") + b"\0" * size,
+        }
+    )
+    signed["certificates"] = [cms.CertificateChoices(name="certificate", value=big), *signed["certificates"]]
+    forged = base64.b64encode(cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump()).decode()
+    parts["docProps/custom.xml"] = custom.replace(match.group(1), forged).encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return path
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the memory limit is RLIMIT_AS, enforced on Linux")
+def test_certificates_carried_by_earlier_files_do_not_fill_the_memory_later_files_need(town, tmp_path):
+    """Certificates may be added to a signature after signing; the app's carries two small ones, so one
+    with a 2 MB certificate is refused, and 30 such files before a genuine return in one worker limited
+    to 60 MB leave it the memory it needs (an outside attack filled the verifier's certificate cache)."""
+    folder, identity, figures = town
+    good = write_returns(tmp_path / "in", identity, "茶山", figures, [Q])
+    workbook = next(p for p in good if p.suffix == ".xlsx")
+    heavy = [with_big_certificate(workbook, tmp_path / "in" / f"big{n:02d}.xlsx", n, 2_000_000) for n in range(30)]
+    roots = load_trust_roots(folder / "pki" / "city_root.pem")
+    verdicts = list(verify_isolated([*heavy, *good], roots, workers=1, memory=60 * 1024 * 1024))
+    assert {v.reason for v in verdicts[:30]} == {"签名中夹带了多余或过大的证书，不是本系统生成的签名"}
+    assert all(v.valid for v in verdicts[30:]), [v.reason for v in verdicts[30:]]
