@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 # Only what every command needs: `--version`, `--help`, `verify` and the city's commands must not wait
 # for SQLAlchemy, openpyxl or the domain modules they do not use (tests/test_cli_imports.py).
 from actions import __version__
-from actions.database import PROFILE_LABELS, data_dir
+from actions.basics import PROFILE_LABELS, data_dir
 from core.errors import DomainError
 
 if TYPE_CHECKING:
