@@ -3,7 +3,8 @@
 Importing SQLAlchemy and the store takes longer than the whole window (issue 17). A database that needs
 nothing but reading — the current structure, whole, bound to a town — is read here through
 `storage.reads` (the very queries the store runs) on a read-only connection; anything else (no file,
-an older structure to migrate, damage, first-run set-up, a city database) is left to the full `Store`.
+an older structure to migrate, damage, a file marked read-only, first-run set-up, a city database) is
+left to the full `Store`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from storage.reads import StoreReads, setting
 
 
 class Glance(StoreReads):
-    """The database seen read-only; never writes, not even a journal."""
+    """The database seen read-only: it never changes the file (SQLite may make the WAL's index files
+    beside it, as for any reader of a WAL database)."""
 
     def __init__(self, path: Path, conn: sqlite3.Connection, today: Callable[[], date]):
         self.path, self._conn, self._today = path, conn, today
