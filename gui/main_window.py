@@ -151,8 +151,8 @@ class MainWindow(QMainWindow):
     def adopt_store(self, store: Store) -> None:
         """The store has loaded: everything goes through it from now on. The figures shown were read
         from the same database with the same queries, so nothing is filled in again (nor typed lost) —
-        unless opening it changed what it holds (it finishes what an interrupted first run left undone),
-        then the quarters are listed again and an unedited quarter is shown again."""
+        unless the database changed in between (another program wrote to it), then the quarters are
+        listed again and an unedited quarter is shown again."""
         view = self._reads
         self.store = store
         self._await_store = None

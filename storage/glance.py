@@ -3,8 +3,8 @@
 Importing SQLAlchemy and the store takes longer than the whole window (issue 17). A database that needs
 nothing but reading — the current structure, whole, bound to a town — is read here through
 `storage.reads` (the very queries the store runs) on a read-only connection; anything else (no file,
-an older structure to migrate, damage, a file marked read-only, first-run set-up, a city database) is
-left to the full `Store`.
+an older structure to migrate, damage, a table or column missing, a first run not finished, a file
+marked read-only, first-run set-up, a city database) is left to the full `Store`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from storage import migrate
 from storage.backup import connect_read_only, integrity_problem
 from storage.errors import DatabaseError, classify
 from storage.reads import StoreReads, setting
+from storage.structure import is_complete, missing_structure
 
 
 class Glance(StoreReads):
@@ -61,7 +62,13 @@ def glance(path: Path, today: Callable[[], date] = date.today) -> Glance | None:
     try:
         conn.isolation_level = None
         conn.execute("PRAGMA busy_timeout=5000")
-        if setting(conn, "db.id") is None or setting(conn, "town") is None or setting(conn, "mode") == "city":
+        needs_the_store = (
+            setting(conn, "town") is None
+            or setting(conn, "mode") == "city"
+            or missing_structure(conn) is not None  # damage the store names and offers a backup for
+            or not is_complete(conn)  # the store completes it (or finds it cannot)
+        )
+        if needs_the_store:
             conn.close()
             return None
     except sqlite3.Error:

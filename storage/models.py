@@ -144,3 +144,4 @@ class QuarterPlanRow(Base):
     plan_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     recorded_at: Mapped[str] = mapped_column(String(40))
+

@@ -279,6 +279,11 @@ class StoreReads:
         town = self.town()
         if town is None:
             raise TownError("此数据库尚未绑定镇街，请先运行 init --town 镇街名 或在软件中完成初次设置")
+        if town not in TOWNS:
+            raise TownError(
+                f"数据库中记录的镇街“{town}”不是本市的镇街：数据库可能在本软件之外被改动过。"
+                "请用备份恢复（restore 备份文件），或联系市局"
+            )
         return town
 
     def mode(self) -> str:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError, TownError
@@ -81,6 +82,7 @@ from storage.reads import StoreReads
 from storage.restore import RestoreRefused as RestoreRefused
 from storage.restore import restore_database as restore_database
 from storage.settings import read_setting, write_setting
+from storage.structure import missing_structure
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +141,14 @@ class Store(StoreReads):
                     backup_to_rotation(self.path, "升级前")
                     with self.engine.begin() as connection:
                         migrate.upgrade(connection)
-            self._complete()
+            with self._reading() as conn:
+                missing = missing_structure(conn)
+            if missing:
+                raise damaged(self.path, missing)
+            try:
+                self._complete()
+            except IntegrityError as exc:  # e.g. a plan's rows deleted outside the program, its targets left
+                raise damaged(self.path, "数据前后不一致，无法补全，可能在本软件之外被改动过") from exc
             if is_held_here(self.path):
                 remove_leftovers(self.path)
         except Exception:

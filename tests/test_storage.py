@@ -167,3 +167,48 @@ def test_revision_ids_match_alembic():
     scripts = ScriptDirectory.from_config(alembic_config())
     assert head_revision() == scripts.get_current_head()
     assert known_revisions() == {s.revision for s in scripts.walk_revisions()}
+
+
+# --- a database edited outside the program is told in words, never a crash (found by an outside attack)
+
+
+def edited(tmp_path, sql: str):
+    db = tmp_path / "town.sqlite3"
+    with Store(db, today=lambda: TODAY) as store:
+        store.bind_town("莞城")
+        store.save_quarter(Quarter(2024, 3), FULL_QUARTER, {"card_holders": "已核实"})
+    conn = sqlite3.connect(db)
+    conn.execute(sql)
+    conn.commit()
+    conn.close()
+    return db
+
+
+@pytest.mark.parametrize(
+    ("sql", "named"),
+    [
+        ("DROP TABLE explanations", "缺少数据表 explanations"),
+        ("ALTER TABLE figures DROP COLUMN updated_at", "数据表 figures 缺少列 updated_at"),
+        ("DELETE FROM plans", "数据前后不一致"),  # its targets left behind (sqlite3 enforces no foreign keys)
+    ],
+)
+def test_a_table_or_column_dropped_outside_the_program_is_damage(tmp_path, capsys, sql, named):
+    from cli import main
+    from storage.errors import DatabaseDamaged
+
+    db = edited(tmp_path, sql)
+    with pytest.raises(DatabaseDamaged, match=named):
+        Store(db, today=lambda: TODAY)
+    assert main(["--db", str(db), "status"]) != 0
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err
+
+
+def test_a_town_edited_to_no_town_of_the_city_is_refused_in_words(tmp_path, capsys):
+    from cli import main
+
+    db = edited(tmp_path, "UPDATE meta SET value = '火星' WHERE key = 'town'")
+    with Store(db, today=lambda: TODAY) as store, pytest.raises(TownError, match="“火星”不是本市的镇街"):
+        store.require_town()
+    assert main(["--db", str(db), "status"]) == 2
+    assert "不是本市的镇街" in capsys.readouterr().err
