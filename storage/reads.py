@@ -199,14 +199,19 @@ def explanations(conn: sqlite3.Connection, town: str, quarter: Quarter) -> dict[
 
 def quarter_statuses(conn: sqlite3.Connection, town: str, plans: Sequence[Plan]) -> dict[Quarter, QuarterStatus]:
     """Every quarter with a status row; a submitted one whose totals changed since is 需重新上报."""
-    rows = conn.execute(
-        "SELECT quarter, state, revision, audit_id FROM quarter_status WHERE town = ?", (town,)
-    ).fetchall()
-    statuses = {Quarter.parse(quarter): QuarterStatus(state, revision) for quarter, state, revision, _ in rows}
+    rows = conn.execute("SELECT quarter, state, revision FROM quarter_status WHERE town = ?", (town,)).fetchall()
+    statuses = {Quarter.parse(quarter): QuarterStatus(state, revision) for quarter, state, revision in rows}
+    # When each quarter was last exported, from the hash-chained trail itself, not from the status row's
+    # own note of it (a row edited outside the program must not hide a change made since).
+    exported_at = dict(
+        conn.execute(
+            "SELECT quarter, MAX(id) FROM audit WHERE action = 'export' AND quarter IS NOT NULL GROUP BY quarter"
+        )
+    )
     exported = [
-        (quarter, revision, audit_id)
-        for quarter, state, revision, audit_id in rows
-        if state == SUBMITTED and audit_id is not None
+        (quarter, revision, exported_at[quarter])
+        for quarter, state, revision in rows
+        if state == SUBMITTED and quarter in exported_at
     ]
     if not exported:
         return statuses

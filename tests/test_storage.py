@@ -212,3 +212,21 @@ def test_a_town_edited_to_no_town_of_the_city_is_refused_in_words(tmp_path, caps
         store.require_town()
     assert main(["--db", str(db), "status"]) == 2
     assert "不是本市的镇街" in capsys.readouterr().err
+
+
+def test_a_status_row_edited_outside_the_program_does_not_hide_a_change_since_the_export(tmp_path):
+    db = tmp_path / "town.sqlite3"
+    with Store(db, today=lambda: TODAY) as store:
+        store.bind_town("莞城")
+        store.save_quarter(Quarter(2024, 1), FULL_QUARTER)
+        store.save_quarter(Quarter(2024, 2), FULL_QUARTER)
+        revision = store.reserve_revision(Quarter(2024, 2), "a" * 64)
+        store.record_export(Quarter(2024, 2), revision, "a" * 64, ["2024Q2.xlsx"])
+        store.save_quarter(Quarter(2024, 1), dict(FULL_QUARTER, yuecai_certified=FULL_QUARTER["yuecai_certified"] + 5))
+        assert store.quarter_status(Quarter(2024, 2)).state == "stale"
+    conn = sqlite3.connect(db)
+    conn.execute("UPDATE quarter_status SET audit_id = NULL, audit_hash = NULL")
+    conn.commit()
+    conn.close()
+    with Store(db, today=lambda: TODAY) as store:
+        assert store.quarter_status(Quarter(2024, 2)).state == "stale"
