@@ -201,6 +201,8 @@ def quarter_statuses(conn: sqlite3.Connection, town: str, plans: Sequence[Plan])
     """Every quarter with a status row; a submitted one whose totals changed since is 需重新上报."""
     rows = conn.execute("SELECT quarter, state, revision FROM quarter_status WHERE town = ?", (town,)).fetchall()
     statuses = {Quarter.parse(quarter): QuarterStatus(state, revision) for quarter, state, revision in rows}
+    if not any(state == SUBMITTED for _, state, _ in rows):
+        return statuses
     # When each quarter was last exported, from the hash-chained trail itself, not from the status row's
     # own note of it (a row edited outside the program must not hide a change made since).
     exported_at = dict(
