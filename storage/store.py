@@ -20,7 +20,6 @@ from contextlib import AbstractContextManager
 from datetime import date, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -28,7 +27,7 @@ from sqlalchemy.orm import Session
 from core.errors import DomainError, TownError
 from core.indicators import SHIPPED, Catalogue
 from core.plan_package import PlanPackage
-from core.plans import TOWNS, Plan, check_town, refuse_base_of_a_flow, refuse_base_the_plan_gives
+from core.plans import Plan, check_town, refuse_base_of_a_flow, refuse_base_the_plan_gives
 from core.quarters import Quarter
 from core.submission import DRAFT as DRAFT
 from core.submission import MIN_REOPEN_REASON as MIN_REOPEN_REASON
@@ -73,16 +72,15 @@ from storage.errors import DatabaseError, damaged
 from storage.figures import Change as Change
 from storage.figures import FiguresChangedElsewhere as FiguresChangedElsewhere
 from storage.lock import DatabaseLock, is_held_here
-from storage.models import PlanRow, Town
 from storage.plans import StoredPackage as StoredPackage
 from storage.reads import Profile as Profile
 from storage.reads import QuarterPlan as QuarterPlan
 from storage.reads import StoredPlanAltered as StoredPlanAltered
-from storage.reads import StoreReads
+from storage.reads import StoreReads, setting
 from storage.restore import RestoreRefused as RestoreRefused
 from storage.restore import restore_database as restore_database
 from storage.settings import read_setting, write_setting
-from storage.structure import missing_structure
+from storage.structure import is_complete, missing_structure
 
 log = logging.getLogger(__name__)
 
@@ -160,15 +158,8 @@ class Store(StoreReads):
 
     def _complete(self) -> None:
         """Finish what a first run killed half-way (by an older version) left undone, in one transaction."""
-        with Session(self.engine) as session:
-            db_id = read_setting(session, "db.id")
-            complete = (
-                db_id is not None
-                and trail.recorded_db_id(session) is not None
-                and session.scalar(select(func.count()).select_from(Town)) == len(TOWNS)
-                and session.scalar(select(PlanRow).limit(1)) is not None
-            )
-            town = read_setting(session, "town")
+        with self._reading() as conn:
+            complete, db_id, town = is_complete(conn), setting(conn, "db.id"), setting(conn, "town")
         if not complete:
             with self._writing() as session:
                 db_id = seed(session, self._os_user)

@@ -55,9 +55,10 @@ def missing_structure(conn: sqlite3.Connection) -> str | None:
 
 
 def is_complete(conn: sqlite3.Connection) -> bool:
-    """Has the database what a finished first run leaves (its id, the 33 towns, a plan)? The store
-    completes one that has not; the quick read leaves it to the store."""
+    """Has the database what a finished first run leaves (its id, also recorded in the trail, the 33
+    towns, a plan)? The store completes one that has not; the quick read leaves it to the store."""
     has_id = conn.execute("SELECT 1 FROM meta WHERE key = 'db.id'").fetchone() is not None
+    recorded = conn.execute("SELECT new_value FROM audit WHERE action = 'db_id' ORDER BY id DESC LIMIT 1").fetchone()
     towns = conn.execute("SELECT COUNT(*) FROM towns").fetchone()[0]
     has_plan = conn.execute("SELECT 1 FROM plans LIMIT 1").fetchone() is not None
-    return has_id and towns == len(TOWNS) and has_plan
+    return has_id and recorded is not None and recorded[0] is not None and towns == len(TOWNS) and has_plan
