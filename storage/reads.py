@@ -1,8 +1,9 @@
-"""Everything the program reads from a town's database, in plain SQL on a standard `sqlite3` connection.
+"""What the window reads from a town's database, in plain SQL on a standard `sqlite3` connection.
 
 The same code serves the full `Store` (on the connection under its SQLAlchemy engine) and the window's
 start-up (`storage.glance`, on a read-only connection before SQLAlchemy is imported), so what the window
-shows first is exactly what the store would show. Writing stays with the store and the ORM.
+shows first is exactly what the store would show. The store's other reads (the audit trail, revisions,
+identity) and all writing stay with the ORM.
 """
 
 from __future__ import annotations
