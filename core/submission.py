@@ -14,6 +14,7 @@ from core.errors import DomainError
 from core.indicators import display_name
 from core.plans import Plan
 from core.quarters import Quarter
+from core.text import check_text
 
 DRAFT = "draft"
 SUBMITTED = "submitted"
@@ -65,7 +66,7 @@ def checked_reopen_reason(reason: str) -> str:
     reason = reason.strip()
     if len(reason) < MIN_REOPEN_REASON:
         raise DomainError(f"退回修改须写明原因（至少 {MIN_REOPEN_REASON} 个字）")
-    return reason
+    return check_text(reason, "退回修改的原因")
 
 
 def refuse_reopen_unless_submitted(quarter: Quarter, state: str | None) -> None:

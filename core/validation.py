@@ -19,6 +19,7 @@ from core.progress import (
     severe_gap_words,
 )
 from core.quarters import Quarter
+from core.text import hidden_character_problem
 
 ERROR = "error"
 WARNING = "warning"
@@ -166,6 +167,11 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
 
     for code, reason in data.invalid.items():
         findings.append(Finding(ERROR, "unparsable", code, f"{display_name(code)}：{reason}"))
+
+    for code, note in data.explanations.items():  # a 说明 is printed in the signed return as typed
+        problem = hidden_character_problem(note, f"{display_name(code)}的说明")
+        if problem is not None:
+            findings.append(Finding(ERROR, "hidden_character", code, problem))
 
     if not quarter.has_begun(data.today):
         findings.append(

@@ -36,6 +36,7 @@ from core.submission import STALE, QuarterStatus, resubmission_notice
 from core.submission import STATE_NAMES as STATE_NAMES
 from core.submission import SUBMITTED as SUBMITTED
 from core.submission import QuarterLocked as QuarterLocked
+from core.text import check_texts
 from core.validation import NOTICE, Finding, check_quarter, has_errors, quarter_input
 from storage import audit_trail as trail
 from storage import engine as db_engine
@@ -238,6 +239,7 @@ class Store(StoreReads):
                 self._audit(session, "city_mode", None, None, None, "设置受信任的市局根证书")
 
     def set_profile(self, profile: Profile) -> None:
+        check_texts({name: getattr(profile, name) for name in PROFILE_LABELS}, PROFILE_LABELS)
         current = self.profile()
         with self._writing() as session:
             for name in PROFILE_LABELS:
