@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from storage.errors import DatabaseError, classify, damaged, lenient_text
 from storage.migrate import DatabaseDamaged
+from storage.rawfile import copy_bytes, read_bytes
 
 __all__ = ["DatabaseDamaged"]
 KEEP = 30
@@ -98,8 +98,7 @@ def write_identity_file(db_path: Path, identity: DatabaseIdentity) -> None:
 def looks_like_sqlite(path: Path) -> bool:
     """Checked from the bytes alone: SQLite must not open an empty or headless file (it would drop its WAL)."""
     try:
-        with path.open("rb") as f:
-            return f.read(16) == b"SQLite format 3\x00"
+        return read_bytes(path, 16) == b"SQLite format 3\x00"
     except OSError:
         return False
 
@@ -111,8 +110,7 @@ def live_identity(db_path: Path) -> DatabaseIdentity:
     if found and found.db_id:
         return found
     try:
-        with db_path.open("rb") as f:
-            match = _DB_ID.search(f.read(64 << 20))
+        match = _DB_ID.search(read_bytes(db_path, 64 << 20))
         if match:
             return DatabaseIdentity(match.group(0).decode("ascii"), found.town if found else None)
     except OSError:
@@ -265,10 +263,7 @@ def keep_damaged(db_path: Path, label: str = "损坏") -> Path:
     for suffix in ("", "-wal", "-shm", "-journal"):
         source = Path(f"{db_path}{suffix}")
         if source.exists():
-            target = folder / (db_path.name + suffix)
-            shutil.copyfile(source, target)
-            with target.open("rb+") as f:
-                os.fsync(f.fileno())
+            copy_bytes(source, folder / (db_path.name + suffix))
     fsync_folder(folder)
     return folder
 

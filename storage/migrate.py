@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from storage.errors import DatabaseDamaged, DatabaseError, DatabaseTooNew, classify, damaged, lenient_text
+from storage.rawfile import read_bytes
 
 __all__ = ["DatabaseDamaged", "DatabaseError", "DatabaseTooNew"]
 
@@ -56,8 +57,7 @@ def inspect_file(path: Path) -> str | None:
         raise DatabaseError(f"{path} 是一个文件夹，不是数据库文件；请用 --db 指定数据库文件的路径")
     try:
         size = path.stat().st_size
-        with path.open("rb") as f:
-            head = f.read(100)
+        head = read_bytes(path, 100)
     except OSError as exc:
         raise classify(exc, path) or DatabaseError(f"无法读取数据库文件 {path}：{exc}") from exc
     if size == 0:
