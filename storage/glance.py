@@ -22,6 +22,7 @@ from storage.backup import connect_read_only, integrity_problem
 from storage.errors import DatabaseError, classify
 from storage.reads import StoreReads, setting
 from storage.structure import is_complete, missing_structure
+from storage.wal import set_aside_foreign_log
 
 
 class Glance(StoreReads):
@@ -51,6 +52,8 @@ class Glance(StoreReads):
 def glance(path: Path, today: Callable[[], date] = date.today) -> Glance | None:
     """The database opened for reading only, or None when it needs the full store to open."""
     path = Path(os.path.realpath(path))
+    if set_aside_foreign_log(path) is not None:
+        return None  # the store opens it and tells the clerk what was set aside
     if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
         return None  # the store refuses it at once, before the clerk types anything it could not save
     try:

@@ -34,6 +34,7 @@ from storage.engine import open_engine, os_user_name, writing
 from storage.errors import DatabaseError, classify, lenient_text
 from storage.lock import DatabaseLock
 from storage.settings import read_setting, write_setting
+from storage.wal import set_aside_foreign_log
 
 
 class RestoreRefused(DomainError):
@@ -52,6 +53,7 @@ def restore_database(db_path: Path, backup: Path, *, on_step: Callable[[str], No
     step = on_step or (lambda _name: None)
     db_path = Path(os.path.realpath(db_path))  # replace the file a shortcut points to, never the shortcut
     with DatabaseLock(db_path, "从备份恢复").acquire():
+        set_aside_foreign_log(db_path)  # never checkpoint another file's log into the database kept aside
         remove_leftovers(db_path)
         # Before SQLite touches the live file at all (it may drop the WAL of a damaged one): its bytes, aside.
         raw = keep_damaged(db_path, "恢复前原样") if db_path.exists() else None

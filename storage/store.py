@@ -82,6 +82,7 @@ from storage.restore import RestoreRefused as RestoreRefused
 from storage.restore import restore_database as restore_database
 from storage.settings import read_setting, write_setting
 from storage.structure import is_complete, missing_structure
+from storage.wal import set_aside_foreign_log, take_set_aside
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,8 @@ class Store(StoreReads):
         self._os_user = os_user or os_user_name()
         self._busy_timeout_ms = busy_timeout_ms
         self._plans: list[Plan] | None = None
+        set_aside_foreign_log(self.path)
+        self.set_aside = take_set_aside(self.path)  # a log that was not this file's, moved aside (told once)
         try:
             revision = migrate.inspect_file(self.path)
         except DatabaseError as exc:
