@@ -7,13 +7,13 @@ remembers it), not somebody who rewrites the whole chain, every backup and every
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
 from pathlib import Path
 
 from core.indicators import display_name
@@ -75,7 +75,15 @@ class ChainRow(AuditRow):
     def shown(self) -> AuditRow:
         """The row without its links, as the history view shows it."""
         return AuditRow(
-            self.id, self.at, self.os_user, self.clerk, self.action, self.quarter, self.code, self.old_value, self.new_value
+            self.id,
+            self.at,
+            self.os_user,
+            self.clerk,
+            self.action,
+            self.quarter,
+            self.code,
+            self.old_value,
+            self.new_value,
         )
 
 
@@ -230,24 +238,27 @@ def check_db_id(rows: Sequence[ChainRow], db_id: str | None) -> AuditCheck | Non
 
 @dataclass(frozen=True)
 class ChainHead:
-    """Where somebody else saw the chain end: a backup's last row, or the row that recorded an export."""
+    """Where somebody else saw the chain end: a backup's last row, or the row that recorded an export.
+
+    A backup also gives its whole chain (`chain`, read only when needed): a backup taken from a history
+    that a restore later replaced is told by where it parts from the live chain, not by any time."""
 
     where: str
     id: int
     hash: str
-    at: str = ""
+    chain: Callable[[], dict[int, str]] | None = None
 
 
 def check_heads(rows: Sequence[ChainRow], heads: Iterable[ChainHead]) -> AuditCheck | None:
-    """Every head seen elsewhere must still be in the live chain, unless a later restore explains it."""
+    """Every head seen elsewhere must still be in the live chain, unless the live chain parted from the
+    backup's at a restore (the restore replaced the history the backup was taken from)."""
     by_id = {row.id: row for row in rows}
-    restores = [row for row in rows if row.action == "restore"]
     for head in heads:
         live = by_id.get(head.id)
         if live is not None and live.hash == head.hash:
             continue
-        if head.at and any(_at(r.at) >= _at(head.at) for r in restores):
-            continue  # a backup taken before a restore replaced the chain it came from
+        if head.chain is not None and _parted_at_a_restore(by_id, head.chain()):
+            continue
         return AuditCheck(
             False,
             len(rows),
@@ -259,12 +270,13 @@ def check_heads(rows: Sequence[ChainRow], heads: Iterable[ChainHead]) -> AuditCh
     return None
 
 
-def _at(text: str) -> datetime:
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return datetime.min
-    return moment.replace(tzinfo=None) if moment.tzinfo is None else moment.astimezone().replace(tzinfo=None)
+def _parted_at_a_restore(live: Mapping[int, ChainRow], theirs: Mapping[int, str]) -> bool:
+    """Whether the first row where the live chain differs from the backup's is a restore row of the live chain."""
+    position = 1
+    while position in theirs and position in live and live[position].hash == theirs[position]:
+        position += 1
+    parting = live.get(position)
+    return parting is not None and parting.action == "restore"
 
 
 def backup_heads(db_path: Path, db_id: str | None) -> list[ChainHead]:
@@ -281,11 +293,24 @@ def backup_heads(db_path: Path, db_id: str | None) -> list[ChainHead]:
         try:
             if identity_of(conn).db_id != db_id:
                 continue
-            row = conn.execute("SELECT id, hash, at FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+            row = conn.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
         except (sqlite3.Error, OSError):
             continue
         finally:
             conn.close()
         if row:
-            heads.append(ChainHead(f"备份 {path.name} ", row[0], row[1], row[2]))
+            heads.append(ChainHead(f"备份 {path.name} ", row[0], row[1], functools.partial(_chain_of, path)))
     return heads
+
+
+def _chain_of(path: Path) -> dict[int, str]:
+    try:
+        conn = connect_read_only(path)
+    except (sqlite3.Error, OSError):
+        return {}
+    try:
+        return dict(conn.execute("SELECT id, hash FROM audit ORDER BY id").fetchall())
+    except sqlite3.Error:
+        return {}
+    finally:
+        conn.close()

@@ -130,7 +130,9 @@ def ensure_db_id(path: Path) -> None:
     conn = sqlite3.connect(str(path), timeout=10)
     try:
         with conn:
-            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('db.id', ?)", (DB_ID_PREFIX + uuid.uuid4().hex,))
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('db.id', ?)", (DB_ID_PREFIX + uuid.uuid4().hex,)
+            )
     except sqlite3.Error as exc:
         raise classify(exc, path) or damaged(path, str(exc)) from exc
     finally:
@@ -176,16 +178,81 @@ def copy_database(source: Path, target: Path, *, journal_mode: str = "DELETE") -
 
 
 def backup_to_rotation(db_path: Path, reason: str, keep: int = KEEP) -> Path | None:
+    """A backup of the database in its rotation folder; the oldest beyond `keep` are removed.
+
+    Old and new are told apart by the database's own sequence (see `sequence_of`), never by the clock:
+    an office PC's clock can be years off, and a backup named by it must not be the first one removed.
+    The copy kept before a restore (reason 恢复前) is never removed by rotation.
+    """
     if not db_path.exists() or db_path.stat().st_size == 0:
         return None
     identity = _safe_identity(db_path)
-    folder = backup_folder(db_path)
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    target = copy_database(db_path, folder / f"{db_path.stem}_{stamp}_{reason}.sqlite3")
+    target = copy_database(db_path, _new_backup_name(db_path, reason))
     if identity and identity.db_id:
-        for old in backups_of(db_path, identity.db_id)[keep:]:
+        older = [path for path in backups_of(db_path, identity.db_id) if path != target]
+        room = keep if is_kept_before_restore(target) else keep - 1
+        for old in [path for path in older if not is_kept_before_restore(path)][room:]:
             old.unlink(missing_ok=True)
     return target
+
+
+def _new_backup_name(db_path: Path, reason: str) -> Path:
+    folder = backup_folder(db_path)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    stem = short_stem(db_path.stem)
+    target = folder / f"{stem}_{stamp}_{reason}.sqlite3"
+    number = 1
+    while target.exists():  # a clock set back can repeat a time already used
+        number += 1
+        target = folder / f"{stem}_{stamp}_{reason}-{number}.sqlite3"
+    return target
+
+
+def short_stem(stem: str, limit: int = 60) -> str:
+    """A file name's stem short enough to carry a time and a reason within the file system's 255 bytes:
+    a long (Chinese) name keeps its first characters and a stable hash of the whole."""
+    if len(stem.encode("utf-8", "surrogateescape")) <= limit:
+        return stem
+    import hashlib
+
+    digest = hashlib.sha256(stem.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    head = stem
+    while len(head.encode("utf-8", "surrogateescape")) > limit - 9:
+        head = head[:-1]
+    return f"{head}-{digest}"
+
+
+def is_kept_before_restore(path: Path) -> bool:
+    return "_恢复前" in path.name
+
+
+GENERATION_KEY = "restore.generation"
+
+
+def sequence_of(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Where a database (or a backup, its copy) stands in its history: (restores behind it, last audit
+    row). Every change adds an audit row and every restore raises the generation above any copy's, so a
+    higher sequence is a later state, whatever the clock said when either was made."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (GENERATION_KEY,)).fetchone()
+    head = conn.execute("SELECT max(id) FROM audit").fetchone()
+    try:
+        generation = int(row[0]) if row else 0
+    except (TypeError, ValueError):
+        generation = 0
+    return generation, int(head[0] or 0) if head else 0
+
+
+def _facts(path: Path) -> tuple[str | None, tuple[int, int]] | None:
+    try:
+        conn = connect_read_only(path)
+    except sqlite3.Error:
+        return None
+    try:
+        return identity_of(conn).db_id, sequence_of(conn)
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
 
 
 def _stamp_of(path: Path) -> str:
@@ -194,26 +261,36 @@ def _stamp_of(path: Path) -> str:
 
 
 def backups_of(db_path: Path, db_id: str | None = None) -> list[Path]:
-    """This database's backups (by the id inside them, not their names), newest first."""
+    """This database's backups (by the id inside them, not their names), newest first by the database's
+    own sequence (the time in a name only orders copies of the same state)."""
     db_id = db_id or live_identity(db_path).db_id
     if db_id is None:
         return []
     found = []
     for path in rotation_files(db_path):
-        identity = _safe_identity(path)
-        if identity is not None and identity.db_id == db_id:
-            found.append(path)
-    return found
+        facts = _facts(path)
+        if facts is not None and facts[0] == db_id:
+            found.append((facts[1], _stamp_of(path), path))
+    return [path for _sequence, _stamp, path in sorted(found, key=lambda item: item[:2], reverse=True)]
+
+
+def highest_generation(db_path: Path, db_id: str | None) -> int:
+    """The highest restore generation among the database and its backups (a restore goes above it)."""
+    generations = [facts[1][0] for facts in [_facts(db_path)] if facts is not None]
+    for path in rotation_files(db_path):
+        facts = _facts(path)
+        if facts is not None and (db_id is None or facts[0] == db_id):
+            generations.append(facts[1][0])
+    return max(generations, default=0)
 
 
 def rotation_files(db_path: Path) -> list[Path]:
-    """Files named as backups in rotation in the database's backup folder, newest first, whichever
-    database they belong to (the id inside each says)."""
+    """Files named as backups in rotation in the database's backup folder, whichever database they
+    belong to (the id inside each says)."""
     folder = backup_folder(db_path)
     if not folder.is_dir():
         return []
-    found = [path for path in folder.glob("*.sqlite3") if path.is_file() and _STAMP.search(path.name)]
-    return sorted(found, key=_stamp_of, reverse=True)
+    return [path for path in folder.glob("*.sqlite3") if path.is_file() and _STAMP.search(path.name)]
 
 
 def has_backup_from(db_path: Path, day: datetime, db_id: str | None = None) -> bool:

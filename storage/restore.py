@@ -16,12 +16,14 @@ from storage import migrate, submissions
 from storage.audit_trail import append_entry, check_restorable
 from storage.backup import (
     DB_ID_PREFIX,
+    GENERATION_KEY,
     MAX_BACKUP_BYTES,
     DatabaseDamaged,
     DatabaseIdentity,
     backup_to_rotation,
     copy_database,
     fsync_folder,
+    highest_generation,
     identity_file,
     integrity_problem,
     keep_damaged,
@@ -109,13 +111,20 @@ def _check_backup(db_path: Path, backup: Path) -> str:
         extra = sorted(f"{kind} {obj}" for kind, obj, _t, _s in found - expected)
         missing = sorted(f"{kind} {obj}" for kind, obj, _t, _s in expected - found)
         detail = "；".join(
-            part for part in (f"多出 {'、'.join(extra)}" if extra else "", f"不同或缺少 {'、'.join(missing)}" if missing else "") if part
+            part
+            for part in (
+                f"多出 {'、'.join(extra)}" if extra else "",
+                f"不同或缺少 {'、'.join(missing)}" if missing else "",
+            )
+            if part
         )
         raise RestoreRefused(
             f"备份文件 {name} 的数据库结构与本软件建立的不一致（{detail}），可能被其他程序改动过，未恢复；当前数据库未作改动"
         )
     theirs = read_identity(backup)
-    ours = live_identity(db_path) if db_path.exists() or identity_file(db_path).exists() else DatabaseIdentity(None, None)
+    ours = (
+        live_identity(db_path) if db_path.exists() or identity_file(db_path).exists() else DatabaseIdentity(None, None)
+    )
     if ours.db_id and theirs.db_id and ours.db_id != theirs.db_id:
         raise RestoreRefused(
             f"备份文件 {name} 属于另一个数据库（{theirs.town or '未绑定镇街'}），不是{ours.town or '当前数据库'}的备份，"
@@ -136,10 +145,16 @@ def _prepare_restored(db_path: Path, backup: Path, temp: Path, revision: str) ->
         with writing(engine) as session:
             if read_setting(session, "db.id") is None:
                 write_setting(session, "db.id", live_identity(db_path).db_id or DB_ID_PREFIX + uuid.uuid4().hex)
+            # Above every copy of this database: the restored state is the newest, whatever the clock says.
+            db_id = read_setting(session, "db.id")
+            generation = max(highest_generation(db_path, db_id), highest_generation(backup, None)) + 1
+            write_setting(session, GENERATION_KEY, str(generation))
         with Session(engine) as session:
             problem = check_restorable(session)
         if problem is not None:
-            raise RestoreRefused(f"备份文件 {backup.name} 的修改记录有问题（{problem.message}），未恢复；当前数据库未作改动")
+            raise RestoreRefused(
+                f"备份文件 {backup.name} 的修改记录有问题（{problem.message}），未恢复；当前数据库未作改动"
+            )
         handed_out = submissions.revisions_handed_out(db_path)
         with writing(engine) as session:
             # Revision numbers given out after the backup was taken stay given out: never reused for other content.
