@@ -23,6 +23,7 @@ EXIT_FINDINGS = 1
 EXIT_REFUSED = 2
 EXIT_BUSY = 4  # another window or command is writing to the database; try again later
 PLAN_OPTION_HELP = "市局下发的规划文件（.plan），可重复；随软件提供的 2021–2025 规划始终受信任"
+STRICT_CRL_HELP = "拒绝使用已过期的吊销列表（过了其下次更新时间）；不加时照常使用并提示"
 
 
 class UsageError(DomainError):
@@ -188,11 +189,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plan", type=Path, action="append", default=[], help=PLAN_OPTION_HELP)
     p.add_argument("--out", type=Path, help="汇总表输出文件夹")
     p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--strict-crl", action="store_true", help=STRICT_CRL_HELP)
 
     p = command("verify", "核验季报文件的签名")
     p.add_argument("--trust", type=Path, required=True, help="受信任的市局根证书 city_root.pem")
     p.add_argument("--crl", type=Path, action="append", default=[], help="市局吊销列表（city revoke 写出的 .crl），可重复")
     p.add_argument("--plan", type=Path, action="append", default=[], help=PLAN_OPTION_HELP)
+    p.add_argument("--strict-crl", action="store_true", help=STRICT_CRL_HELP)
     p.add_argument("files", nargs="+", type=Path, metavar="文件")
 
     p = command("reopen", "退回修改：解除已上报季度的锁定（须写明原因）")
@@ -215,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    any_console()
+    quiet_warnings()
     parser = build_parser()
     args = parser.parse_args(argv)  # --help and --version answer here, before logging is set up
     setup_logging()
@@ -262,6 +267,31 @@ def _quiet_stdout() -> None:
 
 def _fail(message: str) -> None:
     print(f"错误：{message}", file=sys.stderr)
+
+
+def _warn(message: str) -> None:
+    print(f"警告：{message}", file=sys.stderr)
+
+
+def any_console() -> None:
+    """Print on any console: a character its encoding lacks (Chinese on a cp1252 console, a lone
+    surrogate from a file name) is written as an escape such as \\u9519 instead of failing the
+    command after its work is done (a committed save must not end in exit 3)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a detached or closed stream: nothing will be printed on it
+                pass
+
+
+def quiet_warnings() -> None:
+    """A library's warning (cryptography's CryptographyDeprecationWarning on every signature) is for
+    developers: it goes to the log file, never to the clerk's console or window."""
+    import logging
+
+    logging.captureWarnings(True)
 
 
 def _store(args: argparse.Namespace, writes: str | None = None) -> Any:
@@ -711,7 +741,16 @@ def cmd_consolidate(args: argparse.Namespace) -> int:
     from actions.city import consolidate, printable
 
     result = consolidate(
-        args.folder, args.quarter, args.trust, args.crl, args.db, args.out, args.overwrite, plan_files=args.plan
+        args.folder,
+        args.quarter,
+        args.trust,
+        args.crl,
+        args.db,
+        args.out,
+        args.overwrite,
+        plan_files=args.plan,
+        strict_crl=args.strict_crl,
+        warn=_warn,
     )
     if args.json:
         _print_json(result.as_dict())
@@ -747,7 +786,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from actions.city import printable, verify_files
     from core.quarters import Quarter
 
-    verdicts = verify_files(args.trust, args.crl, args.files, args.plan, args.db)
+    verdicts = verify_files(args.trust, args.crl, args.files, args.plan, args.db, args.strict_crl, _warn)
     if args.json:
         _print_json([v.as_dict() for v in verdicts])
     else:

@@ -45,11 +45,27 @@ def stored_trust_roots(store: Store) -> list[x509.Certificate]:
     return x509.load_pem_x509_certificates(pem.encode("ascii"))
 
 
-def revocations(crls: list[Path], roots: list[x509.Certificate]) -> Revocations:
-    """The city's revocation lists (CRL files written by `city revoke`), each checked against the roots."""
-    from reports.verify import load_crls
+def revocations(
+    crls: list[Path],
+    roots: list[x509.Certificate],
+    strict: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> Revocations:
+    """The city's revocation lists (CRL files written by `city revoke`), each checked against the roots.
 
-    return load_crls(crls, roots)
+    A list past its nextUpdate still counts (what it revokes stays revoked) and `warn` is told its date;
+    with `strict` it is refused (IdentityError)."""
+    from reports.identity import IdentityError, read_crl
+    from reports.verify import Revocations
+
+    lists = [read_crl(path) for path in crls]
+    for item in lists:
+        if item.expired():
+            if strict:
+                raise IdentityError(item.expiry_refusal())
+            if warn is not None:
+                warn(item.expiry_warning())
+    return Revocations([item.crl for item in lists], roots)
 
 
 def issued_plans(plan_files: list[Path], roots: list[x509.Certificate]) -> list[Plan]:
@@ -138,7 +154,13 @@ def city_database_plans(store: Store, roots: list[x509.Certificate]) -> list[Pla
 
 
 def verify_files(
-    trust: Path, crls: list[Path], files: list[Path], plan_files: list[Path] | None = None, db: Path | None = None
+    trust: Path,
+    crls: list[Path],
+    files: list[Path],
+    plan_files: list[Path] | None = None,
+    db: Path | None = None,
+    strict_crl: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> list[Verdict]:
     """Each file's verdict: valid (town, quarter, revision, when signed) or why not.
 
@@ -148,7 +170,7 @@ def verify_files(
 
     roots = trust_roots(trust)
     plans = trusted_plans(plan_files or [], roots, db)
-    revoked = revocations(crls, roots)
+    revoked = revocations(crls, roots, strict_crl, warn)
     if len(files) >= POOL_FROM_FILES:
         import os
 
@@ -278,6 +300,8 @@ def consolidate(
     out: Path | None = None,
     overwrite: bool = False,
     plan_files: list[Path] | None = None,
+    strict_crl: bool = False,
+    warn: Callable[[str], None] | None = None,
 ) -> Consolidated:
     """Verify a folder of returns and consolidate a quarter; write the 汇总表 to `out` when given.
 
@@ -302,7 +326,8 @@ def consolidate(
                 issued += city_database_plans(store, roots)
                 issued += [p for p in store.plans() if not p.content_hash]  # older unsigned splits: targets only
     plans = city_plans(None, issued)
-    collection = collect_returns(folder, roots, revocations(crls, roots), plans=[p for p in plans if p.content_hash])
+    revoked = revocations(crls, roots, strict_crl, warn)
+    collection = collect_returns(folder, roots, revoked, plans=[p for p in plans if p.content_hash])
     consolidated = summarise(collection, quarter, plans, folder)
     if out is None:
         return consolidated

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -21,6 +22,7 @@ from core.indicators import CODE_PATTERN, SHIPPED, Catalogue, Indicator, Kind, R
 from core.numbers import percent_text
 from core.plans import CITY, SAMPLE_MARK, SHIPPED_PLAN_NAME, TOWNS, Plan, TownTargets, load_shipped_plan
 from core.quarters import Quarter
+from core.text import character_kind, hidden_character, hidden_character_problem
 
 CONTENT_VERSION = 1
 DEFAULT_ISSUER = "东莞市人力资源和社会保障局"
@@ -198,6 +200,71 @@ def canonical_json(value: object) -> bytes:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
+# --- reading untrusted JSON ---------------------------------------------------------------------
+
+MAX_JSON_DIGITS = 15  # every count of a plan fits, and so does every integer SQLite can store
+
+
+class JsonRefused(ValueError):
+    """JSON that two readers could read differently, or that no plan needs; the message says why, in Chinese."""
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise JsonRefused(f"“{_shown(key)}”出现了两次")
+        seen.add(key)
+    return dict(pairs)
+
+
+def _no_float(text: str) -> object:
+    raise JsonRefused(f"有带小数点或指数的数 {text[:20]}（本系统只写整数）")
+
+
+def _no_constant(text: str) -> object:
+    raise JsonRefused(f"有 {text}（不是一个数）")
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_DIGITS:
+        raise JsonRefused(f"有一个 {len(text.lstrip('-'))} 位的整数（超过 {MAX_JSON_DIGITS} 位）")
+    return int(text)
+
+
+def _shown(text: str) -> str:
+    """A key or value as it may be printed: hidden characters as their U+ code, at most 40 characters."""
+    shown = "".join(f"U+{ord(ch):04X}" if character_kind(ch) else ch for ch in text[:40])
+    return shown + ("…" if len(text) > 40 else "")
+
+
+def strict_json(text: str) -> object:
+    """JSON as exactly one reading: no key twice in an object, no NaN or Infinity, no fractions or
+    exponents, no integer longer than MAX_JSON_DIGITS, and no text (keys included) holding a lone
+    surrogate or another hidden character. JsonRefused says what was found; ValueError and
+    RecursionError mean it is not JSON at all."""
+    value = json.loads(
+        text,
+        object_pairs_hook=_unique_keys,
+        parse_float=_no_float,
+        parse_constant=_no_constant,
+        parse_int=_bounded_int,
+    )
+    stack: list[object] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found = hidden_character(item)
+            if found is not None:
+                raise JsonRefused(f"有 {found[1]}，{found[2]}")
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return value
+
+
 def _indicator_content(item: PackageIndicator, order: int) -> dict[str, Any]:
     content: dict[str, Any] = {
         "order": order,
@@ -236,17 +303,41 @@ def package_from_content(content: object) -> PlanPackage:
     """The package a canonical content describes, checked; PlanError names what is wrong."""
     try:
         package = _parse(content)
-    except (KeyError, TypeError, ValueError, AttributeError, QuarterError) as exc:
-        raise PlanError(f"规划内容的格式不对（{type(exc).__name__}: {exc}）") from exc
+    except QuarterError as exc:
+        raise PlanError(f"规划内容的格式不对（{exc.message}）") from exc
+    except KeyError as exc:
+        raise PlanError(f"规划内容的格式不对（缺少“{_shown(str(exc.args[0]))}”）") from exc
+    except (TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        raise PlanError("规划内容的格式不对（有一项的类型或写法不是本系统写出的）") from exc
     check_package(package)
+    return package
+
+
+def package_from_canonical(content: bytes) -> PlanPackage:
+    """The package whose canonical bytes are exactly `content` (one spelling: any other writing of the
+    same package, e.g. "version": 1.0 or true, a quarter written 2026年第1季度, is refused)."""
+    try:
+        parsed = strict_json(content.decode("utf-8"))
+    except JsonRefused as exc:
+        raise PlanError(f"规划内容中{exc}，不是本系统写出的规划") from exc
+    except (ValueError, RecursionError) as exc:
+        raise PlanError("规划内容不是有效的 JSON") from exc
+    if canonical_json(parsed) != content:
+        raise PlanError("规划内容不是规范格式（可能是别的软件写的）")
+    package = package_from_content(parsed)
+    if package.canonical_bytes() != content:
+        raise PlanError("规划内容的写法与本系统写出的不同（如版本号、季度、比率或某项的类型），不是本系统写出的规划")
     return package
 
 
 def _parse(content: object) -> PlanPackage:
     if not isinstance(content, dict):
         raise TypeError("content is not an object")
-    if content["version"] != CONTENT_VERSION:
-        raise PlanError(f"规划内容的版本 {content['version']} 不受支持，请升级软件")
+    version = content["version"]
+    if type(version) is not int:
+        raise PlanError("规划内容的版本号不是整数，不是本系统写出的规划")
+    if version != CONTENT_VERSION:
+        raise PlanError(f"规划内容的版本 {version} 不受支持，请升级软件")
     indicators = tuple(
         PackageIndicator(
             code=_text(raw["code"]),
@@ -263,7 +354,7 @@ def _parse(content: object) -> PlanPackage:
             sub_short_name=_text(raw.get("sub_short_name", "")),
             rate_short_name=_text(raw.get("rate_short_name", "")),
         )
-        for raw in sorted(content["indicators"], key=lambda raw: int(raw["order"]))
+        for raw in sorted(content["indicators"], key=lambda raw: _integer(raw["order"]))
     )
     towns = tuple(_split(town, raw) for town, raw in content["towns"].items())
     by_town = {s.town: s for s in towns}
@@ -299,8 +390,14 @@ def _integer(value: object) -> int:
     return value
 
 
+RATE_TEXT = re.compile(r"[0-9]{1,3}(\.[0-9]{1,6})?")
+
+
 def _rate(value: object) -> Fraction:
-    return Fraction(Decimal(_text(value))) / 100
+    text = _text(value)
+    if not RATE_TEXT.fullmatch(text):  # never 1e999999999, NaN or digits of another script
+        raise ValueError("rate")
+    return Fraction(Decimal(text)) / 100
 
 
 def _split(town: str, raw: Mapping[str, Any]) -> TownSplit:
@@ -327,7 +424,9 @@ def package_problems(package: PlanPackage, where: Where = _nowhere) -> list[str]
 
     `where` lets a reader of a workbook name the sheet, row and column of a town's value.
     """
-    problems: list[str] = []
+    problems: list[str] = [
+        where("", "") + problem for what, text in _texts(package) if (problem := hidden_character_problem(text, what))
+    ]
     if not package.name.strip():
         problems.append("规划名称不能为空")
     if package.last < package.first:
@@ -360,6 +459,31 @@ def package_problems(package: PlanPackage, where: Where = _nowhere) -> list[str]
         problems += _split_problems(package, split, where)
     problems += _sum_problems(package, where)
     return problems
+
+
+def _texts(package: PlanPackage) -> list[tuple[str, str]]:
+    """Every text a plan shows (names, units, groups, numbers of documents, notes), with what it is."""
+    texts = [
+        ("规划名称", package.name),
+        ("发布单位", package.issuer),
+        ("表号", package.form_number),
+        ("批准文号", package.approval_number),
+        ("有效期至", package.valid_until),
+    ]
+    for item in package.indicators:
+        label = f"指标“{item.code}”的"
+        texts += [
+            (label + "名称", item.name),
+            (label + "简称", item.short_name),
+            (label + "单位", item.unit),
+            (label + "分组", item.group),
+            (label + "其中项名称", item.sub_name),
+            (label + "其中项简称", item.sub_short_name),
+            (label + "比率名称", item.rate_name),
+            (label + "比率简称", item.rate_short_name),
+        ]
+    texts += [(f"“{d.code}”的差额说明", d.note) for d in package.differences]
+    return texts
 
 
 def check_package(package: PlanPackage) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -480,3 +480,71 @@ def import_identity_file(store, path: Path, passphrase: Callable[[], bytes | Non
 
 class IdentityCancelled(IdentityError):
     pass
+
+
+# --- the city's revocation lists ------------------------------------------------------------
+
+MAX_CRL_BYTES = 4 * 1024 * 1024  # a list of every town's certificates is a few KB
+
+
+@dataclass(frozen=True)
+class RevocationList:
+    """A CRL file, read and decoded to its last entry (a damaged entry is found here, not mid-verification)."""
+
+    path: Path
+    crl: x509.CertificateRevocationList
+    next_update: dt.datetime | None
+
+    def expired(self, now: dt.datetime | None = None) -> bool:
+        return self.next_update is not None and self.next_update < (now or _now())
+
+    def expiry_warning(self) -> str:
+        shown = _printable_name(self.path)
+        when = f"{self.next_update:%Y-%m-%d}" if self.next_update else ""
+        return (
+            f"吊销列表已过期：{shown} 应在 {when} 前更新，其中的吊销仍然计入，但此后吊销的证书不在其中；"
+            "请向市局索取最新的吊销列表（加 --strict-crl 则拒绝使用过期的吊销列表）"
+        )
+
+    def expiry_refusal(self) -> str:
+        when = f"{self.next_update:%Y-%m-%d}" if self.next_update else ""
+        return (
+            f"吊销列表已过期：{_printable_name(self.path)} 应在 {when} 前更新（已指定 --strict-crl，拒绝使用）；"
+            "请向市局索取最新的吊销列表"
+        )
+
+
+def _printable_name(path: Path) -> str:
+    from reports.files import printable
+
+    return printable(path.name)
+
+
+def read_crl(path: Path) -> RevocationList:
+    """The CRL in `path` (PEM or DER), or IdentityError saying in Chinese why it cannot be used."""
+    import stat as stat_module
+
+    shown = _printable_name(path)
+    try:
+        info = path.stat()
+        if not stat_module.S_ISREG(info.st_mode):
+            raise IdentityError(f"{shown} 不是普通文件，不是吊销列表（CRL）")
+        if info.st_size > MAX_CRL_BYTES:
+            raise IdentityError(f"{shown} 过大（{info.st_size // 1024} KB），不是吊销列表（CRL）")
+        with path.open("rb") as f:
+            data = f.read(MAX_CRL_BYTES + 1)
+    except OSError as exc:
+        raise IdentityError(f"无法读取吊销列表 {shown}：{os_reason(exc)}") from exc
+    try:
+        crl = x509.load_pem_x509_crl(data) if data.lstrip().startswith(b"-----") else x509.load_der_x509_crl(data)
+        # Decoded lazily by cryptography: every field the verifier will read is read once here.
+        crl.issuer.public_bytes()
+        for entry in crl:
+            _ = entry.serial_number, entry.revocation_date_utc
+        next_update = crl.next_update_utc
+        _ = crl.last_update_utc, crl.signature_hash_algorithm
+    except (ValueError, TypeError, OverflowError, x509.InvalidVersion) as exc:
+        raise IdentityError(f"{shown} 不是吊销列表（CRL）文件，或已损坏") from exc
+    except UnsupportedAlgorithm as exc:
+        raise IdentityError(f"{shown} 的签名算法不是本系统使用的，不是市局的吊销列表") from exc
+    return RevocationList(path, crl, next_update)

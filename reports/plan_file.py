@@ -23,8 +23,8 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from core.errors import DomainError, PlanError
-from core.plan_package import PlanPackage, canonical_json, package_from_content
+from core.errors import DomainError, PlanError, os_reason
+from core.plan_package import JsonRefused, PlanPackage, package_from_canonical, strict_json
 from reports.identity import ROOT_COMMON_NAME, Identity, IdentityError, fingerprint, load_p12, town_of
 
 FORMAT = "town-returns-plan/1"
@@ -44,28 +44,12 @@ class VerifiedPlan:
     signature: str  # the detached CMS as in the file, kept with an imported package so it can be re-verified
 
 
-class DuplicateKey(ValueError):
-    """A JSON object naming one key twice: which value counts would depend on the reader."""
-
-
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):
-        raise DuplicateKey(next(k for k in keys if keys.count(k) > 1))
-    return dict(pairs)
-
-
-def strict_json(text: str) -> object:
-    """JSON that names no key twice in any object (DuplicateKey otherwise)."""
-    return json.loads(text, object_pairs_hook=_unique_keys)
-
-
 def open_root(root_p12: Path, passphrase: bytes) -> Identity:
     """The city root's key and certificate, to sign a plan with."""
     try:
         data = root_p12.read_bytes()
     except OSError as exc:
-        raise IdentityError(f"无法读取根证书文件 {root_p12}：{exc.strerror}") from exc
+        raise IdentityError(f"无法读取根证书文件 {root_p12}：{os_reason(exc)}") from exc
     key, certificate, _ = load_p12(data, passphrase, root_p12.name)
     constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
     if not constraints.ca or certificate.subject != certificate.issuer:
@@ -103,7 +87,7 @@ def read_plan_file(path: Path, roots: list[x509.Certificate], now: dt.datetime |
     except FileNotFoundError as exc:
         raise PlanPackageError(f"找不到规划文件 {path}") from exc
     except OSError as exc:
-        raise PlanPackageError(f"无法读取规划文件 {path}（错误代码 {exc.errno}）") from exc
+        raise PlanPackageError(f"无法读取规划文件 {path}：{os_reason(exc)}") from exc
     if path.is_dir():
         raise PlanPackageError(f"{path} 是文件夹，不是规划文件")
     if size > MAX_PLAN_BYTES:
@@ -112,8 +96,11 @@ def read_plan_file(path: Path, roots: list[x509.Certificate], now: dt.datetime |
         )
     if size == 0:
         raise PlanPackageError("规划文件是空的（0 字节）")
-    with path.open("rb") as f:
-        data = f.read(MAX_PLAN_BYTES + 1)
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_PLAN_BYTES + 1)
+    except OSError as exc:
+        raise PlanPackageError(f"无法读取规划文件 {path}：{os_reason(exc)}") from exc
     return verify_plan_bytes(data, roots, now)
 
 
@@ -122,8 +109,8 @@ def verify_plan_bytes(data: bytes, roots: list[x509.Certificate], now: dt.dateti
         raise PlanPackageError("规划文件过大，不是本系统的规划文件")
     try:
         envelope = strict_json(data.decode("utf-8"))
-    except DuplicateKey as exc:
-        raise PlanPackageError(f"规划文件中“{exc}”出现了两次（不是本系统写的规划文件），未导入") from exc
+    except JsonRefused as exc:
+        raise PlanPackageError(f"规划文件中{exc}（不是本系统写的规划文件），未导入") from exc
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
         raise PlanPackageError("规划文件已损坏或不完整（不是有效的 JSON），无法读取") from exc
     if not isinstance(envelope, dict) or envelope.get("format") != FORMAT:
@@ -144,11 +131,17 @@ def verify_signed_content(
 ) -> VerifiedPlan:
     """The package whose canonical content `content_text` one of `roots` signed with `signature`
     (a .plan file's, or one a database kept at import); else PlanPackageError with the reason."""
-    content = content_text.encode("utf-8")
+    try:
+        content = content_text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: no bytes were ever signed for this text
+        raise PlanPackageError("规划内容中有不成对的代理码位（不是有效的字符），不是本系统写的规划，未导入") from exc
     signer_info, certificate, signed_at = _signer(signature)
     trusted = [r for r in roots if r.public_bytes(serialization.Encoding.DER) == certificate.dump()]
     if not trusted:
-        leaf = x509.load_der_x509_certificate(certificate.dump())
+        try:
+            leaf = x509.load_der_x509_certificate(certificate.dump())
+        except ValueError as exc:
+            raise PlanPackageError("规划文件的签名已损坏，无法读取") from exc
         if any(_issued_by(leaf, r) for r in roots):
             raise PlanPackageError(
                 f"规划文件由{town_of(leaf) or '镇街'}的签名证书签名，不是市局根证书：规划只能由市局签发"
@@ -162,18 +155,9 @@ def verify_signed_content(
     if signed_at > (now or dt.datetime.now(dt.UTC)) + dt.timedelta(days=1):
         raise PlanPackageError(f"签名时间 {signed_at:%Y-%m-%d %H:%M} 晚于现在，签名不可信")
     try:
-        parsed = strict_json(content_text)
-    except DuplicateKey as exc:
-        raise PlanPackageError(f"规划内容中“{exc}”出现了两次，不是规范格式，未导入") from exc
-    except (ValueError, RecursionError) as exc:
-        raise PlanPackageError("规划内容不是有效的 JSON") from exc
-    if canonical_json(parsed) != content:
-        raise PlanPackageError("规划内容不是规范格式（可能是别的软件写的），未导入")
-    try:
-        package = package_from_content(parsed)
+        package = package_from_canonical(content)
     except PlanError as exc:
         raise PlanPackageError(f"规划内容有误：{exc.message}") from exc
-    assert package.content_hash == hashlib.sha256(content).hexdigest()
     return VerifiedPlan(package, signed_at, fingerprint(root), signature)
 
 
@@ -198,13 +182,14 @@ def _intact(info: cms.SignerInfo, certificate: asn1_x509.Certificate, content: b
     from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 
-    algorithm = info["digest_algorithm"]["algorithm"].native
-    if algorithm not in ("sha256", "sha384", "sha512"):
-        return False
-    digest = hashlib.new(algorithm, content).digest()
     try:
+        algorithm = info["digest_algorithm"]["algorithm"].native
+        if algorithm not in ("sha256", "sha384", "sha512"):
+            return False
+        digest = hashlib.new(algorithm, content).digest()
         digest_ok, signature_ok = validate_sig_integrity(info, certificate, "data", digest)
-    except (SignatureValidationError, ValueError):
+    # what damaged signature bytes raise while they are decoded: a signature that does not hold
+    except (SignatureValidationError, ValueError, TypeError, KeyError, OverflowError, NotImplementedError):
         return False
     return bool(digest_ok and signature_ok)
 
