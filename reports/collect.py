@@ -141,9 +141,7 @@ def _signed_out_of_order(verdicts: list[Verdict]) -> bool:
         earliest_of[r] = min(v.signed_at, earliest_of.get(r, v.signed_at))
     revisions = sorted(latest_of)
     return any(
-        earliest_of[higher] < latest_of[lower]
-        for i, lower in enumerate(revisions)
-        for higher in revisions[i + 1 :]
+        earliest_of[higher] < latest_of[lower] for i, lower in enumerate(revisions) for higher in revisions[i + 1 :]
     )
 
 
@@ -190,32 +188,39 @@ def _limit_memory(extra: int) -> None:
 
 
 # What verifying a workbook needs: the forkserver imports it once for every worker it starts.
-WORKBOOK_MODULES = ["reports.collect", "reports.verify", "reports.xlsx_cells", "reports.excel", "reports.identity",
+WORKBOOK_MODULES = ["reports.collect", "reports.verify", "reports.package", "reports.excel", "reports.identity",
                     "pyhanko.sign.validation.generic_cms", "pyhanko_certvalidator"]  # fmt: skip
 
 
 def _warm_up(pdfs: bool = True) -> None:
     """Import what verification needs before the memory limit, so the limit measures the file's own work.
 
-    The PDF reader and renderer (pyHanko's PDF reader, reportlab, pdfium) only when the run has PDFs."""
+    The PDF reader, renderer and signer (pyHanko, reportlab) only when the run has PDFs."""
     # imported by name here (not importlib) so that PyInstaller sees every module
     from pyhanko.sign.validation.generic_cms import validate_sig_integrity  # noqa: F401
     from pyhanko_certvalidator import CertificateValidator  # noqa: F401
 
     import reports.excel  # noqa: F401
     import reports.identity  # noqa: F401
-    import reports.xlsx_cells  # noqa: F401
+    import reports.package  # noqa: F401
 
     if pdfs:
-        import pypdfium2  # noqa: F401
         from pyhanko.pdf_utils.reader import PdfFileReader  # noqa: F401
         from pyhanko.sign.validation import validate_pdf_signature  # noqa: F401
 
         import reports.pdf  # noqa: F401
         import reports.pdf_text  # noqa: F401
+        import reports.signing  # noqa: F401
 
 
-def _worker(conn, root_pems: list[bytes], revocations: Revocations | None, memory: int, plans: tuple[Plan, ...] = (), pdfs: bool = True) -> None:  # type: ignore[no-untyped-def]
+def _worker(
+    conn,
+    root_pems: list[bytes],
+    revocations: Revocations | None,
+    memory: int,
+    plans: tuple[Plan, ...] = (),
+    pdfs: bool = True,
+) -> None:  # type: ignore[no-untyped-def]
     verifier = Verifier(
         [x509.load_pem_x509_certificate(pem) for pem in root_pems], revocations=revocations, plans=plans
     )
@@ -334,16 +339,20 @@ def verify_isolated(
             feed(slot)
         while emitted < len(pending):
             busy = [s for s in slots if s.paths]
-            timeout = max(0.05, min(s.limit(time_limit) - (time.monotonic() - s.started) for s in busy)) if busy else 0.05
+            timeout = (
+                max(0.05, min(s.limit(time_limit) - (time.monotonic() - s.started) for s in busy)) if busy else 0.05
+            )
             ready = wait([s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=timeout)
             for number, slot in enumerate(slots):
                 if not slot.paths:
                     continue
                 verdict: Verdict | None = None
                 replace_slot = False
-                has_message = slot.conn in ready or (
-                    slot.process.sentinel in ready or not slot.process.is_alive()
-                ) and slot.conn.poll()  # verdicts sent before it ended still count
+                has_message = (
+                    slot.conn in ready
+                    or (slot.process.sentinel in ready or not slot.process.is_alive())
+                    and slot.conn.poll()
+                )  # verdicts sent before it ended still count
                 if has_message:
                     try:
                         message = slot.conn.recv()

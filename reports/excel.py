@@ -1,25 +1,26 @@
-"""The return as an Excel workbook laid out as a Chinese statistical return form."""
+"""The return as an Excel workbook laid out as a Chinese statistical return form.
+
+The workbook is written here as XML text in a stored (uncompressed) zip with fixed dates and a fixed
+order, not by openpyxl: the same return gives the same bytes on any machine at any time, and the
+verifier rebuilds those bytes from the signed payload alone and accepts nothing else (issue 22).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
-from collections.abc import Callable
+import math
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
-
-from openpyxl import Workbook
-from openpyxl.cell import Cell
-from openpyxl.packaging.custom import StringProperty
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.pagebreak import Break
-from openpyxl.worksheet.worksheet import Worksheet
+from typing import TYPE_CHECKING, Any
 
 from core.progress import ROUND_DOWN
 from reports.layout import DATA_SHEET, FIRST_FIGURE_ROW, FORM_SHEET, HEADER_ROW
-from reports.payload import MANIFEST_PROPERTY, PAYLOAD_PROPERTY, SIGNATURE_PROPERTY
+from reports.payload import RENDERER
 from reports.returns import (
     DRAFT_MARK,
     FORM_AUTHORITY,
@@ -29,6 +30,9 @@ from reports.returns import (
     notes_reference,
     shown_percent_text,
 )
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 BODY_FONT = "宋体"
 COUNT_FORMAT = "#,##0"
@@ -46,12 +50,8 @@ FIGURE_COLUMNS = {
 }
 FORMULA_STARTS = ("=", "+", "-", "@")
 
-THIN = Side(style="thin", color="000000")
-BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
-HEADER_FILL = PatternFill("solid", fgColor="DDE6F0")
 
-
-def set_text(cell: Cell, value: str) -> Cell:
+def set_text(cell: Any, value: str) -> Any:
     """Write text that Excel can never read as a formula."""
     cell.value = value
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
@@ -73,19 +73,10 @@ def rate_row(data: ReturnData, code: str) -> int:
 
 
 def build_workbook(data: ReturnData) -> Workbook:
-    workbook = Workbook()
-    form = workbook.active
-    assert form is not None
-    form.title = FORM_SHEET
-    _write_form(form, data)
-    data_sheet = workbook.create_sheet(DATA_SHEET)
-    _write_data_sheet(data_sheet, data)
-    # the machine sheet (codes for the city's tools) is hidden, so a printout never shows a code;
-    # the verifier accepts exactly this sheet hidden (reports.verify)
-    data_sheet.sheet_state = "hidden"
-    workbook.properties.title = f"{data.town}{data.quarter.label}{FORM_TITLE}"
-    workbook.properties.creator = data.profile.get("preparer") or data.town
-    return workbook
+    """The app's workbook as an openpyxl object (for tools and tests that read or edit it)."""
+    import openpyxl
+
+    return openpyxl.load_workbook(io.BytesIO(workbook_bytes(data)))
 
 
 def write_workbook(
@@ -93,42 +84,30 @@ def write_workbook(
 ) -> None:
     """Save the workbook; a signed one carries the payload, the manifest of its parts and the CMS signature
     over that manifest as document properties (see reports.package)."""
-    workbook = build_workbook(data)
+    path.write_bytes(workbook_bytes(data, payload, sign))
+
+
+def workbook_bytes(data: ReturnData, payload: bytes | None = None, sign: Callable[[bytes], str] | None = None) -> bytes:
+    """The whole .xlsx file: a draft, or signed when `payload` and `sign` are given."""
+    from reports.package import pack, seal
+
     if payload is None or sign is None:
-        workbook.save(path)
-        return
-    path.write_bytes(sign_workbook(workbook, payload, sign))
+        return pack(list(workbook_parts(data, signed=False).items()))
+    return seal(workbook_parts(data), payload, sign)
 
 
 def sign_workbook(workbook: Workbook, payload: bytes, sign: Callable[[bytes], str]) -> bytes:
-    """The signed package of any openpyxl workbook (tests use it to play a town's own, hostile tool)."""
-    from reports.package import seal
+    """Any openpyxl workbook signed the way the app signs (tests use it to play a town's own, hostile tool:
+    openpyxl's spelling is never the app's, so the verifier refuses what this makes)."""
+    import zipfile
 
-    for name in (PAYLOAD_PROPERTY, MANIFEST_PROPERTY, SIGNATURE_PROPERTY):
-        workbook.custom_doc_props.append(StringProperty(name=name, value="-"))
+    from reports.package import CUSTOM_PROPS, seal
+
     buffer = io.BytesIO()
     workbook.save(buffer)
-    return seal(buffer.getvalue(), payload, sign)
-
-
-def _style(
-    cell: Cell,
-    *,
-    bold: bool = False,
-    size: int = 10,
-    align: str = "center",
-    fill: PatternFill | None = None,
-    border: bool = True,
-    number_format: str | None = None,
-) -> None:
-    cell.font = Font(name=BODY_FONT, bold=bold, size=size)
-    cell.alignment = Alignment(horizontal=align, vertical="center", wrap_text=True)
-    if border:
-        cell.border = BORDER
-    if fill:
-        cell.fill = fill
-    if number_format:
-        cell.number_format = number_format
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as source:
+        parts = {info.filename: source.read(info) for info in source.infolist() if info.filename != CUSTOM_PROPS}
+    return seal(parts, payload, sign)
 
 
 @dataclass(frozen=True)
@@ -143,7 +122,7 @@ class CellSpec:
 
     @property
     def ref(self) -> str:
-        return f"{get_column_letter(self.column)}{self.row}"
+        return f"{column_letter(self.column)}{self.row}"
 
 
 @dataclass(frozen=True)
@@ -191,7 +170,7 @@ def form_spec(data: ReturnData) -> SheetSpec:
     merges: list[str] = []
     rows: dict[int, str] = {}
     heights: dict[int, float] = {}
-    last = get_column_letter(len(COLUMNS))
+    last = column_letter(len(COLUMNS))
 
     def put(row: int, column: int, value: object, role: str, number_format: str = "General") -> None:
         cells.append(CellSpec(row, column, value, number_format, role))
@@ -332,76 +311,6 @@ def _row_cells(put, row: int, values: tuple[object, ...]) -> None:  # type: igno
             put(row, column, value, role, number_format)
 
 
-def _write_spec(ws: Worksheet, spec: SheetSpec) -> None:
-    for merge in spec.merges:
-        ws.merge_cells(merge)
-    for c in spec.cells:
-        cell = ws.cell(c.row, c.column)
-        if isinstance(c.value, str):
-            set_text(cell, c.value)
-        elif c.value is not None:
-            cell.value = c.value
-        role = c.role
-        if role == "title":
-            _style(cell, bold=True, size=16, border=False)
-        elif role == "mark":
-            _style(cell, align="left", border=False, size=9)
-        elif role == "head":
-            _style(cell, align="left", border=False)
-        elif role == "draft":
-            _style(cell, bold=True, size=12, border=False, align="left")
-            cell.font = Font(name=BODY_FONT, bold=True, size=12, color="C62828")
-        elif role == "annex_title":
-            _style(cell, bold=True, size=13, border=False)
-        elif role in ("column_header", "band"):
-            _style(cell, bold=True, fill=HEADER_FILL)
-        elif role == "band_left":
-            _style(cell, bold=True, fill=HEADER_FILL, align="left")
-        elif role == "dash":
-            _style(cell)
-            cell.alignment = Alignment(horizontal="center", vertical="center")
-        elif role in ("cell_left", "cell_right", "cell"):
-            align = {"cell_left": "left", "cell_right": "right", "cell": "center"}[role]
-            _style(cell, align=align, number_format=None if c.number_format == "General" else c.number_format)
-        elif role == "note":
-            _style(cell, align="left")
-        elif role == "note_small":
-            _style(cell, align="left", size=9)
-
-
-def _write_form(ws: Worksheet, data: ReturnData) -> None:
-    widths = (34, 9, 12, 12, 13, 13, 10, 10, 10)
-    for index, width in enumerate(widths):
-        ws.column_dimensions[chr(65 + index)].width = width
-    spec = form_spec(data)
-    _write_spec(ws, spec)
-    for row, height in spec.heights.items():
-        ws.row_dimensions[row].height = height
-    bordered = {"note": range(2, len(COLUMNS) + 1), "annex_header": range(1, len(COLUMNS) + 1)}
-    for row, role in spec.rows.items():
-        for column in bordered.get(role, ()):
-            ws.cell(row, column).border = BORDER
-    for row in spec.row_breaks:
-        ws.row_breaks.append(Break(id=row))
-    if spec.print_area:
-        ws.print_area = spec.print_area
-
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_options.horizontalCentered = True
-    ws.page_margins.left = ws.page_margins.right = 0.5
-    ws.page_margins.top = ws.page_margins.bottom = 0.5
-    ws.page_margins.header = ws.page_margins.footer = 0.2
-    ws.oddHeader.right.text = spec.header_text
-    ws.oddFooter.left.text = spec.footer_left
-    ws.oddFooter.center.text = spec.footer_text
-    ws.freeze_panes = f"A{FIRST_FIGURE_ROW}"
-    ws.protection.sheet = True  # read-only against slips; the signature catches deliberate edits
-
-
 def data_spec(data: ReturnData) -> SheetSpec:
     """Every cell of the "数据" sheet: metadata rows, then one row per indicator code."""
     cells: list[CellSpec] = []
@@ -427,7 +336,15 @@ def data_spec(data: ReturnData) -> SheetSpec:
             cells.append(CellSpec(row, column, value))
         row += 1
     for rate in data.rates:
-        values = (rate.code, _ratio(rate.quarter_rate), _ratio(rate.ytd_rate), None, float(rate.target), "ratio", rate.name)
+        values = (
+            rate.code,
+            _ratio(rate.quarter_rate),
+            _ratio(rate.ytd_rate),
+            None,
+            float(rate.target),
+            "ratio",
+            rate.name,
+        )
         for column, value in enumerate(values, start=1):
             cells.append(CellSpec(row, column, value))
         row += 1
@@ -440,16 +357,402 @@ def data_spec(data: ReturnData) -> SheetSpec:
     return SheetSpec(tuple(c for c in cells if c.value is not None), (), {}, "", "")
 
 
-def _write_data_sheet(ws: Worksheet, data: ReturnData) -> None:
-    """A plain table for the city's tools."""
-    for c in data_spec(data).cells:
-        cell = ws.cell(c.row, c.column)
-        if isinstance(c.value, str):
-            set_text(cell, c.value)
-        else:
-            cell.value = c.value
-        if c.role == "bold":
-            cell.font = Font(bold=True)
-    ws.column_dimensions["A"].width = 28
-    ws.column_dimensions["G"].width = 30
-    ws.protection.sheet = True
+# --- the workbook's parts, written as text --------------------------------------------------------
+
+MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+FORM_WIDTHS = (34, 9, 12, 12, 13, 13, 10, 10, 10)
+DATA_WIDTHS = {1: 28, 7: 30}
+
+# Fonts, fills, borders and the cell formats built from them; a cell's s= is an index into _XFS.
+_FONTS = (
+    '<font><sz val="11"/><name val="Calibri"/><family val="2"/></font>',
+    '<font><b/><sz val="16"/><name val="宋体"/></font>',
+    '<font><sz val="9"/><name val="宋体"/></font>',
+    '<font><sz val="10"/><name val="宋体"/></font>',
+    '<font><b/><sz val="10"/><name val="宋体"/></font>',
+    '<font><b/><sz val="13"/><name val="宋体"/></font>',
+    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font>',
+    '<font><b/><sz val="12"/><color rgb="FFC62828"/><name val="宋体"/></font>',
+)
+_FILLS = (
+    '<fill><patternFill patternType="none"/></fill>',
+    '<fill><patternFill patternType="gray125"/></fill>',
+    '<fill><patternFill patternType="solid"><fgColor rgb="FFDDE6F0"/><bgColor indexed="64"/></patternFill></fill>',
+)
+_BORDERS = (
+    "<border><left/><right/><top/><bottom/><diagonal/></border>",
+    '<border><left style="thin"><color rgb="FF000000"/></left><right style="thin"><color rgb="FF000000"/></right>'
+    '<top style="thin"><color rgb="FF000000"/></top><bottom style="thin"><color rgb="FF000000"/></bottom><diagonal/></border>',
+)
+_PERCENT_ID = 164
+# (font, fill, border, number format id, horizontal alignment or "", wrap)
+_XFS: tuple[tuple[int, int, int, int, str, bool], ...] = (
+    (0, 0, 0, 0, "", False),  # 0 plain (the 数据 sheet)
+    (1, 0, 0, 0, "center", True),  # 1 title
+    (2, 0, 0, 0, "left", True),  # 2 mark
+    (3, 0, 0, 0, "left", True),  # 3 head
+    (4, 2, 1, 0, "center", True),  # 4 column header, band
+    (3, 0, 1, 0, "left", True),  # 5 first column, note
+    (3, 0, 1, 0, "center", True),  # 6 cell
+    (3, 0, 1, 3, "right", True),  # 7 a count (#,##0)
+    (3, 0, 1, 0, "center", False),  # 8 dash
+    (3, 0, 1, _PERCENT_ID, "right", True),  # 9 a percentage (0.0%)
+    (4, 2, 1, 0, "left", True),  # 10 band, left
+    (3, 0, 1, 0, "right", True),  # 11 a right-aligned text
+    (5, 0, 0, 0, "center", True),  # 12 annex title
+    (0, 0, 1, 0, "", False),  # 13 border only
+    (2, 0, 1, 0, "left", True),  # 14 note, small
+    (6, 0, 0, 0, "", False),  # 15 bold (the 数据 sheet's header)
+    (7, 0, 0, 0, "left", True),  # 16 draft mark
+)
+_QUOTED = len(_XFS)  # the same formats with quotePrefix, for text Excel would otherwise read as a formula
+_ROLE_XF = {
+    "plain": 0,
+    "title": 1,
+    "mark": 2,
+    "head": 3,
+    "column_header": 4,
+    "band": 4,
+    "cell_left": 5,
+    "note": 5,
+    "cell": 6,
+    "dash": 8,
+    "band_left": 10,
+    "annex_title": 12,
+    "note_small": 14,
+    "bold": 15,
+    "draft": 16,
+}
+_RIGHT_XF = {COUNT_FORMAT: 7, PERCENT_FORMAT: 9, "General": 11}
+_BORDERED = frozenset(i for i, xf in enumerate(_XFS) if xf[2])
+# characters XML 1.0 cannot carry; a payload holding one has no spelling in a workbook
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+class Unrenderable(ValueError):
+    """The return holds something the workbook cannot spell (a character XML forbids, a number Excel cannot hold)."""
+
+
+def _styles_xml() -> str:
+    xfs = []
+    for quoted in (False, True):
+        for font, fill, border, numfmt, horizontal, wrap in _XFS:
+            attrs = f'numFmtId="{numfmt}" fontId="{font}" fillId="{fill}" borderId="{border}" xfId="0"'
+            attrs += "".join(
+                f' {name}="1"'
+                for name, on in (
+                    ("quotePrefix", quoted),
+                    ("applyNumberFormat", numfmt != 0),
+                    ("applyFont", font != 0),
+                    ("applyFill", fill != 0),
+                    ("applyBorder", border != 0),
+                    ("applyAlignment", bool(horizontal or wrap)),
+                )
+                if on
+            )
+            if horizontal or wrap:
+                align = f' horizontal="{horizontal}" vertical="center"' if horizontal else ""
+                align += ' wrapText="1"' if wrap else ""
+                xfs.append(f"<xf {attrs}><alignment{align}/></xf>")
+            else:
+                xfs.append(f"<xf {attrs}/>")
+    return (
+        f'{XML_HEAD}<styleSheet xmlns="{MAIN_NS}">'
+        f'<numFmts count="1"><numFmt numFmtId="{_PERCENT_ID}" formatCode="{PERCENT_FORMAT}"/></numFmts>'
+        f'<fonts count="{len(_FONTS)}">{"".join(_FONTS)}</fonts>'
+        f'<fills count="{len(_FILLS)}">{"".join(_FILLS)}</fills>'
+        f'<borders count="{len(_BORDERS)}">{"".join(_BORDERS)}</borders>'
+        '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+        f'<cellXfs count="{len(xfs)}">{"".join(xfs)}</cellXfs>'
+        '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+        '<dxfs count="0"/><tableStyles count="0"/></styleSheet>'
+    )
+
+
+STYLES_XML = _styles_xml().encode()
+
+
+def column_letter(column: int) -> str:
+    letters = ""
+    while column:
+        column, rest = divmod(column - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _text(value: str) -> str:
+    bad = _NOT_XML.search(value)
+    if bad:
+        raise Unrenderable(f"含有表格不能保存的字符 U+{ord(bad.group()):04X}")
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+
+
+def _attr(value: str) -> str:
+    return _text(value).replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;")
+
+
+def _cell_xml(ref: str, value: object, xf: int) -> str:
+    style = f' s="{xf}"' if xf else ""
+    if value is None:
+        return f'<c r="{ref}"{style}/>'
+    if isinstance(value, str):
+        return f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{_text(value)}</t></is></c>'
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Unrenderable(f"单元格 {ref} 的值类型 {type(value).__name__} 不能写入表格")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Unrenderable(f"单元格 {ref} 的数值 {value} 不能写入表格")
+    if isinstance(value, int) and abs(value) >= 10**15:  # Excel keeps 15 digits: a larger count would show another
+        raise Unrenderable(f"单元格 {ref} 的数值 {value} 超过 Excel 能准确显示的 15 位")
+    return f'<c r="{ref}"{style}><v>{value!r}</v></c>'
+
+
+def _xf_of(cell: CellSpec) -> int:
+    if cell.role == "cell_right":
+        xf = _RIGHT_XF[cell.number_format]
+    else:
+        xf = _ROLE_XF[cell.role]
+        if cell.number_format != "General":
+            raise Unrenderable(f"单元格 {cell.ref} 的数字格式 {cell.number_format} 不是本系统的")
+    if isinstance(cell.value, str) and cell.value.startswith(FORMULA_STARTS):
+        xf += _QUOTED
+    return xf
+
+
+def _range_cells(area: str) -> list[tuple[int, int]]:
+    first, last = area.split(":")
+    (r0, c0), (r1, c1) = _ref_at(first), _ref_at(last)
+    return [(r, c) for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)]
+
+
+def _ref_at(ref: str) -> tuple[int, int]:
+    letters = "".join(ch for ch in ref if ch.isalpha())
+    column = 0
+    for ch in letters:
+        column = column * 26 + ord(ch) - 64
+    return int(ref[len(letters) :]), column
+
+
+def _sheet_data(spec: SheetSpec) -> tuple[str, str]:
+    """(the <sheetData> element, the dimension) of a sheet spec."""
+    cells: dict[tuple[int, int], tuple[object, int]] = {}
+    for cell in spec.cells:
+        if (cell.row, cell.column) in cells:
+            raise Unrenderable(f"单元格 {cell.ref} 写了两次")
+        cells[(cell.row, cell.column)] = (cell.value, _xf_of(cell))
+    for area in spec.merges:
+        covered = _range_cells(area)
+        value, xf = cells.get(covered[0], (None, 0))
+        for place in covered[1:]:
+            # a merged area's border is drawn from its edge cells: they carry the anchor's format
+            if place in cells:
+                raise Unrenderable(f"合并单元格 {area} 中另有内容")
+            if xf % _QUOTED in _BORDERED:
+                cells[place] = (None, xf % _QUOTED)
+    for row, role in spec.rows.items():
+        columns = range(2, len(COLUMNS) + 1) if role == "note" else range(1, len(COLUMNS) + 1)
+        for column in columns:
+            cells.setdefault((row, column), (None, 13))
+    rows: dict[int, list[tuple[int, str]]] = {}
+    for (row, column), (value, xf) in cells.items():
+        rows.setdefault(row, []).append((column, _cell_xml(f"{column_letter(column)}{row}", value, xf)))
+    for row in spec.heights:
+        rows.setdefault(row, [])
+    out = []
+    for row in sorted(rows):
+        height = spec.heights.get(row)
+        attrs = f' ht="{height!r}" customHeight="1"' if height is not None else ""
+        out.append(f'<row r="{row}"{attrs}>{"".join(xml for _, xml in sorted(rows[row]))}</row>')
+    last_row = max((r for r, _ in cells), default=1)
+    last_column = max((c for _, c in cells), default=1)
+    return f"<sheetData>{''.join(out)}</sheetData>", f"A1:{column_letter(last_column)}{last_row}"
+
+
+_PROTECTION = (
+    '<sheetProtection sheet="1" objects="1" scenarios="1" formatCells="1" formatColumns="1" formatRows="1" '
+    'insertColumns="1" insertRows="1" insertHyperlinks="1" deleteColumns="1" deleteRows="1" sort="1" '
+    'autoFilter="1" pivotTables="1"/>'
+)
+
+
+def _cols(widths: Mapping[int, float]) -> str:
+    return (
+        "<cols>"
+        + "".join(f'<col min="{c}" max="{c}" width="{w!r}" customWidth="1"/>' for c, w in sorted(widths.items()))
+        + "</cols>"
+    )
+
+
+def form_sheet_xml(data: ReturnData) -> bytes:
+    spec = form_spec(data)
+    sheet_data, dimension = _sheet_data(spec)
+    texts = spec.printed_texts()
+    header_footer = "".join(f"<{tag}>{_text(texts[tag])}</{tag}>" for tag in ("oddHeader", "oddFooter") if tag in texts)
+    breaks = "".join(f'<brk id="{row}" max="16383" man="1"/>' for row in spec.row_breaks)
+    merges = "".join(f'<mergeCell ref="{area}"/>' for area in spec.merges)
+    xml = (
+        f'{XML_HEAD}<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">'
+        '<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>'
+        f'<dimension ref="{dimension}"/>'
+        '<sheetViews><sheetView tabSelected="1" workbookViewId="0">'
+        f'<pane ySplit="{FIRST_FIGURE_ROW - 1}" topLeftCell="A{FIRST_FIGURE_ROW}" activePane="bottomLeft" state="frozen"/>'
+        f'<selection pane="bottomLeft" activeCell="A{FIRST_FIGURE_ROW}" sqref="A{FIRST_FIGURE_ROW}"/>'
+        "</sheetView></sheetViews>"
+        '<sheetFormatPr defaultRowHeight="15"/>'
+        f"{_cols(dict(enumerate(FORM_WIDTHS, start=1)))}{sheet_data}{_PROTECTION}"
+        + (f'<mergeCells count="{len(spec.merges)}">{merges}</mergeCells>' if spec.merges else "")
+        + '<printOptions horizontalCentered="1"/>'
+        '<pageMargins left="0.5" right="0.5" top="0.5" bottom="0.5" header="0.2" footer="0.2"/>'
+        '<pageSetup paperSize="9" fitToWidth="1" fitToHeight="0" orientation="landscape"/>'
+        f"<headerFooter>{header_footer}</headerFooter>"
+        + (
+            f'<rowBreaks count="{len(spec.row_breaks)}" manualBreakCount="{len(spec.row_breaks)}">{breaks}</rowBreaks>'
+            if breaks
+            else ""
+        )
+        + "</worksheet>"
+    )
+    return xml.encode("utf-8")
+
+
+def data_sheet_xml(data: ReturnData) -> bytes:
+    sheet_data, dimension = _sheet_data(data_spec(data))
+    xml = (
+        f'{XML_HEAD}<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">'
+        f'<dimension ref="{dimension}"/><sheetViews><sheetView workbookViewId="0"/></sheetViews>'
+        f'<sheetFormatPr defaultRowHeight="15"/>{_cols(DATA_WIDTHS)}{sheet_data}{_PROTECTION}'
+        '<pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/></worksheet>'
+    )
+    return xml.encode("utf-8")
+
+
+def print_area_name(sheet: str, area: str) -> str:
+    """A print area as a workbook's defined name: 'sheet'!$A$1:$I$24."""
+    first, last = area.split(":")
+
+    def absolute(ref: str) -> str:
+        letters = "".join(c for c in ref if c.isalpha())
+        return f"${letters}${ref[len(letters) :]}"
+
+    return f"'{sheet}'!{absolute(first)}:{absolute(last)}"
+
+
+def _workbook_xml(data: ReturnData) -> bytes:
+    area = form_spec(data).print_area
+    names = (
+        f'<definedNames><definedName name="_xlnm.Print_Area" localSheetId="0">{_text(print_area_name(FORM_SHEET, area))}'
+        "</definedName></definedNames>"
+        if area
+        else ""
+    )
+    xml = (
+        f'{XML_HEAD}<workbook xmlns="{MAIN_NS}" xmlns:r="{REL_NS}"><workbookPr/>'
+        '<bookViews><workbookView activeTab="0"/></bookViews><sheets>'
+        f'<sheet name="{FORM_SHEET}" sheetId="1" r:id="rId1"/>'
+        f'<sheet name="{DATA_SHEET}" sheetId="2" state="hidden" r:id="rId2"/>'
+        f'</sheets>{names}<calcPr calcId="124519"/></workbook>'
+    )
+    return xml.encode("utf-8")
+
+
+def _utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _core_xml(data: ReturnData) -> bytes:
+    when = _utc(data.generated_at)
+    xml = (
+        f'{XML_HEAD}<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/" '
+        'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+        f"<dc:title>{_text(data.town + data.quarter.label + FORM_TITLE)}</dc:title>"
+        f"<dc:creator>{_text(data.profile.get('preparer') or data.town)}</dc:creator>"
+        f'<dcterms:created xsi:type="dcterms:W3CDTF">{when}</dcterms:created>'
+        f'<dcterms:modified xsi:type="dcterms:W3CDTF">{when}</dcterms:modified>'
+        "</cp:coreProperties>"
+    )
+    return xml.encode("utf-8")
+
+
+APP_XML = (
+    f'{XML_HEAD}<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
+    f"<Application>镇街人社指标填报系统（{RENDERER}）</Application></Properties>"
+).encode()
+_TYPES = "application/vnd.openxmlformats-officedocument."
+
+
+def _content_types(signed: bool) -> bytes:
+    overrides = [
+        ("/xl/workbook.xml", _TYPES + "spreadsheetml.sheet.main+xml"),
+        ("/xl/worksheets/sheet1.xml", _TYPES + "spreadsheetml.worksheet+xml"),
+        ("/xl/worksheets/sheet2.xml", _TYPES + "spreadsheetml.worksheet+xml"),
+        ("/xl/styles.xml", _TYPES + "spreadsheetml.styles+xml"),
+        ("/docProps/core.xml", "application/vnd.openxmlformats-package.core-properties+xml"),
+        ("/docProps/app.xml", _TYPES + "extended-properties+xml"),
+    ]
+    if signed:
+        overrides.append(("/docProps/custom.xml", _TYPES + "custom-properties+xml"))
+    xml = (
+        f'{XML_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        + "".join(f'<Override PartName="{name}" ContentType="{kind}"/>' for name, kind in overrides)
+        + "</Types>"
+    )
+    return xml.encode()
+
+
+def _relationships(targets: list[tuple[str, str]]) -> bytes:
+    xml = (
+        f'{XML_HEAD}<Relationships xmlns="{PKG_REL_NS}">'
+        + "".join(
+            f'<Relationship Id="rId{n}" Type="{kind}" Target="{target}"/>'
+            for n, (kind, target) in enumerate(targets, start=1)
+        )
+        + "</Relationships>"
+    )
+    return xml.encode()
+
+
+_OFFICE_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+
+
+def _root_rels(signed: bool) -> bytes:
+    targets = [
+        (_OFFICE_REL + "officeDocument", "xl/workbook.xml"),
+        ("http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties", "docProps/core.xml"),
+        (_OFFICE_REL + "extended-properties", "docProps/app.xml"),
+    ]
+    if signed:
+        targets.append((_OFFICE_REL + "custom-properties", "docProps/custom.xml"))
+    return _relationships(targets)
+
+
+WORKBOOK_RELS = _relationships(
+    [
+        (_OFFICE_REL + "worksheet", "worksheets/sheet1.xml"),
+        (_OFFICE_REL + "worksheet", "worksheets/sheet2.xml"),
+        (_OFFICE_REL + "styles", "styles.xml"),
+    ]
+)
+# Where docProps/custom.xml (the payload, the manifest and the signature) goes among the parts.
+CUSTOM_AFTER = "docProps/core.xml"
+
+
+def workbook_parts(data: ReturnData, signed: bool = True) -> dict[str, bytes]:
+    """Every part of the workbook but docProps/custom.xml, in the order the package holds them.
+
+    Unrenderable when the return holds what a workbook cannot spell."""
+    return {
+        "[Content_Types].xml": _content_types(signed),
+        "_rels/.rels": _root_rels(signed),
+        "docProps/app.xml": APP_XML,
+        "docProps/core.xml": _core_xml(data),
+        "xl/workbook.xml": _workbook_xml(data),
+        "xl/_rels/workbook.xml.rels": WORKBOOK_RELS,
+        "xl/styles.xml": STYLES_XML,
+        "xl/worksheets/sheet1.xml": form_sheet_xml(data),
+        "xl/worksheets/sheet2.xml": data_sheet_xml(data),
+    }

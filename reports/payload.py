@@ -42,9 +42,19 @@ from reports.returns import (
     shown_percent_text,
 )
 
-FORMAT = "town-returns/3"
-PLANLESS_FORMAT = "town-returns/2"  # before the payload named its plan package
-OLD_FORMAT = "town-returns/1"
+FORMAT = "town-returns/4"
+# Formats of earlier releases: their files were not written byte for byte from the payload, so this release,
+# which accepts a return only as the very bytes it would write itself, has no renderer for them (issue 22).
+EARLIER_FORMATS = {
+    "town-returns/1": "签名数据不含完整表格内容",
+    "town-returns/2": "签名数据未写明规划包",
+    "town-returns/3": "签名数据未写明生成程序的版本",
+}
+# The renderer a return was written with: the spelling of every byte of its workbook and PDF. A release
+# that changes any byte names a new renderer and keeps the old ones it can still write (RENDERERS).
+RENDERER_KEY = "renderer"
+RENDERER = "town-returns-render/1"
+RENDERERS = (RENDERER,)
 # The reason a return is refused when its plan is not one the city issued, or its targets are not the plan's.
 PLAN_MISMATCH = "规划目标与市局下发的不一致"
 # The reason a return is refused when a column it derives (完成率, 状态, 累计, rates, 需关注, 说明) is not
@@ -74,6 +84,29 @@ class PayloadError(DomainError):
 
 class ReturnRefused(PayloadError):
     """A well-formed payload the city must not accept; its message is the whole reason."""
+
+
+class OtherRelease(ReturnRefused):
+    """A return written by a release whose renderer this release does not ship."""
+
+
+def other_release(body: Mapping[str, Any]) -> str:
+    """Why a payload's return cannot be verified by this release; empty when this release renders it."""
+    fmt = body.get("format")
+    if fmt in EARLIER_FORMATS:
+        return (
+            f"不是本版本软件生成的季报：它由本软件较早的版本生成（签名数据格式 {fmt}，{EARLIER_FORMATS[fmt]}），"
+            "本版本只承认自己按签名数据逐字节生成的季报，没有那一版的生成程序，无法确认文件显示的就是签名的内容。"
+            "请镇街用本版本软件重新导出、签名后报送，或用生成它的那一版软件核验"
+        )
+    if fmt == FORMAT and body.get(RENDERER_KEY) not in RENDERERS:
+        shown = body.get(RENDERER_KEY)
+        shown = shown if isinstance(shown, str) else "（未写明）"
+        return (
+            f"不是本版本软件生成的季报：它由生成程序“{shown[:60]}”写出，本版本的生成程序为“{'、'.join(RENDERERS)}”，"
+            "无法按写出它的方式重新生成并比对。请用生成它的那一版（或更新的版本）软件核验，或请镇街用本版本软件重新导出"
+        )
+    return ""
 
 
 class PlanNotIssued(ReturnRefused):
@@ -211,13 +244,22 @@ def printed_columns(data: ReturnData, line: FigureLine) -> list[str]:
 def printed_rate(rate: RateLine, rounding: str = ROUND_DOWN) -> list[str]:
     fraction = "—" if rate.denominator is None else f"{rate.numerator:,}/{rate.denominator:,}"
     verdict = "—" if rate.met is None else ("达标" if rate.met else "未达标")
-    return [rate.name, "%", rate.quarter_text, rate.ytd_text, fraction, f"≥{shown_percent_text(rate.target, rounding)}", verdict]
+    return [
+        rate.name,
+        "%",
+        rate.quarter_text,
+        rate.ytd_text,
+        fraction,
+        f"≥{shown_percent_text(rate.target, rounding)}",
+        verdict,
+    ]
 
 
 def body_of(data: ReturnData) -> dict[str, Any]:
     profile = data.profile
     body: dict[str, Any] = {
         "format": FORMAT,
+        RENDERER_KEY: RENDERER,
         "town": data.town,
         "quarter": data.quarter.code,
         "plan": data.plan_name,
@@ -355,31 +397,28 @@ def resolve_plan(body: Mapping[str, Any], plans: Sequence[Plan]) -> Plan | None:
     """
     quarter = Quarter.parse(body["quarter"])
     city_plan = city_plan_for(quarter, plans)
-    if body["format"] == PLANLESS_FORMAT:
-        named = None if body["plan_hash"] is None else builtin_plan()
+    wanted = body["plan_hash"]
+    if wanted is None:
+        if body["plan_id"] is not None or body["plan"] is not None:
+            shown = body["plan"] if isinstance(body["plan"], str) else "（未写明）"
+            raise PlanNotIssued(
+                f"{PLAN_MISMATCH}：季报写明规划“{shown}”，但没有写明其内容哈希"
+                "（该规划不是市局签名下发的规划包，请导入市局下发的规划后重新导出）"
+            )
+        named = None
     else:
-        wanted = body["plan_hash"]
-        if wanted is None:
-            if body["plan_id"] is not None or body["plan"] is not None:
-                shown = body["plan"] if isinstance(body["plan"], str) else "（未写明）"
-                raise PlanNotIssued(
-                    f"{PLAN_MISMATCH}：季报写明规划“{shown}”，但没有写明其内容哈希"
-                    "（该规划不是市局签名下发的规划包，请导入市局下发的规划后重新导出）"
-                )
-            named = None
-        else:
-            plan_id = body["plan_id"]
-            if not isinstance(wanted, str) or not (plan_id is None or isinstance(plan_id, str)):
-                raise ValueError("plan_hash")
-            named = next((p for p in _distinct(plans) if p.content_hash == wanted), None)
-            if named is None:  # also a plan from an old unsigned plan row: a hash of its own, no package id
-                name = body["plan"] if isinstance(body["plan"], str) else "（未写明）"
-                raise PlanNotIssued(
-                    f"{PLAN_MISMATCH}：季报所依据的规划“{name}”（编号 {plan_id or '未写明'}）不是市局下发并受信任的规划"
-                    "（核验、汇总时请用 --plan 指定市局下发的规划文件，或在市局数据库中导入该规划）"
-                )
-            if named.plan_id != body["plan_id"]:
-                raise ValueError("plan_id")
+        plan_id = body["plan_id"]
+        if not isinstance(wanted, str) or not (plan_id is None or isinstance(plan_id, str)):
+            raise ValueError("plan_hash")
+        named = next((p for p in _distinct(plans) if p.content_hash == wanted), None)
+        if named is None:  # also a plan from an old unsigned plan row: a hash of its own, no package id
+            name = body["plan"] if isinstance(body["plan"], str) else "（未写明）"
+            raise PlanNotIssued(
+                f"{PLAN_MISMATCH}：季报所依据的规划“{name}”（编号 {plan_id or '未写明'}）不是市局下发并受信任的规划"
+                "（核验、汇总时请用 --plan 指定市局下发的规划文件，或在市局数据库中导入该规划）"
+            )
+        if named.plan_id != body["plan_id"]:
+            raise ValueError("plan_id")
     if city_plan is not None and (named is None or named.content_hash != city_plan.content_hash):
         if named is None:
             raise PlanNotIssued(
@@ -407,22 +446,31 @@ def _plan_problem(payload: Payload, plan: Plan | None) -> str:
     catalogue = payload.catalogue
     for line in body["lines"]:
         indicator = catalogue.by_code[line["code"]]
-        expected = plan.targets_for(payload.town).counts.get(line["code"]) if in_plan and plan and indicator.has_plan_target else None
+        expected = (
+            plan.targets_for(payload.town).counts.get(line["code"])
+            if in_plan and plan and indicator.has_plan_target
+            else None
+        )
         if line["target"] != expected:
             shown = "无" if line["target"] is None else f"{line['target']:,}"
             want = "无" if expected is None else f"{expected:,}"
             return f"{indicator.name}目标为 {shown}，市局下发的规划为 {want}"
-        if (line["name"], line["unit"], line["is_sub"]) != (indicator.name, indicator.unit, indicator.parent is not None):
+        if (line["name"], line["unit"], line["is_sub"]) != (
+            indicator.name,
+            indicator.unit,
+            indicator.parent is not None,
+        ):
             return f"指标“{line['name']}”的名称或单位与市局下发的规划不同"
     for rate in body["rates"]:
         listed = catalogue.rate_by_code[rate["code"]]
-        want_rate = rate_target(plan if in_plan else None, payload.town, rate["code"]) if in_plan else listed.default_target
+        want_rate = (
+            rate_target(plan if in_plan else None, payload.town, rate["code"]) if in_plan else listed.default_target
+        )
         if _fraction(rate["target"]) != want_rate or rate["name"] != listed.name:
             return f"{listed.name}的目标与市局下发的规划不同"
-    if body["format"] != PLANLESS_FORMAT:
-        form_number = (plan.form_number or FORM_NUMBER) if in_plan and plan else FORM_NUMBER
-        if body["header"]["form_number"] != form_number:
-            return f"表号为“{body['header']['form_number']}”，市局下发的规划为“{form_number}”"
+    form_number = (plan.form_number or FORM_NUMBER) if in_plan and plan else FORM_NUMBER
+    if body["header"]["form_number"] != form_number:
+        return f"表号为“{body['header']['form_number']}”，市局下发的规划为“{form_number}”"
     return ""
 
 
@@ -489,8 +537,10 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
         in_quarter = (figures[pair.numerator], figures[pair.denominator])
         if numerator is None or denominator is None or numerator > denominator:
             return column(rate["code"], "年度累计", f"{numerator}/{denominator}", "分子不大于分母")
-        if numerator < in_quarter[0] or denominator < in_quarter[1] or (
-            quarter.q == 1 and (numerator, denominator) != in_quarter
+        if (
+            numerator < in_quarter[0]
+            or denominator < in_quarter[1]
+            or (quarter.q == 1 and (numerator, denominator) != in_quarter)
         ):
             return column(rate["code"], "年度累计", f"{numerator}/{denominator}", f"{in_quarter[0]}/{in_quarter[1]}")
         signed[rate["code"]] = (numerator, denominator)
@@ -499,12 +549,9 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
     )
     if _fraction(body["time_progress"]) != progress.time_progress:
         return f"“时间进度”为 {percent(_fraction(body['time_progress']))}，按规划应为 {percent(progress.time_progress)}"
-    # A return signed before issue 15 (no rounding key) did not record the 基期数 its stocks' pace was
-    # measured from: their 完成率 and 状态 cannot be recomputed. Such returns exist only under the built-in
-    # 2021–2025 plan; under any plan the city issued since, a return that leaves them out is refused
-    # rather than let through the leniency meant for old files.
-    under_builtin = plan is not None and plan.content_hash == builtin_plan().content_hash
-    legacy = ROUNDING_KEY not in body and (body["format"] == PLANLESS_FORMAT or under_builtin)
+    # Returns signed before issue 15 lacked the rounding key and the 基期数 and were judged leniently; they
+    # are earlier releases' returns now (other_release), so every return must name both.
+    legacy = False
     if not legacy and ROUNDING_KEY not in body:
         return "季报没有写明百分比的取舍规则"
     if not legacy and BASES_KEY not in body:
@@ -520,7 +567,9 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
     for rate in body["rates"]:
         code = rate["code"]
         quarter_result, ytd_result = progress.rates_quarter[code], progress.rates_ytd[code]
-        if _fraction(rate["quarter_rate"]) != quarter_result.rate or rate["quarter_text"] != rate_text(quarter_result, rounding):
+        if _fraction(rate["quarter_rate"]) != quarter_result.rate or rate["quarter_text"] != rate_text(
+            quarter_result, rounding
+        ):
             return column(code, "本季度", rate["quarter_text"], rate_text(quarter_result, rounding))
         if _fraction(rate["ytd_rate"]) != ytd_result.rate or rate["ytd_text"] != rate_text(ytd_result, rounding):
             return column(code, "年度累计", rate["ytd_text"], rate_text(ytd_result, rounding))
@@ -544,8 +593,7 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
 
 def _check_body(body: dict[str, Any], payload: Payload) -> None:
     """Every field present with its type, and the parts that repeat each other agree."""
-    planless = body["format"] == PLANLESS_FORMAT
-    keys = set(body_of_keys()) - ({"plan_id"} if planless else set())
+    keys = set(body_of_keys())
     if not keys <= set(body) <= keys | set(OPTIONAL_KEYS):
         raise ValueError("keys")
     catalogue = payload.catalogue
@@ -559,8 +607,6 @@ def _check_body(body: dict[str, Any], payload: Payload) -> None:
     header = body["header"]
     if not isinstance(header, dict) or not isinstance(header.get("form_number"), str):
         raise ValueError("header")
-    if planless and header["form_number"] != FORM_NUMBER:
-        raise ValueError("form_number")
     expected_header = {
         "title": FORM_TITLE,
         "form_number": header["form_number"],
@@ -615,9 +661,6 @@ def _check_body(body: dict[str, Any], payload: Payload) -> None:
         if printed_rate(rate, data.rounding) != raw["printed"]:
             raise ValueError("printed rate")
     rebuilt = body_of(data)
-    if planless:
-        rebuilt["format"] = PLANLESS_FORMAT
-        del rebuilt["plan_id"]
     if not approval:  # written before the payload carried 批准文号 and 有效期至: both blank
         rebuilt["header"] = {k: v for k, v in rebuilt["header"].items() if k not in APPROVAL_KEYS}
     if canonical(rebuilt) != canonical(body):
@@ -627,6 +670,7 @@ def _check_body(body: dict[str, Any], payload: Payload) -> None:
 def body_of_keys() -> tuple[str, ...]:
     return (
         "format",
+        RENDERER_KEY,
         "town",
         "quarter",
         "plan",
@@ -653,9 +697,9 @@ def parse_payload(raw: bytes, plans: Sequence[Plan] = ()) -> Payload:
     """
     try:
         body: Any = json.loads(raw.decode("utf-8"))
-        if isinstance(body, dict) and body.get("format") == OLD_FORMAT:
-            raise PayloadError("旧版软件生成的季报（签名数据不含完整表格内容），请用新版软件重新导出")
-        if not isinstance(body, dict) or body.get("format") not in (FORMAT, PLANLESS_FORMAT):
+        if isinstance(body, dict) and other_release(body):
+            raise OtherRelease(other_release(body))
+        if not isinstance(body, dict) or body.get("format") != FORMAT:
             raise ValueError("format")
         if canonical(body) != raw:
             # one spelling only: no duplicated keys (which JSON readers resolve differently), no padding
@@ -664,7 +708,9 @@ def parse_payload(raw: bytes, plans: Sequence[Plan] = ()) -> Payload:
         catalogue = plan.catalogue if plan is not None else SHIPPED
         figures = body["figures"]
         explanations = body["explanations"]
-        if set(figures) != set(catalogue.indicator_codes) or not all(type(v) is int and v >= 0 for v in figures.values()):
+        if set(figures) != set(catalogue.indicator_codes) or not all(
+            type(v) is int and v >= 0 for v in figures.values()
+        ):
             raise ValueError("figures")
         if not all(catalogue.is_known_code(k) and isinstance(v, str) for k, v in explanations.items()):
             raise ValueError("explanations")

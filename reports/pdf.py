@@ -131,6 +131,7 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
         title=f"{data.town}{data.quarter.label}{FORM_TITLE}",
         author=data.profile.get("unit_name") or data.town,
         initialFontName=FONT,
+        invariant=1,  # no clock time, no random id: the verifier re-renders these very bytes
     )
     story: list = []
     story.append(Paragraph(FORM_TITLE, paragraph_style(16, TA_CENTER, leading=22)))
@@ -159,7 +160,17 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
     )
     story += [Spacer(1, 3 * mm), marks, Spacer(1, 2 * mm)]
 
-    header = ["指标名称", "计量单位", data.quarter_header, "本年累计", "规划累计", "规划目标", "完成率", "时间进度", "状态"]
+    header = [
+        "指标名称",
+        "计量单位",
+        data.quarter_header,
+        "本年累计",
+        "规划累计",
+        "规划目标",
+        "完成率",
+        "时间进度",
+        "状态",
+    ]
     rows: list[list] = [[Paragraph(h, paragraph_style(9, TA_CENTER)) for h in header]]
     status_cells = []
     for line in data.figures:
@@ -292,7 +303,7 @@ def write_summary_pdf(data: ReturnData, path: Path) -> None:
     """One A4 page for the town's leaders: bars against time progress, rates, and what needs attention."""
     register_font()
     width, height = A4
-    canvas = Canvas(str(path), pagesize=A4, initialFontName=FONT, initialFontSize=10)
+    canvas = Canvas(str(path), pagesize=A4, initialFontName=FONT, initialFontSize=10, invariant=1)
     canvas.setTitle(f"{data.town}{data.quarter.label}人社指标完成情况摘要")
     canvas.setAuthor(data.profile.get("unit_name") or data.town)
     margin = 20 * mm

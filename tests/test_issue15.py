@@ -14,7 +14,7 @@ from core.quarters import Quarter
 from reports.excel import FORM_SHEET, rate_row
 from reports.export import open_town_identity, prepare_return, write_return_files
 from reports.identity import load_trust_roots
-from reports.payload import ROUNDING_KEY, parse_payload, payload_of
+from reports.payload import ROUNDING_KEY, payload_of
 from reports.verify import Verifier
 from storage.store import Store
 from tests.helpers import FULL_QUARTER, TODAY, on_pace_history
@@ -79,7 +79,10 @@ def test_a_return_with_77_99_percent_prints_77_9_in_excel_pdf_window_and_cli(sto
     assert "本季度 77.9%" in out
 
 
-def test_returns_signed_with_half_up_rounding_still_verify(pki, tmp_path):  # noqa: F811
+def test_a_return_without_the_rounding_rule_or_bases_is_refused_since_issue_22(pki, tmp_path):  # noqa: F811
+    """Returns signed before issue 15 (half-up rounding, no 基期数) were verified leniently until issue 22; such
+    returns are earlier releases' (town-returns/3, refused with 不是本版本软件生成的季报), so a current payload
+    that leaves out the rule or the bases is refused rather than judged by the old leniency."""
     store = Store(tmp_path / "gc.sqlite3", today=lambda: TODAY)
     store.bind_town("莞城")
     for quarter, values in on_pace_history(last=Quarter(2024, 3)).items():
@@ -91,12 +94,13 @@ def test_returns_signed_with_half_up_rounding_still_verify(pki, tmp_path):  # no
     store.close()
     old = replace(data, rounding=ROUND_HALF_UP, bases=None)  # as a return signed before issue 15
     assert ROUNDING_KEY not in payload_of(old).body and "bases" not in payload_of(old).body
-    assert parse_payload(payload_of(old).to_bytes()).return_data().rounding == ROUND_HALF_UP
     verifier = Verifier(load_trust_roots(pki / "city_root.pem"))
-    for version, folder in ((old, "old"), (data, "new")):
-        result = write_return_files(version, tmp_path / folder, identity=identity)
-        assert verifier.verify(result.workbook).valid, verifier.verify(result.workbook).reason
-        assert verifier.verify(result.pdf).valid
+    refused = write_return_files(old, tmp_path / "old", identity=identity)
+    for path in (refused.workbook, refused.pdf):
+        verdict = verifier.verify(path)
+        assert not verdict.valid and "取舍规则" in verdict.reason, verdict.reason
+    current = write_return_files(data, tmp_path / "new", identity=identity)
+    assert verifier.verify(current.workbook).valid and verifier.verify(current.pdf).valid
 
 
 # --- item 1: the card stock is a 季末数, its pace is growth from the base ------------------------

@@ -18,7 +18,7 @@ from core.quarters import Quarter
 from reports import payload as payload_module
 from reports.export import export_return, open_town_identity, prepare_return, write_return_files
 from reports.identity import create_city_root, issue_town_identity, load_trust_roots
-from reports.payload import PAYLOAD_PROPERTY, PLAN_MISMATCH, PLANLESS_FORMAT
+from reports.payload import PAYLOAD_PROPERTY, PLAN_MISMATCH
 from reports.plan_file import open_root, write_plan_file
 from reports.plan_workbook import write_workbook
 from reports.returns import plan_hash
@@ -27,6 +27,7 @@ from storage.store import Store
 from tests.helpers import TODAY, on_pace_history
 
 PASSPHRASE = b"city-secret"
+PLANLESS_FORMAT = "town-returns/2"  # before payloads named their plan package
 TOWN = "莞城"
 Q1 = Quarter(2026, 1)
 ADDED, DROPPED = "skilled_trained", "nanyue_trained"
@@ -221,7 +222,7 @@ def _old_format_body(original):
     def body_of(data):
         body = original(data)
         body["format"] = PLANLESS_FORMAT
-        del body["plan_id"]
+        del body["plan_id"], body["renderer"]
         if body["plan_hash"] is not None:
             body["plan_hash"] = plan_hash(load_shipped_plan())
         return body
@@ -229,7 +230,9 @@ def _old_format_body(original):
     return body_of
 
 
-def test_a_return_signed_before_payloads_named_their_plan_still_verifies(keys, tmp_path, monkeypatch):
+def test_a_return_signed_before_payloads_named_their_plan_is_an_earlier_releases(keys, tmp_path, monkeypatch):
+    """Such returns were verified under the built-in 2021–2025 plan until issue 22; their files were not
+    written byte for byte from the payload, so this release refuses them, saying which release wrote them."""
     store = Store(tmp_path / "old.sqlite3", today=lambda: TODAY)
     store.bind_town(TOWN)
     store.set_identity(keys["town_p12"].read_bytes(), TOWN)
@@ -247,8 +250,8 @@ def test_a_return_signed_before_payloads_named_their_plan_still_verifies(keys, t
     verifier = Verifier(load_trust_roots(keys["city_cert"]))
     for path in result.paths:
         verdict = verifier.verify(path)
-        assert verdict.valid, verdict.reason
-        assert verdict.payload.catalogue.indicator_codes[2] == DROPPED  # the 2021–2025 list
+        assert not verdict.valid and verdict.reason.startswith("不是本版本软件生成的季报"), verdict.reason
+        assert "town-returns/2" in verdict.reason
 
 
 def test_an_old_format_return_with_a_target_other_than_the_built_in_plan_is_refused(keys, tmp_path, monkeypatch):
@@ -267,7 +270,7 @@ def test_an_old_format_return_with_a_target_other_than_the_built_in_plan_is_refu
         patch.setattr(payload_module, "body_of", _old_format_body(payload_module.body_of))
         result = write_return_files(replace(data, figures=lines, signed=True), tmp_path / "old", identity=identity)
     verdict = Verifier(load_trust_roots(keys["city_cert"])).verify(result.workbook)
-    assert not verdict.valid and PLAN_MISMATCH in verdict.reason and "8,523" in verdict.reason
+    assert not verdict.valid and verdict.reason.startswith("不是本版本软件生成的季报")
 
 
 # --- the demo: the sample 2026–2030 package and returns under it ----------------------------------

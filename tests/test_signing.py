@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -123,38 +124,67 @@ def test_signed_files_carry_no_draft_mark(guancheng, tmp_path, pki):
     assert not any("未签名" in str(c.value) for s in wb for r in s.iter_rows() for c in r if c.value)
 
 
+def repack(path, edit):
+    """Edit a workbook's parts and pack them again exactly as the app does (so only the edit differs)."""
+    from reports.package import pack, unpack
+
+    parts = dict(unpack(path.read_bytes()))
+    edit(parts)
+    path.write_bytes(pack(list(parts.items())))
+
+
+def edit_property(path, name, change):
+    from reports.package import custom_xml, read_custom_xml
+
+    def edit(parts):
+        values = read_custom_xml(parts["docProps/custom.xml"])
+        values[name] = change(values[name])
+        parts["docProps/custom.xml"] = custom_xml(values)
+
+    repack(path, edit)
+
+
 def test_a_figure_edited_in_the_workbook(guancheng, verifier, tmp_path, pki):
     path = signed(guancheng, tmp_path / "out", pki).workbook
+    saved = tmp_path / "saved.xlsx"
     wb = openpyxl.load_workbook(path)
     wb["季报"]["C8"] = 999  # 粤菜师傅 this quarter
-    wb.save(path)
+    wb.save(saved)
+    verdict = verifier.verify(saved)
+    assert not verdict.valid and verdict.reason.startswith("签名后文件被修改：压缩包不是本系统写出的样子")
+
+    def edit(parts):
+        sheet = parts["xl/worksheets/sheet1.xml"].decode()
+        parts["xl/worksheets/sheet1.xml"] = re.sub(r'(<c r="C8"[^>]*><v>)\d+', r"\g<1>999", sheet).encode()
+
+    repack(path, edit)
     verdict = verifier.verify(path)
     assert not verdict.valid
-    assert verdict.reason.startswith("签名后文件被修改：xl/worksheets/sheet1.xml")
+    assert verdict.reason.startswith("签名后文件被修改：xl/worksheets/sheet1.xml"), verdict.reason
 
 
 def test_the_payload_edited(guancheng, verifier, tmp_path, pki):
     path = signed(guancheng, tmp_path / "out", pki).workbook
-    wb = openpyxl.load_workbook(path)
-    prop = next(p for p in wb.custom_doc_props.props if p.name == PAYLOAD_PROPERTY)
-    body = json.loads(prop.value)
-    body["figures"]["yuecai_certified"] += 100
-    prop.value = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    wb.save(path)
+
+    def change(value):
+        body = json.loads(value)
+        body["figures"]["yuecai_certified"] += 100
+        return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+    edit_property(path, PAYLOAD_PROPERTY, change)
     verdict = verifier.verify(path)
     assert not verdict.valid and verdict.reason == "签名数据在签名后被改动，与签名不符"
 
 
 def test_the_signature_of_another_return_pasted_in(guancheng, verifier, tmp_path, pki):
+    from reports.package import read_custom_xml, unpack
+
     this = signed(guancheng, tmp_path / "a", pki).workbook
     other = export_return(
         guancheng, Q.previous(), tmp_path / "b", identity=open_town_identity(guancheng, GUANCHENG_PASS)
     )
-    donor = openpyxl.load_workbook(other.workbook)
-    signature = next(p for p in donor.custom_doc_props.props if p.name == SIGNATURE_PROPERTY).value
-    wb = openpyxl.load_workbook(this)
-    next(p for p in wb.custom_doc_props.props if p.name == SIGNATURE_PROPERTY).value = signature
-    wb.save(this)
+    donor = read_custom_xml(dict(unpack(other.workbook.read_bytes()))["docProps/custom.xml"])
+    edit_property(this, SIGNATURE_PROPERTY, lambda _: donor[SIGNATURE_PROPERTY])
     verdict = verifier.verify(this)
     assert not verdict.valid and verdict.reason.startswith("签名与本文件的数据不对应")
 
@@ -348,16 +378,13 @@ def test_passphrase_file_first_line(tmp_path):
         read_passphrase_file(path)
 
 
-def test_cells_read_from_the_zip_match_openpyxl(guancheng, tmp_path, pki):
-    import zipfile
-
-    from reports.xlsx_cells import read_sheets
+def test_the_workbook_shows_in_openpyxl_what_the_sheet_specs_say(guancheng, tmp_path, pki, verifier):
+    from reports.excel import data_spec, form_spec
 
     path = signed(guancheng, tmp_path / "out", pki).workbook
     wb = openpyxl.load_workbook(path)
-    with zipfile.ZipFile(path) as archive:
-        sheets = read_sheets(archive, ("季报", "数据"))
-    for name in ("季报", "数据"):
-        expected = {c.coordinate: c.value for row in wb[name].iter_rows() for c in row if c.value is not None}
-        shown = {ref: value for ref, value in sheets[name].items() if value not in (None, "")}
+    data = verifier.verify(path).payload.return_data()
+    for name, spec in (("季报", form_spec(data)), ("数据", data_spec(data))):
+        expected = {c.ref: c.value for c in spec.cells if c.value is not None}
+        shown = {c.coordinate: c.value for row in wb[name].iter_rows() for c in row if c.value is not None}
         assert shown == expected
