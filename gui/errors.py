@@ -6,7 +6,7 @@ import logging
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from core.errors import DomainError
+from core.errors import DomainError, os_reason
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +15,7 @@ def show_error(parent: QWidget | None, error: BaseException | str, title: str = 
     if isinstance(error, DomainError):
         text = error.message
     elif isinstance(error, OSError):
-        text = f"文件操作失败：{error.strerror or error}"
+        text = f"文件操作失败：{os_reason(error)}" + (f"（{error.filename}）" if error.filename else "")
         log.warning("file error: %s", error)
     elif isinstance(error, str):
         text = error
