@@ -136,7 +136,7 @@ def load_p12(
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate, list[x509.Certificate]]:
     try:
         key, certificate, extra = pkcs12.load_key_and_certificates(data, passphrase)
-    except ValueError as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise IdentityError(f"{what}：口令不对，或文件不是有效的证书文件（.p12）") from exc
     if key is None or certificate is None or not isinstance(key, ec.EllipticCurvePrivateKey):
         raise IdentityError(f"{what}：文件中没有可用于签名的私钥和证书")
@@ -318,6 +318,21 @@ def check_identity(
 ) -> CheckedIdentity:
     """Open a town's .p12 and refuse it unless it holds this town's valid signing certificate and the
     city root that issued it (the root pinned in this database, when one is)."""
+    try:
+        return _check_identity(data, passphrase, what, town, pinned_root_pem, now)
+    # cryptography decodes a certificate's names and extensions when they are first read
+    except (ValueError, TypeError, x509.DuplicateExtension, x509.InvalidVersion, UnsupportedAlgorithm) as exc:
+        raise IdentityError(f"{what}：文件中的证书已损坏或不是本系统签发的格式，拒绝导入") from exc
+
+
+def _check_identity(
+    data: bytes,
+    passphrase: bytes,
+    what: str,
+    town: str,
+    pinned_root_pem: str | None,
+    now: dt.datetime | None,
+) -> CheckedIdentity:
     check_p12_bounds(data, what)
     identity = open_identity(data, passphrase, what)
     certificate = identity.certificate
