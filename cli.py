@@ -30,10 +30,55 @@ class UsageError(DomainError):
     pass
 
 
+# argparse's own English, as the clerk reads it (its messages come from gettext, which has no Chinese here).
+ARGPARSE_ERRORS = (
+    (r"unrecognized arguments: (.*)", "无法识别的参数：{0}"),
+    (r"the following arguments are required: (.*)", "缺少必须给出的参数：{0}"),
+    (r"one of the arguments (.*) is required", "须给出其中一个参数：{0}"),
+    (r"argument (\S+): invalid choice: (.*?) \(choose from (.*)\)", "参数 {0} 的值 {1} 不是可选的值（可选：{2}）"),
+    (r"argument (\S+): invalid (\w+) value: (.*)", "参数 {0} 的值 {2} 无效（应为{1}）"),
+    (r"argument (\S+): expected one argument", "参数 {0} 后面须跟一个值"),
+    (r"argument (\S+): expected at least one argument", "参数 {0} 后面须至少跟一个值"),
+    (r"argument (\S+): not allowed with argument (\S+)", "参数 {0} 不能与 {1} 同时使用"),
+    (r"argument (\S+): ignored explicit argument (.*)", "参数 {0} 不接受值 {1}"),
+    (r"ambiguous option: (\S+) could match (.*)", "参数 {0} 不明确，可能是 {1}"),
+)
+ARGPARSE_TYPES = {"int": "整数", "Path": "路径", "float": "数"}
+ARGPARSE_HEADINGS = (
+    ("usage: ", "用法："),
+    ("positional arguments:", "位置参数："),
+    ("options:", "选项："),
+    ("show this help message and exit", "显示本帮助并退出"),
+    ("show program's version number and exit", "显示版本号并退出"),
+)
+
+
+def argparse_message(message: str) -> str:
+    import re
+
+    for pattern, chinese in ARGPARSE_ERRORS:
+        match = re.fullmatch(pattern, message, re.DOTALL)
+        if match:
+            return chinese.format(*(ARGPARSE_TYPES.get(g, g) for g in match.groups()))
+    return message
+
+
 class ChineseArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(EXIT_REFUSED, f"命令用法有误：{message}\n请用 --help 查看用法。\n")
+        self.exit(EXIT_REFUSED, f"命令用法有误：{argparse_message(message)}\n请用 --help 查看用法。\n")
+
+    def format_usage(self) -> str:
+        return self._chinese(super().format_usage())
+
+    def format_help(self) -> str:
+        return self._chinese(super().format_help())
+
+    @staticmethod
+    def _chinese(text: str) -> str:
+        for english, chinese in ARGPARSE_HEADINGS:
+            text = text.replace(english, chinese)
+        return text
 
 
 def setup_logging() -> None:

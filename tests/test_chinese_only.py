@@ -193,3 +193,36 @@ def test_the_fragment_scan_finds_the_system_english():
     assert english_fragments("错误：文件操作失败：No space left on device（/tmp/x）")
     assert english_fragments("数据库已损坏（disk I/O error）")
     assert not english_fragments("恢复：python main.py --db \"/tmp/a b\" restore \"/tmp/c d\"；请先导入（identity import）")
+
+
+# --- the command line's own usage messages -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["profile", "--unit-head", "x"],
+        ["city", "issue", "--root", "x"],
+        ["annual", "--year", "abc"],
+        ["identity", "foo"],
+        ["init", "--town", "莞城", "--city"],
+        ["export", "--quarter"],
+        ["verify", "--trust", "x"],
+    ],
+)
+def test_a_mistyped_command_is_told_in_chinese(capsys, argv):
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "命令用法有误" in err and "用法：" in err and "usage" not in err, err
+    reason = err.split("命令用法有误：", 1)[1]
+    assert not english_fragments(re.sub(r"'[^']*'", "", reason)), err
+
+
+def test_help_headings_are_chinese(capsys):
+    with pytest.raises(SystemExit):
+        main(["profile", "--help"])
+    out = capsys.readouterr().out
+    assert "用法：" in out and "选项：" in out and "显示本帮助并退出" in out
+    assert "usage" not in out and "options:" not in out and "show this help" not in out, out
