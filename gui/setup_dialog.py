@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 from actions.database import PROFILE_LABELS
 from core.errors import DomainError
 from core.plans import TOWNS
+from core.text import hidden_character_problem
 
 if TYPE_CHECKING:
     from actions.database import Profile
@@ -137,6 +138,12 @@ class SetupDialog(QDialog):
             edit.setText(self._suggested_unit)
 
     def accept(self) -> None:
+        for name, edit in self.fields.items():  # the rule Store.set_profile keeps, told before binding
+            problem = hidden_character_problem(edit.text(), PROFILE_LABELS[name])
+            if problem is not None:
+                QMessageBox.warning(self, "有看不见的字符", problem)
+                edit.setFocus()
+                return
         if self.town_box.isEnabled() and self.city_root() is None:
             town = self.town()
             if not town:

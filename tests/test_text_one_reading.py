@@ -99,3 +99,17 @@ def test_the_payload_check_finds_a_hidden_character_anywhere_in_a_decoded_payloa
     assert problem is not None and "U+202E" in problem
     assert payload_text_problem({"key\u200b": 1}) is not None
     assert payload_text_problem({"town": "莞城", "figures": {"a": 1}, "notes": ["正常说明"]}) is None
+
+
+def test_the_setup_dialog_refuses_a_hidden_character_before_it_binds(qtbot, dialogs):
+    from actions.database import blank_profile
+    from gui.setup_dialog import SetupDialog
+
+    dialog = SetupDialog(None, blank_profile())
+    qtbot.addWidget(dialog)
+    dialog.town_box.setCurrentText("莞城")
+    dialog.fields["phone"].setText("0769\u202e1234")
+    dialogs.expect("U+202E")
+    dialog.accept()
+    assert dialog.result() == 0 and not dialog.isVisible()
+    assert "联系电话" in dialogs.texts()[-1]
