@@ -458,7 +458,7 @@ class CityWindow(QMainWindow):
             return None
         crl = self.crl_path
         try:
-            revoked = revocations([crl] if crl else [], roots)
+            revoked = revocations([crl] if crl else [], roots, warn=lambda m: show_error(self, m, "吊销列表已过期"))
         except DomainError as exc:
             show_error(self, exc, title="吊销列表不可用")
             return None

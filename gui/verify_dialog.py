@@ -147,7 +147,7 @@ class VerifyDialog(QDialog):
 
         try:
             roots = trust_roots(self.root)
-            revoked = revocations([self.crl] if self.crl else [], roots)
+            revoked = revocations([self.crl] if self.crl else [], roots, warn=lambda m: show_error(self, m, "吊销列表已过期"))
         except DomainError as exc:
             show_error(self, exc)
             return None

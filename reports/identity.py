@@ -518,13 +518,13 @@ class RevocationList:
         when = f"{self.next_update:%Y-%m-%d}" if self.next_update else ""
         return (
             f"吊销列表已过期：{shown} 应在 {when} 前更新，其中的吊销仍然计入，但此后吊销的证书不在其中；"
-            "请向市局索取最新的吊销列表（加 --strict-crl 则拒绝使用过期的吊销列表）"
+            "请向市局索取最新的吊销列表"
         )
 
     def expiry_refusal(self) -> str:
         when = f"{self.next_update:%Y-%m-%d}" if self.next_update else ""
         return (
-            f"吊销列表已过期：{_printable_name(self.path)} 应在 {when} 前更新（已指定 --strict-crl，拒绝使用）；"
+            f"吊销列表已过期：{_printable_name(self.path)} 应在 {when} 前更新（要求吊销列表未过期，拒绝使用）；"
             "请向市局索取最新的吊销列表"
         )
 

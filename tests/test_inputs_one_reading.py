@@ -371,3 +371,22 @@ def test_any_damaged_identity_file_is_opened_or_refused(pki, position, flip):
         check_identity(bytes(data), TOWN_PASS, "莞城.p12", "莞城", None)
     except IdentityError as exc:
         assert CHINESE.search(exc.message)
+
+
+def test_the_window_verifies_with_an_expired_crl_after_saying_so(pki, crls, genuine_return, qtbot, dialogs):
+    from gui.app import make_application
+    from gui.verify_dialog import VerifyDialog
+
+    make_application()
+    dialog = VerifyDialog()
+    qtbot.addWidget(dialog)
+    dialog.set_root(pki / "city_root.pem")
+    dialog.set_crl(crls["old"])
+    dialogs.expect("吊销列表已过期")
+    task = dialog.verify_files([genuine_return])
+    assert task is not None
+    with qtbot.waitSignal(task.finished, timeout=60000):
+        pass
+    assert "2020-12-31" in dialogs.texts()[-1]
+    assert [row.valid for row in dialog.model.rows] == [True]
+    dialog.set_crl(None)
