@@ -8,6 +8,7 @@ verifier rebuilds those bytes from the signed payload alone and accepts nothing 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import math
 import re
@@ -490,10 +491,7 @@ def _text(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
 
 
-def _attr(value: str) -> str:
-    return _text(value).replace('"', "&quot;").replace("\n", "&#10;").replace("\t", "&#9;")
-
-
+@functools.lru_cache(maxsize=16384, typed=True)  # most cells (labels, names, units) are the same in every return
 def _cell_xml(ref: str, value: object, xf: int) -> str:
     style = f' s="{xf}"' if xf else ""
     if value is None:
@@ -521,10 +519,11 @@ def _xf_of(cell: CellSpec) -> int:
     return xf
 
 
-def _range_cells(area: str) -> list[tuple[int, int]]:
+@functools.lru_cache(maxsize=1024)
+def _range_cells(area: str) -> tuple[tuple[int, int], ...]:
     first, last = area.split(":")
     (r0, c0), (r1, c1) = _ref_at(first), _ref_at(last)
-    return [(r, c) for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)]
+    return tuple((r, c) for r in range(r0, r1 + 1) for c in range(c0, c1 + 1))
 
 
 def _ref_at(ref: str) -> tuple[int, int]:
@@ -585,8 +584,8 @@ def _cols(widths: Mapping[int, float]) -> str:
     )
 
 
-def form_sheet_xml(data: ReturnData) -> bytes:
-    spec = form_spec(data)
+def form_sheet_xml(data: ReturnData, spec: SheetSpec | None = None) -> bytes:
+    spec = spec or form_spec(data)
     sheet_data, dimension = _sheet_data(spec)
     texts = spec.printed_texts()
     header_footer = "".join(f"<{tag}>{_text(texts[tag])}</{tag}>" for tag in ("oddHeader", "oddFooter") if tag in texts)
@@ -639,8 +638,8 @@ def print_area_name(sheet: str, area: str) -> str:
     return f"'{sheet}'!{absolute(first)}:{absolute(last)}"
 
 
-def _workbook_xml(data: ReturnData) -> bytes:
-    area = form_spec(data).print_area
+def _workbook_xml(spec: SheetSpec) -> bytes:
+    area = spec.print_area
     names = (
         f'<definedNames><definedName name="_xlnm.Print_Area" localSheetId="0">{_text(print_area_name(FORM_SHEET, area))}'
         "</definedName></definedNames>"
@@ -745,14 +744,15 @@ def workbook_parts(data: ReturnData, signed: bool = True) -> dict[str, bytes]:
     """Every part of the workbook but docProps/custom.xml, in the order the package holds them.
 
     Unrenderable when the return holds what a workbook cannot spell."""
+    form = form_spec(data)
     return {
         "[Content_Types].xml": _content_types(signed),
         "_rels/.rels": _root_rels(signed),
         "docProps/app.xml": APP_XML,
         "docProps/core.xml": _core_xml(data),
-        "xl/workbook.xml": _workbook_xml(data),
+        "xl/workbook.xml": _workbook_xml(form),
         "xl/_rels/workbook.xml.rels": WORKBOOK_RELS,
         "xl/styles.xml": STYLES_XML,
-        "xl/worksheets/sheet1.xml": form_sheet_xml(data),
+        "xl/worksheets/sheet1.xml": form_sheet_xml(data, form),
         "xl/worksheets/sheet2.xml": data_sheet_xml(data),
     }
