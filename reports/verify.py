@@ -626,10 +626,14 @@ def _pdf_difference(data: bytes, payload: Payload, signature, signing_time: dt.d
     raw = payload.to_bytes()
     try:
         contents = bytes(signature.sig_object["/Contents"])
-        content = asn1_cms.ContentInfo.load(contents, strict=False)
-        content = asn1_cms.ContentInfo.load(content.dump())
+        der = asn1_cms.ContentInfo.load(contents, strict=False).dump()
+        content = asn1_cms.ContentInfo.load(der)
+        # one spelling for the CMS too: a BER variant (a tag's class bits, say) reads the same to pyHanko
+        canonical = asn1_cms.ContentInfo.load(der).dump(force=True) == der
     except Exception:
         return "签名内容的编码不是本系统写的"
+    if not canonical:
+        return "签名（CMS）的编码不是规范的 DER 写法"
     best: tuple[int, str] | None = None
     for summary in (True, False):
         unsigned, slot = rendered(payload, summary)

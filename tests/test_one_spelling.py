@@ -442,10 +442,12 @@ def test_pdf_tricks_signed_by_the_town_are_refused(genuine, verifier, tmp_path):
     assert len(set(reasons.values())) == len(reasons), reasons
 
 
-def test_javascript_and_a_second_annotation_in_the_signing_update_itself(genuine, verifier, tmp_path):
-    """The town's tool changing the signature widget (the app's signing update) before it signs."""
+def test_javascript_on_the_signature_widget_itself(genuine, verifier, tmp_path):
+    """The town's tool adds /AA JavaScript to the app's own signature widget, in the signing update."""
+    from pyhanko.pdf_utils import embed
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
     from pyhanko.sign import fields, signers
+    from pyhanko.sign.fields import SigSeedSubFilter
 
     from reports.pdf import write_return_pdf
     from reports.signing import SIGNATURE_FIELD, make_signer
@@ -454,22 +456,19 @@ def test_javascript_and_a_second_annotation_in_the_signing_update_itself(genuine
     unsigned = tmp_path / "u.pdf"
     slot = write_return_pdf(data, unsigned)
     writer = IncrementalPdfFileWriter(io.BytesIO(unsigned.read_bytes()))
-    spec = fields.SigFieldSpec(SIGNATURE_FIELD, on_page=slot.page or 0, box=slot.box)
-    fields.append_signature_field(writer, spec)
+    attached = embed.EmbeddedFileObject.from_file_data(writer, payload_of(data).to_bytes(), mime_type="application/json")
+    embed.embed_file(writer, embed.FileSpec(file_spec_string="town_returns_payload.json", embedded_data=attached))
+    fields.append_signature_field(writer, fields.SigFieldSpec(SIGNATURE_FIELD, on_page=slot.page or 0, box=slot.box))
     widget = writer.root["/AcroForm"]["/Fields"][0].get_object()
-    widget["/AA"] = generic.DictionaryObject(
-        {generic.NameObject("/PO"): generic.DictionaryObject(
-            {generic.NameObject("/S"): generic.NameObject("/JavaScript"), generic.NameObject("/JS"): generic.pdf_string("1")}
-        )}
-    )  # fmt: skip
+    action = {generic.NameObject("/S"): generic.NameObject("/JavaScript"), generic.NameObject("/JS"): generic.pdf_string("1")}
+    widget["/AA"] = generic.DictionaryObject({generic.NameObject("/PO"): generic.DictionaryObject(action)})
     out = io.BytesIO()
-    signers.PdfSigner(signers.PdfSignatureMetadata(field_name=SIGNATURE_FIELD), signer=make_signer(identity)).sign_pdf(
-        writer, output=out
-    )
+    meta = signers.PdfSignatureMetadata(field_name=SIGNATURE_FIELD, subfilter=SigSeedSubFilter.PADES)
+    signers.PdfSigner(meta, signer=make_signer(identity)).sign_pdf(writer, output=out)
     path = tmp_path / "aa.pdf"
     path.write_bytes(out.getvalue())
-    refused(verifier, path, "签名数据")  # no payload attached: refused before anything else
-    assert not verifier.verify(path).valid
+    assert b"/JavaScript" in path.read_bytes()
+    refused(verifier, path, PDF_NOT + "：签名所附加的内容与本系统签名时写的不同")
 
 
 # --- consolidate leaves every case out, each with its own reason --------------------------------------
@@ -536,3 +535,23 @@ def test_a_payload_naming_another_renderer_is_refused(genuine, verifier, tmp_pat
     path.write_bytes(seal(workbook_parts(data), raw, lambda m: sign_payload(identity, m)))
     reason = refused(verifier, path, "不是本版本软件生成的季报：它由生成程序“town-returns-render/9”写出")
     assert RENDERER in reason
+
+
+def test_a_ber_variant_of_the_pdfs_own_cms_is_refused(genuine, verifier, tmp_path):
+    """Found by tools/differential_verify.py: a tag's class bits changed in a certificate inside the CMS in
+    /Contents (no key needed: /Contents is outside the signed byte range, the certificate's signature covers
+    only its tbsCertificate) read the same to pyHanko and was 有效; the CMS must be DER."""
+    from asn1crypto import cms
+
+    _, _, result = genuine
+    raw = result.pdf.read_bytes()
+    signature = PdfFileReader(io.BytesIO(raw)).embedded_signatures[0]
+    der = cms.ContentInfo.load(bytes(signature.sig_object["/Contents"]), strict=False).dump()
+    # a certificate's signature BIT STRING (tag 0x03) after ecdsa-with-SHA256, retagged 0x43 (application class)
+    marker = bytes.fromhex("06082A8648CE3D040302") + b"\x03"
+    at = der.index(marker) + len(marker) - 1
+    variant = der[:at] + b"\x43" + der[at + 1 :]
+    assert raw.count(der.hex().upper().encode()) == 1
+    path = tmp_path / "ber.pdf"
+    path.write_bytes(raw.replace(der.hex().upper().encode(), variant.hex().upper().encode()))
+    refused(verifier, path, PDF_NOT)

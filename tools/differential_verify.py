@@ -432,6 +432,19 @@ def pdf_disagreement(data: ReturnData, path: Path, reference: tuple[str, str, li
     return ""
 
 
+def sameness(path: Path, originals: tuple[Path, Path]) -> str:
+    """How a 有效 mutant relates to the genuine file: the same bytes, or the same parts but the signature."""
+    data = path.read_bytes()
+    if any(data == original.read_bytes() for original in originals):
+        return "same bytes as the genuine file"
+    if path.suffix == ".xlsx":
+        ours = {n: b for n, b in unpack(data) if n != "docProps/custom.xml"}
+        theirs = {n: b for n, b in unpack(originals[0].read_bytes()) if n != "docProps/custom.xml"}
+        if ours == theirs:
+            return "the genuine parts, signed again (the mutation changed nothing)"
+    return "DIFFERENT FROM THE GENUINE FILE"
+
+
 # --- the run --------------------------------------------------------------------------------------
 
 
@@ -511,6 +524,12 @@ def main() -> int:
         "by kind (made / 有效)": {k: [counts[k], valid_counts[k]] for k in counts},
         "refusals by reason (first words)": dict(reasons.most_common()),
         "有效 files read by independent readers": len(valid),
+        # a mutant can be 有效 only as a genuine return: the same bytes, or (re-signed) the same parts
+        "有效 mutants": [
+            f"{p.name} [{k}: {m}] " + sameness(p, originals[id(d)])
+            for p, d, k, m in valid
+            if k != "genuine"
+        ],
         "disagreements": disagreements,
         "folder": str(folder),
     }
