@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -255,6 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("status", "各季度的上报状态：草稿 / 已上报（第 n 版）/ 已退回修改")
 
+    p = command("clock", "查看本机时间与数据库最近记录的时间；--confirm 确认本机时间正确（以前保存时时间有误）")
+    p.add_argument("--confirm", action="store_true", help="确认本机时间正确：此前时钟超前时记下的时间不再妨碍签名导出")
+
     p = command("audit", "审计记录")
     asub = p.add_subparsers(dest="audit_command", metavar="操作", required=True, parser_class=ChineseArgumentParser)
     ver = asub.add_parser("verify", help="校验审计记录的哈希链")
@@ -339,11 +343,16 @@ def quiet_warnings() -> None:
     logging.captureWarnings(True)
 
 
-def _store(args: argparse.Namespace, writes: str | None = None) -> Any:
-    """The database; a command that writes holds the database's lock (the window's too) while it runs."""
-    from actions.database import open_store
+@contextmanager
+def _store(args: argparse.Namespace, writes: str | None = None) -> Iterator[Any]:
+    """The database; a command that writes holds the database's lock (the window's too) while it runs.
+    What opening it found (a log set aside, a clock behind what was recorded) is told first, on stderr."""
+    from actions.database import open_notices, open_store
 
-    return open_store(args.db, writes)
+    with open_store(args.db, writes) as store:
+        for notice in open_notices(store):
+            print(f"注意：{notice}", file=sys.stderr)
+        yield store
 
 
 def _print_json(value: Any) -> None:
@@ -687,6 +696,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         return _passphrase(args.passphrase_file, "签名证书口令：")
 
     with _store(args, writes="导出上报") as store:
+        if not args.unsigned:
+            from actions.returns import signing_notice
+            from core.quarters import Quarter
+
+            print(signing_notice(Quarter.parse(args.quarter)), file=sys.stderr)
         try:
             result = export_quarter(
                 store, args.quarter, args.out, None if args.unsigned else passphrase, overwrite=args.overwrite
@@ -879,8 +893,21 @@ def cmd_restore(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(restored.as_dict())
     else:
-        kept = restored.previous
-        print(f"已从 {args.file} 恢复 {restored.db}" + (f"；原数据库另存为 {kept}" if kept else ""))
+        print(restored.message)
+    return EXIT_OK
+
+
+def cmd_clock(args: argparse.Namespace) -> int:
+    from actions.database import clock_state, confirm_clock
+
+    with _store(args, writes="确认电脑时间" if args.confirm else None) as store:
+        if args.confirm:
+            confirm_clock(store)
+        shown = clock_state(store)
+    if args.json:
+        _print_json(shown.as_dict())
+    else:
+        print(shown.message)
     return EXIT_OK
 
 
@@ -904,6 +931,7 @@ COMMANDS = {
     "backup": cmd_backup,
     "restore": cmd_restore,
     "status": cmd_status,
+    "clock": cmd_clock,
     "export": cmd_export,
     "identity": cmd_identity,
     "city": cmd_city,

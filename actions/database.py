@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.errors import DomainError
 from core.quarters import Quarter
 from storage.basics import PROFILE_LABELS, data_dir, default_db_path
 from storage.errors import DatabaseDamaged, DatabaseInUse
@@ -199,17 +200,41 @@ class Restored:
     db: Path
     source: Path
     previous: Path | None  # the database as it was, kept as a backup
+    adopted: tuple[str, str | None] | None = None  # (db id, town) a new PC's database took from the backup
+
+    @property
+    def message(self) -> str:
+        said = f"已从 {self.source.name} 恢复 {self.db}" + (f"；原数据库另存为 {self.previous}" if self.previous else "")
+        if self.adopted is not None:
+            db_id, town = self.adopted
+            said += (
+                f"。这是另一台电脑上{town or ''}数据库的备份：本机的数据库是新建的、还没有数据，"
+                f"恢复后它就是那个数据库（镇街：{town or '未绑定'}，数据库编号：{db_id}），以后的备份、上报都接着它的记录"
+            )
+        return said
 
     def as_dict(self) -> dict[str, Any]:
-        return {"restored": str(self.db), "previous": str(self.previous) if self.previous else None}
+        return {
+            "restored": str(self.db),
+            "previous": str(self.previous) if self.previous else None,
+            "adopted": {"db_id": self.adopted[0], "town": self.adopted[1]} if self.adopted else None,
+        }
 
 
 def restore(db: Path | None, source: Path) -> Restored:
-    """Replace the database with a checked backup; the current one is kept first. No Store may be open on it."""
+    """Replace the database with a checked backup; the current one is kept first. No Store may be open on it.
+
+    On a new PC (a database set up but holding no figure yet) a backup of another database is taken
+    whole, with its id and town (the old PC died)."""
+    from storage.backup import live_identity, read_identity
     from storage.store import restore_database
 
     path = database_path(db)
-    return Restored(path, source, restore_database(path, source))
+    before = live_identity(path).db_id if path.exists() else None
+    previous = restore_database(path, source)
+    after = read_identity(path)
+    adopted = (after.db_id, after.town) if before and after.db_id and after.db_id != before else None
+    return Restored(path, source, previous, adopted)
 
 
 @dataclass(frozen=True)
@@ -231,3 +256,85 @@ class AuditReport:
 
 def verify_audit(store: Store) -> AuditReport:
     return AuditReport(store.verify_audit())
+
+
+@dataclass(frozen=True)
+class StartUp:
+    """What opening the database found that the clerk must be told (both doors tell the same)."""
+
+    audit: AuditReport | None  # None where it was not checked (a command opening the database)
+    clock: str | None  # the clock is earlier than a time the database recorded
+    set_aside: Path | None  # a write-ahead log that was not this file's, moved there
+    backup_failed: str | None = None
+
+    def notices(self) -> list[str]:
+        said = []
+        if self.set_aside is not None:
+            said.append(
+                f"数据库旁的日志文件（-wal）不属于现在的数据库文件（数据库文件在上次异常退出后被换过），为免旧日志覆盖数据，"
+                f"已把它连同当时的数据库文件原样移到 {self.set_aside}；现在打开的是数据库文件本身的数据。"
+            )
+        if self.clock:
+            said.append(f"{self.clock}。校正之前不能签名导出。")
+        if self.audit is not None and not self.audit.ok:
+            said.append(f"审计记录校验未通过：{self.audit.check.message}。数据库可能在本软件之外被改动过，请联系市局。")
+        if self.backup_failed:
+            said.append(f"今天的自动备份没有做成：{self.backup_failed}")
+        return said
+
+
+def start_up(store: Store, daily_backup: bool = True) -> StartUp:
+    """The duties of opening a town's database: the daily backup, the audit check, the clock, and what
+    was set aside while opening."""
+    from core.clock import clock_problem
+
+    failed = None
+    if daily_backup and store.town() is not None:
+        try:
+            store.daily_backup()
+        except (OSError, DomainError) as exc:
+            failed = exc.message if isinstance(exc, DomainError) else file_error_message(exc, store.path)
+    clock = clock_problem(datetime.now().astimezone(), store.latest_recorded_time())
+    return StartUp(verify_audit(store), clock, store.set_aside, failed)
+
+
+def open_notices(store: Store) -> list[str]:
+    """What opening the database found that a command must say before it runs (no backup, no audit)."""
+    from core.clock import clock_problem
+
+    clock = clock_problem(datetime.now().astimezone(), store.latest_recorded_time())
+    return StartUp(None, clock, store.set_aside).notices()
+
+
+@dataclass(frozen=True)
+class ClockState:
+    now: datetime
+    latest_recorded: datetime | None
+    problem: str | None
+
+    @property
+    def message(self) -> str:
+        recorded = f"{self.latest_recorded:%Y-%m-%d %H:%M}" if self.latest_recorded else "（无）"
+        said = f"本机时间：{self.now:%Y-%m-%d %H:%M}；数据库最近记录的时间：{recorded}"
+        return f"{said}\n{self.problem}" if self.problem else f"{said}\n本机时间没有早于已记录的时间"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "now": self.now.isoformat(timespec="seconds"),
+            "latest_recorded": self.latest_recorded.isoformat(timespec="seconds") if self.latest_recorded else None,
+            "ok": self.problem is None,
+            "problem": self.problem,
+        }
+
+
+def clock_state(store: Store) -> ClockState:
+    from core.clock import clock_problem
+
+    now, latest = datetime.now().astimezone(), store.latest_recorded_time()
+    return ClockState(now, latest, clock_problem(now, latest))
+
+
+def confirm_clock(store: Store) -> None:
+    """The clerk says the computer's time is right now: times recorded earlier with a clock that was
+    ahead no longer hold signing back (recorded in the audit trail)."""
+    store.confirm_clock(store.latest_recorded_time())

@@ -3,15 +3,17 @@ Excel workbook, the PDF and the one-page summary), preview it for printing.
 
 The command line exports in one call (`export_quarter`); the window runs the same steps one by one,
 because it asks questions between them and writes the files off the GUI thread:
-`prepare_export` → (passphrase) `open_identity` → `reserve_for_signing` → `write_files` → `record_signed`.
+`prepare_export` → `refuse_wrong_clock` → (passphrase, shown with `signing_notice`) `open_identity` → `reserve_for_signing` → `write_files` → `record_signed`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.errors import DomainError
 from reports.export import ExportRefused, ExportResult
 
 if TYPE_CHECKING:
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
     from reports.returns import ReturnData
     from storage.store import Store
 
-__all__ = ["ExportRefused", "ExportResult"]
+__all__ = ["ClockWrong", "ExportRefused", "ExportResult"]
 
 
 def prepare_export(store: Store, quarter: Quarter, preview: bool = False) -> ReturnData:
@@ -33,11 +35,36 @@ def prepare_export(store: Store, quarter: Quarter, preview: bool = False) -> Ret
     return prepare_return(store, quarter, preview=preview)
 
 
+class ClockWrong(DomainError):
+    """The PC's clock is certainly wrong (earlier than a time already recorded): no signing until corrected."""
+
+
+def refuse_wrong_clock(store: Store, valid_from: datetime | None = None) -> None:
+    """Signing is refused while the clock is earlier than the database's latest recorded time (or the
+    certificate's first valid day); the sentence names both dates."""
+    from core.clock import clock_problem
+
+    problem = clock_problem(datetime.now().astimezone(), store.latest_recorded_time(), valid_from)
+    if problem:
+        raise ClockWrong(f"{problem}。校正之前不能签名导出（可以导出未签名草稿）")
+
+
+def signing_notice(quarter: Quarter) -> str:
+    """The computer's date and the quarter's end in words, shown before a signed export signs."""
+    from core.clock import signing_notice as notice
+
+    return notice(datetime.now().astimezone(), quarter)
+
+
 def open_identity(store: Store, passphrase: bytes) -> Identity:
-    """The town's signing identity, opened with its passphrase and checked to sign for this town."""
+    """The town's signing identity, opened with its passphrase and checked to sign for this town, on a
+    clock that is not certainly wrong."""
     from reports.export import open_town_identity
 
-    return open_town_identity(store, passphrase)
+    refuse_wrong_clock(store)
+    identity = open_town_identity(store, passphrase)
+    refuse_wrong_clock(store, identity.certificate.not_valid_before_utc)
+    return identity
 
 
 def has_identity(store: Store) -> bool:
@@ -95,6 +122,7 @@ def export_quarter(
     if passphrase is None:
         return export_return(store, quarter, folder, overwrite=overwrite)
     stored_identity(store)
+    refuse_wrong_clock(store)
     data = prepare_export(store, quarter)
     identity = open_identity(store, passphrase())
     return export_return(store, quarter, folder, overwrite=overwrite, identity=identity, prepared=data)

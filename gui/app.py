@@ -185,18 +185,27 @@ def open_or_recover(db_path: Path) -> Store | None:
 
 
 def check_on_start_up(store: Store) -> None:
-    """A daily backup, and a warning when the audit trail was altered outside the app."""
-    try:
-        if store.town() is not None:
-            store.daily_backup()
-    except (OSError, DomainError) as exc:
-        log.warning("daily backup failed: %s", exc)
-    result = store.verify_audit()
-    if not result.ok:
-        log.warning("audit chain broken: %s", result.message)
-        QMessageBox.warning(
-            None, APP_TITLE, f"审计记录校验未通过：{result.message}。\n数据库可能在本软件之外被改动过，请联系市局。"
-        )
+    """The start-up duties (actions.database.start_up: daily backup, audit check, clock, a log set aside),
+    and what they found told in one box; a clock earlier than a recorded time can be confirmed right."""
+    from actions.database import confirm_clock, start_up
+
+    found = start_up(store)
+    notices = found.notices()
+    if not notices:
+        return
+    log.warning("start-up: %s", " / ".join(notices))
+    if not found.clock:
+        QMessageBox.warning(None, APP_TITLE, "\n\n".join(notices))
+        return
+    box = QMessageBox(QMessageBox.Icon.Warning, APP_TITLE, "\n\n".join(notices))
+    confirm = box.addButton("电脑时间是对的（以前保存时时间有误）", QMessageBox.ButtonRole.ActionRole)
+    box.addButton("确定", QMessageBox.ButtonRole.AcceptRole)
+    box.exec()
+    if box.clickedButton() is confirm:
+        try:
+            confirm_clock(store)
+        except DomainError as exc:
+            show_error(None, exc)
 
 
 def open_session(db_path: Path, initial_quarter: Quarter | None = None) -> Session | None:

@@ -646,7 +646,14 @@ class MainWindow(QMainWindow):
                 QMessageBox.StandardButton.No,
             )
             return answer == QMessageBox.StandardButton.Yes, None
-        passphrase = ask_passphrase(self, "请输入签名证书的口令：")
+        from actions.returns import refuse_wrong_clock, signing_notice
+
+        try:
+            refuse_wrong_clock(self.store)
+        except DomainError as exc:
+            show_error(self, exc, title="电脑时间不对")
+            return False, None
+        passphrase = ask_passphrase(self, f"{signing_notice(self.quarter)}\n\n请输入签名证书的口令：")
         if passphrase is None:
             return False, None
         try:
@@ -861,10 +868,10 @@ class MainWindow(QMainWindow):
             return False
         path, today = self.store.path, self.store.today
         self.store.close()
-        kept: Path | None = None
+        restored = None
         failure: BaseException | None = None
         try:
-            kept = restore(path, source).previous
+            restored = restore(path, source)
         except (DomainError, OSError) as exc:
             failure = exc
         from actions.database import open_database
@@ -876,9 +883,8 @@ class MainWindow(QMainWindow):
         self._fill_quarters()
         self.quarter_box.setCurrentIndex(max(self.quarter_box.findData(self.quarter.code), 0))
         self._load_quarter(Quarter.parse(self.quarter_box.currentData()))
-        QMessageBox.information(
-            self, "恢复完成", f"已从 {source.name} 恢复。" + (f"\n原数据库另存为：{kept}" if kept else "")
-        )
+        assert restored is not None
+        QMessageBox.information(self, "恢复完成", restored.message)
         return True
 
     def about_text(self) -> str:

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.clock import clock_moved
 from core.errors import DomainError
 from core.quarters import Quarter
 from core.validation import submission_blockers
-from reports.files import refuse_existing, return_file_names, write_atomically
+from reports.files import (
+    Placed,
+    place_files,
+    refuse_existing,
+    remove_stale_temp_files,
+    return_file_names,
+    settle,
+    stage_file,
+)
 from reports.payload import payload_of
 from reports.returns import ReturnData, assemble_return
 
@@ -46,6 +55,8 @@ class ExportResult:
     summary: Path
     revision: int = 1
     signed: bool = False
+    # A signed export's files stay unsettled (the ones they replaced kept aside) until it is recorded.
+    placed: tuple[Placed, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def paths(self) -> list[Path]:
@@ -91,15 +102,18 @@ def prepare_return(
         signed=signed,
         bases=store.stock_bases(store.plan_for(quarter)),
     )
-    content = payload_of(data).content_hash()
-    # A signed export's revision is committed before any file is written, so a kill between the files
-    # and the record can never let other content reuse the number.
-    revision = store.reserve_revision(quarter, content) if signed else store.revision_for(quarter, content)
-    return replace(data, revision=revision)
+    if signed:
+        return reserve_for_signing(store, data)
+    return replace(data, revision=store.revision_for(quarter, payload_of(data).content_hash()))
 
 
 def reserve_for_signing(store: Store, data: ReturnData) -> ReturnData:
-    """The prepared return as it will be signed, with its revision handed out (see Store.reserve_revision)."""
+    """The prepared return as it will be signed: the pre-submission backup made, then its revision handed
+    out (see Store.reserve_revision), both before any signed file exists — a failure leaves none.
+
+    The revision is committed before any file is written, so a kill between the files and the record
+    can never let other content reuse the number."""
+    store.backup_before_submission()
     revision = store.reserve_revision(data.quarter, payload_of(data).content_hash())
     return replace(data, revision=revision, signed=True)
 
@@ -144,8 +158,18 @@ def export_return(
     return result
 
 
-def record_signed_export(store: Store, data: ReturnData, result: ExportResult) -> None:
-    store.record_export(data.quarter, data.revision, payload_of(data).content_hash(), [p.name for p in result.paths])
+def record_signed_export(store: Store, data: ReturnData, result: ExportResult, now: datetime | None = None) -> None:
+    """The quarter becomes 已上报 with the files just written; or, when that cannot be, no signed files:
+    the new ones are removed and the files they replaced put back, and the quarter stays as it was."""
+    try:
+        moved = clock_moved(data.generated_at, now or datetime.now().astimezone())
+        if moved:
+            raise ExportRefused(data.quarter, [f"{moved}。本次生成的文件已删除，季度状态未变；请校正电脑时间后重新导出"])
+        store.record_export(data.quarter, data.revision, payload_of(data).content_hash(), [p.name for p in result.paths])
+    except BaseException:
+        settle(list(result.placed), keep_new=False)
+        raise
+    settle(list(result.placed), keep_new=True)
 
 
 def planned_paths(data: ReturnData, out_dir: Path) -> ExportResult:
@@ -214,17 +238,24 @@ def write_return_files(
         ),
         ("正在生成摘要", result.summary, pdf(write_summary_pdf, visible=False)),
     )
-    written: list[Path] = []
+    # Every file is written whole under a temp name first; only then are they renamed into place, so a
+    # failure (a full USB stick) or a cancel leaves the folder as it was, earlier returns included.
+    staged: list[tuple[Path, Path]] = []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(out_dir)
     try:
         for label, path, writer in jobs:
             if path not in wanted:
                 continue
             if step is not None and not step(label):
                 raise ExportCancelled("已取消导出，未留下任何文件")
-            write_atomically(path, writer)
-            written.append(path)
+            staged.append((stage_file(path, writer), path))
+        placed = place_files(staged)
     except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
+        for temp, _path in staged:
+            temp.unlink(missing_ok=True)
         raise
-    return result
+    if identity is None:
+        settle(placed, keep_new=True)
+        return result
+    return replace(result, placed=tuple(placed))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import DomainError
@@ -50,6 +51,14 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temp_files(path.parent)
+    placed = place_files([(stage_file(path, write), path)])
+    settle(placed, keep_new=True)
+    return path
+
+
+def stage_file(path: Path, write: Callable[[Path], None]) -> Path:
+    """The file written whole, flushed to disk, beside `path` under a temp name (not in place yet)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(handle)
     temp = Path(temp_name)
@@ -58,11 +67,68 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
         os.chmod(temp, 0o644)  # mkstemp's 0600 would hide the return from the office's other accounts
         with temp.open("rb+") as f:
             os.fsync(f.fileno())
-        os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    return path
+    return temp
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A file renamed into place, and where the file it replaced waits until the change is settled."""
+
+    path: Path
+    previous: Path | None
+
+
+def place_files(staged: list[tuple[Path, Path]]) -> list[Placed]:
+    """Rename staged files into place; a file already there is moved aside first, not deleted, so that
+    `settle(..., keep_new=False)` can put it back. All or none: a failure puts back what was moved."""
+    placed: list[Placed] = []
+    try:
+        for temp, path in staged:
+            previous = None
+            if path.exists():
+                previous = path.with_name(f".{path.name}.{os.getpid()}.previous")  # not a stale temp the next export removes
+                os.replace(path, previous)
+            try:
+                os.replace(temp, path)
+            except BaseException:
+                if previous is not None:
+                    os.replace(previous, path)
+                raise
+            placed.append(Placed(path, previous))
+        if staged:
+            fsync_folder(staged[0][1].parent)
+    except BaseException:
+        settle(placed, keep_new=False)
+        for temp, _path in staged:
+            temp.unlink(missing_ok=True)
+        raise
+    return placed
+
+
+def settle(placed: list[Placed], keep_new: bool) -> None:
+    """Keep the new files (drop the ones they replaced), or take them back (put the old ones back)."""
+    for item in reversed(placed):
+        if keep_new:
+            if item.previous is not None:
+                item.previous.unlink(missing_ok=True)
+        elif item.previous is not None:
+            os.replace(item.previous, item.path)
+        else:
+            item.path.unlink(missing_ok=True)
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make renames durable; Windows has no directory handles to flush (NTFS journals the rename)."""
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def printable(name: str) -> str:

@@ -36,6 +36,7 @@ ACTION_NAMES = {
     "restore": "从备份恢复",
     "db_id": "数据库编号",
     "set_base": "录入基期数",
+    "clock": "确认电脑时间",
 }
 
 

@@ -35,6 +35,12 @@ class DatabaseIdentity:
     town: str | None
 
 
+def path_text(path: Path | str) -> str:
+    """A path as text that can be stored and printed: bytes that are not valid in the file system's
+    encoding (a folder named in GBK on a UTF-8 system) are shown as \\xNN escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace") if os.name == "posix" else str(path)
+
+
 def backup_folder(db_path: Path) -> Path:
     return db_path.parent / "backups"
 

@@ -28,6 +28,7 @@ from storage.backup import (
     integrity_problem,
     keep_damaged,
     live_identity,
+    path_text,
     read_identity,
     remove_leftovers,
     write_identity_file,
@@ -70,7 +71,6 @@ def restore_database(db_path: Path, backup: Path, *, on_step: Callable[[str], No
             _checkpoint_and_clear(db_path)
             step("checkpointed")
             os.replace(temp, db_path)
-            fsync_folder(db_path.parent)
         except BaseException:
             for leftover in (temp, Path(f"{temp}-wal"), Path(f"{temp}-shm"), Path(f"{temp}-journal")):
                 try:
@@ -80,8 +80,13 @@ def restore_database(db_path: Path, backup: Path, *, on_step: Callable[[str], No
             if raw is not None and raw.exists():
                 shutil.rmtree(raw, ignore_errors=True)  # nothing was replaced: the live file is the original
             raise
+        # Replaced: from here on nothing may report the restore as failed (it is done).
         step("replaced")
-        write_identity_file(db_path, read_identity(db_path))
+        try:
+            fsync_folder(db_path.parent)
+            write_identity_file(db_path, read_identity(db_path))
+        except (OSError, sqlite3.Error):
+            pass  # the rename is journalled and the note beside the file only helps a damaged one
         return kept
 
 
@@ -125,6 +130,14 @@ def _check_backup(db_path: Path, backup: Path) -> str:
     ours = (
         live_identity(db_path) if db_path.exists() or identity_file(db_path).exists() else DatabaseIdentity(None, None)
     )
+    if ours.db_id and theirs.db_id and ours.db_id != theirs.db_id and holds_nothing(db_path):
+        # A new PC: the old one died, this database was just set up (or never bound) and holds no figure
+        # yet. The backup comes with its own id and town; this database is kept aside as any other.
+        if ours.town and theirs.town and ours.town != theirs.town:
+            raise RestoreRefused(
+                f"备份文件 {name} 属于另一个数据库（{theirs.town}），当前数据库已绑定{ours.town}，未恢复；当前数据库未作改动"
+            )
+        return revision
     if ours.db_id and theirs.db_id and ours.db_id != theirs.db_id:
         raise RestoreRefused(
             f"备份文件 {name} 属于另一个数据库（{theirs.town or '未绑定镇街'}），不是{ours.town or '当前数据库'}的备份，"
@@ -133,6 +146,24 @@ def _check_backup(db_path: Path, backup: Path) -> str:
     if ours.town and theirs.town and ours.town != theirs.town:
         raise RestoreRefused(f"备份属于{theirs.town}，当前数据库属于{ours.town}，未恢复；当前数据库未作改动")
     return revision
+
+
+def holds_nothing(db_path: Path) -> bool:
+    """A whole database with no figure, 说明, 基期数 or export in it: a new PC's, set up but not used."""
+    if not db_path.exists():
+        return True
+    try:
+        conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            counts = [
+                conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                for table in ("figures", "explanations", "stock_bases", "quarter_status", "issued_revisions")
+            ]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False  # damaged or not ours: never taken for an empty new database
+    return not any(counts)
 
 
 def _prepare_restored(db_path: Path, backup: Path, temp: Path, revision: str) -> None:
@@ -160,7 +191,7 @@ def _prepare_restored(db_path: Path, backup: Path, temp: Path, revision: str) ->
             # Revision numbers given out after the backup was taken stay given out: never reused for other content.
             for town, quarter, number, content in handed_out:
                 submissions.issue_revision(session, town, quarter, number, content)
-            append_entry(session, os_user_name(), "restore", None, None, None, backup.name)
+            append_entry(session, os_user_name(), "restore", None, None, None, path_text(backup.name))
     finally:
         engine.dispose()
     with temp.open("rb+") as f:

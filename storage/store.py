@@ -14,6 +14,7 @@ import base64
 import logging
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
@@ -57,6 +58,7 @@ from storage.backup import (
     has_backup_from,
     identity_file,
     integrity_problem,
+    path_text,
     remove_leftovers,
     write_identity_file,
 )
@@ -69,7 +71,7 @@ from storage.basics import default_db_path as default_db_path
 from storage.creation import create_database as create_database
 from storage.creation import seed
 from storage.engine import os_user_name, writing
-from storage.errors import DatabaseError, damaged
+from storage.errors import DatabaseError, DiskIOError, damaged
 from storage.figures import Change as Change
 from storage.figures import FiguresChangedElsewhere as FiguresChangedElsewhere
 from storage.lock import DatabaseLock, is_held_here
@@ -116,7 +118,7 @@ class Store(StoreReads):
         set_aside_foreign_log(self.path)
         self.set_aside = take_set_aside(self.path)  # a log that was not this file's, moved aside (told once)
         try:
-            revision = migrate.inspect_file(self.path)
+            revision = _inspected(self.path)
         except DatabaseError as exc:
             # A file we once created here (its id is written beside it) that is no database now is damage.
             if type(exc) is DatabaseError and identity_file(self.path).exists():
@@ -133,6 +135,9 @@ class Store(StoreReads):
             revision = migrate.head_revision()
         else:
             problem = integrity_problem(self.path)
+            if problem:
+                time.sleep(RETRY_AFTER)  # one read error (a USB stick waking up, a scanner) is not damage yet
+                problem = integrity_problem(self.path)
             if problem:
                 raise damaged(self.path, problem)
         self.engine = self._create_engine()
@@ -193,12 +198,16 @@ class Store(StoreReads):
             return None
         return self.backup_to_rotation("每日")
 
+    def backup_before_submission(self) -> Path | None:
+        """The backup every signed export makes before its files are written (a failure stops the export)."""
+        return self.backup_to_rotation("上报前")
+
     def backup(self, target: Path) -> Path:
         """A backup where the user chose; recorded in the trail before the copy, so the copy has the row."""
         if target.exists():
             raise DomainError(f"{target} 已存在，未覆盖")
         with self._writing() as session:
-            self._audit(session, "backup", None, None, None, str(target))
+            self._audit(session, "backup", None, None, None, path_text(target))
         copy_database(self.path, target)
         return target
 
@@ -444,7 +453,6 @@ class Store(StoreReads):
     def record_export(self, quarter: Quarter, revision: int, content_hash: str, files: list[str]) -> None:
         """A signed export: the quarter becomes 已上报 with this revision, and its figures are locked."""
         town = self.require_town()
-        self.backup_to_rotation("上报前")
         with self._writing() as session:
             submissions.record_export(session, self._os_user, town, quarter, revision, content_hash, files)
 
@@ -461,6 +469,26 @@ class Store(StoreReads):
     ) -> None:
         trail.append_entry(session, self._os_user, action, quarter, code, old, new)
 
+    def latest_recorded_time(self) -> datetime | None:
+        """The latest time the trail recorded since the clerk last confirmed the clock (see confirm_clock)."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT at FROM audit WHERE id > coalesce((SELECT max(id) FROM audit WHERE action = 'clock'), 0)"
+            ).fetchall()
+        times = []
+        for (text,) in rows:
+            try:
+                moment = datetime.fromisoformat(text)
+            except (TypeError, ValueError):
+                continue
+            times.append(moment if moment.tzinfo is not None else moment.astimezone())
+        return max(times, default=None)
+
+    def confirm_clock(self, latest: datetime | None) -> None:
+        """The clerk says the clock is right now and the later times recorded before were wrong."""
+        with self._writing() as session:
+            self._audit(session, "clock", None, None, latest.isoformat(timespec="seconds") if latest else None, "本机时间已确认正确")
+
     def audit_trail(self, quarter: Quarter | None = None, code: str | None = None) -> list[AuditRow]:
         with Session(self.engine) as session:
             return trail.audit_rows(session, quarter, code)
@@ -470,6 +498,18 @@ class Store(StoreReads):
         row that a backup of this database or a recorded export saw as its end."""
         with Session(self.engine) as session:
             return trail.verify(session, self.path)
+
+
+RETRY_AFTER = 0.5
+
+
+def _inspected(path: Path) -> str | None:
+    """The file's schema revision (migrate.inspect_file), read again once before it is called damaged."""
+    try:
+        return migrate.inspect_file(path)
+    except (DatabaseDamaged, DiskIOError):
+        time.sleep(RETRY_AFTER)
+        return migrate.inspect_file(path)
 
 
 def all_codes() -> Iterable[str]:

@@ -185,7 +185,7 @@ def test_the_store_is_adopted_on_its_own_with_the_start_up_checks(app, qtbot, tm
     from gui.app import start_session
 
     db = rich_database(tmp_path / "town.sqlite3")
-    shutil.rmtree(tmp_path / "backups")  # no backup made today yet
+    shutil.rmtree(tmp_path / "backups", ignore_errors=True)  # no backup made today yet
     session = start_session(db, Quarter(2026, 3)).finish()
     assert session is not None
     try:
