@@ -25,7 +25,7 @@ from tests.helpers import FULL_QUARTER, TODAY, on_pace_history
 Q = Quarter(2024, 3)
 PROJECT = Path(__file__).resolve().parent.parent
 PASS = b"guancheng-pass"
-FAKETIME = shutil.which("faketime")
+FAKETIME = shutil.which("faketime") or ""
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_a_signed_export_refused_on_record_puts_back_the_files_it_replaced(town,
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in unsigned.paths)
 
 
-@pytest.mark.skipif(FAKETIME is None, reason="libfaketime (Debian's faketime) is not installed")
+@pytest.mark.skipif(not FAKETIME, reason="libfaketime (Debian's faketime) is not installed")
 def test_a_clock_behind_what_was_recorded_is_named_and_no_return_is_signed(town, town_p12, tmp_path):
     def run(*args: str, clock: str | None = None) -> subprocess.CompletedProcess:
         command = [sys.executable, "main.py", "--db", str(town), *args]
@@ -255,7 +255,7 @@ def test_signing_shows_the_computers_date_and_the_quarter_s_end_in_words():
     assert "2024年第3季度，2024年9月30日结束" in said
 
 
-@pytest.mark.skipif(FAKETIME is None, reason="libfaketime (Debian's faketime) is not installed")
+@pytest.mark.skipif(not FAKETIME, reason="libfaketime (Debian's faketime) is not installed")
 def test_times_recorded_with_a_clock_ahead_stop_signing_until_the_clerk_confirms_the_clock(town, town_p12, tmp_path):
     def run(*args: str, clock: str | None = None) -> subprocess.CompletedProcess:
         command = [sys.executable, "main.py", "--db", str(town), *args]
@@ -288,7 +288,7 @@ def test_times_recorded_with_a_clock_ahead_stop_signing_until_the_clerk_confirms
     assert run("audit", "verify").returncode == 0
 
 
-@pytest.mark.skipif(FAKETIME is None, reason="libfaketime (Debian's faketime) is not installed")
+@pytest.mark.skipif(not FAKETIME, reason="libfaketime (Debian's faketime) is not installed")
 def test_the_window_names_a_clock_behind_at_start_up_and_lets_the_clerk_confirm_it(qapp, town, dialogs):
     from gui.app import open_session
 
