@@ -306,7 +306,7 @@ def package_from_content(content: object) -> PlanPackage:
     except QuarterError as exc:
         raise PlanError(f"规划内容的格式不对（{exc.message}）") from exc
     except KeyError as exc:
-        raise PlanError(f"规划内容的格式不对（缺少“{_shown(str(exc.args[0]))}”）") from exc
+        raise PlanError(f"规划内容的格式不对（缺少“{_shown(str(exc.args[0] if exc.args else ''))}”）") from exc
     except (TypeError, ValueError, AttributeError, ArithmeticError) as exc:
         raise PlanError("规划内容的格式不对（有一项的类型或写法不是本系统写出的）") from exc
     check_package(package)
