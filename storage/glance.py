@@ -19,7 +19,7 @@ from pathlib import Path
 from core.errors import DomainError
 from storage import migrate
 from storage.backup import connect_read_only, integrity_problem
-from storage.errors import DatabaseError, classify
+from storage.errors import DatabaseError, classify, sqlite_detail
 from storage.reads import StoreReads, setting
 from storage.structure import is_complete, missing_structure
 from storage.wal import set_aside_foreign_log
@@ -43,7 +43,7 @@ class Glance(StoreReads):
             finally:
                 self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise classify(exc, self.path) or DatabaseError(f"读取数据库 {self.path} 失败：{exc}") from exc
+            raise classify(exc, self.path) or DatabaseError(f"读取数据库 {self.path} 失败：{sqlite_detail(str(exc))}") from exc
 
     def close(self) -> None:
         self._conn.close()

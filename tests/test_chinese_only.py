@@ -226,3 +226,31 @@ def test_help_headings_are_chinese(capsys):
     out = capsys.readouterr().out
     assert "用法：" in out and "选项：" in out and "显示本帮助并退出" in out
     assert "usage" not in out and "options:" not in out and "show this help" not in out, out
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "disk I/O error",
+        "database disk image is malformed",
+        "file is not a database",
+        "database or disk is full",
+        "no such table: figures",
+        "unable to open database file",
+        "some new SQLite message nobody listed",
+    ],
+)
+def test_sqlite_english_is_told_in_chinese(tmp_path, error):
+    import sqlite3
+
+    from storage.errors import classify, damaged, io_error, sqlite_detail
+
+    path = tmp_path / "town.sqlite3"
+    path.write_bytes(b"x")
+    messages = [damaged(path, error).message, io_error(path, error).message, sqlite_detail(error)]
+    problem = classify(sqlite3.OperationalError(error), path)
+    if problem is not None:
+        messages.append(problem.message)
+    for message in messages:
+        assert not english_fragments(message, path), message
+        assert "坏道" not in message
