@@ -37,6 +37,8 @@ class Rate:
 
 _SHIPPED_GROUPS: tuple[str, ...] = ("社保卡", "粤菜师傅", "南粤家政", "劳动人事争议调解", "劳动人事争议仲裁", "劳动保障监察")
 
+# Frozen: the built-in 2021–2025 plan. Signed returns name its content hash (tests/test_frozen_plan.py);
+# a new indicator comes as a signed plan package (docs/plans.md), never as an edit of this list.
 _SHIPPED_INDICATORS: tuple[Indicator, ...] = (
     Indicator(
         "card_holders", "社会保障卡持卡人数（季末数）", "社保卡持卡人数（季末数）", "张", Kind.STOCK, "社保卡", True
