@@ -341,6 +341,10 @@ def quiet_warnings() -> None:
     import logging
 
     logging.captureWarnings(True)
+    # Verification workers are new interpreters (forkserver, spawn) that import pyHanko before any code
+    # of ours runs; multiprocessing hands them sys.warnoptions as -W options.
+    if "ignore" not in sys.warnoptions:
+        sys.warnoptions.append("ignore")
 
 
 @contextmanager
