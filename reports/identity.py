@@ -222,6 +222,14 @@ def load_trust_roots(path: Path) -> list[x509.Certificate]:
             roots = [x509.load_der_x509_certificate(data)]
         except ValueError as exc:
             raise IdentityError(f"{path.name} 不是证书文件（应为 city_root.pem）") from exc
+    try:  # cryptography decodes a certificate's parts when first read: a damaged one is refused here
+        for root in roots:
+            _ = root.subject.public_bytes(), root.issuer.public_bytes(), root.public_key(), list(root.extensions)
+            _ = root.not_valid_before_utc, root.not_valid_after_utc, root.serial_number
+    except (ValueError, TypeError, x509.DuplicateExtension, x509.InvalidVersion, UnsupportedAlgorithm) as exc:
+        raise IdentityError(f"{path.name} 中的证书已损坏，不能作为受信任的根证书") from exc
+    if not all(_is_root(root) for root in roots):  # a root signs itself: a changed byte breaks that signature
+        raise IdentityError(f"{path.name} 中的证书不是完好的市局根证书（自签名不符，文件可能已损坏），不能作为受信任的根证书")
     return roots
 
 

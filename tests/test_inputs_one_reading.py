@@ -390,3 +390,15 @@ def test_the_window_verifies_with_an_expired_crl_after_saying_so(pki, crls, genu
     assert "2020-12-31" in dialogs.texts()[-1]
     assert [row.valid for row in dialog.model.rows] == [True]
     dialog.set_crl(None)
+
+
+def test_a_damaged_trust_root_is_refused_with_exit_2(pki, genuine_return, tmp_path, capsys):
+    pem = (pki / "city_root.pem").read_bytes()
+    lines = pem.splitlines(keepends=True)
+    for n, line in enumerate(lines[1:-1], start=1):  # one base64 character changed in each line of the body
+        changed = bytearray(line)
+        changed[10] = ord("A") if changed[10] != ord("A") else ord("B")
+        damaged = tmp_path / f"root{n}.pem"
+        damaged.write_bytes(b"".join(lines[:n]) + bytes(changed) + b"".join(lines[n + 1 :]))
+        code, out, err = run(capsys, "verify", "--trust", damaged, genuine_return)
+        refused(code, out, err, damaged.name)  # never 有效 under a root that is not the one issued
