@@ -296,7 +296,7 @@ def read_workbook(path: Path) -> PlanPackage:
         # Formulas are read as written (not their cached results): a plan's figures are typed numbers.
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=False)
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
-        raise PlanError(f"{path.name}：无法读取这个 Excel 文件（{exc}）") from exc
+        raise PlanError(f"{path.name}：无法读取这个 Excel 文件（文件已损坏，或不是 Excel 保存的工作簿）") from exc
     try:
         missing = [name for name in SHEETS[1:] if name not in workbook.sheetnames]
         if missing:

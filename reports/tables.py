@@ -30,7 +30,7 @@ def read_rows(path: Path) -> list[list[object]]:
         try:
             workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many types for a damaged workbook
-            raise PlanError(f"{path.name}：无法读取这个 Excel 文件（{exc}）") from exc
+            raise PlanError(f"{path.name}：无法读取这个 Excel 文件（文件已损坏，或不是 Excel 保存的工作簿）") from exc
         try:
             sheet = workbook.worksheets[0]
             return [list(row) for row in sheet.iter_rows(max_row=MAX_ROWS, max_col=30, values_only=True)]

@@ -257,3 +257,24 @@ def test_sqlite_english_is_told_in_chinese(tmp_path, error):
     for message in messages:
         assert not english_fragments(message, path), message
         assert "坏道" not in message
+
+
+@pytest.mark.parametrize("broken", ["not a zip", "a zip without a workbook", "a workbook with broken XML"])
+def test_a_damaged_plan_workbook_is_told_in_chinese(ready, tmp_path, capsys, broken):
+    import zipfile
+
+    book = tmp_path / "规划.xlsx"
+    if broken == "not a zip":
+        book.write_bytes(b"PK\x03\x04 not really")
+    else:
+        with zipfile.ZipFile(book, "w") as z:
+            z.writestr("[Content_Types].xml", "<Types/>")
+            if broken == "a workbook with broken XML":
+                z.writestr("xl/workbook.xml", "<workbook><sheets><sheet name=")
+    (tmp_path / "root.txt").write_text(ROOT_PASS.decode(), encoding="utf-8")
+    code, out, err = run(
+        capsys, "plan", "build", book, "--root", ready / "city_root.p12", "--root-passphrase-file", tmp_path / "root.txt",
+        "--out", tmp_path / "x.plan",
+    )
+    assert code == 2, out + err
+    assert not english_fragments(err, tmp_path, ready), err
