@@ -907,7 +907,7 @@ def cmd_clock(args: argparse.Namespace) -> int:
     with _store(args, writes="确认电脑时间" if args.confirm else None) as store:
         if args.confirm:
             confirm_clock(store)
-        shown = clock_state(store)
+        shown = clock_state(store, confirmed=args.confirm)
     if args.json:
         _print_json(shown.as_dict())
     else:

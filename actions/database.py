@@ -312,11 +312,22 @@ class ClockState:
     latest_recorded: datetime | None
     problem: str | None
 
+    confirmed: bool = False
+
     @property
     def message(self) -> str:
-        recorded = f"{self.latest_recorded:%Y-%m-%d %H:%M}" if self.latest_recorded else "（无）"
-        said = f"本机时间：{self.now:%Y-%m-%d %H:%M}；数据库最近记录的时间：{recorded}"
-        return f"{said}\n{self.problem}" if self.problem else f"{said}\n本机时间没有早于已记录的时间"
+        if self.latest_recorded is None:
+            said = f"本机时间：{self.now:%Y-%m-%d %H:%M}"
+            if self.confirmed:
+                return f"{said}\n已确认本机时间正确（记入修改记录）"
+            return f"{said}\n本机时间没有早于已记录的时间"
+        said = f"本机时间：{self.now:%Y-%m-%d %H:%M}；数据库最近记录的时间：{self.latest_recorded:%Y-%m-%d %H:%M}"
+        if self.problem:
+            return f"{said}\n{self.problem}"
+        if self.now < self.latest_recorded:
+            behind = int((self.latest_recorded - self.now).total_seconds() // 60) + 1
+            return f"{said}\n本机时间比最近记录的时间早约 {behind} 分钟（10 分钟以内按时钟误差处理，不妨碍签名导出）"
+        return f"{said}\n本机时间没有早于已记录的时间"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -327,11 +338,11 @@ class ClockState:
         }
 
 
-def clock_state(store: Store) -> ClockState:
+def clock_state(store: Store, confirmed: bool = False) -> ClockState:
     from core.clock import clock_problem
 
     now, latest = datetime.now().astimezone(), store.latest_recorded_time()
-    return ClockState(now, latest, clock_problem(now, latest))
+    return ClockState(now, latest, clock_problem(now, latest), confirmed)
 
 
 def confirm_clock(store: Store) -> None:

@@ -39,12 +39,15 @@ class ClockWrong(DomainError):
     """The PC's clock is certainly wrong (earlier than a time already recorded): no signing until corrected."""
 
 
-def refuse_wrong_clock(store: Store, valid_from: datetime | None = None) -> None:
+def refuse_wrong_clock(store: Store, valid_from: datetime | None = None, quarter: Quarter | None = None) -> None:
     """Signing is refused while the clock is earlier than the database's latest recorded time (or the
-    certificate's first valid day); the sentence names both dates."""
-    from core.clock import clock_problem
+    certificate's first valid day, or the quarter's last signed export); the sentence names both dates."""
+    from core.clock import clock_problem, signed_after
 
-    problem = clock_problem(datetime.now().astimezone(), store.latest_recorded_time(), valid_from)
+    now = datetime.now().astimezone()
+    problem = clock_problem(now, store.latest_recorded_time(), valid_from)
+    if problem is None and quarter is not None:
+        problem = signed_after(now, store.last_export_time(quarter))
     if problem:
         raise ClockWrong(f"{problem}。校正之前不能签名导出（可以导出未签名草稿）")
 
@@ -122,7 +125,7 @@ def export_quarter(
     if passphrase is None:
         return export_return(store, quarter, folder, overwrite=overwrite)
     stored_identity(store)
-    refuse_wrong_clock(store)
+    refuse_wrong_clock(store, quarter=quarter)
     data = prepare_export(store, quarter)
     identity = open_identity(store, passphrase())
     return export_return(store, quarter, folder, overwrite=overwrite, identity=identity, prepared=data)

@@ -41,6 +41,17 @@ def clock_problem(now: datetime, latest_recorded: datetime | None, valid_from: d
     return None
 
 
+def signed_after(now: datetime, last_signed: datetime | None) -> str | None:
+    """A new revision must be signed after the one before it: the city counts a higher revision signed
+    earlier as a conflict and leaves the town out. No tolerance here."""
+    if last_signed is not None and now <= last_signed:
+        return (
+            f"本机时间 {_shown(now, last_signed)} 早于本季度上一版的上报时间 {_shown(last_signed, now)}："
+            "这一版签名后会被市局判为与上一版冲突，两版都不计入汇总。请先校正电脑时间"
+        )
+    return None
+
+
 def clock_moved(started: datetime, now: datetime) -> str | None:
     """A clock set back while an export ran (its files would carry a signing time before their making)."""
     if now < started - TOLERANCE:

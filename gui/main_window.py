@@ -649,7 +649,7 @@ class MainWindow(QMainWindow):
         from actions.returns import refuse_wrong_clock, signing_notice
 
         try:
-            refuse_wrong_clock(self.store)
+            refuse_wrong_clock(self.store, quarter=self.quarter)
         except DomainError as exc:
             show_error(self, exc, title="电脑时间不对")
             return False, None

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.clock import clock_moved
+from core.clock import clock_moved, signed_after
 from core.errors import DomainError
 from core.quarters import Quarter
 from core.validation import submission_blockers
@@ -113,6 +113,9 @@ def reserve_for_signing(store: Store, data: ReturnData) -> ReturnData:
 
     The revision is committed before any file is written, so a kill between the files and the record
     can never let other content reuse the number."""
+    earlier = signed_after(datetime.now().astimezone(), store.last_export_time(data.quarter))
+    if earlier:
+        raise ExportRefused(data.quarter, [earlier])
     store.backup_before_submission()
     revision = store.reserve_revision(data.quarter, payload_of(data).content_hash())
     return replace(data, revision=revision, signed=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from core.indicators import display_name
-from storage.backup import connect_read_only, identity_of, live_identity, rotation_files
+from storage.backup import connect_backup, identity_of, live_identity, rotation_files
 
 GENESIS_HASH = "0" * 64
 
@@ -288,7 +288,7 @@ def backup_heads(db_path: Path, db_id: str | None) -> list[ChainHead]:
     heads = []
     for path in rotation_files(db_path):
         try:
-            conn = connect_read_only(path)
+            conn = connect_backup(path)
         except (sqlite3.Error, OSError):
             continue
         try:
@@ -306,7 +306,7 @@ def backup_heads(db_path: Path, db_id: str | None) -> list[ChainHead]:
 
 def _chain_of(path: Path) -> dict[int, str]:
     try:
-        conn = connect_read_only(path)
+        conn = connect_backup(path)
     except (sqlite3.Error, OSError):
         return {}
     try:

@@ -66,6 +66,14 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def connect_backup(path: Path) -> sqlite3.Connection:
+    """A backup read as the file alone (a backup is one self-contained file): a `-wal` somebody left
+    beside it is not read into it, and nothing (no `-shm`) is made beside it."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+    conn.text_factory = lenient_text
+    return conn
+
+
 def read_identity(path: Path) -> DatabaseIdentity:
     """The id and town stored in a readable database file (None for what it does not have)."""
     conn = connect_read_only(path)
@@ -250,7 +258,7 @@ def sequence_of(conn: sqlite3.Connection) -> tuple[int, int]:
 
 def _facts(path: Path) -> tuple[str | None, tuple[int, int]] | None:
     try:
-        conn = connect_read_only(path)
+        conn = connect_backup(path)
     except sqlite3.Error:
         return None
     try:
@@ -304,13 +312,14 @@ def has_backup_from(db_path: Path, day: datetime, db_id: str | None = None) -> b
     return any(_stamp_of(p).startswith(prefix) for p in backups_of(db_path, db_id))
 
 
-def integrity_problem(path: Path) -> str | None:
-    """None when SQLite's integrity check passes, else what it says (read-only, never writes).
+def integrity_problem(path: Path, alone: bool = False) -> str | None:
+    """None when SQLite's integrity check passes, else what it says (read-only, never writes); `alone`
+    checks a backup as its file alone (see connect_backup).
 
     A locked, unreadable or read-only file is not damage: those raise their own DatabaseError.
     """
     try:
-        conn = connect_read_only(path)
+        conn = connect_backup(path) if alone else connect_read_only(path)
     except sqlite3.Error as exc:
         problem = classify(exc, path)
         if problem is None or isinstance(problem, DatabaseDamaged):
@@ -331,7 +340,7 @@ def integrity_problem(path: Path) -> str | None:
 def newest_good_backup(db_path: Path) -> Path | None:
     for path in backups_of(db_path):
         try:
-            if integrity_problem(path) is None:
+            if integrity_problem(path, alone=True) is None:
                 return path
         except DatabaseError:
             continue

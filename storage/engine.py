@@ -72,7 +72,16 @@ def session_connection(session: Session) -> sqlite3.Connection:
 def writing(engine: Engine) -> Iterator[Session]:
     """One write transaction: committed whole on success, rolled back whole on any error."""
     with Session(engine.execution_options(immediate=True)) as session, session.begin():
+        count_commit(session.connection())
         yield session
+
+
+def count_commit(connection: Connection) -> None:
+    """Every write transaction raises the file header's user_version by one. It lives on page 1, so each
+    commit's pages in the write-ahead log carry its number: storage.wal tells from them whether a log
+    continues the database file beside it (whose header carries the number it had when the log began)."""
+    current = connection.exec_driver_sql("PRAGMA user_version").scalar() or 0
+    connection.exec_driver_sql(f"PRAGMA user_version = {int(current) % 2_000_000_000 + 1}")
 
 
 def os_user_name() -> str:

@@ -36,6 +36,7 @@ from storage.backup import (
 from storage.engine import open_engine, os_user_name, writing
 from storage.errors import DatabaseError, classify, lenient_text
 from storage.lock import DatabaseLock
+from storage.rawfile import copy_bytes
 from storage.settings import read_setting, write_setting
 from storage.wal import set_aside_foreign_log
 
@@ -61,10 +62,17 @@ def restore_database(db_path: Path, backup: Path, *, on_step: Callable[[str], No
         # Before SQLite touches the live file at all (it may drop the WAL of a damaged one): its bytes, aside.
         raw = keep_damaged(db_path, "恢复前原样") if db_path.exists() else None
         temp = db_path.with_name(f".{db_path.name}.restore-{os.getpid()}")
+        # The backup is its file alone: a write-ahead log somebody left beside it is never read into it.
+        alone = db_path.with_name(f".{db_path.name}.restore-{os.getpid()}-source")
         try:
-            revision = _check_backup(db_path, backup)
+            _refuse_unusable_file(backup)
+            try:
+                copy_bytes(backup, alone)
+            except OSError as exc:
+                raise classify(exc, alone) or RestoreRefused(f"无法读取备份文件 {backup.name}，未恢复") from exc
+            revision = _check_backup(db_path, alone, backup.name)
             step("checked")
-            _prepare_restored(db_path, backup, temp, revision)
+            _prepare_restored(db_path, alone, temp, revision, backup.name)
             step("prepared")
             kept = _keep_current(db_path, raw)
             step("kept")
@@ -72,14 +80,12 @@ def restore_database(db_path: Path, backup: Path, *, on_step: Callable[[str], No
             step("checkpointed")
             os.replace(temp, db_path)
         except BaseException:
-            for leftover in (temp, Path(f"{temp}-wal"), Path(f"{temp}-shm"), Path(f"{temp}-journal")):
-                try:
-                    leftover.unlink(missing_ok=True)
-                except OSError:
-                    pass
+            _remove_with_journals(temp)
             if raw is not None and raw.exists():
                 shutil.rmtree(raw, ignore_errors=True)  # nothing was replaced: the live file is the original
             raise
+        finally:
+            _remove_with_journals(alone)
         # Replaced: from here on nothing may report the restore as failed (it is done).
         step("replaced")
         try:
@@ -90,14 +96,24 @@ def restore_database(db_path: Path, backup: Path, *, on_step: Callable[[str], No
         return kept
 
 
-def _check_backup(db_path: Path, backup: Path) -> str:
-    """The backup's schema revision, once it is known to be a whole database of this town's, made by this app."""
-    name = backup.name
+def _remove_with_journals(path: Path) -> None:
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        try:
+            leftover.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def _refuse_unusable_file(backup: Path) -> None:
     if not backup.is_file():
         raise RestoreRefused(f"找不到备份文件 {backup}（或它不是普通文件）")
     size = backup.stat().st_size
     if size > MAX_BACKUP_BYTES:
-        raise RestoreRefused(f"{name} 有 {size // (1 << 20)} MB，不是本系统的数据库备份，未恢复")
+        raise RestoreRefused(f"{backup.name} 有 {size // (1 << 20)} MB，不是本系统的数据库备份，未恢复")
+
+
+def _check_backup(db_path: Path, backup: Path, name: str) -> str:
+    """The backup's schema revision, once it is known to be a whole database of this town's, made by this app."""
     try:
         revision = migrate.inspect_file(backup)
         problem = integrity_problem(backup)
@@ -166,7 +182,7 @@ def holds_nothing(db_path: Path) -> bool:
     return not any(counts)
 
 
-def _prepare_restored(db_path: Path, backup: Path, temp: Path, revision: str) -> None:
+def _prepare_restored(db_path: Path, backup: Path, temp: Path, revision: str, name: str) -> None:
     copy_database(backup, temp)
     engine = open_engine(temp)
     try:
@@ -184,14 +200,14 @@ def _prepare_restored(db_path: Path, backup: Path, temp: Path, revision: str) ->
             problem = check_restorable(session)
         if problem is not None:
             raise RestoreRefused(
-                f"备份文件 {backup.name} 的修改记录有问题（{problem.message}），未恢复；当前数据库未作改动"
+                f"备份文件 {name} 的修改记录有问题（{problem.message}），未恢复；当前数据库未作改动"
             )
         handed_out = submissions.revisions_handed_out(db_path)
         with writing(engine) as session:
             # Revision numbers given out after the backup was taken stay given out: never reused for other content.
             for town, quarter, number, content in handed_out:
                 submissions.issue_revision(session, town, quarter, number, content)
-            append_entry(session, os_user_name(), "restore", None, None, None, path_text(backup.name))
+            append_entry(session, os_user_name(), "restore", None, None, None, path_text(name))
     finally:
         engine.dispose()
     with temp.open("rb+") as f:

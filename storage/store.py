@@ -484,6 +484,18 @@ class Store(StoreReads):
             times.append(moment if moment.tzinfo is not None else moment.astimezone())
         return max(times, default=None)
 
+    def last_export_time(self, quarter: Quarter) -> datetime | None:
+        """When the trail recorded this quarter's last signed export (its files were signed before that)."""
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT at FROM audit WHERE action = 'export' AND quarter = ? ORDER BY id DESC LIMIT 1", (quarter.code,)
+            ).fetchone()
+        try:
+            moment = datetime.fromisoformat(row[0]) if row else None
+        except (TypeError, ValueError):
+            return None
+        return moment if moment is None or moment.tzinfo is not None else moment.astimezone()
+
     def confirm_clock(self, latest: datetime | None) -> None:
         """The clerk says the clock is right now and the later times recorded before were wrong."""
         with self._writing() as session:

@@ -25,7 +25,7 @@ from core.submission import (
 from core.submission import revision_for as revision_rule
 from storage import reads
 from storage.audit_trail import append_entry
-from storage.backup import backups_of, connect_read_only, looks_like_sqlite
+from storage.backup import backups_of, connect_backup, connect_read_only, looks_like_sqlite
 from storage.engine import session_connection
 from storage.models import IssuedRevision, QuarterStatusRow
 from storage.settings import now_text
@@ -107,7 +107,7 @@ def revisions_handed_out(db_path: Path) -> set[tuple[str, str, int, str]]:
     sources += backups_of(db_path)
     for source in sources:
         try:
-            conn = connect_read_only(source)
+            conn = connect_read_only(source) if source == db_path else connect_backup(source)
         except sqlite3.Error:
             continue
         try:

@@ -5,10 +5,13 @@ SQLite replays whatever valid WAL lies beside a database file. If a PC crashed w
 WAL and the clerk then copied another copy of the database into the folder (from another PC, a USB
 stick), SQLite would write the old log's pages over the newer file: changes gone, or a mix of the two.
 SQLite cannot tell; this module asks, before SQLite opens the file, whether the log extends this very
-file: replayed on a scratch copy, the result must be whole (SQLite's quick check) and still hold the file's
-own last audit row, unchanged (the log continues the file's history: the hash-chained trail only grows). Anything else
-moves the log and its index aside, with a copy of the file they were found beside, into the backup
-folder; the database file is then opened as it is.
+file. Every write the app makes raises a commit number in the file's header (storage.engine.count_commit),
+so each commit's pages in the log carry it: the file's own number must lie where the log began or within
+it (an older copy, such as a backup put back, lies before; a newer or another copy elsewhere). Then,
+replayed on a scratch copy, the result must pass SQLite's integrity check and still hold the file's own
+last audit row, unchanged (the hash-chained trail only grows). Anything else moves the log and its index
+aside, with a copy of the file they were found beside, into the backup folder; the database file is
+then opened as it is.
 
 The check runs only where nobody else is using the database: in a process that holds the database's
 write lock (the window, a writing command), or when a reading command can take that lock for a moment.
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import struct
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +30,7 @@ from pathlib import Path
 from storage.backup import backup_folder, fsync_folder
 from storage.errors import DatabaseError, classify
 from storage.lock import DatabaseLock, is_held_here
-from storage.rawfile import copy_bytes
+from storage.rawfile import copy_bytes, read_bytes
 
 __all__ = ["set_aside_foreign_log", "take_set_aside"]
 
@@ -88,6 +92,9 @@ def log_belongs(db_path: Path) -> bool:
             copy_bytes(Path(f"{db_path}-wal"), Path(f"{with_log}-wal"))
         except OSError:
             return True  # cannot look: leave it to SQLite as before rather than move a log we could not read
+        counted = commit_numbers(Path(f"{with_log}-wal"))
+        if counted and not min(counted) - 1 <= file_commit_number(alone) <= max(counted):
+            return False  # the file is an older or a newer state than the one the log was written on
         try:
             conn = sqlite3.connect(f"{alone.as_uri()}?mode=ro&immutable=1", uri=True)
             try:
@@ -99,17 +106,50 @@ def log_belongs(db_path: Path) -> bool:
         try:
             conn = sqlite3.connect(with_log)
             try:
-                if conn.execute("PRAGMA quick_check").fetchone() != ("ok",):
+                if conn.execute("PRAGMA integrity_check").fetchall() != [("ok",)]:
                     return False
                 if own_head is None:
                     return True
                 # The trail only grows (binding a town gives a new db.id, so the id is no test of lineage).
+                # Whether the figures agree with it is `audit verify`'s question: an edit made with a
+                # database tool is told there, never hidden by moving its log away.
                 row = conn.execute("SELECT hash FROM audit WHERE id = ?", (own_head[0],)).fetchone()
                 return row is not None and row[0] == own_head[1]
             finally:
                 conn.close()
         except sqlite3.Error:
             return False
+
+
+_HEADER = struct.Struct(">IIIIIIII")
+_FRAME = struct.Struct(">IIIIII")
+_USER_VERSION_AT = 60
+
+
+def file_commit_number(path: Path) -> int:
+    """The commit number (user_version, see storage.engine.count_commit) in a database file's header."""
+    return int.from_bytes(read_bytes(path, 4, _USER_VERSION_AT), "big")
+
+
+def commit_numbers(wal: Path) -> list[int]:
+    """The commit numbers on the page-1 images of a WAL's current frames (those carrying the header's
+    salts; frames of an earlier generation left further on carry others)."""
+    data = read_bytes(wal, 64 << 20)
+    if len(data) < _HEADER.size:
+        return []
+    _magic, _version, page_size, _seq, salt1, salt2, _c1, _c2 = _HEADER.unpack_from(data)
+    if not 512 <= page_size <= 65536:
+        return []
+    numbers, offset = [], _HEADER.size
+    while offset + _FRAME.size + page_size <= len(data):
+        page, _size, frame_salt1, frame_salt2, _c1, _c2 = _FRAME.unpack_from(data, offset)
+        if (frame_salt1, frame_salt2) != (salt1, salt2):
+            break
+        if page == 1:
+            start = offset + _FRAME.size + _USER_VERSION_AT
+            numbers.append(int.from_bytes(data[start : start + 4], "big"))
+        offset += _FRAME.size + page_size
+    return numbers
 
 
 def _move_aside(db_path: Path) -> Path:

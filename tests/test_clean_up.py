@@ -317,3 +317,26 @@ def test_the_window_names_a_clock_behind_at_start_up_and_lets_the_clerk_confirm_
     finally:
         session.window.close()
         session.close()
+
+
+@pytest.mark.skipif(not FAKETIME, reason="libfaketime (Debian's faketime) is not installed")
+def test_a_new_revision_is_never_signed_before_the_one_it_replaces(town, town_p12, tmp_path):
+    """Found from outside: within the ten minutes' tolerance, version 2 could be signed before version 1,
+    and the city then counted neither (a conflict)."""
+
+    def run(*args: str, clock: str | None = None) -> subprocess.CompletedProcess:
+        command = [sys.executable, "main.py", "--db", str(town), *args]
+        if clock:
+            command = [FAKETIME, "-f", clock, *command]
+        return subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, encoding="utf-8")
+
+    signing = ["--passphrase-file", str(town_p12 / "gc.pass"), "--quarter", Q.code]
+    assert run("export", "--out", str(tmp_path / "第1版"), *signing, clock="+6m").returncode == 0
+    assert run("reopen", "--quarter", Q.code, "--reason", "更正粤菜师傅人数", clock="+6m").returncode == 0
+    assert run("enter", "--quarter", Q.code, "yuecai_certified=10", clock="+6m").returncode == 0
+    second = run("export", "--out", str(tmp_path / "第2版"), *signing)
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert "早于本季度上一版的上报时间" in second.stderr
+    assert not (tmp_path / "第2版").exists() or not any((tmp_path / "第2版").iterdir())
+    later = run("export", "--out", str(tmp_path / "第2版"), *signing, clock="+8m")
+    assert later.returncode == 0, later.stderr

@@ -89,3 +89,51 @@ def test_a_read_command_beside_a_crashed_writer_s_log_keeps_its_save(tmp_path):
     assert finished.returncode == 0, finished.stderr
     with Store(db, today=lambda: TODAY) as store:
         assert store.figures(Q)["yuecai_certified"] == 36
+
+
+def test_a_log_beside_an_older_copy_of_the_same_database_is_set_aside(tmp_path):
+    """Found from outside: an older copy (a backup, a copy kept on a USB stick) put back over the file
+    after a crash took the newer state's log, and SQLite wrote its pages over the older file."""
+    db = tmp_path / "镇街 数据库.sqlite3"
+    make_town(db)
+    older = tmp_path / "older.sqlite3"
+    shutil.copy(db, older)
+    with Store(db, today=lambda: TODAY) as store:
+        for year in (2021, 2022, 2023):
+            for q in (1, 2, 3, 4):
+                store.save_quarter(Quarter(year, q), FULL_QUARTER)
+        store.save_quarter(Q, {"nanyue_trained": 80}, {"nanyue_trained": "培训班次比上季度增加"})
+    save_and_die(db, "yuecai_certified", 111)
+    shutil.copy(older, db)
+
+    with Store(db, today=lambda: TODAY) as store:
+        assert store.set_aside is not None
+        assert store.figures(Q) == FULL_QUARTER
+        assert store.figures(Quarter(2022, 1)) == {}
+        assert store.verify_audit().ok
+
+
+def test_a_log_left_beside_a_backup_is_never_read_into_it(tmp_path):
+    """Found from outside: a crashed writer's log copied beside a backup made `audit verify` call the
+    intact database's tail cut, and a restore read the log into the backup."""
+    db = tmp_path / "town.sqlite3"
+    make_town(db)
+    with Store(db, today=lambda: TODAY) as store:
+        backup = store.backup_to_rotation("上报前")
+        store.save_quarter(Q, {"nanyue_trained": 80})
+    assert backup is not None
+    save_and_die(db, "yuecai_certified", 111)
+    shutil.copy(Path(f"{db}-wal"), Path(f"{backup}-wal"))
+    before = backup.read_bytes()
+    with Store(db, today=lambda: TODAY) as store:
+        assert store.verify_audit().ok
+        assert store.figures(Q)["yuecai_certified"] == 111
+    finished = subprocess.run(
+        [sys.executable, "main.py", "--db", str(db), "restore", str(backup)], cwd=PROJECT, capture_output=True, text=True
+    )
+    assert finished.returncode == 0, finished.stderr
+    with Store(db, today=lambda: TODAY) as store:
+        assert store.figures(Q) == FULL_QUARTER  # the backup as it was made, not the log beside it
+        assert store.verify_audit().ok
+    assert backup.read_bytes() == before
+    assert not Path(f"{backup}-shm").exists()
