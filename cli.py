@@ -354,7 +354,7 @@ def _store(args: argparse.Namespace, writes: str | None = None) -> Iterator[Any]
     from actions.database import open_notices, open_store
 
     with open_store(args.db, writes) as store:
-        for notice in open_notices(store):
+        for notice in open_notices(store, writing=writes is not None):
             print(f"注意：{notice}", file=sys.stderr)
         yield store
 

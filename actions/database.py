@@ -266,6 +266,7 @@ class StartUp:
     clock: str | None  # the clock is earlier than a time the database recorded
     set_aside: Path | None  # a write-ahead log that was not this file's, moved there
     backup_failed: str | None = None
+    recovered_export: str | None = None  # a signed export a killed process left half-done, finished or undone
 
     def notices(self) -> list[str]:
         said = []
@@ -274,6 +275,8 @@ class StartUp:
                 f"数据库旁的日志文件（-wal）不属于现在的数据库文件（数据库文件在上次异常退出后被换过），为免旧日志覆盖数据，"
                 f"已把它连同当时的数据库文件原样移到 {self.set_aside}；现在打开的是数据库文件本身的数据。"
             )
+        if self.recovered_export:
+            said.append(self.recovered_export)
         if self.clock:
             said.append(f"{self.clock}。校正之前不能签名导出。")
         if self.audit is not None and not self.audit.ok:
@@ -281,6 +284,12 @@ class StartUp:
         if self.backup_failed:
             said.append(f"今天的自动备份没有做成：{self.backup_failed}")
         return said
+
+
+def recover_export(store: Store) -> str | None:
+    from actions.returns import recover_export as recover
+
+    return recover(store)
 
 
 def start_up(store: Store, daily_backup: bool = True) -> StartUp:
@@ -294,16 +303,19 @@ def start_up(store: Store, daily_backup: bool = True) -> StartUp:
             store.daily_backup()
         except (OSError, DomainError) as exc:
             failed = exc.message if isinstance(exc, DomainError) else file_error_message(exc, store.path)
+    recovered = recover_export(store)
     clock = clock_problem(datetime.now().astimezone(), store.latest_recorded_time())
-    return StartUp(verify_audit(store), clock, store.set_aside, failed)
+    return StartUp(verify_audit(store), clock, store.set_aside, failed, recovered)
 
 
-def open_notices(store: Store) -> list[str]:
-    """What opening the database found that a command must say before it runs (no backup, no audit)."""
+def open_notices(store: Store, writing: bool = False) -> list[str]:
+    """What opening the database found that a command must say before it runs (no backup, no audit);
+    a command that writes (it holds the lock) also finishes or undoes a signed export left half-done."""
     from core.clock import clock_problem
 
+    recovered = recover_export(store) if writing else None
     clock = clock_problem(datetime.now().astimezone(), store.latest_recorded_time())
-    return StartUp(None, clock, store.set_aside).notices()
+    return StartUp(None, clock, store.set_aside, recovered_export=recovered).notices()
 
 
 @dataclass(frozen=True)

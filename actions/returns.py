@@ -93,17 +93,28 @@ def write_files(
     step: Callable[[str], bool] | None = None,
     identity: Identity | None = None,
 ) -> ExportResult:
-    """Write the three files, or none; touches no database, so it runs off the GUI thread."""
-    from reports.export import write_return_files
+    """Write the three files, or none; touches no database, so it runs off the GUI thread. A signed
+    export's files are written under temp names: `record_signed` puts them in place and records them."""
+    from reports.export import stage_return_files, write_return_files
 
-    return write_return_files(data, folder, overwrite, step, identity)
+    if identity is None:
+        return write_return_files(data, folder, overwrite, step)
+    return stage_return_files(data, folder, overwrite, step, identity)
 
 
-def record_signed(store: Store, data: ReturnData, result: ExportResult) -> None:
-    """A signed export done: the quarter becomes 已上报 with this revision."""
+def record_signed(store: Store, data: ReturnData, result: ExportResult) -> ExportResult:
+    """A signed export done: its files put in place and the quarter 已上报 with this revision, as one
+    step (undone when it cannot be recorded; completed or undone at the next start if killed)."""
     from reports.export import record_signed_export
 
-    record_signed_export(store, data, result)
+    return record_signed_export(store, data, result)
+
+
+def recover_export(store: Store) -> str | None:
+    """A signed export a killed process left half-done, completed or undone; what was done, or None."""
+    from reports.export import recover_export as recover
+
+    return recover(store)
 
 
 def export_quarter(

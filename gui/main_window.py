@@ -708,8 +708,13 @@ class MainWindow(QMainWindow):
 
         def exported(result: ExportResult) -> None:
             if identity is not None:
-                record_signed(self.store, data, result)
-                self.reload()
+                try:
+                    result = record_signed(self.store, data, result)
+                except (DomainError, OSError) as exc:
+                    show_error(self, exc, title="导出失败")
+                    return
+                finally:
+                    self.reload()
             self.show_exported(result)
 
         task = BackgroundTask(

@@ -55,8 +55,9 @@ class ExportResult:
     summary: Path
     revision: int = 1
     signed: bool = False
-    # A signed export's files stay unsettled (the ones they replaced kept aside) until it is recorded.
-    placed: tuple[Placed, ...] = field(default=(), compare=False, repr=False)
+    # A signed export's files wait under temp names (temp, place) until record_signed_export puts them
+    # in place and records them, as one step that a restart completes or undoes (see recover_export).
+    staged: tuple[tuple[Path, Path], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def paths(self) -> list[Path]:
@@ -155,24 +156,81 @@ def export_return(
     data = prepared if prepared is not None else prepare_return(store, quarter, now)
     if identity is not None:
         data = reserve_for_signing(store, data)
-    result = write_return_files(data, out_dir, overwrite, step, identity)
-    if identity is not None:
-        record_signed_export(store, data, result)
-    return result
+    if identity is None:
+        return write_return_files(data, out_dir, overwrite, step)
+    result = stage_return_files(data, out_dir, overwrite, step, identity)
+    return record_signed_export(store, data, result)
 
 
-def record_signed_export(store: Store, data: ReturnData, result: ExportResult, now: datetime | None = None) -> None:
-    """The quarter becomes 已上报 with the files just written; or, when that cannot be, no signed files:
-    the new ones are removed and the files they replaced put back, and the quarter stays as it was."""
+def record_signed_export(store: Store, data: ReturnData, result: ExportResult, now: datetime | None = None) -> ExportResult:
+    """Put a signed export's staged files in place and record the quarter 已上报, as one step: the files
+    and their fingerprints are noted in the database first, so a process killed half-way is completed
+    or undone at the next start (recover_export); any failure here puts back the files they replaced
+    and removes the new ones, and the quarter stays as it was."""
+    staged = list(result.staged)
     try:
         moved = clock_moved(data.generated_at, now or datetime.now().astimezone())
         if moved:
             raise ExportRefused(data.quarter, [f"{moved}。本次生成的文件已删除，季度状态未变；请校正电脑时间后重新导出"])
-        store.record_export(data.quarter, data.revision, payload_of(data).content_hash(), [p.name for p in result.paths])
+        content = payload_of(data).content_hash()
+        store.note_pending_export(data.quarter, data.revision, content, [(path, file_digest(temp)) for temp, path in staged])
     except BaseException:
-        settle(list(result.placed), keep_new=False)
+        for temp, _path in staged:
+            temp.unlink(missing_ok=True)
         raise
-    settle(list(result.placed), keep_new=True)
+    placed: list[Placed] = []
+    try:
+        placed = place_files(staged)
+        store.record_export(data.quarter, data.revision, content, [p.name for p in result.paths])
+    except BaseException:
+        settle(placed, keep_new=False)
+        try:
+            store.clear_pending_export()
+        except Exception:  # noqa: BLE001 - the next start undoes it from the note (recover_export)
+            pass
+        raise
+    settle(placed, keep_new=True)
+    return replace(result, staged=())
+
+
+def recover_export(store: Store) -> str | None:
+    """A signed export the process did not finish (killed between its files and its record): completed
+    when every file it noted is in place as written, else undone (its files removed, the ones they
+    replaced put back). Says what was done, or None when nothing was pending."""
+    pending = store.pending_export()
+    if pending is None:
+        return None
+    quarter, revision, content, files = pending
+    label = f"{quarter.label}第 {revision} 版"
+    whole = all(path.is_file() and file_digest(path) == digest for path, digest in files)
+    if whole:
+        store.record_export(quarter, revision, content, [path.name for path, _digest in files])
+        for path, _digest in files:
+            for previous in path.parent.glob(f".{path.name}.*.previous"):
+                previous.unlink(missing_ok=True)
+        return f"上次导出{label}时程序中断：三个签名文件都已写好，已补记为已上报"
+    for path, digest in files:
+        if path.is_file() and file_digest(path) == digest:
+            path.unlink()
+        for previous in sorted(path.parent.glob(f".{path.name}.*.previous")):
+            if not path.exists():
+                previous.replace(path)
+            else:
+                previous.unlink(missing_ok=True)
+    for folder in {path.parent for path, _digest in files}:
+        remove_stale_temp_files(folder)
+    store.clear_pending_export()
+    return f"上次导出{label}时程序中断：没写完的签名文件已删除（被替换的旧文件已放回），{quarter.label}的状态未变，请重新导出"
+
+
+def file_digest(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def planned_paths(data: ReturnData, out_dir: Path) -> ExportResult:
@@ -190,7 +248,23 @@ def write_return_files(
     identity: Identity | None = None,
     kinds: tuple[str, ...] = ("workbook", "pdf", "summary"),
 ) -> ExportResult:
-    """Write the three files (or the `kinds` asked for), or none: a clash, a failure or a cancel leaves nothing.
+    """Write the three files (or the `kinds` asked for) in place, or none: a clash, a failure or a
+    cancel leaves the folder as it was. For drafts and files no database records; a town's signed
+    export stages them (stage_return_files) and record_signed_export puts them in place."""
+    result = stage_return_files(data, out_dir, overwrite, step, identity, kinds)
+    settle(place_files(list(result.staged)), keep_new=True)
+    return replace(result, staged=())
+
+
+def stage_return_files(
+    data: ReturnData,
+    out_dir: Path,
+    overwrite: bool = False,
+    step: Callable[[str], bool] | None = None,
+    identity: Identity | None = None,
+    kinds: tuple[str, ...] = ("workbook", "pdf", "summary"),
+) -> ExportResult:
+    """The files written whole under temp names beside their places (ExportResult.staged), or none.
 
     `step` is told what is about to happen and returns False to cancel. Touches no database, so it
     can run off the GUI thread.
@@ -253,12 +327,8 @@ def write_return_files(
             if step is not None and not step(label):
                 raise ExportCancelled("已取消导出，未留下任何文件")
             staged.append((stage_file(path, writer), path))
-        placed = place_files(staged)
     except BaseException:
         for temp, _path in staged:
             temp.unlink(missing_ok=True)
         raise
-    if identity is None:
-        settle(placed, keep_new=True)
-        return result
-    return replace(result, placed=tuple(placed))
+    return replace(result, staged=tuple(staged))

@@ -11,6 +11,7 @@ The rules they follow are in `core`. Callers import from here only.
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import sqlite3
@@ -75,6 +76,7 @@ from storage.errors import DatabaseError, DiskIOError, damaged
 from storage.figures import Change as Change
 from storage.figures import FiguresChangedElsewhere as FiguresChangedElsewhere
 from storage.lock import DatabaseLock, is_held_here
+from storage.models import Meta
 from storage.plans import StoredPackage as StoredPackage
 from storage.reads import Profile as Profile
 from storage.reads import QuarterPlan as QuarterPlan
@@ -450,10 +452,40 @@ class Store(StoreReads):
     def last_revision(self, quarter: Quarter) -> int | None:
         return self.quarter_status(quarter).revision
 
+    def note_pending_export(
+        self, quarter: Quarter, revision: int, content_hash: str, files: list[tuple[Path, str]]
+    ) -> None:
+        """The signed files about to be put in place, noted before they are (see reports.export)."""
+        note = {
+            "quarter": quarter.code,
+            "revision": revision,
+            "content_hash": content_hash,
+            "files": [[os.fsdecode(path), digest] for path, digest in files],
+        }
+        with self._writing() as session:
+            write_setting(session, PENDING_EXPORT, json.dumps(note, ensure_ascii=False))
+
+    def pending_export(self) -> tuple[Quarter, int, str, list[tuple[Path, str]]] | None:
+        with self._reading() as conn:
+            text = setting(conn, PENDING_EXPORT)
+        if not text:
+            return None
+        try:
+            note = json.loads(text)
+            files = [(Path(path), str(digest)) for path, digest in note["files"]]
+            return Quarter.parse(note["quarter"]), int(note["revision"]), str(note["content_hash"]), files
+        except (ValueError, KeyError, TypeError, DomainError):
+            return None
+
+    def clear_pending_export(self) -> None:
+        with self._writing() as session:
+            _clear_setting(session, PENDING_EXPORT)
+
     def record_export(self, quarter: Quarter, revision: int, content_hash: str, files: list[str]) -> None:
         """A signed export: the quarter becomes 已上报 with this revision, and its figures are locked."""
         town = self.require_town()
         with self._writing() as session:
+            _clear_setting(session, PENDING_EXPORT)
             submissions.record_export(session, self._os_user, town, quarter, revision, content_hash, files)
 
     def reopen(self, quarter: Quarter, reason: str) -> QuarterStatus:
@@ -513,6 +545,14 @@ class Store(StoreReads):
 
 
 RETRY_AFTER = 0.5
+PENDING_EXPORT = "export.pending"
+
+
+def _clear_setting(session: Session, key: str) -> None:
+    row = session.get(Meta, key)
+    if row is not None:
+        session.delete(row)
+
 
 
 def _inspected(path: Path) -> str | None:

@@ -17,7 +17,14 @@ import pytest
 import storage.store as store_module
 from cli import main as cli_main
 from core.quarters import Quarter
-from reports.export import ExportRefused, open_town_identity, prepare_return, record_signed_export, write_return_files
+from reports.export import (
+    ExportRefused,
+    open_town_identity,
+    prepare_return,
+    record_signed_export,
+    stage_return_files,
+    write_return_files,
+)
 from reports.identity import create_city_root, issue_town_identity
 from storage.store import Store
 from tests.helpers import FULL_QUARTER, TODAY, on_pace_history
@@ -106,8 +113,8 @@ def test_a_clock_set_back_during_a_signed_export_leaves_no_signed_files(town, to
     out = tmp_path / "上报"
     with Store(town, today=lambda: TODAY) as store:
         data = prepare_return(store, Q, signed=True)
-        result = write_return_files(data, out, identity=open_town_identity(store, PASS))
-        assert all(path.exists() for path in result.paths)
+        result = stage_return_files(data, out, identity=open_town_identity(store, PASS))
+        assert all(temp.exists() for temp, _path in result.staged)
         with pytest.raises(ExportRefused, match="电脑时间被改动"):
             record_signed_export(store, data, result, now=data.generated_at - timedelta(hours=2))
         assert store.quarter_status(Q).label == "草稿"
@@ -122,7 +129,7 @@ def test_a_signed_export_refused_on_record_puts_back_the_files_it_replaced(town,
         unsigned = write_return_files(data, out)
         earlier = {path: path.read_bytes() for path in unsigned.paths}
         data = prepare_return(store, Q, signed=True)
-        result = write_return_files(data, out, overwrite=True, identity=open_town_identity(store, PASS))
+        result = stage_return_files(data, out, overwrite=True, identity=open_town_identity(store, PASS))
 
         def refused(*_args, **_kwargs):
             raise sqlite3.OperationalError("database is locked")
@@ -340,3 +347,48 @@ def test_a_new_revision_is_never_signed_before_the_one_it_replaces(town, town_p1
     assert not (tmp_path / "第2版").exists() or not any((tmp_path / "第2版").iterdir())
     later = run("export", "--out", str(tmp_path / "第2版"), *signing, clock="+8m")
     assert later.returncode == 0, later.stderr
+
+
+KILLED_EXPORT = """
+import os, sys
+from pathlib import Path
+from core.quarters import Quarter
+from storage.lock import DatabaseLock
+from storage.store import Store
+import reports.export as export
+db, out, passphrase, moment = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3].encode(), sys.argv[4]
+lock = DatabaseLock(db, "测试").acquire()
+store = Store(db)
+data = export.prepare_return(store, Quarter(2024, 3), signed=True)
+result = export.stage_return_files(data, out, overwrite=True, identity=export.open_town_identity(store, passphrase))
+if moment == "before the record":
+    store.record_export = lambda *args: os._exit(9)
+else:
+    place = export.place_files
+    export.place_files = lambda staged: (place(staged[:1]), os._exit(9))
+export.record_signed_export(store, data, result)
+"""
+
+
+@pytest.mark.parametrize("moment", ["before the record", "half-way through the renames"])
+def test_a_signed_export_killed_between_its_files_and_its_record_is_finished_or_undone(town, tmp_path, capsys, moment):
+    out = tmp_path / "上报"
+    with Store(town, today=lambda: TODAY) as store:
+        drafts = write_return_files(prepare_return(store, Q), out)
+    earlier = {path.name: path.read_bytes() for path in drafts.paths}
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_EXPORT, str(town), str(out), PASS.decode(), moment], cwd=PROJECT, capture_output=True
+    )
+    assert killed.returncode == -9 or killed.returncode == 9, killed.stderr.decode(errors="replace")
+
+    assert cli_main(["--db", str(town), "profile", "--phone", "0769-7654321"]) == 0  # the next writing command
+    said = capsys.readouterr().err
+    assert "上次导出2024年第3季度第 1 版时程序中断" in said
+    names = sorted(path.name for path in out.iterdir())
+    assert names == sorted(earlier), "no .previous or temp file is left behind"
+    if moment == "before the record":
+        assert state(town) == "已上报（第 1 版）"
+        assert all(out.joinpath(name).read_bytes() != content for name, content in earlier.items())
+    else:
+        assert state(town) == "草稿"
+        assert {name: out.joinpath(name).read_bytes() for name in names} == earlier
