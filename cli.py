@@ -285,6 +285,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(exc.message + (damaged_hint(args.db) if is_damaged(exc) else ""))
         if is_busy(exc):
             return EXIT_BUSY
+    except KeyboardInterrupt:
+        _fail("已中断（Ctrl+C），操作未完成；此前已保存的数据不受影响")
+        return 130
     except BrokenPipeError:  # output piped into `head` and the like: the reader stopped, nothing to say
         _quiet_stdout()
         return EXIT_OK

@@ -136,10 +136,16 @@ def damaged_hint(db: Path | None) -> str:
 
 def file_error_message(exc: OSError, db: Path | None) -> str:
     """A failed file operation in words a clerk can act on (disk full, read-only, locked…)."""
+    from core.errors import os_reason
     from storage.errors import classify
 
-    problem = classify(exc, Path(exc.filename or database_path(db)))
-    return problem.message if problem is not None else f"文件操作失败：{exc.strerror or exc}（{exc.filename or ''}）"
+    database = database_path(db)
+    target = Path(exc.filename) if exc.filename else database
+    if not str(target).startswith(str(database)):  # a return, a backup, a temp file: not the database
+        where = target.parent if target.name.startswith(".") else target  # a temp file: its folder
+        return f"{where}：{os_reason(exc)}，操作未完成；数据库中已保存的数据没有变化"
+    problem = classify(exc, target)
+    return problem.message if problem is not None else f"文件操作失败：{os_reason(exc)}（{target}）"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -352,11 +353,15 @@ def keep_damaged(db_path: Path, label: str = "损坏") -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     folder = backup_folder(db_path) / f"{label}_{db_path.stem}_{stamp}"
     folder.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        source = Path(f"{db_path}{suffix}")
-        if source.exists():
-            copy_bytes(source, folder / (db_path.name + suffix))
-    fsync_folder(folder)
+    try:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            source = Path(f"{db_path}{suffix}")
+            if source.exists():
+                copy_bytes(source, folder / (db_path.name + suffix))
+        fsync_folder(folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # half a copy is no copy (and takes the space a retry needs)
+        raise
     return folder
 
 

@@ -55,6 +55,8 @@ def inspect_file(path: Path) -> str | None:
         return None
     if path.is_dir():
         raise DatabaseError(f"{path} 是一个文件夹，不是数据库文件；请用 --db 指定数据库文件的路径")
+    if not path.is_file():  # a pipe or a device: reading it could wait forever
+        raise DatabaseError(f"{path} 不是普通文件（可能是管道或设备），不能作为数据库")
     try:
         size = path.stat().st_size
         head = read_bytes(path, 100)

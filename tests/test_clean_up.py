@@ -392,3 +392,27 @@ def test_a_signed_export_killed_between_its_files_and_its_record_is_finished_or_
     else:
         assert state(town) == "草稿"
         assert {name: out.joinpath(name).read_bytes() for name in names} == earlier
+
+
+@pytest.mark.skipif(os.name != "posix", reason="named pipes are a POSIX thing here")
+def test_a_pipe_given_as_the_database_is_refused_not_waited_on(tmp_path):
+    pipe = tmp_path / "town.sqlite3"
+    os.mkfifo(pipe)
+    finished = subprocess.run(
+        [sys.executable, "main.py", "--db", str(pipe), "status"], cwd=PROJECT, capture_output=True, text=True, timeout=60
+    )
+    assert finished.returncode == 2 and "不是普通文件" in finished.stderr
+
+
+def test_an_export_folder_that_cannot_be_written_is_named_not_the_database(town, tmp_path, monkeypatch, capsys):
+    import reports.files as files
+
+    def refused(source, target):
+        raise PermissionError(errno.EACCES, "Permission denied", str(source))
+
+    monkeypatch.setattr(files.os, "replace", refused)
+    out = tmp_path / "U盘"
+    assert cli_main(["--db", str(town), "export", "--quarter", Q.code, "--out", str(out), "--unsigned"]) == 2
+    said = capsys.readouterr().err
+    assert str(out) in said and "数据库 " not in said and "--db" not in said
+    assert state(town) == "草稿"
