@@ -355,7 +355,10 @@ def town_identity(tmp_path):
 
 
 def test_signed_export_and_verification_in_the_app(ready_window, qtbot, town_identity, monkeypatch, warnings):
-    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: b"town-passphrase")
+    prompts: list[str] = []
+    monkeypatch.setattr(
+        main_window_module, "ask_passphrase", lambda parent, prompt: prompts.append(prompt) or b"town-passphrase"
+    )
     monkeypatch.setattr(QMessageBox, "information", lambda *a: None)
     assert not ready_window.import_identity(town_identity / "石龙.p12")
     assert warnings and "属于石龙" in warnings[-1]
@@ -367,6 +370,8 @@ def test_signed_export_and_verification_in_the_app(ready_window, qtbot, town_ide
     files = sorted(out.iterdir())
     assert len(files) == 3
     assert ready_window.store.last_revision(Q) == 1
+    # Before signing, the computer's date and the quarter's end in words (issue 24).
+    assert "本机日期：" in prompts[-1] and f"{Q.label}，{Q.last_day.year}年{Q.last_day.month}月{Q.last_day.day}日结束" in prompts[-1]
     tampered = out / "tampered.xlsx"
     wb = openpyxl_load(next(f for f in files if f.suffix == ".xlsx"))
     wb["季报"]["C7"] = 1
