@@ -110,6 +110,9 @@ def _common(parser: argparse.ArgumentParser, suppress: bool) -> None:
     )
 
 
+CLOCK_CONFIRM_HINT = "如果现在的时间是对的、是以前保存时电脑时间超前了：python main.py clock --confirm"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = ChineseArgumentParser(prog="main.py", description="镇街人社指标填报系统")
     _common(parser, suppress=False)
@@ -283,6 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from actions.database import damaged_hint, is_busy, is_damaged
 
         _fail(exc.message + (damaged_hint(args.db) if is_damaged(exc) else ""))
+        if "早于上次保存的时间" in exc.message:
+            print(CLOCK_CONFIRM_HINT, file=sys.stderr)
         if is_busy(exc):
             return EXIT_BUSY
     except KeyboardInterrupt:
@@ -359,6 +364,8 @@ def _store(args: argparse.Namespace, writes: str | None = None) -> Iterator[Any]
     with open_store(args.db, writes) as store:
         for notice in open_notices(store, writing=writes is not None):
             print(f"注意：{notice}", file=sys.stderr)
+            if "早于上次保存的时间" in notice:
+                print(CLOCK_CONFIRM_HINT, file=sys.stderr)
         yield store
 
 

@@ -30,8 +30,7 @@ def clock_problem(now: datetime, latest_recorded: datetime | None, valid_from: d
     if latest_recorded is not None and now < latest_recorded - TOLERANCE:
         recorded = latest_recorded.astimezone(now.tzinfo)
         return (
-            f"本机日期 {_shown(now, recorded)} 早于上次保存的时间 {_shown(recorded, now)}，"
-            "请先校正电脑时间（如果是以前保存时电脑时间有误，请在“文件 → 校正时间确认”中说明）"
+            f"本机日期 {_shown(now, recorded)} 早于上次保存的时间 {_shown(recorded, now)}，请先校正电脑时间"
         )
     if valid_from is not None and now < valid_from:
         return (
