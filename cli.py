@@ -82,20 +82,31 @@ class ChineseArgumentParser(argparse.ArgumentParser):
         return text
 
 
+_LOG_HANDLER: list[Any] = []  # the one handler main() installed, replaced only when the log file changes
+
+
 def setup_logging() -> None:
+    """One log file handler however often main() runs in a process (tests, scripts calling main)."""
     import logging
     import logging.handlers
 
+    folder = data_dir() / "logs"
+    path = folder / "town-returns.log"
+    root = logging.getLogger()
+    if _LOG_HANDLER and getattr(_LOG_HANDLER[0], "baseFilename", None) == str(path):
+        return
     try:
-        folder = data_dir() / "logs"
         folder.mkdir(parents=True, exist_ok=True)
         handler: logging.Handler = logging.handlers.RotatingFileHandler(
-            folder / "town-returns.log", maxBytes=1_000_000, backupCount=5, encoding="utf-8"
+            path, maxBytes=1_000_000, backupCount=5, encoding="utf-8", errors="backslashreplace"
         )
     except OSError:
         handler = logging.NullHandler()  # a read-only profile must not stop the app
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
+    for old in _LOG_HANDLER:
+        root.removeHandler(old)
+        old.close()
+    _LOG_HANDLER[:] = [handler]
     root.addHandler(handler)
     root.setLevel(logging.INFO)
 

@@ -222,3 +222,15 @@ def test_bad_usage_is_exit_2_in_chinese(capsys):
         main(["enter"])
     assert caught.value.code == 2
     assert "命令用法有误" in capsys.readouterr().err
+
+
+def test_many_commands_in_one_process_keep_one_log_file_open(tmp_path):
+    """Issue 23: a handler was added per cli.main() call (316 open log files in one test run)."""
+    import logging
+    from logging.handlers import RotatingFileHandler
+
+    db = tmp_path / "town.sqlite3"
+    for _ in range(5):
+        main(["--db", str(db), "status"])
+    handlers = [h for h in logging.getLogger().handlers if isinstance(h, RotatingFileHandler)]
+    assert len(handlers) == 1
