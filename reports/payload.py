@@ -29,6 +29,7 @@ from core.indicators import SHIPPED, Catalogue, Kind
 from core.plans import Plan, check_town, rate_target
 from core.progress import ROUND_DOWN, ROUND_HALF_UP, SEVERELY_BEHIND, compute_progress, percent, rate_text
 from core.quarters import Quarter
+from core.text import payload_text_problem
 from core.validation import explanation_ok
 from reports.returns import (
     FORM_AUTHORITY,
@@ -107,6 +108,10 @@ def other_release(body: Mapping[str, Any]) -> str:
             "无法按写出它的方式重新生成并比对。请用生成它的那一版（或更新的版本）软件核验，或请镇街用本版本软件重新导出"
         )
     return ""
+
+
+class HiddenText(ReturnRefused):
+    """A text in the payload holds an invisible or direction-changing character (core.text)."""
 
 
 class PlanNotIssued(ReturnRefused):
@@ -704,6 +709,9 @@ def parse_payload(raw: bytes, plans: Sequence[Plan] = ()) -> Payload:
         if canonical(body) != raw:
             # one spelling only: no duplicated keys (which JSON readers resolve differently), no padding
             raise ValueError("not canonical")
+        hidden = payload_text_problem(body)
+        if hidden:  # a bidirectional override in the phone or a 说明 shows other digits than were signed
+            raise HiddenText(hidden)
         plan = resolve_plan(body, plans)
         catalogue = plan.catalogue if plan is not None else SHIPPED
         figures = body["figures"]

@@ -555,3 +555,19 @@ def test_a_ber_variant_of_the_pdfs_own_cms_is_refused(genuine, verifier, tmp_pat
     path = tmp_path / "ber.pdf"
     path.write_bytes(raw.replace(der.hex().upper().encode(), variant.hex().upper().encode()))
     refused(verifier, path, PDF_NOT)
+
+
+# --- text that reads one way (issue 22 point 4) -------------------------------------------------
+
+
+def test_a_direction_override_signed_into_the_phone_is_refused_by_the_verifier(genuine, verifier, tmp_path):
+    """An insider who puts U+202E into the phone outside the program (with sqlite3) and signs: the
+    digits show in another order than they were signed; the verifier refuses it, naming the character."""
+    from dataclasses import replace
+
+    data, identity, _files = genuine
+    phone = "0769-\u202e1234567"
+    forged = export_files(replace(data, profile={**data.profile, "phone": phone}), identity, tmp_path / "out")
+    for path in forged.paths:
+        reason = refused(verifier, path, "U+202E")
+        assert "签名数据" in reason
