@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+import reports.asn1_names  # noqa: F401 - asn1crypto's CMS names complete before any is used
 from core.errors import DomainError, os_reason
 from core.plans import check_town
 

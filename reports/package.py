@@ -22,6 +22,7 @@ from xml.sax.saxutils import escape
 
 from asn1crypto import cms
 
+import reports.asn1_names  # noqa: F401 - asn1crypto's CMS names complete before any is used
 from reports.payload import MANIFEST_PROPERTY, PAYLOAD_PROPERTY, SIGNATURE_PROPERTY
 
 MANIFEST_FORMAT = "town-returns-manifest/1"

@@ -23,6 +23,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+import reports.asn1_names  # noqa: F401 - asn1crypto's CMS names complete before any is used
 from core.errors import DomainError, PlanError, os_reason
 from core.plan_package import JsonRefused, PlanPackage, package_from_canonical, strict_json
 from reports.identity import ROOT_COMMON_NAME, Identity, IdentityError, fingerprint, load_p12, town_of

@@ -25,6 +25,7 @@ from pyhanko.sign.fields import SigSeedSubFilter
 from pyhanko.stamp import TextStampStyle
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 
+import reports.asn1_names  # noqa: F401 - asn1crypto's CMS names complete before any is used
 from core.errors import DomainError
 from core.resources import resource_path
 from reports.identity import Identity

@@ -26,6 +26,7 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+import reports.asn1_names  # noqa: F401 - asn1crypto's CMS names complete before any is used
 from core.errors import DomainError, os_reason
 from core.plans import Plan
 from reports.files import printable

@@ -571,3 +571,22 @@ def test_a_direction_override_signed_into_the_phone_is_refused_by_the_verifier(g
     for path in forged.paths:
         reason = refused(verifier, path, "U+202E")
         assert "签名数据" in reason
+
+
+def test_one_verify_run_calls_a_pdf_after_a_workbook_valid(genuine, pki):
+    """Found from outside: in one run, a genuine PDF verified after a workbook was 无效 (asn1crypto's
+    name table was built before signing_certificate_v2 was registered). A new process, as the city runs it."""
+    import subprocess
+    import sys
+
+    _data, _identity, files = genuine
+    project = Path(__file__).resolve().parent.parent
+    finished = subprocess.run(
+        [sys.executable, "main.py", "verify", "--trust", str(pki / "city_root.pem"), *map(str, files.paths)],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+    )
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert finished.stdout.count("有效") == 3
