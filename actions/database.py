@@ -320,6 +320,11 @@ def open_notices(store: Store, writing: bool = False) -> list[str]:
     from core.clock import clock_problem
 
     recovered = recover_export(store) if writing else None
+    if not writing and (pending := store.pending_export()) is not None:
+        recovered = (
+            f"{pending.quarter.label}第 {pending.revision} 版的签名导出上次没有完成（程序被中断）："
+            "下一次修改数据的命令或打开软件时会补完或撤销，在此之前这一季的状态和文件可能对不上"
+        )
     clock = clock_problem(datetime.now().astimezone(), store.latest_recorded_time())
     return StartUp(None, clock, store.set_aside, recovered_export=recovered).notices()
 

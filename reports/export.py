@@ -200,11 +200,20 @@ def recover_export(store: Store) -> str | None:
     pending = store.pending_export()
     if pending is None:
         return None
-    quarter, revision, content, files = pending
+    quarter, revision, files = pending.quarter, pending.revision, pending.files
     label = f"{quarter.label}第 {revision} 版"
+    folders = {path.parent for path, _digest in files}
+    if not all(folder.is_dir() for folder in folders):
+        store.clear_pending_export()
+        return (
+            f"上次导出{label}时程序中断，记下的文件夹 {'、'.join(map(str, sorted(folders)))} 找不到了"
+            f"（被移走，或 U 盘已拔出）：未能补记，也未删除任何文件；{quarter.label}的状态未变。"
+            f"那里如果有这一版的签名文件，它们未记为已上报，请重新导出（会是第 {revision + 1} 版）"
+        )
     whole = all(path.is_file() and file_digest(path) == digest for path, digest in files)
     if whole:
-        store.record_export(quarter, revision, content, [path.name for path, _digest in files])
+        names = [path.name for path, _digest in files]
+        store.record_export(quarter, revision, pending.content_hash, names, signed_at=pending.signed_at)
         for path, _digest in files:
             for previous in path.parent.glob(f".{path.name}.*.previous"):
                 previous.unlink(missing_ok=True)
@@ -217,7 +226,7 @@ def recover_export(store: Store) -> str | None:
                 previous.replace(path)
             else:
                 previous.unlink(missing_ok=True)
-    for folder in {path.parent for path, _digest in files}:
+    for folder in folders:
         remove_stale_temp_files(folder)
     store.clear_pending_export()
     return f"上次导出{label}时程序中断：没写完的签名文件已删除（被替换的旧文件已放回），{quarter.label}的状态未变，请重新导出"

@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
@@ -461,11 +462,12 @@ class Store(StoreReads):
             "revision": revision,
             "content_hash": content_hash,
             "files": [[os.fsdecode(path), digest] for path, digest in files],
+            "signed_at": datetime.now().astimezone().isoformat(timespec="seconds"),  # just after signing
         }
         with self._writing() as session:
             write_setting(session, PENDING_EXPORT, json.dumps(note, ensure_ascii=False))
 
-    def pending_export(self) -> tuple[Quarter, int, str, list[tuple[Path, str]]] | None:
+    def pending_export(self) -> PendingExport | None:
         with self._reading() as conn:
             text = setting(conn, PENDING_EXPORT)
         if not text:
@@ -473,7 +475,10 @@ class Store(StoreReads):
         try:
             note = json.loads(text)
             files = [(Path(path), str(digest)) for path, digest in note["files"]]
-            return Quarter.parse(note["quarter"]), int(note["revision"]), str(note["content_hash"]), files
+            signed_at = str(note.get("signed_at") or "") or None
+            return PendingExport(
+                Quarter.parse(note["quarter"]), int(note["revision"]), str(note["content_hash"]), files, signed_at
+            )
         except (ValueError, KeyError, TypeError, DomainError):
             return None
 
@@ -481,12 +486,14 @@ class Store(StoreReads):
         with self._writing() as session:
             _clear_setting(session, PENDING_EXPORT)
 
-    def record_export(self, quarter: Quarter, revision: int, content_hash: str, files: list[str]) -> None:
+    def record_export(
+        self, quarter: Quarter, revision: int, content_hash: str, files: list[str], signed_at: str | None = None
+    ) -> None:
         """A signed export: the quarter becomes 已上报 with this revision, and its figures are locked."""
         town = self.require_town()
         with self._writing() as session:
             _clear_setting(session, PENDING_EXPORT)
-            submissions.record_export(session, self._os_user, town, quarter, revision, content_hash, files)
+            submissions.record_export(session, self._os_user, town, quarter, revision, content_hash, files, signed_at)
 
     def reopen(self, quarter: Quarter, reason: str) -> QuarterStatus:
         """退回修改: unlock a submitted quarter, with a written reason kept in the audit trail."""
@@ -517,16 +524,26 @@ class Store(StoreReads):
         return max(times, default=None)
 
     def last_export_time(self, quarter: Quarter) -> datetime | None:
-        """When the trail recorded this quarter's last signed export (its files were signed before that)."""
+        """When this quarter's last signed export was recorded, or signed if that was later (an export
+        finished at a later start carries its signing time)."""
         with self._reading() as conn:
             row = conn.execute(
-                "SELECT at FROM audit WHERE action = 'export' AND quarter = ? ORDER BY id DESC LIMIT 1", (quarter.code,)
+                "SELECT at, new_value FROM audit WHERE action = 'export' AND quarter = ? ORDER BY id DESC LIMIT 1",
+                (quarter.code,),
             ).fetchone()
-        try:
-            moment = datetime.fromisoformat(row[0]) if row else None
-        except (TypeError, ValueError):
+        if row is None:
             return None
-        return moment if moment is None or moment.tzinfo is not None else moment.astimezone()
+        times = [row[0]]
+        if row[1] and submissions.SIGNED_AT_OPEN in row[1]:
+            times.append(row[1].rsplit(submissions.SIGNED_AT_OPEN, 1)[1].rstrip("）"))
+        found = []
+        for text in times:
+            try:
+                moment = datetime.fromisoformat(text)
+            except (TypeError, ValueError):
+                continue
+            found.append(moment if moment.tzinfo is not None else moment.astimezone())
+        return max(found, default=None)
 
     def confirm_clock(self, latest: datetime | None) -> None:
         """The clerk says the clock is right now and the later times recorded before were wrong."""
@@ -546,6 +563,17 @@ class Store(StoreReads):
 
 RETRY_AFTER = 0.5
 PENDING_EXPORT = "export.pending"
+
+
+@dataclass(frozen=True)
+class PendingExport:
+    """A signed export noted before its files were renamed in, not yet recorded (see reports.export)."""
+
+    quarter: Quarter
+    revision: int
+    content_hash: str
+    files: list[tuple[Path, str]]
+    signed_at: str | None
 
 
 def _clear_setting(session: Session, key: str) -> None:

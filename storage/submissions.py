@@ -72,17 +72,30 @@ def reserve_revision(session: Session, town: str, quarter: Quarter, content_hash
 
 
 def record_export(
-    session: Session, os_user: str, town: str, quarter: Quarter, revision: int, content_hash: str, files: Sequence[str]
+    session: Session,
+    os_user: str,
+    town: str,
+    quarter: Quarter,
+    revision: int,
+    content_hash: str,
+    files: Sequence[str],
+    signed_at: str | None = None,
 ) -> None:
+    """`signed_at`: when the files were signed, where that was before this record (an export finished at a
+    later start); the trail keeps it so that the next revision is signed after it."""
     if issue_revision(session, town, quarter.code, revision, content_hash) != content_hash:
         raise DomainError(f"第 {revision} 版已用于内容不同的季报，未记录本次导出")
-    entry = append_entry(session, os_user, "export", quarter.code, None, None, f"第 {revision} 版：" + "、".join(files))
+    said = f"第 {revision} 版：" + "、".join(files) + (f"{SIGNED_AT_OPEN}{signed_at}）" if signed_at else "")
+    entry = append_entry(session, os_user, "export", quarter.code, None, None, said)
     row = session.get(QuarterStatusRow, (town, quarter.code))
     if row is None:
         row = QuarterStatusRow(town=town, quarter=quarter.code)
         session.add(row)
     row.state, row.revision, row.content_hash, row.updated_at = SUBMITTED, revision, content_hash, now_text()
     row.audit_id, row.audit_hash = entry.id, entry.hash
+
+
+SIGNED_AT_OPEN = "（签名于 "
 
 
 def reopen(session: Session, os_user: str, town: str, quarter: Quarter, reason: str) -> QuarterStatus:

@@ -376,10 +376,7 @@ def test_a_signed_export_killed_between_its_files_and_its_record_is_finished_or_
     with Store(town, today=lambda: TODAY) as store:
         drafts = write_return_files(prepare_return(store, Q), out)
     earlier = {path.name: path.read_bytes() for path in drafts.paths}
-    killed = subprocess.run(
-        [sys.executable, "-c", KILLED_EXPORT, str(town), str(out), PASS.decode(), moment], cwd=PROJECT, capture_output=True
-    )
-    assert killed.returncode == -9 or killed.returncode == 9, killed.stderr.decode(errors="replace")
+    killed_export(town, out, moment)
 
     assert cli_main(["--db", str(town), "profile", "--phone", "0769-7654321"]) == 0  # the next writing command
     said = capsys.readouterr().err
@@ -416,3 +413,36 @@ def test_an_export_folder_that_cannot_be_written_is_named_not_the_database(town,
     said = capsys.readouterr().err
     assert str(out) in said and "数据库 " not in said and "--db" not in said
     assert state(town) == "草稿"
+
+
+def killed_export(town: Path, out: Path, moment: str, clock: str | None = None) -> None:
+    command = [sys.executable, "-c", KILLED_EXPORT, str(town), str(out), PASS.decode(), moment]
+    if clock:
+        command = [FAKETIME, "-f", clock, *command]
+    killed = subprocess.run(command, cwd=PROJECT, capture_output=True)
+    assert killed.returncode in (-9, 9), killed.stderr.decode(errors="replace")
+
+
+@pytest.mark.skipif(not FAKETIME, reason="libfaketime (Debian's faketime) is not installed")
+def test_an_export_finished_at_the_next_start_keeps_its_signing_time_for_the_next_revision(town, tmp_path, town_p12):
+    """Found from outside: finished later, the export was recorded at the finishing time, so with the
+    clock fast at signing, revision 2 could still be signed before revision 1."""
+    killed_export(town, tmp_path / "第1版", "before the record", clock="+4m")
+    assert cli_main(["--db", str(town), "status"]) == 0  # a read command only says it is pending
+    assert cli_main(["--db", str(town), "reopen", "--quarter", Q.code, "--reason", "更正粤菜师傅人数"]) == 0
+    assert cli_main(["--db", str(town), "enter", "--quarter", Q.code, "yuecai_certified=10"]) == 0
+    assert export(town, town_p12, tmp_path / "第2版") == 2
+    assert not (tmp_path / "第2版").exists() or not any((tmp_path / "第2版").iterdir())
+
+
+def test_a_read_command_says_an_export_is_pending_and_a_moved_folder_is_told_not_claimed(town, tmp_path, capsys):
+    out = tmp_path / "U盘"
+    killed_export(town, out, "before the record")
+    assert cli_main(["--db", str(town), "status"]) == 0
+    assert "签名导出上次没有完成" in capsys.readouterr().err
+    out.rename(tmp_path / "别处")
+    assert cli_main(["--db", str(town), "profile", "--phone", "0769-7654321"]) == 0
+    said = capsys.readouterr().err
+    assert "找不到了" in said and "未删除任何文件" in said
+    assert state(town) == "草稿"
+    assert len(list((tmp_path / "别处").iterdir())) == 3  # the files are where the clerk moved them
