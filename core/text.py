@@ -17,9 +17,20 @@ BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066
 ZERO_WIDTH = frozenset(chr(c) for c in (*range(0x200B, 0x200E), 0x2060, 0xFEFF))
 # Not category Cf, but shown as nothing (or as a blank that is not a space) by common fonts.
 OTHER_INVISIBLE = frozenset(
-    chr(c) for c in (0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x180B, 0x180C, 0x180D, 0x180F, *range(0xFE00, 0xFE10))
-)
+    chr(c)
+    for c in (
+        0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x180B, 0x180C, 0x180D, 0x180F, 0x17B4, 0x17B5, 0x2800, 0x16FE4,
+        *range(0xFE00, 0xFE10), *range(0xE0100, 0xE01F0),  # variation selectors
+        *range(0x2060, 0x2070), *range(0xFFF0, 0xFFF9), *range(0xE0000, 0xE1000),  # format blocks, used or not
+    )
+)  # fmt: skip
 ALLOWED_CONTROLS = frozenset("\n\r\t")  # a 说明 may run over several lines
+LINE_BREAKS = frozenset("\n\r\t")  # ...but a name or a phone number is one line
+
+
+def is_noncharacter(ch: str) -> bool:
+    code = ord(ch)
+    return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
 
 
 def character_kind(ch: str) -> str | None:
@@ -41,6 +52,8 @@ def character_kind(ch: str) -> str | None:
         return "控制字符"
     if category == "Co":
         return "私用区字符（各电脑显示不同）"
+    if is_noncharacter(ch):
+        return "非字符码位（不是可以显示的字符）"
     return None
 
 
@@ -53,8 +66,13 @@ def hidden_character(text: str) -> tuple[int, str, str] | None:
     return None
 
 
-def hidden_character_problem(text: str, what: str) -> str | None:
-    """A Chinese sentence naming the first hidden character of `text` (in `what`, e.g. 联系电话), or None."""
+def hidden_character_problem(text: str, what: str, one_line: bool = False) -> str | None:
+    """A Chinese sentence naming the first hidden character of `text` (in `what`, e.g. 联系电话), or None.
+    `one_line` (a name, a phone number) refuses line breaks and tabs too."""
+    if one_line:
+        for position, ch in enumerate(text):
+            if ch in LINE_BREAKS:
+                return f"{what}第 {position + 1} 个字符是换行或制表符（U+{ord(ch):04X}），这一项只能是一行，请删除后再输入"
     found = hidden_character(text)
     if found is None:
         return None
@@ -62,9 +80,9 @@ def hidden_character_problem(text: str, what: str) -> str | None:
     return f"{what}第 {position + 1} 个字符是 {code}，{kind}，请删除后再输入"
 
 
-def check_text(text: str, what: str) -> str:
+def check_text(text: str, what: str, one_line: bool = False) -> str:
     """`text` unchanged, or InputError naming the hidden character it holds."""
-    problem = hidden_character_problem(text, what)
+    problem = hidden_character_problem(text, what, one_line)
     if problem is not None:
         raise InputError(problem)
     return text
@@ -74,7 +92,7 @@ def check_texts(values: Mapping[str, str | None], labels: Mapping[str, str]) -> 
     """Each of `values` (named by its key; `labels` gives the Chinese name) passes check_text."""
     for name, value in values.items():
         if value is not None:
-            check_text(value, labels.get(name, name))
+            check_text(value, labels.get(name, name), one_line=True)
 
 
 def payload_text_problem(value: object, where: str = "签名数据") -> str | None:

@@ -26,6 +26,7 @@ WARNING = "warning"
 NOTICE = "notice"
 LEVEL_NAMES = {ERROR: "错误", WARNING: "警告", NOTICE: "提示"}
 MIN_EXPLANATION_CHARS = 6
+MAX_EXPLANATION_CHARS = 500
 SPIKE_FACTOR = 3
 SPIKE_FLOOR = 20
 SPIKE_WINDOW = 4
@@ -172,6 +173,16 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
         problem = hidden_character_problem(note, f"{display_name(code)}的说明")
         if problem is not None:
             findings.append(Finding(ERROR, "hidden_character", code, problem))
+        elif note is not None and len(note) > MAX_EXPLANATION_CHARS:
+            # the return prints each 说明 whole; a longer one does not fit on a printed page
+            findings.append(
+                Finding(
+                    ERROR,
+                    "explanation_too_long",
+                    code,
+                    f"{display_name(code)}的说明有 {len(note)} 个字，最多 {MAX_EXPLANATION_CHARS} 个字，请精简后再保存",
+                )
+            )
 
     if not quarter.has_begun(data.today):
         findings.append(

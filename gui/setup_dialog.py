@@ -139,7 +139,7 @@ class SetupDialog(QDialog):
 
     def accept(self) -> None:
         for name, edit in self.fields.items():  # the rule Store.set_profile keeps, told before binding
-            problem = hidden_character_problem(edit.text(), PROFILE_LABELS[name])
+            problem = hidden_character_problem(edit.text(), PROFILE_LABELS[name], one_line=True)
             if problem is not None:
                 QMessageBox.warning(self, "有看不见的字符", problem)
                 edit.setFocus()

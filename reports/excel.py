@@ -491,13 +491,22 @@ def _text(value: str) -> str:
     return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
 
 
+# Excel and LibreOffice read "_xHHHH_" in a cell's text as the character U+HHHH (ECMA-376 ST_Xstring);
+# a typed "_x000A_" must stay those seven characters, so its underscore is written as "_x005F_".
+_ESCAPE_LIKE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")
+
+
+def _cell_text(value: str) -> str:
+    return _text(_ESCAPE_LIKE.sub("_x005F_", value))
+
+
 @functools.lru_cache(maxsize=16384, typed=True)  # most cells (labels, names, units) are the same in every return
 def _cell_xml(ref: str, value: object, xf: int) -> str:
     style = f' s="{xf}"' if xf else ""
     if value is None:
         return f'<c r="{ref}"{style}/>'
     if isinstance(value, str):
-        return f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{_text(value)}</t></is></c>'
+        return f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{_cell_text(value)}</t></is></c>'
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Unrenderable(f"单元格 {ref} 的值类型 {type(value).__name__} 不能写入表格")
     if isinstance(value, float) and not math.isfinite(value):
@@ -588,7 +597,9 @@ def form_sheet_xml(data: ReturnData, spec: SheetSpec | None = None) -> bytes:
     spec = spec or form_spec(data)
     sheet_data, dimension = _sheet_data(spec)
     texts = spec.printed_texts()
-    header_footer = "".join(f"<{tag}>{_text(texts[tag])}</{tag}>" for tag in ("oddHeader", "oddFooter") if tag in texts)
+    header_footer = "".join(
+        f"<{tag}>{_cell_text(texts[tag])}</{tag}>" for tag in ("oddHeader", "oddFooter") if tag in texts
+    )
     breaks = "".join(f'<brk id="{row}" max="16383" man="1"/>' for row in spec.row_breaks)
     merges = "".join(f'<mergeCell ref="{area}"/>' for area in spec.merges)
     xml = (

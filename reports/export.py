@@ -336,8 +336,12 @@ def stage_return_files(
             if step is not None and not step(label):
                 raise ExportCancelled("已取消导出，未留下任何文件")
             staged.append((stage_file(path, writer), path))
-    except BaseException:
+    except BaseException as exc:
         for temp, _path in staged:
             temp.unlink(missing_ok=True)
+        from reportlab.platypus.doctemplate import LayoutError
+
+        if isinstance(exc, LayoutError):  # a 说明 saved before the length limit, too long for a page
+            raise ExportRefused(data.quarter, ["有一项说明太长，一页纸排不下；请把说明精简到 500 个字以内后再导出"]) from exc
         raise
     return replace(result, staged=tuple(staged))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core.errors import DomainError
 from core.quarters import Quarter
+from core.text import character_kind
 
 
 class OutputExists(DomainError):
@@ -137,8 +138,12 @@ def printable(name: str) -> str:
     for char in name:
         if char == "\\":
             out.append("\\\\")
-        elif ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 or char in "\u2028\u2029\u202e\u202d\u200e\u200f":
-            out.append(f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+        elif ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 or character_kind(char) is not None:
+            out.append(
+                f"\\x{ord(char):02x}"
+                if ord(char) < 0x100
+                else (f"\\u{ord(char):04x}" if ord(char) < 0x10000 else f"\\U{ord(char):08x}")
+            )
         else:
             out.append(char)
     return "".join(out)

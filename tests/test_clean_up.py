@@ -446,3 +446,35 @@ def test_a_read_command_says_an_export_is_pending_and_a_moved_folder_is_told_not
     assert "找不到了" in said and "未删除任何文件" in said
     assert state(town) == "草稿"
     assert len(list((tmp_path / "别处").iterdir())) == 3  # the files are where the clerk moved them
+
+
+def test_a_file_name_with_direction_controls_is_printed_escaped(tmp_path, capsys):
+    odd = tmp_path / "a\u2067b\u2068c\u202ad\u061ce\ufeff\u17b4.xlsx"
+    odd.write_bytes(b"PK junk")
+    root = tmp_path / "root.pem"
+    create_city_root(tmp_path / "city", b"root-pass")
+    shutil.copy(tmp_path / "city" / "city_root.pem", root)
+    cli_main(["verify", "--trust", str(root), str(odd)])
+    said = capsys.readouterr().out
+    assert not any(ch in said for ch in "\u2067\u2068\u202a\u061c\ufeff\u17b4")
+    assert "\\u2067" in said
+
+
+def test_a_very_long_explanation_is_refused_when_typed_and_never_crashes_an_export(town, tmp_path, capsys):
+    long_note = "辖区企业外迁导致持卡人数减少" * 60
+    assert cli_main(["--db", str(town), "enter", "--quarter", Q.code, "--explain", f"card_holders={long_note}"]) == 2
+    assert "最多 500 个字" in capsys.readouterr().err
+
+
+def test_a_return_that_does_not_fit_its_page_is_refused_in_words_not_an_internal_error(town, tmp_path, monkeypatch, capsys):
+    from reportlab.platypus.doctemplate import LayoutError
+
+    from reports import pdf
+
+    def too_tall(data, path):
+        raise LayoutError("Flowable <Table> too large on page 3")
+
+    monkeypatch.setattr(pdf, "write_return_pdf", too_tall)  # a 说明 saved before the length limit
+    assert cli_main(["--db", str(town), "export", "--quarter", Q.code, "--out", str(tmp_path / "out"), "--unsigned"]) == 2
+    assert "说明太长" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

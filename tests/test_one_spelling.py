@@ -590,3 +590,27 @@ def test_one_verify_run_calls_a_pdf_after_a_workbook_valid(genuine, pki):
     )
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert finished.stdout.count("有效") == 3
+
+
+def test_text_that_looks_like_an_excel_escape_is_written_so_every_reader_shows_it_as_typed(genuine, verifier, tmp_path):
+    """Found from outside: Excel and LibreOffice read "_x000A_" in a cell as a line break (and "_x202E_" as
+    U+202E) while the PDF printed the seven characters; the writer now escapes the underscore."""
+    import zipfile
+    from dataclasses import replace
+
+    data, identity, _files = genuine
+    phone = "8888_x0030__x202E_"
+    files = export_files(replace(data, profile={**data.profile, "phone": phone}), identity, tmp_path / "out")
+    sheet = zipfile.ZipFile(files.workbook).read(SHEET).decode("utf-8")
+    assert "8888_x005F_x0030__x005F_x202E_" in sheet
+    assert openpyxl.load_workbook(files.workbook)["季报"] is not None
+    for path in files.paths:
+        assert verifier.verify(path).valid, path
+
+
+def test_invisible_characters_beyond_the_format_class_are_refused_in_the_profile(tmp_path, capsys):
+    db = tmp_path / "town.sqlite3"
+    assert cli_main(["--db", str(db), "init", "--town", "莞城"]) == 0
+    for text in ("1234\u17b45678", "李\U000e0100四", "王\u2800五", "0769\ufdd0", "张三\n李四"):
+        assert cli_main(["--db", str(db), "profile", "--head", text]) == 2, ascii(text)
+        assert "第" in capsys.readouterr().err
