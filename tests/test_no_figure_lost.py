@@ -422,15 +422,14 @@ def test_a_full_disk_is_its_own_message_and_loses_nothing_committed(tmp_path, ca
     # Every engine opened while the listener is on sees a full disk (no reaching into Store's internals).
     event.listen(Engine, "connect", no_more_pages)
     try:
-        long_text = "本季度集中开班，" * 2000
-        code = cli(
-            "--db", str(db), "enter", "--quarter", Q.code, "yuecai_certified=30", "--explain", f"yuecai_certified={long_text}"
-        )
+        long_text = "本季度集中开班，" * 60  # 480 characters, under the 说明 limit; nine of them need new pages
+        notes = [arg for code in FULL_QUARTER for arg in ("--explain", f"{code}={long_text}")]
+        code = cli("--db", str(db), "enter", "--quarter", Q.code, "yuecai_certified=30", *notes)
         err = capsys.readouterr().err
         assert code == 2 and "磁盘空间不足" in err and "内部错误" not in err
         with pytest.raises(DiskFull):
             with Store(db) as store:
-                store.save_quarter(Q, {"yuecai_certified": 30}, {"yuecai_certified": long_text})
+                store.save_quarter(Q, {"yuecai_certified": 30}, dict.fromkeys(FULL_QUARTER, long_text))
     finally:
         event.remove(Engine, "connect", no_more_pages)
     with Store(db) as store:
