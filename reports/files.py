@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import DomainError
+from core.files import fsync_folder
 from core.quarters import Quarter
 from core.text import character_kind
 
@@ -119,17 +120,6 @@ def settle(placed: list[Placed], keep_new: bool) -> None:
             os.replace(item.previous, item.path)
         else:
             item.path.unlink(missing_ok=True)
-
-
-def fsync_folder(folder: Path) -> None:
-    """Make renames durable; Windows has no directory handles to flush (NTFS journals the rename)."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def printable(name: str) -> str:

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from core.files import fsync_folder
 from storage.errors import DatabaseError, classify, damaged, lenient_text
 from storage.migrate import DatabaseDamaged
 from storage.rawfile import copy_bytes, read_bytes
 
-__all__ = ["DatabaseDamaged"]
+__all__ = ["DatabaseDamaged", "fsync_folder"]
 KEEP = 30
 DB_ID_PREFIX = "town-returns-db:"
 _DB_ID = re.compile(rb"town-returns-db:[0-9a-f]{32}")
@@ -48,17 +49,6 @@ def backup_folder(db_path: Path) -> Path:
 
 def identity_file(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + ".identity")
-
-
-def fsync_folder(folder: Path) -> None:
-    """Make a rename durable; Windows has no directory handles to flush, NTFS journals the rename."""
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def connect_read_only(path: Path) -> sqlite3.Connection:
