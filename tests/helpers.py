@@ -5,6 +5,10 @@ Registered as a pytest plugin by conftest.py, so its fixtures are available to e
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -17,6 +21,18 @@ __all__ = ["FULL_QUARTER", "ROOT", "TODAY", "downgrade_database", "on_pace_histo
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = date(2026, 11, 28)
+FAKETIME = shutil.which("faketime") or ""
+needs_faketime = pytest.mark.skipif(not FAKETIME, reason="libfaketime (Debian's faketime) is not installed")
+
+
+def run_main(db: Path, *args: str, clock: str | None = None) -> subprocess.CompletedProcess:
+    """The command line as a clerk runs it, in its own process; the PC's clock at `clock` (a faketime
+    spec: "+1h", "@2020-03-01 10:00:00") when given."""
+    command = [sys.executable, "main.py", "--db", str(db), *args]
+    if clock is not None:
+        command = [FAKETIME, "-f", clock, *command]
+    env = {key: value for key, value in os.environ.items() if key not in ("FAKETIME", "LD_PRELOAD")}
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, encoding="utf-8", env=env)
 # The quarter the window tests open on; the quarter before it holds last quarter's figures.
 WINDOW_QUARTER = Quarter(2024, 3)
 

@@ -11,7 +11,7 @@ import pytest
 
 from core.quarters import Quarter
 from storage.store import Store
-from tests.helpers import FULL_QUARTER, TODAY
+from tests.helpers import FULL_QUARTER, TODAY, run_main
 
 Q = Quarter(2024, 3)
 PROJECT = Path(__file__).resolve().parent.parent
@@ -77,23 +77,13 @@ def town_db(tmp_path):
     return db
 
 
-def run_command(db: Path, args: list[str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "main.py", "--db", str(db), *args],
-        cwd=PROJECT,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-    )
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("read", READ_COMMANDS, ids=lambda args: " ".join(args))
 def test_a_read_command_beside_the_window_loses_nothing_the_window_saves_later(town_db, read):
     window = WindowProcess(town_db)
     try:
         assert "已保存" in window.ask("type card_holders 205000")
-        finished = run_command(town_db, read)
+        finished = run_main(town_db, *read)
         assert finished.returncode in (0, 1), finished.stderr
         assert "已保存" in window.ask("type yuecai_certified 36")
         assert "已保存" in window.ask("type nanyue_trained 71")

@@ -27,12 +27,11 @@ from reports.export import (
 )
 from reports.identity import create_city_root, issue_town_identity
 from storage.store import Store
-from tests.helpers import FULL_QUARTER, TODAY, on_pace_history
+from tests.helpers import FAKETIME, FULL_QUARTER, TODAY, needs_faketime, on_pace_history, run_main
 
 Q = Quarter(2024, 3)
 PROJECT = Path(__file__).resolve().parent.parent
 PASS = b"guancheng-pass"
-FAKETIME = shutil.which("faketime") or ""
 
 
 @pytest.fixture(scope="module")
@@ -141,16 +140,10 @@ def test_a_signed_export_refused_on_record_puts_back_the_files_it_replaced(town,
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in unsigned.paths)
 
 
-@pytest.mark.skipif(not FAKETIME, reason="libfaketime (Debian's faketime) is not installed")
+@needs_faketime
 def test_a_clock_behind_what_was_recorded_is_named_and_no_return_is_signed(town, town_p12, tmp_path):
-    def run(*args: str, clock: str | None = None) -> subprocess.CompletedProcess:
-        command = [sys.executable, "main.py", "--db", str(town), *args]
-        if clock:
-            command = [FAKETIME, "-f", clock, *command]
-        return subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, encoding="utf-8")
-
     out = tmp_path / "上报"
-    behind = run(
+    behind = run_main(town,
         "export",
         "--quarter",
         Q.code,
@@ -163,9 +156,9 @@ def test_a_clock_behind_what_was_recorded_is_named_and_no_return_is_signed(town,
     assert behind.returncode == 2, behind.stdout + behind.stderr
     assert "本机日期 2025-06-01 早于上次保存的时间" in behind.stderr
     assert not out.exists() or not any(out.iterdir())
-    draft = run("export", "--quarter", Q.code, "--out", str(out), "--unsigned", clock="@2025-06-01 09:00:00")
+    draft = run_main(town, "export", "--quarter", Q.code, "--out", str(out), "--unsigned", clock="@2025-06-01 09:00:00")
     assert draft.returncode == 0, draft.stderr
-    right = run(
+    right = run_main(town,
         "export", "--quarter", Q.code, "--out", str(tmp_path / "正式"), "--passphrase-file", str(town_p12 / "gc.pass")
     )
     assert right.returncode == 0, right.stderr
@@ -262,15 +255,9 @@ def test_signing_shows_the_computers_date_and_the_quarter_s_end_in_words():
     assert "2024年第3季度，2024年9月30日结束" in said
 
 
-@pytest.mark.skipif(not FAKETIME, reason="libfaketime (Debian's faketime) is not installed")
+@needs_faketime
 def test_times_recorded_with_a_clock_ahead_stop_signing_until_the_clerk_confirms_the_clock(town, town_p12, tmp_path):
-    def run(*args: str, clock: str | None = None) -> subprocess.CompletedProcess:
-        command = [sys.executable, "main.py", "--db", str(town), *args]
-        if clock:
-            command = [FAKETIME, "-f", clock, *command]
-        return subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, encoding="utf-8")
-
-    ahead = run("enter", "--quarter", Q.code, "--explain", "yuecai_certified=季度中途补录的培训人数", clock="+400d")
+    ahead = run_main(town, "enter", "--quarter", Q.code, "--explain", "yuecai_certified=季度中途补录的培训人数", clock="+400d")
     assert ahead.returncode == 0, ahead.stderr
     signing = [
         "export",
@@ -281,37 +268,25 @@ def test_times_recorded_with_a_clock_ahead_stop_signing_until_the_clerk_confirms
         "--passphrase-file",
         str(town_p12 / "gc.pass"),
     ]
-    refused = run(*signing)
+    refused = run_main(town, *signing)
     assert refused.returncode == 2 and "早于上次保存的时间" in refused.stderr and "clock --confirm" in refused.stderr
-    shown = run("clock")
+    shown = run_main(town, "clock")
     assert shown.returncode == 0 and "早于上次保存的时间" in shown.stdout
-    assert run("clock", "--confirm").returncode == 0
-    assert "没有早于" in run("clock").stdout
-    signed = run(*signing)
+    assert run_main(town, "clock", "--confirm").returncode == 0
+    assert "没有早于" in run_main(town, "clock").stdout
+    signed = run_main(town, *signing)
     assert signed.returncode == 0, signed.stderr
     assert "本机日期：" in signed.stderr
-    history = run("history")
+    history = run_main(town, "history")
     assert "确认电脑时间" in history.stdout
-    assert run("audit", "verify").returncode == 0
+    assert run_main(town, "audit", "verify").returncode == 0
 
 
-@pytest.mark.skipif(not FAKETIME, reason="libfaketime (Debian's faketime) is not installed")
+@needs_faketime
 def test_the_window_names_a_clock_behind_at_start_up_and_lets_the_clerk_confirm_it(qapp, town, dialogs):
     from gui.app import open_session
 
-    command = [
-        FAKETIME,
-        "-f",
-        "+400d",
-        sys.executable,
-        "main.py",
-        "--db",
-        str(town),
-        "profile",
-        "--phone",
-        "0769-7654321",
-    ]
-    assert subprocess.run(command, cwd=PROJECT, capture_output=True).returncode == 0
+    assert run_main(town, "profile", "--phone", "0769-7654321", clock="+400d").returncode == 0
     dialogs.expect("电脑时间是对的（以前保存时时间有误）")
     session = open_session(town)
     assert session is not None
@@ -326,26 +301,20 @@ def test_the_window_names_a_clock_behind_at_start_up_and_lets_the_clerk_confirm_
         session.close()
 
 
-@pytest.mark.skipif(not FAKETIME, reason="libfaketime (Debian's faketime) is not installed")
+@needs_faketime
 def test_a_new_revision_is_never_signed_before_the_one_it_replaces(town, town_p12, tmp_path):
     """Found from outside: within the ten minutes' tolerance, version 2 could be signed before version 1,
     and the city then counted neither (a conflict)."""
 
-    def run(*args: str, clock: str | None = None) -> subprocess.CompletedProcess:
-        command = [sys.executable, "main.py", "--db", str(town), *args]
-        if clock:
-            command = [FAKETIME, "-f", clock, *command]
-        return subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, encoding="utf-8")
-
     signing = ["--passphrase-file", str(town_p12 / "gc.pass"), "--quarter", Q.code]
-    assert run("export", "--out", str(tmp_path / "第1版"), *signing, clock="+6m").returncode == 0
-    assert run("reopen", "--quarter", Q.code, "--reason", "更正粤菜师傅人数", clock="+6m").returncode == 0
-    assert run("enter", "--quarter", Q.code, "yuecai_certified=10", clock="+6m").returncode == 0
-    second = run("export", "--out", str(tmp_path / "第2版"), *signing)
+    assert run_main(town, "export", "--out", str(tmp_path / "第1版"), *signing, clock="+6m").returncode == 0
+    assert run_main(town, "reopen", "--quarter", Q.code, "--reason", "更正粤菜师傅人数", clock="+6m").returncode == 0
+    assert run_main(town, "enter", "--quarter", Q.code, "yuecai_certified=10", clock="+6m").returncode == 0
+    second = run_main(town, "export", "--out", str(tmp_path / "第2版"), *signing)
     assert second.returncode == 2, second.stdout + second.stderr
     assert "早于本季度上一版的上报时间" in second.stderr
     assert not (tmp_path / "第2版").exists() or not any((tmp_path / "第2版").iterdir())
-    later = run("export", "--out", str(tmp_path / "第2版"), *signing, clock="+8m")
+    later = run_main(town, "export", "--out", str(tmp_path / "第2版"), *signing, clock="+8m")
     assert later.returncode == 0, later.stderr
 
 
@@ -423,7 +392,7 @@ def killed_export(town: Path, out: Path, moment: str, clock: str | None = None) 
     assert killed.returncode in (-9, 9), killed.stderr.decode(errors="replace")
 
 
-@pytest.mark.skipif(not FAKETIME, reason="libfaketime (Debian's faketime) is not installed")
+@needs_faketime
 def test_an_export_finished_at_the_next_start_keeps_its_signing_time_for_the_next_revision(town, tmp_path, town_p12):
     """Found from outside: finished later, the export was recorded at the finishing time, so with the
     clock fast at signing, revision 2 could still be signed before revision 1."""

@@ -2,11 +2,7 @@
 never decides which backup is the newest. Time is set for a whole process with libfaketime (the
 `faketime` command) where the scenario runs the command line, or injected where it runs in-process."""
 
-import os
-import shutil
 import sqlite3
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -16,24 +12,10 @@ import storage.backup as backup_module
 from core.quarters import Quarter
 from storage.backup import backup_folder, backup_to_rotation, backups_of, newest_good_backup
 from storage.store import Store
-from tests.helpers import FULL_QUARTER, TODAY
+from tests.helpers import FULL_QUARTER, TODAY, needs_faketime, run_main
 
 Q = Quarter(2024, 3)
 PROJECT = Path(__file__).resolve().parent.parent
-FAKETIME = shutil.which("faketime")
-needs_faketime = pytest.mark.skipif(FAKETIME is None, reason="libfaketime (Debian's faketime) is not installed")
-
-
-def run(db: Path, *args: str, clock: str | None = None) -> subprocess.CompletedProcess:
-    """The command line as a clerk runs it, the PC's clock at `clock` (a faketime spec) if given."""
-    command = [sys.executable, "main.py", "--db", str(db), *args]
-    if clock is not None:
-        assert FAKETIME is not None
-        command = [FAKETIME, "-f", clock, *command]
-    env = {key: value for key, value in os.environ.items() if key not in ("FAKETIME", "LD_PRELOAD")}
-    return subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, encoding="utf-8", env=env)
-
-
 def figure(db: Path, code: str, quarter: Quarter = Q) -> int | None:
     conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
     try:
@@ -66,9 +48,9 @@ def test_a_restore_with_the_clock_behind_keeps_the_replaced_database(town):
     for _ in range(30):
         backup_to_rotation(town, "测试")
     oldest = backups_of(town)[-1]
-    assert run(town, "enter", "--quarter", Q.code, "yuecai_certified=36", "nanyue_trained=71").returncode == 0
+    assert run_main(town, "enter", "--quarter", Q.code, "yuecai_certified=36", "nanyue_trained=71").returncode == 0
 
-    restored = run(town, "restore", str(oldest), clock="@2020-03-01 10:00:00")
+    restored = run_main(town, "restore", str(oldest), clock="@2020-03-01 10:00:00")
     assert restored.returncode == 0, restored.stderr
     kept = [path for path in backups_of(town) if "恢复前" in path.name]
     assert len(kept) == 1, "the copy made before the restore was removed by rotation"
@@ -84,13 +66,13 @@ def test_a_restore_with_the_clock_behind_keeps_the_replaced_database(town):
 def test_saving_with_the_clock_ahead_then_restoring_raises_no_false_tamper_alarm(town):
     early = backup_to_rotation(town, "测试")
     assert early is not None
-    assert run(town, "enter", "--quarter", Q.code, "yuecai_certified=36", clock="+1h").returncode == 0
-    assert run(town, "enter", "--quarter", Q.code, "nanyue_trained=71", clock="+1h").returncode == 0
-    assert run(town, "restore", str(early)).returncode == 0  # the clock is right again
-    checked = run(town, "audit", "verify")
+    assert run_main(town, "enter", "--quarter", Q.code, "yuecai_certified=36", clock="+1h").returncode == 0
+    assert run_main(town, "enter", "--quarter", Q.code, "nanyue_trained=71", clock="+1h").returncode == 0
+    assert run_main(town, "restore", str(early)).returncode == 0  # the clock is right again
+    checked = run_main(town, "audit", "verify")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert run(town, "enter", "--quarter", Q.code, "yuecai_certified=40").returncode == 0
-    assert run(town, "audit", "verify").returncode == 0
+    assert run_main(town, "enter", "--quarter", Q.code, "yuecai_certified=40").returncode == 0
+    assert run_main(town, "audit", "verify").returncode == 0
 
 
 def test_cutting_the_tail_is_still_caught_after_the_ordering_by_sequence(town):
