@@ -292,12 +292,6 @@ class StartUp:
         return said
 
 
-def recover_export(store: Store) -> str | None:
-    from actions.returns import recover_export as recover
-
-    return recover(store)
-
-
 def start_up(store: Store, daily_backup: bool = True) -> StartUp:
     """The duties of opening a town's database: the daily backup, the audit check, the clock, and what
     was set aside while opening."""
@@ -309,6 +303,8 @@ def start_up(store: Store, daily_backup: bool = True) -> StartUp:
             store.daily_backup()
         except (OSError, DomainError) as exc:
             failed = exc.message if isinstance(exc, DomainError) else file_error_message(exc, store.path)
+    from actions.returns import recover_export
+
     recovered = recover_export(store)
     clock = clock_problem(datetime.now().astimezone(), store.latest_recorded_time())
     return StartUp(verify_audit(store), clock, store.set_aside, failed, recovered)
@@ -317,6 +313,7 @@ def start_up(store: Store, daily_backup: bool = True) -> StartUp:
 def open_notices(store: Store, writing: bool = False) -> list[str]:
     """What opening the database found that a command must say before it runs (no backup, no audit);
     a command that writes (it holds the lock) also finishes or undoes a signed export left half-done."""
+    from actions.returns import recover_export
     from core.clock import clock_problem
 
     recovered = recover_export(store) if writing else None
