@@ -202,17 +202,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quarter", required=True)
     p.add_argument("--out", required=True, type=Path, help="输出文件夹")
     p.add_argument("--passphrase-file", type=Path, help="签名证书口令文件（第一行为口令）")
+    p.add_argument("--pin-file", type=Path, help="签名密钥在 U 盾里时：U 盾 PIN 码文件（第一行为 PIN 码）")
     p.add_argument("--unsigned", action="store_true", help="不签名，文件标注“未签名 草稿”")
     p.add_argument("--overwrite", action="store_true", help="覆盖同名文件")
 
     p = command("identity", "本镇街的签名证书")
     isub = p.add_subparsers(dest="identity_command", metavar="操作", required=True, parser_class=ChineseArgumentParser)
-    imp = isub.add_parser("import", help="导入市局签发的签名证书（.p12）")
+    imp = isub.add_parser("import", help="导入市局签发的签名证书：.p12 文件，或为 U 盾上的密钥签发的证书（--cert）")
     _common(imp, suppress=True)
-    imp.add_argument("file", type=Path)
-    imp.add_argument("--passphrase-file", type=Path, required=True)
-    show = isub.add_parser("show", help="查看已导入的签名证书")
+    imp.add_argument("file", type=Path, nargs="?", help="市局签发的 .p12（密钥在 U 盾里时不给，改用 --cert）")
+    imp.add_argument("--passphrase-file", type=Path, help=".p12 的口令文件")
+    imp.add_argument("--cert", type=Path, help="市局为 U 盾上的密钥签发的证书，如 莞城.cert.pem")
+    imp.add_argument("--pkcs11-module", type=Path, help="U 盾的驱动文件（PKCS#11 模块，.dll / .so）")
+    imp.add_argument("--token-label", help="U 盾的标签")
+    imp.add_argument("--root", type=Path, help="市局根证书 city_root.pem（第一次导入时须给）")
+    show = isub.add_parser("show", help="查看已导入的签名证书（哪一种、到期日；到期前 30 天起提示续期）")
     _common(show, suppress=True)
+    req = isub.add_parser("request", help="在 U 盾上生成签名密钥（不可导出）并写出证书申请（PKCS#10），交市局签发")
+    _common(req, suppress=True)
+    req.add_argument("--town", help="镇街名称（须是本数据库的镇街）")
+    req.add_argument("--pkcs11-module", type=Path, help="U 盾的驱动文件（PKCS#11 模块）；续期时默认用已记录的")
+    req.add_argument("--token-label", help="U 盾的标签；续期时默认用已记录的")
+    req.add_argument("--pin-file", type=Path, help="U 盾 PIN 码文件（第一行为 PIN 码）")
+    req.add_argument("--out", type=Path, required=True, help="写出的证书申请，如 莞城.csr")
+    req.add_argument("--renew", action="store_true", help="续期：在现用的 U 盾上生成新密钥，为它写出申请")
 
     p = command("city", "市局：根证书和镇街签名证书")
     csub = p.add_subparsers(dest="city_command", metavar="操作", required=True, parser_class=ChineseArgumentParser)
@@ -224,9 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(issue, suppress=True)
     issue.add_argument("--root", type=Path, required=True, help="city_root.p12")
     issue.add_argument("--root-passphrase-file", type=Path, required=True)
-    issue.add_argument("--town", required=True)
+    issue.add_argument("--town", help="镇街名称（签发 .p12 时）")
+    issue.add_argument("--csr", type=Path, help="镇街在 U 盾上生成的证书申请（.csr）：为其中的密钥签发证书，写出 .pem")
     issue.add_argument("--out", type=Path, required=True)
-    issue.add_argument("--passphrase-file", type=Path, required=True)
+    issue.add_argument("--passphrase-file", type=Path, help="新 .p12 的口令文件（签发 .p12 时）")
     issue.add_argument("--days", type=int, default=3 * 365, help="有效天数（默认 3 年）")
     revoke = csub.add_parser("revoke", help="吊销镇街签名证书：写出由根证书签名的吊销列表（CRL）")
     _common(revoke, suppress=True)
@@ -400,6 +414,25 @@ def _passphrase(path: Path | None, prompt: str) -> bytes:
 
     interactive = path is None and sys.stdin is not None and sys.stdin.isatty()
     return passphrase_from(path, ask if interactive else None)
+
+
+def _pin(path: Path | None) -> bytes:
+    if path is None and not (sys.stdin is not None and sys.stdin.isatty()):
+        raise UsageError("需要 U 盾的 PIN 码：请用 --pin-file 指定 PIN 码文件（第一行为 PIN 码）")
+    return _passphrase(path, "U 盾 PIN 码：")
+
+
+def _signing_secret(store: Any, args: argparse.Namespace) -> bytes:
+    """The PIN of the town's USB key, or the passphrase of its .p12: whichever the kept identity needs."""
+    from actions.identity import identity_kind
+
+    if identity_kind(store) == "pkcs11":
+        if args.pin_file is None and args.passphrase_file is not None:
+            raise UsageError("本镇街的签名密钥在 U 盾里：请用 --pin-file 给出 U 盾的 PIN 码文件（不是 --passphrase-file）")
+        return _pin(args.pin_file)
+    if args.pin_file is not None and args.passphrase_file is None:
+        raise UsageError("本镇街的签名证书是 .p12 文件：请用 --passphrase-file 给出它的口令文件（--pin-file 用于 U 盾）")
+    return _passphrase(args.passphrase_file, "签名证书口令：")
 
 
 def _split_pairs(items: Sequence[str], what: str) -> list[tuple[str, str]]:
@@ -718,7 +751,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from actions.returns import ExportRefused, export_quarter
 
     def passphrase() -> bytes:
-        return _passphrase(args.passphrase_file, "签名证书口令：")
+        return _signing_secret(store, args)
 
     with _store(args, writes="导出上报") as store:
         if not args.unsigned:
@@ -746,7 +779,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_identity(args: argparse.Namespace) -> int:
-    from actions.identity import import_identity, show_identity
+    from actions.identity import import_identity, import_token_identity, request_certificate, show_identity
 
     if args.identity_command == "show":
         with _store(args) as store:
@@ -755,9 +788,41 @@ def cmd_identity(args: argparse.Namespace) -> int:
             _print_json(shown.as_dict())
         else:
             print(shown.description or "尚未导入签名证书")
+            if shown.kind_text:
+                print(f"类型：{shown.kind_text}")
             if shown.root_sha256:
                 print(f"市局根证书 SHA-256 指纹：{shown.root_sha256}")
+            if shown.warning:
+                _warn(shown.warning)
         return EXIT_OK
+    if args.identity_command == "request":
+        with _store(args) as store:
+            requested = request_certificate(
+                store, args.town, args.pkcs11_module, args.token_label, lambda: _pin(args.pin_file), args.out, args.renew
+            )
+        if args.json:
+            _print_json(requested.as_dict())
+        else:
+            made = "新生成的" if requested.new_key else "U 盾上已有的"
+            print(f"已写出{requested.town}的证书申请：{requested.file}（密钥是{made}，编号 {requested.key_id}，不可导出）")
+            print("请把申请交市局签发（city issue --csr），再用 identity import --cert 导入签发的证书")
+        return EXIT_OK
+    if args.cert is not None:
+        if args.file is not None or args.passphrase_file is not None:
+            raise UsageError("--cert（U 盾上的密钥）与 .p12 文件、--passphrase-file 不能同时给出")
+        if args.pkcs11_module is None or args.token_label is None:
+            raise UsageError("导入 U 盾的证书须同时给出 --pkcs11-module（U 盾的驱动文件）和 --token-label（U 盾的标签）")
+        with _store(args, writes="导入签名证书") as store:
+            imported = import_token_identity(store, args.cert, args.pkcs11_module, args.token_label, args.root)
+        if args.json:
+            _print_json(imported.as_dict())
+        else:
+            print(f"已导入签名证书：{imported.description}")
+            print(f"市局根证书 SHA-256 指纹：{imported.root_fingerprint}（请与市局公布的指纹核对）")
+            print("导出时用 --pin-file 给出 U 盾的 PIN 码；PIN 码不会被记录")
+        return EXIT_OK
+    if args.file is None or args.passphrase_file is None:
+        raise UsageError("请给出市局签发的 .p12 文件和 --passphrase-file；密钥在 U 盾里时用 --cert、--pkcs11-module、--token-label")
     with _store(args, writes="导入签名证书") as store:
         imported = import_identity(store, args.file, lambda: _passphrase(args.passphrase_file, "证书口令："))
     if args.json:
@@ -805,6 +870,20 @@ def cmd_city(args: argparse.Namespace) -> int:
             print(f"已生成市局根证书：{root.certificate}（分发给镇街和核验人员）")
             print(f"根证书私钥：{root.key}（请离线妥善保管）")
         return EXIT_OK
+    if args.csr is not None:
+        if args.town is not None or args.passphrase_file is not None:
+            raise UsageError("--csr 签发的是申请中那把密钥的证书：镇街取自申请，不要再给 --town、--passphrase-file")
+        certified = city.issue_for_request(
+            args.root, _passphrase(args.root_passphrase_file, "根证书口令："), args.csr, args.out, days=args.days
+        )
+        if args.json:
+            _print_json(certified.as_dict())
+        else:
+            print(f"已为{certified.town}签发证书：{certified.file}（有效期至 {certified.not_after}）")
+            print(f"证书 SHA-256 指纹：{certified.sha256}")
+        return EXIT_OK
+    if args.town is None or args.passphrase_file is None:
+        raise UsageError("签发 .p12 须给出 --town 和 --passphrase-file；为 U 盾上的密钥签发请用 --csr")
     issued = city.issue_identity(
         args.root,
         _passphrase(args.root_passphrase_file, "根证书口令："),

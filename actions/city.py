@@ -374,6 +374,39 @@ def issue_identity(
 
 
 @dataclass(frozen=True)
+class Certified:
+    town: str
+    file: Path  # the certificate (PEM) for the key the request names
+    serial: int
+    not_after: str  # YYYY-MM-DD
+    sha256: str  # the certificate's fingerprint, colon-separated
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "town": self.town,
+            "file": str(self.file),
+            "serial": f"{self.serial:x}",
+            "not_after": self.not_after,
+            "sha256": self.sha256,
+        }
+
+
+def issue_for_request(root: Path, root_passphrase: bytes, request: Path, out: Path, days: int = 3 * 365) -> Certified:
+    """A town certificate for the key in a request made on the town's USB key (`city issue --csr`): the
+    request's signature and town checked; refused for a key already certified for another town and not revoked."""
+    from reports.identity import fingerprint, issue_for_request, town_of
+
+    certificate = issue_for_request(root, root_passphrase, request, out, days=days)
+    return Certified(
+        town_of(certificate) or "",
+        out,
+        certificate.serial_number,
+        f"{certificate.not_valid_after_utc:%Y-%m-%d}",
+        fingerprint(certificate),
+    )
+
+
+@dataclass(frozen=True)
 class Revoked:
     crl: Path
     town: str | None

@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -17,6 +18,9 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 import reports.asn1_names  # noqa: F401 - asn1crypto's CMS names complete before any is used
 from core.errors import DomainError, os_reason
 from core.plans import check_town
+
+if TYPE_CHECKING:
+    from reports.token import TokenKey
 
 CITY_ORG = "东莞市人力资源和社会保障局"
 ROOT_COMMON_NAME = "东莞市人社局镇街季报签名根证书"
@@ -38,8 +42,9 @@ class Identity:
 
     town: str
     certificate: x509.Certificate
-    key: ec.EllipticCurvePrivateKey
+    key: ec.EllipticCurvePrivateKey | None  # None: the key stays on the town's USB key (`token`)
     chain: tuple[x509.Certificate, ...]
+    token: TokenKey | None = None
 
     @property
     def not_after(self) -> dt.datetime:
@@ -166,20 +171,7 @@ def issue_town_identity(
     root_key, root_cert, _ = load_p12(root_data, root_passphrase, root_p12.name)
     key = ec.generate_private_key(ec.SECP256R1())
     start = not_before or (_now() - dt.timedelta(hours=1))
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(_name(town, TOWN_UNIT))
-        .issuer_name(root_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(), critical=True)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(root_key, hashes.SHA256())
-    )
+    certificate = town_certificate(town, key.public_key(), root_key, root_cert, start, days)
     bundle = pkcs12.serialize_key_and_certificates(
         town.encode("utf-8"), key, certificate, [root_cert], serialization.BestAvailableEncryption(passphrase)
     )
@@ -187,7 +179,33 @@ def issue_town_identity(
     _write_new(out, bundle)
     pem = write_town_certificate(out)
     _write_new(pem, certificate.public_bytes(serialization.Encoding.PEM))
+    register_issued(root_p12, certificate)
     return out
+
+
+def town_certificate(
+    town: str,
+    public_key: ec.EllipticCurvePublicKey,
+    root_key: ec.EllipticCurvePrivateKey,
+    root_cert: x509.Certificate,
+    start: dt.datetime,
+    days: int,
+) -> x509.Certificate:
+    """The town certificate's one profile, for a key made here (.p12) and for a key on a USB key (a request)."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(_name(town, TOWN_UNIT))
+        .issuer_name(root_cert.subject)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )
 
 
 def town_of(certificate: x509.Certificate) -> str | None:
@@ -197,6 +215,13 @@ def town_of(certificate: x509.Certificate) -> str | None:
 
 
 def open_identity(data: bytes, passphrase: bytes, what: str = "签名证书") -> Identity:
+    """The identity the database keeps: a .p12 opened with its passphrase, or the recorded USB key
+    logged in to with its PIN (`passphrase`), tried once."""
+    from reports.token import TokenRecord
+
+    record = TokenRecord.parse(data)
+    if record is not None:
+        return open_token_identity(record, passphrase)
     key, certificate, chain = load_p12(data, passphrase, what)
     town = town_of(certificate)
     if not town:
@@ -469,6 +494,7 @@ def revoke(
             raise IdentityError(f"{out} 已存在，未覆盖")
         out.parent.mkdir(parents=True, exist_ok=True)
         _write_new(out, data)
+    _register_revoked(root_p12, certificate, now)  # its key may now be certified for another town
     return out, certificate
 
 
@@ -572,3 +598,284 @@ def read_crl(path: Path) -> RevocationList:
     except UnsupportedAlgorithm as exc:
         raise IdentityError(f"{shown} 的签名算法不是本系统使用的，不是市局的吊销列表") from exc
     return RevocationList(path, crl, next_update)
+
+
+# --- a key on the town's USB key: requests, issuing for them, importing, renewal ------------------
+
+RENEWAL_DAYS = 30
+MAX_REQUEST_BYTES = 64 * 1024
+ISSUED_FOLDER = "issued"  # beside city_root.p12: every certificate the city issued (and which it revoked)
+RENEW_TOKEN = (
+    "请在本机运行 python main.py identity request --renew --pin-file PIN文件 --out 新申请.csr（同一个 U 盾上生成新密钥），"
+    "把申请交市局签发，再用 identity import --cert 新证书.pem --pkcs11-module 驱动 --token-label 标签 导入"
+    "（窗口：文件 → 导入签名证书…）"
+)
+RENEW_P12 = "请向市局申请新的证书，用 identity import 导入（窗口：文件 → 导入签名证书…）"
+
+
+def expiry_refusal(certificate: x509.Certificate, on_token: bool, now: dt.datetime | None = None) -> str | None:
+    """Why this certificate cannot sign now (not yet valid, expired) and how to get a new one; None if it can."""
+    now = now or _now()
+    start, stop = certificate.not_valid_before_utc, certificate.not_valid_after_utc
+    if start <= now <= stop:
+        return None
+    how = RENEW_TOKEN if on_token else RENEW_P12
+    if now > stop:
+        return f"签名证书已于 {stop:%Y-%m-%d} 过期（有效期 {start:%Y-%m-%d} 至 {stop:%Y-%m-%d}），不能签名。{how}"
+    return f"签名证书的有效期是 {start:%Y-%m-%d} 至 {stop:%Y-%m-%d}，现在不在有效期内，不能签名。{how}"
+
+
+def renewal_warning(not_after: dt.datetime, on_token: bool, now: dt.datetime | None = None) -> str | None:
+    """From RENEWAL_DAYS days before the certificate expires: how many days are left and how to renew."""
+    now = now or _now()
+    left = not_after - now
+    if left > dt.timedelta(days=RENEWAL_DAYS):
+        return None
+    if left < dt.timedelta(0):
+        return f"签名证书已于 {not_after:%Y-%m-%d} 过期，不能签名。" + (RENEW_TOKEN if on_token else RENEW_P12)
+    days = left.days
+    return f"签名证书将于 {not_after:%Y-%m-%d} 到期（还有 {days} 天），请及时更新：" + (RENEW_TOKEN if on_token else RENEW_P12)
+
+
+def open_token_identity(record, pin: bytes) -> Identity:  # type: ignore[no-untyped-def]
+    """The recorded USB key, logged in to with `pin`; an expired certificate is refused before the PIN is
+    tried (a token counts wrong PINs)."""
+    from reports.token import open_token_key
+
+    certificate, root = record.certificate, record.root
+    refusal = expiry_refusal(certificate, on_token=True)
+    if refusal:
+        raise IdentityError(refusal)
+    town = town_of(certificate)
+    if not town:
+        raise IdentityError("记录的签名证书中没有镇街名称，请重新导入证书")
+    return Identity(town, certificate, None, (root,), token=open_token_key(record, pin))
+
+
+def _read_small(path: Path, limit: int, what: str) -> bytes:
+    import stat as stat_module
+
+    shown = _printable_name(path)
+    try:
+        info = path.stat()
+        if not stat_module.S_ISREG(info.st_mode):
+            raise IdentityError(f"{shown} 不是普通文件，拒绝打开")
+        if info.st_size > limit:
+            raise IdentityError(f"{shown}：文件大小 {info.st_size // 1024} KB，超过 {limit // 1024} KB，不是{what}")
+        with path.open("rb") as f:
+            return f.read(limit + 1)
+    except OSError as exc:
+        raise IdentityError(f"无法读取 {shown}：{os_reason(exc)}") from exc
+
+
+def read_request(path: Path) -> x509.CertificateSigningRequest:
+    """A certificate request (PKCS#10, PEM or DER) whose signature holds, or a refusal saying why."""
+    data = _read_small(path, MAX_REQUEST_BYTES, "证书申请（.csr）")
+    shown = _printable_name(path)
+    try:
+        request = (
+            x509.load_pem_x509_csr(data) if data.lstrip().startswith(b"-----") else x509.load_der_x509_csr(data)
+        )
+        _ = request.subject.public_bytes(), request.public_key()
+        valid = request.is_signature_valid
+    except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
+        raise IdentityError(f"{shown} 不是证书申请（PKCS#10）文件，或已损坏") from exc
+    if not valid:
+        raise IdentityError(f"{shown}：证书申请的签名不对（申请被改动过，或不是用其中的密钥签的），拒绝签发")
+    return request
+
+
+def _key_info(public_key: object) -> bytes:
+    return public_key.public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def register_issued(root_p12: Path, certificate: x509.Certificate) -> None:
+    """Keep a copy of every certificate the city issues beside its root, so a later request for the same
+    key under another town is found (`certified_elsewhere`)."""
+    folder = root_p12.parent / ISSUED_FOLDER
+    folder.mkdir(exist_ok=True)
+    _write_new(folder / f"{certificate.serial_number:x}.pem", certificate.public_bytes(serialization.Encoding.PEM))
+
+
+def _register_revoked(root_p12: Path, certificate: x509.Certificate, when: dt.datetime) -> None:
+    folder = root_p12.parent / ISSUED_FOLDER
+    if (folder / f"{certificate.serial_number:x}.pem").is_file():
+        (folder / f"{certificate.serial_number:x}.revoked").write_text(when.isoformat(), encoding="ascii")
+
+
+def certified_elsewhere(root_p12: Path, public_key: object, town: str) -> x509.Certificate | None:
+    """A certificate the city issued for this key to another town and has not revoked, or None."""
+    folder = root_p12.parent / ISSUED_FOLDER
+    wanted = _key_info(public_key)
+    for path in sorted(folder.glob("*.pem")) if folder.is_dir() else []:
+        try:
+            issued = x509.load_pem_x509_certificate(path.read_bytes())
+            same = _key_info(issued.public_key()) == wanted
+        except (OSError, ValueError, UnsupportedAlgorithm):
+            continue
+        if same and town_of(issued) != town and not path.with_suffix(".revoked").exists():
+            return issued
+    return None
+
+
+def issue_for_request(
+    root_p12: Path, root_passphrase: bytes, request_path: Path, out: Path, days: int = TOWN_DAYS
+) -> x509.Certificate:
+    """A town certificate for the key in a request made on a USB key: the request's signature and town
+    checked, the same profile as a .p12's certificate, written as PEM to `out`."""
+    from core.errors import DomainError
+
+    request = read_request(request_path)
+    shown = _printable_name(request_path)
+    names = request.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    named = names[0].value if names and isinstance(names[0].value, str) else ""
+    if not named:
+        raise IdentityError(f"{shown}：证书申请中没有写镇街名称，拒绝签发")
+    try:
+        town = check_town(named)
+    except DomainError as exc:
+        raise IdentityError(f"{shown}：证书申请中的“{named}”不是东莞的 33 个镇街之一，拒绝签发") from exc
+    public_key = request.public_key()
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != "secp256r1":
+        raise IdentityError(f"{shown}：证书申请中的密钥不是本系统使用的 EC P-256（secp256r1）密钥，拒绝签发")
+    if out.exists():
+        raise IdentityError(f"{out} 已存在，未覆盖")
+    try:
+        root_data = root_p12.read_bytes()
+    except OSError as exc:
+        raise IdentityError(f"无法读取根证书文件 {root_p12}：{os_reason(exc)}") from exc
+    root_key, root_cert, _ = load_p12(root_data, root_passphrase, root_p12.name)
+    earlier = certified_elsewhere(root_p12, public_key, town)
+    if earlier is not None:
+        raise IdentityError(
+            f"{shown}：这把密钥已在{town_of(earlier)}的证书中（序列号 {earlier.serial_number:x}，"
+            f"有效期至 {earlier.not_valid_after_utc:%Y-%m-%d}），该证书未吊销，不能再为{town}签发"
+        )
+    certificate = town_certificate(town, public_key, root_key, root_cert, _now() - dt.timedelta(hours=1), days)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _write_new(out, certificate.public_bytes(serialization.Encoding.PEM))
+    register_issued(root_p12, certificate)
+    return certificate
+
+
+def read_certificate(path: Path, what: str = "证书") -> x509.Certificate:
+    data = _read_small(path, MAX_P12_BYTES, "市局签发的证书")
+    shown = _printable_name(path)
+    try:
+        certificate = (
+            x509.load_pem_x509_certificate(data)
+            if data.lstrip().startswith(b"-----")
+            else x509.load_der_x509_certificate(data)
+        )
+        _ = certificate.subject.public_bytes(), certificate.public_key(), list(certificate.extensions)
+        _ = certificate.not_valid_before_utc, certificate.not_valid_after_utc
+    except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion, x509.DuplicateExtension) as exc:
+        raise IdentityError(f"{shown} 不是{what}文件（应为市局签发的 .pem），或已损坏") from exc
+    return certificate
+
+
+def check_issued_certificate(
+    certificate: x509.Certificate, root: x509.Certificate, town: str, what: str, now: dt.datetime | None = None
+) -> None:
+    """A town certificate (from a request) refused unless it is this town's, valid now, for signing
+    documents and issued by `root`."""
+    owner = town_of(certificate)
+    if owner != town:
+        raise IdentityError(f"这个证书属于{owner or '（没有镇街名称）'}，而本数据库是{town}的，拒绝导入")
+    refusal = expiry_refusal(certificate, on_token=True, now=now)
+    if refusal:
+        raise IdentityError(f"{what}：{refusal}")
+    _check_usage(certificate, what)
+    if certificate.issuer != root.subject or not _issued(certificate, root):
+        raise IdentityError(
+            f"{what}：证书不是由市局根证书（指纹 {fingerprint(root)}）签发的，拒绝导入"
+        )
+
+
+def token_identity_record(
+    certificate_path: Path,
+    module: Path,
+    token_label: str,
+    root_path: Path | None,
+    town: str,
+    pinned_root_pem: str | None,
+) -> tuple[bytes, CheckedIdentity]:
+    """Check a certificate issued for a key on a USB key and find that key on the token (its public half,
+    read without a PIN): the record to keep (never a PIN) and what to show."""
+    from reports.token import TokenRecord, find_token, key_id_for, token_serial
+
+    shown = _printable_name(certificate_path)
+    certificate = read_certificate(certificate_path)
+    pinned = x509.load_pem_x509_certificate(pinned_root_pem.encode("ascii")) if pinned_root_pem else None
+    given = load_trust_roots(root_path)[0] if root_path is not None else None
+    if pinned is not None and given is not None and given != pinned:
+        raise IdentityError(
+            f"{_printable_name(root_path or Path())}（指纹 {fingerprint(given)}）不是本机已固定的市局根证书"
+            f"（指纹 {fingerprint(pinned)}），拒绝导入"
+        )
+    root = pinned or given
+    if root is None:
+        raise IdentityError("第一次导入证书时须用 --root 指定市局根证书 city_root.pem（其指纹请与市局公布的核对）")
+    check_issued_certificate(certificate, root, town, shown)
+    token = find_token(module, token_label)
+    from pkcs11.exceptions import PKCS11Error
+
+    try:
+        session = token.open()
+        try:
+            key_id = key_id_for(session, certificate)
+        finally:
+            session.close()
+    except PKCS11Error as exc:
+        raise IdentityError(f"无法读取 U 盾“{token_label}”：{exc or type(exc).__name__}（U 盾可能已拔出）") from exc
+    if key_id is None:
+        raise IdentityError(
+            f"U 盾“{token_label}”上没有 {shown} 中的公钥：这个证书不是为这个 U 盾上的密钥签发的（插错了 U 盾，"
+            "或用了别的申请），拒绝导入"
+        )
+    record = TokenRecord(
+        str(module),
+        token_label,
+        token_serial(token),
+        key_id.hex(),
+        certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+        root.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+    )
+    description = f"{describe(certificate)}，密钥在{record.describe()}"
+    return record.to_bytes(), CheckedIdentity(Identity(town, certificate, None, (root,)), root, description)
+
+
+@dataclass(frozen=True)
+class StoredIdentity:
+    """What `identity show` tells of the kept identity without a passphrase or PIN."""
+
+    kind: str  # "pkcs11" (a USB key) or "p12" (a passphrase-protected file)
+    not_after: dt.datetime | None
+    token: object | None  # reports.token.TokenRecord for a USB key
+
+    @property
+    def kind_text(self) -> str:
+        return "U 盾（PKCS#11，密钥在 U 盾里，签名时输入 PIN 码）" if self.kind == "pkcs11" else "证书文件（.p12，签名时输入口令）"
+
+    def warning(self, now: dt.datetime | None = None) -> str | None:
+        return renewal_warning(self.not_after, self.kind == "pkcs11", now) if self.not_after else None
+
+
+def stored_identity_facts(data: bytes, description: str | None) -> StoredIdentity:
+    """The kind and the expiry of the kept identity: a USB key's record holds its certificate; a .p12's
+    certificate is encrypted, so its expiry is the one its description (written at import) names."""
+    import re
+
+    from reports.token import TokenRecord
+
+    record = TokenRecord.parse(data)
+    if record is not None:
+        return StoredIdentity("pkcs11", record.certificate.not_valid_after_utc, record)
+    found = re.search(r"有效期 \d{4}-\d{2}-\d{2} 至 (\d{4})-(\d{2})-(\d{2})", description or "")
+    not_after = None
+    if found:
+        year, month, day = map(int, found.groups())
+        not_after = dt.datetime(year, month, day, 23, 59, 59, tzinfo=dt.UTC)
+    return StoredIdentity("p12", not_after, None)

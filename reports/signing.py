@@ -44,7 +44,12 @@ def _asn1_certificate(certificate) -> asn1_x509.Certificate:  # type: ignore[no-
     return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
 
 
-def make_signer(identity: Identity) -> signers.SimpleSigner:
+def make_signer(identity: Identity) -> signers.Signer:
+    if identity.token is not None:
+        from reports.token_signer import TokenSigner
+
+        return TokenSigner(identity)
+    assert identity.key is not None
     key_der = identity.key.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -59,12 +64,11 @@ def check_can_sign(identity: Identity, town: str, now: dt.datetime | None = None
     now = now or dt.datetime.now(dt.UTC)
     if identity.town != town:
         raise SigningError(f"签名证书属于{identity.town}，不能用来签{town}的季报")
-    certificate = identity.certificate
-    if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
-        raise SigningError(
-            f"签名证书的有效期是 {certificate.not_valid_before_utc:%Y-%m-%d} 至 {certificate.not_valid_after_utc:%Y-%m-%d}，"
-            "现在不在有效期内，请向市局申请新的证书"
-        )
+    from reports.identity import expiry_refusal
+
+    refusal = expiry_refusal(identity.certificate, identity.token is not None, now)
+    if refusal:
+        raise SigningError(refusal)
 
 
 def sign_payload(identity: Identity, payload: bytes, signing_time: dt.datetime | None = None) -> str:

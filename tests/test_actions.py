@@ -240,7 +240,15 @@ def test_import_identity_pins_the_root_and_show_tells_its_fingerprint(store, pki
     imported = identity.import_identity(store, pki / "莞城.p12", lambda: TOWN_PASS)
     shown = identity.show_identity(store)
     assert shown.root_sha256 == imported.root_fingerprint
-    assert shown.as_dict() == {"town": "莞城", "identity": shown.description, "root_sha256": imported.root_fingerprint}
+    assert shown.as_dict() == {
+        "town": "莞城",
+        "identity": shown.description,
+        "root_sha256": imported.root_fingerprint,
+        "kind": "p12",  # issue 28: which kind of identity, its last day, the renewal warning
+        "not_after": f"{imported.checked.identity.not_after:%Y-%m-%d}",
+        "warning": None,
+        "token": None,
+    }
 
 
 def test_the_command_line_and_the_action_refuse_another_towns_identity_alike(store, db_path, pki, tmp_path, capsys):
