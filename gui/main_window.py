@@ -42,6 +42,7 @@ from gui.entry_form import EntryForm
 from gui.errors import show_error
 from gui.setup_dialog import SetupDialog, missing_for_export
 from gui.tasks import BackgroundTask
+from gui.token_dialogs import show_renewal_warning
 from gui.window_layout import fit_to_screen, restore_states, save_states
 
 # Printing, verification and the return's files load when first used: the window paints without them.
@@ -130,6 +131,7 @@ class MainWindow(QMainWindow):
         self._connect_signals()
         if store is not None:
             self._fill_and_load(initial_quarter)
+            show_renewal_warning(self, store)
         fit_to_screen(self, self.settings, "main_window", QSize(1180, 820))
         restore_states(self.settings, "main_window", self._remembered())
         if store is None:
@@ -178,6 +180,7 @@ class MainWindow(QMainWindow):
     @store.setter
     def store(self, store: Store) -> None:
         self._store = self._reads = store
+        show_renewal_warning(self, store)
 
     @property
     def reads(self) -> StoreReads:
@@ -653,7 +656,12 @@ class MainWindow(QMainWindow):
         except DomainError as exc:
             show_error(self, exc, title="电脑时间不对")
             return False, None
-        passphrase = ask_passphrase(self, f"{signing_notice(self.quarter)}\n\n请输入签名证书的口令：")
+        from gui.token_dialogs import ask_pin, signs_with_token
+
+        if signs_with_token(self.store):  # the key is on a USB key: its PIN, tried once
+            passphrase = ask_pin(self, self.store, signing_notice(self.quarter))
+        else:
+            passphrase = ask_passphrase(self, f"{signing_notice(self.quarter)}\n\n请输入签名证书的口令：")
         if passphrase is None:
             return False, None
         try:
@@ -771,6 +779,11 @@ class MainWindow(QMainWindow):
         from actions.identity import IdentityCancelled, import_identity
 
         if path is None:
+            from gui.token_dialogs import choose_identity_source, import_token
+
+            source = choose_identity_source(self)
+            if source != "file":
+                return source == "token" and import_token(self, self.store)
             chosen, _ = QFileDialog.getOpenFileName(self, "选择市局签发的签名证书", "", "签名证书 (*.p12 *.pfx)")
             if not chosen:
                 return False
@@ -788,6 +801,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(
             f"已导入签名证书：{imported.town}；市局根证书 SHA-256 指纹 {imported.root_fingerprint}", 15000
         )
+        show_renewal_warning(self, self.store)
         return True
 
     @needs_store(False)

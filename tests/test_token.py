@@ -61,6 +61,10 @@ class Hsm:
 
 @pytest.fixture
 def hsm(tmp_path, monkeypatch) -> Hsm:
+    return make_hsm(tmp_path, monkeypatch)
+
+
+def make_hsm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Hsm:
     folder = tmp_path / "令牌 目录"
     tokens = folder / "tokens"
     tokens.mkdir(parents=True)
@@ -76,6 +80,10 @@ def hsm(tmp_path, monkeypatch) -> Hsm:
 
 @pytest.fixture
 def pki(tmp_path) -> Path:
+    return make_pki(tmp_path)
+
+
+def make_pki(tmp_path: Path) -> Path:
     folder = tmp_path / "市局 证书"
     create_city_root(folder, ROOT_PASS)
     (folder / "root.pass").write_text(ROOT_PASS.decode() + "\n", "utf-8")
