@@ -417,9 +417,13 @@ def _passphrase(path: Path | None, prompt: str) -> bytes:
 
 
 def _pin(path: Path | None) -> bytes:
-    if path is None and not (sys.stdin is not None and sys.stdin.isatty()):
+    from actions.identity import passphrase_from
+
+    if path is not None:
+        return passphrase_from(path, what="PIN 码文件")
+    if not (sys.stdin is not None and sys.stdin.isatty()):
         raise UsageError("需要 U 盾的 PIN 码：请用 --pin-file 指定 PIN 码文件（第一行为 PIN 码）")
-    return _passphrase(path, "U 盾 PIN 码：")
+    return _passphrase(None, "U 盾 PIN 码：")
 
 
 def _signing_secret(store: Any, args: argparse.Namespace) -> bytes:

@@ -35,6 +35,9 @@ the function that needs them.
 | import the town's signing identity       | identity.import_identity          | identity import      |
 | show it                                  | identity.show_identity            | identity show        |
 | read a passphrase                        | identity.passphrase_from          | --passphrase-file    |
+| request a certificate for a USB-key key  | identity.request_certificate      | identity request     |
+| bind a certificate to the USB key        | identity.import_token_identity    | identity import --cert |
+|   … the tokens a driver sees (the window) | identity.present_tokens, identity_kind, signing_refusal | (window) |
 | verify return files                      | city.verify_files                 | verify               |
 |   … each in a bounded worker (the window) | city.verify_isolated_files       | (window)             |
 | collect a folder and consolidate         | city.consolidate                  | consolidate          |
@@ -42,10 +45,12 @@ the function that needs them.
 | write the city's 汇总表                   | city.write_city_summary           | consolidate --out    |
 | create the city's root                   | city.create_root                  | city init            |
 | issue a town's identity                  | city.issue_identity               | city issue           |
+| issue for a town's request (USB key)     | city.issue_for_request            | city issue --csr     |
 | revoke a town's identity                 | city.revoke_identity              | city revoke          |
 | the demo set of signed returns           | city.demo_set                     | city demo            |
 
-Signed plan packages (issue 14) live in `plan_packages.py`.
+Signed plan packages (issue 14) live in `plan_packages.py`; the city round trip (issue 27: receipts,
+send-backs, `receipt import`, the register, 催报) in `receipts.py`.
 """
 
 __version__ = "0.1.0"  # the application's, shown by --version and the window's 关于

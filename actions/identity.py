@@ -15,12 +15,12 @@ if TYPE_CHECKING:
 __all__ = ["IdentityCancelled", "IdentityError"]
 
 
-def passphrase_from(file: Path | None, ask: Callable[[], str] | None = None) -> bytes:
-    """A passphrase: the first line of `file`, else what `ask` (a prompt) answers, else a refusal."""
+def passphrase_from(file: Path | None, ask: Callable[[], str] | None = None, what: str = "口令文件") -> bytes:
+    """A passphrase (or a USB key's PIN): the first line of `file`, else what `ask` (a prompt) answers, else a refusal."""
     from reports.identity import read_passphrase_file
 
     if file is not None:
-        return read_passphrase_file(file)
+        return read_passphrase_file(file, what)
     if ask is not None:
         return ask().encode("utf-8")
     raise IdentityError("需要签名证书的口令：请用 --passphrase-file 指定口令文件")

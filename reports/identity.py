@@ -51,18 +51,18 @@ class Identity:
         return self.certificate.not_valid_after_utc
 
 
-def read_passphrase_file(path: Path) -> bytes:
-    """The passphrase is the file's first line (without its line ending)."""
+def read_passphrase_file(path: Path, what: str = "口令文件") -> bytes:
+    """The passphrase (or a USB key's PIN: `what` is then "PIN 码文件") is the file's first line."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise IdentityError(f"无法读取口令文件 {path}：{os_reason(exc)}") from exc
+        raise IdentityError(f"无法读取{what} {path}：{os_reason(exc)}") from exc
     except UnicodeDecodeError as exc:
-        raise IdentityError(f"口令文件 {path} 不是文本文件") from exc
+        raise IdentityError(f"{what} {path} 不是文本文件") from exc
     lines = text.splitlines()
     passphrase = lines[0] if lines else ""
     if not passphrase:
-        raise IdentityError(f"口令文件 {path} 第一行是空的")
+        raise IdentityError(f"{what} {path} 第一行是空的")
     return passphrase.encode("utf-8")
 
 
@@ -829,7 +829,7 @@ def token_identity_record(
         finally:
             session.close()
     except PKCS11Error as exc:
-        raise IdentityError(f"无法读取 U 盾“{token_label}”：{exc or type(exc).__name__}（U 盾可能已拔出）") from exc
+        raise IdentityError(f"无法读取 U 盾“{token_label}”（错误代码 {type(exc).__name__}），U 盾可能已拔出") from exc
     if key_id is None:
         raise IdentityError(
             f"U 盾“{token_label}”上没有 {shown} 中的公钥：这个证书不是为这个 U 盾上的密钥签发的（插错了 U 盾，"

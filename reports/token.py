@@ -8,6 +8,7 @@ and which key (TokenRecord), never a PIN.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import weakref
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from reports.identity import CITY_ORG, TOWN_UNIT, IdentityError
 if TYPE_CHECKING:
     from pkcs11 import Session, Token
 
+log = logging.getLogger(__name__)
 RECORD_FORMAT = "town-returns-token/1"
 KEY_LABEL = "镇街季报签名 {town}"
 CURVE = "secp256r1"
@@ -115,7 +117,9 @@ _LIVE: weakref.WeakSet[TokenKey] = weakref.WeakSet()
 
 
 def _error_name(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__
+    """The PKCS#11 error's name as a code for whoever supports the town (the driver's own text is English)."""
+    log.info("PKCS#11: %r", exc)
+    return f"错误代码 {type(exc).__name__}"
 
 
 def load_module(module: Path) -> Any:
@@ -133,7 +137,10 @@ def load_module(module: Path) -> Any:
             lib.reinitialize()
         _LOADED.add(so)
     except (PKCS11Error, OSError) as exc:
-        raise TokenError(f"{module.name} 不是可用的 U 盾驱动（PKCS#11 模块）：{_error_name(exc)}") from exc
+        log.warning("cannot load %s: %s", module, exc)
+        raise TokenError(
+            f"{module.name} 不是可用的 U 盾驱动（PKCS#11 模块），或与本机不匹配（如 32 位与 64 位）：请选择 U 盾厂商提供的驱动文件"
+        ) from exc
     return lib
 
 
@@ -146,7 +153,7 @@ def present_tokens(module: Path) -> list[Token]:
     try:
         tokens = [slot.get_token() for slot in lib.get_slots(token_present=True)]
     except PKCS11Error as exc:
-        raise TokenMissing(f"无法读取 U 盾：{_error_name(exc)}（U 盾可能已拔出）") from exc
+        raise TokenMissing(f"无法读取 U 盾（{_error_name(exc)}），U 盾可能已拔出") from exc
     return [t for t in tokens if t.flags & TokenFlag.TOKEN_INITIALIZED]
 
 
@@ -195,7 +202,7 @@ def login(token: Token, pin: bytes, rw: bool = False) -> Session:
     except (p11.TokenNotPresent, p11.DeviceRemoved, p11.SlotIDInvalid) as exc:
         raise TokenMissing(f"U 盾“{token.label}”已拔出，请插好后再操作") from exc
     except p11.PKCS11Error as exc:
-        raise TokenError(f"无法登录 U 盾“{token.label}”：{_error_name(exc)}") from exc
+        raise TokenError(f"无法登录 U 盾“{token.label}”（{_error_name(exc)}）") from exc
 
 
 # --- keys ---------------------------------------------------------------------------------------
@@ -269,7 +276,7 @@ def generate_key(session: Session, label: str) -> tuple[bytes, Any]:
         )
         extractable = bool(private[Attribute.EXTRACTABLE])
     except p11.PKCS11Error as exc:
-        raise TokenError(f"U 盾不能生成签名密钥（EC P-256）：{_error_name(exc)}") from exc
+        raise TokenError(f"U 盾不能生成签名密钥（EC P-256，{_error_name(exc)}）") from exc
     if extractable:  # a token that ignored the template: such a key could be copied off it
         private.destroy()
         raise TokenError("这个 U 盾生成的密钥可以被导出，不能用作签名密钥")
