@@ -162,3 +162,39 @@ def test_no_warning_for_a_certificate_far_from_expiry(app, qtbot, token_setup):
     win = open_window(qtbot, store)
     label = win.findChild(QLabel, "renewal_warning")
     assert label is None or not label.isVisible()
+
+
+def test_an_expired_certificate_is_refused_in_the_window_before_any_pin(app, qtbot, token_setup, tmp_path, dialogs):
+    """The record edited from outside to hold an expired certificate for the same key: the window says how to
+    renew and never asks the PIN (a token counts wrong PINs)."""
+    import datetime as dt
+    import json
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from actions.identity import import_token_identity
+    from gui.token_dialogs import PinDialog
+    from reports.identity import load_p12, town_certificate
+
+    hsm, pki, certificate, store = token_setup
+    import_token_identity(store, certificate, hsm.module, LABEL, pki / "city_root.pem")
+    root_key, root_cert, _ = load_p12((pki / "city_root.p12").read_bytes(), ROOT_PASS, "root")
+    key = x509.load_pem_x509_certificate(certificate.read_bytes()).public_key()
+    expired = town_certificate("莞城", key, root_key, root_cert, dt.datetime(2020, 1, 1, tzinfo=dt.UTC), 30)  # type: ignore[arg-type]
+    record = json.loads(store.identity_p12() or b"{}")
+    record["certificate"] = expired.public_bytes(serialization.Encoding.PEM).decode("ascii")
+    store.set_identity(json.dumps(record, ensure_ascii=False).encode("utf-8"), "莞城（已过期）", None)
+    win = open_window(qtbot, store)
+    label = win.findChild(QLabel, "renewal_warning")
+    assert label is not None and label.isVisible() and "已于 2020-01-31 过期" in label.text()
+
+    pins: list[object] = []
+    when_modal(PinDialog, lambda dialog: dialog.reject(), pins)  # type: ignore[attr-defined]
+    dialogs.expect("identity request --renew")
+    out = tmp_path / "上报"
+    assert win.export_return(folder=out) is None
+    qtbot.wait(200)
+    assert pins == []
+    assert any("签名证书已于 2020-01-31 过期" in text for text in dialogs.texts())
+    assert not out.exists()
