@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -179,7 +180,10 @@ def issue_town_identity(
     _write_new(out, bundle)
     pem = write_town_certificate(out)
     _write_new(pem, certificate.public_bytes(serialization.Encoding.PEM))
-    register_issued(root_p12, certificate)
+    try:  # a fresh key is in no other certificate: the register only completes the city's records here
+        register_issued(root_p12, certificate)
+    except OSError:
+        logging.getLogger(__name__).warning("issued certificate not registered beside %s", root_p12, exc_info=True)
     return out
 
 
@@ -754,9 +758,15 @@ def issue_for_request(
             f"有效期至 {earlier.not_valid_after_utc:%Y-%m-%d}），该证书未吊销，不能再为{town}签发"
         )
     certificate = town_certificate(town, public_key, root_key, root_cert, _now() - dt.timedelta(hours=1), days)
+    try:  # recorded before it is handed out: a key on a USB key could be asked for again under another town
+        register_issued(root_p12, certificate)
+    except OSError as exc:
+        raise IdentityError(
+            f"无法在 {root_p12.parent / ISSUED_FOLDER} 中记下签发的证书（{os_reason(exc)}），未签发："
+            "为 U 盾签发时，市局根证书所在的文件夹须可写（签发记录用来发现同一把密钥为两个镇街申请）"
+        ) from exc
     out.parent.mkdir(parents=True, exist_ok=True)
     _write_new(out, certificate.public_bytes(serialization.Encoding.PEM))
-    register_issued(root_p12, certificate)
     return certificate
 
 

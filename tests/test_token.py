@@ -158,6 +158,7 @@ def enter_quarter(db: Path, quarter: str, **changed: int) -> None:
 # --- the whole path on the command line ---------------------------------------------------------
 
 
+@pytest.mark.slow  # a dozen command lines in their own processes
 def test_end_to_end_token_request_issue_import_export_verify_consolidate(tmp_path, hsm, pki, pin_file):
     hsm.init_token()
     db = tmp_path / "镇街 数据" / "town.sqlite3"
@@ -510,6 +511,7 @@ def test_an_expired_certificate_cannot_sign_and_the_message_says_how_to_renew(tm
     assert not out.exists() or not any(out.iterdir())
 
 
+@pytest.mark.slow  # a dozen command lines in their own processes
 def test_renewal_makes_a_new_key_on_the_same_token_and_old_returns_stay_valid(tmp_path, hsm, pki, guancheng, pin_file):
     from actions.returns import export_quarter
 
@@ -584,3 +586,19 @@ def test_identity_show_says_which_kind_and_secrets_are_not_confused(tmp_path, hs
     assert done.returncode == 2 and "请用 --pin-file" in done.stderr
     done = run_main(db, "identity", "import", "--cert", str(tmp_path / "gc" / "莞城.cert.pem"))
     assert done.returncode == 2 and "--pkcs11-module" in done.stderr
+
+
+def test_without_a_register_beside_the_root_a_request_is_not_issued_but_a_p12_still_is(tmp_path, pki):
+    """A file where the register folder should be (the root's folder unusable for it): issuing for a request is
+    refused before any certificate exists, since the register is what finds a key asked for twice; a .p12's
+    fresh key needs no register and is issued as before."""
+    from reports.identity import IdentityError, issue_for_request, issue_town_identity
+
+    (pki / "issued").write_text("not a folder")
+    request = tmp_path / "莞城.csr"
+    request.write_bytes(software_request("莞城"))
+    with pytest.raises(IdentityError, match="无法在 .*issued 中记下签发的证书.*未签发"):
+        issue_for_request(pki / "city_root.p12", ROOT_PASS, request, tmp_path / "莞城.pem")
+    assert not (tmp_path / "莞城.pem").exists()
+    issue_town_identity(pki / "city_root.p12", ROOT_PASS, "石龙", tmp_path / "石龙.p12", b"passphrase")
+    assert (tmp_path / "石龙.p12").is_file() and (tmp_path / "石龙.pem").is_file()
