@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -255,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", type=Path, required=True)
     demo.add_argument("--with-pdf", action="store_true", help="同时生成签名 PDF（较慢）")
 
+    add_round_trip_commands(csub, command)
+
     p = command("consolidate", "市局：核验一个文件夹中的季报并汇总一个季度")
     p.add_argument("--trust", type=Path, required=True, help="受信任的市局根证书 city_root.pem")
     p.add_argument("--crl", type=Path, action="append", default=[], help="市局吊销列表（city revoke 写出的 .crl），可重复")
@@ -292,6 +294,55 @@ def build_parser() -> argparse.ArgumentParser:
     ver = asub.add_parser("verify", help="校验审计记录的哈希链")
     _common(ver, suppress=True)
     return parser
+
+
+class _InOrder(argparse.Action):
+    """--reason and --indicator into one list in the order given (city send-back pairs them)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or []), (self.const, values)])
+
+
+def add_round_trip_commands(csub: Any, command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """The city round trip (issue 27): city receipts / send-back / register / missing, and receipt import."""
+
+    def city_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = csub.add_parser(name, help=help_text, description=help_text)
+        _common(p, suppress=True)
+        return p
+
+    def verifying(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--root", type=Path, required=True, help="city_root.p12（签发用）")
+        p.add_argument("--root-passphrase-file", type=Path, required=True)
+        p.add_argument("--trust", type=Path, help="受信任的市局根证书 city_root.pem（默认：市局数据库中的根证书）")
+        p.add_argument("--crl", type=Path, action="append", default=[], help="市局吊销列表，可重复")
+        p.add_argument("--plan", type=Path, action="append", default=[], help=PLAN_OPTION_HELP)
+        p.add_argument("--strict-crl", action="store_true", help=STRICT_CRL_HELP)
+
+    p = city_command("receipts", "市局：按 consolidate 的核验结果，为每个镇街被计入的季报签发回执（.receipt）")
+    p.add_argument("--quarter", required=True)
+    p.add_argument("--folder", type=Path, required=True, help="季报文件夹")
+    p.add_argument("--out", type=Path, required=True, help="回执输出文件夹")
+    verifying(p)
+    p = city_command("send-back", "市局：签发退回通知（.notice），写明整份季报和各项指标的退回原因")
+    p.add_argument("--return", dest="return_file", type=Path, required=True, help="被退回的季报文件（.xlsx 或 .pdf）")
+    p.add_argument("--reason", dest="reasons", action=_InOrder, const="reason", default=[], help="退回原因；写在 --indicator 之后时为该指标的原因")
+    p.add_argument("--indicator", dest="reasons", action=_InOrder, const="indicator", help="指标代码，后面跟 --reason 原因，可重复")
+    p.add_argument("--out", type=Path, required=True, help="退回通知文件，如 退回通知.notice")
+    verifying(p)
+    p = city_command("register", "市局：登记簿——某季度收到、接收、拒收、退回的季报及签发的回执和退回通知")
+    p.add_argument("--quarter", required=True)
+    p = city_command("missing", "市局：催报——没有被接收季报的镇街，以及已退回尚未重报的镇街")
+    p.add_argument("--quarter", required=True)
+    p.add_argument("--folder", type=Path, required=True, help="季报文件夹")
+    p.add_argument("--out", type=Path, help="写出催报清单，如 催报清单.xlsx")
+    p.add_argument("--overwrite", action="store_true")
+
+    p = command("receipt", "镇街：导入市局的回执（.receipt）和退回通知（.notice）")
+    rsub = p.add_subparsers(dest="receipt_command", metavar="操作", required=True, parser_class=ChineseArgumentParser)
+    imp = rsub.add_parser("import", help="导入市局的回执或退回通知（可一次多个）")
+    _common(imp, suppress=True)
+    imp.add_argument("files", nargs="+", type=Path, metavar="文件")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -840,6 +891,8 @@ def cmd_identity(args: argparse.Namespace) -> int:
 def cmd_city(args: argparse.Namespace) -> int:
     from actions import city
 
+    if args.city_command in ("receipts", "send-back", "register", "missing"):
+        return cmd_round_trip(args)
     if args.city_command == "demo":
         demo = city.demo_set(args.out, with_pdf=args.with_pdf)
         if args.json:
@@ -902,6 +955,75 @@ def cmd_city(args: argparse.Namespace) -> int:
         print(f"已为{issued.town}签发签名证书：{issued.file}")
         print(f"证书（供市局存档、吊销时使用）：{issued.certificate}")
     return EXIT_OK
+
+
+def cmd_round_trip(args: argparse.Namespace) -> int:
+    from actions import receipts
+    from actions.city import printable
+
+    if args.city_command == "receipts":
+        result = receipts.city_receipts(
+            args.quarter, args.folder, args.root, _passphrase(args.root_passphrase_file, "根证书口令："), args.out,
+            args.trust, args.crl, args.plan, args.db, args.strict_crl, _warn,
+        )  # fmt: skip
+        if args.json:
+            _print_json(result.as_dict())
+            return EXIT_OK
+        print(f"{result.quarter.label}：签发回执 {len(result.receipts)} 份，拒收 {len(result.refused)} 个文件")
+        for receipt in result.receipts:
+            kept = "" if receipt.new else "（此前已签发，未重写）"
+            print(f"  {receipt.town} 第 {receipt.revision} 版：{printable(str(receipt.file))}{kept}")
+        for refused in result.refused:
+            print(f"  拒收 {printable(refused.file)}：{refused.reason}")
+        return EXIT_OK
+    if args.city_command == "send-back":
+        whole, pairs = receipts.pair_reasons(args.reasons)
+        sent = receipts.send_back(
+            args.return_file, whole, pairs, args.root, _passphrase(args.root_passphrase_file, "根证书口令："), args.out,
+            args.trust, args.crl, args.plan, args.db, args.strict_crl, _warn,
+        )  # fmt: skip
+        if args.json:
+            _print_json(sent.as_dict())
+        else:
+            print(f"已签发退回通知：{printable(str(sent.file))}（{sent.answer.describe()}）")
+        return EXIT_OK
+    if args.city_command == "register":
+        view = receipts.city_register(args.quarter, args.db)
+        if args.json:
+            _print_json(view.as_dict())
+        else:
+            print(f"{view.quarter.label} 登记簿：{len(view.entries)} 条")
+            for line in view.lines():
+                print(f"  {line}")
+        return EXIT_OK
+    missing = receipts.city_missing(args.quarter, args.folder, args.db, args.out, args.overwrite)
+    if args.json:
+        _print_json(missing.as_dict())
+        return EXIT_OK
+    print(f"{missing.quarter.label} 催报：{len(missing.towns)} 个镇街")
+    for town in missing.towns:
+        extra = f"（第 {town.revision} 版：{town.reason}）" if town.revision else ""
+        print(f"  {town.town}：{town.state}{extra}；{town.unit or '填报单位不详'}，电话 {town.phone or '不详'}")
+    if missing.file:
+        print(missing.file)
+    return EXIT_OK
+
+
+def cmd_receipt(args: argparse.Namespace) -> int:
+    from actions.city import printable
+    from actions.receipts import import_answers
+
+    with _store(args, writes="导入市局回执") as store:
+        results = import_answers(store, args.files)
+    if args.json:
+        _print_json([r.as_dict() for r in results])
+    else:
+        for result in results:
+            if result.imported:
+                print(f"{printable(str(result.file))}：{result.message}")
+            else:
+                _fail(f"{printable(str(result.file))} 未导入：{result.message.removesuffix('，未导入')}")
+    return EXIT_OK if all(r.imported for r in results) else EXIT_REFUSED
 
 
 def cmd_consolidate(args: argparse.Namespace) -> int:
@@ -1021,16 +1143,24 @@ def cmd_clock(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from actions.figures import statuses
+    from actions.receipts import NO_ANSWER, city_states
 
     with _store(args) as store:
         states = statuses(store)
+        city = city_states(store)
     if args.json:
-        # a list in quarter order; state is one of 未填报、草稿、已上报、已退回修改、需重新上报
-        _print_json([s.as_dict() for s in states])
+        # a list in quarter order; state is one of 未填报、草稿、已上报、已退回修改、需重新上报;
+        # city: the city's answer in effect ({"state": 已接收 / 已退回 / null, "revision", "at", "reasons"})
+        _print_json([{**s.as_dict(), "city": city.get(s.quarter, NO_ANSWER).as_dict()} for s in states])
         return EXIT_OK
     for state in states:
         status = state.status
-        print(f"{state.quarter.label}：{status.label}" + (f"（{status.stale_because}）" if status.stale_because else ""))
+        answer = city.get(state.quarter, NO_ANSWER).label(status.revision)
+        print(
+            f"{state.quarter.label}：{status.label}"
+            + (f"（{status.stale_because}）" if status.stale_because else "")
+            + (f"；{answer}" if answer else "")
+        )
     return EXIT_OK
 
 
@@ -1056,4 +1186,5 @@ COMMANDS = {
     "targets": cmd_targets,
     "plan": cmd_plan,
     "audit": cmd_audit,
+    "receipt": cmd_receipt,
 }

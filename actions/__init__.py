@@ -49,7 +49,8 @@ the function that needs them.
 | revoke a town's identity                 | city.revoke_identity              | city revoke          |
 | the demo set of signed returns           | city.demo_set                     | city demo            |
 
-Signed plan packages (issue 14) live in `plan_packages.py`.
+Signed plan packages (issue 14) live in `plan_packages.py`; the city round trip (issue 27: receipts,
+send-backs, `receipt import`, the register, 催报) in `receipts.py`.
 """
 
 __version__ = "0.1.0"  # the application's, shown by --version and the window's 关于

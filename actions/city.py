@@ -308,13 +308,33 @@ def consolidate(
     The plans come from the .plan files given (verified against the roots), the database when one is
     given or the default one exists, and the built-in 2021–2025 plan.
     """
-    from actions.database import database_path, open_store
     from core.quarters import Quarter
 
     quarter = Quarter.parse(quarter_text)
     if not folder.is_dir():
         raise InputError(f"找不到文件夹 {folder}")
-    roots = trust_roots(trust)
+    collection, plans = collect_as_consolidate(folder, trust_roots(trust), crls, db, plan_files, strict_crl, warn)
+    consolidated = summarise(collection, quarter, plans, folder)
+    if out is None:
+        return consolidated
+    written = write_city_summary(consolidated, out, overwrite)
+    return Consolidated(quarter, folder, collection, consolidated.summary, consolidated.conflicted, written)
+
+
+def collect_as_consolidate(
+    folder: Path,
+    roots: list[x509.Certificate],
+    crls: list[Path],
+    db: Path | None = None,
+    plan_files: list[Path] | None = None,
+    strict_crl: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[Collection, list[Plan]]:
+    """The folder verified and resolved as `consolidate` counts it, with the plans it measures against:
+    the .plan files given, the database when one is given or the default one is the city's, and the
+    built-in 2021–2025 plan. `city receipts` and `city missing` use this too, so they count the same return."""
+    from actions.database import database_path, open_store
+
     issued = issued_plans(plan_files or [], roots)
     if db is not None and not db.is_file():  # consolidating never creates a database
         raise InputError(f"找不到数据库 {printable(str(db))}")
@@ -327,12 +347,7 @@ def consolidate(
                 issued += [p for p in store.plans() if not p.content_hash]  # older unsigned splits: targets only
     plans = city_plans(None, issued)
     revoked = revocations(crls, roots, strict_crl, warn)
-    collection = collect_returns(folder, roots, revoked, plans=[p for p in plans if p.content_hash])
-    consolidated = summarise(collection, quarter, plans, folder)
-    if out is None:
-        return consolidated
-    written = write_city_summary(consolidated, out, overwrite)
-    return Consolidated(quarter, folder, collection, consolidated.summary, consolidated.conflicted, written)
+    return collect_returns(folder, roots, revoked, plans=[p for p in plans if p.content_hash]), plans
 
 
 @dataclass(frozen=True)

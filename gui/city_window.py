@@ -386,6 +386,10 @@ class CityWindow(QMainWindow):
         summary_page.addWidget(chart_box)
         summary_page.setSizes([470, 300])
         self.tabs.addTab(summary_page, "汇总表与完成率")
+        from gui.city_register import RegisterPage  # 登记簿与催报: receipts, send-backs, 催报 (issue 27)
+
+        self.register_page = RegisterPage(self)
+        self.tabs.addTab(self.register_page, "登记簿与催报")
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
         plans = self.menuBar().addMenu("规划(&P)")
@@ -510,6 +514,7 @@ class CityWindow(QMainWindow):
         self._refresh()
 
     def _refresh(self) -> None:
+        self.register_page.refresh()
         collection = self.collection
         self.grid_model.set_collection(self.quarters, collection)
         plan = next((p for p in self.plans if p.contains(self.quarter)), None) if self.quarters else None

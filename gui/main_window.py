@@ -38,6 +38,7 @@ from core.errors import DomainError
 from core.plans import SAMPLE_MARK
 from core.quarters import Quarter, quarter_range
 from core.validation import ERROR, LEVEL_NAMES, NOTICE, WARNING, Finding
+from gui import receipts as round_trip
 from gui.entry_form import EntryForm
 from gui.errors import show_error
 from gui.setup_dialog import SetupDialog, missing_for_export
@@ -351,6 +352,8 @@ class MainWindow(QMainWindow):
         menu.addAction(self.identity_action)
         self.plan_action = QAction("导入规划(&P)…", self)
         menu.addAction(self.plan_action)
+        self.receipt_action = QAction("导入市局回执(&R)…", self)  # receipts and send-backs (gui.receipts)
+        menu.addAction(self.receipt_action)
         menu.addSeparator()
         self.backup_action = QAction("备份(&B)…", self)
         menu.addAction(self.backup_action)
@@ -394,6 +397,7 @@ class MainWindow(QMainWindow):
         self.save_button.clicked.connect(self.save)
         self.profile_action.triggered.connect(self.edit_profile)
         self.plan_action.triggered.connect(lambda: self.import_plan())
+        self.receipt_action.triggered.connect(lambda: self.import_city_answers())
         self.backup_action.triggered.connect(lambda: self.backup())
         self.restore_action.triggered.connect(lambda: self.restore_backup())
         self.about_action.triggered.connect(lambda: self.show_about())
@@ -423,7 +427,7 @@ class MainWindow(QMainWindow):
             codes = self.reads.catalogue_for(quarter).indicator_codes
             entered = sum(code in history.get(quarter, {}) for code in codes)
             if quarter in statuses:
-                mark = f"（{statuses[quarter].label}）"
+                mark = f"（{statuses[quarter].label}{round_trip.city_mark(self.reads, quarter, statuses[quarter].revision)}）"
             elif entered == len(codes):
                 mark = "（草稿）"
             else:
@@ -839,6 +843,20 @@ class MainWindow(QMainWindow):
         )
         return True
 
+    @needs_store(False)
+    def import_city_answers(self, paths: list[Path] | None = None) -> bool:
+        """文件 → 导入市局回执: the city's receipts and send-backs (gui.receipts, as `receipt import`)."""
+        if not self.resolve_unsaved(self.quarter.label):
+            return False
+        if paths is None:
+            paths = round_trip.choose_files(self, str(self.settings.value("receipt/folder", str(Path.home()))))
+            if not paths:
+                return False
+            self.settings.setValue("receipt/folder", str(paths[0].parent))
+        results = round_trip.import_city_answers(self, self.store, paths)
+        self.reload()
+        return any(r.imported for r in results)
+
     @needs_store(None)
     def backup(self, target: Path | None = None) -> Path | None:
         if target is None:
@@ -917,6 +935,7 @@ class MainWindow(QMainWindow):
             f"数据库：{self.store.path}\n"
             f"签名证书：{self.store.identity_description() or '尚未导入'}\n"
             f"已导入的规划：\n{plans}\n"
+            f"{round_trip.about_lines(self.store)}\n"
             f"修改记录：{audit.message}"
         )
 
@@ -1003,6 +1022,7 @@ class MainWindow(QMainWindow):
             item.setData(Qt.ItemDataRole.UserRole, finding.indicator)
             item.setForeground(QBrush(QColor(LEVEL_COLOURS[finding.level])))
             self.findings_list.addItem(item)
+        round_trip.show_city_reasons(self.findings_list, self.reads, self._quarter)  # the city's reasons beside the figures
         summary = f"错误 {counts[ERROR]}　警告 {counts[WARNING]}　提示 {counts[NOTICE]}"
         if counts[ERROR]:
             summary += "<br><span style='color:#c62828'>有错误，不能保存。</span>"

@@ -104,6 +104,11 @@ class Collection:
             signed[town] = totals
         return signed
 
+    def counted(self, quarter: Quarter) -> dict[str, Verdict]:
+        """Each town's return the consolidation of `quarter` counts (its latest valid revision, no conflict)."""
+        conflicted = self.conflicted_towns(quarter)
+        return {t: v for (t, q), v in sorted(self.chosen.items()) if q == quarter and t not in conflicted}
+
     def conflicted_towns(self, quarter: Quarter) -> set[str]:
         return {v.payload.town for v in self.conflicts if v.payload and v.payload.quarter == quarter}
 
@@ -126,6 +131,8 @@ def slim_body(body: Mapping[str, Any]) -> dict[str, Any]:
         "lines": [{k: line[k] for k in ("code", "ytd", "cumulative")} for line in body.get("lines", [])],
         "rates": [{k: rate[k] for k in ("code", "numerator", "denominator")} for rate in body.get("rates", [])],
         "bases": dict(body.get("bases") or {}),
+        # who to call about the next return (city missing): the unit and phone it was signed with
+        "signoff": {k: (body.get("signoff") or {}).get(k) for k in ("unit_name", "phone")},
     }
 
 

@@ -37,6 +37,8 @@ ACTION_NAMES = {
     "db_id": "数据库编号",
     "set_base": "录入基期数",
     "clock": "确认电脑时间",
+    "city_receipt": "导入市局回执",
+    "city_notice": "导入市局退回通知",
 }
 
 

@@ -145,3 +145,44 @@ class QuarterPlanRow(Base):
     content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     recorded_at: Mapped[str] = mapped_column(String(40))
 
+
+
+class CityAnswerRow(Base):
+    """A receipt or send-back from the city, imported by the town: the signed content kept as it came."""
+
+    __tablename__ = "city_answers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    town: Mapped[str] = mapped_column(ForeignKey("towns.name"))
+    quarter: Mapped[str] = mapped_column(String(8))
+    revision: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))  # "receipt" or "notice"
+    content_hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[str] = mapped_column(String(40))
+    reasons: Mapped[str] = mapped_column(Text)  # JSON list of {"indicator", "reason"}
+    file_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    content: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(Text)
+    imported_at: Mapped[str] = mapped_column(String(40))
+    audit_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class CityRegisterRow(Base):
+    """The city's register: a return it accepted, refused or sent back, and the receipt or notice issued."""
+
+    __tablename__ = "city_register"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(Text, unique=True)  # town|quarter|revision|hash, or the refused file
+    quarter: Mapped[str] = mapped_column(String(8))
+    town: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    revision: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    content_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    file: Mapped[str] = mapped_column(Text)
+    verdict: Mapped[str] = mapped_column(String(16))  # accepted / refused / sent_back
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    issued: Mapped[str | None] = mapped_column(String(16), nullable=True)  # receipt / notice
+    issued_file: Mapped[str | None] = mapped_column(Text, nullable=True)
+    issued_at: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    unit_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    phone: Mapped[str | None] = mapped_column(Text, nullable=True)
+    first_seen: Mapped[str] = mapped_column(String(40))
+    last_seen: Mapped[str] = mapped_column(String(40))

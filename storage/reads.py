@@ -24,8 +24,10 @@ from core.indicators import PLANNED_CODES, SHIPPED, Catalogue
 from core.plan_package import PlanPackage, package_from_content, shipped_package
 from core.plans import CITY, SHIPPED_PLAN_NAME, TOWNS, Plan, TownTargets
 from core.quarters import Quarter
+from core.receipts import CityState
 from core.submission import DRAFT, NOT_ENTERED, STALE, SUBMITTED, LaterChange, QuarterStatus, stale_because
 from storage.basics import PROFILE_LABELS
+from storage.city_reads import city_states
 
 _BASE_OF_PLAN = re.compile(r"\d+（(.+)）")
 
@@ -391,6 +393,12 @@ class StoreReads:
 
     def quarter_status(self, quarter: Quarter) -> QuarterStatus:
         return self.quarter_statuses().get(quarter, QuarterStatus(DRAFT, None))
+
+    def city_states(self) -> dict[Quarter, CityState]:
+        """Each quarter's state at the city as the town learned it from receipts and send-backs."""
+        town = self.require_town()
+        with self._reading() as conn:
+            return city_states(conn, town)
 
     def quarter_statuses(self) -> dict[Quarter, QuarterStatus]:
         """Every quarter with a status row; a submitted one whose totals changed since is 需重新上报."""

@@ -32,6 +32,7 @@ from core.indicators import SHIPPED, Catalogue
 from core.plan_package import PlanPackage
 from core.plans import Plan, check_town, refuse_base_of_a_flow, refuse_base_the_plan_gives
 from core.quarters import Quarter
+from core.receipts import CityAnswer, Outcome
 from core.submission import DRAFT as DRAFT
 from core.submission import MIN_REOPEN_REASON as MIN_REOPEN_REASON
 from core.submission import REOPENED as REOPENED
@@ -44,7 +45,7 @@ from core.validation import NOTICE, Finding, check_quarter, has_errors, quarter_
 from storage import audit_trail as trail
 from storage import engine as db_engine
 from storage import figures as stored_figures
-from storage import migrate, submissions
+from storage import migrate, round_trip, submissions
 from storage import plans as stored_plans
 from storage.audit import ACTION_NAMES as ACTION_NAMES
 from storage.audit import AuditCheck
@@ -85,6 +86,7 @@ from storage.reads import StoredPlanAltered as StoredPlanAltered
 from storage.reads import StoreReads, setting
 from storage.restore import RestoreRefused as RestoreRefused
 from storage.restore import restore_database as restore_database
+from storage.round_trip import RegisterEntry as RegisterEntry
 from storage.settings import read_setting, write_setting
 from storage.structure import is_complete, missing_structure
 from storage.wal import set_aside_foreign_log, take_set_aside
@@ -500,6 +502,23 @@ class Store(StoreReads):
         town = self.require_town()
         with self._writing() as session:
             return submissions.reopen(session, self._os_user, town, quarter, reason)
+
+    # --- the city round trip (issue 27) ------------------------------------------------------
+
+    def import_city_answer(self, answer: CityAnswer, file_sha256: str, content: str, signature: str) -> Outcome:
+        """A verified receipt or send-back, judged and recorded in one transaction (see storage.round_trip)."""
+        town = self.require_town()
+        with self._writing() as session:
+            return round_trip.import_answer(session, self._os_user, town, answer, file_sha256, content, signature)
+
+    def record_register(self, entries: Iterable[RegisterEntry]) -> list[RegisterEntry]:
+        """The city's register: what it saw of each return, in one transaction; gives the entries as kept."""
+        with self._writing() as session:
+            return [round_trip.register(session, entry) for entry in entries]
+
+    def city_register(self, quarter: Quarter | None = None) -> list[RegisterEntry]:
+        with Session(self.engine) as session:
+            return round_trip.registered(session, quarter.code if quarter else None)
 
     # --- audit -------------------------------------------------------------------------------
 

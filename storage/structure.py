@@ -12,6 +12,18 @@ TABLE_COLUMNS: dict[str, frozenset[str]] = {
     "audit": frozenset(
         {"id", "at", "os_user", "clerk", "action", "quarter", "code", "old_value", "new_value", "prev_hash", "hash"}
     ),
+    "city_answers": frozenset(
+        {
+            "id", "town", "quarter", "revision", "kind", "content_hash", "signed_at", "reasons",
+            "file_sha256", "content", "signature", "imported_at", "audit_id",
+        }
+    ),
+    "city_register": frozenset(
+        {
+            "id", "key", "quarter", "town", "revision", "content_hash", "file", "verdict", "reason", "issued",
+            "issued_file", "issued_at", "unit_name", "phone", "first_seen", "last_seen",
+        }
+    ),
     "meta": frozenset({"key", "value"}),
     "plan_packages": frozenset(
         {
