@@ -682,7 +682,6 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     with _store(args) as store:
         rows = history(store, args.quarter, args.indicator)
-        names: dict[tuple[str | None, str | None], str] = {(r.code, r.quarter): store.indicator_name(r.code, r.quarter) for r in rows if r.code}
     if args.json:
         _print_json([r.as_dict() for r in rows])
         return EXIT_OK
@@ -690,8 +689,7 @@ def cmd_history(args: argparse.Namespace) -> int:
         print("没有修改记录")
     for row in rows:
         who = row.os_user + (f"（{row.clerk}）" if row.clerk else "")
-        subject = PROFILE_LABELS.get(row.code or "", names.get((row.code, row.quarter), ""))
-        where = " ".join(x for x in (row.quarter or "", subject) if x)
+        where = " ".join(x for x in (row.quarter or "", row.subject) if x)
         print(
             f"{row.id:>5}  {row.at}  {who}  {row.action_name}  {where}  {row.old_value or '（空）'} → {row.new_value or '（空）'}"
         )
@@ -731,7 +729,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
             print("填写说明见工作簿中的“说明”工作表；填好后用 plan build 检查并签名")
         return EXIT_OK
     if args.plan_command == "build":
-        from reports.plan_workbook import PlanWorkbookError
+        from actions.plan_packages import PlanWorkbookError
 
         try:
             built = plans.plan_build(
@@ -803,7 +801,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from actions.returns import ExportRefused, export_quarter
+    from actions.returns import ExportRefused, SignOffMissing, export_quarter
+    from core.profile import SIGN_OFF_FIELDS
 
     def passphrase() -> bytes:
         return _signing_secret(store, args)
@@ -822,6 +821,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             print(f"{exc.quarter.label}未导出，原因：", file=sys.stderr)
             for reason in exc.reasons:
                 print(f"  {reason}", file=sys.stderr)
+            if isinstance(exc, SignOffMissing):
+                flags = " ".join(f"--{name.replace('_', '-')} 姓名" for name in SIGN_OFF_FIELDS)
+                print(f"  请先用 profile {flags} 填写", file=sys.stderr)
             if args.json:
                 _print_json(exc.as_dict())
             return EXIT_REFUSED
@@ -1142,7 +1144,7 @@ def cmd_clock(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from actions.figures import statuses
+    from actions.quarters import statuses
     from actions.receipts import NO_ANSWER, city_states
 
     with _store(args) as store:
@@ -1157,7 +1159,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         status = state.status
         answer = city.get(state.quarter, NO_ANSWER).label(status.revision)
         print(
-            f"{state.quarter.label}：{status.label}"
+            f"{state.quarter.label}：{state.label}"
             + (f"（{status.stale_because}）" if status.stale_because else "")
             + (f"；{answer}" if answer else "")
         )

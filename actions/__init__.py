@@ -25,12 +25,12 @@ the function that needs them.
 | pace against the plan                    | figures.progress                  | progress             |
 | a year's rates and totals                | figures.annual                    | annual               |
 | the audit trail (修改记录)                | figures.history                   | history              |
-| the quarters' states                     | figures.statuses                  | status               |
+| the quarters' states (list and `status`) | quarters.statuses                 | status               |
 | 退回修改                                   | figures.reopen                    | reopen               |
 | import a signed plan package            | plan_packages.plan_import         | plan import          |
 | list the plans (one line each)           | plans.list_plans                  | targets list         |
 | export a return (signed or draft)        | returns.export_quarter            | export               |
-|   … step by step (the window)            | returns.prepare_export, open_identity, reserve_for_signing, write_files, record_signed | |
+|   … step by step (the window)            | returns.prepare_export, missing_sign_off, open_identity, reserve_for_signing, write_files, record_signed | |
 | print preview of a return or its summary | returns.write_preview             | (window)             |
 | import the town's signing identity       | identity.import_identity          | identity import      |
 | show it                                  | identity.show_identity            | identity show        |
@@ -39,9 +39,9 @@ the function that needs them.
 | bind a certificate to the USB key        | identity.import_token_identity    | identity import --cert |
 |   … the tokens a driver sees (the window) | identity.present_tokens, identity_kind, signing_refusal | (window) |
 | verify return files                      | city.verify_files                 | verify               |
-|   … each in a bounded worker (the window) | city.verify_isolated_files       | (window)             |
+|   … each in a bounded worker (the window) | city.verify_isolated_files, issued_plans, imported_plans | (window) |
 | collect a folder and consolidate         | city.consolidate                  | consolidate          |
-|   … in steps (the city's window)         | city.stored_trust_roots, revocations, collect_returns, city_plans, summarise | |
+|   … in steps (the city's window)         | city.stored_trust_roots, measured_plans, revocations, collect_returns, summarise | |
 | write the city's 汇总表                   | city.write_city_summary           | consolidate --out    |
 | create the city's root                   | city.create_root                  | city init            |
 | issue a town's identity                  | city.issue_identity               | city issue           |

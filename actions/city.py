@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import InputError
+from reports.city_report import columns as columns  # the 汇总表's columns, also the city window's table
+from reports.city_report import summary_cell_text as summary_cell_text
+from reports.city_report import table_rows as table_rows
 from reports.files import printable
 
 if TYPE_CHECKING:
@@ -21,11 +24,11 @@ if TYPE_CHECKING:
     from core.consolidation import CitySummary
     from core.plans import Plan
     from core.quarters import Quarter
-    from reports.collect import Collection
+    from reports.collect import Collection as Collection
     from reports.verify import Revocations, Verdict
     from storage.store import Store
 
-__all__ = ["printable"]
+__all__ = ["columns", "printable", "summary_cell_text", "table_rows"]
 
 
 def trust_roots(trust: Path) -> list[x509.Certificate]:
@@ -131,17 +134,23 @@ def city_database_plans(store: Store, roots: list[x509.Certificate]) -> list[Pla
     Only the city's own database is trusted for plans: a town's database (or any file handed over)
     could hold whatever plan someone wrote into it. A package stored without its signature (imported
     before signatures were kept) cannot be verified and is refused with what to do."""
-    from reports.plan_file import PlanPackageError, verify_signed_content
-
     if store.mode() != "city":
         raise not_a_city_database(store.path)
+    return imported_plans(store, roots)
+
+
+def imported_plans(store: Store, roots: list[x509.Certificate]) -> list[Plan]:
+    """The packages a database imported, each signature verified again against `roots` (the town's
+    核验季报签名 trusts its own database's plans only so far as the city's root signed them)."""
+    from reports.plan_file import PlanPackageError, verify_signed_content
+
     plans = []
     for stored in store.plan_packages():
         where = f"数据库中的规划“{stored.name}”（编号 {stored.id}）"
         if stored.signature is None:
             raise PlanPackageError(
                 f"{where}是在旧版软件中导入的，没有保存市局根证书的签名，无法核验；"
-                "请重新导入该规划文件（plan import 文件.plan），或用 --plan 指定该规划文件"
+                "请重新导入该规划文件，或核验时另行指定市局下发的该规划文件"
             )
         try:
             verified = verify_signed_content(stored.content, stored.signature, roots)
@@ -213,17 +222,22 @@ def collect_returns(
     `plans`: the plans the city issued besides the built-in one (a return under any other is invalid)."""
     from reports.collect import collect
 
-    return collect(folder, roots, step, crls=crls, plans=plans or ())
+    return collect(folder, roots, step, crls=crls, plans=[p for p in plans or () if p.content_hash])
 
 
-def city_plans(store: Store | None, issued: list[Plan] | None = None) -> list[Plan]:
-    """The plans a consolidation measures against: the .plan files given, the database's, and the
-    built-in 2021–2025 plan."""
+def measured_plans(store: Store | None, roots: list[x509.Certificate], plan_files: list[Path] | None = None) -> list[Plan]:
+    """The plans a consolidation measures against, for both doors: the .plan files given and the city
+    database's packages, each signature verified against `roots` (a package that fails refuses the
+    whole consolidation), older unsigned splits (targets only), and the built-in 2021–2025 plan."""
     from reports.payload import builtin_plan
 
-    plans = list(issued or [])
-    for plan in store.plans() if store is not None else []:
-        if not any(p.content_hash and p.content_hash == plan.content_hash for p in plans):
+    plans: list[Plan] = []
+    issued = issued_plans(plan_files or [], roots)
+    if store is not None:
+        issued += city_database_plans(store, roots)
+        issued += [p for p in store.plans() if not p.content_hash]
+    for plan in issued:
+        if not plan.content_hash or not any(p.content_hash == plan.content_hash for p in plans):
             plans.append(plan)
     if not any(p.contains(builtin_plan().first) for p in plans):
         plans.append(builtin_plan())
@@ -335,19 +349,17 @@ def collect_as_consolidate(
     built-in 2021–2025 plan. `city receipts` and `city missing` use this too, so they count the same return."""
     from actions.database import database_path, open_store
 
-    issued = issued_plans(plan_files or [], roots)
     if db is not None and not db.is_file():  # consolidating never creates a database
         raise InputError(f"找不到数据库 {printable(str(db))}")
     if db is not None:
         refuse_a_town_database(db)
+    plans = measured_plans(None, roots, plan_files)
     if db is not None or database_path(None).exists():
         with open_store(db) as store:
             if db is not None or store.mode() == "city":  # a default database that is a town's is not asked
-                issued += city_database_plans(store, roots)
-                issued += [p for p in store.plans() if not p.content_hash]  # older unsigned splits: targets only
-    plans = city_plans(None, issued)
+                plans = measured_plans(store, roots, plan_files)
     revoked = revocations(crls, roots, strict_crl, warn)
-    return collect_returns(folder, roots, revoked, plans=[p for p in plans if p.content_hash]), plans
+    return collect_returns(folder, roots, revoked, plans=plans), plans
 
 
 @dataclass(frozen=True)

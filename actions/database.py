@@ -292,17 +292,24 @@ class StartUp:
         return said
 
 
+def make_daily_backup(store: Store) -> str | None:
+    """A town's backup of the day, unless today has one (both doors: the window at start-up, a writing
+    command before it writes); why it could not be made, or None."""
+    if store.town() is None:
+        return None
+    try:
+        store.daily_backup()
+    except (OSError, DomainError) as exc:
+        return exc.message if isinstance(exc, DomainError) else file_error_message(exc, store.path)
+    return None
+
+
 def start_up(store: Store, daily_backup: bool = True) -> StartUp:
     """The duties of opening a town's database: the daily backup, the audit check, the clock, and what
     was set aside while opening."""
     from core.clock import clock_problem
 
-    failed = None
-    if daily_backup and store.town() is not None:
-        try:
-            store.daily_backup()
-        except (OSError, DomainError) as exc:
-            failed = exc.message if isinstance(exc, DomainError) else file_error_message(exc, store.path)
+    failed = make_daily_backup(store) if daily_backup else None
     from actions.returns import recover_export
 
     recovered = recover_export(store)
@@ -316,6 +323,7 @@ def open_notices(store: Store, writing: bool = False) -> list[str]:
     from actions.returns import recover_export
     from core.clock import clock_problem
 
+    failed = make_daily_backup(store) if writing else None
     recovered = recover_export(store) if writing else None
     if not writing and (pending := store.pending_export()) is not None:
         recovered = (
@@ -323,7 +331,7 @@ def open_notices(store: Store, writing: bool = False) -> list[str]:
             "下一次修改数据的命令或打开软件时会补完或撤销，在此之前这一季的状态和文件可能对不上"
         )
     clock = clock_problem(datetime.now().astimezone(), store.latest_recorded_time())
-    return StartUp(None, clock, store.set_aside, recovered_export=recovered).notices()
+    return StartUp(None, clock, store.set_aside, failed, recovered).notices()
 
 
 @dataclass(frozen=True)

@@ -200,26 +200,6 @@ def history(store: Store, quarter_text: str | None = None, indicator: str | None
 
 
 @dataclass(frozen=True)
-class QuarterState:
-    quarter: Quarter
-    status: QuarterStatus
-
-    def as_dict(self) -> dict[str, Any]:
-        # state is one of 未填报、草稿、已上报、已退回修改、需重新上报
-        return {
-            "quarter": self.quarter.code,
-            "state": self.status.name,
-            "revision": self.status.revision,
-            "reason": self.status.stale_because,
-        }
-
-
-def statuses(store: Store) -> list[QuarterState]:
-    """Every quarter of the plans, in order, with its state: 草稿 / 已上报（第 n 版）/ 已退回修改 …"""
-    return [QuarterState(q, s) for q, s in store.plan_quarter_statuses().items()]
-
-
-@dataclass(frozen=True)
 class Reopened:
     quarter: Quarter
     status: QuarterStatus

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.plan_package import KIND_NAMES, PackageIndicator, PackageKind, PlanPackage, TownSplit, shipped_package
+from reports.plan_workbook import PlanWorkbookError as PlanWorkbookError  # `plan build` lists its faults
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -318,8 +319,6 @@ def unlisted_figures(store: Store, package: PlanPackage) -> tuple[str, ...]:
     """For each quarter of `package`'s period with figures under codes the package does not list: which.
 
     Such figures stay in the database; they are not checked, shown or reported under this plan."""
-    from core.indicators import display_name
-
     if store.town() is None:  # the city's database holds no figures
         return ()
     catalogue = package.catalogue()
@@ -329,7 +328,7 @@ def unlisted_figures(store: Store, package: PlanPackage) -> tuple[str, ...]:
             continue
         unlisted = sorted(code for code in figures if not catalogue.is_known_code(code))
         if unlisted:
-            names = "、".join(f"{display_name(code)} {figures[code]:,}" for code in unlisted)
+            names = "、".join(f"{store.indicator_name(code, quarter.code)} {figures[code]:,}" for code in unlisted)
             out.append(
                 f"{quarter.label}已录入的 {names} 不在此规划的指标中：数值仍保留在数据库中，但不再检查、显示或上报"
             )

@@ -1,38 +1,109 @@
 """Actions on a quarter's return (季报): prepare it, export it signed or as an unsigned draft (the
 Excel workbook, the PDF and the one-page summary), preview it for printing.
 
-The command line exports in one call (`export_quarter`); the window runs the same steps one by one,
-because it asks questions between them and writes the files off the GUI thread:
-`prepare_export` → `refuse_wrong_clock` → (passphrase, shown with `signing_notice`) `open_identity` → `reserve_for_signing` → `write_files` → `record_signed`.
+The rules of an export live here, once, for both doors; `reports/` only writes and reads the files
+from plain data. The command line exports in one call (`export_quarter`); the window runs the same
+steps one by one, because it asks questions between them and writes the files off the GUI thread:
+`prepare_export` → `refuse_wrong_clock` → (passphrase, shown with `signing_notice`) `open_identity` →
+`reserve_for_signing` → `write_files` → `record_signed`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.clock import clock_moved, signed_after
 from core.errors import DomainError
-from reports.export import ExportRefused, ExportResult
+from core.validation import submission_blockers
+from reports.export import (
+    ExportRefused,
+    ExportResult,
+    file_digest,
+    planned_paths,
+    stage_return_files,
+    write_return_files,
+)
+from reports.files import Placed, place_files, remove_stale_temp_files, settle
+from reports.payload import payload_of
+from reports.returns import assemble_return
 
 if TYPE_CHECKING:
     from core.quarters import Quarter
-    from reports.identity import Identity
-    from reports.returns import ReturnData
+    from reports.identity import Identity as Identity
+    from reports.returns import ReturnData as ReturnData
     from storage.store import Store
 
-__all__ = ["ClockWrong", "ExportRefused", "ExportResult"]
+__all__ = ["ClockWrong", "ExportRefused", "ExportResult", "NoIdentity", "SignOffMissing"]
 
 
-def prepare_export(store: Store, quarter: Quarter, preview: bool = False) -> ReturnData:
-    """The return as it would be exported now, or ExportRefused with every reason it cannot be.
+class NoIdentity(DomainError):
+    """No signing identity imported: only a draft can be exported."""
 
-    `preview` (printing a draft for the town's own leaders) also accepts a quarter not yet ended.
+
+class SignOffMissing(ExportRefused):
+    """The profile lacks a name the signed return's sign-off prints; `missing` names them in words."""
+
+    def __init__(self, quarter: Quarter, missing: list[str]):
+        self.missing = missing
+        super().__init__(quarter, [f"季报落款处须有{'、'.join(missing)}的姓名，缺少时季报会被市局退回"])
+
+
+def missing_sign_off(store: Store) -> list[str]:
+    """The sign-off names the profile still lacks for a signed export (both doors ask before signing)."""
+    from core.profile import missing_sign_off as missing
+
+    return missing(store.profile().__dict__)
+
+
+def refuse_missing_sign_off(store: Store, quarter: Quarter) -> None:
+    missing = missing_sign_off(store)
+    if missing:
+        raise SignOffMissing(quarter, missing)
+
+
+def prepare_export(
+    store: Store, quarter: Quarter, now: datetime | None = None, signed: bool = False, preview: bool = False
+) -> ReturnData:
+    """The return as it would be exported now, with the revision its content calls for.
+
+    A quarter that has not ended cannot be exported; `preview` (printing a draft for the town's own
+    leaders) can show it. `signed` reserves that revision for this content (see Store.reserve_revision).
     """
-    from reports.export import prepare_return
-
-    return prepare_return(store, quarter, preview=preview)
+    town = store.require_town()
+    values = store.figures(quarter)
+    findings = store.check(quarter)
+    blockers = submission_blockers(findings, values, store.catalogue_for(quarter))
+    today = store.today()
+    if quarter.last_day >= today and not preview:
+        ends = f"{quarter.last_day:%Y-%m-%d}"
+        blockers = [
+            f"{quarter.label}尚未结束（{ends} 结束），季度结束后才能导出上报；季度中可以先录入、保存数据",
+            *blockers,
+        ]
+    trail = store.verify_audit()
+    if not trail.ok:
+        blockers.append(f"修改记录校验未通过：{trail.message}。请联系市局，在查明之前不能上报")
+    if blockers:
+        raise ExportRefused(quarter, blockers)
+    data = assemble_return(
+        town,
+        quarter,
+        store.plan_for(quarter),
+        store.history(),
+        store.explanations(quarter),
+        findings,
+        store.profile().__dict__,
+        now or datetime.now().astimezone(),
+        signed=signed,
+        bases=store.stock_bases(store.plan_for(quarter)),
+    )
+    if signed:
+        return reserve_for_signing(store, data)
+    return replace(data, revision=store.revision_for(quarter, payload_of(data).content_hash()))
 
 
 class ClockWrong(DomainError):
@@ -59,13 +130,38 @@ def signing_notice(quarter: Quarter) -> str:
     return notice(datetime.now().astimezone(), quarter)
 
 
+def reserve_for_signing(store: Store, data: ReturnData) -> ReturnData:
+    """The prepared return as it will be signed: the pre-submission backup made, then its revision handed
+    out (see Store.reserve_revision), both before any signed file exists — a failure leaves none.
+
+    The revision is committed before any file is written, so a kill between the files and the record
+    can never let other content reuse the number."""
+    refuse_missing_sign_off(store, data.quarter)
+    earlier = signed_after(datetime.now().astimezone(), store.last_export_time(data.quarter))
+    if earlier:
+        raise ExportRefused(data.quarter, [earlier])
+    store.backup_before_submission()
+    revision = store.reserve_revision(data.quarter, payload_of(data).content_hash())
+    return replace(data, revision=revision, signed=True)
+
+
+def stored_identity(store: Store) -> bytes:
+    """The town's encrypted PKCS#12, or a refusal saying how to get one or go without."""
+    p12 = store.identity_p12()
+    if p12 is None:
+        raise NoIdentity("尚未导入市局签发的签名证书（identity import），不能签名；如只需草稿请加 --unsigned")
+    return p12
+
+
 def open_identity(store: Store, passphrase: bytes) -> Identity:
     """The town's signing identity, opened with its passphrase and checked to sign for this town, on a
     clock that is not certainly wrong."""
-    from reports.export import open_town_identity
+    from reports.identity import open_identity as open_p12
+    from reports.signing import check_can_sign
 
     refuse_wrong_clock(store)
-    identity = open_town_identity(store, passphrase)
+    identity = open_p12(stored_identity(store), passphrase, "本镇街的签名证书")
+    check_can_sign(identity, store.require_town())
     refuse_wrong_clock(store, identity.certificate.not_valid_before_utc)
     return identity
 
@@ -74,15 +170,7 @@ def has_identity(store: Store) -> bool:
     return store.identity_p12() is not None
 
 
-def reserve_for_signing(store: Store, data: ReturnData) -> ReturnData:
-    from reports.export import reserve_for_signing as reserve
-
-    return reserve(store, data)
-
-
 def planned_files(data: ReturnData, folder: Path) -> list[Path]:
-    from reports.export import planned_paths
-
     return planned_paths(data, folder).paths
 
 
@@ -95,26 +183,106 @@ def write_files(
 ) -> ExportResult:
     """Write the three files, or none; touches no database, so it runs off the GUI thread. A signed
     export's files are written under temp names: `record_signed` puts them in place and records them."""
-    from reports.export import stage_return_files, write_return_files
-
     if identity is None:
         return write_return_files(data, folder, overwrite, step)
     return stage_return_files(data, folder, overwrite, step, identity)
 
 
-def record_signed(store: Store, data: ReturnData, result: ExportResult) -> ExportResult:
-    """A signed export done: its files put in place and the quarter 已上报 with this revision, as one
-    step (undone when it cannot be recorded; completed or undone at the next start if killed)."""
-    from reports.export import record_signed_export
-
-    return record_signed_export(store, data, result)
+def record_signed(store: Store, data: ReturnData, result: ExportResult, now: datetime | None = None) -> ExportResult:
+    """Put a signed export's staged files in place and record the quarter 已上报, as one step: the files
+    and their fingerprints are noted in the database first, so a process killed half-way is completed
+    or undone at the next start (recover_export); any failure here puts back the files they replaced
+    and removes the new ones, and the quarter stays as it was."""
+    staged = list(result.staged)
+    try:
+        moved = clock_moved(data.generated_at, now or datetime.now().astimezone())
+        if moved:
+            raise ExportRefused(
+                data.quarter, [f"{moved}。本次生成的文件已删除，季度状态未变；请校正电脑时间后重新导出"]
+            )
+        content = payload_of(data).content_hash()
+        store.note_pending_export(
+            data.quarter, data.revision, content, [(path, file_digest(temp)) for temp, path in staged]
+        )
+    except BaseException:
+        for temp, _path in staged:
+            temp.unlink(missing_ok=True)
+        raise
+    placed: list[Placed] = []
+    try:
+        placed = place_files(staged)
+        store.record_export(data.quarter, data.revision, content, [p.name for p in result.paths])
+    except BaseException:
+        settle(placed, keep_new=False)
+        try:
+            store.clear_pending_export()
+        except Exception:  # noqa: BLE001 - the next start undoes it from the note (recover_export)
+            pass
+        raise
+    settle(placed, keep_new=True)
+    return replace(result, staged=())
 
 
 def recover_export(store: Store) -> str | None:
-    """A signed export a killed process left half-done, completed or undone; what was done, or None."""
-    from reports.export import recover_export as recover
+    """A signed export the process did not finish (killed between its files and its record): completed
+    when every file it noted is in place as written, else undone (its files removed, the ones they
+    replaced put back). Says what was done, or None when nothing was pending."""
+    pending = store.pending_export()
+    if pending is None:
+        return None
+    quarter, revision, files = pending.quarter, pending.revision, pending.files
+    label = f"{quarter.label}第 {revision} 版"
+    folders = {path.parent for path, _digest in files}
+    if not all(folder.is_dir() for folder in folders):
+        store.clear_pending_export()
+        return (
+            f"上次导出{label}时程序中断，记下的文件夹 {'、'.join(map(str, sorted(folders)))} 找不到了"
+            f"（被移走，或 U 盘已拔出）：未能补记，也未删除任何文件；{quarter.label}的状态未变。"
+            f"那里如果有这一版的签名文件，它们未记为已上报，请重新导出（会是第 {revision + 1} 版）"
+        )
+    whole = all(path.is_file() and file_digest(path) == digest for path, digest in files)
+    if whole:
+        names = [path.name for path, _digest in files]
+        store.record_export(quarter, revision, pending.content_hash, names, signed_at=pending.signed_at)
+        for path, _digest in files:
+            for previous in path.parent.glob(f".{path.name}.*.previous"):
+                previous.unlink(missing_ok=True)
+        return f"上次导出{label}时程序中断：三个签名文件都已写好，已补记为已上报"
+    for path, digest in files:
+        if path.is_file() and file_digest(path) == digest:
+            path.unlink()
+        for previous in sorted(path.parent.glob(f".{path.name}.*.previous")):
+            if not path.exists():
+                previous.replace(path)
+            else:
+                previous.unlink(missing_ok=True)
+    for folder in folders:
+        remove_stale_temp_files(folder)
+    store.clear_pending_export()
+    return f"上次导出{label}时程序中断：没写完的签名文件已删除（被替换的旧文件已放回），{quarter.label}的状态未变，请重新导出"
 
-    return recover(store)
+
+def export_return(
+    store: Store,
+    quarter: Quarter,
+    out_dir: Path,
+    overwrite: bool = False,
+    step: Callable[[str], bool] | None = None,
+    now: datetime | None = None,
+    identity: Identity | None = None,
+    prepared: ReturnData | None = None,
+) -> ExportResult:
+    """Export, signed with `identity` when one is given; a signed export is recorded with its revision.
+
+    `prepared` is the return `prepare_export` made already (to refuse before asking for a passphrase).
+    """
+    data = prepared if prepared is not None else prepare_export(store, quarter, now)
+    if identity is not None:
+        data = reserve_for_signing(store, data)
+    if identity is None:
+        return write_return_files(data, out_dir, overwrite, step)
+    result = stage_return_files(data, out_dir, overwrite, step, identity)
+    return record_signed(store, data, result)
 
 
 def export_quarter(
@@ -130,7 +298,6 @@ def export_quarter(
     asked; the return is prepared once.
     """
     from core.quarters import Quarter
-    from reports.export import export_return, stored_identity
 
     quarter = Quarter.parse(quarter_text)
     if passphrase is None:
@@ -138,6 +305,7 @@ def export_quarter(
     stored_identity(store)
     refuse_wrong_clock(store, quarter=quarter)
     data = prepare_export(store, quarter)
+    refuse_missing_sign_off(store, quarter)
     identity = open_identity(store, passphrase())
     return export_return(store, quarter, folder, overwrite=overwrite, identity=identity, prepared=data)
 

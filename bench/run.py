@@ -133,11 +133,11 @@ def bench_save(rounds: int) -> dict[str, float]:
 
 
 def bench_export(rounds: int) -> dict[str, float]:
+    from actions.returns import export_return, open_identity
     from core.demo import on_pace_history
     from core.quarters import Quarter
-    from reports.export import export_return, open_town_identity
     from reports.identity import create_city_root, issue_town_identity
-    from storage.store import Store
+    from storage.store import Profile, Store
 
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
@@ -146,6 +146,7 @@ def bench_export(rounds: int) -> dict[str, float]:
         times, unsigned = [], []
         with Store(tmp / "e.sqlite3") as store:
             store.bind_town("莞城")
+            store.set_profile(Profile(unit_name="莞城分局", head="王五", stats_head="赵六", preparer="李四"))
             for quarter, values in on_pace_history(last=Quarter(2024, 3)).items():
                 store.save_quarter(quarter, values)
             store.set_identity((tmp / "gc.p12").read_bytes(), "莞城")
@@ -154,7 +155,7 @@ def bench_export(rounds: int) -> dict[str, float]:
                 export_return(store, Quarter(2024, 3), tmp / f"u{n}")
                 unsigned.append(time.perf_counter() - start)
                 start = time.perf_counter()
-                identity = open_town_identity(store, b"town-pass")
+                identity = open_identity(store, b"town-pass")
                 export_return(store, Quarter(2024, 3), tmp / f"s{n}", identity=identity)
                 times.append(time.perf_counter() - start)
     return {"signed": statistics.median(times), "unsigned": statistics.median(unsigned)}

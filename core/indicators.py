@@ -173,22 +173,3 @@ class Catalogue:
 
 # Today's nine figures and three rates: the 2021–2025 plan's list.
 SHIPPED = Catalogue(_SHIPPED_INDICATORS, _SHIPPED_RATES, _SHIPPED_GROUPS)
-
-# Aliases of SHIPPED for the code written before indicator lists came from plans.
-GROUPS: tuple[str, ...] = SHIPPED.groups
-INDICATORS: tuple[Indicator, ...] = SHIPPED.indicators
-RATES: tuple[Rate, ...] = SHIPPED.rates
-INDICATOR_CODES: tuple[str, ...] = SHIPPED.indicator_codes
-RATE_CODES: tuple[str, ...] = SHIPPED.rate_codes
-PLANNED_CODES: tuple[str, ...] = SHIPPED.planned_codes
-BY_CODE: dict[str, Indicator] = SHIPPED.by_code
-RATE_BY_CODE: dict[str, Rate] = SHIPPED.rate_by_code
-
-
-def display_name(code: str) -> str:
-    """The Chinese name of a figure or a rate of the shipped list, for messages."""
-    return SHIPPED.display_name(code)
-
-
-def is_known_code(code: str) -> bool:
-    return SHIPPED.is_known_code(code)

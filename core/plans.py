@@ -11,7 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from core.errors import DomainError, NumberError, PlanError, TownError
-from core.indicators import PLANNED_CODES, RATES, SHIPPED, Catalogue, Kind
+from core.indicators import SHIPPED, Catalogue, Kind
 from core.numbers import parse_count
 from core.quarters import Quarter, quarter_range
 from core.resources import resource_path
@@ -250,7 +250,7 @@ def plan_from_rows(rows: Sequence[Sequence[object]], name: str, first: Quarter, 
             except TownError:
                 raise PlanError(f"{where('town')}：“{town_name}”不是东莞的镇街") from None
         counts: dict[str, int] = {}
-        for code in PLANNED_CODES:
+        for code in SHIPPED.planned_codes:
             try:
                 value = parse_count(cell(code))
             except NumberError as exc:
@@ -259,7 +259,7 @@ def plan_from_rows(rows: Sequence[Sequence[object]], name: str, first: Quarter, 
                 raise PlanError(f"{where(code)}：目标值为空")
             counts[code] = value
         rates: dict[str, Fraction] = {}
-        for rate in RATES:
+        for rate in SHIPPED.rates:
             try:
                 rates[rate.code] = parse_rate_target(cell(rate.code))
             except PlanError as exc:
@@ -278,7 +278,7 @@ def plan_from_rows(rows: Sequence[Sequence[object]], name: str, first: Quarter, 
     missing = [t for t in TOWNS if t not in towns]
     if missing:
         raise PlanError(f"{source}：缺少这些镇街：{'、'.join(missing)}")
-    for code in PLANNED_CODES:
+    for code in SHIPPED.planned_codes:
         total = sum(t.counts[code] for t in towns.values())
         if total != city.counts[code]:
             raise PlanError(

@@ -249,8 +249,8 @@ def compute_progress(
     return Progress(town, quarter, active_plan, time_progress, indicators, rates_quarter, rates_ytd, catalogue)
 
 
-def base_notice(code: str, plan: Plan | None = None) -> str:
-    """What a town reads when a stock has no 基期数 yet."""
+def base_notice(code: str, plan: Plan | None) -> str:
+    """What a town reads when a stock has no 基期数 yet: the year before `plan` began (both doors give it)."""
     catalogue = catalogue_of(plan)
     indicator = catalogue.by_code.get(code)
     what = indicator.short_name.removesuffix("（季末数）") if indicator else code

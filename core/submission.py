@@ -11,7 +11,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from core.errors import DomainError
-from core.indicators import display_name
 from core.plans import Plan
 from core.quarters import Quarter
 from core.text import check_text
@@ -47,6 +46,14 @@ class QuarterStatus:
         if self.state == STALE:
             return f"需重新上报（第 {self.revision} 版已过时）"
         return STATE_NAMES[self.state]
+
+
+def overview_label(status: QuarterStatus, entered: int, of: int) -> str:
+    """A quarter as the quarter list and `status` name it: the state, and for a draft not yet complete,
+    how many of its figures are in."""
+    if status.state == DRAFT and 0 < entered < of:
+        return f"{status.name}，已填 {entered}/{of}"
+    return status.label
 
 
 class QuarterLocked(DomainError):
@@ -123,7 +130,7 @@ def stale_because(quarter: Quarter, plan: Plan | None, revision: int, later: Ite
     for change in later:
         if change.quarter is None:
             if plan is not None and change.plan_name == plan.name:
-                changed.append(f"{display_name(change.code)}基期数")
+                changed.append(f"{plan.catalogue.display_name(change.code)}基期数")
             continue
         earlier = change.quarter
         same_year = earlier.year == quarter.year

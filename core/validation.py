@@ -111,11 +111,12 @@ def quarter_input(
     explanations: Mapping[str, str | None] | None = None,
     invalid: Mapping[str, str] | None = None,
     bases: Mapping[str, int] | None = None,
-    catalogue: Catalogue | None = None,
+    catalogue: Catalogue,
 ) -> QuarterInput:
     """What the checks see: the saved history and 说明 with this quarter's typed changes applied.
 
-    The one builder of a check's input, for the entry form as the clerk types and for saving.
+    The one builder of a check's input, for the entry form as the clerk types and for saving; both
+    give the quarter's indicator list (Store.catalogue_for), so both check the same figures.
     """
     others = {q: figures for q, figures in history.items() if q != quarter}
     figures = merged(history.get(quarter, {}), values or {})
@@ -144,12 +145,13 @@ def explanation_ok(text: str | None) -> bool:
 def unlisted_figures(data: QuarterInput) -> list[Finding]:
     """Figures saved under codes the quarter's plan does not list (entered before a plan that dropped
     the indicator was imported): kept, never reported, and said so rather than vanishing silently."""
-    from core.indicators import display_name as shipped_name
+    from core.indicators import SHIPPED
 
     unlisted = {c: v for c, v in data.values.items() if v is not None and not data.indicators.is_known_code(c)}
     if not unlisted:
         return []
-    shown = "、".join(f"{shipped_name(code)} {value:,}" for code, value in sorted(unlisted.items()))
+    # a code the quarter's list no longer has was the shipped list's (the codes of records before plans)
+    shown = "、".join(f"{SHIPPED.display_name(code)} {value:,}" for code, value in sorted(unlisted.items()))
     return [
         Finding(
             NOTICE,

@@ -218,11 +218,10 @@ class RegisterPage(QSplitter):
             if not chosen:
                 return None
             out = Path(chosen)
-        crl = window.crl_path
         QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
         try:
             result = city_receipts(window.quarter.code, window.folder, signer[0], signer[1], out,
-                                   crls=[crl] if crl else [], db=window.store.path)  # fmt: skip
+                                   crls=window.crl_button.paths, db=window.store.path)  # fmt: skip
         except (DomainError, OSError) as exc:
             QApplication.restoreOverrideCursor()
             show_error(self, exc, title="未生成回执")
@@ -275,10 +274,9 @@ class RegisterPage(QSplitter):
             if not chosen:
                 return None
             out = Path(chosen)
-        crl = window.crl_path
         try:
             sent = send_back(return_file, reasons[0], reasons[1], signer[0], signer[1], out,
-                             crls=[crl] if crl else [], db=window.store.path)  # fmt: skip
+                             crls=window.crl_button.paths, db=window.store.path)  # fmt: skip
         except (DomainError, OSError) as exc:
             show_error(self, exc, title="未签发退回通知")
             return None

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from actions.city import columns, summary_cell_text, table_rows
 from core.consolidation import CitySummary
 from core.errors import DomainError
 from core.indicators import SHIPPED, Catalogue
@@ -45,15 +46,14 @@ from core.plans import TOWNS
 from core.progress import percent
 from core.quarters import Quarter
 from gui.errors import show_error
+from gui.file_lists import crl_button
 from gui.progress_view import STATUS_COLOURS
 from gui.tasks import BackgroundTask
 from gui.verify_dialog import VerdictModel, VerdictRow
 from gui.window_layout import fit_to_screen, restore_states, save_states
-from reports.city_report import columns, summary_cell_text, table_rows
-from reports.collect import Collection
 
 if TYPE_CHECKING:
-    from actions.city import Consolidated
+    from actions.city import Collection, Consolidated
     from actions.database import Store
     from actions.plan_packages import CheckedWorkbook
 
@@ -317,16 +317,17 @@ class CityWindow(QMainWindow):
         self.reload_button = QPushButton("重新核验")
         bar.addWidget(self.folder_button)
         bar.addWidget(self.reload_button)
-        self.crl_button = QPushButton("吊销列表…")
-        self.crl_button.setToolTip("市局吊销列表（city revoke 写出的 .crl）：被吊销证书在吊销时间之后的签名一律无效")
+        self.crl_button = crl_button(self)
         bar.addWidget(self.crl_button)
-        if self.crl_path:
-            self.crl_button.setText(f"吊销列表：{self.crl_path.name}")
         bar.addWidget(QLabel("汇总季度："))
         self.quarter_box = QComboBox()
-        from actions.city import city_plans
+        from actions.city import measured_plans, stored_trust_roots
 
-        self.plans = city_plans(self.store)
+        self.plans_problem = ""
+        try:  # the plans `consolidate --db` measures against, each signature verified again
+            self.plans = measured_plans(self.store, stored_trust_roots(self.store))
+        except DomainError as exc:
+            self.plans, self.plans_problem = [], exc.message
         quarters = [q for plan in self.plans for q in plan.quarters]
         self.quarters = quarters
         for quarter in reversed(quarters):
@@ -418,7 +419,7 @@ class CityWindow(QMainWindow):
 
     def _connect_signals(self) -> None:
         self.folder_button.clicked.connect(lambda: self.choose_folder())
-        self.crl_button.clicked.connect(lambda: self.choose_crl())
+        self.crl_button.clicked.connect(lambda: self.folder and self.collect_folder(self.folder))
         self.reload_button.clicked.connect(lambda: self.collect_folder(self.folder) if self.folder else None)
         self.quarter_box.currentIndexChanged.connect(self._refresh)
         self.chart_indicator.currentIndexChanged.connect(self._refresh)
@@ -437,20 +438,9 @@ class CityWindow(QMainWindow):
             self.settings.setValue("city/folder", chosen)
             self.collect_folder(Path(chosen))
 
-    @property
-    def crl_path(self) -> Path | None:
-        value = self.settings.value("city/crl", "")
-        return Path(str(value)) if value else None
-
-    def set_crl(self, path: Path | None) -> None:
-        self.settings.setValue("city/crl", str(path) if path else "")
-        self.crl_button.setText(f"吊销列表：{path.name}" if path else "吊销列表…")
-
-    def choose_crl(self) -> None:
-        chosen, _ = QFileDialog.getOpenFileName(self, "选择市局吊销列表（取消则不使用）", "", "吊销列表 (*.crl *.pem)")
-        self.set_crl(Path(chosen) if chosen else None)
-        if self.folder:
-            self.collect_folder(self.folder)
+    def set_crls(self, paths: list[Path]) -> None:
+        """The revocation lists every later verification uses (the button's choice, `--crl` repeated)."""
+        self.crl_button.set_paths(paths)
 
     def collect_folder(self, folder: Path) -> BackgroundTask | None:
         from actions.city import collect_returns, revocations, stored_trust_roots
@@ -460,9 +450,11 @@ class CityWindow(QMainWindow):
         except DomainError as exc:
             show_error(self, exc)
             return None
-        crl = self.crl_path
+        if self.plans_problem:
+            show_error(self, self.plans_problem, title="规划核验不通过，不能汇总")
+            return None
         try:
-            revoked = revocations([crl] if crl else [], roots, warn=lambda m: show_error(self, m, "吊销列表已过期"))
+            revoked = revocations(self.crl_button.paths, roots, warn=lambda m: show_error(self, m, "吊销列表已过期"))
         except DomainError as exc:
             show_error(self, exc, title="吊销列表不可用")
             return None
@@ -522,7 +514,11 @@ class CityWindow(QMainWindow):
         self._fill_chart_indicators(catalogue)
         self.plan_line.setText(f"汇总季度的规划：{plan.name}" if plan is not None else "")
         if collection is None:
-            self.counts.setText("选择季报文件夹后，软件会核验其中（含子文件夹）所有 .xlsx 和 .pdf 季报。")
+            self.counts.setText(
+                f"<span style='color:#c62828'>{html.escape(self.plans_problem)}</span>"
+                if self.plans_problem
+                else "选择季报文件夹后，软件会核验其中（含子文件夹）所有 .xlsx 和 .pdf 季报。"
+            )
             self.summary_model.set_summary(None, set())
             self.chart.show_summary(None, self.chart_indicator.currentData(), catalogue)
             return

@@ -324,6 +324,7 @@ class EntryForm(QWidget):
                 explanations=self.explanations(),
                 invalid=invalid,
                 bases=self._bases,
+                catalogue=self.catalogue,
             )
         )
         errors = {f.indicator: f.message for f in self._findings if f.level == ERROR and f.indicator}

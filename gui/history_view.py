@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from actions.database import PROFILE_LABELS
 from core.indicators import SHIPPED, Catalogue, Indicator
 from core.quarters import Quarter
 from gui.table_model import RowsModel
@@ -96,7 +95,6 @@ class AuditModel(RowsModel["AuditRow"]):
             return None
         row = self.rows[index.row()]
         who = row.os_user + (f"（{row.clerk}）" if row.clerk else "")
-        subject = PROFILE_LABELS.get(row.code or "", row.subject)
         quarter = Quarter.parse(row.quarter).label if row.quarter else ""
         return (
             row.id,
@@ -104,7 +102,7 @@ class AuditModel(RowsModel["AuditRow"]):
             who,
             row.action_name,
             quarter,
-            subject,
+            row.subject,
             row.old_value or "（空）",
             row.new_value or "（空）",
         )[index.column()]

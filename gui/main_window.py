@@ -36,12 +36,12 @@ from PySide6.QtWidgets import (
 
 from core.errors import DomainError
 from core.plans import SAMPLE_MARK
-from core.quarters import Quarter, quarter_range
+from core.quarters import Quarter
 from core.validation import ERROR, LEVEL_NAMES, NOTICE, WARNING, Finding
 from gui import receipts as round_trip
 from gui.entry_form import EntryForm
 from gui.errors import show_error
-from gui.setup_dialog import SetupDialog, missing_for_export
+from gui.setup_dialog import SetupDialog
 from gui.tasks import BackgroundTask
 from gui.token_dialogs import show_renewal_warning
 from gui.window_layout import fit_to_screen, restore_states, save_states
@@ -52,12 +52,10 @@ if TYPE_CHECKING:
 
     from actions.database import Store, StoreReads
     from actions.figures import FiguresChangedElsewhere
-    from actions.returns import ExportResult
+    from actions.returns import ExportResult, Identity, ReturnData
     from gui.history_view import HistoryView
     from gui.progress_view import ProgressView
     from gui.verify_dialog import VerifyDialog
-    from reports.identity import Identity
-    from reports.returns import ReturnData
 
 log = logging.getLogger(__name__)
 APP_TITLE = "镇街人社指标填报系统"
@@ -417,22 +415,16 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(self._on_tab_changed)
 
     def _fill_quarters(self) -> None:
-        plans = self.reads.plans()
-        first = min((p.first for p in plans), default=Quarter.latest_ended(self.reads.today()))
+        """The quarters from the first plan's to today's, newest first, each named as `status` names it."""
+        from actions.quarters import statuses
+
+        first = min((p.first for p in self.reads.plans()), default=Quarter.latest_ended(self.reads.today()))
         last = Quarter.containing(self.reads.today())
-        history = self.reads.history()
-        statuses = self.reads.quarter_statuses()
         self.quarter_box.clear()
-        for quarter in reversed(quarter_range(first, last)):
-            codes = self.reads.catalogue_for(quarter).indicator_codes
-            entered = sum(code in history.get(quarter, {}) for code in codes)
-            if quarter in statuses:
-                mark = f"（{statuses[quarter].label}{round_trip.city_mark(self.reads, quarter, statuses[quarter].revision)}）"
-            elif entered == len(codes):
-                mark = "（草稿）"
-            else:
-                mark = "（未填）" if entered == 0 else f"（草稿，已填 {entered}/{len(codes)}）"
-            self.quarter_box.addItem(quarter.label + mark, quarter.code)
+        for state in reversed(statuses(self.reads)):
+            if first <= state.quarter <= last:
+                answer = "" if state.status.revision is None else round_trip.city_mark(self.reads, state.quarter, state.status.revision)
+                self.quarter_box.addItem(f"{state.quarter.label}（{state.label}{answer}）", state.quarter.code)
 
     # --- quarter -----------------------------------------------------------------------------
 
@@ -685,14 +677,16 @@ class MainWindow(QMainWindow):
         except DomainError as exc:
             show_error(self, exc, title="还不能导出")
             return None
+        from actions.returns import has_identity, missing_sign_off
+
+        if has_identity(self.store) and missing_sign_off(self.store):  # asked before the passphrase, as `export` refuses
+            if not self._complete_sign_off():
+                return None
+            data = prepare_export(self.store, self.quarter)  # again, with the names the sign-off prints
         go_on, identity = self._signing_identity()
         if not go_on:
             return None
         try:
-            if missing_for_export(self.store.profile()):
-                if not self._complete_sign_off():
-                    return None
-                data = prepare_export(self.store, self.quarter)  # again, with the names the sign-off prints
             if identity is not None:
                 data = reserve_for_signing(self.store, data)
         except DomainError as exc:
@@ -950,7 +944,7 @@ class MainWindow(QMainWindow):
     def open_verifier(self) -> VerifyDialog:
         from gui.verify_dialog import VerifyDialog
 
-        dialog = VerifyDialog(self)
+        dialog = VerifyDialog(self, self.store if self.store_ready() else None)
         dialog.show()
         return dialog
 
@@ -971,7 +965,9 @@ class MainWindow(QMainWindow):
 
     def _complete_sign_off(self) -> bool:
         """Before the first export: the names the sign-off prints, asked for with the reason."""
-        missing = "、".join(missing_for_export(self.store.profile()))
+        from actions.returns import missing_sign_off
+
+        missing = "、".join(missing_sign_off(self.store))
         show_error(
             self,
             f"季报落款处须有{missing}的姓名，缺少时季报会被退回。\n请在接下来的“单位信息设置”中填写。",
@@ -979,7 +975,7 @@ class MainWindow(QMainWindow):
         )
         if not self.edit_profile():
             return False
-        still = missing_for_export(self.store.profile())
+        still = missing_sign_off(self.store)
         if still:
             show_error(self, f"仍缺少{'、'.join(still)}，未导出", title="不能导出")
             return False
@@ -1048,9 +1044,10 @@ class MainWindow(QMainWindow):
 
     @needs_store(None)
     def _refresh_progress(self) -> None:
-        from actions.figures import progress
+        from actions.figures import annual, progress
 
-        self.progress_view.show_progress(progress(self.store, self.quarter), self.store.history())
+        quarter = self.quarter
+        self.progress_view.show_progress(progress(self.store, quarter), self.store.history(), annual(self.store, quarter.year))
 
     @needs_store(None)
     def _refresh_history(self) -> None:

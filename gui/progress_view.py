@@ -31,7 +31,6 @@ from core.progress import (
     Progress,
     YearResult,
     base_notice,
-    compute_year,
     percent,
     rate_text,
 )
@@ -328,7 +327,8 @@ class ProgressView(QWidget):
         self.series_box.setCurrentIndex(max(self.series_box.findData(chosen), 0))
         self.series_box.blockSignals(False)
 
-    def show_progress(self, progress: Progress, history: History) -> None:
+    def show_progress(self, progress: Progress, history: History, year: YearResult) -> None:
+        """The quarter's progress and its year as `progress` and `annual` compute them (actions.figures)."""
         self._plan, self._town, self._history, self._quarter = progress.plan, progress.town, history, progress.quarter
         catalogue = progress.plan.catalogue if progress.plan is not None else SHIPPED
         self._fill_series(catalogue)
@@ -352,7 +352,7 @@ class ProgressView(QWidget):
                 # completion of a stock is its growth from the base: (季末数 − 基期数) ÷ (目标 − 基期数)
                 name += "，基期数 未录入" if item.base is None else f"，基期数 {item.base:,}"
                 if item.needs_base:
-                    notices.append(base_notice(code) + "（在“填报”页该指标旁点“基期数”录入）")
+                    notices.append(base_notice(code, progress.plan) + "（在“填报”页该指标旁点“基期数”录入）")
             rows.append(
                 ProgressRow(
                     name,
@@ -386,11 +386,10 @@ class ProgressView(QWidget):
             )
         self.rate_model.set_rows(rate_rows)
         fit_rows(self.rate_table, len(rate_rows))
-        year = compute_year(progress.plan, progress.town, progress.quarter.year, history)
         done = len(year.quarters_entered)
         scope = "全年结果" if year.complete else f"已填 {done} 个季度，第4季度填报后为全年结果"
         self.year_heading.setText(f"<b>年度（{year.year}年）</b>　比率为年度目标，按全年计算；{scope}")
-        self.year_model.set_rows(year_rows(year, catalogue))
+        self.year_model.set_rows(year_rows(year, year.catalogue))
         self.year_table.resizeColumnsToContents()
         header = self.year_table.horizontalHeader()
         self.year_table.setMinimumWidth(header.length() + 2 * self.year_table.frameWidth() + 24)

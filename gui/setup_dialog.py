@@ -21,24 +21,18 @@ from PySide6.QtWidgets import (
 from actions.database import PROFILE_LABELS
 from core.errors import DomainError
 from core.plans import TOWNS
+from core.profile import SIGN_OFF_FIELDS
 from core.text import hidden_character_problem
 
 if TYPE_CHECKING:
     from actions.database import Profile
 
-# Printed in the return's sign-off: a return without them is sent back, so the first export needs them.
-REQUIRED_FOR_EXPORT = ("head", "stats_head", "preparer")
 REQUIRED_REASON = "* 单位负责人、统计负责人、填表人印在季报落款处，首次导出季报前必须填写。"
 TOWN_PLACEHOLDER = "请选择镇街"
 
 
 def unit_name_for(town: str) -> str:
     return f"东莞市人力资源和社会保障局{town}分局"
-
-
-def missing_for_export(profile: Profile) -> list[str]:
-    """The sign-off names a return cannot go without, in words."""
-    return [PROFILE_LABELS[name] for name in REQUIRED_FOR_EXPORT if not getattr(profile, name).strip()]
 
 
 class SetupDialog(QDialog):
@@ -80,7 +74,7 @@ class SetupDialog(QDialog):
             edit = QLineEdit(getattr(profile, name))
             edit.setObjectName(name)
             self.fields[name] = edit
-            if name in REQUIRED_FOR_EXPORT:
+            if name in SIGN_OFF_FIELDS:
                 edit.setPlaceholderText("必填：印在季报落款处")
                 form.addRow(f"{label} *", edit)
             else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSettings, Qt
 from PySide6.QtGui import QBrush, QColor
@@ -23,8 +23,12 @@ from PySide6.QtWidgets import (
 from core.errors import DomainError
 from core.quarters import Quarter
 from gui.errors import show_error
+from gui.file_lists import FileListButton, crl_button
 from gui.table_model import RowsModel
 from gui.tasks import BackgroundTask
+
+if TYPE_CHECKING:
+    from actions.database import Store
 
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -68,8 +72,12 @@ class VerdictModel(RowsModel[VerdictRow]):
 
 
 class VerifyDialog(QDialog):
-    def __init__(self, parent: QWidget | None = None):
+    """核验季报签名: the `verify` command's verdicts. Trusted plans: the database's imported packages (their
+    signatures checked again against the chosen root) and the .plan files the clerk adds."""
+
+    def __init__(self, parent: QWidget | None = None, store: Store | None = None):
         super().__init__(parent)
+        self.store = store
         self.setWindowTitle("核验季报签名")
         self.resize(980, 520)
         self.settings = QSettings()
@@ -79,9 +87,13 @@ class VerifyDialog(QDialog):
         top.addWidget(self.root_label, 1)
         self.root_button = QPushButton("选择受信任的根证书…")
         top.addWidget(self.root_button)
-        self.crl_button = QPushButton("吊销列表…")
-        self.crl_button.setToolTip("市局吊销列表（city revoke 写出的 .crl），与市局窗口共用；取消选择则不使用")
+        self.crl_button = crl_button(self)
         top.addWidget(self.crl_button)
+        self.plan_button = FileListButton(
+            "规划文件", "verify/plans", "选择市局下发的规划文件（可多选；取消则不用）", "规划文件 (*.plan)", self
+        )
+        self.plan_button.setToolTip("季报按市局下发的规划填报时，核验要用到该规划；本数据库已导入的规划会自动使用")
+        top.addWidget(self.plan_button)
         self.files_button = QPushButton("选择季报文件…")
         top.addWidget(self.files_button)
         layout.addLayout(top)
@@ -98,8 +110,6 @@ class VerifyDialog(QDialog):
         self.root: Path | None = Path(str(stored)) if stored else None
         self._show_root()
         self.root_button.clicked.connect(self._choose_root)
-        self.crl_button.clicked.connect(self._choose_crl)
-        self._show_crl()
         self.files_button.clicked.connect(self._choose_files)
         self.task: BackgroundTask | None = None
 
@@ -107,22 +117,6 @@ class VerifyDialog(QDialog):
         self.root_label.setText(
             f"受信任的根证书：{self.root}" if self.root else "尚未选择受信任的根证书（city_root.pem）"
         )
-
-    @property
-    def crl(self) -> Path | None:
-        value = self.settings.value("city/crl", "")
-        return Path(str(value)) if value else None
-
-    def set_crl(self, path: Path | None) -> None:
-        self.settings.setValue("city/crl", str(path) if path else "")
-        self._show_crl()
-
-    def _show_crl(self) -> None:
-        self.crl_button.setText(f"吊销列表：{self.crl.name}" if self.crl else "吊销列表…")
-
-    def _choose_crl(self) -> None:
-        chosen, _ = QFileDialog.getOpenFileName(self, "选择市局吊销列表（取消则不使用）", "", "吊销列表 (*.crl *.pem)")
-        self.set_crl(Path(chosen) if chosen else None)
 
     def _choose_root(self) -> None:
         chosen, _ = QFileDialog.getOpenFileName(self, "选择市局根证书", "", "证书 (*.pem *.crt *.cer)")
@@ -143,18 +137,21 @@ class VerifyDialog(QDialog):
         if self.root is None:
             show_error(self, "请先选择受信任的市局根证书（city_root.pem）")
             return None
-        from actions.city import revocations, trust_roots, verify_isolated_files
+        from actions.city import imported_plans, issued_plans, revocations, trust_roots, verify_isolated_files
 
         try:
             roots = trust_roots(self.root)
-            revoked = revocations([self.crl] if self.crl else [], roots, warn=lambda m: show_error(self, m, "吊销列表已过期"))
+            plans = issued_plans(self.plan_button.paths, roots)
+            if self.store is not None:
+                plans += imported_plans(self.store, roots)
+            revoked = revocations(self.crl_button.paths, roots, warn=lambda m: show_error(self, m, "吊销列表已过期"))
         except DomainError as exc:
             show_error(self, exc)
             return None
 
         def work(step):  # type: ignore[no-untyped-def]
-            # the same bounded workers and revocation list as the city's window: the same verdicts
-            return verify_isolated_files(files, roots, revoked, step)
+            # the same bounded workers, revocation lists and plans as `verify`: the same verdicts
+            return verify_isolated_files(files, roots, revoked, step, plans=plans)
 
         self.task = BackgroundTask(self, "正在核验季报", work, self._show, lambda e: show_error(self, e))
         self.task.start()

@@ -13,10 +13,10 @@ import json
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from core.indicators import display_name
+from core.indicators import SHIPPED
 from storage.backup import connect_backup, identity_of, live_identity, rotation_files
 
 GENESIS_HASH = "0" * 64
@@ -55,14 +55,12 @@ class AuditRow:
     code: str | None
     old_value: str | None
     new_value: str | None
+    # The indicator or profile field in words, named from the list of the row's quarter (Store.audit_trail)
+    subject: str = field(default="", kw_only=True)
 
     @property
     def action_name(self) -> str:
         return ACTION_NAMES.get(self.action, self.action)
-
-    @property
-    def subject(self) -> str:
-        return display_name(self.code) if self.code else ""
 
     def as_dict(self) -> dict[str, object]:
         return {f.name: getattr(self, f.name) for f in fields(AuditRow)}
@@ -130,7 +128,7 @@ def check_chain(rows: Sequence[ChainRow]) -> AuditCheck | None:
     return None
 
 
-def _where(quarter: str | None, code: str | None) -> str:
+def _where(quarter: str | None, code: str | None, name: Callable[[str], str] = SHIPPED.display_name) -> str:
     from core.quarters import Quarter
 
     parts = []
@@ -140,7 +138,7 @@ def _where(quarter: str | None, code: str | None) -> str:
         except ValueError:
             parts.append(quarter)
     if code:
-        parts.append(display_name(code))
+        parts.append(name(code))
     return "".join(parts) or "（未注明）"
 
 
@@ -149,8 +147,10 @@ def check_replay(
     figures: Mapping[tuple[str, str], int],
     explanations: Mapping[tuple[str, str], str],
     bases: Mapping[tuple[str, str], int] | None = None,
+    name: Callable[[str], str] = SHIPPED.display_name,
 ) -> AuditCheck | None:
-    """Replaying the trail must give exactly the stored figures, explanations and 基期数."""
+    """Replaying the trail must give exactly the stored figures, explanations and 基期数; `name` names a
+    code in the message (Store.indicator_name: from whichever stored plan lists it)."""
     replayed_figures: dict[tuple[str, str], str] = {}
     replayed_texts: dict[tuple[str, str], str] = {}
     replayed_bases: dict[tuple[str, str], str] = {}
@@ -169,7 +169,7 @@ def check_replay(
                 False,
                 len(rows),
                 row.id,
-                f"第 {row.id} 条审计记录（{_where(*key)}）的原值与此前的记录不符，修改记录被改动过",
+                f"第 {row.id} 条审计记录（{_where(*key, name)}）的原值与此前的记录不符，修改记录被改动过",
             )
         if row.new_value is None:
             target.pop(key, None)
@@ -184,7 +184,7 @@ def check_replay(
                     False,
                     len(rows),
                     None,
-                    f"{key[0]}{display_name(key[1])}的基期数（{stored_bases.get(key) or '空'}）与修改记录"
+                    f"{key[0]}{name(key[1])}的基期数（{stored_bases.get(key) or '空'}）与修改记录"
                     f"（{replayed_bases.get(key) or '空'}）不一致：数据库在本软件之外被改动过",
                 )
     for kind, replayed, stored in (
@@ -198,7 +198,7 @@ def check_replay(
                     False,
                     len(rows),
                     None,
-                    f"{_where(*key)}的{kind}（{shown if shown is not None else '空'}）与修改记录"
+                    f"{_where(*key, name)}的{kind}（{shown if shown is not None else '空'}）与修改记录"
                     f"（{replayed.get(key) or '空'}）不一致：数据库在本软件之外被改动过",
                 )
     return None

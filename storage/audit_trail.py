@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core.indicators import SHIPPED
 from core.quarters import Quarter
 from storage.audit import (
     GENESIS_HASH,
@@ -110,7 +112,7 @@ def check_restorable(session: Session) -> AuditCheck | None:
     return check_chain(rows) or check_replay(rows, figures, texts) or check_states(rows, states)
 
 
-def verify(session: Session, db_path: Path) -> AuditCheck:
+def verify(session: Session, db_path: Path, name: Callable[[str], str] = SHIPPED.display_name) -> AuditCheck:
     """The trail links up, replays to every stored figure, explanation and 基期数, and still holds
     every row that a backup of this database or a recorded export saw as its end."""
     rows = read_chain(session)
@@ -125,7 +127,7 @@ def verify(session: Session, db_path: Path) -> AuditCheck:
     heads += backup_heads(db_path, db_id)
     problem = (
         check_chain(rows)
-        or check_replay(rows, figures, texts, bases)
+        or check_replay(rows, figures, texts, bases, name)
         or check_states(rows, states)
         or check_db_id(rows, db_id)
         or check_heads(rows, heads)

@@ -7,17 +7,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from core.profile import PROFILE_LABELS
+
 APP_NAME = "town-returns"
 DB_FILE_NAME = "town_returns.sqlite3"
 DB_ENV = "TOWN_RETURNS_DB"
 
-PROFILE_LABELS = {
-    "unit_name": "填报单位",
-    "head": "单位负责人",
-    "stats_head": "统计负责人",
-    "preparer": "填表人",
-    "phone": "联系电话",
-}
+__all__ = ["APP_NAME", "DB_ENV", "DB_FILE_NAME", "PROFILE_LABELS", "data_dir"]
 
 
 def data_dir() -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from core.errors import DomainError, PlanError, QuarterError, TownError
-from core.indicators import PLANNED_CODES, SHIPPED, Catalogue
+from core.indicators import SHIPPED, Catalogue
 from core.plan_package import PlanPackage, package_from_content, shipped_package
 from core.plans import CITY, SHIPPED_PLAN_NAME, TOWNS, Plan, TownTargets
 from core.quarters import Quarter
@@ -156,7 +156,7 @@ def plans(conn: sqlite3.Connection) -> list[Plan]:
             "SELECT town, code, value FROM targets WHERE plan_id = ? ORDER BY id", (plan_row_id,)
         ):
             entry = by_town.setdefault(town, TownTargets(town, {}, {}))
-            if code in PLANNED_CODES:
+            if code in SHIPPED.planned_codes:  # targets stored before plans were packages: the shipped list
                 entry.counts[code] = int(value)
             else:
                 entry.rates[code] = Fraction(value)

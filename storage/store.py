@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -570,14 +570,20 @@ class Store(StoreReads):
             self._audit(session, "clock", None, None, latest.isoformat(timespec="seconds") if latest else None, "本机时间已确认正确")
 
     def audit_trail(self, quarter: Quarter | None = None, code: str | None = None) -> list[AuditRow]:
+        """The rows, each naming its indicator from its quarter's list (or the profile field it changed)."""
         with Session(self.engine) as session:
-            return trail.audit_rows(session, quarter, code)
+            rows = trail.audit_rows(session, quarter, code)
+        names: dict[tuple[str, str | None], str] = {}
+        for r in rows:
+            if r.code and (r.code, r.quarter) not in names:
+                names[(r.code, r.quarter)] = PROFILE_LABELS.get(r.code, "") or self.indicator_name(r.code, r.quarter)
+        return [replace(r, subject=names[(r.code, r.quarter)]) if r.code else r for r in rows]
 
     def verify_audit(self) -> AuditCheck:
         """The trail links up, replays to every stored figure and explanation, and still holds every
         row that a backup of this database or a recorded export saw as its end."""
         with Session(self.engine) as session:
-            return trail.verify(session, self.path)
+            return trail.verify(session, self.path, lambda code: self.indicator_name(code))
 
 
 RETRY_AFTER = 0.5

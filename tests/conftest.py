@@ -27,9 +27,10 @@ def db_path(tmp_path) -> Path:
 @pytest.fixture
 def store(db_path):
     from storage.store import Store
-    from tests.helpers import TODAY
+    from tests.helpers import TODAY, signed_off_profile
 
     s = Store(db_path, today=lambda: TODAY)
     s.bind_town("莞城")
+    s.set_profile(signed_off_profile())
     yield s
     s.close()

@@ -33,6 +33,17 @@ def run_main(db: Path, *args: str, clock: str | None = None) -> subprocess.Compl
         command = [FAKETIME, "-f", clock, *command]
     env = {key: value for key, value in os.environ.items() if key not in ("FAKETIME", "LD_PRELOAD")}
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, encoding="utf-8", env=env)
+# A profile with every name a signed return's sign-off prints (a signed export refuses without them).
+SIGN_OFF_NAMES = {"head": "王五", "stats_head": "赵六", "preparer": "李四"}
+SIGN_OFF_FLAGS = ["--head", "王五", "--stats-head", "赵六", "--preparer", "李四"]
+
+
+def signed_off_profile():
+    from storage.store import Profile
+
+    return Profile(unit_name="莞城街道人社分局", phone="0769-12345678", **SIGN_OFF_NAMES)
+
+
 # The quarter the window tests open on; the quarter before it holds last quarter's figures.
 WINDOW_QUARTER = Quarter(2024, 3)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from actions import city, database, figures, identity, plans, returns
+from actions import city, database, figures, identity, plans, quarters, returns
 from cli import main as cli_main
 from core.errors import DomainError, InputError, QuarterError
 from core.numbers import parse_counts
@@ -206,7 +206,7 @@ def test_a_signed_export_verifies_and_submits_the_quarter(signing, tmp_path, pki
     assert asked == [1] and result.signed and result.revision == 1
     verdicts = city.verify_files(pki / "city_root.pem", [], result.paths)
     assert all(v.valid and v.town == "莞城" and v.revision == 1 for v in verdicts)
-    states = {s.quarter: s.as_dict() for s in figures.statuses(signing)}
+    states = {s.quarter: s.as_dict() for s in quarters.statuses(signing)}
     assert states[Q]["state"] == "已上报" and states[Q]["revision"] == 1
 
     with pytest.raises(DomainError, match="至少"):
@@ -305,10 +305,11 @@ def test_consolidate_a_folder_and_write_the_summary(signing, tmp_path, pki):
 
 
 def test_the_city_measures_against_the_shipped_plan_when_its_database_has_none(tmp_path, pki):
-    assert [p.name for p in city.city_plans(None)] == [load_shipped_plan().name]
+    roots = city.trust_roots(pki / "city_root.pem")
+    assert [p.name for p in city.measured_plans(None, roots)] == [load_shipped_plan().name]
     database.use_for_city(tmp_path / "city.sqlite3", pki / "city_root.pem")
     with Store(tmp_path / "city.sqlite3") as store:
-        assert city.city_plans(store)
+        assert [p.name for p in city.measured_plans(store, roots)] == [load_shipped_plan().name]
 
 
 def test_revoking_a_town_writes_a_list_the_verifier_loads(tmp_path, pki):
@@ -340,7 +341,7 @@ def test_the_form_and_the_store_check_the_same_input(store):
     typed = {"mediation_cases": 10, "mediation_success": 12}
     data = quarter_input(
         "莞城", Q, TODAY, store.plan_for(Q), store.history(), store.explanations(Q), values=typed,
-        bases=store.stock_bases(store.plan_for(Q)),
+        bases=store.stock_bases(store.plan_for(Q)), catalogue=store.catalogue_for(Q),
     )
     assert data.values == {"card_holders": 150_000, **typed}
     assert Q not in data.history

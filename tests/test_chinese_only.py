@@ -20,7 +20,7 @@ import pytest
 from actions import city, database, figures, identity
 from cli import main
 from storage.store import Store
-from tests.helpers import ROOT, on_pace_history
+from tests.helpers import ROOT, on_pace_history, signed_off_profile
 
 ROOT_PASS = b"root-passphrase"
 TOWN_PASS = b"town-passphrase"
@@ -60,6 +60,7 @@ def ready(tmp_path_factory):
     db = folder / "town.sqlite3"
     with Store(db) as store:
         store.bind_town("莞城")
+        store.set_profile(signed_off_profile())
         names = {"unit_name": "东莞市莞城人力资源和社会保障分局", "head": "张三", "stats_head": "王五", "preparer": "李四"}
         database.update_profile(store, names)
         for quarter, values in on_pace_history().items():

@@ -161,16 +161,25 @@ def ready_store(store):
     return store
 
 
-def test_the_first_export_asks_for_the_sign_off_names_and_offers_the_folder(
+def test_the_first_signed_export_asks_for_the_sign_off_names_and_offers_the_folder(
     app, qtbot, ready_store, tmp_path, monkeypatch, dialogs
 ):
+    """A signed return needs the names its sign-off prints (as `export` refuses without them); a draft
+    does not, through either door."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QDialogButtonBox
 
-    dialogs.expect("只能导出“未签名 草稿”", answer=QMessageBox.StandardButton.Yes)
+    from reports.identity import create_city_root, issue_town_identity
+
+    create_city_root(tmp_path / "city", b"root-passphrase")
+    p12 = issue_town_identity(
+        tmp_path / "city" / "city_root.p12", b"root-passphrase", "莞城", tmp_path / "莞城.p12", b"town-passphrase"
+    )
+    ready_store.set_identity(p12.read_bytes(), "莞城")
     warned, opened = [], []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: warned.append(text))
     monkeypatch.setattr(main_window_module, "open_folder", lambda folder: opened.append(folder))
+    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: b"town-passphrase")
     win = MainWindow(ready_store, initial_quarter=Q)
     qtbot.addWidget(win)
     win.show()

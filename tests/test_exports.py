@@ -7,10 +7,11 @@ import openpyxl
 import pytest
 from pypdf import PdfReader
 
+from actions.returns import export_return, prepare_export
 from cli import main as cli_main
 from core.quarters import Quarter
 from reports.excel import DATA_SHEET, FIGURE_COLUMNS, FORM_SHEET, figure_row, rate_row
-from reports.export import ExportRefused, export_return, prepare_return
+from reports.export import ExportRefused
 from reports.files import OutputExists, write_atomically
 from storage.store import Profile
 from tests.helpers import FULL_QUARTER, on_pace_history
@@ -35,7 +36,7 @@ def pdf_text(path: Path) -> str:
 def test_the_workbook_holds_every_figure_and_rate_where_expected(ready, tmp_path):
     result = export_return(ready, Q, tmp_path, now=NOW)
     assert result.workbook.name == "2024Q3_莞城_季报.xlsx"
-    data = prepare_return(ready, Q, NOW)
+    data = prepare_export(ready, Q, NOW)
     wb = openpyxl.load_workbook(result.workbook)
     form = wb[FORM_SHEET]
     figures = ready.figures(Q)

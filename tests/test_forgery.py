@@ -21,10 +21,12 @@ from openpyxl.styles import PatternFill
 from openpyxl.worksheet.pagebreak import Break
 from pypdf import PdfReader
 
+from actions.returns import open_identity as open_town_identity
+from actions.returns import prepare_export
 from cli import main as cli_main
 from core.quarters import Quarter
 from reports.excel import build_workbook, figure_row, form_spec, sign_workbook, workbook_parts
-from reports.export import ExportRefused, open_town_identity, prepare_return, write_return_files
+from reports.export import ExportRefused, write_return_files
 from reports.identity import (
     IdentityError,
     check_identity,
@@ -49,7 +51,7 @@ from reports.returns import NoteLine
 from reports.signing import sign_payload, sign_pdf
 from reports.verify import Verifier, load_crls
 from storage.store import Store
-from tests.helpers import TODAY, on_pace_history
+from tests.helpers import TODAY, on_pace_history, signed_off_profile
 
 Q = Quarter(2024, 3)
 ROOT_PASS = b"city-root-pass"
@@ -78,11 +80,12 @@ def genuine(pki, tmp_path_factory):
     folder = tmp_path_factory.mktemp("genuine")
     store = Store(folder / "gc.sqlite3", today=lambda: TODAY)
     store.bind_town("莞城")
+    store.set_profile(signed_off_profile())
     for quarter, values in on_pace_history(last=Q).items():
         store.save_quarter(quarter, values)
     store.set_identity((pki / "莞城.p12").read_bytes(), "莞城")
     identity = open_town_identity(store, PASS)
-    data = prepare_return(store, Q, signed=True)
+    data = prepare_export(store, Q, signed=True)
     result = write_return_files(data, folder / "out", identity=identity)
     store.close()
     return data, identity, result
@@ -527,6 +530,7 @@ def test_export_refuses_a_quarter_that_has_not_ended(tmp_path, capsys, pki):
     db = tmp_path / "t.sqlite3"
     with Store(db) as store:
         store.bind_town("莞城")
+        store.set_profile(signed_off_profile())
     figures = ["card_holders=150000", "yuecai_certified=1", "nanyue_trained=1", "mediation_cases=0"]
     figures += ["mediation_success=0", "arbitration_due=0", "arbitration_closed=0", "inspection_cases=0"]
     figures += ["inspection_closed=0"]
@@ -547,13 +551,14 @@ def test_export_refuses_a_quarter_that_has_not_ended(tmp_path, capsys, pki):
 def test_export_date_is_injectable(tmp_path):
     store = Store(tmp_path / "t.sqlite3", today=lambda: dt.date(2024, 9, 30))
     store.bind_town("莞城")
+    store.set_profile(signed_off_profile())
     for quarter, values in on_pace_history(last=Q).items():
         store.save_quarter(quarter, values)
     with pytest.raises(ExportRefused, match="尚未结束"):
-        prepare_return(store, Q)
-    assert prepare_return(store, Q, preview=True).quarter == Q  # a draft can still be previewed and printed
+        prepare_export(store, Q)
+    assert prepare_export(store, Q, preview=True).quarter == Q  # a draft can still be previewed and printed
     store._today = lambda: dt.date(2024, 10, 1)
-    assert prepare_return(store, Q).quarter == Q
+    assert prepare_export(store, Q).quarter == Q
     store.close()
 
 
@@ -629,12 +634,12 @@ def test_the_city_window_takes_a_crl(pki, genuine, tmp_path, qtbot):
     session = open_session(db)
     try:
         window = session.window
-        window.set_crl(crl)
+        window.set_crls([crl])
         task = window.collect_folder(inbox)
         with qtbot.waitSignal(task.finished, timeout=60000):
             pass
         assert [v.reason for v in window.collection.invalid][0].startswith("签名证书已于")
-        window.set_crl(None)
+        window.set_crls([])
     finally:
         session.window.close()
         session.close()
@@ -693,6 +698,7 @@ def test_identity_import_pins_the_root_and_shows_its_fingerprint(pki, tmp_path, 
     db = tmp_path / "gc.sqlite3"
     with Store(db) as store:
         store.bind_town("莞城")
+        store.set_profile(signed_off_profile())
     args = ["--db", str(db), "identity", "import", str(pki / "莞城.p12"), "--passphrase-file", str(pki / "town.pass")]
     assert cli_main(args) == 0
     expected = fingerprint(load_trust_roots(pki / "city_root.pem")[0])
@@ -715,6 +721,7 @@ def test_a_p12_with_an_absurd_iteration_count_is_refused_at_once(pki, tmp_path):
     start = dt.datetime.now()
     with Store(tmp_path / "t.sqlite3") as store:
         store.bind_town("莞城")
+        store.set_profile(signed_off_profile())
         with pytest.raises(IdentityError, match="迭代次数为 2,000,000,000"):
             import_identity_file(store, path, lambda: PASS, "莞城")
         big = tmp_path / "big.p12"
@@ -846,14 +853,14 @@ def test_the_verify_dialog_uses_the_same_crl(pki, genuine, tmp_path, qtbot):
     dialog = VerifyDialog()
     qtbot.addWidget(dialog)
     dialog.set_root(pki / "city_root.pem")
-    dialog.set_crl(crl)
+    dialog.crl_button.set_paths([crl])
     task = dialog.verify_files([result.workbook, later])
     with qtbot.waitSignal(task.finished, timeout=60000):
         pass
     rows = {Path(r.file).name: r for r in dialog.model.rows}
     assert rows[result.workbook.name].valid
     assert not rows["later.xlsx"].valid and "被市局吊销" in rows["later.xlsx"].reason
-    dialog.set_crl(None)
+    dialog.crl_button.set_paths([])
 
 
 def test_a_summary_that_prints_other_figures(genuine, verifier, tmp_path):

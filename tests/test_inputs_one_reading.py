@@ -20,7 +20,7 @@ from reports.identity import read_crl, revoke
 from reports.plan_file import FORMAT, PlanPackageError, open_root, verify_plan_bytes, write_plan_file
 from reports.signing import sign_payload
 from storage.store import Store
-from tests.helpers import on_pace_history
+from tests.helpers import SIGN_OFF_FLAGS, on_pace_history, signed_off_profile
 
 ROOT_PASS = b"root-passphrase"
 TOWN_PASS = b"town-passphrase"
@@ -56,6 +56,7 @@ def genuine_return(pki, tmp_path_factory):
     folder = tmp_path_factory.mktemp("return")
     with Store(folder / "town.sqlite3") as store:
         store.bind_town("莞城")
+        store.set_profile(signed_off_profile())
         names = {"unit_name": "东莞市莞城人力资源和社会保障分局", "head": "张三", "stats_head": "王五", "preparer": "李四"}
         database.update_profile(store, names)
         for quarter, values in on_pace_history().items():
@@ -192,6 +193,7 @@ def test_plan_import_refuses_a_malformed_plan_with_exit_2(pki, bad_plans, tmp_pa
     case = {"a lone surrogate in the content": "lone surrogate in the content"}.get(case, case)
     db = tmp_path / "town.sqlite3"
     assert run(capsys, "--db", db, "init", "--town", "莞城")[0] == 0
+    assert run(capsys, "--db", db, "profile", *SIGN_OFF_FLAGS)[0] == 0
     assert run(capsys, "--db", db, "identity", "import", pki / "莞城.p12", "--passphrase-file", pki / "pw.txt")[0] == 0
     code, out, err = run(capsys, "--db", db, "plan", "import", bad_plans[case])
     refused(code, out, err, "未导入")
@@ -345,6 +347,7 @@ def test_any_damaged_crl_is_read_or_refused(crls, tmp_path_factory, position, fl
 def town_db(tmp_path, capsys):
     db = tmp_path / "town.sqlite3"
     assert run(capsys, "--db", db, "init", "--town", "莞城")[0] == 0
+    assert run(capsys, "--db", db, "profile", *SIGN_OFF_FLAGS)[0] == 0
     return db
 
 
@@ -381,7 +384,7 @@ def test_the_window_verifies_with_an_expired_crl_after_saying_so(pki, crls, genu
     dialog = VerifyDialog()
     qtbot.addWidget(dialog)
     dialog.set_root(pki / "city_root.pem")
-    dialog.set_crl(crls["old"])
+    dialog.crl_button.set_paths([crls["old"]])
     dialogs.expect("吊销列表已过期")
     task = dialog.verify_files([genuine_return])
     assert task is not None
@@ -389,7 +392,7 @@ def test_the_window_verifies_with_an_expired_crl_after_saying_so(pki, crls, genu
         pass
     assert "2020-12-31" in dialogs.texts()[-1]
     assert [row.valid for row in dialog.model.rows] == [True]
-    dialog.set_crl(None)
+    dialog.crl_button.set_paths([])
 
 
 def test_a_damaged_trust_root_is_refused_with_exit_2(pki, genuine_return, tmp_path, capsys):

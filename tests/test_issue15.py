@@ -8,16 +8,17 @@ import openpyxl
 import pytest
 from PySide6.QtCore import Qt
 
+from actions.returns import open_identity, prepare_export
 from core.plans import load_shipped_plan
 from core.progress import ROUND_HALF_UP, percent
 from core.quarters import Quarter
 from reports.excel import FORM_SHEET, rate_row
-from reports.export import open_town_identity, prepare_return, write_return_files
+from reports.export import write_return_files
 from reports.identity import load_trust_roots
 from reports.payload import ROUNDING_KEY, payload_of
 from reports.verify import Verifier
 from storage.store import Store
-from tests.helpers import FULL_QUARTER, TODAY, on_pace_history
+from tests.helpers import FULL_QUARTER, TODAY, on_pace_history, signed_off_profile
 from tests.test_forgery import PASS, pki  # noqa: F401  (a fixture)
 
 PLAN = load_shipped_plan()
@@ -56,7 +57,7 @@ def test_a_return_with_77_99_percent_prints_77_9_in_excel_pdf_window_and_cli(sto
         dict(FULL_QUARTER, card_holders=170_000, mediation_cases=10_000, mediation_success=7_799),
         {"mediation_cases": why, "mediation_success": why},
     )
-    data = prepare_return(store, q)
+    data = prepare_export(store, q)
     mediation = next(r for r in data.rates if r.code == "mediation_success_rate")
     # the quarter: 7,799/10,000 = 77.99%; the year: (40 + 40 + 7,799)/(50 + 50 + 10,000) = 78.01%, met
     assert mediation.quarter_text == "77.9%"
@@ -85,12 +86,13 @@ def test_a_return_without_the_rounding_rule_or_bases_is_refused_since_issue_22(p
     that leaves out the rule or the bases is refused rather than judged by the old leniency."""
     store = Store(tmp_path / "gc.sqlite3", today=lambda: TODAY)
     store.bind_town("莞城")
+    store.set_profile(signed_off_profile())
     for quarter, values in on_pace_history(last=Quarter(2024, 3)).items():
         store.save_quarter(quarter, values)
     store.set_identity((pki / "莞城.p12").read_bytes(), "莞城")
-    identity = open_town_identity(store, PASS)
+    identity = open_identity(store, PASS)
     store.set_stock_base(PLAN, "card_holders", 150_000)
-    data = prepare_return(store, Quarter(2024, 3), signed=True)
+    data = prepare_export(store, Quarter(2024, 3), signed=True)
     store.close()
     old = replace(data, rounding=ROUND_HALF_UP, bases=None)  # as a return signed before issue 15
     assert ROUNDING_KEY not in payload_of(old).body and "bases" not in payload_of(old).body
@@ -179,7 +181,7 @@ def test_the_return_prints_and_signs_the_base_and_labels_the_stock(store):
     for quarter, values in on_pace_history(last=q).items():
         store.save_quarter(quarter, values)
     store.set_stock_base(PLAN, "card_holders", 150_000)
-    data = prepare_return(store, q)
+    data = prepare_export(store, q)
     card = next(line for line in data.figures if line.code == "card_holders")
     assert "季末数" in card.name and card.ytd is None and card.cumulative is None
     assert card.completion == Fraction(165_000 - 150_000, 170_478 - 150_000)
@@ -318,8 +320,8 @@ def test_the_fourth_quarter_return_shows_the_year_result(store):
     for quarter, values in on_pace_history(last=Quarter(2024, 4)).items():
         store.save_quarter(quarter, values)
     store.set_stock_base(PLAN, "card_holders", 150_000)
-    q4 = prepare_return(store, Quarter(2024, 4))
-    q3 = prepare_return(store, Quarter(2024, 3))
+    q4 = prepare_export(store, Quarter(2024, 4))
+    q3 = prepare_export(store, Quarter(2024, 3))
     assert "全年（年度结果）" in {c.value for c in form_spec(q4).cells}
     assert "全年（年度结果）" not in {c.value for c in form_spec(q3).cells}
 
@@ -347,14 +349,14 @@ def test_the_progress_view_has_a_year_section(qtbot, store):
 
 def test_no_indicator_code_reaches_a_user_and_the_machine_sheet_is_hidden(store, tmp_path, capsys):
     from cli import main as cli_main
-    from core.indicators import INDICATOR_CODES, RATE_CODES
+    from core.indicators import SHIPPED
     from reports.layout import DATA_SHEET
 
     q = Quarter(2024, 3)
     for quarter, values in on_pace_history(last=q).items():
         store.save_quarter(quarter, values)
     store.save_quarter(q, {"card_holders": 100_000}, {"card_holders": "清理重复持卡记录后减少"})
-    data = prepare_return(store, q)
+    data = prepare_export(store, q)
     result = write_return_files(data, tmp_path / "out")
     workbook = openpyxl.load_workbook(result.workbook)
     assert workbook[DATA_SHEET].sheet_state == "hidden" and workbook[FORM_SHEET].sheet_state == "visible"
@@ -367,7 +369,7 @@ def test_no_indicator_code_reaches_a_user_and_the_machine_sheet_is_hidden(store,
         # the one place a code appears is the command to type: python main.py base card_holders=数量
         text = (out.out + out.err).replace("python main.py base card_holders=数量", "")
         assert "社会保障卡持卡人数" in text or args == ["status"]
-        leaked = [c for c in (*INDICATOR_CODES, *RATE_CODES) if c in text]
+        leaked = [c for c in (*SHIPPED.indicator_codes, *SHIPPED.rate_codes) if c in text]
         assert not leaked, (args, leaked)
 
 

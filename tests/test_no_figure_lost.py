@@ -15,7 +15,7 @@ from core.quarters import Quarter
 from storage.backup import backups_of, identity_file, newest_good_backup
 from storage.errors import DatabaseDamaged, DatabaseLocked, DiskFull
 from storage.store import FiguresChangedElsewhere, RestoreRefused, Store, restore_database
-from tests.helpers import FULL_QUARTER, TODAY
+from tests.helpers import FULL_QUARTER, SIGN_OFF_FLAGS, TODAY, signed_off_profile
 
 Q = Quarter(2024, 3)
 POSIX = os.name == "posix"
@@ -37,6 +37,7 @@ def child(code: str) -> subprocess.Popen:
 def ready_store(path: Path, town: str = "莞城") -> Store:
     store = Store(path, today=lambda: TODAY)
     store.bind_town(town)
+    store.set_profile(signed_off_profile())
     store.save_quarter(Q, FULL_QUARTER)
     return store
 
@@ -63,6 +64,7 @@ def test_a_first_run_killed_after_its_migration_is_completed_at_the_next_start(t
     db = tmp_path / "town.sqlite3"
     half_made_database(db)
     assert cli("--db", str(db), "init", "--town", "莞城") == 0
+    assert cli("--db", str(db), "profile", *SIGN_OFF_FLAGS) == 0
     assert cli("--db", str(db), "enter", "--quarter", Q.code, "yuecai_certified=12") == 0
     capsys.readouterr()
     assert cli("--db", str(db), "targets", "list", "--json") == 0
@@ -507,7 +509,7 @@ def test_a_revision_handed_to_a_killed_export_is_never_reused_for_other_content(
 
 
 def test_leftover_temp_files_are_removed_at_the_next_write(store, tmp_path):
-    from reports.export import export_return
+    from actions.returns import export_return
 
     out = tmp_path / "上报 文件夹"
     out.mkdir()
@@ -671,7 +673,9 @@ def test_a_copy_bound_to_another_town_gets_its_own_id(tmp_path):
     shutil.copy(first, second)
     with Store(first) as a, Store(second) as b:
         a.bind_town("莞城")
+        a.set_profile(signed_off_profile())
         b.bind_town("南城")
+        b.set_profile(signed_off_profile())
         assert a.db_id() != b.db_id()
 
 

@@ -19,17 +19,17 @@ import pytest
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from actions.returns import open_identity, prepare_export
 from cli import main as cli_main
 from core.quarters import Quarter
 from reports.excel import figure_row, workbook_bytes, workbook_parts
-from reports.export import open_town_identity, prepare_return
 from reports.identity import create_city_root, issue_town_identity, load_trust_roots
 from reports.package import pack, seal, unpack
 from reports.payload import FORMAT, RENDERER, payload_of
 from reports.signing import sign_payload, sign_pdf
 from reports.verify import Verifier
 from storage.store import Store
-from tests.helpers import TODAY, on_pace_history
+from tests.helpers import SIGN_OFF_FLAGS, TODAY, on_pace_history, signed_off_profile
 
 Q = Quarter(2024, 3)
 TOWN = "莞城"
@@ -58,11 +58,12 @@ def genuine(pki, tmp_path_factory):
     folder = tmp_path_factory.mktemp("genuine")
     store = Store(folder / "gc.sqlite3", today=lambda: TODAY)
     store.bind_town(TOWN)
+    store.set_profile(signed_off_profile())
     for quarter, values in on_pace_history(last=Q).items():
         store.save_quarter(quarter, values)
     store.set_identity((pki / "town.p12").read_bytes(), TOWN)
-    identity = open_town_identity(store, PASS)
-    data = prepare_return(store, Q, signed=True)
+    identity = open_identity(store, PASS)
+    data = prepare_export(store, Q, signed=True)
     store.close()
     return data, identity, export_files(data, identity, folder / "out")
 
@@ -611,6 +612,7 @@ def test_text_that_looks_like_an_excel_escape_is_written_so_every_reader_shows_i
 def test_invisible_characters_beyond_the_format_class_are_refused_in_the_profile(tmp_path, capsys):
     db = tmp_path / "town.sqlite3"
     assert cli_main(["--db", str(db), "init", "--town", "莞城"]) == 0
+    assert cli_main(["--db", str(db), "profile", *SIGN_OFF_FLAGS]) == 0
     for text in ("1234\u17b45678", "李\U000e0100四", "王\u2800五", "0769\ufdd0", "张三\n李四"):
         assert cli_main(["--db", str(db), "profile", "--head", text]) == 2, ascii(text)
         assert "第" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from core.quarters import Quarter
 from reports.identity import create_city_root, issue_town_identity
 from reports.plan_file import open_root, write_plan_file
 from storage.store import Store
-from tests.helpers import TODAY
+from tests.helpers import SIGN_OFF_FLAGS, TODAY, signed_off_profile
 
 PASSPHRASE = b"city-secret"
 PLAN_NAME = "测试规划（新增技能人才、基层调处、电子社保卡，取消南粤家政）"
@@ -98,6 +98,7 @@ def import_into(db, signed_plan, capsys):
 def town_db(tmp_path, signed_plan, capsys):
     db = tmp_path / "镇街 数据库.sqlite3"
     assert run(capsys, "--db", db, "init", "--town", "莞城")[0] == 0
+    assert run(capsys, "--db", db, "profile", *SIGN_OFF_FLAGS)[0] == 0
     import_into(db, signed_plan, capsys)
     return db
 
@@ -196,6 +197,7 @@ def test_an_old_database_with_shipped_codes_keeps_working_beside_the_new_plan(tm
     db = tmp_path / "旧 数据库.sqlite3"
     with Store(db, today=lambda: TODAY) as store:
         store.bind_town("莞城")
+        store.set_profile(signed_off_profile())
         store.save_quarter(Quarter(2025, 3), {"nanyue_trained": 7, "card_holders": 1_000})
     import_into(db, signed_plan, capsys)
     code, out, _ = run(capsys, "--db", db, "progress", "--quarter", "2025Q3", "--json")

@@ -3,7 +3,7 @@ exporter would never have written (no plan for a covered quarter, another 基期
 累计, a dropped 需关注 line or 说明, a plan from an old unsigned row) and the city must refuse it; and the
 city's plans for one quarter are one plan, whatever order they are given in.
 
-Each forgery is built the attacker's way: the app's own prepare_return and write_return_files, the
+Each forgery is built the attacker's way: the app's own prepare_export and write_return_files, the
 town's own identity, a doctored ReturnData."""
 
 import json
@@ -13,8 +13,9 @@ from fractions import Fraction
 import pytest
 
 from actions.city import issued_plans
+from actions.returns import open_identity, prepare_export
 from core.quarters import Quarter
-from reports.export import open_town_identity, prepare_return, write_return_files
+from reports.export import write_return_files
 from reports.identity import load_trust_roots
 from reports.payload import DERIVED_MISMATCH, PLAN_MISMATCH
 from reports.plan_file import open_root, write_plan_file
@@ -44,7 +45,7 @@ def verifier(keys, *plan_files):  # noqa: F811
 
 def signed_return(db, tmp_path, data, name):
     with Store(db) as store:
-        identity = open_town_identity(store, PASSPHRASE)
+        identity = open_identity(store, PASSPHRASE)
     return write_return_files(data, tmp_path / name, identity=identity).workbook
 
 
@@ -100,7 +101,7 @@ def test_a_return_with_another_base_than_the_plan_gives_is_refused(keys, tmp_pat
     write_plan_file(with_bases, open_root(keys["city_key"], PASSPHRASE), plan_file)
     db = entered(tmp_path, keys, capsys, plan_file)
     with Store(db) as store:
-        data = prepare_return(store, Q1, signed=True)
+        data = prepare_export(store, Q1, signed=True)
     assert data.bases == {"card_holders": 150_000}
     check = verifier(keys, plan_file)
     assert check.verify(signed_return(db, tmp_path, data, "真")).valid
@@ -148,7 +149,7 @@ def behind_on_mediation(keys, issued, tmp_path, capsys):  # noqa: F811
     """A genuine 2026Q1 return under the city's plan whose 调解成功率 (50%) is below its 78% target."""
     db = entered(tmp_path, keys, capsys, issued, mediation_success=50)
     with Store(db) as store:
-        data = prepare_return(store, Q1, signed=True)
+        data = prepare_export(store, Q1, signed=True)
     assert any(r.code == RATE and r.met is False for r in data.rates) and data.attention and data.notes
     return db, data
 
@@ -245,7 +246,7 @@ def test_a_genuine_return_under_a_plan_that_began_mid_year_verifies(keys, tmp_pa
     code, out, err = run(capsys, "--db", db, "enter", "--quarter", q3.code, *(f"{k}={v}" for k, v in figures.items()))
     assert code == 0, out + err
     with Store(db) as store:
-        data = prepare_return(store, q3, signed=True)
+        data = prepare_export(store, q3, signed=True)
     line = next(line for line in data.figures if line.code == "yuecai_certified")
     assert line.cumulative == line.quarter < (line.ytd or 0)
     verdict = verifier(keys, plan_file).verify(signed_return(db, tmp_path, data, "年中"))

@@ -43,7 +43,7 @@ from reports.plan_workbook import (
     write_workbook,
 )
 from storage.store import Store
-from tests.helpers import TODAY
+from tests.helpers import SIGN_OFF_FLAGS, TODAY, signed_off_profile
 
 PASSPHRASE = b"city-secret"
 
@@ -84,6 +84,7 @@ def town_db(tmp_path, keys, capsys):
     """A town's database with its identity imported, so the city root is pinned."""
     db = tmp_path / "镇街 数据库.sqlite3"
     assert main(["--db", str(db), "init", "--town", "莞城"]) == 0
+    assert main(["--db", str(db), "profile", *SIGN_OFF_FLAGS]) == 0
     import_identity(db, keys)
     capsys.readouterr()
     return db
@@ -474,6 +475,7 @@ def test_a_bad_package_is_refused_at_import_with_its_reason_and_nothing_recorded
 def test_import_needs_a_pinned_root(tmp_path, sample_plan, capsys):
     db = tmp_path / "no identity.sqlite3"
     assert main(["--db", str(db), "init", "--town", "莞城"]) == 0
+    assert main(["--db", str(db), "profile", *SIGN_OFF_FLAGS]) == 0
     code, _, err = run(capsys, "--db", db, "plan", "import", sample_plan)
     assert code == 2 and "还没有市局根证书" in err
     assert recorded(db)[0] == []
@@ -528,6 +530,7 @@ def test_a_database_of_revision_0004_migrates_and_keeps_its_quarters_plan(tmp_pa
     db = tmp_path / "旧 数据库.sqlite3"
     with Store(db, today=lambda: TODAY) as store:
         store.bind_town("莞城")
+        store.set_profile(signed_off_profile())
         store.save_quarter(Quarter(2024, 3), {"yuecai_certified": 9})
     downgrade_database(db, "0004")
     with sqlite3.connect(db) as conn:

@@ -11,12 +11,13 @@ import openpyxl
 import pytest
 from pypdf import PdfReader
 
+from actions.returns import export_return, open_identity, prepare_export
 from cli import main
 from core.plan_package import PlanPackage, TownSplit, sample_package
 from core.plans import load_shipped_plan
 from core.quarters import Quarter
 from reports import payload as payload_module
-from reports.export import export_return, open_town_identity, prepare_return, write_return_files
+from reports.export import write_return_files
 from reports.identity import create_city_root, issue_town_identity, load_trust_roots
 from reports.payload import PAYLOAD_PROPERTY, PLAN_MISMATCH
 from reports.plan_file import open_root, write_plan_file
@@ -24,7 +25,7 @@ from reports.plan_workbook import write_workbook
 from reports.returns import plan_hash
 from reports.verify import Verifier
 from storage.store import Store
-from tests.helpers import TODAY, on_pace_history
+from tests.helpers import SIGN_OFF_FLAGS, TODAY, on_pace_history, signed_off_profile
 
 PASSPHRASE = b"city-secret"
 PLANLESS_FORMAT = "town-returns/2"  # before payloads named their plan package
@@ -106,6 +107,7 @@ def q1_figures(package: PlanPackage) -> dict[str, int]:
 def town_database(tmp_path: Path, keys, capsys) -> Path:
     db = tmp_path / "镇街 数据库.sqlite3"
     assert run(capsys, "--db", db, "init", "--town", TOWN)[0] == 0
+    assert run(capsys, "--db", db, "profile", *SIGN_OFF_FLAGS)[0] == 0
     assert run(capsys, "--db", db, "identity", "import", keys["town_p12"], "--passphrase-file", keys["pw"])[0] == 0
     return db
 
@@ -203,8 +205,8 @@ def test_a_return_under_a_doctored_plan_is_refused(keys, issued, tmp_path, capsy
     # the same return signed as if made under the genuine plan still prints the doctored target
     genuine = added_and_dropped()
     with Store(db) as store:
-        data = prepare_return(store, Q1)
-        identity = open_town_identity(store, PASSPHRASE)
+        data = prepare_export(store, Q1)
+        identity = open_identity(store, PASSPHRASE)
     claimed = replace(data, plan_hash=genuine.content_hash, plan_id=genuine.id, revision=2, signed=True)
     result = write_return_files(claimed, tmp_path / "claimed", identity=identity)
     roots = load_trust_roots(keys["city_cert"])
@@ -235,11 +237,12 @@ def test_a_return_signed_before_payloads_named_their_plan_is_an_earlier_releases
     written byte for byte from the payload, so this release refuses them, saying which release wrote them."""
     store = Store(tmp_path / "old.sqlite3", today=lambda: TODAY)
     store.bind_town(TOWN)
+    store.set_profile(signed_off_profile())
     store.set_identity(keys["town_p12"].read_bytes(), TOWN)
     last = Quarter(2024, 3)
     for quarter, values in on_pace_history(last=last).items():
         store.save_quarter(quarter, values)
-    identity = open_town_identity(store, PASSPHRASE)
+    identity = open_identity(store, PASSPHRASE)
     with monkeypatch.context() as patch:
         patch.setattr(payload_module, "body_of", _old_format_body(payload_module.body_of))
         result = export_return(store, last, tmp_path / "old", identity=identity)
@@ -258,12 +261,13 @@ def test_an_old_format_return_with_a_target_other_than_the_built_in_plan_is_refu
     """Before plans were signed, a doctored CSV could change a target; the built-in plan's targets now decide."""
     store = Store(tmp_path / "old.sqlite3", today=lambda: TODAY)
     store.bind_town(TOWN)
+    store.set_profile(signed_off_profile())
     store.set_identity(keys["town_p12"].read_bytes(), TOWN)
     last = Quarter(2024, 3)
     for quarter, values in on_pace_history(last=last).items():
         store.save_quarter(quarter, values)
-    data = prepare_return(store, last)
-    identity = open_town_identity(store, PASSPHRASE)
+    data = prepare_export(store, last)
+    identity = open_identity(store, PASSPHRASE)
     store.close()
     lines = tuple(replace(f, target=8_523) if f.code == "yuecai_certified" else f for f in data.figures)
     with monkeypatch.context() as patch:
@@ -315,7 +319,7 @@ def test_the_demo_database_has_the_sample_plan_with_2026_figures(tmp_path):
         assert plan is not None and plan.sample and plan.content_hash == sample_package().content_hash
         assert ADDED in store.figures(Q1) and store.figures(Quarter(2026, 3))[ADDED] > 0
         assert Quarter(2026, 4) not in store.history()
-        data = prepare_return(store, Quarter(2026, 3), signed=False)
+        data = prepare_export(store, Quarter(2026, 3), signed=False)
     assert ADDED in data.values and data.plan_hash == plan.content_hash
 
 

@@ -15,6 +15,7 @@ from core.plan_package import canonical_json, package_from_content, sample_packa
 from reports.identity import create_city_root, issue_town_identity
 from reports.plan_file import FORMAT, open_root, plan_file_bytes, write_plan_file
 from reports.signing import sign_payload
+from tests.helpers import SIGN_OFF_FLAGS
 
 PASSPHRASE = b"city-secret"
 TOWN = "莞城"
@@ -40,6 +41,7 @@ def run(capsys, *args):
 def town_database(folder: Path, keys, capsys) -> Path:
     db = folder / "镇街 数据库.sqlite3"
     assert run(capsys, "--db", db, "init", "--town", TOWN)[0] == 0
+    assert run(capsys, "--db", db, "profile", *SIGN_OFF_FLAGS)[0] == 0
     assert run(capsys, "--db", db, "identity", "import", keys["town_p12"], "--passphrase-file", keys["pw"])[0] == 0
     assert run(capsys, "--db", db, "plan", "import", keys["plan"])[0] == 0
     return db
@@ -174,6 +176,7 @@ def test_figures_the_new_plan_does_not_list_are_named(keys, tmp_path, capsys):
     db = tmp_path / "石碣.sqlite3"
     p12 = issue_town_identity(keys["city_key"], PASSPHRASE, "石碣", tmp_path / "石碣.p12", PASSPHRASE)
     assert run(capsys, "--db", db, "init", "--town", "石碣")[0] == 0
+    assert run(capsys, "--db", db, "profile", *SIGN_OFF_FLAGS)[0] == 0
     assert run(capsys, "--db", db, "identity", "import", p12, "--passphrase-file", keys["pw"])[0] == 0
     assert run(capsys, "--db", db, "enter", "--quarter", "2026Q1", "nanyue_trained=77", "yuecai_certified=1")[0] == 0
     content = json.loads(sample_package().canonical_bytes())

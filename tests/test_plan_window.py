@@ -23,7 +23,7 @@ from reports.identity import create_city_root, issue_town_identity
 from reports.plan_file import open_root, read_plan_file, write_plan_file
 from reports.plan_workbook import write_template, write_workbook
 from storage.store import Store
-from tests.helpers import FULL_QUARTER, TODAY
+from tests.helpers import FULL_QUARTER, SIGN_OFF_FLAGS, TODAY
 
 PASSPHRASE = b"city-secret"
 ADDED, DROPPED = "skilled_trained", "nanyue_trained"
@@ -79,6 +79,7 @@ def town_store(tmp_path, keys):
     """莞城's database with its identity imported (the city root pinned), 2025Q4 filled in."""
     db = tmp_path / "镇街 数据库.sqlite3"
     assert cli_main(["--db", str(db), "init", "--town", "莞城"]) == 0
+    assert cli_main(["--db", str(db), "profile", *SIGN_OFF_FLAGS]) == 0
     passphrase_file = keys["base"] / "pw.txt"
     assert (
         cli_main(

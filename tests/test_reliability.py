@@ -19,7 +19,7 @@ from reports.safe_zip import UnsafeFile, check_xlsx
 from reports.tables import read_plan_file as read_plan_table
 from storage.backup import DatabaseDamaged, backups_of, newest_good_backup
 from storage.store import QuarterLocked, RestoreRefused, Store, restore_database
-from tests.helpers import FULL_QUARTER, ROOT, TODAY
+from tests.helpers import FULL_QUARTER, ROOT, TODAY, signed_off_profile
 
 Q = Quarter(2024, 3)
 
@@ -55,12 +55,12 @@ def test_reopening_a_draft_is_refused(store):
 
 
 def test_a_submission_makes_a_backup_first(store):
-    from reports.export import prepare_return
+    from actions.returns import prepare_export
     from tests.helpers import on_pace_history
 
     for quarter, values in on_pace_history(last=Q).items():
         store.save_quarter(quarter, values)
-    prepare_return(store, Q, signed=True)  # the backup comes before the revision and before any file
+    prepare_export(store, Q, signed=True)  # the backup comes before the revision and before any file
     assert any("上报前" in p.name for p in backups_of(store.path))
 
 
@@ -99,6 +99,7 @@ def test_restore_refuses_a_damaged_file_and_another_towns_backup(store, tmp_path
     other = tmp_path / "other.sqlite3"
     with Store(other) as s:
         s.bind_town("石龙")
+        s.set_profile(signed_off_profile())
     with pytest.raises(RestoreRefused, match="属于另一个数据库（石龙）"):
         restore_database(store.path, other)
     assert store.town() == "莞城"
@@ -286,6 +287,7 @@ def test_any_sequence_keeps_the_chain_and_the_last_saved_values(operations):
     with tempfile.TemporaryDirectory() as folder:
         with Store(Path(folder) / "p.sqlite3", today=lambda: dt.date(2026, 11, 28)) as store:
             store.bind_town("莞城")
+            store.set_profile(signed_off_profile())
             expected: dict[str, int] = {}
             submitted = False
             revision = 0

@@ -8,9 +8,9 @@ import openpyxl
 import pytest
 from pypdf import PdfReader
 
+from actions.returns import export_return, prepare_export
 from core.quarters import Quarter
 from reports.excel import FORM_SHEET, figure_row
-from reports.export import export_return, prepare_return
 from storage.store import Profile
 from tests.helpers import FULL_QUARTER, on_pace_history
 
@@ -48,7 +48,7 @@ def page_texts(path) -> list[str]:
 
 
 def test_the_pdf_keeps_the_figures_and_the_sign_off_on_page_one(three_notes, tmp_path):
-    data = prepare_return(three_notes, Q, NOW)
+    data = prepare_export(three_notes, Q, NOW)
     assert len(data.notes) == 3
     result = export_return(three_notes, Q, tmp_path, now=NOW)
     pages = page_texts(result.pdf)
@@ -80,7 +80,7 @@ def test_pdftotext_sees_the_approval_lines_and_the_revision_in_the_footer(three_
 
 
 def test_the_workbook_prints_the_figures_and_the_sign_off_on_page_one(three_notes, tmp_path):
-    data = prepare_return(three_notes, Q, NOW)
+    data = prepare_export(three_notes, Q, NOW)
     result = export_return(three_notes, Q, tmp_path, now=NOW)
     form = openpyxl.load_workbook(result.workbook)[FORM_SHEET]
     cells = {(c.row, c.column): c.value for r in form.iter_rows() for c in r if isinstance(c.value, str)}

@@ -10,15 +10,17 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from actions.returns import export_return, prepare_export
+from actions.returns import open_identity as open_town_identity
 from cli import main as cli_main
 from core.quarters import Quarter
-from reports.export import export_return, open_town_identity, prepare_return, write_return_files
+from reports.export import write_return_files
 from reports.identity import IdentityError, create_city_root, issue_town_identity, load_trust_roots, open_identity
 from reports.payload import PAYLOAD_PROPERTY, SIGNATURE_PROPERTY
 from reports.signing import SigningError
 from reports.verify import Verifier
 from storage.store import Store
-from tests.helpers import TODAY, on_pace_history
+from tests.helpers import TODAY, on_pace_history, signed_off_profile
 
 Q = Quarter(2024, 3)
 ROOT_PASS = b"city-root-pass"
@@ -52,6 +54,7 @@ def pki(tmp_path_factory):
 def make_store(path: Path, town: str) -> Store:
     store = Store(path, today=lambda: TODAY)
     store.bind_town(town)
+    store.set_profile(signed_off_profile())
     for quarter, values in on_pace_history(last=Q).items():
         store.save_quarter(quarter, values)
     return store
@@ -190,7 +193,7 @@ def test_the_signature_of_another_return_pasted_in(guancheng, verifier, tmp_path
 
 
 def test_a_guancheng_return_signed_with_shilong_identity(guancheng, verifier, tmp_path, pki):
-    data = prepare_return(guancheng, Q, signed=True)
+    data = prepare_export(guancheng, Q, signed=True)
     result = write_return_files(data, tmp_path / "out", identity=identity(pki, "石龙.p12", SHILONG_PASS))
     for path in result.paths:
         verdict = verifier.verify(path)
@@ -204,7 +207,7 @@ def test_the_app_refuses_to_sign_with_another_towns_identity(guancheng, tmp_path
 
 
 def test_an_identity_from_a_root_the_city_did_not_make(guancheng, verifier, tmp_path, pki):
-    data = prepare_return(guancheng, Q, signed=True)
+    data = prepare_export(guancheng, Q, signed=True)
     result = write_return_files(data, tmp_path / "out", identity=identity(pki, "莞城_foreign.p12"))
     for path in result.paths:
         verdict = verifier.verify(path)
@@ -216,7 +219,7 @@ def test_an_expired_certificate(guancheng, verifier, tmp_path, pki):
     guancheng.set_identity((pki / "莞城_expired.p12").read_bytes(), "莞城")
     with pytest.raises(SigningError, match="有效期"):
         open_town_identity(guancheng, GUANCHENG_PASS)  # the app will not sign with it
-    data = prepare_return(guancheng, Q, signed=True)
+    data = prepare_export(guancheng, Q, signed=True)
     result = write_return_files(data, tmp_path / "out", identity=expired)
     for path in result.paths:
         verdict = verifier.verify(path)

@@ -6,6 +6,7 @@ import pytest
 
 from cli import main
 from core.text import hidden_character_problem, payload_text_problem
+from tests.helpers import SIGN_OFF_FLAGS
 
 HIDDEN = ["\u202e", "\u202a", "\u2066", "\u2069", "\u200b", "\u200d", "\u200f", "\u2060", "\ufeff", "\u00ad", "\u061c"]
 
@@ -20,6 +21,7 @@ def run(capsys, *args):
 def town_db(tmp_path, capsys):
     db = tmp_path / "town.sqlite3"
     assert run(capsys, "--db", db, "init", "--town", "莞城")[0] == 0
+    assert run(capsys, "--db", db, "profile", *SIGN_OFF_FLAGS)[0] == 0
     return db
 
 
@@ -63,9 +65,10 @@ def test_the_window_profile_is_refused_by_the_same_rule(store):
     from actions.database import update_profile
     from core.errors import DomainError
 
+    before = store.profile().preparer
     with pytest.raises(DomainError, match="U\\+2066"):
         update_profile(store, {"preparer": "王\u2066五"})
-    assert store.profile().preparer == ""
+    assert store.profile().preparer == before
 
 
 def test_a_reopen_reason_with_a_hidden_character_is_refused():

@@ -43,7 +43,7 @@ while True:
 EXPORTER = """
 from pathlib import Path
 from core.quarters import Quarter
-from reports.export import export_return
+from actions.returns import export_return
 from storage.store import Store
 import reports.excel, reports.pdf
 store = Store({db!r})
@@ -155,10 +155,11 @@ def _duration(code: str) -> float:
 
 def _ready_db(path: Path) -> None:
     from core.demo import on_pace_history
-    from storage.store import Store
+    from storage.store import Profile, Store
 
     with Store(path) as store:
         store.bind_town("莞城")
+        store.set_profile(Profile(unit_name="莞城分局", head="王五", stats_head="赵六", preparer="李四"))
         for quarter, figures in on_pace_history().items():
             store.save_quarter(quarter, figures)
 
