@@ -52,7 +52,7 @@ SENT_BACK_WAITING = "已退回未重报"
 def city_database(db: Path | None) -> Path:
     """The city's database the register lives in: the one given, else the default; it must exist and be
     the city's (a town's database is refused before it is opened, as verification does)."""
-    from actions.city import not_a_city_database, refuse_a_town_database
+    from actions.city import refuse_a_town_database
     from actions.database import database_path, open_store
 
     path = database_path(db)
@@ -61,11 +61,21 @@ def city_database(db: Path | None) -> Path:
             f"找不到市局数据库 {printable(str(path))}：回执、退回和登记簿记在市局汇总用的数据库中，"
             "请先用 init --city --trust city_root.pem 建立（或用 --db 指定）"
         )
-    refuse_a_town_database(path)
+    try:
+        refuse_a_town_database(path)
+    except InputError as exc:
+        raise not_for_the_register(path) from exc
     with open_store(path) as store:
         if store.mode() != "city":
-            raise not_a_city_database(path)
+            raise not_for_the_register(path)
     return path
+
+
+def not_for_the_register(path: Path) -> InputError:
+    return InputError(
+        f"数据库 {printable(str(path))} 不是市局汇总用的数据库：回执、退回和登记簿只记在市局的数据库中"
+        "（init --city --trust city_root.pem 建立），请用 --db 指定市局的数据库"
+    )
 
 
 def open_city_root(root: Path, passphrase: bytes) -> Identity:
@@ -341,7 +351,8 @@ def send_back(
                         reasons, return_file.name)  # fmt: skip
     write_answer_file(answer, identity, out)
     unit, phone = _signoff(verdict)
-    text = "；".join(r.text if r.indicator is None else f"{r.indicator}：{r.text}" for r in reasons)
+    name = payload.catalogue.display_name
+    text = "；".join(r.text if r.indicator is None else f"{name(r.indicator)}：{r.text}" for r in reasons)
     with open_store(path, "登记退回") as store:
         store.record_register(
             [

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -297,10 +297,11 @@ class Outcome:
     reopens: bool = False  # a send-back that opens the quarter for correction (退回修改)
 
 
-def judge_answer(answer: CityAnswer, facts: ReceivedFacts) -> Outcome:
+def judge_answer(answer: CityAnswer, facts: ReceivedFacts, indicator_name: Callable[[str], str] = str) -> Outcome:
     """What an answer does to a town's database: refused (AnswerRefused), nothing, recorded, or recorded
     and the quarter reopened. It must be this town's, for a return this database exported (revision and
-    content); an answer older than the one in effect (a lower revision, or signed earlier) changes nothing."""
+    content); an answer older than the one in effect (a lower revision, or signed earlier) changes nothing.
+    `indicator_name` gives an indicator's Chinese name for the message."""
     name, quarter, revision = answer.name, answer.quarter, answer.revision
     if facts.already:
         return Outcome(f"此{name}已导入过，未作改动")
@@ -331,7 +332,7 @@ def judge_answer(answer: CityAnswer, facts: ReceivedFacts) -> Outcome:
         return Outcome(message, records=True)
     if newest is not None and revision < newest:
         return Outcome(f"{quarter.label}第 {revision} 版已被第 {newest} 版取代，此退回通知不再适用，未作改动")
-    reasons = "；".join(r.text if r.indicator is None else f"{r.indicator}：{r.text}" for r in answer.reasons)
+    reasons = "；".join(r.text if r.indicator is None else f"{indicator_name(r.indicator)}：{r.text}" for r in answer.reasons)
     if facts.state == SUBMITTED:
         return Outcome(
             f"市局退回{quarter.label}第 {revision} 版：{reasons}。本季度已退回修改，改正后重新导出将是第 {revision + 1} 版",

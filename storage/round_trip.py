@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,7 @@ def import_answer(
     file_sha256: str,
     content: str,
     signature: str,
+    name: Callable[[str], str] = str,
 ) -> Outcome:
     """Judge a verified answer against this database and record it (a send-back reopening the quarter) in
     this transaction; a refusal raises AnswerRefused, an answer that changes nothing records nothing."""
@@ -77,7 +79,7 @@ def import_answer(
         latest=latest,
         already=already,
     )
-    outcome = judge_answer(answer, facts)
+    outcome = judge_answer(answer, facts, name)
     if not outcome.records:
         return outcome
     signed_at = answer.at.isoformat(timespec="microseconds")

@@ -509,7 +509,9 @@ class Store(StoreReads):
         """A verified receipt or send-back, judged and recorded in one transaction (see storage.round_trip)."""
         town = self.require_town()
         with self._writing() as session:
-            return round_trip.import_answer(session, self._os_user, town, answer, file_sha256, content, signature)
+            return round_trip.import_answer(
+                session, self._os_user, town, answer, file_sha256, content, signature, self.catalogue_for(answer.quarter).display_name
+            )
 
     def record_register(self, entries: Iterable[RegisterEntry]) -> list[RegisterEntry]:
         """The city's register: what it saw of each return, in one transaction; gives the entries as kept."""
