@@ -242,13 +242,12 @@ def city_receipts(
             else "冲突：同一镇街同一季度的季报版本或签名时间互相矛盾，未计入，须市局核实"
         )
         refused.append(RefusedReturn(verdict.file, reason))
-        payload = verdict.payload
         entries.append(
             RegisterEntry(
                 quarter.code,
                 verdict.town,
                 verdict.revision,
-                payload.content_hash() if payload else None,
+                None,  # entered by its file: a damaged copy never stands for the return it copies
                 verdict.file,
                 REFUSED,
                 reason,

@@ -225,7 +225,7 @@ def test_the_round_trip_end_to_end(world, capsys):
     # the second round: revision 2 accepted
     second = base / "回执 第二轮"
     result = receipts(capsys, world, second)
-    assert sorted((r["town"], r["revision"]) for r in result["receipts"]) == [(B, 2), (A, 1)]
+    assert sorted((r["town"], r["revision"]) for r in result["receipts"]) == [(B, 2), (A, 1)], result
     assert result["refused"] == []
     b_receipt_2 = second / "回执_石龙_2026年第1季度_第2版.receipt"
     code, out, err = run(capsys, "--db", b_db, "receipt", "import", b_receipt_2)
@@ -268,6 +268,33 @@ def test_the_round_trip_end_to_end(world, capsys):
     assert [r[:3] for r in rows] == [[n, t, "缺报"] for n, t in enumerate(others, start=1)]
     assert sheet["A1"].value == "2026年第1季度 催报清单（共 31 个镇街）"
     assert {r[1] for r in rows}.isdisjoint({A, B})
+
+
+def test_a_damaged_copy_in_the_folder_is_refused_without_touching_the_accepted_return(world, capsys, tmp_path):
+    """A copy of 莞城's workbook changed after signing sits beside the genuine one: city receipts lists it
+    as refused with the verifier's reason, still signs the genuine one, and the register keeps 莞城's
+    revision 1 accepted (the damaged copy is entered by its file)."""
+    import shutil
+
+    inbox = tmp_path / "收件箱 副本"
+    shutil.copytree(world["inbox"], inbox)
+    genuine = workbook_of(inbox / A)
+    damaged = inbox / A / "改过" / genuine.name
+    damaged.parent.mkdir()
+    damaged.write_bytes(genuine.read_bytes() + b"x")
+    code, out, err = city(
+        capsys, world, "receipts", "--quarter", Q1.code, "--folder", inbox, "--root", world["city_key"],
+        "--root-passphrase-file", world["pw"], "--out", tmp_path / "回执", "--json",
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads(out)
+    assert [(r["town"], r["revision"]) for r in result["receipts"] if r["town"] == A] == [(A, 1)], result
+    refused = {Path(r["file"]): r["reason"] for r in result["refused"]}
+    assert damaged in refused and "签名后文件被修改" in refused[damaged]
+    code, out, _ = city(capsys, world, "register", "--quarter", Q1.code, "--json")
+    rows = json.loads(out)["returns"]
+    assert [r["verdict"] for r in rows if r["town"] == A and r["revision"] == 1 and r["content_hash"]] == ["accepted"]
+    assert any(r["verdict"] == "refused" and r["file"] == str(damaged) for r in rows)
 
 
 # --- forgeries ------------------------------------------------------------------------------------
@@ -439,7 +466,7 @@ def test_the_windows_send_back_and_import_a_return(world, qtbot, dialogs, monkey
             [page.table.item(r, c).text() for c in range(page.table.columnCount())]
             for r in range(page.table.rowCount())
         ]
-        a_row = next(i for i, r in enumerate(shown) if r[0] == A and r[1] == "1")
+        a_row = next(i for i, r in enumerate(shown) if r[0] == A and r[1] == "1" and r[2] == "已接收")
         b_old = next(r for r in shown if r[0] == B and r[1] == "1")
         assert shown[a_row][2] == "已接收" and shown[a_row][3].startswith("回执 回执_莞城_2026年第1季度_第1版")
         assert b_old[2] == "已退回" and "已被第 2 版取代" in b_old[6] and b_old[3].startswith("退回通知")
