@@ -294,15 +294,20 @@ def summary_files(quarter: Quarter, folder: Path) -> list[Path]:
 def write_city_summary(consolidated: Consolidated, folder: Path, overwrite: bool = False) -> list[Path]:
     """Write the 汇总表 (.xlsx and .pdf), both or neither; an existing file is refused unless `overwrite`."""
     from reports.city_report import write_city_pdf, write_city_workbook
-    from reports.files import refuse_existing, write_atomically
+    from reports.files import refuse_existing, remove_stale_temp_files, write_all_or_none
 
     summary, conflicted = consolidated.summary, consolidated.conflicted
     targets = summary_files(consolidated.quarter, folder)
     if not overwrite:
         refuse_existing(targets)
-    write_atomically(targets[0], lambda p: write_city_workbook(summary, conflicted, p))
-    write_atomically(targets[1], lambda p: write_city_pdf(summary, conflicted, p))
-    return targets
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_stale_temp_files(folder)
+    return write_all_or_none(
+        [
+            (targets[0], lambda p: write_city_workbook(summary, conflicted, p)),
+            (targets[1], lambda p: write_city_pdf(summary, conflicted, p)),
+        ]
+    )
 
 
 def consolidate(

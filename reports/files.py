@@ -58,6 +58,21 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+def write_all_or_none(jobs: list[tuple[Path, Callable[[Path], None]]]) -> list[Path]:
+    """Write several files that belong together (the 汇总表's workbook and PDF): each staged whole beside
+    its place first, then all renamed in; a failure in any leaves the folder as it was."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, write in jobs:
+            staged.append((stage_file(path, write), path))
+    except BaseException:
+        for temp, _path in staged:
+            temp.unlink(missing_ok=True)
+        raise
+    settle(place_files(staged), keep_new=True)
+    return [path for path, _write in jobs]
+
+
 def stage_file(path: Path, write: Callable[[Path], None]) -> Path:
     """The file written whole, flushed to disk, beside `path` under a temp name (not in place yet)."""
     path.parent.mkdir(parents=True, exist_ok=True)

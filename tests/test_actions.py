@@ -386,3 +386,25 @@ def test_a_refused_exports_json_is_the_refusals(ready, db_path, tmp_path, capsys
     out, err = capsys.readouterr()
     assert code == 2 and json.loads(out) == {"exported": False, "reasons": refused.value.reasons}
     assert err.startswith("2026年第4季度未导出，原因：")
+
+
+def test_the_city_summary_is_written_both_or_neither(signing, tmp_path, pki, monkeypatch):
+    """Found on the way (issue 23): the workbook was written on its own, then the PDF; a PDF that failed
+    left a new workbook beside the old PDF."""
+    import reports.city_report as city_report
+
+    inbox = tmp_path / "收件 箱"
+    returns.export_quarter(signing, "2024Q3", inbox, lambda: TOWN_PASS)
+    result = city.consolidate(inbox, "2024Q3", pki / "city_root.pem", [], out=tmp_path / "汇总")
+    before = {p.name: p.read_bytes() for p in result.files}
+
+    def broken_pdf(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(city_report, "write_city_pdf", broken_pdf)
+    with pytest.raises(OSError):
+        city.write_city_summary(result, tmp_path / "汇总", overwrite=True)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "汇总").iterdir()} == before  # nothing new, no temp left
+    with pytest.raises(OSError):
+        city.write_city_summary(result, tmp_path / "新 文件夹")
+    assert list((tmp_path / "新 文件夹").iterdir()) == []

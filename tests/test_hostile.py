@@ -5,7 +5,6 @@ import io
 import json
 import os
 import sys
-import time
 import zipfile
 from pathlib import Path
 
@@ -126,9 +125,9 @@ def test_a_folder_of_hostile_files_is_reported_while_the_rest_consolidates(town,
     (hostile / "evil\n有效.xlsx").write_text("not a workbook")
     trust = str(folder / "pki" / "city_root.pem")
 
-    start = time.monotonic()
+    # No wall-clock bound here (speed lives in bench/): a file that would take long is cut off by the
+    # worker's time limit, and says so (TIMED_OUT below).
     assert cli_main(["consolidate", "--trust", trust, "--quarter", Q.code, str(inbox), "--json"]) == 0
-    elapsed = time.monotonic() - start
     out = json.loads(capsys.readouterr().out)
     assert out["valid"] == ["茶山"]
     reasons = {Path(i["file"]).name: i["reason"] for i in out["invalid"] + out["skipped"]}
@@ -140,14 +139,11 @@ def test_a_folder_of_hostile_files_is_reported_while_the_rest_consolidates(town,
     assert reasons["fifo.xlsx"].startswith("不是普通文件")
     assert "次修订" in reasons["revisions.pdf"]
     assert reasons["fields.pdf"] == TIMED_OUT
-    assert elapsed < 10, elapsed
 
-    start = time.monotonic()
     assert cli_main(["consolidate", "--trust", trust, "--quarter", Q.code, str(inbox)]) == 0
     text = capsys.readouterr().out
     assert "evil\\x0a有效.xlsx" in text
     assert not any(line.startswith("有效.xlsx") for line in text.splitlines())
-    assert time.monotonic() - start < 10
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
@@ -185,10 +181,8 @@ def test_a_worker_that_overruns_is_replaced(town, tmp_path):
     good = write_returns(tmp_path / "in", identity, "茶山", figures, [Q])
     slow = many_fields_pdf(tmp_path / "in" / "slow.pdf", 60_000)  # pyHanko needs ≈ 3 s to read its form
     roots = load_trust_roots(folder / "pki" / "city_root.pem")
-    start = time.monotonic()
     verdicts = list(verify_isolated([slow, *good, slow], roots, workers=1, time_limit=1.5))
-    assert [v.reason for v in verdicts] == [TIMED_OUT, "有效", TIMED_OUT]
-    assert time.monotonic() - start < 10
+    assert [v.reason for v in verdicts] == [TIMED_OUT, "有效", TIMED_OUT]  # the genuine return between, verified
 
 
 def test_a_huge_targets_csv_is_refused_before_it_is_read(tmp_path, capsys):
