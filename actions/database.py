@@ -161,8 +161,18 @@ class Binding:
 
 
 def bind_town(db: Path | None, town: str) -> Binding:
+    """`init --town`: bind the database to a town."""
     with open_store(db, writes="绑定镇街") as store:
-        return Binding(store.path, town=store.bind_town(town))
+        return set_up_town(store, town)
+
+
+def set_up_town(store: Store, town: str, profile: Mapping[str, str] | None = None) -> Binding:
+    """First run in either door: bind the open database to a town (for good) and record the profile
+    the window's 初次设置 asked for (`init --town` then `profile` on the command line)."""
+    binding = Binding(store.path, town=store.bind_town(town))
+    if profile:
+        update_profile(store, profile)
+    return binding
 
 
 def use_for_city(db: Path | None, trust: Path) -> Binding:
@@ -171,8 +181,13 @@ def use_for_city(db: Path | None, trust: Path) -> Binding:
 
     load_trust_roots(trust)  # refuse a file that is not a certificate, before the database is touched
     with open_store(db, writes="设为市局汇总") as store:
-        store.set_city_mode(trust.read_text(encoding="ascii", errors="replace"))
+        set_up_city(store, trust.read_text(encoding="ascii", errors="replace"))
         return Binding(store.path, trust=trust)
+
+
+def set_up_city(store: Store, root_pem: str) -> None:
+    """First run in either door: the open database becomes the city's, trusting the root in `root_pem`."""
+    store.set_city_mode(root_pem)
 
 
 @dataclass(frozen=True)

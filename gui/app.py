@@ -242,11 +242,12 @@ def _open_locked(
                 store.close()
                 lock.release()
                 return None
+            from actions.database import set_up_city, set_up_town
+
             if dialog.city_root() is not None:
-                store.set_city_mode(dialog.city_root() or "")
+                set_up_city(store, dialog.city_root() or "")
             else:
-                store.bind_town(dialog.town())
-                store.set_profile(dialog.profile())
+                set_up_town(store, dialog.town(), dialog.profile().__dict__)
         window = _make_window(store, initial_quarter, skeleton)
     except DomainError as exc:
         show_error(None, exc)

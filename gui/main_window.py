@@ -922,7 +922,9 @@ class MainWindow(QMainWindow):
         from actions import __version__
 
         plans = "\n".join(f"　{p.name}（{p.first.label}至{p.last.label}）" for p in self.store.plans()) or "　无"
-        audit = self.store.verify_audit()
+        from actions.database import verify_audit
+
+        audit = verify_audit(self.store)
         return (
             f"{APP_TITLE}　版本 {__version__}\n\n"
             f"镇街：{self.town}\n"
@@ -930,7 +932,7 @@ class MainWindow(QMainWindow):
             f"签名证书：{self.store.identity_description() or '尚未导入'}\n"
             f"已导入的规划：\n{plans}\n"
             f"{round_trip.about_lines(self.store)}\n"
-            f"修改记录：{audit.message}"
+            f"修改记录：{audit.check.message}"
         )
 
     @needs_store(None)
