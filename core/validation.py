@@ -88,7 +88,7 @@ class QuarterInput:
         return catalogue_of(self.plan, self.catalogue)
 
 
-def merged(saved: Mapping[str, object], typed: Mapping[str, object]) -> dict:  # type: ignore[type-arg]
+def merged(saved: Mapping[str, object], typed: Mapping[str, object]) -> dict:
     """Saved entries with typed changes applied: a blank (None or "") clears an entry."""
     result = dict(saved)
     for code, value in typed.items():

@@ -43,27 +43,27 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def _settle(app, seconds: float = 0.2) -> None:  # type: ignore[no-untyped-def]
+def _settle(app, seconds: float = 0.2) -> None:
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         app.processEvents()
         time.sleep(0.01)
 
 
-def _wait_for(app, done: Callable[[], bool], timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(app, done: Callable[[], bool], timeout: float = 120) -> None:
     end = time.monotonic() + timeout
     while not done() and time.monotonic() < end:
         app.processEvents()
         time.sleep(0.02)
 
 
-def _grab(app, widget, path: Path) -> Path:  # type: ignore[no-untyped-def]
+def _grab(app, widget, path: Path) -> Path:
     _settle(app)
     widget.grab().save(str(path))
     return path
 
 
-def _type(app, edit, text: str) -> None:  # type: ignore[no-untyped-def]
+def _type(app, edit, text: str) -> None:
     """Type as a clerk does: focus, select all, then the keys (ASCII only, see STACK.md)."""
     from PySide6.QtCore import Qt
     from PySide6.QtTest import QTest
@@ -75,7 +75,7 @@ def _type(app, edit, text: str) -> None:  # type: ignore[no-untyped-def]
     app.processEvents()
 
 
-def town_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-untyped-def]
+def town_shots(app, folder: Path, out: Path) -> list[Path]:
     from PySide6.QtCore import QPoint, QSize
     from PySide6.QtPrintSupport import QPrintPreviewWidget
     from PySide6.QtWidgets import QMenu, QMessageBox
@@ -164,7 +164,7 @@ def town_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-u
     return written
 
 
-def plan_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-untyped-def]
+def plan_shots(app, folder: Path, out: Path) -> list[Path]:
     """A town under the signed sample plan: its preview before import, then 2026Q1's form; the city's split."""
     from PySide6.QtCore import QSize
 
@@ -207,7 +207,7 @@ def plan_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-u
     return written
 
 
-def city_shots(app, folder: Path, out: Path) -> list[Path]:  # type: ignore[no-untyped-def]
+def city_shots(app, folder: Path, out: Path) -> list[Path]:
     from PySide6.QtCore import QSize
 
     from actions.city import demo_set

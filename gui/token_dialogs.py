@@ -152,7 +152,7 @@ class TokenImportDialog(QDialog):
             self.refresh()
 
     @staticmethod
-    def _with_button(edit: QLineEdit, text: str, slot) -> QWidget:  # type: ignore[no-untyped-def]
+    def _with_button(edit: QLineEdit, text: str, slot) -> QWidget:
         button = QPushButton(text)
         button.clicked.connect(slot)
         row = QHBoxLayout()

@@ -149,7 +149,7 @@ class VerifyDialog(QDialog):
             show_error(self, exc)
             return None
 
-        def work(step):  # type: ignore[no-untyped-def]
+        def work(step):
             # the same bounded workers, revocation lists and plans as `verify`: the same verdicts
             return verify_isolated_files(files, roots, revoked, step, plans=plans)
 
@@ -157,7 +157,7 @@ class VerifyDialog(QDialog):
         self.task.start()
         return self.task
 
-    def _show(self, verdicts: list) -> None:  # type: ignore[type-arg]
+    def _show(self, verdicts: list) -> None:
         rows = [
             VerdictRow(
                 v.file,

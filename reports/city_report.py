@@ -419,7 +419,7 @@ def write_city_pdf(summary: CitySummary, conflicted: set[str], path: Path, made_
     doc.build(story)
 
 
-def _completion_chart(summary: CitySummary):  # type: ignore[no-untyped-def]
+def _completion_chart(summary: CitySummary):
     """Each town's 完成率 for the two training indicators as bars, with time progress as a line."""
     from reportlab.graphics.shapes import Drawing, Line, Rect, String
     from reportlab.lib import colors

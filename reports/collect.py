@@ -227,7 +227,7 @@ def _worker(
     memory: int,
     plans: tuple[Plan, ...] = (),
     pdfs: bool = True,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     verifier = Verifier(
         [x509.load_pem_x509_certificate(pem) for pem in root_pems], revocations=revocations, plans=plans
     )
@@ -258,7 +258,7 @@ class _Slot:
     """One worker process and the files handed to it, verified in the order given (the first is the one
     being verified now)."""
 
-    def __init__(self, context, args: tuple) -> None:  # type: ignore[no-untyped-def, type-arg]
+    def __init__(self, context, args: tuple) -> None:
         self.conn, child = context.Pipe()
         self.process = context.Process(target=_worker, args=(child, *args), daemon=True)
         self.process.start()
@@ -296,7 +296,7 @@ class _Slot:
         self.conn.close()
 
 
-def _context():  # type: ignore[no-untyped-def]
+def _context():
     """Workers start from a clean, small process: forkserver on POSIX (never fork a process that runs Qt or
     holds a big heap), spawn on Windows."""
     import multiprocessing

@@ -298,7 +298,7 @@ def form_spec(data: ReturnData) -> SheetSpec:
     )
 
 
-def _row_cells(put, row: int, values: tuple[object, ...]) -> None:  # type: ignore[no-untyped-def]
+def _row_cells(put, row: int, values: tuple[object, ...]) -> None:
     for column, value in enumerate(values, start=1):
         number_format = "General"
         if isinstance(value, int) and column in (3, 4, 5, 6):

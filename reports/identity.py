@@ -336,7 +336,7 @@ def check_p12_bounds(data: bytes, what: str) -> None:
         )
 
 
-def _kdf_iterations(algorithm) -> int:  # type: ignore[no-untyped-def]
+def _kdf_iterations(algorithm) -> int:
     name = algorithm["algorithm"].native
     parameters = algorithm["parameters"]
     if name == "pbes2":
@@ -502,7 +502,7 @@ def revoke(
     return out, certificate
 
 
-def import_identity_file(store, path: Path, passphrase: Callable[[], bytes | None], town: str) -> CheckedIdentity:  # type: ignore[no-untyped-def]
+def import_identity_file(store, path: Path, passphrase: Callable[[], bytes | None], town: str) -> CheckedIdentity:
     """Check and keep a town's .p12 (the CLI and the window both call this); the first import pins its root.
 
     `passphrase` is asked only after the file passed the checks that need no passphrase; it may
@@ -641,7 +641,7 @@ def renewal_warning(not_after: dt.datetime, on_token: bool, now: dt.datetime | N
     return f"签名证书将于 {not_after:%Y-%m-%d} 到期（还有 {days} 天），请及时更新：" + (RENEW_TOKEN if on_token else RENEW_P12)
 
 
-def open_token_identity(record, pin: bytes) -> Identity:  # type: ignore[no-untyped-def]
+def open_token_identity(record, pin: bytes) -> Identity:
     """The recorded USB key, logged in to with `pin`; an expired certificate is refused before the PIN is
     tried (a token counts wrong PINs)."""
     from reports.token import open_token_key

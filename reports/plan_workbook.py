@@ -394,7 +394,7 @@ def _cell(row: list[object], index: int) -> object:
     return row[index] if index < len(row) else None
 
 
-def _read_header(reader: _Reader, rows: list[list[object]]) -> tuple | None:  # type: ignore[type-arg]
+def _read_header(reader: _Reader, rows: list[list[object]]) -> tuple | None:
     import datetime as dt
 
     found: dict[str, tuple[int, str]] = {}

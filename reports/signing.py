@@ -40,7 +40,7 @@ class SigningError(DomainError):
     pass
 
 
-def _asn1_certificate(certificate) -> asn1_x509.Certificate:  # type: ignore[no-untyped-def]
+def _asn1_certificate(certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
 
 
@@ -190,14 +190,14 @@ class ReplaySigner(signers.Signer):
     async def async_sign_raw(self, data: bytes, digest_algorithm: str, dry_run: bool = False) -> bytes:
         raise SigningError("ReplaySigner never signs")  # pragma: no cover
 
-    async def async_sign(self, *args, **kwargs) -> cms.ContentInfo:  # type: ignore[no-untyped-def,override]
+    async def async_sign(self, *args, **kwargs) -> cms.ContentInfo:
         return self._content
 
 
 class _StableGlyphs(GlyphAccumulatorFactory):
     """The stamp font, embedded without fontTools stamping the subset with the time it was made."""
 
-    def create_font_engine(self, writer, obj_stream=None):  # type: ignore[no-untyped-def]
+    def create_font_engine(self, writer, obj_stream=None):
         engine = super().create_font_engine(writer, obj_stream)
         engine.tt.recalcTimestamp = False
         return engine
@@ -214,7 +214,7 @@ class _StableSubsets(FontSubsetCollection):
 class _FixedTimeMeta(DocumentMetadata):
     fixed: dt.datetime | None = None
 
-    @property  # type: ignore[override]
+    @property
     def last_modified(self) -> dt.datetime | None:
         return self.fixed
 
@@ -246,11 +246,11 @@ TOWN_SUFFIX = "人力资源和社会保障分局"
 class _TimedPdfSigner(signers.PdfSigner):
     """pyHanko's PdfSigner with the signing time given rather than read from the clock."""
 
-    def __init__(self, *args, when: dt.datetime, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, *args, when: dt.datetime, **kwargs):
         super().__init__(*args, **kwargs)
         self._when = when
 
-    def init_signing_session(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def init_signing_session(self, *args, **kwargs):
         session = super().init_signing_session(*args, **kwargs)
         session.system_time = self._when
         return session

@@ -15,7 +15,7 @@ from reports.identity import Identity
 from reports.token import TokenKey, TokenMissing, check_signature, removed_message
 
 
-def _asn1(certificate) -> asn1_x509.Certificate:  # type: ignore[no-untyped-def]
+def _asn1(certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
 
 

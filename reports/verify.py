@@ -288,7 +288,7 @@ class Verifier:
             return exc if exc.payload is not None or NOT_SIGNED not in exc.message else Invalid(changed)
         return Invalid(changed, payload, signer.signing_time)
 
-    def _signed_payload(self, properties: dict[str, str]):  # type: ignore[no-untyped-def]
+    def _signed_payload(self, properties: dict[str, str]):
         """The signer, the manifest and the payload of a workbook's three properties, checked and judged (the
         signature over the manifest, the manifest over the payload, the payload itself, its signing time and
         certificate), or Invalid."""
@@ -459,7 +459,7 @@ class Verifier:
 
     # --- shared ------------------------------------------------------------------------------
 
-    def _context(self, moment: dt.datetime):  # type: ignore[no-untyped-def]
+    def _context(self, moment: dt.datetime):
         from pyhanko_certvalidator import ValidationContext
 
         return ValidationContext(trust_roots=self.roots, moment=moment, allow_fetching=False)
@@ -580,7 +580,7 @@ def _signer_of(signed_data: cms.SignedData, known: Callable[[bytes], asn1_x509.C
     return _Signer(info, certificate, others, signing_time)
 
 
-def _attachment(reader) -> bytes:  # type: ignore[no-untyped-def]
+def _attachment(reader) -> bytes:
     try:
         names = reader.root["/Names"]["/EmbeddedFiles"]["/Names"]
     except KeyError as exc:
@@ -609,7 +609,7 @@ def _attachment(reader) -> bytes:  # type: ignore[no-untyped-def]
     raise PayloadError("没有签名数据附件")
 
 
-def _pdf_difference(data: bytes, payload: Payload, signature, signing_time: dt.datetime) -> str:  # type: ignore[no-untyped-def]
+def _pdf_difference(data: bytes, payload: Payload, signature, signing_time: dt.datetime) -> str:
     """Empty when the file is, byte for byte, the PDF this app writes from the payload, signed with the
     file's own CMS at its own signing time; else where it first differs.
 

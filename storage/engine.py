@@ -21,7 +21,7 @@ def open_engine(path: Path, busy_timeout_ms: int = 5000) -> Engine:
     engine = create_engine(f"sqlite+pysqlite:///{path}")
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection, _record):
         # Let SQLAlchemy, not the driver, decide where transactions begin (see "begin" below).
         dbapi_connection.isolation_level = None
         dbapi_connection.text_factory = lenient_text
@@ -33,13 +33,13 @@ def open_engine(path: Path, busy_timeout_ms: int = 5000) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection):  # type: ignore[no-untyped-def]
+    def _on_begin(connection):
         # A writer takes the lock up front, so two writers never deadlock half-way through a save.
         immediate = connection.get_execution_options().get("immediate", False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     @event.listens_for(engine, "handle_error")
-    def _on_error(context):  # type: ignore[no-untyped-def]
+    def _on_error(context):
         # Locked, read-only, full and I/O errors are situations with their own message, never a bug.
         original = context.original_exception
         problem = classify(original, path) if original is not None else None

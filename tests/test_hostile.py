@@ -199,7 +199,7 @@ def test_a_quarter_ends_at_midnight_beijing_time():
     class P:
         quarter = Q
 
-    assert quarter_end(P) == dt.datetime(2024, 10, 1, tzinfo=BEIJING)  # type: ignore[arg-type]
+    assert quarter_end(P) == dt.datetime(2024, 10, 1, tzinfo=BEIJING)
 
 
 def with_big_certificate(genuine: Path, path: Path, number: int, size: int) -> Path:

@@ -397,7 +397,7 @@ def test_wrong_pin_is_one_clear_message_and_never_retried(tmp_path, hsm, pki, gu
     logins = []
     real_login = reports.token.login
 
-    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+    def counted(*args, **kwargs):
         logins.append(args[1])
         return real_login(*args, **kwargs)
 
@@ -418,7 +418,7 @@ def test_wrong_pin_is_one_clear_message_and_never_retried(tmp_path, hsm, pki, gu
     assert not out.exists() or not any(out.iterdir())
 
 
-def staged_export(store: Store, folder: Path, at_step: str, action) -> None:  # type: ignore[no-untyped-def]
+def staged_export(store: Store, folder: Path, at_step: str, action) -> None:
     """The window's steps: open the identity, reserve, write files; `action` runs when the export reaches
     the step whose label holds `at_step`."""
     from actions.returns import open_identity, prepare_export, record_signed, reserve_for_signing, write_files

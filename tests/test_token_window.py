@@ -44,7 +44,7 @@ def token_setup(tmp_path, monkeypatch):
     store.close()
 
 
-def open_window(qtbot, store):  # type: ignore[no-untyped-def]
+def open_window(qtbot, store):
     from gui.main_window import MainWindow
 
     win = MainWindow(store, initial_quarter=Q)
@@ -65,7 +65,7 @@ def test_import_the_token_from_the_file_menu_then_sign_with_the_pin_dialog(app, 
     dialogs.expect(TOKEN_CHOICE)  # 文件 → 导入签名证书… asks where the key is: on a USB key
     listed: list[str] = []
 
-    def fill_in(dialog) -> None:  # type: ignore[no-untyped-def]
+    def fill_in(dialog) -> None:
         assert dialog.root.isEnabled()  # nothing pinned yet: the city root is asked for
         dialog.module.setText(str(hsm.module))  # a path with Chinese in it: set, since keyClicks types ASCII only
         qtbot.mouseClick(dialog.refresh_button, Qt.MouseButton.LeftButton)
@@ -84,7 +84,7 @@ def test_import_the_token_from_the_file_menu_then_sign_with_the_pin_dialog(app, 
 
     notices: list[str] = []
 
-    def type_pin(dialog) -> None:  # type: ignore[no-untyped-def]
+    def type_pin(dialog) -> None:
         notices.append(dialog.notice.text())
         qtbot.keyClicks(dialog.pin, PIN)
         qtbot.keyClick(dialog.pin, Qt.Key.Key_Return)
@@ -117,7 +117,7 @@ def test_a_wrong_pin_in_the_window_is_told_once_and_not_asked_again(app, qtbot, 
     import_token_identity(store, certificate, hsm.module, LABEL, pki / "city_root.pem")
     win = open_window(qtbot, store)
 
-    def type_wrong_pin(dialog) -> None:  # type: ignore[no-untyped-def]
+    def type_wrong_pin(dialog) -> None:
         qtbot.keyClicks(dialog.pin, "000000")
         qtbot.mouseClick(dialog.sign_button, Qt.MouseButton.LeftButton)
 
@@ -181,7 +181,7 @@ def test_an_expired_certificate_is_refused_in_the_window_before_any_pin(app, qtb
     import_token_identity(store, certificate, hsm.module, LABEL, pki / "city_root.pem")
     root_key, root_cert, _ = load_p12((pki / "city_root.p12").read_bytes(), ROOT_PASS, "root")
     key = x509.load_pem_x509_certificate(certificate.read_bytes()).public_key()
-    expired = town_certificate("莞城", key, root_key, root_cert, dt.datetime(2020, 1, 1, tzinfo=dt.UTC), 30)  # type: ignore[arg-type]
+    expired = town_certificate("莞城", key, root_key, root_cert, dt.datetime(2020, 1, 1, tzinfo=dt.UTC), 30)
     record = json.loads(store.identity_p12() or b"{}")
     record["certificate"] = expired.public_bytes(serialization.Encoding.PEM).decode("ascii")
     store.set_identity(json.dumps(record, ensure_ascii=False).encode("utf-8"), "莞城（已过期）", None)
@@ -190,7 +190,7 @@ def test_an_expired_certificate_is_refused_in_the_window_before_any_pin(app, qtb
     assert label is not None and label.isVisible() and "已于 2020-01-31 过期" in label.text()
 
     pins: list[object] = []
-    when_modal(PinDialog, lambda dialog: dialog.reject(), pins)  # type: ignore[attr-defined]
+    when_modal(PinDialog, lambda dialog: dialog.reject(), pins)
     dialogs.expect("identity request --renew")
     out = tmp_path / "上报"
     assert win.export_return(folder=out) is None

@@ -80,12 +80,12 @@ def genuine_returns(folder: Path) -> tuple[Path, Identity, list[ReturnData]]:
     return folder / "city" / "city_root.pem", identity, made
 
 
-def signed_workbook(data: ReturnData, identity, path: Path) -> Path:  # type: ignore[no-untyped-def]
+def signed_workbook(data: ReturnData, identity, path: Path) -> Path:
     write_workbook(data, path, payload_of(data).to_bytes(), lambda m: sign_payload(identity, m))
     return path
 
 
-def signed_pdf(data: ReturnData, identity, path: Path, change: bytes | None = None) -> Path:  # type: ignore[no-untyped-def]
+def signed_pdf(data: ReturnData, identity, path: Path, change: bytes | None = None) -> Path:
     unsigned = path.with_suffix(".unsigned.pdf")
     slot = write_return_pdf(data, unsigned)
     if change is not None:
@@ -98,7 +98,7 @@ def signed_pdf(data: ReturnData, identity, path: Path, change: bytes | None = No
     return path
 
 
-def hostile_sign(source: Path, target: Path, identity: Identity, payload: bytes, box, page: int) -> None:  # type: ignore[no-untyped-def]
+def hostile_sign(source: Path, target: Path, identity: Identity, payload: bytes, box, page: int) -> None:
     """pyHanko, not strict, with the app's field name and payload attachment."""
     from pyhanko.pdf_utils import embed
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
