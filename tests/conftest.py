@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 # The window fixtures and the dialog guard live in tests/helpers.py and tests/dialogs.py.
-pytest_plugins = ("tests.helpers", "tests.dialogs")
+pytest_plugins = ("tests.helpers", "tests.dialogs", "tests.pki")
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.pop("TOWN_RETURNS_DB", None)

@@ -12,24 +12,19 @@ import pytest
 
 from cli import main
 from core.plan_package import canonical_json, package_from_content, sample_package
-from reports.identity import create_city_root, issue_town_identity
+from reports.identity import issue_town_identity
 from reports.plan_file import FORMAT, open_root, plan_file_bytes, write_plan_file
 from reports.signing import sign_payload
 from tests.helpers import SIGN_OFF_FLAGS
+from tests.pki import PASSPHRASE
 
-PASSPHRASE = b"city-secret"
 TOWN = "莞城"
 ALTERED = "规划数据已被改动"
 
 
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    base = tmp_path_factory.mktemp("市局 密钥")
-    (base / "pw.txt").write_text(PASSPHRASE.decode(), encoding="utf-8")
-    city_cert, city_key = create_city_root(base / "city", PASSPHRASE)
-    town_p12 = issue_town_identity(city_key, PASSPHRASE, TOWN, base / "莞城.p12", PASSPHRASE)
-    plan = write_plan_file(sample_package(), open_root(city_key, PASSPHRASE), base / "2026-2030 规划.plan")
-    return {"pw": base / "pw.txt", "city_cert": city_cert, "city_key": city_key, "town_p12": town_p12, "plan": plan}
+@pytest.fixture
+def keys(city_keys):
+    return city_keys
 
 
 def run(capsys, *args):

@@ -15,35 +15,20 @@ from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 from cli import main
 from core.plan_package import sample_package
 from core.quarters import Quarter
-from reports.identity import create_city_root, issue_town_identity, revoke
-from reports.plan_file import open_root, write_plan_file
+from reports.identity import revoke
 from storage.store import Store
 from tests.helpers import SIGN_OFF_FLAGS, TODAY, on_pace_history
+from tests.pki import PASSPHRASE
 from tests.test_plan_store import rewrite_package
 
-PASSPHRASE = b"city-secret"
 TOWN = "莞城"
 Q3 = Quarter(2024, 3)
 Q1 = Quarter(2026, 1)
 
 
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    base = tmp_path_factory.mktemp("两个门 密钥")
-    (base / "pw.txt").write_text(PASSPHRASE.decode(), encoding="utf-8")
-    city_cert, city_key = create_city_root(base / "city", PASSPHRASE)
-    issued = {}
-    for town in (TOWN, "南城"):
-        issued[town] = issue_town_identity(city_key, PASSPHRASE, town, base / f"{town}.p12", PASSPHRASE)
-    plan = write_plan_file(sample_package(), open_root(city_key, PASSPHRASE), base / "2026-2030 规划.plan")
-    return {
-        "base": base,
-        "pw": base / "pw.txt",
-        "city_cert": city_cert,
-        "city_key": city_key,
-        "p12": issued,
-        "plan": plan,
-    }
+@pytest.fixture
+def keys(city_keys):
+    return city_keys
 
 
 def run(capsys, *args):
