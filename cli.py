@@ -605,7 +605,7 @@ def cmd_progress(args: argparse.Namespace) -> int:
     from actions.figures import progress as compute
     from core.indicators import Kind
     from core.plans import plan_period_label
-    from core.progress import base_notice, percent, rate_text
+    from core.progress import base_notice, percent, rate_text, target_words
 
     with _store(args) as store:
         progress = compute(store, args.quarter)
@@ -647,7 +647,7 @@ def cmd_progress(args: argparse.Namespace) -> int:
         ytd, qtr = progress.rates_ytd[rate.code], progress.rates_quarter[rate.code]
         verdict = "" if ytd.met is None else ("，达标" if ytd.met else "，未达标")
         print(
-            f"  {rate.name}：本季度 {rate_text(qtr)}，年度累计 {rate_text(ytd)}（目标 ≥{percent(ytd.target)}{verdict}）"
+            f"  {rate.name}：本季度 {rate_text(qtr)}，年度累计 {rate_text(ytd)}（目标 {target_words(ytd.target)}{verdict}）"
         )
     for notice in notices:
         print(f"提示：{notice}")
@@ -656,7 +656,7 @@ def cmd_progress(args: argparse.Namespace) -> int:
 
 def cmd_annual(args: argparse.Namespace) -> int:
     from actions.figures import annual
-    from core.progress import percent, rate_text
+    from core.progress import rate_text, target_words
 
     with _store(args) as store:
         result = annual(store, args.year)
@@ -671,9 +671,11 @@ def cmd_annual(args: argparse.Namespace) -> int:
         r = result.rates[rate.code]
         counts = "" if r.denominator is None else f"（{r.numerator:,}/{r.denominator:,}）"
         verdict = "" if r.met is None else ("，达标" if r.met else "，未达标")
-        print(f"  {rate.name}：{rate_text(r)}{counts}，年度目标 ≥{percent(r.target)}{verdict}")
+        print(f"  {rate.name}：{rate_text(r)}{counts}，年度目标 {target_words(r.target)}{verdict}")
     for code, total in result.totals.items():
-        print(f"  {catalogue.display_name(code)}全年合计：{_number(total)} {catalogue.by_code[code].unit}")
+        flow = catalogue.case_flow(code)
+        unit = catalogue.by_code[flow.due if flow else code].unit
+        print(f"  {catalogue.display_name(code)}本年累计：{_number(total)} {unit}")
     return EXIT_OK
 
 

@@ -70,14 +70,23 @@ def enter_figures(
     Nothing is saved when a figure is not a count or a check finds an error: the result says why.
     """
     from core.numbers import parse_counts
-    from core.validation import has_errors
+    from core.validation import has_errors, with_computed_dues
 
     quarter = _named(quarter_text)
     try:  # the codes of the quarter's plan: a code the plan dropped or never had is refused, naming the plan
         store.refuse_codes_outside_list(quarter, [code for code, _ in figures], [code for code, _ in explanations])
     except DomainError as exc:
         raise InputError(exc.message) from None
+    catalogue = store.catalogue_for(quarter)
+    for code, _ in figures:
+        flow = catalogue.case_flow(code)
+        if flow is not None and code == flow.due:
+            raise InputError(
+                f"{catalogue.display_name(code)}由上期结转 + 本期受理相加得出，不能直接填写：请填写 "
+                f"{flow.carried}=上期结转案件数 {flow.received}=本期受理案件数"
+            )
     values, invalid = parse_counts(dict(figures))
+    values = with_computed_dues(catalogue, store.history().get(quarter, {}), values)
     notes: dict[str, str | None] = dict(explanations)
     findings = store.check(quarter, values, notes, invalid)
     if has_errors(findings):
@@ -99,6 +108,9 @@ def save_figures(
     With `loaded` (what the window showed), figures changed elsewhere since raise FiguresChangedElsewhere
     rather than being overwritten; call again without `loaded` to overwrite on purpose.
     """
+    from core.validation import with_computed_dues
+
+    values = with_computed_dues(store.catalogue_for(quarter), store.history().get(quarter, {}), values)
     return store.save_quarter(quarter, values, explanations, loaded=loaded, loaded_explanations=loaded_explanations)
 
 

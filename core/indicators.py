@@ -119,6 +119,52 @@ _SHIPPED_RATES: tuple[Rate, ...] = (
     ),
 )
 
+@dataclass(frozen=True)
+class CaseFlow:
+    """A case count entered as a flow with a carry-over (issue 26): 应结 = 上期结转 + 本期受理, computed, never typed.
+
+    `due` is the count of the pair (its rate's denominator); `carried` and `received` are what the town
+    enters. Over several quarters the cases due are the opening carry-over plus every quarter's received
+    cases, so a case carried from one quarter into the next is counted once."""
+
+    due: str
+    carried: str
+    received: str
+    carried_name: str
+    received_name: str
+    closed: str  # the 其中 count of the pair (结案): what the quarter closed of its 应结
+
+
+def case_flow_for(due: str, name: str, closed: str) -> CaseFlow:
+    """The carry-over pair of a case count whose name ends in 应结案件数 (or any count): codes named after it."""
+    stem = due.removesuffix("_due").removesuffix("_cases")
+    topic = name.removesuffix("应结案件数").removesuffix("案件数")
+    return CaseFlow(
+        due, f"{stem}_carried", f"{stem}_received", f"{topic}上期结转案件数", f"{topic}本期受理案件数", closed
+    )
+
+
+# The two case counts of the 2021–2025 plan whose 应结 includes carried-over cases. Not part of the frozen
+# list above (its content hash stays); every plan package with a count pair of these codes gets the pair.
+BUILT_IN_CASE_FLOWS: tuple[CaseFlow, ...] = (
+    CaseFlow(
+        "arbitration_due",
+        "arbitration_carried",
+        "arbitration_received",
+        "劳动人事争议仲裁上期结转案件数",
+        "劳动人事争议仲裁本期受理案件数",
+        "arbitration_closed",
+    ),
+    CaseFlow(
+        "inspection_cases",
+        "inspection_carried",
+        "inspection_received",
+        "劳动保障监察举报投诉上期结转案件数",
+        "劳动保障监察举报投诉本期受理案件数",
+        "inspection_closed",
+    ),
+)
+
 CODE_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,40}$")
 
 
@@ -129,6 +175,8 @@ class Catalogue:
     indicators: tuple[Indicator, ...]
     rates: tuple[Rate, ...]
     groups: tuple[str, ...] = ()
+    # case counts entered as 上期结转 + 本期受理 (their 应结 is computed); outside the list of indicators
+    case_flows: tuple[CaseFlow, ...] = ()
     by_code: dict[str, Indicator] = field(init=False, repr=False, compare=False)
     rate_by_code: dict[str, Rate] = field(init=False, repr=False, compare=False)
 
@@ -155,6 +203,29 @@ class Catalogue:
     def stock_codes(self) -> tuple[str, ...]:
         return tuple(i.code for i in self.indicators if i.kind is Kind.STOCK)
 
+    @property
+    def carry_codes(self) -> tuple[str, ...]:
+        """The codes a town types for its case flows (上期结转, 本期受理), in list order."""
+        return tuple(code for flow in self.case_flows for code in (flow.carried, flow.received))
+
+    @property
+    def computed_codes(self) -> tuple[str, ...]:
+        """The figures computed from others, never typed: each case flow's 应结."""
+        return tuple(flow.due for flow in self.case_flows)
+
+    @property
+    def entry_codes(self) -> tuple[str, ...]:
+        """What a town types: the list's figures with each computed 应结 replaced by its two inputs."""
+        codes: list[str] = []
+        for code in self.indicator_codes:
+            flow = self.case_flow(code)
+            codes += [flow.carried, flow.received] if flow else [code]
+        return tuple(codes)
+
+    def case_flow(self, code: str) -> CaseFlow | None:
+        """The case flow whose 应结, 结转 or 受理 is `code`."""
+        return next((f for f in self.case_flows if code in (f.due, f.carried, f.received)), None)
+
     def in_group(self, group: str) -> tuple[Indicator, ...]:
         return tuple(i for i in self.indicators if i.group == group)
 
@@ -165,11 +236,14 @@ class Catalogue:
             return indicator.short_name if indicator.parent else indicator.name
         if code in self.rate_by_code:
             return self.rate_by_code[code].name
+        flow = self.case_flow(code)
+        if flow is not None:
+            return flow.carried_name if code == flow.carried else flow.received_name
         return code
 
     def is_known_code(self, code: str) -> bool:
-        return code in self.by_code or code in self.rate_by_code
+        return code in self.by_code or code in self.rate_by_code or code in self.carry_codes
 
 
 # Today's nine figures and three rates: the 2021–2025 plan's list.
-SHIPPED = Catalogue(_SHIPPED_INDICATORS, _SHIPPED_RATES, _SHIPPED_GROUPS)
+SHIPPED = Catalogue(_SHIPPED_INDICATORS, _SHIPPED_RATES, _SHIPPED_GROUPS, BUILT_IN_CASE_FLOWS)

@@ -18,7 +18,17 @@ from fractions import Fraction
 from typing import Any
 
 from core.errors import PlanError, QuarterError
-from core.indicators import CODE_PATTERN, SHIPPED, Catalogue, Indicator, Kind, Rate
+from core.indicators import (
+    BUILT_IN_CASE_FLOWS,
+    CODE_PATTERN,
+    SHIPPED,
+    CaseFlow,
+    Catalogue,
+    Indicator,
+    Kind,
+    Rate,
+    case_flow_for,
+)
 from core.numbers import percent_text
 from core.plans import CITY, SAMPLE_MARK, SHIPPED_PLAN_NAME, TOWNS, Plan, TownTargets, load_shipped_plan
 from core.quarters import Quarter
@@ -56,6 +66,19 @@ class PackageIndicator:
     rate_target: Fraction | None = None  # the default minimum rate of a count pair
     sub_short_name: str = ""
     rate_short_name: str = ""
+    # A count pair whose count is 应结 (carried-over cases included): entered as 上期结转 + 本期受理 (issue 26).
+    # Written into the content only when true, so packages without it keep their content hash.
+    carry_over: bool = False
+
+    @property
+    def case_flow(self) -> CaseFlow | None:
+        """The carry-over pair of this count: declared, or built in for the 2021–2025 case codes."""
+        if self.kind is not PackageKind.COUNT_PAIR:
+            return None
+        built_in = next((f for f in BUILT_IN_CASE_FLOWS if f.due == self.code), None)
+        if built_in is not None:
+            return built_in
+        return case_flow_for(self.code, self.name, self.sub_code) if self.carry_over else None
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -169,7 +192,8 @@ class PlanPackage:
             else:
                 kind = Kind.STOCK if item.kind is PackageKind.STOCK else Kind.FLOW
                 indicators.append(Indicator(item.code, item.name, short, item.unit, kind, item.group, True))
-        return Catalogue(tuple(indicators), tuple(rates))
+        flows = tuple(flow for item in self.indicators if (flow := item.case_flow) is not None)
+        return Catalogue(tuple(indicators), tuple(rates), case_flows=flows)
 
     def to_plan(self) -> Plan:
         def targets(split: TownSplit) -> TownTargets:
@@ -285,6 +309,8 @@ def _indicator_content(item: PackageIndicator, order: int) -> dict[str, Any]:
             sub_short_name=item.sub_short_name,
             rate_short_name=item.rate_short_name,
         )
+        if item.carry_over:
+            content["carry_over"] = True
     return content
 
 
@@ -353,6 +379,7 @@ def _parse(content: object) -> PlanPackage:
             rate_target=None if raw.get("rate_target") is None else _rate(raw["rate_target"]),
             sub_short_name=_text(raw.get("sub_short_name", "")),
             rate_short_name=_text(raw.get("rate_short_name", "")),
+            carry_over=_flag(raw.get("carry_over", False)),
         )
         for raw in sorted(content["indicators"], key=lambda raw: _integer(raw["order"]))
     )
@@ -381,6 +408,12 @@ def _parse(content: object) -> PlanPackage:
 def _text(value: object) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{value!r} is not text")
+    return value
+
+
+def _flag(value: object) -> bool:
+    if type(value) is not bool:
+        raise TypeError(f"{value!r} is not true or false")
     return value
 
 
@@ -452,6 +485,14 @@ def package_problems(package: PlanPackage, where: Where = _nowhere) -> list[str]
                 problems.append(f"成对计数“{item.name}”须写明其中项名称和比率名称")
             if item.rate_target is not None and not 0 < item.rate_target <= 1:
                 problems.append(f"“{item.rate_name}”的目标 {float(item.rate_target) * 100:g}% 不在 0 到 100% 之间")
+        elif item.carry_over:
+            problems.append(f"“{item.name}”不是成对计数，不能分为上期结转和本期受理")
+    for item in package.indicators:  # the codes a case flow is typed under must be free
+        flow = item.case_flow
+        for code in (flow.carried, flow.received) if flow else ():
+            if code in seen or not CODE_PATTERN.match(code):
+                problems.append(f"“{item.name}”的上期结转、本期受理代码“{code}”与其他指标重复或不合规")
+            seen.add(code)
     problems += [where("", "") + p for p in _town_problems(package)]
     if problems:
         return problems

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from core.indicators import SHIPPED, Catalogue, Kind
+from core.indicators import SHIPPED, CaseFlow, Catalogue, Kind
 from core.plans import Plan, catalogue_of, rate_target
 from core.quarters import Quarter
 
@@ -15,7 +15,9 @@ DONE = "已完成"
 ON_PACE = "正常"
 BEHIND = "滞后"
 SEVERELY_BEHIND = "严重滞后"
-STATUSES = (DONE, ON_PACE, BEHIND, SEVERELY_BEHIND)
+# At the plan's last quarter there is no pace left to lag behind: a shortfall is 未完成 (issue 26).
+UNFINISHED = "未完成"
+STATUSES = (DONE, ON_PACE, BEHIND, SEVERELY_BEHIND, UNFINISHED)
 SEVERE_GAP = Fraction(20, 100)
 NO_CASES = "无案件"
 
@@ -38,9 +40,11 @@ def severe_gap_words() -> str:
     return f"落后超过 {percentage_points(SEVERE_GAP)} 个百分点"
 
 
-def status_of(completion: Fraction, time_progress: Fraction) -> str:
+def status_of(completion: Fraction, time_progress: Fraction, period_over_word: bool = False) -> str:
     if completion >= 1:
         return DONE
+    if period_over_word and time_progress >= 1:
+        return UNFINISHED
     if completion >= time_progress:
         return ON_PACE
     if time_progress - completion > SEVERE_GAP:
@@ -68,7 +72,7 @@ class RateResult:
     code: str
     numerator: int | None
     denominator: int | None
-    target: Fraction
+    target: Fraction | None  # None: no plan covers the period, so no target and no 达标 (issue 26)
 
     @property
     def rate(self) -> Fraction | None:
@@ -79,7 +83,7 @@ class RateResult:
     @property
     def met(self) -> bool | None:
         rate = self.rate
-        return None if rate is None else rate >= self.target
+        return None if rate is None or self.target is None else rate >= self.target
 
     @property
     def no_cases(self) -> bool:
@@ -143,30 +147,97 @@ def _sum(history: History, quarters: list[Quarter], code: str) -> int | None:
     return sum(values) if values else None
 
 
+def case_quarter(figures: Figures, flow: CaseFlow, before: Figures | None = None) -> tuple[int, int] | None:
+    """One quarter's (上期结转, 本期受理). A quarter saved before they were entered separately (only its 应结,
+    "含上期结转") is split as the database migration 0007 splits it: 结转 = what the quarter `before` left
+    open (应结 − 结案) where that fits in its 应结, else 0; 受理 = the rest."""
+    carried, received = figures.get(flow.carried), figures.get(flow.received)
+    if carried is not None and received is not None:
+        return carried, received
+    due = figures.get(flow.due)
+    if due is None or carried is not None or received is not None:
+        return None
+    before = before or {}
+    before_due, before_closed = before.get(flow.due), before.get(flow.closed)
+    left_open = before_due - before_closed if before_due is not None and before_closed is not None else None
+    carry = left_open if left_open is not None and 0 <= left_open <= due else 0
+    return carry, due - carry
+
+
+@dataclass(frozen=True)
+class CaseTotals:
+    """A case flow over several quarters: 应结 = the opening 结转 (with any adjustment) + the received cases."""
+
+    opening: int  # the first quarter's 上期结转, plus each later quarter's 结转 − what the quarter before left open
+    received: int
+
+    @property
+    def due(self) -> int:
+        return self.opening + self.received
+
+
+def case_totals(history: History, quarters: list[Quarter], flow: CaseFlow) -> CaseTotals | None:
+    """Over `quarters` (those entered): 年初结转 + every quarter's 本期受理, so a case carried from one quarter
+    into the next is counted once. Where a quarter's 结转 is not what the quarter before left open (应结 −
+    结案; a difference the town explains), the difference is added to the opening carry-over: the period's
+    应结 then still holds every case closed in it (the rate never passes 100%)."""
+    opening: int | None = None
+    received = 0
+    left_open: int | None = None
+    for quarter in quarters:
+        figures = history.get(quarter, {})
+        pair = case_quarter(figures, flow, history.get(quarter.previous()))
+        if pair is None:
+            continue
+        carried, new = pair
+        if opening is None:
+            opening = carried
+        elif left_open is not None:  # never below none carried in: the year's 应结 still holds every closed case
+            opening = max(0, opening + carried - left_open)
+        received += new
+        closed = figures.get(flow.closed)
+        left_open = carried + new - closed if closed is not None else None
+    return None if opening is None else CaseTotals(opening, received)
+
+
+def flow_total(history: History, quarters: list[Quarter], code: str, catalogue: Catalogue = SHIPPED) -> int | None:
+    """A flow over quarters: the sum, except a case flow's 应结 (opening 结转 + the received cases)."""
+    flow = catalogue.case_flow(code)
+    if flow is not None and flow.due == code:
+        totals = case_totals(history, quarters, flow)
+        return None if totals is None else totals.due
+    return _sum(history, quarters, code)
+
+
 def year_to_date(history: History, quarter: Quarter, code: str, catalogue: Catalogue = SHIPPED) -> int | None:
     """A flow's 年度累计 up to and including `quarter`; None when nothing was entered (a stock has none)."""
     if catalogue.by_code[code].kind is Kind.STOCK:
         return None
-    return _sum(history, quarter.year_to_date(), code)
+    return flow_total(history, quarter.year_to_date(), code, catalogue)
 
 
 def rate_over(
-    history: History, quarters: list[Quarter], code: str, target: Fraction, catalogue: Catalogue = SHIPPED
+    history: History, quarters: list[Quarter], code: str, target: Fraction | None, catalogue: Catalogue = SHIPPED
 ) -> RateResult:
     """A rate summed over quarters where both its counts were entered (never an average of rates)."""
     rate = catalogue.rate_by_code[code]
     numerator = denominator = 0
-    any_entered = False
+    entered: list[Quarter] = []
     for quarter in quarters:
         figures = history.get(quarter, {})
         num, den = figures.get(rate.numerator), figures.get(rate.denominator)
         if num is None or den is None:
             continue
-        any_entered = True
+        entered.append(quarter)
         numerator += num
         denominator += den
-    if not any_entered:
+    if not entered:
         return RateResult(code, None, None, target)
+    flow = catalogue.case_flow(rate.denominator)
+    if flow is not None and flow.due == rate.denominator:
+        # 应结 over the period: 年初结转 + 全年受理, not the quarters' 应结 added up (issue 26)
+        totals = case_totals(history, entered, flow)
+        denominator = totals.due if totals is not None else denominator
     return RateResult(code, numerator, denominator, target)
 
 
@@ -187,8 +258,12 @@ def compute_progress(
     targets: Mapping[str, int] | None = None,
     signed: Mapping[str, tuple[int | None, int | None]] | None = None,
     catalogue: Catalogue | None = None,
+    as_before_issue_26: bool = False,
 ) -> Progress:
     """Progress of `town` at the end of `quarter`, from its figures of every quarter.
+
+    A quarter no plan covers has no rate targets, and a shortfall at the plan's last quarter is 未完成
+    (`as_before_issue_26`: the list's default targets and 滞后, as returns signed before issue 26 printed them).
 
     `bases` holds each stock's 基期数 (the level at the plan's start) where it is known. The city
     passes `targets` (the reporting towns' own) and `signed`: flow code -> (本年累计, 规划累计) and
@@ -215,8 +290,8 @@ def compute_progress(
             ytd, cumulative = signed[code]
             cumulative = cumulative if active_plan else None
         else:
-            ytd = _sum(history, quarter.year_to_date(), code)
-            cumulative = _sum(history, plan_quarters, code) if active_plan else None
+            ytd = flow_total(history, quarter.year_to_date(), code, catalogue)
+            cumulative = flow_total(history, plan_quarters, code, catalogue) if active_plan else None
         target = completion = status = None
         base = bases.get(code) if stock else None
         needs_base = False
@@ -227,20 +302,22 @@ def compute_progress(
                 if stock:
                     completion = stock_completion(cumulative, target, base)
                     if base is not None and target > base:
-                        status = status_of(completion, time_progress)
+                        status = status_of(completion, time_progress, not as_before_issue_26)
                     else:
                         needs_base = True
                         status = DONE if cumulative >= target else None
                 else:
                     completion = Fraction(cumulative, target)
-                    status = status_of(completion, time_progress)
+                    status = status_of(completion, time_progress, not as_before_issue_26)
         indicators[code] = IndicatorProgress(
             code, value, ytd, cumulative, target, completion, status, base, needs_base
         )
     rates_quarter: dict[str, RateResult] = {}
     rates_ytd: dict[str, RateResult] = {}
     for r in catalogue.rates:
-        minimum = rate_target(active_plan, town, r.code, catalogue)
+        minimum = (
+            rate_target(active_plan, town, r.code, catalogue) if active_plan or as_before_issue_26 else None
+        )
         rates_quarter[r.code] = rate_over(history, [quarter], r.code, minimum, catalogue)
         rates_ytd[r.code] = rate_over(history, quarter.year_to_date(), r.code, minimum, catalogue)
         if r.code in signed:
@@ -267,22 +344,27 @@ def base_notice(code: str, plan: Plan | None) -> str:
 # one. HALF_UP is how returns signed before this rule were printed; the verifier redraws those with it.
 ROUND_DOWN = "down"
 ROUND_HALF_UP = "half_up"
-ROUNDINGS = (ROUND_DOWN, ROUND_HALF_UP)
+# The rule since issue 26: toward zero, for negatives as for positives (−135.335% is −135.3%, never −135.4%).
+# DOWN floors, so it differs only below zero (a stock under its base); returns signed with it keep it.
+ROUND_TOWARD_ZERO = "toward_zero"
+ROUNDINGS = (ROUND_DOWN, ROUND_HALF_UP, ROUND_TOWARD_ZERO)
 
 
-def shown_percent(value: Fraction, digits: int = 1, rounding: str = ROUND_DOWN) -> Fraction:
+def shown_percent(value: Fraction, digits: int = 1, rounding: str = ROUND_TOWARD_ZERO) -> Fraction:
     """The value as displayed, as an exact ratio: 7799/10000 -> 779/1000 (77.9%), never 78.0%."""
     scaled = value * 100 * 10**digits
     if rounding == ROUND_HALF_UP:
         whole = (scaled.numerator * 2 + scaled.denominator) // (2 * scaled.denominator)
     elif rounding == ROUND_DOWN:
         whole = scaled.numerator // scaled.denominator
+    elif rounding == ROUND_TOWARD_ZERO:
+        whole = abs(scaled.numerator) // scaled.denominator * (1 if scaled.numerator >= 0 else -1)
     else:
         raise ValueError(rounding)
     return Fraction(whole, 100 * 10**digits)
 
 
-def percent(value: Fraction | None, digits: int = 1, rounding: str = ROUND_DOWN) -> str:
+def percent(value: Fraction | None, digits: int = 1, rounding: str = ROUND_TOWARD_ZERO) -> str:
     """`78.0%` for a ratio; truncated to one decimal so it never looks better than it is (77.99% -> 77.9%).
 
     The one function every display uses: the window, the command line, the PDF, and through
@@ -298,7 +380,18 @@ def percent(value: Fraction | None, digits: int = 1, rounding: str = ROUND_DOWN)
     return f"{sign}{integer}.{decimals:0{digits}d}%" if digits else f"{sign}{integer}%"
 
 
-def rate_text(result: RateResult, rounding: str = ROUND_DOWN) -> str:
+def target_words(target: Fraction | None) -> str:
+    """A rate target as the plan writes it: 78%以上（含本数）, 100%; 无规划目标 where no plan covers the period.
+
+    "以上" includes the number itself (民法典 第一千二百五十九条), and the comparison is >= accordingly."""
+    if target is None:
+        return "无规划目标"
+    from core.numbers import percent_text
+
+    return f"{percent_text(target)}%" if target >= 1 else f"{percent_text(target)}%以上（含本数）"
+
+
+def rate_text(result: RateResult, rounding: str = ROUND_TOWARD_ZERO) -> str:
     if not result.entered:
         return "未填报"
     if result.no_cases:
@@ -345,8 +438,16 @@ def compute_year(
     entered = tuple(q for q in quarters if any(v is not None for v in history.get(q, {}).values()))
     active = plan if plan is not None and plan.contains(Quarter(year, 4)) else None
     rates = {
-        r.code: rate_over(history, quarters, r.code, rate_target(active, town, r.code, catalogue), catalogue)
+        r.code: rate_over(
+            history, quarters, r.code, rate_target(active, town, r.code, catalogue) if active else None, catalogue
+        )
         for r in catalogue.rates
     }
-    totals = {i.code: _sum(history, quarters, i.code) for i in catalogue.indicators if i.kind is Kind.FLOW}
+    totals = {
+        i.code: flow_total(history, quarters, i.code, catalogue) for i in catalogue.indicators if i.kind is Kind.FLOW
+    }
+    for flow in catalogue.case_flows:  # 年初结转 and 全年受理 beside the year's 应结
+        case = case_totals(history, quarters, flow)
+        totals[flow.carried] = case.opening if case else None
+        totals[flow.received] = case.received if case else None
     return YearResult(town, year, entered, rates, totals, catalogue)

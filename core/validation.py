@@ -12,6 +12,7 @@ from core.plans import Plan, catalogue_of
 from core.progress import (
     BEHIND,
     SEVERELY_BEHIND,
+    UNFINISHED,
     History,
     base_notice,
     compute_progress,
@@ -82,6 +83,9 @@ class QuarterInput:
     bases: Mapping[str, int] = field(default_factory=dict)  # stock code -> its 基期数 for the plan
     # the quarter's indicator list (Store.catalogue_for); None: the plan's, else the shipped list
     catalogue: Catalogue | None = None
+    # quarters whose 上期结转 the database migration 0007 wrote (0, their 应结 as 受理): not checked against
+    # the quarter before, which nobody entered that way
+    migrated_case_quarters: frozenset[Quarter] = frozenset()
 
     @property
     def indicators(self) -> Catalogue:
@@ -112,6 +116,7 @@ def quarter_input(
     invalid: Mapping[str, str] | None = None,
     bases: Mapping[str, int] | None = None,
     catalogue: Catalogue,
+    migrated_case_quarters: frozenset[Quarter] = frozenset(),
 ) -> QuarterInput:
     """What the checks see: the saved history and 说明 with this quarter's typed changes applied.
 
@@ -122,8 +127,33 @@ def quarter_input(
     figures = merged(history.get(quarter, {}), values or {})
     notes = merged(saved_explanations, explanations or {})
     return QuarterInput(
-        town, quarter, today, plan, figures, others, notes, dict(invalid or {}), dict(bases or {}), catalogue
+        town,
+        quarter,
+        today,
+        plan,
+        figures,
+        others,
+        notes,
+        dict(invalid or {}),
+        dict(bases or {}),
+        catalogue,
+        migrated_case_quarters,
     )
+
+
+def with_computed_dues(
+    catalogue: Catalogue, saved: Mapping[str, int], typed: Mapping[str, int | None]
+) -> dict[str, int | None]:
+    """The typed changes with each case flow's 应结 recomputed where its 结转 or 受理 changed: their sum,
+    or blank while either is blank (issue 26: 应结 is computed, not typed)."""
+    result = dict(typed)
+    for flow in catalogue.case_flows:
+        if flow.carried not in typed and flow.received not in typed:
+            continue
+        after = merged(saved, typed)
+        carried, received = after.get(flow.carried), after.get(flow.received)
+        result[flow.due] = carried + received if carried is not None and received is not None else None
+    return result
 
 
 EXPLAINED = "（已说明）"
@@ -212,6 +242,8 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
                 )
             )
 
+    findings += case_flow_findings(data)
+
     history: dict[Quarter, Mapping[str, int | None]] = dict(data.history)
     history[quarter] = values
     progress = compute_progress(data.plan, data.town, quarter, history, data.bases, catalogue=catalogue)
@@ -242,6 +274,8 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
         pace = f"完成率 {percent(item.completion)}，时间进度 {percent(progress.time_progress)}"
         if item.status == SEVERELY_BEHIND:
             warn("severely_behind", code, f"{display_name(code)}严重滞后：{pace}，{severe_gap_words()}")
+        elif item.status == UNFINISHED:
+            warn("unfinished", code, f"{display_name(code)}未完成：{pace}，规划期已结束")
         elif item.status == BEHIND:
             findings.append(Finding(NOTICE, "behind", code, f"{display_name(code)}滞后：{pace}"))
 
@@ -293,10 +327,61 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
                 )
             )
 
-    for indicator in catalogue.indicators:
-        if values.get(indicator.code) is None and indicator.code not in data.invalid:
-            findings.append(Finding(NOTICE, "not_entered", indicator.code, f"{display_name(indicator.code)}尚未填写"))
+    for code in catalogue.entry_codes:  # a computed 应结 is missing when one of its two inputs is
+        flow = catalogue.case_flow(code)
+        if flow is not None and values.get(flow.due) is not None:  # saved before the split: its 应结 stands
+            continue
+        if values.get(code) is None and code not in data.invalid:
+            findings.append(Finding(NOTICE, "not_entered", code, f"{display_name(code)}尚未填写"))
 
+    return findings
+
+
+CARRY_MISMATCH = "carry_over_mismatch"
+
+
+def case_flow_findings(data: QuarterInput) -> list[Finding]:
+    """应结 is 上期结转 + 本期受理 (an error otherwise), and this quarter's 结转 is what the quarter before
+    left open: its 应结 − 结案 (a difference needs a 说明)."""
+    findings: list[Finding] = []
+    catalogue, values, quarter = data.indicators, data.values, data.quarter
+    for flow in catalogue.case_flows:
+        carried, received, due = values.get(flow.carried), values.get(flow.received), values.get(flow.due)
+        if carried is not None and received is not None and due is not None and due != carried + received:
+            findings.append(
+                Finding(
+                    ERROR,
+                    "due_not_carried_plus_received",
+                    flow.due,
+                    f"{catalogue.display_name(flow.due)} {due:,} 不等于上期结转 {carried:,} + 本期受理 {received:,}："
+                    "应结案件数由系统相加得出，不能直接填写",
+                )
+            )
+        if carried is None or quarter in data.migrated_case_quarters:
+            continue
+        before = data.history.get(quarter.previous(), {})
+        before_due, before_closed = before.get(flow.due), before.get(flow.closed)
+        if before_due is None or before_closed is None:
+            continue
+        left_open = before_due - before_closed
+        if carried != left_open:
+            message = (
+                f"{flow.carried_name} {carried:,}，与上季度应结 {before_due:,} − 结案 {before_closed:,} = "
+                f"{left_open:,} 不符（相差 {carried - left_open:+,}）"
+            )
+            explained = explanation_ok(data.explanations.get(flow.carried))
+            ending = EXPLAINED if explained else explanation_request()
+            findings.append(
+                Finding(
+                    WARNING,
+                    CARRY_MISMATCH,
+                    flow.carried,
+                    message + ending,
+                    needs_explanation=True,
+                    explained=explained,
+                    statement=message,
+                )
+            )
     return findings
 
 
@@ -326,6 +411,17 @@ def submission_blockers(
     if catalogue is None:
         reasons += [f.message for f in findings if f.rule == "not_entered"]
     else:
-        reasons += [f"{catalogue.display_name(c)}尚未填写" for c in catalogue.indicator_codes if values.get(c) is None]
+        reasons += [
+            f"{catalogue.display_name(c)}尚未填写"
+            for c in catalogue.indicator_codes
+            if values.get(c) is None and c not in catalogue.computed_codes
+        ]
+        reasons += [
+            f"{catalogue.display_name(c)}尚未填写"
+            for flow in catalogue.case_flows
+            if values.get(flow.due) is None
+            for c in (flow.carried, flow.received)
+            if values.get(c) is None
+        ]
     reasons += [f"{f.message}" for f in findings if f.needs_explanation and not f.explained]
     return reasons

@@ -27,17 +27,19 @@ from core.progress import (
     DONE,
     ON_PACE,
     SEVERELY_BEHIND,
+    UNFINISHED,
     History,
     Progress,
     YearResult,
     base_notice,
     percent,
     rate_text,
+    target_words,
 )
 from core.quarters import Quarter
 from gui.table_model import RowsModel
 
-STATUS_COLOURS = {DONE: "#1a7f37", ON_PACE: "#0b5cad", BEHIND: "#b35900", SEVERELY_BEHIND: "#c62828"}
+STATUS_COLOURS = {DONE: "#1a7f37", ON_PACE: "#0b5cad", BEHIND: "#b35900", SEVERELY_BEHIND: "#c62828", UNFINISHED: "#c62828"}
 ModelIndex = QModelIndex | QPersistentModelIndex
 
 
@@ -148,7 +150,7 @@ def year_rows(result: YearResult, catalogue: Catalogue = SHIPPED) -> list[YearRo
                 "—" if r.numerator is None else f"{r.numerator:,}",
                 "—" if r.denominator is None else f"{r.denominator:,}",
                 rate_text(r),
-                f"≥{percent(r.target)}",
+                target_words(r.target),
                 verdict,
             )
         )
@@ -380,7 +382,7 @@ class ProgressView(QWidget):
                     rate.name,
                     rate_text(progress.rates_quarter[rate.code]),
                     rate_text(ytd),
-                    f"≥{percent(ytd.target)}",
+                    target_words(ytd.target),
                     verdict,
                 )
             )

@@ -249,7 +249,7 @@ def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path, 
             data.append(
                 [town, rate.code, rate.name, None, None, None, None, None]
                 + [qtr.numerator, qtr.denominator, _shown(qtr.rate)]
-                + [ytd.numerator, ytd.denominator, _shown(ytd.rate), float(ytd.target)]
+                + [ytd.numerator, ytd.denominator, _shown(ytd.rate), None if ytd.target is None else float(ytd.target)]
             )
     for row in data.iter_rows(min_row=2):
         for cell in (row[10], row[13], row[14]):

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from core.progress import ROUND_DOWN
 from reports.layout import DATA_SHEET, FIRST_FIGURE_ROW, FORM_SHEET, HEADER_ROW
-from reports.payload import RENDERER
 from reports.returns import (
     DRAFT_MARK,
     FORM_AUTHORITY,
@@ -153,6 +152,10 @@ class SheetSpec:
         return texts
 
 
+# Renderer 2 prints four more lines (each case count's 上期结转 and 本期受理); rows a little lower keep page 1 on A4.
+FIGURE_ROW_HEIGHT = 16
+
+
 def shown_ratio(value: Fraction | None, rounding: str = ROUND_DOWN) -> float | None:
     """The ratio Excel shows with 0.0% exactly as the PDF prints it (rounded the same way, never across a line)."""
     if value is None:
@@ -180,7 +183,7 @@ def form_spec(data: ReturnData) -> SheetSpec:
     put(1, 1, FORM_TITLE + ("（未签名 草稿）" if not data.signed else ""), "title")
     heights[1] = 30
     right = (
-        (2, f"表　　号：{data.form_number}"),
+        (2, f"表　　号：{data.form_number_text}"),
         (3, f"制表机关：{FORM_AUTHORITY}"),
         (4, f"批准文号：{data.approval_text}"),
         (5, f"有效期至：{data.valid_until_text}　　计量单位：见各栏"),
@@ -217,7 +220,7 @@ def form_spec(data: ReturnData) -> SheetSpec:
             line.status or ("—" if line.target is None else "未填报"),
         )
         _row_cells(put, row, values)
-        heights[row] = 20
+        heights[row] = FIGURE_ROW_HEIGHT if data.carries_over else 20
         row += 1
     put(row, 1, "比率（由系统计算）", "band_left")
     band = ("", "本季度", data.rate_year_header, "分子/分母", "目标", "", "", "是否达标")
@@ -233,13 +236,13 @@ def form_spec(data: ReturnData) -> SheetSpec:
             shown_ratio(rate.quarter_rate, data.rounding) if rate.quarter_rate is not None else rate.quarter_text,
             shown_ratio(rate.ytd_rate, data.rounding) if rate.ytd_rate is not None else rate.ytd_text,
             fraction,
-            shown_ratio(rate.target, data.rounding),
+            data.rate_target_text(rate.target) if data.carries_over else shown_ratio(rate.target, data.rounding),
             None,
             None,
             verdict,
         )
         _row_cells(put, row, values)
-        heights[row] = 20
+        heights[row] = FIGURE_ROW_HEIGHT if data.carries_over else 20
         row += 1
     merges.append(f"A{row}:{last}{row}")
     put(row, 1, notes_reference(data), "mark")
@@ -342,7 +345,7 @@ def data_spec(data: ReturnData) -> SheetSpec:
             _ratio(rate.quarter_rate),
             _ratio(rate.ytd_rate),
             None,
-            float(rate.target),
+            None if rate.target is None else float(rate.target),
             "ratio",
             rate.name,
         )
@@ -686,10 +689,13 @@ def _core_xml(data: ReturnData) -> bytes:
     return xml.encode("utf-8")
 
 
-APP_XML = (
-    f'{XML_HEAD}<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
-    f"<Application>镇街人社指标填报系统（{RENDERER}）</Application></Properties>"
-).encode()
+def app_xml(renderer: str) -> bytes:
+    """docProps/app.xml names the renderer that wrote the workbook."""
+    return (
+        f'{XML_HEAD}<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
+        f"<Application>镇街人社指标填报系统（{renderer}）</Application></Properties>"
+    ).encode()
+
 _TYPES = "application/vnd.openxmlformats-officedocument."
 
 
@@ -759,7 +765,7 @@ def workbook_parts(data: ReturnData, signed: bool = True) -> dict[str, bytes]:
     return {
         "[Content_Types].xml": _content_types(signed),
         "_rels/.rels": _root_rels(signed),
-        "docProps/app.xml": APP_XML,
+        "docProps/app.xml": app_xml(data.renderer),
         "docProps/core.xml": _core_xml(data),
         "xl/workbook.xml": _workbook_xml(form),
         "xl/_rels/workbook.xml.rels": WORKBOOK_RELS,

@@ -27,23 +27,39 @@ from typing import Any
 from core.errors import DomainError
 from core.indicators import SHIPPED, Catalogue, Kind
 from core.plans import Plan, check_town, rate_target
-from core.progress import ROUND_DOWN, ROUND_HALF_UP, SEVERELY_BEHIND, compute_progress, percent, rate_text
+from core.progress import (
+    ROUND_DOWN,
+    ROUND_HALF_UP,
+    ROUND_TOWARD_ZERO,
+    SEVERELY_BEHIND,
+    UNFINISHED,
+    compute_progress,
+    percent,
+    rate_text,
+)
 from core.quarters import Quarter
 from core.text import payload_text_problem
 from core.validation import explanation_ok
 from reports.returns import (
+    CARRIED_LINE,
     FORM_AUTHORITY,
-    FORM_NUMBER,
     FORM_TITLE,
+    RECEIVED_LINE,
+    RENDERER_1,
+    RENDERER_2,
     FigureLine,
     NoteLine,
     RateLine,
     ReturnData,
+    form_number_of,
     pace_attention,
-    shown_percent_text,
 )
 
-FORMAT = "town-returns/4"
+# Since town-returns/5 (issue 26) a case count's 上期结转 and 本期受理 are figures of the return (in `figures`
+# and as lines under its 应结), and 应结's 本年累计 and the rates' 本年 denominators are 年初结转 + 全年受理.
+# A town-returns/4 payload has the shape before: 应结 only, summed over the quarters.
+FORMAT = "town-returns/5"
+FORMAT_4 = "town-returns/4"
 # Formats of earlier releases: their files were not written byte for byte from the payload, so this release,
 # which accepts a return only as the very bytes it would write itself, has no renderer for them (issue 22).
 EARLIER_FORMATS = {
@@ -54,8 +70,10 @@ EARLIER_FORMATS = {
 # The renderer a return was written with: the spelling of every byte of its workbook and PDF. A release
 # that changes any byte names a new renderer and keeps the old ones it can still write (RENDERERS).
 RENDERER_KEY = "renderer"
-RENDERER = "town-returns-render/1"
-RENDERERS = (RENDERER,)
+RENDERER = RENDERER_2
+RENDERERS = (RENDERER_1, RENDERER_2)
+# Each format this release reads and the one renderer that writes it (reports.returns.RENDERER_1/2).
+RENDERER_OF_FORMAT = {FORMAT_4: RENDERER_1, FORMAT: RENDERER_2}
 # The reason a return is refused when its plan is not one the city issued, or its targets are not the plan's.
 PLAN_MISMATCH = "规划目标与市局下发的不一致"
 # The reason a return is refused when a column it derives (完成率, 状态, 累计, rates, 需关注, 说明) is not
@@ -100,7 +118,7 @@ def other_release(body: Mapping[str, Any]) -> str:
             "本版本只承认自己按签名数据逐字节生成的季报，没有那一版的生成程序，无法确认文件显示的就是签名的内容。"
             "请镇街用本版本软件重新导出、签名后报送，或用生成它的那一版软件核验"
         )
-    if fmt == FORMAT and body.get(RENDERER_KEY) not in RENDERERS:
+    if fmt in RENDERER_OF_FORMAT and body.get(RENDERER_KEY) != RENDERER_OF_FORMAT[fmt]:
         shown = body.get(RENDERER_KEY)
         shown = shown if isinstance(shown, str) else "（未写明）"
         return (
@@ -184,7 +202,7 @@ class Payload:
                     r["denominator"],
                     _fraction(r["quarter_rate"]),
                     _fraction(r["ytd_rate"]),
-                    _fraction(r["target"]) or Fraction(0),
+                    _fraction(r["target"]),
                     r["met"],
                 )
                 for r in b["rates"]
@@ -203,6 +221,7 @@ class Payload:
             plan_id=b.get("plan_id") or "",
             form_number=b["header"]["form_number"],
             catalogue=self.catalogue,
+            renderer=b[RENDERER_KEY],
         )
 
 
@@ -246,7 +265,7 @@ def printed_columns(data: ReturnData, line: FigureLine) -> list[str]:
     ]
 
 
-def printed_rate(rate: RateLine, rounding: str = ROUND_DOWN) -> list[str]:
+def printed_rate(data: ReturnData, rate: RateLine) -> list[str]:
     fraction = "—" if rate.denominator is None else f"{rate.numerator:,}/{rate.denominator:,}"
     verdict = "—" if rate.met is None else ("达标" if rate.met else "未达标")
     return [
@@ -255,7 +274,7 @@ def printed_rate(rate: RateLine, rounding: str = ROUND_DOWN) -> list[str]:
         rate.quarter_text,
         rate.ytd_text,
         fraction,
-        f"≥{shown_percent_text(rate.target, rounding)}",
+        data.rate_target_text(rate.target),
         verdict,
     ]
 
@@ -263,8 +282,8 @@ def printed_rate(rate: RateLine, rounding: str = ROUND_DOWN) -> list[str]:
 def body_of(data: ReturnData) -> dict[str, Any]:
     profile = data.profile
     body: dict[str, Any] = {
-        "format": FORMAT,
-        RENDERER_KEY: RENDERER,
+        "format": FORMAT if data.carries_over else FORMAT_4,
+        RENDERER_KEY: data.renderer,
         "town": data.town,
         "quarter": data.quarter.code,
         "plan": data.plan_name,
@@ -313,7 +332,7 @@ def body_of(data: ReturnData) -> dict[str, Any]:
                 "ytd_rate": _frac_text(r.ytd_rate),
                 "target": _frac_text(r.target),
                 "met": r.met,
-                "printed": printed_rate(r, data.rounding),
+                "printed": printed_rate(data, r),
             }
             for r in data.rates
         ],
@@ -342,6 +361,20 @@ def payload_of(data: ReturnData) -> Payload:
         body,
         catalogue=data.catalogue,
     )
+
+
+def line_codes(catalogue: Catalogue, carries_over: bool) -> tuple[str, ...]:
+    """The codes of a return's lines in order: the plan's figures, and since town-returns/5 each case
+    count's 上期结转 and 本期受理 right under its 应结."""
+    if not carries_over:
+        return catalogue.indicator_codes
+    codes: list[str] = []
+    for code in catalogue.indicator_codes:
+        codes.append(code)
+        flow = catalogue.case_flow(code)
+        if flow is not None and flow.due == code:
+            codes += [flow.carried, flow.received]
+    return tuple(codes)
 
 
 def _int_or_none(value: object) -> bool:
@@ -450,6 +483,13 @@ def _plan_problem(payload: Payload, plan: Plan | None) -> str:
         return f"季报写明规划“{body['plan']}”，但没有写明其内容哈希"
     catalogue = payload.catalogue
     for line in body["lines"]:
+        flow = catalogue.case_flow(line["code"])
+        if flow is not None and line["code"] != flow.due:
+            want_name = CARRIED_LINE if line["code"] == flow.carried else RECEIVED_LINE
+            unit = catalogue.by_code[flow.due].unit
+            if (line["name"], line["unit"], line["is_sub"], line["target"]) != (want_name, unit, True, None):
+                return f"指标“{line['name']}”的名称、单位或目标与本软件的写法不同"
+            continue
         indicator = catalogue.by_code[line["code"]]
         expected = (
             plan.targets_for(payload.town).counts.get(line["code"])
@@ -468,14 +508,13 @@ def _plan_problem(payload: Payload, plan: Plan | None) -> str:
             return f"指标“{line['name']}”的名称或单位与市局下发的规划不同"
     for rate in body["rates"]:
         listed = catalogue.rate_by_code[rate["code"]]
-        want_rate = (
-            rate_target(plan if in_plan else None, payload.town, rate["code"]) if in_plan else listed.default_target
-        )
+        no_plan_target = listed.default_target if body["format"] == FORMAT_4 else None  # issue 26: no plan, no target
+        want_rate = rate_target(plan if in_plan else None, payload.town, rate["code"]) if in_plan else no_plan_target
         if _fraction(rate["target"]) != want_rate or rate["name"] != listed.name:
             return f"{listed.name}的目标与市局下发的规划不同"
-    form_number = (plan.form_number or FORM_NUMBER) if in_plan and plan else FORM_NUMBER
+    form_number = form_number_of(plan if in_plan else None, body[RENDERER_KEY])
     if body["header"]["form_number"] != form_number:
-        return f"表号为“{body['header']['form_number']}”，市局下发的规划为“{form_number}”"
+        return f"表号为“{body['header']['form_number']}”，市局下发的规划为“{form_number or '（未给出表号）'}”"
     return ""
 
 
@@ -517,8 +556,28 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
             return f"{name(indicator.code)} {figures[indicator.code]:,} 大于{name(indicator.parent)} {figures[indicator.parent]:,}"
     plan_started_this_year = active is not None and active.first.year == quarter.year and active.first.q == 1
     signed: dict[str, tuple[int | None, int | None]] = {}
+    carries_over = body["format"] == FORMAT
+    flows = {flow.due: flow for flow in catalogue.case_flows} if carries_over else {}
+    for flow in flows.values():  # 应结 = 上期结转 + 本期受理, this quarter and for the year
+        carried, received, due = lines[flow.carried], lines[flow.received], lines[flow.due]
+        if figures[flow.due] != figures[flow.carried] + figures[flow.received]:
+            return column(flow.due, "本季度", figures[flow.due], figures[flow.carried] + figures[flow.received])
+        for part in (carried, received):
+            if part["cumulative"] is not None or part["completion"] is not None or part["status"] is not None:
+                return column(part["code"], "规划累计", part["cumulative"], None)
+        if received["ytd"] is None or received["ytd"] < received["quarter"]:
+            return column(flow.received, "本年累计", received["ytd"], f"不少于 {received['quarter']:,}")
+        if quarter.q == 1 and (carried["ytd"], received["ytd"]) != (carried["quarter"], received["quarter"]):
+            return column(flow.carried, "本年累计", carried["ytd"], carried["quarter"])
+        if carried["ytd"] is None or due["ytd"] != carried["ytd"] + received["ytd"]:
+            return column(flow.due, "本年累计", due["ytd"], "年初结转 + 全年受理")
     for indicator in catalogue.indicators:
         code, line = indicator.code, lines[indicator.code]
+        if code in flows:  # checked above; no plan target, so no 规划累计
+            if line["cumulative"] is not None:
+                return column(code, "规划累计", line["cumulative"], None)
+            signed[code] = (line["ytd"], None)
+            continue
         if indicator.kind is Kind.STOCK:
             if line["ytd"] is not None or line["cumulative"] is not None:
                 return column(code, "累计", line["ytd"] if line["ytd"] is not None else line["cumulative"], None)
@@ -542,6 +601,12 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
         in_quarter = (figures[pair.numerator], figures[pair.denominator])
         if numerator is None or denominator is None or numerator > denominator:
             return column(rate["code"], "年度累计", f"{numerator}/{denominator}", "分子不大于分母")
+        if pair.denominator in flows:  # the year's 应结 is the 应结 line's 本年累计
+            year_due = lines[pair.denominator]["ytd"]
+            if denominator != year_due or numerator < in_quarter[0] or (quarter.q == 1 and numerator != in_quarter[0]):
+                return column(rate["code"], "年度累计", f"{numerator}/{denominator}", f"分母为 {year_due:,}")
+            signed[rate["code"]] = (numerator, denominator)
+            continue
         if (
             numerator < in_quarter[0]
             or denominator < in_quarter[1]
@@ -550,7 +615,14 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
             return column(rate["code"], "年度累计", f"{numerator}/{denominator}", f"{in_quarter[0]}/{in_quarter[1]}")
         signed[rate["code"]] = (numerator, denominator)
     progress = compute_progress(
-        active, town, quarter, {quarter: figures}, body.get(BASES_KEY) or {}, signed=signed, catalogue=catalogue
+        active,
+        town,
+        quarter,
+        {quarter: figures},
+        body.get(BASES_KEY) or {},
+        signed=signed,
+        catalogue=catalogue,
+        as_before_issue_26=not carries_over,
     )
     if _fraction(body["time_progress"]) != progress.time_progress:
         return f"“时间进度”为 {percent(_fraction(body['time_progress']))}，按规划应为 {percent(progress.time_progress)}"
@@ -582,12 +654,12 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
             return column(code, "是否达标", rate["met"], ytd_result.met)
     data = payload.return_data()
     if not legacy:  # returns signed before this rule printed their own lines; their figures are checked above
-        expected = pace_attention(data.figures, data.rates, data.time_progress, catalogue)
+        expected = pace_attention(data.figures, data.rates, data.time_progress, catalogue, data.rounding)
         if list(body["attention"][: len(expected)]) != expected:
             missing = next((a for a in expected if a not in body["attention"]), None)
             return f"“需关注”中{'缺少“' + missing + '”' if missing else '的内容或顺序不对'}"
     notes = {note["code"]: note["text"] for note in body["notes"]}
-    needing = [line.code for line in data.figures if line.status == SEVERELY_BEHIND]
+    needing = [line.code for line in data.figures if line.status in (SEVERELY_BEHIND, UNFINISHED)]
     needing += [r.code for r in data.rates if r.met is False]
     for code in needing:  # the length rule may be younger than a legacy return: there, any 说明 will do
         text = notes.get(code)
@@ -602,7 +674,7 @@ def _check_body(body: dict[str, Any], payload: Payload) -> None:
     if not keys <= set(body) <= keys | set(OPTIONAL_KEYS):
         raise ValueError("keys")
     catalogue = payload.catalogue
-    if ROUNDING_KEY in body and body[ROUNDING_KEY] != ROUND_DOWN:
+    if ROUNDING_KEY in body and body[ROUNDING_KEY] != (ROUND_DOWN if body["format"] == FORMAT_4 else ROUND_TOWARD_ZERO):
         raise ValueError("rounding")
     bases = body.get(BASES_KEY, {})
     if not isinstance(bases, dict) or not all(
@@ -633,7 +705,7 @@ def _check_body(body: dict[str, Any], payload: Payload) -> None:
     if body["plan_hash"] is not None and not isinstance(body["plan_hash"], str):
         raise ValueError("plan_hash")
     lines, rates, notes = body["lines"], body["rates"], body["notes"]
-    if [line.get("code") for line in lines] != list(catalogue.indicator_codes):
+    if [line.get("code") for line in lines] != list(line_codes(catalogue, body["format"] == FORMAT)):
         raise ValueError("lines")
     if [rate.get("code") for rate in rates] != list(catalogue.rate_codes):
         raise ValueError("rate codes")
@@ -663,7 +735,7 @@ def _check_body(body: dict[str, Any], payload: Payload) -> None:
         if printed_columns(data, line) != raw["printed"]:
             raise ValueError("printed")
     for rate, raw in zip(data.rates, rates, strict=True):
-        if printed_rate(rate, data.rounding) != raw["printed"]:
+        if printed_rate(data, rate) != raw["printed"]:
             raise ValueError("printed rate")
     rebuilt = body_of(data)
     if not approval:  # written before the payload carried 批准文号 and 有效期至: both blank
@@ -704,7 +776,7 @@ def parse_payload(raw: bytes, plans: Sequence[Plan] = ()) -> Payload:
         body: Any = json.loads(raw.decode("utf-8"))
         if isinstance(body, dict) and other_release(body):
             raise OtherRelease(other_release(body))
-        if not isinstance(body, dict) or body.get("format") != FORMAT:
+        if not isinstance(body, dict) or body.get("format") not in RENDERER_OF_FORMAT:
             raise ValueError("format")
         if canonical(body) != raw:
             # one spelling only: no duplicated keys (which JSON readers resolve differently), no padding
@@ -716,7 +788,7 @@ def parse_payload(raw: bytes, plans: Sequence[Plan] = ()) -> Payload:
         catalogue = plan.catalogue if plan is not None else SHIPPED
         figures = body["figures"]
         explanations = body["explanations"]
-        if set(figures) != set(catalogue.indicator_codes) or not all(
+        if set(figures) != set(line_codes(catalogue, body["format"] == FORMAT)) or not all(
             type(v) is int and v >= 0 for v in figures.values()
         ):
             raise ValueError("figures")

@@ -23,7 +23,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from core.progress import BEHIND, DONE, ON_PACE, SEVERELY_BEHIND
+from core.progress import BEHIND, DONE, ON_PACE, SEVERELY_BEHIND, UNFINISHED
 from core.resources import resource_path
 from reports.returns import (
     DRAFT_MARK,
@@ -35,7 +35,13 @@ from reports.returns import (
 )
 
 FONT = "WenQuanYiMicroHei"
-STATUS_COLOURS = {DONE: "#1a7f37", ON_PACE: "#0b5cad", BEHIND: "#b35900", SEVERELY_BEHIND: "#c62828"}
+STATUS_COLOURS = {
+    DONE: "#1a7f37",
+    ON_PACE: "#0b5cad",
+    BEHIND: "#b35900",
+    SEVERELY_BEHIND: "#c62828",
+    UNFINISHED: "#c62828",
+}
 
 
 class SignatureSlot(Flowable):
@@ -142,7 +148,7 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
         [
             [
                 Paragraph(f"填报单位（盖章）：{data.profile.get('unit_name') or data.town}", paragraph_style(9)),
-                Paragraph(f"表　　号：{data.form_number}", paragraph_style(8, TA_RIGHT)),
+                Paragraph(f"表　　号：{data.form_number_text}", paragraph_style(8, TA_RIGHT)),
                 Paragraph(f"制表机关：{FORM_AUTHORITY}", paragraph_style(8, TA_RIGHT)),
             ],
             [
@@ -201,7 +207,7 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
                 rate.quarter_text,
                 rate.ytd_text,
                 fraction,
-                f"≥{data.percent(rate.target)}",
+                data.rate_target_text(rate.target),
                 "",
                 "",
                 verdict,
@@ -373,7 +379,7 @@ def write_summary_pdf(data: ReturnData, path: Path) -> None:
         canvas.setFont(FONT, 10)
         canvas.setFillColor(colors.black)
         canvas.drawString(margin, y, rate.name)
-        canvas.drawRightString(margin + 120 * mm, y, f"{rate.ytd_text}（目标 ≥{data.percent(rate.target)}）")
+        canvas.drawRightString(margin + 120 * mm, y, f"{rate.ytd_text}（目标 {data.rate_target_text(rate.target)}）")
         canvas.setFillColor(colors.HexColor("#1a7f37" if rate.met else "#c62828" if rate.met is False else "#555555"))
         canvas.drawString(margin + 126 * mm, y, verdict)
         y -= 7 * mm
@@ -384,7 +390,11 @@ def write_summary_pdf(data: ReturnData, path: Path) -> None:
     canvas.drawString(margin, y, "三、需要关注")
     y -= 8 * mm
     canvas.setFont(FONT, 10)
-    items = list(data.attention) or ["各项指标均达到时间进度和目标要求。"]
+    items = list(data.attention) or [
+        "各项指标均达到时间进度和目标要求。"
+        if data.time_progress is not None or not data.carries_over
+        else "本季度不在规划期内，没有规划目标，不判断进度和达标。"
+    ]
     shown = 0
     for item in items:
         lines = _wrap(f"{shown + 1}. {item}", width - 2 * margin)

@@ -12,7 +12,20 @@ from fractions import Fraction
 
 from core.indicators import SHIPPED, Catalogue, Kind
 from core.plans import Plan
-from core.progress import BEHIND, ROUND_DOWN, SEVERELY_BEHIND, History, compute_progress, percent, rate_text
+from core.progress import (
+    BEHIND,
+    ROUND_DOWN,
+    ROUND_TOWARD_ZERO,
+    SEVERELY_BEHIND,
+    UNFINISHED,
+    History,
+    case_quarter,
+    case_totals,
+    compute_progress,
+    percent,
+    rate_text,
+    target_words,
+)
 from core.quarters import Quarter
 from core.validation import Finding
 
@@ -32,6 +45,13 @@ DRAFT_MARK = "未签名 草稿"
 # by hand, never an invented document number.
 BLANK_FIELD = "＿＿＿＿＿＿＿＿"
 SIGN_HERE = "签字：＿＿＿＿＿＿"
+# The renderers: how every byte of a return's files is spelled (reports.payload names them in the signed data).
+# 1: the nine lines of the plan; 应结 typed; rate targets as ≥78%; the invented 表号 when the plan has none.
+# 2 (issue 26): each case count's 上期结转 and 本期受理 printed under its 应结, whose 本年累计 is 年初结转 + 全年受理;
+#    rate targets as the plan writes them (78%以上（含本数）); no 表号 the plan does not give (a line to fill in).
+RENDERER_1 = "town-returns-render/1"
+RENDERER_2 = "town-returns-render/2"
+CURRENT_RENDERER = RENDERER_2
 STOCK_CODES = SHIPPED.stock_codes  # the shipped list's; a return reads its own plan's (ReturnData.stock_codes)
 
 
@@ -59,7 +79,7 @@ class RateLine:
     denominator: int | None
     quarter_rate: Fraction | None
     ytd_rate: Fraction | None
-    target: Fraction
+    target: Fraction | None  # None: no plan, no target (renderer 2)
     met: bool | None
 
 
@@ -96,6 +116,25 @@ class ReturnData:
     plan_id: str = ""  # the plan package's id; empty on returns signed before payloads named it
     form_number: str = FORM_NUMBER  # 表号, from the plan
     catalogue: Catalogue = SHIPPED  # the indicator list of the plan the return was made under
+    renderer: str = CURRENT_RENDERER  # the spelling of its files (RENDERER_1 for returns signed before issue 26)
+
+    @property
+    def carries_over(self) -> bool:
+        """Are the case counts printed as 上期结转 + 本期受理 = 应结 (renderer 2 on)?"""
+        return self.renderer != RENDERER_1
+
+    def rate_target_text(self, target: Fraction | None) -> str:
+        """A rate target as printed: 78%以上（含本数）, as the plan writes it; — without a plan (renderer 1: ≥78.0%)."""
+        if not self.carries_over:
+            return f"≥{shown_percent_text(target, self.rounding)}"
+        return "—" if target is None else target_words(target)
+
+    @property
+    def form_number_text(self) -> str:
+        """表号 as printed: the plan's; renderer 2 leaves a line to fill in where the plan gives none."""
+        if not self.carries_over:
+            return self.form_number
+        return self.form_number or BLANK_FIELD
 
     @property
     def stock_codes(self) -> tuple[str, ...]:
@@ -122,6 +161,11 @@ class ReturnData:
             base = self.bases.get(line.code)
             shown = f"{base:,} {line.unit}" if base is not None else "未录入（完成率按季末数 ÷ 目标，不判断进度）"
             parts.append(f"{self.catalogue.by_code[line.code].short_name}基期数：{shown}")
+            if self.carries_over and base is not None:
+                # issue 26: say what the stock's 完成率 is, and a value below the base in words
+                parts[-1] += f"，完成率为{GROWTH_COMPLETION}（季末数 − 基期数）÷（目标 − 基期数）"
+                if line.quarter < base:
+                    parts[-1] += f"，本季末低于基期 {base - line.quarter:,} {line.unit}，故为负数"
         return "；".join(parts)
 
     def percent(self, value: Fraction | None) -> str:
@@ -150,7 +194,11 @@ class ReturnData:
 
 
 def pace_attention(
-    figures: Sequence[FigureLine], rates: Sequence[RateLine], time_progress: Fraction | None, catalogue: Catalogue
+    figures: Sequence[FigureLine],
+    rates: Sequence[RateLine],
+    time_progress: Fraction | None,
+    catalogue: Catalogue,
+    rounding: str = ROUND_DOWN,
 ) -> list[str]:
     """The 需关注 lines a return's own figures call for: each indicator behind pace, each rate below target.
 
@@ -159,16 +207,17 @@ def pace_attention(
     display_name = catalogue.display_name
     attention = []
     for line in figures:
-        if line.status in (BEHIND, SEVERELY_BEHIND):
+        if line.status in (BEHIND, SEVERELY_BEHIND, UNFINISHED):
             attention.append(
-                f"{display_name(line.code)}{line.status}：完成率 {percent(line.completion)}，"
-                f"时间进度 {percent(time_progress)}，距目标还差 "
+                f"{display_name(line.code)}{line.status}：完成率 {percent(line.completion, rounding=rounding)}，"
+                f"时间进度 {percent(time_progress, rounding=rounding)}，距目标还差 "
                 f"{(line.target or 0) - (line.quarter if line.code in catalogue.stock_codes else line.cumulative or 0):,} "
                 f"{catalogue.by_code[line.code].unit}"
             )
     for rate_line in rates:
         if rate_line.met is False:
-            attention.append(f"{rate_line.name}年度累计 {rate_line.ytd_text}，低于目标 {percent(rate_line.target)}")
+            shown = percent(rate_line.target, rounding=rounding)
+            attention.append(f"{rate_line.name}年度累计 {rate_line.ytd_text}，低于目标 {shown}")
     return attention
 
 
@@ -184,9 +233,10 @@ def assemble_return(
     revision: int = 1,
     signed: bool = False,
     bases: Mapping[str, int] | None = None,
+    renderer: str = CURRENT_RENDERER,
 ) -> ReturnData:
     """Everything a return shows, computed once from the town's figures and findings."""
-    progress = compute_progress(plan, town, quarter, history, bases)
+    progress = compute_progress(plan, town, quarter, history, bases, as_before_issue_26=renderer == RENDERER_1)
     catalogue = progress.catalogue
     display_name = catalogue.display_name
     values = history.get(quarter, {})
@@ -211,6 +261,10 @@ def assemble_return(
                 indicator.parent is not None,
             )
         )
+        flow = catalogue.case_flow(indicator.code)
+        if renderer != RENDERER_1 and flow is not None and flow.due == indicator.code:
+            figures += case_lines(catalogue, quarter, history, flow.due, indicator.unit)
+    rounding = ROUND_DOWN if renderer == RENDERER_1 else ROUND_TOWARD_ZERO
     rates = []
     for rate in catalogue.rates:
         qtr, ytd = progress.rates_quarter[rate.code], progress.rates_ytd[rate.code]
@@ -218,8 +272,8 @@ def assemble_return(
             RateLine(
                 rate.code,
                 rate.name,
-                rate_text(qtr),
-                rate_text(ytd),
+                rate_text(qtr, rounding),
+                rate_text(ytd, rounding),
                 ytd.numerator,
                 ytd.denominator,
                 qtr.rate,
@@ -239,7 +293,7 @@ def assemble_return(
                     explanations[finding.indicator],
                 )
             )
-    attention = pace_attention(figures, rates, progress.time_progress, catalogue)
+    attention = pace_attention(figures, rates, progress.time_progress, catalogue, rounding)
     for finding in findings:
         if finding.rule in ("card_holders_decreased", "flow_spike"):
             attention.append(finding.statement)
@@ -263,9 +317,39 @@ def assemble_return(
         plan_hash=package_plan.content_hash or plan_hash(package_plan) if package_plan else None,
         bases={code: v for code, v in (bases or {}).items() if code in catalogue.stock_codes} if in_plan else {},
         plan_id=package_plan.plan_id if package_plan else "",
-        form_number=(plan.form_number or FORM_NUMBER) if plan and in_plan else FORM_NUMBER,
+        form_number=form_number_of(plan if in_plan else None, renderer),
         catalogue=catalogue,
+        renderer=renderer,
+        rounding=rounding,
     )
+
+
+def form_number_of(plan: Plan | None, renderer: str) -> str:
+    """The 表号 a return prints: the plan's; before renderer 2, an invented one where the plan had none."""
+    if renderer == RENDERER_1:
+        return (plan.form_number or FORM_NUMBER) if plan else FORM_NUMBER
+    return plan.form_number if plan else ""
+
+
+GROWTH_COMPLETION = "较基期增长完成率"
+CARRIED_LINE = "其中：上期结转案件数"
+RECEIVED_LINE = "　　　本期受理案件数"
+
+
+def case_lines(catalogue: Catalogue, quarter: Quarter, history: History, due: str, unit: str) -> list[FigureLine]:
+    """The 上期结转 and 本期受理 lines printed under a case count's 应结: this quarter's, and for the year the
+    opening 结转 and the received cases (应结 本年累计 = the two together)."""
+    flow = catalogue.case_flow(due)
+    assert flow is not None
+    pair = case_quarter(history.get(quarter, {}), flow, history.get(quarter.previous()))
+    if pair is None:
+        raise ValueError(f"{flow.carried} missing: a return needs every figure")
+    year = case_totals(history, quarter.year_to_date(), flow)
+    assert year is not None
+    return [
+        FigureLine(flow.carried, CARRIED_LINE, unit, pair[0], year.opening, None, None, None, None, True),
+        FigureLine(flow.received, RECEIVED_LINE, unit, pair[1], year.received, None, None, None, None, True),
+    ]
 
 
 def notes_reference(data: ReturnData) -> str:

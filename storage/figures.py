@@ -48,6 +48,10 @@ def explanations(session: Session, town: str, quarter: Quarter) -> dict[str, str
     return reads.explanations(session_connection(session), town, quarter)
 
 
+def migrated_case_quarters(session: Session) -> frozenset[Quarter]:
+    return reads.migrated_case_quarters(session_connection(session))
+
+
 def refuse_changed_elsewhere(
     session: Session,
     town: str,

@@ -188,6 +188,20 @@ def quarter_figures(conn: sqlite3.Connection, town: str, quarter: Quarter) -> di
     return {code: value for code, value in rows}
 
 
+# The quarters whose 应结 the migration 0007 split into 上期结转 and 本期受理 (a JSON list of quarter codes):
+# nobody typed their 结转, so it is not checked against the quarter before.
+MIGRATED_CASE_QUARTERS = "case_flow.migrated"
+
+
+def migrated_case_quarters(conn: sqlite3.Connection) -> frozenset[Quarter]:
+    raw = setting(conn, MIGRATED_CASE_QUARTERS)
+    try:
+        codes = json.loads(raw) if raw else []
+        return frozenset(Quarter.parse(code) for code in codes if isinstance(code, str))
+    except (ValueError, QuarterError):
+        return frozenset()
+
+
 def history(conn: sqlite3.Connection, town: str) -> dict[Quarter, dict[str, int]]:
     result: dict[Quarter, dict[str, int]] = {}
     for quarter, code, value in conn.execute("SELECT quarter, code, value FROM figures WHERE town = ?", (town,)):

@@ -272,7 +272,7 @@ class Store(StoreReads):
         catalogue = self.catalogue_for(quarter)
         plan = self.list_plan_for(quarter)
         for code in figures:
-            if code not in catalogue.by_code:
+            if code not in catalogue.by_code and code not in catalogue.carry_codes:
                 raise DomainError(_not_in_list(code, quarter, catalogue, plan))
         for code in notes:
             if not catalogue.is_known_code(code):
@@ -366,6 +366,7 @@ class Store(StoreReads):
                 invalid=invalid,
                 bases=stored_plans.stock_bases(session, town, plan),
                 catalogue=self.catalogue_for(quarter),
+                migrated_case_quarters=stored_figures.migrated_case_quarters(session),
             )
         )
 
@@ -626,7 +627,7 @@ def all_codes() -> Iterable[str]:
 
 
 def _not_in_list(code: str, quarter: Quarter, catalogue: Catalogue, plan: Plan | None) -> str:
-    listed = "、".join(catalogue.indicator_codes)
+    listed = "、".join(catalogue.entry_codes)
     if plan is None:
         return f"未知指标代码“{code}”。{quarter.label}的指标：{listed}"
     return f"未知指标代码“{code}”：不是《{plan.name}》的指标，{quarter.label}不能填报。该规划的指标：{listed}"

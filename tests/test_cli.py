@@ -125,7 +125,8 @@ def test_progress_json_shape(capsys, db):
         "yuecai_certified=7",
         "mediation_cases=100",
         "mediation_success=78",
-        "inspection_cases=0",
+        "inspection_carried=0",
+        "inspection_received=0",
         "inspection_closed=0",
     )
     code, out, _ = run(capsys, "--db", db, "progress", "--quarter", "2021Q1", "--json")
@@ -153,7 +154,7 @@ def test_progress_json_shape(capsys, db):
 
 
 def test_progress_text_says_no_cases(capsys, db):
-    run(capsys, "--db", db, "enter", "--quarter", "2021Q1", "inspection_cases=0", "inspection_closed=0")
+    run(capsys, "--db", db, "enter", "--quarter", "2021Q1", "inspection_carried=0", "inspection_received=0", "inspection_closed=0")
     _, out, _ = run(capsys, "--db", db, "progress", "--quarter", "2021Q1")
     assert "无案件" in out and "时间进度 5.0%" in out
 

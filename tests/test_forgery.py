@@ -390,7 +390,7 @@ def test_sign_off_and_explanations_are_in_the_payload(genuine):
     data, _, result = genuine
     body = json.loads(payload_of(data).to_bytes())
     assert body["signoff"]["head"] == data.profile.get("head", "")
-    assert body["header"]["form_number"] == "东人社统 ZJ-01 表" and body["header"]["report_date"] == data.report_date
+    assert body["header"]["form_number"] == "" and body["header"]["report_date"] == data.report_date
     assert [line["printed"][2] for line in body["lines"]] == [f"{line.quarter:,}" for line in data.figures]
     assert body["plan_hash"] and len(body["rates"]) == 3
 
@@ -532,7 +532,8 @@ def test_export_refuses_a_quarter_that_has_not_ended(tmp_path, capsys, pki):
         store.bind_town("莞城")
         store.set_profile(signed_off_profile())
     figures = ["card_holders=150000", "yuecai_certified=1", "nanyue_trained=1", "mediation_cases=0"]
-    figures += ["mediation_success=0", "arbitration_due=0", "arbitration_closed=0", "inspection_cases=0"]
+    figures += ["mediation_success=0", "arbitration_carried=0", "arbitration_received=0", "arbitration_closed=0"]
+    figures += ["inspection_carried=0", "inspection_received=0"]
     figures += ["inspection_closed=0"]
     assert cli_main(["--db", str(db), "enter", "--quarter", current.code, *figures]) == 0  # drafts stay allowed
     capsys.readouterr()

@@ -93,13 +93,15 @@ def q1_figures(package: PlanPackage) -> dict[str, int]:
         "card_holders": 160_000,
         "mediation_cases": 100,
         "mediation_success": 80,
-        "arbitration_due": 50,
+        "arbitration_carried": 0,  # 应结 = 结转 + 受理 is computed (issue 26)
+        "arbitration_received": 50,
         "arbitration_closed": 50,
-        "inspection_cases": 10,
+        "inspection_carried": 0,
+        "inspection_received": 10,
         "inspection_closed": 10,
     }
     for item in package.indicators:
-        if item.code not in figures:
+        if item.code not in figures and item.case_flow is None:
             figures[item.code] = math.ceil(targets[item.code] * 0.06) + 1
     return figures
 

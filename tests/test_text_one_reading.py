@@ -43,7 +43,7 @@ def test_every_profile_field_is_checked_and_a_plain_one_is_saved(town_db, capsys
 
 
 def test_a_hidden_character_in_a_explanation_is_refused_and_nothing_is_saved(town_db, capsys):
-    figures = ["arbitration_due=30", "arbitration_closed=28"]
+    figures = ["arbitration_carried=0", "arbitration_received=30", "arbitration_closed=28"]
     note = "arbitration_closure_rate=疑难案件较多\u200b，下季度加快审结"
     code, out, err = run(capsys, "--db", town_db, "enter", "--quarter", "2024Q3", *figures, "--explain", note)
     assert code == 2, out + err
