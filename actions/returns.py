@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from core.clock import clock_moved, signed_after
 from core.errors import DomainError
-from core.validation import submission_blockers
+from core.validation import submission_blockers, year_gap_refusal
 from reports.export import (
     ExportRefused,
     ExportResult,
@@ -77,6 +77,8 @@ def prepare_export(
     values = store.figures(quarter)
     findings = store.check(quarter)
     blockers = submission_blockers(findings, values, store.catalogue_for(quarter))
+    if signed:  # issue 26: a signed 本年累计 never skips a quarter of its year; a draft names the gap
+        blockers += year_gap_refusal(store.history(), quarter)
     today = store.today()
     if quarter.last_day >= today and not preview:
         ends = f"{quarter.last_day:%Y-%m-%d}"

@@ -337,6 +337,33 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
     return findings
 
 
+def gap_quarters(history: History, quarter: Quarter, plan: Plan | None) -> list[Quarter]:
+    """The quarters a cumulative at `quarter` skips: those of its plan (else of its year) before it with nothing
+    entered."""
+    period = [q for q in plan.quarters if q < quarter] if plan is not None and plan.contains(quarter) else []
+    period = period or [q for q in quarter.year_to_date() if q < quarter]
+    return [q for q in period if not any(v is not None for v in history.get(q, {}).values())]
+
+
+def gap_words(gaps: list[Quarter]) -> str:
+    """“（缺2022年第2季度）”: printed beside a cumulative that skips quarters."""
+    return f"（缺{'、'.join(q.label for q in gaps)}）" if gaps else ""
+
+
+def year_gap_refusal(history: History, quarter: Quarter) -> list[str]:
+    """A signed return's 本年累计 must not skip a quarter of its year: the reason it is refused, or nothing.
+    (A draft may be printed; it names the gap.)"""
+    gaps = [
+        q for q in quarter.year_to_date() if q < quarter and not any(v is not None for v in history.get(q, {}).values())
+    ]
+    if not gaps:
+        return []
+    return [
+        f"{'、'.join(q.label for q in gaps)}尚未填报，{quarter.label}的本年累计会缺少该季度：请先填报（没有发生的填 0）"
+        "再签名上报；未签名的草稿可以导出，累计数旁写明所缺季度"
+    ]
+
+
 CARRY_MISMATCH = "carry_over_mismatch"
 
 

@@ -200,9 +200,10 @@ def form_spec(data: ReturnData) -> SheetSpec:
     put(4, 1, f"报告期：{data.quarter.label}　　镇街：{data.town}", "head")
     merges.append("A5:E5")
     plan_line = f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标"
-    put(5, 1, plan_line + (f"\n{data.base_text}" if data.base_text else ""), "mark")
-    if data.base_text:
-        heights[5] = 30
+    marks = [text for text in (data.base_text, data.gap_text) if text]
+    put(5, 1, "\n".join([plan_line, *marks]), "mark")
+    if marks:
+        heights[5] = 15 + 15 * len(marks)
     for column, header in enumerate(COLUMNS, start=1):
         put(HEADER_ROW, column, data.quarter_header if column == 3 else header, "column_header")
     heights[HEADER_ROW] = 24

@@ -94,7 +94,9 @@ APPROVAL_KEYS = ("approval_number", "valid_until")
 ROUNDING_KEY = "percent_rounding"
 # Each stock's 基期数 the pace was measured from (issue 15); absent on returns signed before it existed.
 BASES_KEY = "bases"
-OPTIONAL_KEYS = (ROUNDING_KEY, BASES_KEY)
+# town-returns/5: the quarters the cumulatives skip (labels), printed beside them (issue 26)
+GAPS_KEY = "gaps"
+OPTIONAL_KEYS = (ROUNDING_KEY, BASES_KEY, GAPS_KEY)
 
 
 class PayloadError(DomainError):
@@ -222,6 +224,7 @@ class Payload:
             form_number=b["header"]["form_number"],
             catalogue=self.catalogue,
             renderer=b[RENDERER_KEY],
+            gaps=tuple(b.get(GAPS_KEY, ())),
         )
 
 
@@ -344,6 +347,8 @@ def body_of(data: ReturnData) -> dict[str, Any]:
         body[ROUNDING_KEY] = data.rounding
     if data.bases is not None:
         body[BASES_KEY] = dict(data.bases)
+    if data.carries_over:
+        body[GAPS_KEY] = list(data.gaps)
     return body
 
 
@@ -676,6 +681,11 @@ def _check_body(body: dict[str, Any], payload: Payload) -> None:
     catalogue = payload.catalogue
     if ROUNDING_KEY in body and body[ROUNDING_KEY] != (ROUND_DOWN if body["format"] == FORMAT_4 else ROUND_TOWARD_ZERO):
         raise ValueError("rounding")
+    gaps = body.get(GAPS_KEY, [])
+    if (GAPS_KEY in body) != (body["format"] == FORMAT) or not isinstance(gaps, list):
+        raise ValueError("gaps")
+    if not all(isinstance(g, str) and len(g) <= 12 for g in gaps):
+        raise ValueError("gaps")
     bases = body.get(BASES_KEY, {})
     if not isinstance(bases, dict) or not all(
         k in catalogue.stock_codes and _int_or_none(v) and v is not None for k, v in bases.items()

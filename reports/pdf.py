@@ -144,6 +144,8 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
     plan = f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标"
     if data.base_text:
         plan += f"<br/>{data.base_text}"
+    if data.gap_text:
+        plan += f"<br/>{data.gap_text}"
     marks = Table(
         [
             [

@@ -27,7 +27,7 @@ from core.progress import (
     target_words,
 )
 from core.quarters import Quarter
-from core.validation import Finding
+from core.validation import Finding, gap_quarters
 
 
 @functools.lru_cache(maxsize=4096, typed=True)
@@ -117,6 +117,14 @@ class ReturnData:
     form_number: str = FORM_NUMBER  # 表号, from the plan
     catalogue: Catalogue = SHIPPED  # the indicator list of the plan the return was made under
     renderer: str = CURRENT_RENDERER  # the spelling of its files (RENDERER_1 for returns signed before issue 26)
+    gaps: tuple[str, ...] = ()  # renderer 2: the quarters its cumulatives skip (nothing entered), as labels
+
+    @property
+    def gap_text(self) -> str:
+        """Beside the cumulatives: which quarters they skip (renderer 2), e.g. 本年累计、规划累计缺2022年第2季度."""
+        if not self.gaps:
+            return ""
+        return f"本年累计、规划累计按已填季度计算（缺{'、'.join(self.gaps)}）"
 
     @property
     def carries_over(self) -> bool:
@@ -294,9 +302,12 @@ def assemble_return(
                 )
             )
     attention = pace_attention(figures, rates, progress.time_progress, catalogue, rounding)
+    gaps = tuple(q.label for q in gap_quarters(history, quarter, plan)) if renderer != RENDERER_1 else ()
     for finding in findings:
         if finding.rule in ("card_holders_decreased", "flow_spike"):
             attention.append(finding.statement)
+    if gaps:
+        attention.append(f"累计数缺{'、'.join(gaps)}的数据，按已填季度计算")
     in_plan = plan is not None and plan.contains(quarter)
     package_plan = as_package(plan) if plan and in_plan else None
     return ReturnData(
@@ -321,6 +332,7 @@ def assemble_return(
         catalogue=catalogue,
         renderer=renderer,
         rounding=rounding,
+        gaps=gaps,
     )
 
 

@@ -124,17 +124,34 @@ def test_completeness_lists(city, capsys, tmp_path):
     assert data["conflicts"] == []
 
 
+CLOSED = {"arbitration_due": "arbitration_closed", "inspection_cases": "inspection_closed"}
+
+
+def year_to_date(figures, code: str) -> int:
+    """A town's 本年累计 at Q by hand. A flow: the quarters' sum. A case count entered as 应结 only (含上期结转):
+    年初结转 + 全年受理, each quarter's 结转 being what the quarter before left open (应结 − 结案) where it
+    fits in its 应结 (README 口径, issue 26)."""
+    if code not in CLOSED:
+        return sum(figures[q][code] for q in QUARTERS)
+    carried = []
+    for q in QUARTERS:
+        before = figures.get(q.previous())
+        left = before[code] - before[CLOSED[code]] if before else None
+        carried.append(left if left is not None and 0 <= left <= figures[q][code] else 0)
+    received = [figures[q][code] - c for q, c in zip(QUARTERS, carried, strict=True)]
+    return carried[0] + sum(received)
+
+
 def test_totals_equal_independent_sums(city, capsys, tmp_path):
     data, expected, _ = consolidated(city, capsys, tmp_path)
     counted = ["莞城", "石龙", "东城"]
-    for town in counted:
-        assert data["towns"][town] == expected[town][Q]
+    for town in counted:  # the figures as entered (应结 only), with the 结转 and 受理 a return now signs
+        assert {k: v for k, v in data["towns"][town].items() if k in expected[town][Q]} == expected[town][Q]
     flows = ("yuecai_certified", "nanyue_trained", "mediation_cases", "arbitration_due", "inspection_cases")
     for code in flows:
         quarter_sum = sum(expected[t][Q][code] for t in counted)
-        ytd_sum = sum(expected[t][q][code] for t in counted for q in QUARTERS)
         assert data["city"][code]["quarter"] == quarter_sum
-        assert data["city"][code]["ytd"] == ytd_sum
+        assert data["city"][code]["ytd"] == sum(year_to_date(expected[t], code) for t in counted)
     for code in ("yuecai_certified", "nanyue_trained"):
         # the folder holds 2024's returns only, but each town's own Q3 return signed its cumulative since 2021
         cumulative = sum(expected[t][q][code] for t in counted for q in expected[t])

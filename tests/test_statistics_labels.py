@@ -114,7 +114,7 @@ def test_a_quarter_no_plan_covers_prints_no_target(tmp_path):
     text = pdf_text(out / "2020Q4_莞城_季报.pdf")
     assert text.count("达标") == 1 and "是否达标" in text and "以上" not in text  # the column title only
     summary = pdf_text(out / "2020Q4_莞城_摘要.pdf")
-    assert "没有规划目标" in summary and "均达到" not in summary
+    assert "无规划目标" in summary and "均达到" not in summary and "以上" not in summary
 
 
 def test_a_shortfall_at_the_plans_last_quarter_is_unfinished_not_behind(tmp_path):
