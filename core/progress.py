@@ -127,12 +127,16 @@ class Progress:
             }
             if self.catalogue.by_code[code].kind is Kind.STOCK:
                 # a 季末数: completion is growth from the base, (stock − base) ÷ (target − base); without a
-                # base it is stock ÷ target with no status, and base is null
+                # base it is stock ÷ target with no status, and base is null. A stock has no 本年累计 or
+                # 规划累计 (issue 26: they were the stock again, named as flows).
+                indicators[code].update(end_of_quarter=item.quarter_value, ytd=None, cumulative=None)
                 indicators[code]["base"] = item.base
                 indicators[code]["needs_base"] = item.needs_base
         for rate in self.catalogue.rates:
             ytd, qtr = self.rates_ytd[rate.code], self.rates_quarter[rate.code]
-            indicators[rate.code] = {**ytd.as_dict(), "quarter": qtr.as_dict(with_target=False)}
+            # the top-level fields are the year to date (as before); `quarter` and `ytd` say which is which,
+            # as in consolidate --json (issue 26)
+            indicators[rate.code] = {**ytd.as_dict(), "quarter": qtr.as_dict(with_target=False), "ytd": ytd.as_dict()}
         return {
             "town": self.town,
             "quarter": self.quarter.code,
@@ -425,7 +429,7 @@ class YearResult:
             "year": self.year,
             "quarters_entered": [q.code for q in self.quarters_entered],
             "complete": self.complete,
-            "rates": {code: r.as_dict() for code, r in self.rates.items()},
+            "rates": {code: {**r.as_dict(), "year": r.as_dict()} for code, r in self.rates.items()},
             "totals": dict(self.totals),
         }
 

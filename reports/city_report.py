@@ -495,8 +495,8 @@ def city_json(summary: CitySummary) -> dict[str, object]:
             "status": item.status,
             "annex_completion": _ratio(summary.annex_completion.get(code)),
         }
-        if code in summary.catalogue.stock_codes:
-            result[code]["base"] = item.base  # type: ignore[index]
+        if code in summary.catalogue.stock_codes:  # a 季末数, never a 累计 (issue 26)
+            result[code].update(end_of_quarter=item.quarter_value, ytd=None, cumulative=None, base=item.base)  # type: ignore[attr-defined]
     for rate in summary.catalogue.rates:
         quarter, ytd = summary.city.rates_quarter[rate.code], summary.city.rates_ytd[rate.code]
         result[rate.code] = {
@@ -505,6 +505,12 @@ def city_json(summary: CitySummary) -> dict[str, object]:
             "rate": _ratio(quarter.rate),
             "target": _ratio(quarter.target),
             "met": quarter.met,
+            "quarter": {
+                "numerator": quarter.numerator,
+                "denominator": quarter.denominator,
+                "rate": _ratio(quarter.rate),
+                "met": quarter.met,
+            },
             "ytd": {
                 "numerator": ytd.numerator,
                 "denominator": ytd.denominator,

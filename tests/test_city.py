@@ -163,7 +163,11 @@ def test_totals_equal_independent_sums(city, capsys, tmp_path):
     for town in counted:
         assert data["town_checks"][town][0].startswith("累计缺 12 个季度的季报")
     cards = sum(expected[t][Q]["card_holders"] for t in counted)
-    assert data["city"]["card_holders"]["quarter"] == cards == data["city"]["card_holders"]["cumulative"]
+    assert data["city"]["card_holders"]["quarter"] == cards == data["city"]["card_holders"]["end_of_quarter"]
+    assert data["city"]["card_holders"]["ytd"] is None and data["city"]["card_holders"]["cumulative"] is None
+    ytd_rate = data["city"]["mediation_success_rate"]["ytd"]  # the same explicit keys as progress --json
+    assert data["city"]["mediation_success_rate"]["quarter"]["numerator"] == data["city"]["mediation_success_rate"]["numerator"]
+    assert ytd_rate["numerator"] == sum(expected[t][q]["mediation_success"] for t in counted for q in QUARTERS)
     numerator = sum(expected[t][Q]["mediation_success"] for t in counted)
     denominator = sum(expected[t][Q]["mediation_cases"] for t in counted)
     rate = data["city"]["mediation_success_rate"]
