@@ -275,6 +275,7 @@ class Consolidated:
             "towns": {t: dict(collection.chosen[(t, self.quarter)].payload.figures) for t in summary.reporting},  # type: ignore[union-attr]
             "city": city_json(summary),
             "city_label": summary.city_label,
+            "annex_lags": dict(summary.annex_lags),  # town -> quarters behind, counted in annex_completion
             "town_checks": {t: flags for t, flags in summary.checks.items() if flags},
             "files": [str(p) for p in self.files],
         }

@@ -24,6 +24,8 @@ class CitySummary:
     city_label: str = CITY  # 全市, or 全市（未含虎门、清溪） when towns are left out
     annex_completion: dict[str, Fraction | None] = field(default_factory=dict)  # against the full annex target
     catalogue: Catalogue = SHIPPED  # the quarter's indicator list
+    # towns counted in annex_completion with an earlier quarter's signed 规划累计 -> how many quarters behind
+    annex_lags: dict[str, int] = field(default_factory=dict)
 
     def ranking(self, code: str) -> list[tuple[str, float]]:
         """Towns by 完成率 of a planned indicator, best first."""
@@ -64,6 +66,7 @@ def consolidate(
     town_bases: Mapping[str, Mapping[str, int]] | None = None,
     town_signed: Mapping[str, Signed] | None = None,
     catalogue: Catalogue | None = None,
+    earlier_signed: Mapping[str, tuple[Quarter, Mapping[str, int | None]]] | None = None,
 ) -> CitySummary:
     """`town_histories` holds each town's figures from its latest valid return of every quarter.
 
@@ -74,6 +77,9 @@ def consolidate(
     only and compares them with their own targets; `city_label` names the towns it leaves out and
     `annex_completion` gives the completion against the full annex target, labelled as such.
     The indicators are those of `catalogue`, else of `plan`, else the shipped list.
+    `earlier_signed`: for a town without a return for the quarter, its latest signed return of an earlier
+    quarter of the plan (that quarter, flow code -> 规划累计): the annex completion counts it (issue 26), and
+    `annex_lags` says how many quarters behind it is.
     """
     catalogue = catalogue_of(plan, catalogue)
     stock_codes = catalogue.stock_codes
@@ -116,17 +122,26 @@ def consolidate(
         plan, CITY, quarter, {quarter: city_quarter}, city_bases, targets=targets, signed=signed, catalogue=catalogue
     )
     annex: dict[str, Fraction | None] = {}
+    lags: dict[str, int] = {}
     if in_plan and plan is not None:
+        late = {
+            t: signed_then
+            for t, signed_then in (earlier_signed or {}).items()
+            if t not in reporting and t not in excluded and plan.contains(signed_then[0]) and signed_then[0] < quarter
+        }
+        lags = {t: quarter - q for t, (q, _) in sorted(late.items(), key=lambda kv: TOWNS.index(kv[0]))}
         for code in catalogue.planned_codes:
             item, full = city.indicators[code], plan.city.counts.get(code, 0)
-            annex[code] = (
-                None if item.completion is None or not full else _annex_completion(item, full, stock_codes)
-            )
+            completion = None if item.completion is None or not full else _annex_completion(item, full, stock_codes)
+            earlier = [values.get(code) for _, values in late.values()]
+            if completion is not None and code not in stock_codes and any(v is not None for v in earlier):
+                completion += Fraction(sum(v for v in earlier if v is not None), full)
+            annex[code] = completion
     left_out = tuple(t for t in TOWNS if t not in reporting)
     label = CITY if not left_out else f"{CITY}（未含{'、'.join(left_out)}）"
     if len(left_out) > 6:
         label = f"{CITY}（未含{'、'.join(left_out[:6])}等 {len(left_out)} 个镇街）"
-    return CitySummary(quarter, plan, reporting, missing, towns, city, checks, label, annex, catalogue)
+    return CitySummary(quarter, plan, reporting, missing, towns, city, checks, label, annex, catalogue, lags)
 
 
 def _pair(progress: Progress, code: str) -> tuple[int | None, int | None]:

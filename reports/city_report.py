@@ -82,7 +82,9 @@ def attention_lines(summary: CitySummary, conflicted: set[str]) -> list[str]:
         f"{display_name(code)} {percent(value)}" for code, value in summary.annex_completion.items() if value is not None
     ]
     if annex and summary.city_label != CITY:
-        lines.append("按附件全市目标计算的完成率（未报送镇街按 0 计）：" + "，".join(annex))
+        lags = "、".join(f"{town}落后 {n} 个季度" for town, n in summary.annex_lags.items())
+        counted = f"未报送本季度的镇街按其最近一次签名的规划累计计：{lags}；其余" if lags else ""
+        lines.append(f"按附件全市目标计算的完成率（{counted}未报送镇街按 0 计）：" + "，".join(annex))
     for town, flags in summary.checks.items():
         if flags:
             lines.append(f"{town}：" + "；".join(flags))

@@ -104,6 +104,15 @@ class Collection:
             signed[town] = totals
         return signed
 
+    def earlier_signed(self, quarter: Quarter) -> dict[str, tuple[Quarter, dict[str, int | None]]]:
+        """Each town's latest chosen return before `quarter`: its quarter and the 规划累计 it signed (issue 26)."""
+        latest: dict[str, tuple[Quarter, dict[str, int | None]]] = {}
+        for (town, q), verdict in sorted(self.chosen.items()):
+            if q < quarter and verdict.payload is not None:
+                lines = verdict.payload.body.get("lines", [])
+                latest[town] = (q, {line["code"]: line["cumulative"] for line in lines})
+        return latest
+
     def counted(self, quarter: Quarter) -> dict[str, Verdict]:
         """Each town's return the consolidation of `quarter` counts (its latest valid revision, no conflict)."""
         conflicted = self.conflicted_towns(quarter)
@@ -122,6 +131,7 @@ class Collection:
             self.conflicted_towns(quarter),
             self.town_bases(quarter),
             self.town_signed(quarter),
+            earlier_signed=self.earlier_signed(quarter),
         )
 
 
