@@ -23,6 +23,8 @@ INVALID_STYLE = "QLineEdit { border: 2px solid #c62828; background: #fff3f3; }"
 NEEDS_NOTE_STYLE = "QLineEdit { border: 2px solid #b35900; background: #fff8e1; }"
 ERROR_LABEL_STYLE = "QLabel { color: #c62828; background: #fff3f3; border: 2px solid #c62828; padding: 0 4px; }"
 WARNING_LABEL_STYLE = "QLabel { color: #7a3d00; background: #fff8e1; border: 2px solid #b35900; padding: 0 4px; }"
+LOCKED_STYLE = "QLineEdit { background: #eceff1; color: #455a64; border: 1px dashed #90a4ae; }"
+LOCKED_TIP = "已上报，数值已锁定；如需修改，请用“季报 → 退回修改”并写明原因"
 IMPOSSIBLE_RATE = "有误"
 # The level a cell is marked with, also kept as the widget's "mark" property ("error", "warning" or "").
 MARK_ERROR, MARK_WARNING = "error", "warning"
@@ -60,6 +62,7 @@ class EntryForm(QWidget):
         self._saved_explanations: dict[str, str] = {}
         self._findings: list[Finding] = []
         self._loading = False
+        self._read_only = False
         self._build()
 
     # --- layout ------------------------------------------------------------------------------
@@ -108,11 +111,13 @@ class EntryForm(QWidget):
             row += 1
             for indicator in catalogue.in_group(group):
                 name = QLabel(("　　" if indicator.parent else "") + indicator.name)
+                name.setWordWrap(True)  # a long name takes two lines rather than pushing 说明 off a small screen
+                name.setMinimumWidth(140)
                 edit = QLineEdit()
                 edit.setObjectName(indicator.code)
                 edit.setAlignment(Qt.AlignmentFlag.AlignRight)
                 edit.setPlaceholderText("未填")
-                edit.setMinimumWidth(110)
+                edit.setMinimumWidth(96)
                 edit.setMaximumWidth(180)
                 edit.setAccessibleName(indicator.name)
                 edit.installEventFilter(self)
@@ -149,6 +154,8 @@ class EntryForm(QWidget):
             for rate in (r for r in catalogue.rates if catalogue.by_code[r.denominator].group == group):
                 name = QLabel(f"{rate.name}（目标 ≥{percent_text(rate.default_target)}%）")
                 name.setObjectName(f"rate_name_{rate.code}")
+                name.setWordWrap(True)
+                name.setMinimumWidth(140)
                 name.setStyleSheet("color: #444;")
                 self.rate_names[rate.code] = name
                 self.rate_quarter_labels[rate.code] = _number_label()
@@ -229,8 +236,17 @@ class EntryForm(QWidget):
             self._refresh()
 
     def set_read_only(self, read_only: bool) -> None:
+        """A submitted quarter's boxes: read-only, and looking it (grey, dashed), with the way out in the tip."""
+        self._read_only = read_only
         for edit in (*self.value_edits.values(), *self.explain_edits.values()):
             edit.setReadOnly(read_only)
+            edit.setProperty("locked", read_only)
+            if read_only:
+                edit.setStyleSheet(LOCKED_STYLE)
+                edit.setToolTip(LOCKED_TIP)
+            elif edit.styleSheet() == LOCKED_STYLE:
+                edit.setStyleSheet("")
+                edit.setToolTip("")
 
     @property
     def quarter(self) -> Quarter | None:
@@ -332,7 +348,9 @@ class EntryForm(QWidget):
             f.indicator: f.message for f in self._findings if f.needs_explanation and not f.explained and f.indicator
         }
         for code, edit in self.value_edits.items():
-            if code in errors:
+            if self._read_only:
+                _mark(edit, MARK_WARNING if code in unexplained else "", LOCKED_STYLE, LOCKED_TIP)
+            elif code in errors:
                 _mark(edit, MARK_ERROR, INVALID_STYLE, errors[code])
             elif code in unexplained:
                 _mark(edit, MARK_WARNING, NEEDS_NOTE_STYLE, unexplained[code])
@@ -359,7 +377,7 @@ class EntryForm(QWidget):
         needing = {f.indicator for f in self._findings if f.needs_explanation and f.indicator}
         for code, edit in self.explain_edits.items():
             edit.setVisible(code in needing or bool(edit.text().strip()))
-            edit.setStyleSheet(NEEDS_NOTE_STYLE if code in unexplained else "")
+            edit.setStyleSheet(LOCKED_STYLE if self._read_only else NEEDS_NOTE_STYLE if code in unexplained else "")
         self.findings_changed.emit(self._findings)
 
     # --- keyboard ----------------------------------------------------------------------------
@@ -367,6 +385,8 @@ class EntryForm(QWidget):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
         if event.type() == QEvent.Type.KeyPress and isinstance(watched, QLineEdit) and isinstance(event, QKeyEvent):
             key_event = event
+            if watched.isReadOnly() and key_event.text().strip() and not key_event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+                self.message.emit(LOCKED_TIP)
             if key_event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
                 up = bool(key_event.modifiers() & Qt.KeyboardModifier.ShiftModifier)
                 self._move_down_the_figures(watched, up)
@@ -391,23 +411,33 @@ class EntryForm(QWidget):
         target.selectAll()
 
     def paste_cells(self, start: QLineEdit, text: str) -> bool:
-        """Fill consecutive fields from a row or column copied from Excel. False lets Qt paste as usual."""
-        rows = text.replace("\r\n", "\n").replace("\r", "\n").rstrip("\n").split("\n")
-        cells = [cell.strip() for row in rows for cell in row.split("\t")]
-        if len(cells) < 2:
-            return False
-        edits = list(self.value_edits.values())
-        index = edits.index(start)
-        targets = edits[index : index + len(cells)]
-        for edit, cell in zip(targets, cells, strict=False):
-            edit.setText(cell)
-        if len(cells) > len(targets):
-            self.message.emit(f"粘贴了 {len(cells)} 个单元格，只有 {len(targets)} 个可填的格子，多出的已忽略")
-        else:
-            self.message.emit(f"已粘贴 {len(cells)} 个数值")
-        targets[-1].setFocus()
-        return True
+        """Fill the figures from a row or column copied from Excel. A bare block exactly as long as the rows
+        from the focused figure down lands at once; anything else (another count, names copied along) is
+        shown first, each value beside the indicator it would go to. False lets Qt paste as usual."""
+        from gui.clerk_dialogs import PasteDialog, plan_paste
+        from gui.plan_dialogs import run_modal
 
+        order = list(self.value_edits)
+        names = {code: self.catalogue.display_name(code) for code in order}
+        start_code = next(code for code, edit in self.value_edits.items() if edit is start)
+        plan = plan_paste(text, order, names, start_code)
+        if plan is None:
+            return False
+        if not plan.plain_fit and not run_modal(PasteDialog(self.window(), plan, names)):
+            self.message.emit("未粘贴，数值没有改动")
+            start.setFocus()
+            return True
+        assignments = plan.assignments()
+        for code, cell in assignments.items():
+            self.value_edits[code].setText(cell)
+        skipped = len(plan.cells) - len(assignments)
+        self.message.emit(
+            f"已粘贴 {len(assignments)} 个数值" + (f"，{skipped} 个没有对应的指标，未粘贴" if skipped else "")
+        )
+        if assignments:
+            last = max(assignments, key=order.index)
+            self.value_edits[last].setFocus()
+        return True
 
 def _mark(widget: QWidget, level: str, style: str, tip: str) -> None:
     """Colour a cell for the finding it carries: red for an error, amber for a warning that needs a 说明."""
@@ -438,7 +468,7 @@ def _year_to_date(
 def _number_label() -> QLabel:
     label = QLabel("—")
     label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    label.setMinimumWidth(80)
+    label.setMinimumWidth(64)
     return label
 
 

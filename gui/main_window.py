@@ -12,10 +12,10 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, cast
 
-from PySide6.QtCore import QSettings, QSize, Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QBrush, QCloseEvent, QColor, QDesktopServices, QKeySequence
+from PySide6.QtCore import QEvent, QObject, QSettings, QSize, Qt, QTimer, QUrl
+from PySide6.QtGui import QAction, QBrush, QCloseEvent, QColor, QDesktopServices, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
-    QComboBox,
+    QApplication,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QPushButton,
     QScrollArea,
@@ -39,6 +40,7 @@ from core.plans import SAMPLE_MARK
 from core.quarters import Quarter
 from core.validation import ERROR, LEVEL_NAMES, NOTICE, WARNING, Finding
 from gui import receipts as round_trip
+from gui.clerk_dialogs import QuarterPicker
 from gui.entry_form import EntryForm
 from gui.errors import show_error
 from gui.setup_dialog import SetupDialog
@@ -110,6 +112,15 @@ def open_folder(folder: Path) -> bool:
     return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
 
+def no_plan_message(quarter: Quarter) -> str:
+    """A quarter no imported plan covers, and which plan to import: the city's plans run five years from 2021."""
+    first = 2021 + 5 * ((quarter.year - 2021) // 5)
+    return (
+        f"{quarter.label}不在任何已导入的规划期内，没有市局下发的目标，这一季的季报市局不会接收。"
+        f"请先用“文件 → 导入规划…”导入市局下发的 {first}—{first + 4} 年规划文件（.plan），再导出。"
+    )
+
+
 def ask_passphrase(parent: QWidget, prompt: str) -> bytes | None:
     text, ok = QInputDialog.getText(parent, "签名证书口令", prompt, QLineEdit.EchoMode.Password)
     return text.encode("utf-8") if ok and text else None
@@ -130,6 +141,7 @@ class MainWindow(QMainWindow):
         self._connect_signals()
         if store is not None:
             self._fill_and_load(initial_quarter)
+            self.focus_first_figure()
             show_renewal_warning(self, store)
         fit_to_screen(self, self.settings, "main_window", QSize(1180, 820))
         restore_states(self.settings, "main_window", self._remembered())
@@ -213,6 +225,7 @@ class MainWindow(QMainWindow):
         self._fill_and_load(initial_quarter)
         self.statusBar().clearMessage()
         self.setEnabled(True)
+        self.focus_first_figure()
 
     def _fill_and_load(self, initial_quarter: Quarter | None) -> None:
         self._fill_quarters()
@@ -286,7 +299,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.town_label)
         bar.addSpacing(16)
         bar.addWidget(QLabel("报告期："))
-        self.quarter_box = QComboBox()
+        self.quarter_box = QuarterPicker()
         self.quarter_box.setObjectName("quarter")
         self.quarter_box.setMinimumWidth(280)
         bar.addWidget(self.quarter_box)
@@ -302,17 +315,19 @@ class MainWindow(QMainWindow):
         self.plan_line = QLabel()
         self.plan_line.setObjectName("plan_line")
         self.plan_line.setTextFormat(Qt.TextFormat.RichText)
+        self.plan_line.setWordWrap(True)
         layout.addWidget(self.plan_line)
         self.lock_banner = QLabel()
         self.lock_banner.setObjectName("lock_banner")
         self.lock_banner.setStyleSheet("background:#e8f0fe; color:#0b4a8b; padding:6px; border-radius:4px;")
+        self.lock_banner.setWordWrap(True)  # a long 需重新上报 reason wraps instead of widening the window
         self.lock_banner.setVisible(False)
         layout.addWidget(self.lock_banner)
 
         self.tabs = QTabWidget()
         entry_page = self.entry_splitter = QSplitter(Qt.Orientation.Horizontal)
         self.form = EntryForm()
-        scroll = QScrollArea()
+        scroll = self.entry_scroll = QScrollArea()
         scroll.setWidget(self.form)
         scroll.setWidgetResizable(True)
         entry_page.addWidget(scroll)
@@ -331,7 +346,7 @@ class MainWindow(QMainWindow):
         entry_page.addWidget(side)
         entry_page.setStretchFactor(0, 3)
         entry_page.setStretchFactor(1, 1)
-        entry_page.setSizes([860, 300])
+        entry_page.setSizes([900, 260])
         self.tabs.addTab(entry_page, "填报")
         self._views: dict[int, QWidget] = {}
         for index in (PROGRESS_TAB, HISTORY_TAB):
@@ -383,6 +398,50 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         menu.addAction(self.quit_action)
         self.addAction(self.save_action)
+        for action in self.shortcut_actions():
+            action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):  # a menu shortcut wins over a text box's own use of the keys (Ctrl+E: end of line)
+            app.installEventFilter(self)
+            app.focusChanged.connect(self._keep_focus_in_view)
+
+    def shortcut_actions(self) -> list[QAction]:
+        """The window's actions that have a keyboard shortcut, its menus' and its own."""
+        actions = [*self.actions()]
+        for menu in self.menuBar().findChildren(QMenu):
+            actions += menu.actions()
+        return [a for a in dict.fromkeys(actions) if not a.shortcut().isEmpty()]
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and isinstance(event, QKeyEvent)
+            and isinstance(watched, QWidget)
+            and watched.window() is self
+        ):
+            pressed = QKeySequence(event.keyCombination())
+            if any(action.shortcut() == pressed for action in self.shortcut_actions()):
+                event.ignore()  # not claimed by the box: the menu's shortcut runs
+                return True
+        return super().eventFilter(watched, event)
+
+    def _keep_focus_in_view(self, _old: QWidget | None = None, _new: QWidget | None = None) -> None:
+        """The focused figure or 说明 box is always scrolled into view (Enter moves focus without scrolling),
+        once the form has laid out what typing changed (a 说明 box appearing moves the rows below)."""
+        QTimer.singleShot(0, self, self._scroll_to_focus)  # dropped if the window is gone by then
+
+    def _scroll_to_focus(self) -> None:
+        focused = QApplication.focusWidget()
+        if focused is not None and self.form.isAncestorOf(focused):
+            self.entry_scroll.ensureWidgetVisible(focused, 40, 40)
+
+    def focus_first_figure(self) -> None:
+        """Typing starts in the first figure of the quarter shown, never in the quarter picker."""
+        edits = list(self.form.value_edits.values())
+        if edits:
+            self.tabs.setCurrentIndex(0)
+            edits[0].setFocus(Qt.FocusReason.OtherFocusReason)
+            edits[0].selectAll()
 
     def _chain_tabs(self) -> None:
         """From the quarter picker, Tab goes to the first figure, not to the tab bar."""
@@ -407,8 +466,12 @@ class MainWindow(QMainWindow):
         self.preview_return_action.triggered.connect(lambda: self.preview("pdf"))
         self.preview_summary_action.triggered.connect(lambda: self.preview("summary"))
         self.quarter_box.activated.connect(self._on_quarter_chosen)
+        self.quarter_box.refused_typing.connect(
+            lambda: self.statusBar().showMessage("报告期用鼠标选择，或用上下方向键；按 Tab 到第一项数值", 8000)
+        )
         self.form.edited.connect(self._on_form_edited)
         self.form.findings_changed.connect(self._on_findings_changed)
+        self.form.findings_changed.connect(lambda _findings: self._keep_focus_in_view())
         self.form.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.form.base_requested.connect(lambda code: self.enter_base(code))
         self.findings_list.itemClicked.connect(self._on_finding_clicked)
@@ -513,17 +576,17 @@ class MainWindow(QMainWindow):
             show_error(self, f"{self.quarter.label}不在任何已导入的规划期内，没有基期数", title="不能录入基期数")
             return False
         if value is None:
-            current = self.store.stock_bases(plan).get(code, 0)
-            value, ok = QInputDialog.getInt(
-                self,
-                "录入基期数",
-                f"{plan.catalogue.display_name(code)}的基期数（{plan.name}期初，即 {plan.first.year - 1} 年末的数）：",
-                current,
-                0,
-                100_000_000,
-            )
-            if not ok:
+            from gui.clerk_dialogs import BaseDialog
+            from gui.plan_dialogs import run_modal
+
+            name = plan.catalogue.display_name(code)
+            dialog = BaseDialog(self, name, plan.name, plan.first.year - 1, self.store.stock_bases(plan).get(code))
+            self.base_dialog = dialog
+            accepted = run_modal(dialog)
+            typed = dialog.value()
+            if not accepted or typed is None:
                 return False
+            value = typed
         from actions.figures import stock_bases
 
         try:
@@ -539,10 +602,14 @@ class MainWindow(QMainWindow):
     @needs_store(False)
     def reopen_quarter(self, reason: str | None = None) -> bool:
         if reason is None:
-            text, ok = QInputDialog.getText(self, "退回修改", f"请写明{self.quarter.label}退回修改的原因：")
-            if not ok:
+            from gui.clerk_dialogs import ReasonDialog
+            from gui.plan_dialogs import run_modal
+
+            dialog = ReasonDialog(self, self.quarter.label)
+            self.reason_dialog = dialog
+            if not run_modal(dialog):
                 return False
-            reason = text
+            reason = dialog.reason()
         from actions.figures import reopen
 
         try:
@@ -672,6 +739,9 @@ class MainWindow(QMainWindow):
             return None
         from actions.returns import planned_files, prepare_export, record_signed, reserve_for_signing, write_files
 
+        if self.store.plan_for(self.quarter) is None:
+            show_error(self, no_plan_message(self.quarter), title="还不能导出")
+            return None
         try:
             data = prepare_export(self.store, self.quarter)  # refuse (unfinished quarter, errors) before the passphrase
         except DomainError as exc:
@@ -721,6 +791,7 @@ class MainWindow(QMainWindow):
                     return
                 finally:
                     self.reload()
+                self.remember_signed(data.quarter, {"pdf": result.pdf, "summary": result.summary})
             self.show_exported(result)
 
         task = BackgroundTask(
@@ -751,23 +822,76 @@ class MainWindow(QMainWindow):
         box.open()
         return box
 
+    def _signed_key(self, quarter: Quarter, which: str) -> str:
+        return f"signed/{self.store.db_id()}/{quarter.code}/{which}"
+
+    def remember_signed(self, quarter: Quarter, paths: dict[str, Path]) -> None:
+        """Where this quarter's signed files were written, for printing them later."""
+        for which, path in paths.items():
+            self.settings.setValue(self._signed_key(quarter, which), str(path))
+
+    def _signed_file(self, data: ReturnData, which: str, revision: int) -> Path | None:
+        """The signed PDF of a submitted quarter (where it was exported, or chosen by the clerk), checked
+        to be this town's quarter and revision; None after telling the clerk why not."""
+        from actions.returns import planned_files
+
+        label = f"{data.quarter.label}第 {revision} 版已签名的{'季报' if which == 'pdf' else '摘要'}"
+        candidates = [Path(str(self.settings.value(self._signed_key(data.quarter, which), "")))]
+        folder = Path(str(self.settings.value("export/folder", str(Path.home()))))
+        planned = planned_files(data, folder)
+        candidates.append(planned[1] if which == "pdf" else planned[2])
+        path = next((p for p in candidates if str(p) not in ("", ".") and p.is_file()), None)
+        if path is None:
+            chosen, _ = QFileDialog.getOpenFileName(
+                self, f"选择{label} PDF（打印须用上报的签名文件）", str(folder), "PDF 文件 (*.pdf)"
+            )
+            if not chosen:
+                return None
+            path = Path(chosen)
+        from actions.city import verify_isolated_files
+        from actions.plan_packages import trusted_roots
+
+        try:
+            verdict = verify_isolated_files([path], trusted_roots(self.store), None, plans=self.store.plans())[0]
+        except DomainError as exc:
+            show_error(self, exc, title="不能打印")
+            return None
+        wanted = (self.town, data.quarter.code, revision)
+        if not verdict.valid or (verdict.town, verdict.quarter, verdict.revision) != wanted:
+            why = verdict.reason if not verdict.valid else f"它是{verdict.town} {verdict.quarter} 第 {verdict.revision} 版"
+            show_error(self, f"{path.name} 不是{label}：{why}", title="不能打印")
+            return None
+        self.remember_signed(data.quarter, {which: path})
+        return path
+
     @needs_store(None)
     def preview(self, which: str) -> QPrintPreviewDialog | None:
+        """打印预览: of a submitted quarter, the signed file itself (its revision, signing time and holder on
+        it, no 草稿 mark); of any other quarter, a draft marked as such."""
         data = self._ready_return()
         if data is None:
             return None
         from actions.returns import write_preview
         from gui.printing import preview_pdf, show_page_top
 
-        folder = Path(tempfile.mkdtemp(prefix="town-returns-print-"))
-        path = folder / ("return.pdf" if which == "pdf" else "summary.pdf")
+        what = "季报" if which == "pdf" else "摘要"
+        status = self.store.quarter_status(self.quarter)
+        if status.locked:
+            path = self._signed_file(data, which, status.revision or 1)
+            if path is None:
+                return None
+            title = f"打印预览 — {data.town} {data.quarter.label}{what}（已签名上报，第 {status.revision} 版）"
+        else:
+            path = Path(tempfile.mkdtemp(prefix="town-returns-print-")) / ("return.pdf" if which == "pdf" else "summary.pdf")
+            title = f"打印预览 — {data.town} {data.quarter.label}{what}（未签名 草稿）"
         try:
-            write_preview(data, which, path)
-            title = f"打印预览 — {data.town} {data.quarter.label}" + ("季报" if which == "pdf" else "摘要")
+            if not status.locked:
+                write_preview(data, which, path)
             dialog = preview_pdf(self, path, title)
         except DomainError as exc:
             show_error(self, exc)
             return None
+        dialog.pdf_path = path  # type: ignore[attr-defined]  # what is printed
         dialog.open()
         QTimer.singleShot(0, lambda: show_page_top(dialog))
         return dialog
@@ -796,10 +920,20 @@ class MainWindow(QMainWindow):
         except (DomainError, OSError) as exc:
             show_error(self, exc, title="导入失败")
             return False
-        self.statusBar().showMessage(
-            f"已导入签名证书：{imported.town}；市局根证书 SHA-256 指纹 {imported.root_fingerprint}", 15000
-        )
+        self.statusBar().showMessage(f"已导入签名证书：{imported.town}", 15000)
         show_renewal_warning(self, self.store)
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "已导入签名证书",
+            f"已导入{imported.town}的签名证书。\n\n市局根证书的指纹（SHA-256）：\n{imported.root_fingerprint}\n\n"
+            "请与市局公布的指纹逐位核对；不一致时请不要用它签名上报，并联系市局。",
+            parent=self,
+        )
+        box.setObjectName("identity_imported")
+        box.setStandardButtons(QMessageBox.StandardButton.Ok)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.identity_box = box
+        box.exec()
         return True
 
     @needs_store(False)
@@ -808,6 +942,16 @@ class MainWindow(QMainWindow):
         from actions.plan_packages import plan_import, plan_preview, trusted_roots
 
         if not self.resolve_unsaved(self.quarter.label):
+            return False
+        from actions.returns import has_identity
+
+        if not has_identity(self.store):  # the city's root comes with the certificate: nothing to check a plan by
+            show_error(
+                self,
+                "还没有导入市局签发的签名证书，无法核验规划文件是否由市局签名。"
+                "请先用“文件 → 导入签名证书…”导入，再导入规划。",
+                title="规划文件不能导入",
+            )
             return False
         if path is None:
             start = str(self.settings.value("plan/folder", str(Path.home())))
@@ -831,6 +975,7 @@ class MainWindow(QMainWindow):
             show_error(self, exc, title="规划文件不能导入")
             return False
         self.reload()
+        QTimer.singleShot(0, self.focus_first_figure)  # once the preview has let go of the focus
         name = imported.summary.name
         self.statusBar().showMessage(
             (f"已导入规划：{name}" if imported.imported else f"此规划已导入过，未作改动：{name}"), 10000
@@ -878,11 +1023,12 @@ class MainWindow(QMainWindow):
 
         if not self.resolve_unsaved(self.quarter.label):
             return False
+        backups = self.store.path.parent / "backups"  # where the daily and pre-submission backups are kept
         if source is None:
             chosen, _ = QFileDialog.getOpenFileName(
                 self,
                 "选择要恢复的备份",
-                str(self.settings.value("backup/folder", str(Path.home()))),
+                str(backups if backups.is_dir() else self.settings.value("backup/folder", str(Path.home()))),
                 "数据库备份 (*.sqlite3 *.db);;所有文件 (*)",
             )
             if not chosen:
@@ -891,7 +1037,7 @@ class MainWindow(QMainWindow):
         answer = QMessageBox.question(
             self,
             "从备份恢复",
-            f"用 {source.name} 替换当前数据库？\n当前数据库会先另存为一份备份。",
+            self.restore_question(source),
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
@@ -917,6 +1063,24 @@ class MainWindow(QMainWindow):
         assert restored is not None
         QMessageBox.information(self, "恢复完成", restored.message)
         return True
+
+    def restore_question(self, source: Path) -> str:
+        """What a restore replaces, in words: the database now (its quarters, last change) and the backup."""
+        history = self.store.history()
+        entered = [q for q in sorted(history) if history[q]]
+        latest = self.store.latest_recorded_time()
+        try:
+            made = f"，文件时间 {datetime.fromtimestamp(source.stat().st_mtime):%Y-%m-%d %H:%M}"
+        except OSError:
+            made = ""
+        now = f"现有 {len(entered)} 个季度的数值" + (f"（最近填到{entered[-1].label}）" if entered else "")
+        if latest is not None:
+            now += f"，最后一次修改于 {latest:%Y-%m-%d %H:%M}"
+        return (
+            f"将用备份 {source.name}（{source.parent}{made}）替换当前数据库：\n{self.store.path}\n\n"
+            f"当前数据库{now}。恢复后，备份之后保存的数值、导入的规划和证书都会回到备份时的样子。\n"
+            "当前数据库会先另存为一份备份，需要时可以再恢复回来。\n\n确定恢复吗？"
+        )
 
     def about_text(self) -> str:
         from actions import __version__
@@ -1033,6 +1197,7 @@ class MainWindow(QMainWindow):
     def _on_finding_clicked(self, item: QListWidgetItem) -> None:
         self.tabs.setCurrentIndex(0)
         self.form.focus_field(item.data(Qt.ItemDataRole.UserRole))
+        self._scroll_to_focus()
 
     def _on_tab_changed(self, _index: int) -> None:
         self._refresh_visible_tab()

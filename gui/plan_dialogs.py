@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QDialog,
@@ -19,11 +19,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.window_layout import fit_dialog
+
 if TYPE_CHECKING:
     from actions.plan_packages import PlanPreview
 
 SAMPLE_STYLE = "QLabel { color: #c62828; background: #fff3f3; border: 2px solid #c62828; padding: 6px; }"
 TOTAL_ROWS_BRUSH = QBrush(QColor("#e8f0fe"))
+# The package's kinds in a clerk's words (the city's workbook keeps its own terms).
+CLERK_KINDS = {"流量": "按季填报、累计", "季末数": "季末数", "成对计数": "案件数及其中项（算比率）"}
+
+
+def check_code(digest: str) -> str:
+    """A digest as a check code a person can read out: its first 16 characters in groups of four."""
+    head = digest[:16].upper()
+    return " ".join(head[i : i + 4] for i in range(0, len(head), 4)) if head else "（无）"
 
 
 class PlanPreviewDialog(QDialog):
@@ -42,14 +52,19 @@ class PlanPreviewDialog(QDialog):
             f"表号：{html.escape(summary.form_number or '（无）')}　　批准文号：{html.escape(summary.approval_number or '（无）')}"
             f"　　有效期至：{html.escape(summary.valid_until or '（无）')}",
         ]
+        if summary.id or summary.content_hash:
+            # the plan's id and a short check code, as the city's notice names them; the full digest in the tip
+            facts.append(
+                f"规划编号：{html.escape(summary.id or '（无）')}　　校验码：{check_code(summary.content_hash or '')}"
+            )
         if summary.signed_at:
-            facts.append(f"市局签名时间：{summary.signed_at}　　市局根证书 SHA-256 指纹：{summary.root_sha256}")
-        if summary.content_hash:
-            facts.append(f"内容哈希：{summary.content_hash}")
+            facts.append(f"市局签名时间：{summary.signed_at}（已核验：由本软件登记的市局证书签名）")
         self.facts = QLabel("<br>".join(facts))
         self.facts.setObjectName("plan_facts")
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.facts.setWordWrap(True)
+        if summary.content_hash:
+            self.facts.setToolTip(f"完整校验码：{summary.content_hash}\n市局证书指纹：{summary.root_sha256 or '—'}")
         layout.addWidget(self.facts)
         self.sample_warning = QLabel("示例（非正式目标）：这是演示用的规划，目标不是市局下发的正式目标。")
         self.sample_warning.setObjectName("sample_warning")
@@ -78,7 +93,7 @@ class PlanPreviewDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.resize(980 if town is None else 820, 640 if town is None else 480)
+        fit_dialog(self, QSize(980, 640) if town is None else QSize(820, 480))
 
     @staticmethod
     def _indicator_table(preview: PlanPreview, town: str) -> QTableWidget:
@@ -86,7 +101,7 @@ class PlanPreviewDialog(QDialog):
         table = QTableWidget(len(lines), 6)
         table.setHorizontalHeaderLabels(["指标", "分组", "类型", "单位", "全市目标", f"{town}目标"])
         for row, line in enumerate(lines):
-            cells = (line.name, line.group, line.kind_name, line.unit, line.city_target)
+            cells = (line.name, line.group, CLERK_KINDS.get(line.kind_name, line.kind_name), line.unit, line.city_target)
             for column, text in enumerate((*cells, preview.town_targets.get(line.code, "—"))):
                 item = QTableWidgetItem(_short_target(text) if column >= 4 else text)
                 item.setToolTip(text)
@@ -150,7 +165,7 @@ class WorkbookProblemsDialog(QDialog):
         buttons.button(QDialogButtonBox.StandardButton.Close).setText("关闭")
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self.resize(720, 420)
+        fit_dialog(self, QSize(720, 420))
 
 
 def run_modal(dialog: QDialog) -> bool:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QScrollArea,
     QStyledItemDelegate,
     QStyleOptionViewItem,
     QTableView,
@@ -39,6 +40,7 @@ from core.progress import (
 from core.quarters import Quarter
 from gui.table_model import RowsModel
 
+LABEL_WIDTH = 120  # "2026年第3季度" on the chart's axis
 STATUS_COLOURS = {DONE: "#1a7f37", ON_PACE: "#0b5cad", BEHIND: "#b35900", SEVERELY_BEHIND: "#c62828", UNFINISHED: "#c62828"}
 ModelIndex = QModelIndex | QPersistentModelIndex
 
@@ -250,10 +252,12 @@ class TrendChart(QWidget):
             painter.drawEllipse(point, 2.5, 2.5)
         painter.drawPath(path)
         painter.setPen(QColor("#444"))
+        every = 1 if area.width() / n >= LABEL_WIDTH else 2  # quarters named in words need room
         for i, (quarter, _) in enumerate(self.points):
-            if quarter.q == 1 or n <= 8:
+            if (quarter.q == 1 if n > 8 else i % every == 0):
                 x = xy(i, 0).x()
-                painter.drawText(QRectF(x - 40, area.bottom() + 6, 80, 18), Qt.AlignmentFlag.AlignCenter, quarter.code)
+                box = QRectF(x - LABEL_WIDTH / 2, area.bottom() + 6, LABEL_WIDTH, 18)
+                painter.drawText(box, Qt.AlignmentFlag.AlignCenter, quarter.label)
         painter.drawText(
             QRectF(area.left(), area.bottom() + 22, area.width(), 18),
             Qt.AlignmentFlag.AlignRight,
@@ -266,7 +270,16 @@ class TrendChart(QWidget):
 class ProgressView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        layout = QVBoxLayout(self)
+        # the page scrolls on a small or scaled screen (1366×768 at 125 %) instead of making the window taller
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        self.page_scroll = QScrollArea()
+        self.page_scroll.setObjectName("progress_scroll")
+        self.page_scroll.setWidgetResizable(True)
+        self.page_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        outer.addWidget(self.page_scroll)
+        page = QWidget()
+        layout = QVBoxLayout(page)
         self.heading = QLabel()
         self.heading.setObjectName("progress_heading")
         layout.addWidget(self.heading)
@@ -311,6 +324,7 @@ class ProgressView(QWidget):
         trend_box.addWidget(self.chart, 1)
         bottom.addLayout(trend_box, 1)
         layout.addLayout(bottom, 1)
+        self.page_scroll.setWidget(page)
         self._plan: Plan | None = None
         self._town = ""
         self._history: History = {}

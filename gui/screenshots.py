@@ -21,8 +21,23 @@ from pathlib import Path
 SIZES = (("1366x768", (1366, 698)), ("1920x1080", (1920, 1010)))
 
 
+# Issue 25: the laptops towns have, with Windows' display scaling (screen size, scale).
+SCALED = (("1366x768_125", 1366, 768, "1.25"), ("1920x1080_150", 1920, 1080, "1.5"))
+
+
 def main(argv: list[str]) -> int:
     args = [a for a in argv if not a.startswith("--")]
+    if "--scaled" in argv and len(args) == 1:
+        return scaled_shots(Path(args[0]))
+    if "--clerk-at" in argv and len(args) == 2:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from gui.app import make_application
+
+        app = make_application()
+        with tempfile.TemporaryDirectory() as folder:
+            for path in clerk_shots(app, Path(folder), Path(args[0]), args[1]):
+                print(path)
+        return 0
     if len(args) != 1:
         print("用法：python -m gui.screenshots 输出文件夹 [--no-city]", file=sys.stderr)
         return 2
@@ -161,6 +176,81 @@ def town_shots(app, folder: Path, out: Path) -> list[Path]:
                 dialog.close()
         window.close()
         session.close()
+    return written
+
+
+def scaled_shots(out: Path) -> int:
+    """The clerk's window at 1366×768 with 125 % and 1920×1080 with 150 % scaling: each in its own process on a
+    screen of that size (Qt's offscreen platform given the screen, QT_SCALE_FACTOR), a 40 px taskbar taken off."""
+    import json
+    import subprocess
+
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as folder:
+        for name, width, height, scale in SCALED:
+            config = Path(folder) / f"{name}.json"
+            screen = {"name": name, "x": 0, "y": 0, "width": width, "height": height - 40, "logicalDpi": 96}
+            config.write_text(json.dumps({"screens": [screen]}), encoding="utf-8")
+            env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={config}", QT_SCALE_FACTOR=scale)
+            done = subprocess.run([sys.executable, "-m", "gui.screenshots", str(out), name, "--clerk-at"], env=env)
+            if done.returncode != 0:
+                return done.returncode
+    return 0
+
+
+def clerk_shots(app, folder: Path, out: Path, name: str) -> list[Path]:
+    """The window maximised on this process's screen: a 需重新上报 quarter (its banner), typing far down the
+    form, the paste shown before it lands, the 基期数 dialog, the progress and history tabs."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from actions.database import open_store
+    from core.demo import on_pace_history
+    from core.quarters import Quarter
+    from gui.clerk_dialogs import BaseDialog, PasteDialog, plan_paste
+    from gui.main_window import MainWindow
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    quarter, first = Quarter(2025, 3), Quarter(2025, 1)
+    with open_store(folder / "莞城.sqlite3") as store:
+        store.bind_town("莞城")
+        history = on_pace_history(last=quarter)
+        for q, values in history.items():
+            store.save_quarter(q, values)
+        store.reserve_revision(quarter, "0" * 64)
+        store.record_export(quarter, 1, "0" * 64, [f"{quarter.code}_莞城_季报.pdf"])
+        store.save_quarter(first, dict(history[first], yuecai_certified=history[first]["yuecai_certified"] + 2))
+        window = MainWindow(store, initial_quarter=quarter)
+        window.showMaximized()
+        _settle(app, 0.4)
+        written.append(_grab(app, window, out / f"clerk_stale_{name}.png"))
+        window.select_quarter(Quarter(2025, 4))
+        _settle(app)
+        edits = list(window.form.value_edits.values())
+        edits[0].setFocus()
+        for text in ("149000", "8", "70", "50", "30", "25", "20", "12", "10"):
+            focused = app.focusWidget()
+            QTest.keyClicks(focused, text)
+            QTest.keyClick(focused, Qt.Key.Key_Return)
+        written.append(_grab(app, window, out / f"clerk_entry_{name}.png"))
+        codes = list(window.form.value_edits)
+        names = {code: window.form.catalogue.display_name(code) for code in codes}
+        plan = plan_paste("\t".join(["151000", "9", "80", "40", "35", "20", "19", "5"]), codes, names, codes[0])
+        assert plan is not None
+        dialog = PasteDialog(window, plan, names)
+        dialog.show()
+        written.append(_grab(app, dialog, out / f"clerk_paste_{name}.png"))
+        dialog.close()
+        base = BaseDialog(window, names[codes[0]], "东莞市人力资源和社会保障事业发展“十四五”规划", 2020, None)
+        base.show()
+        written.append(_grab(app, base, out / f"clerk_base_{name}.png"))
+        base.close()
+        for index, tab in ((1, "progress"), (2, "history")):
+            window.tabs.setCurrentIndex(index)
+            written.append(_grab(app, window, out / f"clerk_{tab}_{name}.png"))
+        window.reload()
+        window.close()
     return written
 
 

@@ -46,3 +46,14 @@ def save_states(settings: QSettings, key: str, window: QWidget, parts: dict[str,
     settings.setValue(f"{key}/geometry", window.saveGeometry())
     for name, part in parts.items():
         settings.setValue(f"{key}/{name}", part.saveState())
+
+
+def fit_dialog(dialog: QWidget, preferred: QSize) -> None:
+    """A dialog at its preferred size, but never larger than the screen it opens on (a 1366×768 laptop
+    at 150 % leaves about 910×465): what does not fit scrolls inside it."""
+    screen = dialog.screen()
+    if screen is None:
+        dialog.resize(preferred)
+        return
+    room = screen.availableGeometry()
+    dialog.resize(min(preferred.width(), room.width()), min(preferred.height(), room.height() - 8))

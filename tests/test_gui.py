@@ -174,9 +174,20 @@ def test_unsaved_changes_guard_on_closing(window, monkeypatch, store):
 
 
 def test_pasting_a_row_from_excel_fills_consecutive_fields(window, qtbot):
+    from gui.clerk_dialogs import PasteDialog
+
     QGuiApplication.clipboard().setText("151,000\t9\t80\t40\t35\r\n")
     start = field(window, "card_holders")
     start.setFocus()
+
+    def confirm():  # five values over nine rows: shown first (tests/test_window_figures_land_right.py)
+        dialog = QApplication.activeModalWidget()
+        if isinstance(dialog, PasteDialog):
+            dialog.ok.click()
+        else:
+            QTimer.singleShot(20, confirm)
+
+    QTimer.singleShot(0, confirm)
     qtbot.keyClick(start, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     values, invalid = window.form.parsed()
     assert not invalid
@@ -265,7 +276,8 @@ def test_a_second_copy_on_the_same_database_is_refused(app, qtbot, db_path, monk
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(AlreadyOpen) as caught:
             acquire_instance_lock(db_path)
-        assert "正由填报软件窗口（进程" in caught.value.message
+        assert "已由填报软件窗口打开（自 " in caught.value.message
+        assert "进程" not in caught.value.message and "计算机" not in caught.value.message
         shown = []
         monkeypatch.setattr(QMessageBox, "critical", lambda parent, title, text, *a: shown.append(text))
         assert open_session(db_path) is None
@@ -354,7 +366,11 @@ def town_identity(tmp_path):
     return tmp_path
 
 
-def test_signed_export_and_verification_in_the_app(ready_window, qtbot, town_identity, monkeypatch, warnings):
+def test_signed_export_and_verification_in_the_app(
+    ready_window, qtbot, town_identity, monkeypatch, warnings, dialogs
+):
+    import re
+
     prompts: list[str] = []
     monkeypatch.setattr(
         main_window_module, "ask_passphrase", lambda parent, prompt: prompts.append(prompt) or b"town-passphrase"
@@ -362,7 +378,10 @@ def test_signed_export_and_verification_in_the_app(ready_window, qtbot, town_ide
     monkeypatch.setattr(QMessageBox, "information", lambda *a: None)
     assert not ready_window.import_identity(town_identity / "石龙.p12")
     assert warnings and "属于石龙" in warnings[-1]
+    dialogs.expect("逐位核对", answer=QMessageBox.StandardButton.Ok)  # the root's fingerprint, in the box itself
     assert ready_window.import_identity(town_identity / "莞城.p12")
+    shown = dialogs.texts()[-1]
+    assert "市局根证书的指纹（SHA-256）" in shown and re.search(r"[0-9A-Fa-f:]{40,}", shown)
     out = town_identity / "returns"
     task = ready_window.export_return(folder=out)
     with qtbot.waitSignal(task.finished, timeout=30000):
@@ -389,8 +408,9 @@ def test_signed_export_and_verification_in_the_app(ready_window, qtbot, town_ide
     dialog.close()
 
 
-def test_a_wrong_passphrase_in_the_app_writes_nothing(ready_window, town_identity, monkeypatch, warnings):
+def test_a_wrong_passphrase_in_the_app_writes_nothing(ready_window, town_identity, monkeypatch, warnings, dialogs):
     monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: b"town-passphrase")
+    dialogs.expect("逐位核对", answer=QMessageBox.StandardButton.Ok)
     assert ready_window.import_identity(town_identity / "莞城.p12")
     monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: b"wrong")
     out = town_identity / "returns"

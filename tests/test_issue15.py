@@ -193,8 +193,6 @@ def test_the_return_prints_and_signs_the_base_and_labels_the_stock(store):
 
 
 def test_the_clerk_enters_the_base_beside_the_figure(qtbot, store, monkeypatch):
-    from PySide6.QtWidgets import QInputDialog
-
     from gui.app import make_application
     from gui.main_window import MainWindow
 
@@ -208,7 +206,20 @@ def test_the_clerk_enters_the_base_beside_the_figure(qtbot, store, monkeypatch):
     button = win.form.base_buttons["card_holders"]
     assert button.text() == "基期数：未录入"
     assert any(f.rule == "base_missing" for f in win.form.findings())
-    monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (150_000, True))
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from gui.clerk_dialogs import BaseDialog
+
+    def type_base():  # the 基期数 dialog starts empty (issue 25): the clerk types the figure
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, BaseDialog):
+            QTimer.singleShot(20, type_base)
+            return
+        qtbot.keyClicks(dialog.edit, "150000")
+        qtbot.keyClick(dialog.edit, Qt.Key.Key_Return)
+
+    QTimer.singleShot(0, type_base)
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     assert button.text() == "基期数：150,000"
     assert store.stock_bases(PLAN) == {"card_holders": 150_000}
