@@ -48,12 +48,33 @@ def install_qt_translation(app: QApplication) -> None:
     package = Path(PySide6.__file__).parent
     folders = [QLibraryInfo.path(QLibraryInfo.LibraryPath.TranslationsPath)]
     folders += [str(package / "Qt" / "translations"), str(package / "translations")]  # a PyInstaller bundle
+    missing = MissingQtWords(app)  # installed first, so consulted after Qt's own translation
+    app.installTranslator(missing)
+    app._qt_missing_words = missing  # type: ignore[attr-defined]
     for folder in folders:
         if translator.load("qtbase_zh_CN", folder):
             app.installTranslator(translator)
             app._qt_zh_translator = translator  # type: ignore[attr-defined]  # kept alive with the app
             return
     log.warning("qtbase_zh_CN translation not found in %s", folders)
+
+
+class MissingQtWords(QTranslator):
+    """The words Qt's own zh_CN translation lacks (its file dialog's "Look in:" and "Files of type:"),
+    so Qt's file dialog is Chinese throughout where the system's own dialog is not used."""
+
+    WORDS = {
+        ("QFileDialog", "&Look in:"): "查找范围(&L)：",
+        ("QFileDialog", "Files of &type:"): "文件类型(&T)：",
+    }
+
+    def translate(
+        self, context: str, source: str, disambiguation: str | None = None, n: int = -1
+    ) -> str | None:
+        return self.WORDS.get((context, source))  # None: not this translator's word
+
+    def isEmpty(self) -> bool:  # noqa: N802 (Qt's name)
+        return False
 
 
 class Session:

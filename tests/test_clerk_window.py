@@ -208,6 +208,17 @@ def test_the_first_signed_export_asks_for_the_sign_off_names_and_offers_the_fold
     assert "单位负责人：张三" in PdfReader(out / "2024Q3_莞城_季报.pdf").pages[0].extract_text()
 
 
+def test_qt_file_dialogs_are_chinese_throughout(app, qtbot):
+    from PySide6.QtWidgets import QFileDialog, QLabel
+
+    dialog = QFileDialog(None, "选择市局下发的规划文件")
+    dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)  # Qt's own dialog, as on Linux
+    qtbot.addWidget(dialog)
+    labels = [label.text() for label in dialog.findChildren(QLabel) if label.text()]
+    assert "查找范围(&L)：" in labels and "文件类型(&T)：" in labels
+    assert not [text for text in labels if any("a" <= c.lower() <= "z" for c in text.replace("&", "")[:1])]
+
+
 def test_qt_texts_are_chinese(app, qtbot):
     from PySide6.QtWidgets import QDialogButtonBox
 
