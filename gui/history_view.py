@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
@@ -34,6 +35,7 @@ class QuarterRow:
     quarter: Quarter
     values: dict[str, int]
     codes: frozenset[str] = frozenset(SHIPPED.indicator_codes)  # the figures of the quarter's plan
+    running: bool = False  # the quarter has not ended: a blank is not yet missing
 
 
 NOT_IN_PLAN = "不适用"
@@ -77,11 +79,13 @@ class QuarterGridModel(RowsModel[QuarterRow]):
             return None
         value = row.values.get(code)
         if role == Qt.ItemDataRole.DisplayRole:
-            return "未填" if value is None else f"{value:,}"
-        if role == Qt.ItemDataRole.BackgroundRole and value is None:
+            return ("—" if row.running else "未填") if value is None else f"{value:,}"
+        if role == Qt.ItemDataRole.ToolTipRole and value is None and row.running:
+            return f"{row.quarter.label}尚未结束"
+        if role == Qt.ItemDataRole.BackgroundRole and value is None and not row.running:
             return BLANK_BRUSH
         if role == Qt.ItemDataRole.ForegroundRole and value is None:
-            return QBrush(QColor("#a33"))
+            return QBrush(QColor("#999" if row.running else "#a33"))
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -122,7 +126,9 @@ class HistoryView(QWidget):
         self.grid.setObjectName("quarter_grid")
         self.grid.setModel(self.grid_model)
         self.grid.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
-        self.grid.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # each column as wide as its two-line heading and figures (never clipped); the grid scrolls if it must
+        self.grid.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.grid.horizontalHeader().setStretchLastSection(True)
         top_layout.addWidget(self.grid)
         splitter.addWidget(top)
         bottom = QWidget()
@@ -175,6 +181,7 @@ class HistoryView(QWidget):
         history: dict[Quarter, dict[str, int]],
         audit: list[AuditRow],
         catalogues: dict[Quarter, Catalogue] | None = None,
+        today: date | None = None,
     ) -> None:
         """`catalogues`: each quarter's indicator list (the shipped one where not given); the grid's columns
         are the figures of all of them, each list's own order kept, the older plans' first."""
@@ -188,7 +195,15 @@ class HistoryView(QWidget):
             self.grid_model.set_indicators(indicators)
             self._fill_indicator_filter(indicators)
         self.grid_model.set_rows(
-            [QuarterRow(q, history.get(q, {}), frozenset(lists.get(q, SHIPPED).indicator_codes)) for q in quarters]
+            [
+                QuarterRow(
+                    q,
+                    history.get(q, {}),
+                    frozenset(lists.get(q, SHIPPED).indicator_codes),
+                    running=today is not None and q.last_day >= today,
+                )
+                for q in quarters
+            ]
         )
         self._all_audit = audit
         chosen = self.quarter_filter.currentData()

@@ -1221,5 +1221,5 @@ class MainWindow(QMainWindow):
         quarters = [Quarter.parse(self.quarter_box.itemData(i)) for i in range(self.quarter_box.count())]
         catalogues = {q: self.store.catalogue_for(q) for q in quarters}
         self.history_view.show_history(
-            quarters, self.store.history(), list(reversed(self.store.audit_trail())), catalogues
+            quarters, self.store.history(), list(reversed(self.store.audit_trail())), catalogues, self.store.today()
         )

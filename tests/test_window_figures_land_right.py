@@ -298,3 +298,24 @@ def test_quarters_in_the_picker_read_as_words(window):
     texts = [window.quarter_box.itemText(i) for i in range(window.quarter_box.count())]
     assert texts and all("年第" in t and "Q" not in t for t in texts)
     assert Quarter(2024, 3).label in " ".join(texts)
+
+
+def test_history_keeps_red_for_missing_figures_not_for_a_quarter_still_running(window, store, qtbot):
+    from PySide6.QtGui import QFontMetrics
+
+    from tests.helpers import TODAY
+
+    running = Quarter.containing(TODAY)
+    window.tabs.setCurrentWidget(window.history_view)
+    grid = window.history_view.grid_model
+    rows = {r.quarter: i for i, r in enumerate(grid.rows)}
+    now, ended = grid.index(rows[running], 0), grid.index(rows[WINDOW_QUARTER], 0)
+    assert grid.data(now) == "—" and grid.data(now, Qt.ItemDataRole.BackgroundRole) is None
+    assert "尚未结束" in grid.data(now, Qt.ItemDataRole.ToolTipRole)
+    assert grid.data(ended) == "未填" and grid.data(ended, Qt.ItemDataRole.BackgroundRole) is not None
+    header = window.history_view.grid.horizontalHeader()
+    metrics = QFontMetrics(header.font())
+    for column in range(grid.columnCount()):
+        text = grid.headerData(column, Qt.Orientation.Horizontal)
+        widest = max(metrics.horizontalAdvance(line) for line in text.split("\n"))
+        assert header.sectionSize(column) >= widest, text  # the heading is not clipped
