@@ -57,6 +57,8 @@ def measure(db: Path) -> dict:
     window = MainWindow(store, initial_quarter=quarter)
     window.show()
     QTest.qWaitForWindowExposed(window)
+    window.activateWindow()  # no window manager under Xvfb to do it
+    QTest.qWaitForWindowActive(window)
     available = window.screen().availableGeometry()
     out: dict = {"available": [available.width(), available.height()], "tabs": {}, "dialogs": {}}
     out["banner"] = [window.lock_banner.isVisible(), window.lock_banner.text()[:20], window.lock_banner.height()]
