@@ -144,6 +144,27 @@ def consolidate(
     return CitySummary(quarter, plan, reporting, missing, towns, city, checks, label, annex, catalogue, lags)
 
 
+# The base the plan document itself states for the city (专栏2: 社保卡持卡人数 930万 at the end of 2020); the
+# built-in package carries no city base, so it is named here by the package's content hash.
+STATED_CITY_BASES: dict[str, dict[str, int]] = {
+    "52e76e624f28e8f4fc52c3cb97b143c01f5ded5f2aea1ebc0ff20ffcc75aeca0": {"card_holders": 9_300_000},
+}
+
+
+def stated_base_difference(summary: CitySummary) -> list[tuple[str, int, int]]:
+    """(code, the towns' summed 基期数, the plan's stated city base) where the plan states one (issue 26)."""
+    plan = summary.plan
+    stated = STATED_CITY_BASES.get(plan.content_hash, {}) if plan is not None else {}
+    if plan is not None:
+        stated = {**stated, **plan.city.bases}
+    found = []
+    for code, base in stated.items():
+        item = summary.city.indicators.get(code)
+        if item is not None and item.base is not None:
+            found.append((code, item.base, base))
+    return found
+
+
 def _pair(progress: Progress, code: str) -> tuple[int | None, int | None]:
     if code in progress.indicators:
         item = progress.indicators[code]

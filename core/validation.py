@@ -283,6 +283,8 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
         if item.needs_base and values.get(code) is not None:
             findings.append(Finding(NOTICE, "base_missing", code, base_notice(code, progress.plan)))
 
+    findings += base_findings(data, progress.plan)
+
     for code in catalogue.stock_codes:
         current, previous = values.get(code), data.history.get(quarter.previous(), {}).get(code)
         if current is not None and previous is not None and current < previous:
@@ -362,6 +364,40 @@ def year_gap_refusal(history: History, quarter: Quarter) -> list[str]:
         f"{'、'.join(q.label for q in gaps)}尚未填报，{quarter.label}的本年累计会缺少该季度：请先填报（没有发生的填 0）"
         "再签名上报；未签名的草稿可以导出，累计数旁写明所缺季度"
     ]
+
+
+BASE_MISMATCH = "base_not_last_figure"
+
+
+def base_findings(data: QuarterInput, plan: Plan | None) -> list[Finding]:
+    """A stock's 基期数 is the level at the plan's start: where the town has its own figure for the quarter
+    before the plan (the previous plan's last quarter), the base must be that figure, else a 说明 (issue 26)."""
+    if plan is None or not plan.contains(data.quarter):
+        return []
+    before = data.history.get(plan.first.previous(), {})
+    findings = []
+    for code in data.indicators.stock_codes:
+        base, own = data.bases.get(code), before.get(code)
+        if base is None or own is None or base == own or data.values.get(code) is None:
+            continue
+        name = data.indicators.display_name(code)
+        message = (
+            f"{name}的基期数 {base:,} 与本镇街{plan.first.previous().label}的季末数 {own:,} 不符"
+            f"（相差 {base - own:+,}）"
+        )
+        explained = explanation_ok(data.explanations.get(code))
+        findings.append(
+            Finding(
+                WARNING,
+                BASE_MISMATCH,
+                code,
+                message + (EXPLAINED if explained else explanation_request()),
+                needs_explanation=True,
+                explained=explained,
+                statement=message,
+            )
+        )
+    return findings
 
 
 CARRY_MISMATCH = "carry_over_mismatch"

@@ -7,7 +7,7 @@ from datetime import date
 from fractions import Fraction
 from pathlib import Path
 
-from core.consolidation import CitySummary
+from core.consolidation import CitySummary, stated_base_difference
 from core.indicators import SHIPPED, Catalogue, Kind
 from core.plans import CITY, TOWNS
 from core.progress import IndicatorProgress, Progress, percent, rate_text, shown_percent
@@ -85,6 +85,11 @@ def attention_lines(summary: CitySummary, conflicted: set[str]) -> list[str]:
         lags = "、".join(f"{town}落后 {n} 个季度" for town, n in summary.annex_lags.items())
         counted = f"未报送本季度的镇街按其最近一次签名的规划累计计：{lags}；其余" if lags else ""
         lines.append(f"按附件全市目标计算的完成率（{counted}未报送镇街按 0 计）：" + "，".join(annex))
+    for code, summed, stated in stated_base_difference(summary):
+        lines.append(
+            f"全市{display_name(code)}基期数（{len(summary.reporting)} 个报送镇街之和）{summed:,}，"
+            f"规划所列 {stated:,}，相差 {summed - stated:+,}"
+        )
     for town, flags in summary.checks.items():
         if flags:
             lines.append(f"{town}：" + "；".join(flags))

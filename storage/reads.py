@@ -188,17 +188,21 @@ def quarter_figures(conn: sqlite3.Connection, town: str, quarter: Quarter) -> di
     return {code: value for code, value in rows}
 
 
-# The quarters whose 应结 the migration 0007 split into 上期结转 and 本期受理 (a JSON list of quarter codes):
-# nobody typed their 结转, so it is not checked against the quarter before.
-MIGRATED_CASE_QUARTERS = "case_flow.migrated"
-
-
 def migrated_case_quarters(conn: sqlite3.Connection) -> frozenset[Quarter]:
-    raw = setting(conn, MIGRATED_CASE_QUARTERS)
+    """The quarters whose 上期结转 the migration 0007 wrote and nobody has typed since: nobody entered them, so
+    they are not checked against the quarter before. Read from the hash-chained trail (its migrate_figure
+    rows), so an edit outside the program cannot exempt a quarter without `audit verify` seeing it."""
+    last: dict[tuple[str, str], str] = {}
+    rows = conn.execute(
+        "SELECT quarter, code, action FROM audit WHERE action IN ('set_figure', 'migrate_figure') "
+        "AND quarter IS NOT NULL AND code IS NOT NULL ORDER BY id"
+    )
+    for quarter, code, action in rows:
+        if code.endswith("_carried"):
+            last[(quarter, code)] = action
     try:
-        codes = json.loads(raw) if raw else []
-        return frozenset(Quarter.parse(code) for code in codes if isinstance(code, str))
-    except (ValueError, QuarterError):
+        return frozenset(Quarter.parse(q) for (q, _), action in last.items() if action == "migrate_figure")
+    except QuarterError:
         return frozenset()
 
 
@@ -356,9 +360,9 @@ class StoreReads:
 
     def known_codes(self) -> set[str]:
         """Every figure and rate code of any stored plan and of the shipped list (old records stay readable)."""
-        codes = set(SHIPPED.indicator_codes) | set(SHIPPED.rate_codes)
+        codes = set(SHIPPED.indicator_codes) | set(SHIPPED.rate_codes) | set(SHIPPED.carry_codes)
         for plan in self.plans():
-            codes |= set(plan.catalogue.indicator_codes) | set(plan.catalogue.rate_codes)
+            codes |= set(plan.catalogue.indicator_codes) | set(plan.catalogue.rate_codes) | set(plan.catalogue.carry_codes)
         return codes
 
     def indicator_name(self, code: str, quarter: str | None = None) -> str:

@@ -5,14 +5,12 @@ and split into two figures, each with an audit row (action migrate_figure, which
 figure and the 需重新上报 check does not): the first quarter of a run of entered quarters has 上期结转 0
 and 本期受理 = its 应结; each next quarter has 上期结转 = what the quarter before left open (应结 − 结案) and
 本期受理 = the rest of its 应结 — or, where its 应结 is smaller than that (it did not include them), 结转 0
-and 受理 = 应结. The quarters so written are listed in meta `case_flow.migrated`; their 结转 is not
-checked against the quarter before (nobody typed it).
+and 受理 = 应结. Their 结转 is not checked against the quarter before (nobody typed it):
+storage.reads.migrated_case_quarters finds them from these audit rows.
 
 Revision ID: 0007
 Revises: 0006
 """
-
-import json
 
 import sqlalchemy as sa
 from alembic import op
@@ -30,7 +28,6 @@ CASE_FLOWS = (
     ("arbitration_due", "arbitration_carried", "arbitration_received", "arbitration_closed"),
     ("inspection_cases", "inspection_carried", "inspection_received", "inspection_closed"),
 )
-MIGRATED_KEY = "case_flow.migrated"
 MIGRATED_BY = "（数据库结构升级 0007）"
 ACTION = "migrate_figure"
 
@@ -40,7 +37,6 @@ def upgrade() -> None:
     last = connection.execute(sa.text("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1")).fetchone()
     next_id, previous_hash = (last[0] + 1, last[1]) if last else (1, GENESIS_HASH)
     at = now_text()
-    migrated: set[str] = set()
     for due, carried, received, closed in CASE_FLOWS:
         rows = connection.execute(
             sa.text(
@@ -85,12 +81,6 @@ def upgrade() -> None:
                     },
                 )
                 next_id, previous_hash = next_id + 1, digest
-            migrated.add(quarter)
-    if migrated:
-        connection.execute(
-            sa.text("INSERT OR REPLACE INTO meta (key, value) VALUES (:key, :value)"),
-            {"key": MIGRATED_KEY, "value": json.dumps(sorted(migrated))},
-        )
 
 
 def _previous(quarter: str) -> str:
@@ -113,4 +103,3 @@ def downgrade() -> None:
                 ),
                 {"code": code, "action": ACTION},
             )
-    connection.execute(sa.text("DELETE FROM meta WHERE key = :key"), {"key": MIGRATED_KEY})
