@@ -31,6 +31,9 @@ MAX_EXPLANATION_CHARS = 500
 SPIKE_FACTOR = 3
 SPIKE_FLOOR = 20
 SPIKE_WINDOW = 4
+# A 季末数 moving more than this from one quarter to the next needs a 说明 (issue 26: +67% at the 2026 plan
+# boundary of the demo went unflagged).
+STOCK_JUMP = Fraction(30, 100)
 # A stock (季末数) lower than last quarter's; the rule keeps the name it had when the only stock was 持卡人数.
 STOCK_DECREASED = "card_holders_decreased"
 
@@ -285,8 +288,16 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
 
     findings += base_findings(data, progress.plan)
 
-    for code in catalogue.stock_codes:
+    for code in catalogue.stock_codes:  # issue 26: a stock that jumps beyond ±30% quarter on quarter
         current, previous = values.get(code), data.history.get(quarter.previous(), {}).get(code)
+        if current is not None and previous and abs(Fraction(current - previous, previous)) > STOCK_JUMP:
+            change = Fraction(current - previous, previous)
+            warn(
+                "stock_jump",
+                code,
+                f"{display_name(code)} {current:,} 比上季度 {previous:,} {'增加' if change > 0 else '减少'} "
+                f"{percent(abs(change))}，超过 ±{percent(STOCK_JUMP)}",
+            )
         if current is not None and previous is not None and current < previous:
             warn(
                 STOCK_DECREASED,

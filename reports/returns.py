@@ -304,7 +304,9 @@ def assemble_return(
     attention = pace_attention(figures, rates, progress.time_progress, catalogue, rounding)
     gaps = tuple(q.label for q in gap_quarters(history, quarter, plan)) if renderer != RENDERER_1 else ()
     for finding in findings:
-        if finding.rule in ("card_holders_decreased", "flow_spike"):
+        if finding.rule in ("card_holders_decreased", "flow_spike") or (
+            renderer != RENDERER_1 and finding.rule == "stock_jump"
+        ):
             attention.append(finding.statement)
     if gaps:
         attention.append(f"累计数缺{'、'.join(gaps)}的数据，按已填季度计算")
