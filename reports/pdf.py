@@ -29,12 +29,14 @@ from reports.returns import (
     DRAFT_MARK,
     FORM_AUTHORITY,
     FORM_TITLE,
+    RENDERER_1,
     SIGN_HERE,
     ReturnData,
     notes_reference,
 )
 
 FONT = "WenQuanYiMicroHei"
+SEAL_BOX = 46 * mm  # the 盖章 box's side since renderer 2 (renderer 1: 40 × 30 mm)
 STATUS_COLOURS = {
     DONE: "#1a7f37",
     ON_PACE: "#0b5cad",
@@ -228,8 +230,8 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
         ("ALIGN", (8, 0), (8, -1), "CENTER"),
         ("ALIGN", (2, rate_header), (-1, rate_header), "CENTER"),
         ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
-        ("TOPPADDING", (0, 0), (-1, -1), 1.5),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+        ("TOPPADDING", (0, 0), (-1, -1), _row_padding(data)),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), _row_padding(data)),
     ]
     style += [("TEXTCOLOR", (8, r), (8, r), colors.HexColor(c)) for r, c in status_cells]
     table.setStyle(TableStyle(style))
@@ -283,6 +285,12 @@ def _notes_annex(data: ReturnData) -> list:
     return [Paragraph(title, paragraph_style(13, TA_CENTER, leading=18)), Spacer(1, 4 * mm), note_table]
 
 
+def _row_padding(data: ReturnData) -> float:
+    """The figures table's cell padding: renderer 2 takes the taller 盖章 box's room from it (page 1 keeps
+    the figures and the sign-off together)."""
+    return 1.5 if data.renderer == RENDERER_1 else 0.6
+
+
 def _signature_block(data: ReturnData, slot: SignatureSlot) -> Table:
     profile = data.profile
     left = [
@@ -292,7 +300,11 @@ def _signature_block(data: ReturnData, slot: SignatureSlot) -> Table:
         Paragraph(f"联系电话：{profile.get('phone', '')}　　报出日期：{data.report_date}", paragraph_style(10)),
     ]
     seal = Paragraph("（盖章）", paragraph_style(9, TA_CENTER, "#888888"))
-    block = Table([[left, seal, slot]], colWidths=[120 * mm, 40 * mm, 103 * mm], rowHeights=[30 * mm])
+    if data.renderer == RENDERER_1:
+        widths, height = [120 * mm, 40 * mm, 103 * mm], 30 * mm
+    else:  # since renderer 2: a 4.2 cm official seal fits in the 盖章 box with room around it (issue 25)
+        widths, height = [120 * mm - (SEAL_BOX - 40 * mm), SEAL_BOX, 103 * mm], SEAL_BOX
+    block = Table([[left, seal, slot]], colWidths=widths, rowHeights=[height])
     block.setStyle(
         TableStyle(
             [
