@@ -77,8 +77,6 @@ def prepare_export(
     values = store.figures(quarter)
     findings = store.check(quarter)
     blockers = submission_blockers(findings, values, store.catalogue_for(quarter))
-    if signed:  # issue 26: a signed 本年累计 never skips a quarter of its year; a draft names the gap
-        blockers += year_gap_refusal(store.history(), quarter)
     today = store.today()
     if quarter.last_day >= today and not preview:
         ends = f"{quarter.last_day:%Y-%m-%d}"
@@ -139,6 +137,9 @@ def reserve_for_signing(store: Store, data: ReturnData) -> ReturnData:
     The revision is committed before any file is written, so a kill between the files and the record
     can never let other content reuse the number."""
     refuse_missing_sign_off(store, data.quarter)
+    gaps = year_gap_refusal(store.history(), data.quarter)  # issue 26: a draft names the gap, a signed return
+    if gaps:  # never has one in its year
+        raise ExportRefused(data.quarter, gaps)
     earlier = signed_after(datetime.now().astimezone(), store.last_export_time(data.quarter))
     if earlier:
         raise ExportRefused(data.quarter, [earlier])
