@@ -132,3 +132,18 @@ def test_import_a_plan_then_export_signed_and_print_in_one_window(app, qtbot, to
 
     assert PdfReader(signed.pdf_path).get_fields()  # the signature field the city validates
     signed.close()
+
+    # Attacked from outside: the signed file edited by another program is not printed as the return.
+    pdf = out / f"{Q.code}_莞城_季报.pdf"
+    data = bytearray(pdf.read_bytes())
+    at = data.index(b"/Title")
+    data[at + 8] ^= 1
+    pdf.write_bytes(bytes(data))
+    dialogs.expect("不能打印")
+    assert window.preview("pdf") is None
+    assert f"{pdf.name} 不是{Q.label}第 1 版已签名的季报" in dialogs.texts()[-1]
+    # Moved away: the clerk is asked for the file, and a draft chosen instead is refused too.
+    pdf.unlink()
+    dialogs.expect("打印须用上报的签名文件", answer=(str(draft.pdf_path), ""))
+    dialogs.expect("不能打印")
+    assert window.preview("pdf") is None
