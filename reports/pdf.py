@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 from reportlab.lib import colors
@@ -146,8 +147,6 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
     plan = f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标"
     if data.base_text:
         plan += f"<br/>{data.base_text}"
-    if data.gap_text:
-        plan += f"<br/>{data.gap_text}"
     marks = Table(
         [
             [
@@ -162,7 +161,7 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
             ],
             [
                 Paragraph(plan, paragraph_style(8)),
-                "",
+                Paragraph(data.gap_text, paragraph_style(8)) if data.gap_text else "",  # renderer 2 only
                 Paragraph("计量单位：见各栏", paragraph_style(8, TA_RIGHT)),
             ],
         ],
@@ -211,7 +210,7 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
                 rate.quarter_text,
                 rate.ytd_text,
                 fraction,
-                data.rate_target_text(rate.target),
+                _target_cell(data, rate.target),
                 "",
                 "",
                 verdict,
@@ -283,6 +282,12 @@ def _notes_annex(data: ReturnData) -> list:
         )
     )
     return [Paragraph(title, paragraph_style(13, TA_CENTER, leading=18)), Spacer(1, 4 * mm), note_table]
+
+
+def _target_cell(data: ReturnData, target: Fraction | None) -> object:
+    """A rate target's cell: renderer 2's "78%以上（含本数）" wraps inside its column instead of running over."""
+    text = data.rate_target_text(target)
+    return text if data.renderer == RENDERER_1 else Paragraph(text, paragraph_style(7.5, TA_CENTER, leading=8.5))
 
 
 def _row_padding(data: ReturnData) -> float:

@@ -124,7 +124,7 @@ class ReturnData:
         """Beside the cumulatives: which quarters they skip (renderer 2), e.g. 本年累计、规划累计缺2022年第2季度."""
         if not self.gaps:
             return ""
-        return f"本年累计、规划累计按已填季度计算（缺{'、'.join(self.gaps)}）"
+        return f"累计数按已填季度计算（缺{gap_labels(self.gaps)}）"
 
     @property
     def carries_over(self) -> bool:
@@ -171,7 +171,7 @@ class ReturnData:
             parts.append(f"{self.catalogue.by_code[line.code].short_name}基期数：{shown}")
             if self.carries_over and base is not None:
                 # issue 26: say what the stock's 完成率 is, and a value below the base in words
-                parts[-1] += f"，完成率为{GROWTH_COMPLETION}（季末数 − 基期数）÷（目标 − 基期数）"
+                parts[-1] += f"，完成率为{GROWTH_COMPLETION}"
                 if line.quarter < base:
                     parts[-1] += f"，本季末低于基期 {base - line.quarter:,} {line.unit}，故为负数"
         return "；".join(parts)
@@ -309,7 +309,7 @@ def assemble_return(
         ):
             attention.append(finding.statement)
     if gaps:
-        attention.append(f"累计数缺{'、'.join(gaps)}的数据，按已填季度计算")
+        attention.append(f"累计数缺{gap_labels(gaps)}的数据，按已填季度计算")
     in_plan = plan is not None and plan.contains(quarter)
     package_plan = as_package(plan) if plan and in_plan else None
     return ReturnData(
@@ -343,6 +343,13 @@ def form_number_of(plan: Plan | None, renderer: str) -> str:
     if renderer == RENDERER_1:
         return (plan.form_number or FORM_NUMBER) if plan else FORM_NUMBER
     return plan.form_number if plan else ""
+
+
+def gap_labels(gaps: Sequence[str]) -> str:
+    """The skipped quarters in words, at most two named, so the note stays short above the figures."""
+    if len(gaps) <= 2:
+        return "、".join(gaps)
+    return f"{gaps[0]}等{len(gaps)}个季度"
 
 
 GROWTH_COMPLETION = "较基期增长完成率"
