@@ -288,6 +288,7 @@ class StartUp:
     set_aside: Path | None  # a write-ahead log that was not this file's, moved there
     backup_failed: str | None = None
     recovered_export: str | None = None  # a signed export a killed process left half-done, finished or undone
+    copied_from: Path | None = None  # the database this file was found to be a copy of (given its own id)
 
     def notices(self) -> list[str]:
         said = []
@@ -295,6 +296,11 @@ class StartUp:
             said.append(
                 f"数据库旁的日志文件（-wal）不属于现在的数据库文件（数据库文件在上次异常退出后被换过），为免旧日志覆盖数据，"
                 f"已把它连同当时的数据库文件原样移到 {self.set_aside}；现在打开的是数据库文件本身的数据。"
+            )
+        if self.copied_from is not None:
+            said.append(
+                f"这个数据库文件是同一文件夹中 {self.copied_from.name} 的副本：已给它一个自己的编号，"
+                "此后两者是两个数据库，备份和修改记录各归各的。请只在其中一个里填报和上报"
             )
         if self.recovered_export:
             said.append(self.recovered_export)
@@ -329,7 +335,7 @@ def start_up(store: Store, daily_backup: bool = True) -> StartUp:
 
     recovered = recover_export(store)
     clock = clock_problem(datetime.now().astimezone(), store.latest_recorded_time())
-    return StartUp(verify_audit(store), clock, store.set_aside, failed, recovered)
+    return StartUp(verify_audit(store), clock, store.set_aside, failed, recovered, store.copied_from)
 
 
 def open_notices(store: Store, writing: bool = False) -> list[str]:
@@ -346,7 +352,7 @@ def open_notices(store: Store, writing: bool = False) -> list[str]:
             "下一次修改数据的命令或打开软件时会补完或撤销，在此之前这一季的状态和文件可能对不上"
         )
     clock = clock_problem(datetime.now().astimezone(), store.latest_recorded_time())
-    return StartUp(None, clock, store.set_aside, failed, recovered).notices()
+    return StartUp(None, clock, store.set_aside, failed, recovered, store.copied_from).notices()
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,8 @@ def _safe_identity(path: Path) -> DatabaseIdentity | None:
 
 def write_identity_file(db_path: Path, identity: DatabaseIdentity) -> None:
     target = identity_file(db_path)
-    text = json.dumps({"db_id": identity.db_id, "town": identity.town}, ensure_ascii=False)
+    # The file's own name too: a note copied along with a copy of the database names the original.
+    text = json.dumps({"db_id": identity.db_id, "town": identity.town, "file": db_path.name}, ensure_ascii=False)
     try:
         if target.exists() and target.read_text(encoding="utf-8") == text:
             return
@@ -98,6 +99,35 @@ def write_identity_file(db_path: Path, identity: DatabaseIdentity) -> None:
         os.replace(temp, target)
     except OSError:
         pass  # only a help for recovering a damaged file; the id inside the database is what counts
+
+
+def copied_from(db_path: Path, db_id: str) -> Path | None:
+    """The database this file is a copy of: another database file in the same folder with the same id,
+    whose note beside it is its own, while this file's note is missing or names another file. Such a
+    copy shares the folder's backups; it must get an id of its own before it writes or backs up."""
+    note = _note(db_path)
+    if note is not None and note.get("db_id") == db_id and note.get("file", db_path.name) == db_path.name:
+        return None  # the note beside it says this file is the database that id was given to
+    for other in sorted(db_path.parent.glob("*.sqlite3")):
+        if other == db_path or not other.is_file():
+            continue
+        theirs = _note(other)
+        if theirs is None or theirs.get("db_id") != db_id or theirs.get("file", other.name) != other.name:
+            continue
+        try:
+            if read_identity(other).db_id == db_id:
+                return other
+        except sqlite3.Error:
+            continue
+    return None
+
+
+def _note(db_path: Path) -> dict[str, str] | None:
+    try:
+        saved = json.loads(identity_file(db_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) else None
 
 
 def looks_like_sqlite(path: Path) -> bool:

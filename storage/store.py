@@ -56,6 +56,7 @@ from storage.backup import (
     DatabaseIdentity,
     backup_to_rotation,
     backups_of,
+    copied_from,
     copy_database,
     ensure_db_id,
     has_backup_from,
@@ -177,6 +178,15 @@ class Store(StoreReads):
         if not complete:
             with self._writing() as session:
                 db_id = seed(session, self._os_user)
+        self.copied_from: Path | None = None
+        if db_id and is_held_here(self.path) and (original := copied_from(self.path, db_id)) is not None:
+            # A copy made in the explorer ("…- 副本") beside the original: with the original's id it would
+            # share its backups, and each would read the other's later rows as its own history cut short.
+            with self._writing() as session:
+                db_id = DB_ID_PREFIX + uuid.uuid4().hex
+                write_setting(session, "db.id", db_id)
+                self._audit(session, "db_id", None, None, None, db_id)
+            self.copied_from = original
         write_identity_file(self.path, DatabaseIdentity(db_id, town))
 
     def _writing(self) -> AbstractContextManager[Session]:
