@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from reports.returns import ReturnData as ReturnData
     from storage.store import Store
 
-__all__ = ["ClockWrong", "ExportRefused", "ExportResult", "NoIdentity", "SignOffMissing"]
+__all__ = ["ClockWrong", "ExportRefused", "ExportResult", "NoIdentity", "NoPlanForQuarter", "SignOffMissing"]
 
 
 class NoIdentity(DomainError):
@@ -63,6 +63,27 @@ def refuse_missing_sign_off(store: Store, quarter: Quarter) -> None:
     missing = missing_sign_off(store)
     if missing:
         raise SignOffMissing(quarter, missing)
+
+
+class NoPlanForQuarter(ExportRefused):
+    """A signed return of a quarter no imported plan covers: the city has set it no targets and refuses it."""
+
+    def __init__(self, quarter: Quarter):
+        first = 2021 + 5 * ((quarter.year - 2021) // 5)  # the city's plans run five years from 2021
+        self.plan_years = (first, first + 4)
+        super().__init__(
+            quarter,
+            [
+                f"{quarter.label}不在任何已导入的规划期内，没有市局下发的目标，这一季的签名季报市局不会接收；"
+                f"请先导入市局下发的 {first}—{first + 4} 年规划文件（.plan）。未签名草稿仍可导出"
+            ],
+        )
+
+
+def refuse_no_plan(store: Store, quarter: Quarter) -> None:
+    """Both doors: a quarter is signed only under a plan that covers it (a draft may be made without one)."""
+    if store.plan_for(quarter) is None:
+        raise NoPlanForQuarter(quarter)
 
 
 def prepare_export(
@@ -137,6 +158,7 @@ def reserve_for_signing(store: Store, data: ReturnData) -> ReturnData:
     The revision is committed before any file is written, so a kill between the files and the record
     can never let other content reuse the number."""
     refuse_missing_sign_off(store, data.quarter)
+    refuse_no_plan(store, data.quarter)
     gaps = year_gap_refusal(store.history(), data.quarter)  # issue 26: a draft names the gap, a signed return
     if gaps:  # never has one in its year
         raise ExportRefused(data.quarter, gaps)
@@ -308,6 +330,7 @@ def export_quarter(
     stored_identity(store)
     refuse_wrong_clock(store, quarter=quarter)
     data = prepare_export(store, quarter)
+    refuse_no_plan(store, quarter)
     refuse_missing_sign_off(store, quarter)
     identity = open_identity(store, passphrase())
     return export_return(store, quarter, folder, overwrite=overwrite, identity=identity, prepared=data)

@@ -112,15 +112,6 @@ def open_folder(folder: Path) -> bool:
     return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
 
-def no_plan_message(quarter: Quarter) -> str:
-    """A quarter no imported plan covers, and which plan to import: the city's plans run five years from 2021."""
-    first = 2021 + 5 * ((quarter.year - 2021) // 5)
-    return (
-        f"{quarter.label}不在任何已导入的规划期内，没有市局下发的目标，这一季的季报市局不会接收。"
-        f"请先用“文件 → 导入规划…”导入市局下发的 {first}—{first + 4} 年规划文件（.plan），再导出。"
-    )
-
-
 def ask_passphrase(parent: QWidget, prompt: str) -> bytes | None:
     text, ok = QInputDialog.getText(parent, "签名证书口令", prompt, QLineEdit.EchoMode.Password)
     return text.encode("utf-8") if ok and text else None
@@ -737,17 +728,28 @@ class MainWindow(QMainWindow):
     def export_return(self, folder: Path | None = None) -> BackgroundTask | None:
         if not self.resolve_unsaved(self.quarter.label):
             return None
-        from actions.returns import planned_files, prepare_export, record_signed, reserve_for_signing, write_files
+        from actions.returns import (
+            NoPlanForQuarter,
+            has_identity,
+            missing_sign_off,
+            planned_files,
+            prepare_export,
+            record_signed,
+            refuse_no_plan,
+            reserve_for_signing,
+            write_files,
+        )
 
-        if self.store.plan_for(self.quarter) is None:
-            show_error(self, no_plan_message(self.quarter), title="还不能导出")
-            return None
         try:
+            if has_identity(self.store):  # as `export` refuses a signed return no plan covers; a draft may be made
+                refuse_no_plan(self.store, self.quarter)
             data = prepare_export(self.store, self.quarter)  # refuse (unfinished quarter, errors) before the passphrase
+        except NoPlanForQuarter as exc:
+            show_error(self, f"{exc.message}\n请用“文件 → 导入规划…”导入该规划文件，再导出。", title="还不能导出")
+            return None
         except DomainError as exc:
             show_error(self, exc, title="还不能导出")
             return None
-        from actions.returns import has_identity, missing_sign_off
 
         if has_identity(self.store) and missing_sign_off(self.store):  # asked before the passphrase, as `export` refuses
             if not self._complete_sign_off():

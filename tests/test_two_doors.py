@@ -461,3 +461,39 @@ def test_the_day_s_first_writing_command_makes_the_daily_backup_as_opening_the_w
     with Store(window_db, today=lambda: TODAY) as store:
         start_up(store)  # what the window runs when its database has opened (gui.app.check_on_start_up)
     assert len(daily(window_db)) == 1
+
+
+# --- a quarter no plan covers ------------------------------------------------------------------------
+
+
+def test_a_quarter_no_plan_covers_is_signed_through_neither_door(keys, tmp_path, capsys, qtbot, dialogs, monkeypatch):
+    """The window refused it (issue 25); `export` signed and locked it, and the city then refused the return.
+    Both refuse a signed return now, naming the plan to import; a draft is made through both."""
+    from gui import main_window as main_window_module
+    from gui.app import make_application
+    from gui.main_window import MainWindow
+
+    cli_db = town_database(tmp_path / "命令行", keys, capsys)  # no plan imported: 2026 has none
+    pairs = [f"{code}={value}" for code, value in sample_quarter_figures().items() if code != "skilled_trained"]
+    run(capsys, "--db", cli_db, "enter", "--quarter", Q1.code, *pairs)
+    window_db = twin(cli_db, tmp_path / "窗口")
+
+    out = tmp_path / "命令行 上报"
+    code, _, err = run(capsys, "--db", cli_db, "export", "--quarter", Q1.code, "--out", out, "--passphrase-file", keys["pw"])
+    assert code == 2 and "不在任何已导入的规划期内" in err and "2026—2030 年规划文件" in err and "plan import" in err
+    assert not out.exists() and submitted_revision(cli_db, Q1) is None
+
+    make_application()
+    store = Store(window_db, today=lambda: TODAY)
+    try:
+        win = MainWindow(store, initial_quarter=Q1)
+        qtbot.addWidget(win)
+        win.show()
+        monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: PASSPHRASE)
+        dialogs.expect("2026—2030 年规划文件", answer=QMessageBox.StandardButton.Ok)
+        folder = tmp_path / "窗口 上报"
+        assert win.export_return(folder=folder) is None
+        assert "文件 → 导入规划" in dialogs.texts()[-1] and "plan import" not in dialogs.texts()[-1]
+        assert not folder.exists() and submitted_revision(window_db, Q1) is None
+    finally:
+        store.close()
