@@ -497,3 +497,58 @@ def test_a_quarter_no_plan_covers_is_signed_through_neither_door(keys, tmp_path,
         assert not folder.exists() and submitted_revision(window_db, Q1) is None
     finally:
         store.close()
+
+
+# --- the quarter list and `status`; 修改记录 and `history` ---------------------------------------------
+
+
+def test_the_quarter_list_names_each_quarter_as_status_does(keys, tmp_path, capsys, qtbot):
+    """The picker recomputed 未填/草稿 itself where `status` said 未填报."""
+    from gui.app import make_application
+    from gui.main_window import MainWindow
+
+    db = town_database(tmp_path / "镇街", keys, capsys, plan=True)
+    assert run(capsys, "--db", db, "enter", "--quarter", Q1.code, "yuecai_certified=40")[0] in (0, 1)
+    code, out, _ = run(capsys, "--db", db, "status")
+    said = dict(line.split("：", 1) for line in out.splitlines() if "：" in line)
+
+    make_application()
+    store = Store(db, today=lambda: TODAY)
+    try:
+        win = MainWindow(store, initial_quarter=Q1)
+        qtbot.addWidget(win)
+        win.show()
+        shown = [win.quarter_box.itemText(i) for i in range(win.quarter_box.count())]
+        assert shown, "the quarter list is empty"
+        for text in shown:
+            label, state = text.split("（", 1)
+            assert said[label] == state.removesuffix("）"), text
+        assert any("未填报" in text for text in shown) and not any("（未填）" in text for text in shown)
+        assert any("已填 1/" in text for text in shown)
+    finally:
+        store.close()
+
+
+def test_the_change_history_names_a_new_indicator_as_history_does(keys, tmp_path, capsys, qtbot):
+    """修改记录 showed `skilled_trained` where `history` showed its Chinese name."""
+    from gui.app import make_application
+    from gui.main_window import MainWindow
+
+    db = town_database(tmp_path / "镇街", keys, capsys, plan=True)
+    assert run(capsys, "--db", db, "enter", "--quarter", Q1.code, "skilled_trained=7")[0] in (0, 1)
+    code, out, _ = run(capsys, "--db", db, "history", "--quarter", Q1.code)
+    name = sample_package().catalogue().display_name("skilled_trained")
+    assert code == 0 and name in out and "skilled_trained" not in out
+
+    make_application()
+    store = Store(db, today=lambda: TODAY)
+    try:
+        win = MainWindow(store, initial_quarter=Q1)
+        qtbot.addWidget(win)
+        win.show()
+        win.tabs.setCurrentIndex(2)  # 历史
+        model = win.history_view.audit_model
+        subjects = [model.data(model.index(r, 5)) for r in range(model.rowCount())]
+        assert name in subjects and "skilled_trained" not in subjects
+    finally:
+        store.close()
