@@ -32,6 +32,7 @@ from reports.returns import (
     FORM_TITLE,
     RENDERER_1,
     SIGN_HERE,
+    FigureLine,
     ReturnData,
     notes_reference,
 )
@@ -296,6 +297,18 @@ def _row_padding(data: ReturnData) -> float:
     return 1.5 if data.renderer == RENDERER_1 else 0.6
 
 
+def _summary_status(data: ReturnData, line: FigureLine) -> str:
+    """The 一页摘要's word beside a bar. Renderer 1 called every figure without a status 未填报, also a card
+    figure that was entered but had no 基期数 yet (issue 25); since renderer 2 it says what is missing."""
+    if line.status:
+        return line.status
+    if data.renderer == RENDERER_1 or line.quarter is None:
+        return "未填报"
+    if line.code in data.stock_codes and (data.bases or {}).get(line.code) is None:
+        return "未录入基期数"
+    return "—"
+
+
 def _signature_block(data: ReturnData, slot: SignatureSlot) -> Table:
     profile = data.profile
     left = [
@@ -382,7 +395,7 @@ def write_summary_pdf(data: ReturnData, path: Path) -> None:
         canvas.setFont(FONT, 10)
         canvas.drawString(bar_left + bar_width + 4 * mm, y, data.percent(line.completion))
         canvas.setFillColor(colour)
-        canvas.drawString(bar_left + bar_width + 22 * mm, y, line.status or "未填报")
+        canvas.drawString(bar_left + bar_width + 22 * mm, y, _summary_status(data, line))
         y -= 14 * mm
     canvas.setFillColor(colors.HexColor("#555555"))
     canvas.setFont(FONT, 8)

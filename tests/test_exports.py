@@ -216,3 +216,18 @@ def test_temp_files_left_by_a_crash_are_cleared_on_the_next_write(tmp_path):
     write_atomically(target, lambda p: p.write_bytes(b"whole"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["2024Q3_莞城_季报.xlsx"]
     assert target.read_bytes() == b"whole"
+
+
+def test_the_summary_says_a_card_figure_lacks_its_base_not_that_it_is_not_entered(store, tmp_path):
+    """Issue 25: the 一页摘要 called the card figure 未填报 when only its 基期数 was missing."""
+    from actions.returns import prepare_export, write_preview
+
+    for quarter, values in on_pace_history(last=Q).items():
+        store.save_quarter(quarter, values)
+    assert store.stock_bases(store.plan_for(Q)) == {}
+    data = prepare_export(store, Q, preview=True)
+    path = tmp_path / "摘要.pdf"
+    write_preview(data, "summary", path)
+    text = PdfReader(path).pages[0].extract_text()
+    card = next(line for line in text.splitlines() if "社保卡" in line or "社会保障卡" in line)
+    assert "未录入基期数" in text and "未填报" not in card, card
