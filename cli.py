@@ -329,6 +329,7 @@ def add_round_trip_commands(csub: Any, command: Callable[[str, str], argparse.Ar
     p.add_argument("--reason", dest="reasons", action=_InOrder, const="reason", default=[], metavar="原因", help="退回原因；写在 --indicator 之后时为该指标的原因")
     p.add_argument("--indicator", dest="reasons", action=_InOrder, const="indicator", metavar="代码", help="指标代码，后面跟 --reason 原因，可重复")
     p.add_argument("--out", type=Path, required=True, help="退回通知文件，如 退回通知.notice")
+    p.add_argument("--withdraw-receipt", action="store_true", help="这一版已签发过回执时，撤回该回执并退回（须明确给出）")
     verifying(p)
     p = city_command("register", "市局：登记簿——某季度收到、接收、拒收、退回的季报及签发的回执和退回通知")
     p.add_argument("--quarter", required=True)
@@ -986,7 +987,7 @@ def cmd_round_trip(args: argparse.Namespace) -> int:
         whole, pairs = receipts.pair_reasons(args.reasons)
         sent = receipts.send_back(
             args.return_file, whole, pairs, args.root, _passphrase(args.root_passphrase_file, "根证书口令："), args.out,
-            args.trust, args.crl, args.plan, args.db, args.strict_crl, _warn,
+            args.trust, args.crl, args.plan, args.db, args.strict_crl, _warn, args.withdraw_receipt,
         )  # fmt: skip
         if args.json:
             _print_json(sent.as_dict())
@@ -1011,14 +1012,19 @@ def cmd_round_trip(args: argparse.Namespace) -> int:
         extra = f"（第 {town.revision} 版：{town.reason}）" if town.revision else ""
         print(f"  {town.town}：{town.state}{extra}；{town.unit or '填报单位不详'}，电话 {town.phone or '不详'}")
     if missing.file:
-        print(missing.file)
+        print(printable(str(missing.file)))
     return EXIT_OK
 
 
 def cmd_receipt(args: argparse.Namespace) -> int:
     from actions.city import printable
+    from actions.database import database_path
     from actions.receipts import import_answers
 
+    if not database_path(args.db).exists():  # a mistyped --db is not a new, empty database (a pipe is refused later)
+        from core.errors import InputError
+
+        raise InputError(f"找不到数据库 {printable(str(database_path(args.db)))}：请用 --db 指定本镇街的数据库")
     with _store(args, writes="导入市局回执") as store:
         results = import_answers(store, args.files)
     if args.json:
@@ -1151,6 +1157,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     from actions.quarters import statuses
     from actions.receipts import NO_ANSWER, city_states
 
+    if args.db is not None and not args.db.exists():  # a mistyped --db is not a new, empty database
+        from actions.city import printable
+        from core.errors import InputError
+
+        raise InputError(f"找不到数据库 {printable(str(args.db))}：请检查 --db 给出的路径")
     with _store(args) as store:
         states = statuses(store)
         city = city_states(store)

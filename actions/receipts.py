@@ -103,6 +103,13 @@ def checked_roots(root: Identity, trust: Path | None, db: Path) -> list[x509.Cer
     return roots
 
 
+def storable(text: str) -> str:
+    """A path as kept in the register or signed in an answer: the bytes of a name that is not UTF-8 (the
+    lone surrogates Python reads them as, which no database or JSON can hold) written as \\udcXX; the
+    rest, Windows' backslashes included, as it is."""
+    return "".join(f"\\u{ord(c):04x}" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(BEIJING)
 
@@ -193,9 +200,11 @@ def city_receipts(
         key = register_key(quarter.code, town, payload.revision, content_hash, verdict.file)
         if key in sent_back:
             reason = f"{quarter.label}第 {payload.revision} 版已退回（{sent_back[key].issued_file or '退回通知'}），等待{town}重新上报"
-            refused.append(RefusedReturn(verdict.file, reason))
+            refused.append(RefusedReturn(storable(verdict.file), reason))
             continue
-        answer = CityAnswer(RECEIPT, town, quarter, payload.revision, content_hash, _now(), (), Path(verdict.file).name)
+        answer = CityAnswer(
+            RECEIPT, town, quarter, payload.revision, content_hash, _now(), (), storable(Path(verdict.file).name)
+        )
         target = out / receipt_file_name(answer)
         new = True
         if target.exists():
@@ -221,11 +230,11 @@ def city_receipts(
                 town,
                 payload.revision,
                 content_hash,
-                verdict.file,
+                storable(verdict.file),
                 ACCEPTED,
                 None,
                 RECEIPT,
-                str(target),
+                storable(str(target)),
                 answer.at.isoformat(),
                 unit,
                 phone,
@@ -241,14 +250,14 @@ def city_receipts(
             if verdict.valid is False
             else "冲突：同一镇街同一季度的季报版本或签名时间互相矛盾，未计入，须市局核实"
         )
-        refused.append(RefusedReturn(verdict.file, reason))
+        refused.append(RefusedReturn(storable(verdict.file), reason))
         entries.append(
             RegisterEntry(
                 quarter.code,
                 verdict.town,
                 verdict.revision,
                 None,  # entered by its file: a damaged copy never stands for the return it copies
-                verdict.file,
+                storable(verdict.file),
                 REFUSED,
                 reason,
                 None,
@@ -321,9 +330,15 @@ def send_back(
     db: Path | None = None,
     strict_crl: bool = False,
     warn: Callable[[str], None] | None = None,
+    withdraw_receipt: bool = False,
 ) -> SentBack:
     """A 退回通知 for one verified return, bound to its town, quarter, revision and content hash, with the
-    city's reasons; entered in the register, so a later `city receipts` issues no receipt for that return."""
+    city's reasons; entered in the register, so a later `city receipts` issues no receipt for that return.
+
+    Refused (before anything is signed) for a revision a newer one supersedes, for one the city already
+    issued a receipt for unless `withdraw_receipt` (the city takes its acceptance back, deliberately), and
+    when the register holds an answer for this return signed later than now (a clock that ran ahead: a
+    notice signed now would never take effect at the town)."""
     from actions.city import revocations, trusted_plans
     from actions.database import open_store
     from reports.receipt import write_answer_file
@@ -346,8 +361,13 @@ def send_back(
     payload = verdict.payload
     known = [*payload.figures, *(r["code"] for r in payload.body.get("rates", []))]
     reasons = checked_reasons(whole, per_indicator, known)
-    answer = CityAnswer(NOTICE, payload.town, payload.quarter, payload.revision, payload.content_hash(), _now(),
-                        reasons, return_file.name)  # fmt: skip
+    with open_store(path) as store:
+        entries = store.city_register(payload.quarter)
+    at = _now()
+    refuse_send_back(entries, payload.town, payload.quarter, payload.revision, payload.content_hash(), at,
+                     withdraw_receipt)  # fmt: skip
+    answer = CityAnswer(NOTICE, payload.town, payload.quarter, payload.revision, payload.content_hash(), at,
+                        reasons, storable(return_file.name))  # fmt: skip
     write_answer_file(answer, identity, out)
     unit, phone = _signoff(verdict)
     name = payload.catalogue.display_name
@@ -360,11 +380,11 @@ def send_back(
                     payload.town,
                     payload.revision,
                     answer.content_hash,
-                    str(return_file),
+                    storable(str(return_file)),
                     SENT_BACK,
                     text,
                     NOTICE,
-                    str(out),
+                    storable(str(out)),
                     answer.at.isoformat(),
                     unit,
                     phone,
@@ -374,6 +394,63 @@ def send_back(
             ]  # fmt: skip
         )
     return SentBack(answer, out)
+
+
+class ReceiptIssued(AnswerRefused):
+    """A send-back of a revision the city already issued a receipt for: done only deliberately."""
+
+
+def refuse_send_back(
+    entries: Sequence[RegisterEntry],
+    town: str,
+    quarter: Quarter,
+    revision: int,
+    content_hash: str,
+    at: dt.datetime,
+    withdraw_receipt: bool = False,
+) -> None:
+    """Why a send-back of this return must not be signed now (see send_back), naming what stands in its way."""
+    from storage.round_trip import REFUSED
+
+    mine = [e for e in entries if e.town == town and e.verdict != REFUSED]
+    newer = sorted({e.revision for e in mine if e.revision is not None and e.revision > revision})
+    if newer:
+        last = newer[-1]
+        files = "、".join(sorted({printable(Path(e.file).name) for e in mine if e.revision == last}))
+        raise AnswerRefused(
+            f"{town}{quarter.label}第 {revision} 版已被第 {last} 版取代（{files}），不能退回旧的一版；"
+            f"如需退回，请退回第 {last} 版"
+        )
+    same = [e for e in mine if e.revision == revision and e.content_hash == content_hash and e.issued_at]
+    later = [e for e in same if (signed := _time(e.issued_at)) is not None and signed >= at]
+    if later:
+        entry = max(later, key=lambda e: e.issued_at or "")
+        raise AnswerRefused(
+            f"登记簿中{town}{quarter.label}第 {revision} 版的{ISSUED_NAMES.get(entry.issued or '', '答复')}"
+            f"（{printable(Path(entry.issued_file or '').name)}）签于 {_shown(entry.issued_at)}，晚于现在"
+            f"（{at:%Y-%m-%d %H:%M}）：签发它时电脑时间可能超前。现在签发的退回通知在镇街不会生效（镇街以签名在后的答复为准），"
+            "未签发；请核对电脑时间，在该时间之后再退回"
+        )
+    receipts = [e for e in same if e.issued == RECEIPT]
+    if receipts and not withdraw_receipt:
+        entry = max(receipts, key=lambda e: e.issued_at or "")
+        raise ReceiptIssued(
+            f"{town}{quarter.label}第 {revision} 版已于 {_shown(entry.issued_at)} 签发回执"
+            f"（{printable(Path(entry.issued_file or '').name)}），镇街可能已记为市局已接收；"
+            "确要撤回接收、退回这一版，请加 --withdraw-receipt（窗口里确认撤回），未签发"
+        )
+
+
+def _time(text: str | None) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _shown(text: str | None) -> str:
+    moment = _time(text)
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M") if moment else (text or "")
 
 
 # --- the town imports -----------------------------------------------------------------------------
@@ -410,6 +487,11 @@ def import_answers(store: Store, files: Sequence[Path]) -> list[AnswerImport]:
 
     from reports.receipt import read_answer_file
 
+    if store.mode() == "city":
+        raise InputError(
+            f"数据库 {printable(str(store.path))} 是市局汇总用的数据库：回执和退回通知由镇街在自己的数据库中导入"
+            "（用 --db 指定镇街的数据库）"
+        )
     store.require_town()
     pinned = store.pinned_root()
     results = []
@@ -471,12 +553,28 @@ class RegisterView:
                  and e.revision > entry.revision and e.verdict != "refused"]  # fmt: skip
         return max(newer) if newer else None
 
+    def answered_later(self, entry: RegisterEntry) -> RegisterEntry | None:
+        """The answer the city signed after this one for the same return (a receipt withdrawn by a send-back)."""
+        if not entry.issued_at or entry.town is None:
+            return None
+        later = [e for e in self.entries if (e.town, e.revision, e.content_hash) == (entry.town, entry.revision,
+                 entry.content_hash) and e.issued_at and e.issued_at > entry.issued_at]  # fmt: skip
+        return max(later, key=lambda e: e.issued_at or "") if later else None
+
+    def replaced_note(self, entry: RegisterEntry) -> str:
+        later = self.answered_later(entry)
+        if later is None:
+            return ""
+        return f"此后于 {_shown(later.issued_at)} 签发{ISSUED_NAMES.get(later.issued or '', '答复')}，本答复已不再有效"
+
     def as_dict(self) -> dict[str, Any]:
         rows = []
         for entry in self.entries:
             row = entry.as_dict()
             row["verdict_name"] = VERDICT_NAMES.get(entry.verdict, entry.verdict)
             row["superseded_by"] = self.superseded_by(entry)
+            later = self.answered_later(entry)
+            row["answered_later"] = None if later is None else {"issued": later.issued, "issued_at": later.issued_at}
             rows.append(row)
         return {"quarter": self.quarter.code, "returns": rows}
 
@@ -492,6 +590,8 @@ class RegisterView:
             newer = self.superseded_by(entry)
             if newer:
                 text += f"；已被第 {newer} 版取代"
+            if self.replaced_note(entry):
+                text += f"；{self.replaced_note(entry)}"
             out.append(f"{text}；登记于 {entry.first_seen}")
         return out
 
@@ -555,6 +655,11 @@ def city_missing(
     from storage.round_trip import SENT_BACK, register_key
 
     quarter = Quarter.parse(quarter_text)
+    today = _now().date()
+    if not quarter.has_ended(today):
+        raise InputError(
+            f"{quarter.label}尚未结束（{quarter.last_day:%Y-%m-%d} 结束）：季度结束后镇街才能上报，现在没有可催报的季报"
+        )
     if collection is None and not folder.is_dir():
         raise InputError(f"找不到文件夹 {printable(str(folder))}")
     path = city_database(db)

@@ -36,6 +36,7 @@ from actions.receipts import (
     ISSUED_NAMES,
     VERDICT_NAMES,
     Missing,
+    ReceiptIssued,
     Receipts,
     RegisterView,
     SentBack,
@@ -145,6 +146,8 @@ class RegisterPage(QSplitter):
             note = entry.reason or ""
             if newer:
                 note = f"已被第 {newer} 版取代" + (f"；{note}" if note else "")
+            if self.view.replaced_note(entry):
+                note = self.view.replaced_note(entry) + (f"；{note}" if note else "")
             cells = (
                 entry.town or "",
                 str(entry.revision or ""),
@@ -274,12 +277,22 @@ class RegisterPage(QSplitter):
             if not chosen:
                 return None
             out = Path(chosen)
-        try:
-            sent = send_back(return_file, reasons[0], reasons[1], signer[0], signer[1], out,
-                             crls=window.crl_button.paths, db=window.store.path)  # fmt: skip
-        except (DomainError, OSError) as exc:
-            show_error(self, exc, title="未签发退回通知")
-            return None
+        withdraw = False
+        while True:
+            try:
+                sent = send_back(return_file, reasons[0], reasons[1], signer[0], signer[1], out,
+                                 crls=window.crl_button.paths, db=window.store.path,
+                                 withdraw_receipt=withdraw)  # fmt: skip
+                break
+            except ReceiptIssued as exc:
+                question = exc.message.split("；确要")[0] + "。\n\n撤回这份回执、退回这一版吗？"
+                answer = QMessageBox.question(self, "撤回回执", question)
+                if answer != QMessageBox.StandardButton.Yes:
+                    return None
+                withdraw = True
+            except (DomainError, OSError) as exc:
+                show_error(self, exc, title="未签发退回通知")
+                return None
         self.refresh()
         QMessageBox.information(
             self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +29,19 @@ def return_file_names(quarter: Quarter, town: str, revision: int = 1) -> dict[st
     }
 
 
+def refuse_folders(paths: list[Path]) -> None:
+    """A target that is a folder is never moved aside or replaced (not even with --overwrite)."""
+    folders = [p for p in paths if p.is_dir()]
+    if folders:
+        names = "、".join(printable(p.name) for p in folders)
+        raise OutputExists(
+            f"{printable(str(folders[0].parent))} 中已有同名的文件夹：{names}。文件夹不会被覆盖，未写入任何文件；"
+            "请换一个输出位置或先移走该文件夹"
+        )
+
+
 def refuse_existing(paths: list[Path]) -> None:
+    refuse_folders(paths)
     existing = [p for p in paths if p.exists()]
     if existing:
         names = "、".join(p.name for p in existing)
@@ -37,11 +50,30 @@ def refuse_existing(paths: list[Path]) -> None:
         )
 
 
+# The files this system writes through stage_file: returns, summaries, 汇总表, receipts, notices, 催报清单.
+OUR_SUFFIXES = (".xlsx", ".pdf", ".receipt", ".notice")
+# stage_file's temp: "." + the file's name + "." + mkstemp's random characters + ".part", and the signing
+# step's ".unsigned" beside a PDF's temp.
+_TEMP = re.compile(r"^\.(?P<name>.+)\.[A-Za-z0-9_]+\.part(\.unsigned)?$")
+
+
+def is_our_temp(name: str) -> bool:
+    match = _TEMP.match(name)
+    return match is not None and match.group("name").lower().endswith(OUR_SUFFIXES)
+
+
 def remove_stale_temp_files(folder: Path) -> None:
-    """Temp files of returns and summaries that a killed export left in this folder (`.part`, `.part.unsigned`)."""
-    for stale in folder.glob(".[0-9][0-9][0-9][0-9]Q[1-4]_*.part*"):
+    """Temp files a killed writer left in this folder (`….xlsx.XXXXXXXX.part`, `….pdf.XXXXXXXX.part.unsigned`,
+    a receipt's or notice's `.part`): only the names of this system's temps, only in the folder about to be
+    written (one directory listing, no other folder is looked at)."""
+    try:
+        candidates = [entry for entry in os.scandir(folder) if entry.name.startswith(".") and is_our_temp(entry.name)]
+    except OSError:
+        return
+    for entry in candidates:
         try:
-            stale.unlink()
+            if entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
         except OSError:
             pass
 
@@ -76,6 +108,7 @@ def write_all_or_none(jobs: list[tuple[Path, Callable[[Path], None]]]) -> list[P
 def stage_file(path: Path, write: Callable[[Path], None]) -> Path:
     """The file written whole, flushed to disk, beside `path` under a temp name (not in place yet)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    refuse_folders([path])
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(handle)
     temp = Path(temp_name)
@@ -103,10 +136,13 @@ def place_files(staged: list[tuple[Path, Path]]) -> list[Placed]:
     `settle(..., keep_new=False)` can put it back. All or none: a failure puts back what was moved."""
     placed: list[Placed] = []
     try:
+        refuse_folders([path for _temp, path in staged])  # before anything is moved
         for temp, path in staged:
             previous = None
             if path.exists():
-                previous = path.with_name(f".{path.name}.{os.getpid()}.previous")  # not a stale temp the next export removes
+                previous = path.with_name(
+                    f".{path.name}.{os.getpid()}.previous"
+                )  # not a stale temp the next export removes
                 os.replace(path, previous)
             try:
                 os.replace(temp, path)

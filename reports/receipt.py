@@ -33,6 +33,8 @@ FORMATS = {RECEIPT: "town-returns-receipt/1", NOTICE: "town-returns-notice/1"}
 SUFFIXES = {RECEIPT: ".receipt", NOTICE: ".notice"}
 MAX_ANSWER_BYTES = 256 * 1024
 ANSWER_WORD = "回执或退回通知"
+UTF8_BOM = b"\xef\xbb\xbf"
+_JSON_TYPES = {list: "列表", dict: "对象", int: "数", float: "数", bool: "真假值"}
 
 __all__ = ["AnswerRefused", "VerifiedAnswer", "answer_file_bytes", "read_answer_file", "verify_answer_bytes"]
 
@@ -102,6 +104,8 @@ def read_answer_file(path: Path, roots: list[x509.Certificate], now: dt.datetime
 def verify_answer_bytes(data: bytes, roots: list[x509.Certificate], now: dt.datetime | None = None) -> VerifiedAnswer:
     if len(data) > MAX_ANSWER_BYTES:
         raise AnswerRefused(f"文件过大，不是本系统的{ANSWER_WORD}")
+    if data.startswith(UTF8_BOM):  # Notepad and some mail clients add one when the file is saved again
+        data = data[len(UTF8_BOM) :]
     if not data.strip():
         raise AnswerRefused(f"文件是空的，不是{ANSWER_WORD}")
     try:
@@ -111,12 +115,13 @@ def verify_answer_bytes(data: bytes, roots: list[x509.Certificate], now: dt.date
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise AnswerRefused(f"文件已损坏或不完整（不是有效的 JSON），不是可读的{ANSWER_WORD}") from exc
     kinds = {fmt: kind for kind, fmt in FORMATS.items()}
-    if not isinstance(envelope, dict) or envelope.get("format") not in kinds:
-        shown = envelope.get("format") if isinstance(envelope, dict) else None
+    name: object = envelope.get("format") if isinstance(envelope, dict) else None
+    if not isinstance(envelope, dict) or not isinstance(name, str) or name not in kinds:  # a list is no name either
+        shown = name if isinstance(name, str | None) else f"一个{_JSON_TYPES.get(type(name), '值')}"
         raise AnswerRefused(
             f"不是本系统的{ANSWER_WORD}（格式标识为“{shown}”，应为“{FORMATS[RECEIPT]}”或“{FORMATS[NOTICE]}”）"
         )
-    kind = kinds[envelope["format"]]
+    kind = kinds[name]
     what = KIND_NAMES[kind]
     if set(envelope) != {"format", "content", "signature"}:
         raise AnswerRefused(f"{what}的结构不是本系统写出的样子（应只有 format、content、signature 三项），未导入")

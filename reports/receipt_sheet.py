@@ -53,6 +53,10 @@ def write_missing_workbook(
                 ),
             ]
         )
+    for row in sheet.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str):  # "=HYPERLINK(…)" typed as a phone is text, never a formula
+                cell.data_type = "s"
     for column, width in zip("ABCDEF", WIDTHS, strict=True):
         sheet.column_dimensions[column].width = width
     for row in sheet.iter_rows(min_row=3):

@@ -236,6 +236,25 @@ def check_states(rows: Sequence[ChainRow], states: Mapping[str, tuple[str, int]]
     return None
 
 
+ANSWER_ACTIONS = {"city_receipt": "回执", "city_notice": "退回通知"}
+
+
+def check_answers(rows: Sequence[ChainRow], kept: Iterable[int | None]) -> AuditCheck | None:
+    """Every receipt or send-back the trail says was imported must still have its row (city_answers):
+    a row deleted from outside would silently change the quarter's state at the city."""
+    present = set(kept)
+    for row in rows:
+        if row.action in ANSWER_ACTIONS and row.id not in present:
+            return AuditCheck(
+                False,
+                len(rows),
+                None,
+                f"{_where(row.quarter, None)}导入的市局{ANSWER_ACTIONS[row.action]}（修改记录第 {row.id} 条）在数据库中"
+                "找不到了：数据库在本软件之外被改动过（请用完好的备份恢复）",
+            )
+    return None
+
+
 def check_db_id(rows: Sequence[ChainRow], db_id: str | None) -> AuditCheck | None:
     recorded = next((row.new_value for row in reversed(rows) if row.action == "db_id"), None)
     if recorded is not None and recorded != db_id:

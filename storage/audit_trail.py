@@ -18,6 +18,7 @@ from storage.audit import (
     ChainHead,
     ChainRow,
     backup_heads,
+    check_answers,
     check_chain,
     check_db_id,
     check_heads,
@@ -25,7 +26,7 @@ from storage.audit import (
     check_states,
     row_hash,
 )
-from storage.models import AuditEntry, ExplanationRow, FigureRow, QuarterStatusRow, StockBase
+from storage.models import AuditEntry, CityAnswerRow, ExplanationRow, FigureRow, QuarterStatusRow, StockBase
 from storage.settings import now_text, read_setting
 
 
@@ -129,6 +130,7 @@ def verify(session: Session, db_path: Path, name: Callable[[str], str] = SHIPPED
         check_chain(rows)
         or check_replay(rows, figures, texts, bases, name)
         or check_states(rows, states)
+        or check_answers(rows, session.scalars(select(CityAnswerRow.audit_id)))
         or check_db_id(rows, db_id)
         or check_heads(rows, heads)
     )

@@ -68,7 +68,15 @@ def import_answer(
     """Judge a verified answer against this database and record it (a send-back reopening the quarter) in
     this transaction; a refusal raises AnswerRefused, an answer that changes nothing records nothing."""
     quarter = answer.quarter
-    already = session.scalar(select(CityAnswerRow).where(CityAnswerRow.file_sha256 == file_sha256)) is not None
+    # the same signed content is the same answer, whatever the file's layout (re-indented, a BOM, a copy)
+    already = (
+        session.scalar(
+            select(CityAnswerRow.id).where(
+                (CityAnswerRow.content == content) | (CityAnswerRow.file_sha256 == file_sha256)
+            )
+        )
+        is not None
+    )
     status = session.get(QuarterStatusRow, (town, quarter.code))
     latest = effective(_rows(session, town, quarter))
     facts = ReceivedFacts(
@@ -161,18 +169,34 @@ def register_key(quarter: str, town: str | None, revision: int | None, content_h
 
 
 def register(session: Session, entry: RegisterEntry) -> RegisterEntry:
-    """Record what the city saw of a return; an entry already there keeps its first sighting and a
-    send-back (a later run of `city receipts` never turns a sent-back return into an accepted one)."""
+    """Record what the city saw of a return. Every answer the city signed for it is kept, one row each
+    (the register is its history: a receipt later withdrawn by a send-back stays, with its time); the
+    same answer seen again only updates when it was last seen. A refused file has one row."""
     key = register_key(entry.quarter, entry.town, entry.revision, entry.content_hash, entry.file)
-    row = session.scalar(select(CityRegisterRow).where(CityRegisterRow.key == key))
+    rows = list(
+        session.scalars(
+            select(CityRegisterRow)
+            .where((CityRegisterRow.key == key) | CityRegisterRow.key.startswith(f"{key}#", autoescape=True))
+            .order_by(CityRegisterRow.id)
+        )
+    )
     now = now_text()
+    row = next((r for r in rows if (r.issued, r.issued_at) == (entry.issued, entry.issued_at)), None)
+    if row is None and entry.issued is None:
+        row = rows[-1] if rows else None
+        if row is not None and row.issued is not None:  # the return's answers stand; a sighting adds none
+            row.last_seen = now
+            session.flush()
+            return _entry(row)
     if row is None:
-        row = CityRegisterRow(key=key, first_seen=now)
+        taken = {r.key for r in rows}
+        number = len(rows)
+        new_key = key if key not in taken else f"{key}#{number}"
+        while new_key in taken:
+            number += 1
+            new_key = f"{key}#{number}"
+        row = CityRegisterRow(key=new_key, first_seen=now)
         session.add(row)
-    elif row.verdict == SENT_BACK and entry.verdict != SENT_BACK:
-        row.last_seen = now
-        session.flush()
-        return _entry(row)
     row.quarter, row.town, row.revision, row.content_hash = (
         entry.quarter,
         entry.town,
@@ -191,7 +215,11 @@ def register(session: Session, entry: RegisterEntry) -> RegisterEntry:
 
 def registered(session: Session, quarter: str | None = None) -> list[RegisterEntry]:
     query = select(CityRegisterRow).order_by(
-        CityRegisterRow.quarter, CityRegisterRow.town, CityRegisterRow.revision, CityRegisterRow.id
+        CityRegisterRow.quarter,
+        CityRegisterRow.town,
+        CityRegisterRow.revision,
+        CityRegisterRow.issued_at,
+        CityRegisterRow.id,
     )
     if quarter is not None:
         query = query.where(CityRegisterRow.quarter == quarter)

@@ -160,11 +160,16 @@ def test_the_round_trip_end_to_end(world, capsys):
     # 石龙 first learns its receipt, then the city changes its mind and sends revision 1 back
     assert run(capsys, "--db", b_db, "receipt", "import", b_receipt)[0] == 0
     notice = base / "退回 石龙.notice"
-    code, out, err = city(
-        capsys, world, "send-back", "--return", workbook_of(towns[B]["outbox"]), "--reason", "粤菜师傅人数与台账不符，请核对",
+    send_back = [
+        "send-back", "--return", workbook_of(towns[B]["outbox"]), "--reason", "粤菜师傅人数与台账不符，请核对",
         "--indicator", FIXED, "--reason", "应为台账上的人数（多 1 人）", "--root", world["city_key"],
         "--root-passphrase-file", world["pw"], "--out", notice, "--json",
-    )  # fmt: skip
+    ]  # fmt: skip
+    # revision 1 has a receipt: taking it back is said, not done by the way
+    code, out, err = city(capsys, world, *send_back)
+    assert code == 2 and "已于" in err and "签发回执（回执_石龙_2026年第1季度_第1版.receipt）" in err, err
+    assert "--withdraw-receipt" in err and not notice.exists()
+    code, out, err = city(capsys, world, *send_back, "--withdraw-receipt")
     assert code == 0, err
     sent = json.loads(out)
     assert (sent["town"], sent["quarter"], sent["revision"]) == (B, "2026Q1", 1)
@@ -246,9 +251,16 @@ def test_the_round_trip_end_to_end(world, capsys):
     code, out, err = city(capsys, world, "register", "--quarter", Q1.code, "--json")
     assert code == 0, err
     register = json.loads(out)["returns"]
-    mine = {(r["town"], r["revision"]): r for r in register}
+    mine = {(r["town"], r["revision"]): r for r in register}  # the last answer of each return
     assert mine[(A, 1)]["verdict"] == "accepted" and mine[(A, 1)]["issued"] == "receipt"
     assert mine[(B, 1)]["verdict"] == "sent_back" and mine[(B, 1)]["issued"] == "notice"
+    # every answer stays: 石龙's withdrawn receipt, then the notice that replaced it
+    b_1 = [r for r in register if (r["town"], r["revision"]) == (B, 1)]
+    assert [(r["verdict"], Path(r["issued_file"]).name) for r in b_1] == [
+        ("accepted", b_receipt.name),
+        ("sent_back", notice.name),
+    ]
+    assert b_1[0]["answered_later"] == {"issued": "notice", "issued_at": b_1[1]["issued_at"]}
     assert mine[(B, 1)]["issued_file"] == str(notice) and mine[(B, 1)]["superseded_by"] == 2
     assert mine[(B, 2)]["verdict"] == "accepted" and mine[(B, 2)]["issued_file"] == str(b_receipt_2)
     code, out, _ = city(capsys, world, "register", "--quarter", Q1.code)
@@ -293,7 +305,8 @@ def test_a_damaged_copy_in_the_folder_is_refused_without_touching_the_accepted_r
     assert damaged in refused and "签名后文件被修改" in refused[damaged]
     code, out, _ = city(capsys, world, "register", "--quarter", Q1.code, "--json")
     rows = json.loads(out)["returns"]
-    assert [r["verdict"] for r in rows if r["town"] == A and r["revision"] == 1 and r["content_hash"]] == ["accepted"]
+    # each receipt signed for it is kept (one per output folder), all of them accepted
+    assert {r["verdict"] for r in rows if r["town"] == A and r["revision"] == 1 and r["content_hash"]} == {"accepted"}
     assert any(r["verdict"] == "refused" and r["file"] == str(damaged) for r in rows)
 
 
@@ -467,7 +480,7 @@ def test_the_windows_send_back_and_import_a_return(world, qtbot, dialogs, monkey
             for r in range(page.table.rowCount())
         ]
         a_row = next(i for i, r in enumerate(shown) if r[0] == A and r[1] == "1" and r[2] == "已接收")
-        b_old = next(r for r in shown if r[0] == B and r[1] == "1")
+        b_old = [r for r in shown if r[0] == B and r[1] == "1"][-1]  # its last answer: the notice
         assert shown[a_row][2] == "已接收" and shown[a_row][3].startswith("回执 回执_莞城_2026年第1季度_第1版")
         assert b_old[2] == "已退回" and "已被第 2 版取代" in b_old[6] and b_old[3].startswith("退回通知")
         assert "莞城" not in page.missing_text.toPlainText()
@@ -487,6 +500,7 @@ def test_the_windows_send_back_and_import_a_return(world, qtbot, dialogs, monkey
         QTimer.singleShot(0, fill_in)
         dialogs.expect("选择市局根证书", answer=(str(world["city_key"]), ""))
         dialogs.expect("保存退回通知", answer=(str(notice), ""))
+        dialogs.expect("撤回回执", answer=QMessageBox.StandardButton.Yes)  # 莞城's revision 1 has its receipt
         dialogs.expect("已签发退回通知", answer=ok)
         qtbot.mouseClick(page.send_back_button, Qt.MouseButton.LeftButton)
         assert notice.is_file()
@@ -494,7 +508,9 @@ def test_the_windows_send_back_and_import_a_return(world, qtbot, dialogs, monkey
             [page.table.item(r, c).text() for c in range(page.table.columnCount())]
             for r in range(page.table.rowCount())
         ]
-        assert next(r for r in shown if r[0] == A)[2] == "已退回"
+        a_rows = [r for r in shown if r[0] == A]
+        assert a_rows[-1][2] == "已退回" and a_rows[-1][3].startswith("退回通知")
+        assert all("签发退回通知，本答复已不再有效" in r[6] for r in a_rows[:-1] if r[2] == "已接收")
 
         # 生成回执…: no receipt for the return sent back; the 催报 list names 莞城
         out = tmp_path / "窗口 回执"
