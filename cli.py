@@ -242,6 +242,11 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--out", type=Path, required=True)
     issue.add_argument("--passphrase-file", type=Path, help="新 .p12 的口令文件（签发 .p12 时）")
     issue.add_argument("--days", type=int, default=3 * 365, help="有效天数（默认 3 年）")
+    issue.add_argument(
+        "--register",
+        type=Path,
+        help="签发记录文件夹（--csr 时；默认是根证书旁的 issued，city init 时建立；根证书被复制到别处时须指定原来的）",
+    )
     revoke = csub.add_parser("revoke", help="吊销镇街签名证书：写出由根证书签名的吊销列表（CRL）")
     _common(revoke, suppress=True)
     revoke.add_argument("--root", type=Path, required=True, help="city_root.p12")
@@ -482,6 +487,10 @@ def _signing_secret(store: Any, args: argparse.Namespace) -> bytes:
     """The PIN of the town's USB key, or the passphrase of its .p12: whichever the kept identity needs."""
     from actions.identity import identity_kind
 
+    if args.pin_file is not None and args.passphrase_file is not None:
+        raise UsageError(
+            "--pin-file 与 --passphrase-file 不能同时给出：签名密钥在 U 盾里时只给 --pin-file，是 .p12 文件时只给 --passphrase-file"
+        )
     if identity_kind(store) == "pkcs11":
         if args.pin_file is None and args.passphrase_file is not None:
             raise UsageError("本镇街的签名密钥在 U 盾里：请用 --pin-file 给出 U 盾的 PIN 码文件（不是 --passphrase-file）")
@@ -938,14 +947,22 @@ def cmd_city(args: argparse.Namespace) -> int:
         if args.town is not None or args.passphrase_file is not None:
             raise UsageError("--csr 签发的是申请中那把密钥的证书：镇街取自申请，不要再给 --town、--passphrase-file")
         certified = city.issue_for_request(
-            args.root, _passphrase(args.root_passphrase_file, "根证书口令："), args.csr, args.out, days=args.days
+            args.root,
+            _passphrase(args.root_passphrase_file, "根证书口令："),
+            args.csr,
+            args.out,
+            days=args.days,
+            register=args.register,
         )
         if args.json:
             _print_json(certified.as_dict())
         else:
             print(f"已为{certified.town}签发证书：{certified.file}（有效期至 {certified.not_after}）")
             print(f"证书 SHA-256 指纹：{certified.sha256}")
+            print(f"签发记录（一把密钥只为一个镇街签发、吊销的密钥不再签发，据此核对）：{certified.register}")
         return EXIT_OK
+    if args.register is not None:
+        raise UsageError("--register 只用于为 U 盾签发（--csr）；签发 .p12 时记入根证书旁的 issued")
     if args.town is None or args.passphrase_file is None:
         raise UsageError("签发 .p12 须给出 --town 和 --passphrase-file；为 U 盾上的密钥签发请用 --csr")
     issued = city.issue_identity(

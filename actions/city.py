@@ -413,6 +413,7 @@ class Certified:
     serial: int
     not_after: str  # YYYY-MM-DD
     sha256: str  # the certificate's fingerprint, colon-separated
+    register: Path | None = None  # the register of issued certificates it was checked against and entered in
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -421,21 +422,26 @@ class Certified:
             "serial": f"{self.serial:x}",
             "not_after": self.not_after,
             "sha256": self.sha256,
+            "register": str(self.register) if self.register is not None else None,
         }
 
 
-def issue_for_request(root: Path, root_passphrase: bytes, request: Path, out: Path, days: int = 3 * 365) -> Certified:
+def issue_for_request(
+    root: Path, root_passphrase: bytes, request: Path, out: Path, days: int = 3 * 365, register: Path | None = None
+) -> Certified:
     """A town certificate for the key in a request made on the town's USB key (`city issue --csr`): the
-    request's signature and town checked; refused for a key already certified for another town and not revoked."""
-    from reports.identity import fingerprint, issue_for_request, town_of
+    request's signature and town checked; refused for a key already certified for another town and not
+    revoked, or in a revoked certificate, as the register (`issued/` beside the root, or `register`) knows."""
+    from reports.identity import fingerprint, issue_for_request, register_folder, town_of
 
-    certificate = issue_for_request(root, root_passphrase, request, out, days=days)
+    certificate = issue_for_request(root, root_passphrase, request, out, days=days, register=register)
     return Certified(
         town_of(certificate) or "",
         out,
         certificate.serial_number,
         f"{certificate.not_valid_after_utc:%Y-%m-%d}",
         fingerprint(certificate),
+        register_folder(root, register).resolve(),
     )
 
 

@@ -113,6 +113,18 @@ def signing_refusal(store: Store) -> str | None:
     return expiry_refusal(record.certificate, on_token=True) if record is not None else None
 
 
+def _town_named(name: str) -> str:
+    """check_town, with a refused name's hidden characters (U+200B, U+202E) shown escaped, not raw."""
+    from core.errors import DomainError
+    from core.plans import TOWNS, check_town
+    from reports.files import printable
+
+    try:
+        return check_town(name)
+    except DomainError as exc:
+        raise IdentityError(f"没有名为“{printable(name)}”的镇街。可选：{'、'.join(TOWNS)}") from exc
+
+
 @dataclass(frozen=True)
 class Requested:
     file: Path
@@ -144,12 +156,11 @@ def request_certificate(
 
     `renew` makes a new key on the token the town signs with now (its driver and label are the recorded
     ones unless given)."""
-    from core.plans import check_town
     from reports.token import TokenRecord, write_request
 
     bound = store.require_town()
     if town is not None:
-        town = check_town(town)
+        town = _town_named(town)
         if town != bound:
             raise IdentityError(f"本数据库是{bound}的，不能为{town}申请证书")
     data = store.identity_p12()
@@ -163,7 +174,9 @@ def request_certificate(
     if module is None or token_label is None:
         raise IdentityError("请用 --pkcs11-module 指定 U 盾的驱动文件，用 --token-label 指定 U 盾的标签")
     prefer = bytes.fromhex(record.key_id) if record is not None else None
-    made = write_request(module, token_label, pin(), bound, out, renew, prefer)
+    # the recorded token told apart from another with the same label by its serial
+    serial = record.token_serial if record is not None and token_label == record.token_label else None
+    made = write_request(module.resolve(), token_label, pin(), bound, out, renew, prefer, serial)
     return Requested(made.path, made.town, made.token_label, made.key_id, made.new_key)
 
 
@@ -175,7 +188,7 @@ def import_token_identity(
     from reports.identity import token_identity_record
 
     town = store.require_town()
-    data, checked = token_identity_record(certificate, module, token_label, root, town, store.pinned_root())
+    data, checked = token_identity_record(certificate, module.resolve(), token_label, root, town, store.pinned_root())
     store.set_identity(data, checked.description, checked.root_pem)
     return ImportedIdentity(town, checked)
 

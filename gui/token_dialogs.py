@@ -235,7 +235,7 @@ def import_token(window: QMainWindow, store: Store) -> bool:
     except (DomainError, OSError) as exc:
         show_error(window, exc, title="导入失败")
         return False
-    QSettings().setValue(MODULE_SETTING, str(module))
+    QSettings().setValue(MODULE_SETTING, str(module.resolve()))
     window.statusBar().showMessage(f"已导入签名证书：{imported.town}（U 盾）", 15000)
     box = QMessageBox(
         QMessageBox.Icon.Information,

@@ -52,19 +52,56 @@ class Identity:
         return self.certificate.not_valid_after_utc
 
 
+MAX_SECRET_BYTES = 4 * 1024  # a passphrase or PIN file: one short line, never a device or a pipe
+
+
 def read_passphrase_file(path: Path, what: str = "口令文件") -> bytes:
-    """The passphrase (or a USB key's PIN: `what` is then "PIN 码文件") is the file's first line."""
+    """The passphrase (or a USB key's PIN: `what` is then "PIN 码文件") is the file's first line.
+
+    Only a small regular file is read: /dev/zero or a named pipe would otherwise be read forever (or
+    hang); it is opened without blocking and checked on the open handle, so it cannot be swapped after."""
+    import os
+    import stat as stat_module
+
+    shown = shown_path(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        fd = os.open(path, flags)
     except OSError as exc:
-        raise IdentityError(f"无法读取{what} {path}：{os_reason(exc)}") from exc
+        raise IdentityError(f"无法读取{what} {shown}：{os_reason(exc)}") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat_module.S_ISREG(info.st_mode):
+            raise IdentityError(f"{what} {shown} 不是普通文件（如设备或管道），拒绝读取：请指定只含一行的文本文件")
+        if info.st_size > MAX_SECRET_BYTES:
+            raise IdentityError(
+                f"{what} {shown} 有 {info.st_size:,} 字节，超过 {MAX_SECRET_BYTES // 1024} KB，拒绝读取：请指定只含一行的文本文件"
+            )
+        data = os.read(fd, MAX_SECRET_BYTES + 1)
+    except OSError as exc:
+        raise IdentityError(f"无法读取{what} {shown}：{os_reason(exc)}") from exc
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SECRET_BYTES:  # grew after the check
+        raise IdentityError(f"{what} {shown} 超过 {MAX_SECRET_BYTES // 1024} KB，拒绝读取：请指定只含一行的文本文件")
+    try:
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise IdentityError(f"{what} {path} 不是文本文件") from exc
+        raise IdentityError(f"{what} {shown} 不是文本文件") from exc
     lines = text.splitlines()
     passphrase = lines[0] if lines else ""
     if not passphrase:
-        raise IdentityError(f"{what} {path} 第一行是空的")
+        raise IdentityError(f"{what} {shown} 第一行是空的")
     return passphrase.encode("utf-8")
+
+
+def shown_path(path: Path) -> str:
+    """A path to print: its name's invisible and control characters escaped (the folders as typed)."""
+    import os
+
+    from reports.files import printable
+
+    return os.path.join(str(path.parent), printable(path.name)) if path.name else str(path)
 
 
 def _check_new_passphrase(passphrase: bytes) -> None:
@@ -116,6 +153,7 @@ def create_city_root(out_dir: Path, passphrase: bytes) -> tuple[Path, Path]:
     )
     _write_new(key_path, bundle)
     _write_new(cert_path, certificate.public_bytes(serialization.Encoding.PEM))
+    (out_dir / ISSUED_FOLDER).mkdir(exist_ok=True)  # the register `city issue --csr` requires beside the root
     return cert_path, key_path
 
 
@@ -180,8 +218,10 @@ def issue_town_identity(
     _write_new(out, bundle)
     pem = write_town_certificate(out)
     _write_new(pem, certificate.public_bytes(serialization.Encoding.PEM))
+    folder = register_folder(root_p12)
     try:  # a fresh key is in no other certificate: the register only completes the city's records here
-        register_issued(root_p12, certificate)
+        if folder.is_dir():  # never made here: a copy of the root elsewhere must not start a register of its own
+            register_issued(folder, certificate)
     except OSError:
         logging.getLogger(__name__).warning("issued certificate not registered beside %s", root_p12, exc_info=True)
     return out
@@ -259,7 +299,9 @@ def load_trust_roots(path: Path) -> list[x509.Certificate]:
     except (ValueError, TypeError, x509.DuplicateExtension, x509.InvalidVersion, UnsupportedAlgorithm) as exc:
         raise IdentityError(f"{path.name} 中的证书已损坏，不能作为受信任的根证书") from exc
     if not all(_is_root(root) for root in roots):  # a root signs itself: a changed byte breaks that signature
-        raise IdentityError(f"{path.name} 中的证书不是完好的市局根证书（自签名不符，文件可能已损坏），不能作为受信任的根证书")
+        raise IdentityError(
+            f"{path.name} 中的证书不是完好的市局根证书（自签名不符，文件可能已损坏），不能作为受信任的根证书"
+        )
     return roots
 
 
@@ -306,7 +348,9 @@ def fingerprint(certificate: x509.Certificate) -> str:
 def check_p12_bounds(data: bytes, what: str) -> None:
     """Refuse at once a .p12 that is oversized or would make key derivation run for minutes."""
     if len(data) > MAX_P12_BYTES:
-        raise IdentityError(f"{what}：文件大小 {len(data) // 1024} KB，超过 {MAX_P12_BYTES // 1024} KB，不是市局签发的证书文件")
+        raise IdentityError(
+            f"{what}：文件大小 {len(data) // 1024} KB，超过 {MAX_P12_BYTES // 1024} KB，不是市局签发的证书文件"
+        )
     from asn1crypto import cms as asn1_cms
     from asn1crypto import pkcs12 as asn1_pkcs12
 
@@ -379,7 +423,10 @@ def _check_identity(
     now = now or _now()
     start, stop = certificate.not_valid_before_utc, certificate.not_valid_after_utc
     if now < start:
-        raise IdentityError(f"{what}：证书尚未生效（有效期 {start:%Y-%m-%d} 至 {stop:%Y-%m-%d}），拒绝导入")
+        raise IdentityError(
+            f"{what}：证书从 {start:%Y-%m-%d} 起才生效（有效期 {start:%Y-%m-%d} 至 {stop:%Y-%m-%d}），"
+            f"而电脑时间是 {now:%Y-%m-%d}：请先校正电脑时间，再导入"
+        )
     if now > stop:
         raise IdentityError(f"{what}：证书已过期（有效期 {start:%Y-%m-%d} 至 {stop:%Y-%m-%d}），请向市局申请新的证书")
     _check_usage(certificate, what)
@@ -498,7 +545,7 @@ def revoke(
             raise IdentityError(f"{out} 已存在，未覆盖")
         out.parent.mkdir(parents=True, exist_ok=True)
         _write_new(out, data)
-    _register_revoked(root_p12, certificate, now)  # its key may now be certified for another town
+    _register_revoked(register_folder(root_p12), certificate, now)  # its key may now be certified for another town
     return out, certificate
 
 
@@ -517,7 +564,9 @@ def import_identity_file(store, path: Path, passphrase: Callable[[], bytes | Non
     if not stat_module.S_ISREG(info.st_mode):
         raise IdentityError(f"{path.name} 不是普通文件，拒绝打开")
     if info.st_size > MAX_P12_BYTES:
-        raise IdentityError(f"{path.name}：文件大小 {info.st_size // 1024} KB，超过 {MAX_P12_BYTES // 1024} KB，不是市局签发的证书文件")
+        raise IdentityError(
+            f"{path.name}：文件大小 {info.st_size // 1024} KB，超过 {MAX_P12_BYTES // 1024} KB，不是市局签发的证书文件"
+        )
     try:
         with path.open("rb") as f:
             data = f.read(MAX_P12_BYTES + 1)
@@ -626,7 +675,11 @@ def expiry_refusal(certificate: x509.Certificate, on_token: bool, now: dt.dateti
     how = RENEW_TOKEN if on_token else RENEW_P12
     if now > stop:
         return f"签名证书已于 {stop:%Y-%m-%d} 过期（有效期 {start:%Y-%m-%d} 至 {stop:%Y-%m-%d}），不能签名。{how}"
-    return f"签名证书的有效期是 {start:%Y-%m-%d} 至 {stop:%Y-%m-%d}，现在不在有效期内，不能签名。{how}"
+    # not yet valid: a certificate issued today is "from the future" when the PC's clock is behind
+    return (
+        f"签名证书从 {start:%Y-%m-%d} 起才生效（有效期 {start:%Y-%m-%d} 至 {stop:%Y-%m-%d}），"
+        f"而电脑时间是 {now:%Y-%m-%d}：电脑时间比实际落后，请先校正电脑时间，再操作一次（证书无需更新）"
+    )
 
 
 def renewal_warning(not_after: dt.datetime, on_token: bool, now: dt.datetime | None = None) -> str | None:
@@ -638,7 +691,9 @@ def renewal_warning(not_after: dt.datetime, on_token: bool, now: dt.datetime | N
     if left < dt.timedelta(0):
         return f"签名证书已于 {not_after:%Y-%m-%d} 过期，不能签名。" + (RENEW_TOKEN if on_token else RENEW_P12)
     days = left.days
-    return f"签名证书将于 {not_after:%Y-%m-%d} 到期（还有 {days} 天），请及时更新：" + (RENEW_TOKEN if on_token else RENEW_P12)
+    return f"签名证书将于 {not_after:%Y-%m-%d} 到期（还有 {days} 天），请及时更新：" + (
+        RENEW_TOKEN if on_token else RENEW_P12
+    )
 
 
 def open_token_identity(record, pin: bytes) -> Identity:
@@ -677,9 +732,7 @@ def read_request(path: Path) -> x509.CertificateSigningRequest:
     data = _read_small(path, MAX_REQUEST_BYTES, "证书申请（.csr）")
     shown = _printable_name(path)
     try:
-        request = (
-            x509.load_pem_x509_csr(data) if data.lstrip().startswith(b"-----") else x509.load_der_x509_csr(data)
-        )
+        request = x509.load_pem_x509_csr(data) if data.lstrip().startswith(b"-----") else x509.load_der_x509_csr(data)
         _ = request.subject.public_bytes(), request.public_key()
         valid = request.is_signature_valid
     except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion) as exc:
@@ -695,23 +748,33 @@ def _key_info(public_key: object) -> bytes:
     )
 
 
-def register_issued(root_p12: Path, certificate: x509.Certificate) -> None:
-    """Keep a copy of every certificate the city issues beside its root, so a later request for the same
-    key under another town is found (`certified_elsewhere`)."""
-    folder = root_p12.parent / ISSUED_FOLDER
-    folder.mkdir(exist_ok=True)
+def register_folder(root_p12: Path, register: Path | None = None) -> Path:
+    """Where the city's register of issued certificates is: `register` when named, else `issued/` beside
+    the root's key file (created there by `city init`)."""
+    return register if register is not None else root_p12.parent / ISSUED_FOLDER
+
+
+def register_issued(folder: Path, certificate: x509.Certificate) -> None:
+    """Keep a copy of every certificate the city issues in its register, so a later request for the same
+    key (under another town, or after its certificate was revoked) is found (`register_conflict`)."""
     _write_new(folder / f"{certificate.serial_number:x}.pem", certificate.public_bytes(serialization.Encoding.PEM))
 
 
-def _register_revoked(root_p12: Path, certificate: x509.Certificate, when: dt.datetime) -> None:
-    folder = root_p12.parent / ISSUED_FOLDER
-    if (folder / f"{certificate.serial_number:x}.pem").is_file():
-        (folder / f"{certificate.serial_number:x}.revoked").write_text(when.isoformat(), encoding="ascii")
+def _register_revoked(folder: Path, certificate: x509.Certificate, when: dt.datetime) -> None:
+    """Mark the certificate revoked in the register; one the register lacks (issued before it existed) is
+    entered first, so its key is still refused from now on."""
+    if not folder.is_dir():
+        return
+    entry = folder / f"{certificate.serial_number:x}.pem"
+    if not entry.is_file():
+        _write_new(entry, certificate.public_bytes(serialization.Encoding.PEM))
+    (folder / f"{certificate.serial_number:x}.revoked").write_text(when.isoformat(), encoding="ascii")
 
 
-def certified_elsewhere(root_p12: Path, public_key: object, town: str) -> x509.Certificate | None:
-    """A certificate the city issued for this key to another town and has not revoked, or None."""
-    folder = root_p12.parent / ISSUED_FOLDER
+def register_conflict(folder: Path, public_key: object, town: str) -> str | None:
+    """Why the register refuses a certificate for this key to `town`: the key is in a certificate the city
+    revoked (a lost or retired key is never certified again), or in another town's certificate not
+    revoked. None when it may be issued."""
     wanted = _key_info(public_key)
     for path in sorted(folder.glob("*.pem")) if folder.is_dir() else []:
         try:
@@ -719,51 +782,107 @@ def certified_elsewhere(root_p12: Path, public_key: object, town: str) -> x509.C
             same = _key_info(issued.public_key()) == wanted
         except (OSError, ValueError, UnsupportedAlgorithm):
             continue
-        if same and town_of(issued) != town and not path.with_suffix(".revoked").exists():
-            return issued
+        if not same:
+            continue
+        owner = town_of(issued)
+        if path.with_suffix(".revoked").exists():
+            return (
+                f"这把密钥在{owner}的证书（序列号 {issued.serial_number:x}）中，该证书已被吊销：吊销的密钥不能再签发证书，"
+                f"请在 U 盾上生成新密钥（identity request --renew）后重新申请"
+            )
+        if owner != town:
+            return (
+                f"这把密钥已在{owner}的证书中（序列号 {issued.serial_number:x}，"
+                f"有效期至 {issued.not_valid_after_utc:%Y-%m-%d}），该证书未吊销，不能再为{town}签发"
+            )
     return None
 
 
-def issue_for_request(
-    root_p12: Path, root_passphrase: bytes, request_path: Path, out: Path, days: int = TOWN_DAYS
-) -> x509.Certificate:
-    """A town certificate for the key in a request made on a USB key: the request's signature and town
-    checked, the same profile as a .p12's certificate, written as PEM to `out`."""
-    from core.errors import DomainError
+def _requested_town(request: x509.CertificateSigningRequest, shown: str) -> str:
+    """The one town a request names: exactly one common name, exactly a town's name (no alias, no
+    hidden character), and no other part of the request naming anything else a town could be taken for."""
+    from reports.files import printable
 
-    request = read_request(request_path)
-    shown = _printable_name(request_path)
     names = request.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    values = [printable(str(n.value)) for n in names]
+    if len(names) > 1:
+        raise IdentityError(
+            f"{shown}：证书申请中写了 {len(names)} 个名称（{'、'.join(f'“{v}”' for v in values)}），"
+            "一份申请只能为一个镇街，拒绝签发"
+        )
+    if any(len(rdn) > 1 for rdn in request.subject.rdns):
+        raise IdentityError(f"{shown}：证书申请的名称中有合并在一起的多项，不是本系统生成的申请，拒绝签发")
     named = names[0].value if names and isinstance(names[0].value, str) else ""
     if not named:
         raise IdentityError(f"{shown}：证书申请中没有写镇街名称，拒绝签发")
     try:
         town = check_town(named)
     except DomainError as exc:
-        raise IdentityError(f"{shown}：证书申请中的“{named}”不是东莞的 33 个镇街之一，拒绝签发") from exc
+        raise IdentityError(f"{shown}：证书申请中的“{values[0]}”不是东莞的 33 个镇街之一，拒绝签发") from exc
+    if town != named:
+        raise IdentityError(
+            f"{shown}：证书申请中的镇街名称写作“{values[0]}”，不是镇街的规范名称“{town}”"
+            "（多了空格、不可见字符或“镇/街道”等字样），拒绝签发：请在镇街的电脑上用本软件重新生成申请"
+        )
+    try:
+        alternative = request.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        alternative = None
+    if alternative is not None:
+        raise IdentityError(
+            f"{shown}：证书申请中另有“备用名称”（SubjectAlternativeName），不是本系统生成的申请，拒绝签发"
+        )
+    return town
+
+
+def issue_for_request(
+    root_p12: Path,
+    root_passphrase: bytes,
+    request_path: Path,
+    out: Path,
+    days: int = TOWN_DAYS,
+    register: Path | None = None,
+) -> x509.Certificate:
+    """A town certificate for the key in a request made on a USB key: the request's signature and town
+    checked, the same profile as a .p12's certificate, written as PEM to `out`.
+
+    The register (`issued/` beside the root, or `register`) must exist: a copy of the root elsewhere has
+    none, and issuing from it would not see the keys already certified (one key, one town)."""
+    request = read_request(request_path)
+    shown = _printable_name(request_path)
+    town = _requested_town(request, shown)
     public_key = request.public_key()
     if not isinstance(public_key, ec.EllipticCurvePublicKey) or public_key.curve.name != "secp256r1":
         raise IdentityError(f"{shown}：证书申请中的密钥不是本系统使用的 EC P-256（secp256r1）密钥，拒绝签发")
     if out.exists():
-        raise IdentityError(f"{out} 已存在，未覆盖")
+        raise IdentityError(f"{shown_path(out)} 已存在，未覆盖")
     try:
         root_data = root_p12.read_bytes()
     except OSError as exc:
         raise IdentityError(f"无法读取根证书文件 {root_p12}：{os_reason(exc)}") from exc
     root_key, root_cert, _ = load_p12(root_data, root_passphrase, root_p12.name)
-    earlier = certified_elsewhere(root_p12, public_key, town)
-    if earlier is not None:
+    folder = register_folder(root_p12, register)
+    if register is not None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IdentityError(f"无法使用签发记录文件夹 {folder}（{os_reason(exc)}），未签发") from exc
+    elif not folder.is_dir():
         raise IdentityError(
-            f"{shown}：这把密钥已在{town_of(earlier)}的证书中（序列号 {earlier.serial_number:x}，"
-            f"有效期至 {earlier.not_valid_after_utc:%Y-%m-%d}），该证书未吊销，不能再为{town}签发"
+            f"无法在 {folder} 中记下签发的证书：根证书旁没有签发记录文件夹（{ISSUED_FOLDER}），未签发。"
+            "签发记录用来发现同一把密钥为两个镇街申请、或吊销后再申请；根证书被复制到别处时，"
+            f"请用 --register 指定原来的签发记录文件夹（city init 时根证书旁的 {ISSUED_FOLDER}）"
         )
+    conflict = register_conflict(folder, public_key, town)
+    if conflict is not None:
+        raise IdentityError(f"{shown}：{conflict}")
     certificate = town_certificate(town, public_key, root_key, root_cert, _now() - dt.timedelta(hours=1), days)
     try:  # recorded before it is handed out: a key on a USB key could be asked for again under another town
-        register_issued(root_p12, certificate)
+        register_issued(folder, certificate)
     except OSError as exc:
         raise IdentityError(
-            f"无法在 {root_p12.parent / ISSUED_FOLDER} 中记下签发的证书（{os_reason(exc)}），未签发："
-            "为 U 盾签发时，市局根证书所在的文件夹须可写（签发记录用来发现同一把密钥为两个镇街申请）"
+            f"无法在 {folder} 中记下签发的证书（{os_reason(exc)}），未签发："
+            "为 U 盾签发时，签发记录文件夹须可写（签发记录用来发现同一把密钥为两个镇街申请）"
         ) from exc
     out.parent.mkdir(parents=True, exist_ok=True)
     _write_new(out, certificate.public_bytes(serialization.Encoding.PEM))
@@ -774,11 +893,17 @@ def read_certificate(path: Path, what: str = "证书") -> x509.Certificate:
     data = _read_small(path, MAX_P12_BYTES, "市局签发的证书")
     shown = _printable_name(path)
     try:
-        certificate = (
-            x509.load_pem_x509_certificate(data)
-            if data.lstrip().startswith(b"-----")
-            else x509.load_der_x509_certificate(data)
-        )
+        if data.lstrip().startswith(b"-----"):
+            found = x509.load_pem_x509_certificates(data)
+            if len(found) != 1:
+                raise IdentityError(
+                    f"{shown} 中有 {len(found)} 个证书，不知道导入哪一个：市局签发的证书文件只含本镇街的一个证书，拒绝导入"
+                )
+            if data.count(b"-----BEGIN") != 1:
+                raise IdentityError(f"{shown} 中除证书外还有别的内容（如私钥或申请），不是市局签发的证书文件，拒绝导入")
+            certificate = found[0]
+        else:
+            certificate = x509.load_der_x509_certificate(data)
         _ = certificate.subject.public_bytes(), certificate.public_key(), list(certificate.extensions)
         _ = certificate.not_valid_before_utc, certificate.not_valid_after_utc
     except (ValueError, TypeError, UnsupportedAlgorithm, x509.InvalidVersion, x509.DuplicateExtension) as exc:
@@ -799,9 +924,7 @@ def check_issued_certificate(
         raise IdentityError(f"{what}：{refusal}")
     _check_usage(certificate, what)
     if certificate.issuer != root.subject or not _issued(certificate, root):
-        raise IdentityError(
-            f"{what}：证书不是由市局根证书（指纹 {fingerprint(root)}）签发的，拒绝导入"
-        )
+        raise IdentityError(f"{what}：证书不是由市局根证书（指纹 {fingerprint(root)}）签发的，拒绝导入")
 
 
 def token_identity_record(
@@ -846,7 +969,7 @@ def token_identity_record(
             "或用了别的申请），拒绝导入"
         )
     record = TokenRecord(
-        str(module),
+        str(module.resolve()),  # a relative path typed at import would name another file from another folder
         token_label,
         token_serial(token),
         key_id.hex(),
@@ -867,7 +990,11 @@ class StoredIdentity:
 
     @property
     def kind_text(self) -> str:
-        return "U 盾（PKCS#11，密钥在 U 盾里，签名时输入 PIN 码）" if self.kind == "pkcs11" else "证书文件（.p12，签名时输入口令）"
+        return (
+            "U 盾（PKCS#11，密钥在 U 盾里，签名时输入 PIN 码）"
+            if self.kind == "pkcs11"
+            else "证书文件（.p12，签名时输入口令）"
+        )
 
     def warning(self, now: dt.datetime | None = None) -> str | None:
         return renewal_warning(self.not_after, self.kind == "pkcs11", now) if self.not_after else None

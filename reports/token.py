@@ -130,6 +130,7 @@ def load_module(module: Path) -> Any:
 
     if not module.is_file():
         raise TokenMissing(f"找不到 U 盾的驱动文件 {module}：U 盾没有插好，或驱动文件已被移走或卸载")
+    module = module.resolve()  # one driver, one key: a relative path to it is the same library
     so = str(module)
     try:
         lib = pkcs11.lib(so)
@@ -157,12 +158,23 @@ def present_tokens(module: Path) -> list[Token]:
     return [t for t in tokens if t.flags & TokenFlag.TOKEN_INITIALIZED]
 
 
-def find_token(module: Path, label: str) -> Token:
+def find_token(module: Path, label: str, serial: str | None = None) -> Token:
+    """The token labelled `label`; where several carry that label, the one whose serial is `serial` (the
+    one recorded at import)."""
     tokens = present_tokens(module)
     found = [t for t in tokens if t.label == label]
     if not found:
         present = "、".join(f"“{t.label}”" for t in tokens) or "没有"
         raise TokenMissing(f"没有插着标签为“{label}”的 U 盾（驱动 {module.name} 现在看到的：{present}）")
+    if len(found) > 1 and serial is not None:
+        chosen = [t for t in found if token_serial(t) == serial]
+        if len(chosen) == 1:
+            return chosen[0]
+        serials = "、".join(token_serial(t) for t in found)
+        raise TokenError(
+            f"插着 {len(found)} 个标签为“{label}”的 U 盾（序列号 {serials}），都不是导入证书时的那一个"
+            f"（序列号 {serial}）：请只插本镇街签名用的 U 盾"
+        )
     if len(found) > 1:
         raise TokenError(f"插着 {len(found)} 个标签为“{label}”的 U 盾，请只插要用的那一个")
     return found[0]
@@ -410,7 +422,7 @@ def open_token_key(record: TokenRecord, pin: bytes) -> TokenKey:
     from pkcs11 import ObjectClass
 
     module = Path(record.module)
-    token = find_token(module, record.token_label)
+    token = find_token(module, record.token_label, record.token_serial)
     session = login(token, pin)
     try:
         key_id = bytes.fromhex(record.key_id)
@@ -443,26 +455,62 @@ class Request:
 
 
 def write_request(
-    module: Path, token_label: str, pin: bytes, town: str, out: Path, renew: bool, prefer: bytes | None = None
+    module: Path,
+    token_label: str,
+    pin: bytes,
+    town: str,
+    out: Path,
+    renew: bool,
+    prefer: bytes | None = None,
+    serial: str | None = None,
 ) -> Request:
-    """Log in to the token, make (or reuse) the town's key there and write a PKCS#10 request for it to `out`."""
+    """Log in to the token, make (or reuse) the town's key there and write a PKCS#10 request for it to `out`.
+
+    `out` is made writable (a temp file beside it created) before the token is touched: a request that
+    cannot be written leaves no new key on the token."""
+    import os
+
     from pkcs11 import Attribute, ObjectClass
 
+    from core.errors import os_reason
+    from reports.identity import shown_path
+
+    shown = shown_path(out)
     if out.exists():
-        raise IdentityError(f"{out} 已存在，未覆盖")
-    token = find_token(module, token_label)
-    session = login(token, pin, rw=True)
-    try:
-        before = {bytes(k[Attribute.ID]) for k in _keys(session, ObjectClass.PRIVATE_KEY, label=key_label(town))}
-        key_id, private = request_key(session, town, renew, prefer)
-        public = public_key_of(session, key_id)
-        if public is None:
-            raise TokenError(f"U 盾“{token_label}”上找不到密钥（编号 {key_id.hex()}）的公钥，不能生成证书申请")
-        pem = certificate_request(private, public, town)
-    finally:
-        _close_quietly(session)
-    out.parent.mkdir(parents=True, exist_ok=True)
+        raise IdentityError(f"{shown} 已存在，未覆盖")
     temp = out.with_name(f".{out.name}.tmp")
-    temp.write_bytes(pem)
-    temp.replace(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        handle = temp.open("wb")
+    except OSError as exc:
+        raise IdentityError(
+            f"无法写出证书申请 {shown}：{os_reason(exc)}。U 盾未被使用（没有生成密钥），请换一个可以写入的位置"
+        ) from exc
+    written = False
+    try:
+        token = find_token(module, token_label, serial)
+        session = login(token, pin, rw=True)
+        try:
+            label = key_label(town)
+            before = {bytes(k[Attribute.ID]) for k in _keys(session, ObjectClass.PRIVATE_KEY, label=label)}
+            key_id, private = request_key(session, town, renew, prefer)
+            public = public_key_of(session, key_id)
+            if public is None:
+                raise TokenError(f"U 盾“{token_label}”上找不到密钥（编号 {key_id.hex()}）的公钥，不能生成证书申请")
+            pem = certificate_request(private, public, town)
+        finally:
+            _close_quietly(session)
+        try:
+            handle.write(pem)
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+            temp.replace(out)
+        except OSError as exc:
+            raise IdentityError(f"无法写出证书申请 {shown}：{os_reason(exc)}") from exc
+        written = True
+    finally:
+        if not written:
+            handle.close()
+            temp.unlink(missing_ok=True)
     return Request(out, town, token_label, key_id.hex(), key_id not in before)
