@@ -144,7 +144,8 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
         invariant=1,  # no clock time, no random id: the verifier re-renders these very bytes
     )
     story: list = []
-    story.append(Paragraph(FORM_TITLE, paragraph_style(16, TA_CENTER, leading=22)))
+    compact = data.renderer != RENDERER_1  # renderer 2's taller return and seal box need the header's room
+    story.append(Paragraph(FORM_TITLE, paragraph_style(16, TA_CENTER, leading=18 if compact else 22)))
     plan = f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标"
     if data.base_text:
         plan += f"<br/>{data.base_text}"
@@ -168,7 +169,9 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
         ],
         colWidths=[128 * mm, 62 * mm, 77 * mm],
     )
-    story += [Spacer(1, 3 * mm), marks, Spacer(1, 2 * mm)]
+    if compact:
+        marks.setStyle(TableStyle([("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
+    story += [Spacer(1, 1 * mm if compact else 3 * mm), marks, Spacer(1, 2 * mm)]
 
     header = [
         "指标名称",
@@ -181,12 +184,17 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
         "时间进度",
         "状态",
     ]
-    rows: list[list] = [[Paragraph(h, paragraph_style(9, TA_CENTER)) for h in header]]
+    size, leading = _row_type(data)
+    name_style, sub_style = (
+        paragraph_style(size, leading=leading),
+        ParagraphStyle("sub", parent=paragraph_style(size, leading=leading), leftIndent=18),
+    )
+    rows: list[list] = [[Paragraph(h, paragraph_style(size, TA_CENTER, leading=leading)) for h in header]]
     status_cells = []
     for line in data.figures:
         rows.append(
             [
-                Paragraph(line.name, _SUB_STYLE if line.is_sub else paragraph_style(9)),
+                Paragraph(line.name, sub_style if line.is_sub else name_style),
                 line.unit,
                 _count(line.quarter),
                 _count(line.ytd),
@@ -206,7 +214,7 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
         verdict = "—" if rate.met is None else ("达标" if rate.met else "未达标")
         rows.append(
             [
-                Paragraph(rate.name, paragraph_style(9)),
+                Paragraph(rate.name, name_style),
                 "%",
                 rate.quarter_text,
                 rate.ytd_text,
@@ -221,7 +229,7 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
         rows, colWidths=[78 * mm, 17 * mm, 24 * mm, 24 * mm, 26 * mm, 26 * mm, 22 * mm, 22 * mm, 24 * mm], repeatRows=1
     )
     style = [
-        ("FONT", (0, 0), (-1, -1), FONT, 9),
+        ("FONT", (0, 0), (-1, -1), FONT, 9) if data.renderer == RENDERER_1 else ("FONT", (0, 0), (-1, -1), FONT, size, leading),
         ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
         ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6f0")),
         ("BACKGROUND", (0, rate_header), (-1, rate_header), colors.HexColor("#dde6f0")),
@@ -241,9 +249,9 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
         KeepTogether(
             [
                 table,
-                Spacer(1, 2 * mm),
+                Spacer(1, 1 * mm if compact else 2 * mm),
                 Paragraph(notes_reference(data), paragraph_style(9)),
-                Spacer(1, 3 * mm),
+                Spacer(1, 2 * mm if compact else 3 * mm),
                 _signature_block(data, slot),
             ]
         )
@@ -289,6 +297,13 @@ def _target_cell(data: ReturnData, target: Fraction | None) -> object:
     """A rate target's cell: renderer 2's "78%以上（含本数）" wraps inside its column instead of running over."""
     text = data.rate_target_text(target)
     return text if data.renderer == RENDERER_1 else Paragraph(text, paragraph_style(7.5, TA_CENTER, leading=8.5))
+
+
+def _row_type(data: ReturnData) -> tuple[float, float]:
+    """The figures table's type size and line height: renderer 2's returns carry up to 14 figure lines
+    (the 结转 and 受理 lines, a plan's added indicators) and a 46 mm 盖章 box, and must still keep the
+    figures and the sign-off on page 1."""
+    return (9, 9 * 1.35) if data.renderer == RENDERER_1 else (8.5, 9.6)
 
 
 def _row_padding(data: ReturnData) -> float:

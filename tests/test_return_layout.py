@@ -110,3 +110,25 @@ def test_the_workbook_prints_the_figures_and_the_sign_off_on_page_one(three_note
     heights = [form.row_dimensions[r].height or 15 for r in range(1, page_one_end + 1)]
     assert sum(heights) <= usable, (sum(heights), usable)
     assert form.print_area is not None
+
+
+def test_a_full_return_under_the_sample_plan_keeps_its_figures_and_sign_off_on_page_1(tmp_path):
+    """Renderer 2's return carries the 结转 and 受理 lines, a plan's added indicator and a 46 mm 盖章 box:
+    drawn as renderer 1 drew, its whole table and sign-off went to page 2, leaving page 1 a header."""
+    from datetime import date
+
+    from actions.returns import prepare_export, write_preview
+    from storage.demo import build_demo_database
+    from storage.store import Store
+
+    db = tmp_path / "演示.sqlite3"
+    today = date(2026, 11, 28)
+    quarter = build_demo_database(db, today=today)
+    with Store(db, today=lambda: today) as store:
+        data = prepare_export(store, quarter, preview=True)
+    assert len(data.figures) >= 14 and data.renderer != "town-returns-render/1"
+    path = tmp_path / "季报.pdf"
+    write_preview(data, "pdf", path)
+    first = PdfReader(path).pages[0].extract_text()
+    assert "单位负责人" in first and "（盖章）" in first
+    assert "技能人才" in first and "上期结转案件数" in first and "结案率" in first  # the added, the carried, the rates
