@@ -679,7 +679,7 @@ def town_p12(root_p12: Path, town="莞城", *, with_root=True, eku=None, start=N
     [
         ("no-root", "文件中没有签发此证书的市局根证书"),
         ("expired", "证书已过期（有效期 2020-01-01 至 2020-01-31）"),
-        ("not-yet", "证书尚未生效"),
+        ("not-yet", "请先校正电脑时间"),  # a certificate not yet valid means the PC's clock is behind (issue 28)
         ("server-eku", "扩展密钥用途（serverAuth）不含文档签名"),
     ],
 )
