@@ -1035,13 +1035,10 @@ def cmd_round_trip(args: argparse.Namespace) -> int:
 
 def cmd_receipt(args: argparse.Namespace) -> int:
     from actions.city import printable
-    from actions.database import database_path
+    from actions.database import refuse_a_missing_database
     from actions.receipts import import_answers
 
-    if not database_path(args.db).exists():  # a mistyped --db is not a new, empty database (a pipe is refused later)
-        from core.errors import InputError
-
-        raise InputError(f"找不到数据库 {printable(str(database_path(args.db)))}：请用 --db 指定本镇街的数据库")
+    refuse_a_missing_database(args.db)  # a pipe given as the database is refused when it is opened
     with _store(args, writes="导入市局回执") as store:
         results = import_answers(store, args.files)
     if args.json:
@@ -1171,14 +1168,12 @@ def cmd_clock(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from actions.database import refuse_a_missing_database
     from actions.quarters import statuses
     from actions.receipts import NO_ANSWER, city_states
 
-    if args.db is not None and not args.db.exists():  # a mistyped --db is not a new, empty database
-        from actions.city import printable
-        from core.errors import InputError
-
-        raise InputError(f"找不到数据库 {printable(str(args.db))}：请检查 --db 给出的路径")
+    if args.db is not None:
+        refuse_a_missing_database(args.db)
     with _store(args) as store:
         states = statuses(store)
         city = city_states(store)

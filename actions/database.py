@@ -6,6 +6,7 @@ Importing this module does not import SQLAlchemy (the command line's quick comma
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -54,6 +55,18 @@ def open_store(db: Path | None, writes: str | None = None) -> Iterator[Store]:
     finally:
         if lock is not None:
             lock.release()
+
+
+def refuse_a_missing_database(db: Path | None) -> None:
+    """A command that only reads or imports into a town's database never makes a new, empty one: a
+    mistyped path is refused. A missing file whose note is still beside it is damage, which opening it
+    says (with the backup to restore)."""
+    from core.errors import InputError
+    from storage.backup import identity_file, path_text
+
+    path = database_path(db)
+    if not os.path.lexists(path) and not identity_file(path).exists():
+        raise InputError(f"找不到数据库 {path_text(path)}：请检查给出的数据库路径")
 
 
 def lock_for_window(db: Path) -> DatabaseLock:
