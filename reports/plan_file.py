@@ -143,12 +143,12 @@ def verify_signed_content(
             leaf = x509.load_der_x509_certificate(certificate.dump())
         except ValueError as exc:
             raise PlanPackageError("规划文件的签名已损坏，无法读取") from exc
-        if any(_issued_by(leaf, r) for r in roots):
+        if any(issued_by(leaf, r) for r in roots):
             raise PlanPackageError(
                 f"规划文件由{town_of(leaf) or '镇街'}的签名证书签名，不是市局根证书：规划只能由市局签发"
             )
         raise PlanPackageError("规划文件不是由受信任的市局根证书签名（可能来自别的根证书），未导入")
-    if not _intact(signer_info, certificate, content):
+    if not signature_intact(signer_info, certificate, content):
         raise PlanPackageError("规划内容在签名后被改动，与签名不符，未导入")
     root = trusted[0]
     if not root.not_valid_before_utc <= signed_at <= root.not_valid_after_utc:
@@ -179,7 +179,7 @@ def _signer(signature: str) -> tuple[cms.SignerInfo, asn1_x509.Certificate, dt.d
     return info, certificate, signed_at
 
 
-def _intact(info: cms.SignerInfo, certificate: asn1_x509.Certificate, content: bytes) -> bool:
+def signature_intact(info: cms.SignerInfo, certificate: asn1_x509.Certificate, content: bytes) -> bool:
     from pyhanko.sign.validation.errors import SignatureValidationError
     from pyhanko.sign.validation.generic_cms import validate_sig_integrity
 
@@ -195,7 +195,7 @@ def _intact(info: cms.SignerInfo, certificate: asn1_x509.Certificate, content: b
     return bool(digest_ok and signature_ok)
 
 
-def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
+def issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
         certificate.verify_directly_issued_by(issuer)
         return True

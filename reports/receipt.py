@@ -28,6 +28,10 @@ from core.errors import os_reason
 from core.plan_package import JsonRefused, strict_json
 from core.receipts import KIND_NAMES, NOTICE, RECEIPT, AnswerRefused, CityAnswer, answer_from_content, canonical
 from reports.identity import Identity, town_of
+from reports.plan_file import (  # one check of a root-signed envelope, .plan and .receipt alike
+    issued_by,
+    signature_intact,
+)
 
 FORMATS = {RECEIPT: "town-returns-receipt/1", NOTICE: "town-returns-notice/1"}
 SUFFIXES = {RECEIPT: ".receipt", NOTICE: ".notice"}
@@ -161,12 +165,12 @@ def verify_root_signature(
             leaf = x509.load_der_x509_certificate(certificate.dump())
         except ValueError as exc:
             raise AnswerRefused(f"{what}的签名已损坏，无法读取") from exc
-        if any(_issued_by(leaf, r) for r in roots):
+        if any(issued_by(leaf, r) for r in roots):
             raise AnswerRefused(
                 f"{what}由{town_of(leaf) or '镇街'}的签名证书签名，不是市局根证书：{what}只能由市局签发"
             )
         raise AnswerRefused(f"{what}不是由本镇街导入证书时固定的市局根证书签名（可能来自别的根证书），未导入")
-    if not _intact(info, certificate, content):
+    if not signature_intact(info, certificate, content):
         raise AnswerRefused(f"{what}内容在签名后被改动，与签名不符，未导入")
     root = trusted[0]
     if not root.not_valid_before_utc <= signed_at <= root.not_valid_after_utc:
@@ -194,26 +198,3 @@ def _signer(signature: str, what: str) -> tuple[cms.SignerInfo, asn1_x509.Certif
         raise AnswerRefused(f"{what}的签名中没有签名时间")
     signed_at = times[0] if times[0].tzinfo else times[0].replace(tzinfo=dt.UTC)
     return info, certificate, signed_at
-
-
-def _intact(info: cms.SignerInfo, certificate: asn1_x509.Certificate, content: bytes) -> bool:
-    from pyhanko.sign.validation.errors import SignatureValidationError
-    from pyhanko.sign.validation.generic_cms import validate_sig_integrity
-
-    try:
-        algorithm = info["digest_algorithm"]["algorithm"].native
-        if algorithm not in ("sha256", "sha384", "sha512"):
-            return False
-        digest = hashlib.new(algorithm, content).digest()
-        digest_ok, signature_ok = validate_sig_integrity(info, certificate, "data", digest)
-    except (SignatureValidationError, ValueError, TypeError, KeyError, OverflowError, NotImplementedError):
-        return False
-    return bool(digest_ok and signature_ok)
-
-
-def _issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        certificate.verify_directly_issued_by(issuer)
-        return True
-    except Exception:  # wrong issuer name, key type or signature: not issued by it
-        return False
