@@ -5,6 +5,7 @@ files written, the verdicts and the numbers shown."""
 import json
 import shutil
 import sqlite3
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -72,6 +73,23 @@ def twin(db: Path, folder: Path) -> Path:
         if not side_file.name.endswith(("-wal", "-shm")):
             shutil.copyfile(side_file, folder / side_file.name)
     return copy
+
+
+@contextmanager
+def town_window(db: Path, quarter: Quarter, qtbot, today=TODAY):
+    """The clerk's window on `db` at `quarter`, its store closed afterwards (the window's side of a test)."""
+    from gui.app import make_application
+    from gui.main_window import MainWindow
+
+    make_application()
+    store = Store(db, today=lambda: today)
+    try:
+        win = MainWindow(store, initial_quarter=quarter)
+        qtbot.addWidget(win)
+        win.show()
+        yield win, store
+    finally:
+        store.close()
 
 
 def submitted_revision(db: Path, quarter: Quarter) -> int | None:
@@ -355,17 +373,10 @@ def test_the_live_check_and_the_save_check_agree_for_a_quarter_after_the_last_pl
 
     from PySide6.QtCore import Qt
 
-    from gui.app import make_application
-    from gui.main_window import MainWindow
 
     db = town_database(tmp_path / "镇街", keys, capsys, plan=True)
     later = Quarter(2031, 1)
-    make_application()
-    store = Store(db, today=lambda: date(2031, 4, 20))
-    try:
-        win = MainWindow(store, initial_quarter=later)
-        qtbot.addWidget(win)
-        win.show()
+    with town_window(db, later, qtbot, date(2031, 4, 20)) as (win, store):
         edit = win.form.value_edits["skilled_trained"]
         edit.setFocus()
         qtbot.keyClicks(edit, "12.5")
@@ -376,8 +387,6 @@ def test_the_live_check_and_the_save_check_agree_for_a_quarter_after_the_last_pl
         assert live == saved
         assert any(m.startswith("技能人才") for m in live) and not any("skilled_trained" in m for m in live)
         win.form.value_edits["skilled_trained"].clear()
-    finally:
-        store.close()
 
     code, _, err = run(capsys, "--db", db, "enter", "--quarter", later.code, "skilled_trained=12.5")
     assert code != 0 and "技能人才" in err and "skilled_trained：" not in err
@@ -391,8 +400,6 @@ def test_the_year_pane_and_the_base_notice_say_what_annual_and_progress_say(keys
     notice said 2020 under the 2026–2030 plan where `progress` said 2025."""
     from datetime import date
 
-    from gui.app import make_application
-    from gui.main_window import MainWindow
 
     db = town_database(tmp_path / "镇街", keys, capsys, plan=True)
     later = Quarter(2031, 1)
@@ -404,12 +411,7 @@ def test_the_year_pane_and_the_base_notice_say_what_annual_and_progress_say(keys
     code, out, _ = run(capsys, "--db", db, "annual", "--year", "2026", "--json")
     cli_year = json.loads(out)
 
-    make_application()
-    store = Store(db, today=lambda: date(2031, 4, 20))
-    try:
-        win = MainWindow(store, initial_quarter=Q1)
-        qtbot.addWidget(win)
-        win.show()
+    with town_window(db, Q1, qtbot, date(2031, 4, 20)) as (win, store):
         win.tabs.setCurrentIndex(1)  # 进度
         view = win.progress_view
         assert "2025 年末数" in view.notice.text() and "2020" not in view.notice.text()
@@ -428,8 +430,6 @@ def test_the_year_pane_and_the_base_notice_say_what_annual_and_progress_say(keys
         totals = [c for c in json.loads(out)["totals"] if c in later_planned]
         assert "skilled_trained" in totals
         assert {f"{store.catalogue_for(later).display_name(c)}（全年合计）" for c in totals} <= names
-    finally:
-        store.close()
 
 
 # --- the start-up duties ----------------------------------------------------------------------------
@@ -470,8 +470,6 @@ def test_a_quarter_no_plan_covers_is_signed_through_neither_door(keys, tmp_path,
     """The window refused it (issue 25); `export` signed and locked it, and the city then refused the return.
     Both refuse a signed return now, naming the plan to import; a draft is made through both."""
     from gui import main_window as main_window_module
-    from gui.app import make_application
-    from gui.main_window import MainWindow
 
     cli_db = town_database(tmp_path / "命令行", keys, capsys)  # no plan imported: 2026 has none
     pairs = [f"{code}={value}" for code, value in sample_quarter_figures().items() if code != "skilled_trained"]
@@ -483,20 +481,13 @@ def test_a_quarter_no_plan_covers_is_signed_through_neither_door(keys, tmp_path,
     assert code == 2 and "不在任何已导入的规划期内" in err and "2026—2030 年规划文件" in err and "plan import" in err
     assert not out.exists() and submitted_revision(cli_db, Q1) is None
 
-    make_application()
-    store = Store(window_db, today=lambda: TODAY)
-    try:
-        win = MainWindow(store, initial_quarter=Q1)
-        qtbot.addWidget(win)
-        win.show()
+    with town_window(window_db, Q1, qtbot, TODAY) as (win, store):
         monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: PASSPHRASE)
         dialogs.expect("2026—2030 年规划文件", answer=QMessageBox.StandardButton.Ok)
         folder = tmp_path / "窗口 上报"
         assert win.export_return(folder=folder) is None
         assert "文件 → 导入规划" in dialogs.texts()[-1] and "plan import" not in dialogs.texts()[-1]
         assert not folder.exists() and submitted_revision(window_db, Q1) is None
-    finally:
-        store.close()
 
 
 # --- the quarter list and `status`; 修改记录 and `history` ---------------------------------------------
@@ -504,20 +495,12 @@ def test_a_quarter_no_plan_covers_is_signed_through_neither_door(keys, tmp_path,
 
 def test_the_quarter_list_names_each_quarter_as_status_does(keys, tmp_path, capsys, qtbot):
     """The picker recomputed 未填/草稿 itself where `status` said 未填报."""
-    from gui.app import make_application
-    from gui.main_window import MainWindow
-
     db = town_database(tmp_path / "镇街", keys, capsys, plan=True)
     assert run(capsys, "--db", db, "enter", "--quarter", Q1.code, "yuecai_certified=40")[0] in (0, 1)
     code, out, _ = run(capsys, "--db", db, "status")
     said = dict(line.split("：", 1) for line in out.splitlines() if "：" in line)
 
-    make_application()
-    store = Store(db, today=lambda: TODAY)
-    try:
-        win = MainWindow(store, initial_quarter=Q1)
-        qtbot.addWidget(win)
-        win.show()
+    with town_window(db, Q1, qtbot, TODAY) as (win, store):
         shown = [win.quarter_box.itemText(i) for i in range(win.quarter_box.count())]
         assert shown, "the quarter list is empty"
         for text in shown:
@@ -525,30 +508,18 @@ def test_the_quarter_list_names_each_quarter_as_status_does(keys, tmp_path, caps
             assert said[label] == state.removesuffix("）"), text
         assert any("未填报" in text for text in shown) and not any("（未填）" in text for text in shown)
         assert any("已填 1/" in text for text in shown)
-    finally:
-        store.close()
 
 
 def test_the_change_history_names_a_new_indicator_as_history_does(keys, tmp_path, capsys, qtbot):
     """修改记录 showed `skilled_trained` where `history` showed its Chinese name."""
-    from gui.app import make_application
-    from gui.main_window import MainWindow
-
     db = town_database(tmp_path / "镇街", keys, capsys, plan=True)
     assert run(capsys, "--db", db, "enter", "--quarter", Q1.code, "skilled_trained=7")[0] in (0, 1)
     code, out, _ = run(capsys, "--db", db, "history", "--quarter", Q1.code)
     name = sample_package().catalogue().display_name("skilled_trained")
     assert code == 0 and name in out and "skilled_trained" not in out
 
-    make_application()
-    store = Store(db, today=lambda: TODAY)
-    try:
-        win = MainWindow(store, initial_quarter=Q1)
-        qtbot.addWidget(win)
-        win.show()
+    with town_window(db, Q1, qtbot, TODAY) as (win, store):
         win.tabs.setCurrentIndex(2)  # 历史
         model = win.history_view.audit_model
         subjects = [model.data(model.index(r, 5)) for r in range(model.rowCount())]
         assert name in subjects and "skilled_trained" not in subjects
-    finally:
-        store.close()
