@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from fractions import Fraction
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from core.errors import NumberError
-from core.indicators import SHIPPED, Catalogue, Indicator, Kind
-from core.numbers import parse_count, parse_counts, percent_text
-from core.plans import Plan, rate_target
-from core.progress import History, rate_over, rate_text
+from core.indicators import SHIPPED, Catalogue, Kind
+from core.numbers import parse_count, parse_counts
+from core.plans import Plan
+from core.progress import History, Progress, case_totals, compute_progress, rate_text, target_words
 from core.quarters import Quarter
-from core.validation import ERROR, Finding, check_quarter, quarter_input
+from core.validation import ERROR, Finding, check_quarter, merged, quarter_input, with_computed_dues
 
 COLUMNS = ("指标", "本季度", "单位", "上季度", "年度累计", "说明")
 INVALID_STYLE = "QLineEdit { border: 2px solid #c62828; background: #fff3f3; }"
@@ -25,6 +24,8 @@ ERROR_LABEL_STYLE = "QLabel { color: #c62828; background: #fff3f3; border: 2px s
 WARNING_LABEL_STYLE = "QLabel { color: #7a3d00; background: #fff8e1; border: 2px solid #b35900; padding: 0 4px; }"
 LOCKED_STYLE = "QLineEdit { background: #eceff1; color: #455a64; border: 1px dashed #90a4ae; }"
 LOCKED_TIP = "已上报，数值已锁定；如需修改，请用“季报 → 退回修改”并写明原因"
+COMPUTED_STYLE = "QLineEdit { background: #f1f3f5; color: #222; border: 1px solid #d0d4da; }"
+COMPUTED_TIP = "由上期结转 + 本期受理相加得出，不能直接填写"
 IMPOSSIBLE_RATE = "有误"
 # The level a cell is marked with, also kept as the widget's "mark" property ("error", "warning" or "").
 MARK_ERROR, MARK_WARNING = "error", "warning"
@@ -44,7 +45,8 @@ class EntryForm(QWidget):
         self._rows: QWidget | None = None
         self._outer = QVBoxLayout(self)
         self._outer.setContentsMargins(0, 0, 0, 0)
-        self.value_edits: dict[str, QLineEdit] = {}
+        self.value_edits: dict[str, QLineEdit] = {}  # the figures a town types: the list's entry_codes
+        self.computed_edits: dict[str, QLineEdit] = {}  # each case flow's 应结, shown computed, never typed
         self.explain_edits: dict[str, QLineEdit] = {}
         self.last_labels: dict[str, QLabel] = {}
         self.ytd_labels: dict[str, QLabel] = {}
@@ -61,6 +63,7 @@ class EntryForm(QWidget):
         self._saved_values: dict[str, int] = {}
         self._saved_explanations: dict[str, str] = {}
         self._findings: list[Finding] = []
+        self._migrated: frozenset[Quarter] = frozenset()
         self._loading = False
         self._read_only = False
         self._build()
@@ -78,7 +81,7 @@ class EntryForm(QWidget):
     def _build(self) -> None:
         for edits in (self.value_edits, self.explain_edits, self.last_labels, self.ytd_labels):
             edits.clear()
-        for labels in (self.rate_quarter_labels, self.rate_ytd_labels, self.base_buttons):
+        for labels in (self.rate_quarter_labels, self.rate_ytd_labels, self.base_buttons, self.computed_edits):
             labels.clear()
         if self._rows is not None:
             self._outer.removeWidget(self._rows)
@@ -110,49 +113,62 @@ class EntryForm(QWidget):
             grid.addWidget(group_title, row, 0, 1, len(COLUMNS))
             row += 1
             for indicator in catalogue.in_group(group):
-                name = QLabel(("　　" if indicator.parent else "") + indicator.name)
-                name.setWordWrap(True)  # a long name takes two lines rather than pushing 说明 off a small screen
-                name.setMinimumWidth(140)
-                edit = QLineEdit()
-                edit.setObjectName(indicator.code)
-                edit.setAlignment(Qt.AlignmentFlag.AlignRight)
-                edit.setPlaceholderText("未填")
-                edit.setMinimumWidth(96)
-                edit.setMaximumWidth(180)
-                edit.setAccessibleName(indicator.name)
-                edit.installEventFilter(self)
-                edit.textChanged.connect(self._on_text_changed)
-                edit.editingFinished.connect(self._on_editing_finished)
-                name.setBuddy(edit)
-                self.value_edits[indicator.code] = edit
-                self.last_labels[indicator.code] = _number_label()
-                self.ytd_labels[indicator.code] = _number_label()
-                beside: QWidget = self.ytd_labels[indicator.code]
-                if indicator.kind is Kind.STOCK:
-                    # a 季末数 has no 年度累计; beside it stands its 基期数, which its pace is measured from
-                    button = QPushButton("基期数：未录入")
-                    button.setObjectName(f"base_{indicator.code}")
-                    button.setToolTip("规划期初（上一规划期末）的数，完成率按较基期的增长计算")
-                    button.clicked.connect(lambda _=False, c=indicator.code: self.base_requested.emit(c))
-                    self.base_buttons[indicator.code] = button
-                    beside = button
-                explain = self._explain_edit(indicator.code)
-                for column, widget in enumerate(
-                    (
-                        name,
-                        edit,
-                        QLabel(indicator.unit),
-                        self.last_labels[indicator.code],
-                        beside,
-                        explain,
-                    )
-                ):
-                    grid.addWidget(widget, row, column)
-                order += [edit, explain]
-                self._explain_row[explain] = len(self.value_edits)
-                row += 1
+                flow = catalogue.case_flow(indicator.code)
+                if flow is not None and flow.due == indicator.code:
+                    # laid out as the return prints it: 应结 (computed), 其中 上期结转 and 本期受理 (typed)
+                    lines = [
+                        (indicator.code, indicator.name, True),
+                        (flow.carried, "　　其中：上期结转案件数", False),
+                        (flow.received, "　　　　　本期受理案件数", False),
+                    ]
+                else:
+                    lines = [(indicator.code, ("　　" if indicator.parent else "") + indicator.name, False)]
+                for code, text, computed in lines:
+                    name = QLabel(text)
+                    name.setWordWrap(True)  # a long name takes two lines rather than pushing 说明 off a small screen
+                    name.setMinimumWidth(140)
+                    edit = QLineEdit()
+                    edit.setObjectName(code)
+                    edit.setAlignment(Qt.AlignmentFlag.AlignRight)
+                    edit.setMinimumWidth(96)
+                    edit.setMaximumWidth(180)
+                    edit.setAccessibleName(catalogue.display_name(code))
+                    if computed:
+                        # never a stop for Tab, Enter, a click or a paste: nothing typed can land here
+                        edit.setReadOnly(True)
+                        edit.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+                        edit.setPlaceholderText("自动计算")
+                        edit.setStyleSheet(COMPUTED_STYLE)
+                        edit.setToolTip(COMPUTED_TIP)
+                        self.computed_edits[code] = edit
+                    else:
+                        edit.setPlaceholderText("未填")
+                        edit.installEventFilter(self)
+                        edit.textChanged.connect(self._on_text_changed)
+                        edit.editingFinished.connect(self._on_editing_finished)
+                        name.setBuddy(edit)
+                        self.value_edits[code] = edit
+                    self.last_labels[code] = _number_label()
+                    self.ytd_labels[code] = _number_label()
+                    beside: QWidget = self.ytd_labels[code]
+                    if indicator.kind is Kind.STOCK:
+                        # a 季末数 has no 年度累计; beside it stands its 基期数, which its pace is measured from
+                        button = QPushButton("基期数：未录入")
+                        button.setObjectName(f"base_{code}")
+                        button.setToolTip("规划期初（上一规划期末）的数，完成率按较基期的增长计算")
+                        button.clicked.connect(lambda _=False, c=code: self.base_requested.emit(c))
+                        self.base_buttons[code] = button
+                        beside = button
+                    explain = self._explain_edit(code)
+                    for column, widget in enumerate(
+                        (name, edit, QLabel(indicator.unit), self.last_labels[code], beside, explain)
+                    ):
+                        grid.addWidget(widget, row, column)
+                    order += [explain] if computed else [edit, explain]
+                    self._explain_row[explain] = len(self.value_edits)
+                    row += 1
             for rate in (r for r in catalogue.rates if catalogue.by_code[r.denominator].group == group):
-                name = QLabel(f"{rate.name}（目标 ≥{percent_text(rate.default_target)}%）")
+                name = QLabel(rate.name)  # its target, as the plan writes it, is added when a quarter is loaded
                 name.setObjectName(f"rate_name_{rate.code}")
                 name.setWordWrap(True)
                 name.setMinimumWidth(140)
@@ -200,8 +216,12 @@ class EntryForm(QWidget):
         explanations: Mapping[str, str],
         today: date,
         bases: Mapping[str, int] | None = None,
+        migrated_case_quarters: frozenset[Quarter] = frozenset(),
     ) -> None:
+        """Show a quarter. `migrated_case_quarters` are those whose 上期结转 the database migration wrote
+        (Store.migrated_case_quarters): the check leaves their carry-over alone, as `check` does."""
         self._loading = True
+        self._migrated = migrated_case_quarters
         self.set_bases(bases or {})
         self._town, self._quarter, self._plan, self._today = town, quarter, plan, today
         self._history = {q: _entered(v) for q, v in history.items() if q != quarter}
@@ -211,21 +231,13 @@ class EntryForm(QWidget):
         for code, edit in self.value_edits.items():
             value = self._saved_values.get(code)
             edit.setText("" if value is None else f"{value:,}")
+        for code, label in self.last_labels.items():
             last = previous.get(code)
-            self.last_labels[code].setText("—" if last is None else f"{last:,}")
+            label.setText("—" if last is None else f"{last:,}")
         for code, edit in self.explain_edits.items():
             edit.setText(self._saved_explanations.get(code, ""))
-        for rate in self.catalogue.rates:
-            self.rate_names[rate.code].setText(f"{rate.name}（目标 ≥{percent_text(self._rate_target(rate.code))}%）")
         self._loading = False
         self._refresh()
-
-    def _rate_target(self, code: str) -> Fraction:
-        """The town's target for a rate under the quarter's plan; the list's default without a plan."""
-        plan = self._plan
-        if plan is not None and code in plan.targets_for(self._town).rates:
-            return rate_target(plan, self._town, code)
-        return self.catalogue.rate_by_code[code].default_target
 
     def set_bases(self, bases: Mapping[str, int]) -> None:
         self._bases = dict(bases)
@@ -274,14 +286,21 @@ class EntryForm(QWidget):
         return values != saved_values or self.explanations() != saved_notes
 
     def mark_saved(self, values: Mapping[str, int | None], explanations: Mapping[str, str | None]) -> None:
-        self._saved_values = {c: v for c, v in values.items() if v is not None}
-        self._saved_explanations = {c: t for c, t in explanations.items() if t}
+        """What saving `values` (as parsed()) and `explanations` stored: with each 应结 computed, as the save did."""
+        figures = merged(self._saved_values, with_computed_dues(self.catalogue, self._saved_values, values))
+        self._saved_values = _entered(figures)
+        self._saved_explanations = {c: t for c, t in merged(self._saved_explanations, explanations).items() if t}
         self.edited.emit()
 
     def focus_field(self, code: str | None) -> None:
         if code is None:
             return
-        if code in self.value_edits:
+        flow = self.catalogue.case_flow(code)
+        target: QLineEdit
+        if code in self.computed_edits and flow is not None:  # a finding on a computed 应结: its 说明, else its 结转
+            note = self.explain_edits[code]
+            target = note if note.isVisible() and self._needs_note(code) else self.value_edits[flow.carried]
+        elif code in self.value_edits:
             edit = self.value_edits[code]
             note = self.explain_edits[code]
             target = (
@@ -320,29 +339,34 @@ class EntryForm(QWidget):
     def _refresh(self) -> None:
         if self._quarter is None:
             return
-        values, invalid = self.parsed()
-        history: dict[Quarter, Mapping[str, int | None]] = dict(self._history)
-        history[self._quarter] = values
-        ytd_quarters = self._quarter.year_to_date()
-        for indicator in self.catalogue.indicators:
-            # a 季末数 has no 年度累计 (its column holds the 基期数 button)
-            ytd = _year_to_date(history, ytd_quarters, indicator)
-            self.ytd_labels[indicator.code].setText("—" if ytd is None else f"{ytd:,}")
-        self._findings = check_quarter(
-            quarter_input(
-                self._town,
-                self._quarter,
-                self._today,
-                self._plan,
-                history,
-                {},
-                values=values,
-                explanations=self.explanations(),
-                invalid=invalid,
-                bases=self._bases,
-                catalogue=self.catalogue,
-            )
+        typed, invalid = self.parsed()
+        # what `enter` and saving check: the saved quarter with the typed changes, each 应结 computed
+        data = quarter_input(
+            self._town,
+            self._quarter,
+            self._today,
+            self._plan,
+            {**self._history, self._quarter: self._saved_values},
+            self._saved_explanations,
+            values=with_computed_dues(self.catalogue, self._saved_values, typed),
+            explanations=self.explanations(),
+            invalid=invalid,
+            bases=self._bases,
+            catalogue=self.catalogue,
+            migrated_case_quarters=self._migrated,
         )
+        figures = data.values
+        history: dict[Quarter, Mapping[str, int | None]] = dict(self._history)
+        history[self._quarter] = figures
+        self._findings = check_quarter(data)
+        # the numbers shown are those `progress` computes from the same figures
+        progress = compute_progress(
+            self._plan, self._town, self._quarter, history, self._bases, catalogue=self.catalogue
+        )
+        self._show_year_to_date(history, progress)
+        for code, edit in self.computed_edits.items():
+            value = figures.get(code)
+            edit.setText("" if value is None else f"{value:,}")
         errors = {f.indicator: f.message for f in self._findings if f.level == ERROR and f.indicator}
         unexplained = {
             f.indicator: f.message for f in self._findings if f.needs_explanation and not f.explained and f.indicator
@@ -356,17 +380,27 @@ class EntryForm(QWidget):
                 _mark(edit, MARK_WARNING, NEEDS_NOTE_STYLE, unexplained[code])
             else:
                 _mark(edit, "", "", "")
+        for code, edit in self.computed_edits.items():
+            if code in errors:
+                _mark(edit, MARK_ERROR, INVALID_STYLE, errors[code])
+            elif code in unexplained:
+                _mark(edit, MARK_WARNING, NEEDS_NOTE_STYLE, unexplained[code])
+            else:
+                _mark(edit, "", COMPUTED_STYLE, COMPUTED_TIP)
         for rate in self.catalogue.rates:
-            impossible = _impossible_pair(self.catalogue, values, rate.numerator, rate.denominator)
-            for label, quarters in (
-                (self.rate_quarter_labels[rate.code], [self._quarter]),
-                (self.rate_ytd_labels[rate.code], ytd_quarters),
+            target = progress.rates_ytd[rate.code].target
+            # the target as the plan writes it (78%以上（含本数）); none where no plan covers the quarter
+            self.rate_names[rate.code].setText(rate.name if target is None else f"{rate.name}　目标 {target_words(target)}")
+            impossible = _impossible_pair(self.catalogue, figures, rate.numerator, rate.denominator)
+            for label, result in (
+                (self.rate_quarter_labels[rate.code], progress.rates_quarter[rate.code]),
+                (self.rate_ytd_labels[rate.code], progress.rates_ytd[rate.code]),
             ):
                 if impossible:
                     label.setText(IMPOSSIBLE_RATE)
                     _mark(label, MARK_ERROR, ERROR_LABEL_STYLE, f"{impossible}，比率无法计算")
                     continue
-                label.setText(rate_text(rate_over(history, quarters, rate.code, self._rate_target(rate.code))))
+                label.setText(rate_text(result))
                 warned = rate.code in unexplained and label is self.rate_ytd_labels[rate.code]
                 _mark(
                     label,
@@ -379,6 +413,20 @@ class EntryForm(QWidget):
             edit.setVisible(code in needing or bool(edit.text().strip()))
             edit.setStyleSheet(LOCKED_STYLE if self._read_only else NEEDS_NOTE_STYLE if code in unexplained else "")
         self.findings_changed.emit(self._findings)
+
+    def _show_year_to_date(self, history: History, progress: Progress) -> None:
+        """年度累计 as the return prints it: a flow's total (a case flow's 应结: 年初结转 + 全年受理), and
+        beside 上期结转 and 本期受理 the year's opening carry-over and received cases; a 季末数 has none."""
+        assert self._quarter is not None
+        for code, item in progress.indicators.items():
+            if code in self.ytd_labels:
+                stock = self.catalogue.by_code[code].kind is Kind.STOCK
+                self.ytd_labels[code].setText("—" if stock or item.ytd is None else f"{item.ytd:,}")
+        for flow in self.catalogue.case_flows:
+            totals = case_totals(history, self._quarter.year_to_date(), flow)
+            for code, total in ((flow.carried, totals and totals.opening), (flow.received, totals and totals.received)):
+                if code in self.ytd_labels:
+                    self.ytd_labels[code].setText("—" if total is None else f"{total:,}")
 
     # --- keyboard ----------------------------------------------------------------------------
 
@@ -453,16 +501,6 @@ def _impossible_pair(catalogue: Catalogue, values: Mapping[str, int | None], par
     if numerator is not None and denominator is not None and numerator > denominator:
         return f"{catalogue.display_name(part)} {numerator:,} 大于{catalogue.display_name(whole)} {denominator:,}"
     return None
-
-
-def _year_to_date(
-    history: Mapping[Quarter, Mapping[str, int | None]], quarters: list[Quarter], indicator: Indicator
-) -> int | None:
-    """A flow's 年度累计 (None when nothing was entered); a 季末数 has none. The kind is the plan's, not the shipped list's."""
-    if indicator.kind is Kind.STOCK:
-        return None
-    values = [v for q in quarters if (v := history.get(q, {}).get(indicator.code)) is not None]
-    return sum(values) if values else None
 
 
 def _number_label() -> QLabel:

@@ -518,6 +518,7 @@ class MainWindow(QMainWindow):
             self.reads.explanations(quarter),
             self.reads.today(),
             self.reads.stock_bases(self.reads.plan_for(quarter)),
+            self.reads.migrated_case_quarters(),
         )
         self._show_save_state("", "")
         self._update_title()

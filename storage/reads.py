@@ -409,6 +409,12 @@ class StoreReads:
         with self._reading() as conn:
             return explanations(conn, town, quarter)
 
+    def migrated_case_quarters(self) -> frozenset[Quarter]:
+        """The quarters whose 上期结转 the migration 0007 wrote (see migrated_case_quarters): the entry form's
+        live check passes them, as Store.check does."""
+        with self._reading() as conn:
+            return migrated_case_quarters(conn)
+
     def quarter_status(self, quarter: Quarter) -> QuarterStatus:
         return self.quarter_statuses().get(quarter, QuarterStatus(DRAFT, None))
 

@@ -16,9 +16,11 @@ ORDER = (
     "nanyue_trained",
     "mediation_cases",
     "mediation_success",
-    "arbitration_due",
+    "arbitration_carried",
+    "arbitration_received",
     "arbitration_closed",
-    "inspection_cases",
+    "inspection_carried",
+    "inspection_received",
     "inspection_closed",
 )
 
@@ -33,7 +35,7 @@ def type_figures_with_enter(qtbot, window, figures):
 def test_enter_never_carries_a_figure_into_a_note_box(window, qtbot, store):
     # 149,000 cards is fewer than last quarter's 150,000, and the three rates fall below target:
     # four 说明 boxes appear while the clerk types, each between two figures in the tab order.
-    figures = ["149000", "8", "70", "50", "30", "25", "20", "12", "10"]
+    figures = ["149000", "8", "70", "50", "30", "0", "25", "20", "0", "12", "10"]
     type_figures_with_enter(qtbot, window, figures)
     form = window.form
     for code in ("card_holders", "mediation_success_rate", "arbitration_closure_rate", "inspection_closure_rate"):
@@ -336,11 +338,11 @@ def test_keyboard_only_walk_through_from_the_quarter_picker_to_a_saved_quarter(w
     from PySide6.QtGui import QInputMethodEvent
 
     qtbot.waitUntil(lambda: QApplication.focusWidget() is field(window, "card_holders"))  # where the window starts
-    figures = ["149000", "8", "70", "50", "40", "25", "25", "12", "12"]
+    figures = ["149000", "8", "70", "50", "40", "0", "25", "25", "0", "12", "12"]
     for text in figures:
         qtbot.keyClicks(QApplication.focusWidget(), text)
         qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
-    for _ in range(8):  # back up the column to the card holders, as Shift+Enter does in Excel
+    for _ in range(10):  # back up the column to the card holders, as Shift+Enter does in Excel
         qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
     assert QApplication.focusWidget() is field(window, "card_holders")
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
@@ -353,5 +355,7 @@ def test_keyboard_only_walk_through_from_the_quarter_picker_to_a_saved_quarter(w
     assert QApplication.focusWidget() is field(window, "yuecai_certified")
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
     assert "已保存" in window.save_state.text()
-    assert store.figures(Q) == {code: int(text) for code, text in zip(ORDER, figures, strict=True)}
+    typed = {code: int(text) for code, text in zip(ORDER, figures, strict=True)}
+    # each 应结 stored as 上期结转 + 本期受理 (0 + 25, 0 + 12), never typed
+    assert store.figures(Q) == {**typed, "arbitration_due": 25, "inspection_cases": 12}
     assert store.explanations(Q) == {"card_holders": "辖区企业外迁导致转出"}

@@ -201,26 +201,29 @@ def test_pasting_a_row_from_excel_fills_consecutive_fields(window, qtbot):
         40,
         35,
     ]
-    assert values["arbitration_due"] is None
+    assert values["arbitration_carried"] is None
 
 
 def test_pasting_a_column_starts_at_the_focused_field(window, qtbot):
-    QGuiApplication.clipboard().setText("20\n19\n5\n5\n")
-    start = field(window, "arbitration_due")
+    # from 仲裁's 上期结转 down: 结转, 受理, 审结, then 监察's 结转, 受理, 结案 (each 应结 is computed, no stop)
+    QGuiApplication.clipboard().setText("1\n20\n19\n0\n5\n5\n")
+    start = field(window, "arbitration_carried")
     start.setFocus()
     qtbot.keyClick(start, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
     values, _ = window.form.parsed()
-    assert (
-        values["arbitration_due"],
-        values["arbitration_closed"],
-        values["inspection_cases"],
-        values["inspection_closed"],
-    ) == (
-        20,
-        19,
-        5,
-        5,
-    )
+    assert [
+        values[c]
+        for c in (
+            "arbitration_carried",
+            "arbitration_received",
+            "arbitration_closed",
+            "inspection_carried",
+            "inspection_received",
+            "inspection_closed",
+        )
+    ] == [1, 20, 19, 0, 5, 5]
+    assert window.form.computed_edits["arbitration_due"].text() == "21"
+    assert window.form.computed_edits["inspection_cases"].text() == "5"
 
 
 def test_progress_view_matches_the_command_line(window, store, capsys):
@@ -525,7 +528,7 @@ def test_the_window_is_painted_before_the_database_layer_is_imported(tmp_path):
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["painted"] and not seen["accepts_input"]
-    assert seen["menus"] == ["文件(&F)", "季报(&R)"] and seen["fields"] == 9
+    assert seen["menus"] == ["文件(&F)", "季报(&R)"] and seen["fields"] == 11  # 仲裁, 监察: 结转 and 受理 typed
     assert seen["database_layer"] == [] and seen["deferred"] == []
     assert seen["same_window"] and seen["ready"]
     assert seen["enabled_while_locked"] == [True]  # input only once the database's lock is held

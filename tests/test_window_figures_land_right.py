@@ -18,9 +18,11 @@ ORDER = (
     "nanyue_trained",
     "mediation_cases",
     "mediation_success",
-    "arbitration_due",
+    "arbitration_carried",
+    "arbitration_received",
     "arbitration_closed",
-    "inspection_cases",
+    "inspection_carried",
+    "inspection_received",
     "inspection_closed",
 )
 _WATCHING: list[list[bool]] = []
@@ -78,10 +80,12 @@ def test_a_row_shorter_than_the_rows_below_is_shown_and_cancelling_changes_nothi
         qtbot.keyClick(dialog, Qt.Key.Key_Escape)
 
     seen = on_modal(PasteDialog, look_then_cancel)
-    paste_with_keys(qtbot, window, "card_holders", "151,000\t9\t80\t40\t35\t20\t19\t5\r\n")  # 8 values, 9 rows
-    assert seen, "no confirmation was shown for 8 values pasted over 9 rows"
+    # 9 values, 11 rows (the nine figures of an old template, 应结 typed: they no longer fit the rows)
+    paste_with_keys(qtbot, window, "card_holders", "151,000\t9\t80\t40\t35\t20\t19\t5\t5\r\n")
+    assert seen, "no confirmation was shown for 9 values pasted over 11 rows"
     assert texts["rows"][0] == ("151,000", "社会保障卡持卡人数（季末数）")
-    assert texts["rows"][7] == ("5", "劳动保障监察举报投诉应结案件数")
+    assert texts["rows"][5] == ("20", "劳动人事争议仲裁上期结转案件数")
+    assert texts["rows"][8] == ("5", "劳动保障监察举报投诉上期结转案件数")
     assert figures(window) == before
     assert "未粘贴" in window.statusBar().currentMessage()
 
@@ -113,8 +117,9 @@ def test_labels_copied_along_put_each_value_beside_its_own_indicator(window, qtb
 
 
 def test_a_plain_column_that_matches_the_rows_below_is_applied_at_once(window, qtbot, dialogs):
-    paste_with_keys(qtbot, window, "mediation_cases", "40\n35\n20\n19\n5\n5\n")  # six values, six rows
-    assert figures(window)[3:] == [40, 35, 20, 19, 5, 5]
+    # eight values, eight rows: 调解 two, 仲裁 结转/受理/审结, 监察 结转/受理/结案 (no stop at a computed 应结)
+    paste_with_keys(qtbot, window, "mediation_cases", "40\n35\n0\n20\n19\n1\n5\n5\n")
+    assert figures(window)[3:] == [40, 35, 0, 20, 19, 1, 5, 5]
     assert not [w for w in QApplication.topLevelWidgets() if isinstance(w, PasteDialog) and w.isVisible()]
 
 
