@@ -346,7 +346,7 @@ class ProgressView(QWidget):
     def show_progress(self, progress: Progress, history: History, year: YearResult) -> None:
         """The quarter's progress and its year as `progress` and `annual` compute them (actions.figures)."""
         self._plan, self._town, self._history, self._quarter = progress.plan, progress.town, history, progress.quarter
-        catalogue = progress.plan.catalogue if progress.plan is not None else SHIPPED
+        catalogue = progress.catalogue  # the quarter's list, as `progress` reports it (after the last plan too)
         self._fill_series(catalogue)
         if progress.plan is None:
             self.heading.setText(
