@@ -148,10 +148,13 @@ def with_computed_dues(
     catalogue: Catalogue, saved: Mapping[str, int], typed: Mapping[str, int | None]
 ) -> dict[str, int | None]:
     """The typed changes with each case flow's 应结 recomputed where its 结转 or 受理 changed: their sum,
-    or blank while either is blank (issue 26: 应结 is computed, not typed)."""
+    or blank while either is blank (issue 26: 应结 is computed, not typed).
+
+    A blank typed over a blank is no change: the window sends every box, and a quarter saved with its 应结
+    alone (before the split) keeps it until its 结转 or 受理 is typed."""
     result = dict(typed)
     for flow in catalogue.case_flows:
-        if flow.carried not in typed and flow.received not in typed:
+        if all(typed.get(code, saved.get(code)) == saved.get(code) for code in (flow.carried, flow.received)):
             continue
         after = merged(saved, typed)
         carried, received = after.get(flow.carried), after.get(flow.received)

@@ -229,7 +229,7 @@ def clerk_shots(app, folder: Path, out: Path, name: str) -> list[Path]:
         _settle(app)
         edits = list(window.form.value_edits.values())
         edits[0].setFocus()
-        for text in ("149000", "8", "70", "50", "30", "25", "20", "12", "10"):
+        for text in ("149000", "8", "70", "50", "30", "0", "25", "20", "0", "12", "10"):  # 仲裁, 监察: 结转, 受理, 结案
             focused = app.focusWidget()
             QTest.keyClicks(focused, text)
             QTest.keyClick(focused, Qt.Key.Key_Return)
