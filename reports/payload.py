@@ -26,7 +26,7 @@ from typing import Any
 
 from core.errors import DomainError
 from core.indicators import SHIPPED, Catalogue, Kind
-from core.plans import Plan, check_town, rate_target
+from core.plans import Definition, Plan, check_town, rate_target
 from core.progress import (
     ROUND_DOWN,
     ROUND_HALF_UP,
@@ -47,6 +47,7 @@ from reports.returns import (
     RECEIVED_LINE,
     RENDERER_1,
     RENDERER_2,
+    RENDERER_3,
     FigureLine,
     NoteLine,
     RateLine,
@@ -70,10 +71,11 @@ EARLIER_FORMATS = {
 # The renderer a return was written with: the spelling of every byte of its workbook and PDF. A release
 # that changes any byte names a new renderer and keeps the old ones it can still write (RENDERERS).
 RENDERER_KEY = "renderer"
-RENDERER = RENDERER_2
-RENDERERS = (RENDERER_1, RENDERER_2)
-# Each format this release reads and the one renderer that writes it (reports.returns.RENDERER_1/2).
-RENDERER_OF_FORMAT = {FORMAT_4: RENDERER_1, FORMAT: RENDERER_2}
+RENDERER = RENDERER_3
+RENDERERS = (RENDERER_1, RENDERER_2, RENDERER_3)
+# Each format this release reads and the renderers that write it (reports.returns.RENDERER_1/2/3); the last
+# is the one this release writes.
+RENDERER_OF_FORMAT = {FORMAT_4: (RENDERER_1,), FORMAT: (RENDERER_2, RENDERER_3)}
 # The reason a return is refused when its plan is not one the city issued, or its targets are not the plan's.
 PLAN_MISMATCH = "规划目标与市局下发的不一致"
 # The reason a return is refused when a column it derives (完成率, 状态, 累计, rates, 需关注, 说明) is not
@@ -96,7 +98,11 @@ ROUNDING_KEY = "percent_rounding"
 BASES_KEY = "bases"
 # town-returns/5: the quarters the cumulatives skip (labels), printed beside them (issue 26)
 GAPS_KEY = "gaps"
-OPTIONAL_KEYS = (ROUNDING_KEY, BASES_KEY, GAPS_KEY)
+# renderer 3: the plan's 指标解释 printed on the last page, and the 批准机关 in the header (issue 26); both come
+# from the trusted plan, as its targets do (_plan_problem)
+DEFINITIONS_KEY = "definitions"
+AUTHORITY_KEY = "approval_authority"
+OPTIONAL_KEYS = (ROUNDING_KEY, BASES_KEY, GAPS_KEY, DEFINITIONS_KEY)
 
 
 class PayloadError(DomainError):
@@ -120,7 +126,7 @@ def other_release(body: Mapping[str, Any]) -> str:
             "本版本只承认自己按签名数据逐字节生成的季报，没有那一版的生成程序，无法确认文件显示的就是签名的内容。"
             "请镇街用本版本软件重新导出、签名后报送，或用生成它的那一版软件核验"
         )
-    if fmt in RENDERER_OF_FORMAT and body.get(RENDERER_KEY) != RENDERER_OF_FORMAT[fmt]:
+    if fmt in RENDERER_OF_FORMAT and body.get(RENDERER_KEY) not in RENDERER_OF_FORMAT[fmt]:
         shown = body.get(RENDERER_KEY)
         shown = shown if isinstance(shown, str) else "（未写明）"
         return (
@@ -225,6 +231,8 @@ class Payload:
             catalogue=self.catalogue,
             renderer=b[RENDERER_KEY],
             gaps=tuple(b.get(GAPS_KEY, ())),
+            approval_authority=b["header"].get(AUTHORITY_KEY, ""),
+            definitions=tuple(Definition(d["code"], d["name"], d["text"]) for d in b.get(DEFINITIONS_KEY, ())),
         )
 
 
@@ -349,6 +357,9 @@ def body_of(data: ReturnData) -> dict[str, Any]:
         body[BASES_KEY] = dict(data.bases)
     if data.carries_over:
         body[GAPS_KEY] = list(data.gaps)
+    if data.prints_authority:
+        body["header"][AUTHORITY_KEY] = data.approval_authority
+        body[DEFINITIONS_KEY] = [{"code": d.code, "name": d.name, "text": d.text} for d in data.definitions]
     return body
 
 
@@ -520,6 +531,14 @@ def _plan_problem(payload: Payload, plan: Plan | None) -> str:
     form_number = form_number_of(plan if in_plan else None, body[RENDERER_KEY])
     if body["header"]["form_number"] != form_number:
         return f"表号为“{body['header']['form_number']}”，市局下发的规划为“{form_number or '（未给出表号）'}”"
+    if body[RENDERER_KEY] == RENDERER_3:
+        authority = plan.approval_authority if in_plan and plan is not None else ""
+        if body["header"][AUTHORITY_KEY] != authority:
+            return f"批准机关为“{body['header'][AUTHORITY_KEY]}”，市局下发的规划为“{authority or '（未给出批准机关）'}”"
+        definitions = plan.definitions if in_plan and plan is not None else ()
+        signed = [(d["code"], d["name"], d["text"]) for d in body[DEFINITIONS_KEY]]
+        if signed != [(d.code, d.name, d.text) for d in definitions]:
+            return "指标解释与市局下发的规划不同"
     return ""
 
 
@@ -659,7 +678,9 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
             return column(code, "是否达标", rate["met"], ytd_result.met)
     data = payload.return_data()
     if not legacy:  # returns signed before this rule printed their own lines; their figures are checked above
-        expected = pace_attention(data.figures, data.rates, data.time_progress, catalogue, data.rounding)
+        expected = pace_attention(
+            data.figures, data.rates, data.time_progress, catalogue, data.rounding, data.renderer
+        )
         if list(body["attention"][: len(expected)]) != expected:
             missing = next((a for a in expected if a not in body["attention"]), None)
             return f"“需关注”中{'缺少“' + missing + '”' if missing else '的内容或顺序不对'}"
@@ -681,6 +702,15 @@ def _check_body(body: dict[str, Any], payload: Payload) -> None:
     catalogue = payload.catalogue
     if ROUNDING_KEY in body and body[ROUNDING_KEY] != (ROUND_DOWN if body["format"] == FORMAT_4 else ROUND_TOWARD_ZERO):
         raise ValueError("rounding")
+    third = body[RENDERER_KEY] == RENDERER_3
+    definitions = body.get(DEFINITIONS_KEY, [])
+    if (DEFINITIONS_KEY in body) != third or not isinstance(definitions, list):
+        raise ValueError("definitions")
+    for item in definitions:
+        if not isinstance(item, dict) or set(item) != {"code", "name", "text"}:
+            raise ValueError("definitions")
+        if not all(isinstance(v, str) for v in item.values()):
+            raise ValueError("definitions")
     gaps = body.get(GAPS_KEY, [])
     if (GAPS_KEY in body) != (body["format"] == FORMAT) or not isinstance(gaps, list):
         raise ValueError("gaps")
@@ -702,6 +732,10 @@ def _check_body(body: dict[str, Any], payload: Payload) -> None:
         "quarter_label": payload.quarter.label,
         "report_date": header.get("report_date"),
     }
+    if (AUTHORITY_KEY in header) != third or not isinstance(header.get(AUTHORITY_KEY, ""), str):
+        raise ValueError("approval_authority")
+    if third:
+        expected_header[AUTHORITY_KEY] = header[AUTHORITY_KEY]
     approval = {key: header[key] for key in APPROVAL_KEYS if key in header}
     if approval and (set(approval) != set(APPROVAL_KEYS) or not all(isinstance(v, str) for v in approval.values())):
         raise ValueError("approval")

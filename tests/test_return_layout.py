@@ -52,8 +52,9 @@ def test_the_pdf_keeps_the_figures_and_the_sign_off_on_page_one(three_notes, tmp
     assert len(data.notes) == 3
     result = export_return(three_notes, Q, tmp_path, now=NOW)
     pages = page_texts(result.pdf)
-    assert len(pages) == 2
-    first, annex = pages
+    assert len(pages) == 3  # since renderer 3 the built-in plan's 指标解释 follows the 附页 (issue 26)
+    first, annex, definitions = pages
+    assert "指标解释" in definitions and "指标解释" not in annex
     for value in three_notes.figures(Q).values():
         assert f"{value:,}" in first
     for word in ("单位负责人：张三", "统计负责人：王五", "填表人：李四", "报出日期", "盖章", "签字"):
