@@ -608,7 +608,7 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
             continue
         this_quarter, ytd, cumulative = line["quarter"], line["ytd"], line["cumulative"]
         if ytd is None or ytd < this_quarter or (quarter.q == 1 and ytd != this_quarter):
-            return column(code, "年度累计", ytd, this_quarter if quarter.q == 1 else f"不少于 {this_quarter:,}")
+            return column(code, "本年累计", ytd, this_quarter if quarter.q == 1 else f"不少于 {this_quarter:,}")
         has_cumulative = active is not None and indicator.has_plan_target
         if (cumulative is not None) != has_cumulative:
             return column(code, "规划累计", cumulative, "有数" if has_cumulative else None)
@@ -624,11 +624,11 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
         numerator, denominator = rate["numerator"], rate["denominator"]
         in_quarter = (figures[pair.numerator], figures[pair.denominator])
         if numerator is None or denominator is None or numerator > denominator:
-            return column(rate["code"], "年度累计", f"{numerator}/{denominator}", "分子不大于分母")
+            return column(rate["code"], "本年累计", f"{numerator}/{denominator}", "分子不大于分母")
         if pair.denominator in flows:  # the year's 应结 is the 应结 line's 本年累计
             year_due = lines[pair.denominator]["ytd"]
             if denominator != year_due or numerator < in_quarter[0] or (quarter.q == 1 and numerator != in_quarter[0]):
-                return column(rate["code"], "年度累计", f"{numerator}/{denominator}", f"分母为 {year_due:,}")
+                return column(rate["code"], "本年累计", f"{numerator}/{denominator}", f"分母为 {year_due:,}")
             signed[rate["code"]] = (numerator, denominator)
             continue
         if (
@@ -636,7 +636,7 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
             or denominator < in_quarter[1]
             or (quarter.q == 1 and (numerator, denominator) != in_quarter)
         ):
-            return column(rate["code"], "年度累计", f"{numerator}/{denominator}", f"{in_quarter[0]}/{in_quarter[1]}")
+            return column(rate["code"], "本年累计", f"{numerator}/{denominator}", f"{in_quarter[0]}/{in_quarter[1]}")
         signed[rate["code"]] = (numerator, denominator)
     progress = compute_progress(
         active,
@@ -673,7 +673,7 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
         ):
             return column(code, "本季度", rate["quarter_text"], rate_text(quarter_result, rounding))
         if _fraction(rate["ytd_rate"]) != ytd_result.rate or rate["ytd_text"] != rate_text(ytd_result, rounding):
-            return column(code, "年度累计", rate["ytd_text"], rate_text(ytd_result, rounding))
+            return column(code, "本年累计", rate["ytd_text"], rate_text(ytd_result, rounding))
         if rate["met"] != ytd_result.met:
             return column(code, "是否达标", rate["met"], ytd_result.met)
     data = payload.return_data()

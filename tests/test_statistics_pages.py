@@ -307,3 +307,28 @@ def test_a_definition_names_a_count_pair_with_its_rate():
     pair = next(i for i in sample_package().indicators if i.code == "mediation_cases")
     assert Definition("mediation_cases", pair.definition_title, pair.definition) in sample_package().to_plan().definitions
     assert pair.definition_title == f"{pair.name}及{pair.rate_name}"
+
+
+# --- one name per total (item 8) -----------------------------------------------------------------
+
+OTHER_NAMES = ("年度累计", "全年合计")
+
+
+def test_the_year_to_date_total_has_one_name_wherever_a_user_reads_it():
+    """本年累计, as the return prints it: no text a user reads (window, command line, files, messages,
+    README) calls the same total 年度累计 or 全年合计. Renderers 1 and 2 keep their spelling (signed returns
+    must re-render byte for byte), so reports/returns.py holds the old word once, for them."""
+    import io
+    import tokenize
+
+    root = Path(__file__).resolve().parent.parent
+    found = []
+    for path in [root / "cli.py", *(p for d in ("gui", "reports", "actions", "core") for p in (root / d).rglob("*.py"))]:
+        for token in tokenize.generate_tokens(io.StringIO(path.read_text(encoding="utf-8")).readline):
+            if token.type == tokenize.STRING and any(word in token.string for word in OTHER_NAMES):
+                found.append(f"{path.relative_to(root)}:{token.start[0]}: {token.string}")
+    legacy = [line for line in found if line.startswith("reports/returns.py") and line.endswith(': "年度累计"')]
+    assert len(legacy) <= 1
+    assert [line for line in found if line not in legacy] == []
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert [line for line in readme.splitlines() if any(w in line for w in OTHER_NAMES) and "不再写" not in line] == []
