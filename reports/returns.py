@@ -360,8 +360,9 @@ def assemble_return(
         renderer=renderer,
         rounding=rounding,
         gaps=gaps,
-        approval_authority=plan.approval_authority if plan and in_plan and renderer == RENDERER_3 else "",
-        definitions=plan.definitions if plan and in_plan and renderer == RENDERER_3 else (),
+        # the package's (an annex read from its CSV is the built-in plan, whose definitions sit beside it)
+        approval_authority=package_plan.approval_authority if package_plan and renderer == RENDERER_3 else "",
+        definitions=package_plan.definitions if package_plan and renderer == RENDERER_3 else (),
     )
 
 

@@ -332,3 +332,73 @@ def test_the_year_to_date_total_has_one_name_wherever_a_user_reads_it():
     assert [line for line in found if line not in legacy] == []
     readme = (root / "README.md").read_text(encoding="utf-8")
     assert [line for line in readme.splitlines() if any(w in line for w in OTHER_NAMES) and "不再写" not in line] == []
+
+
+# --- renderer 2 stays as it was; the window's preview -------------------------------------------
+
+
+def test_a_renderer_2_return_still_prints_and_verifies_without_the_new_page(signed_return, keys, tmp_path):
+    """Returns signed before renderer 3 must re-render byte for byte: renderer 2 has neither the 批准机关 line
+    nor the 指标解释 page, and its payload neither key."""
+    from datetime import datetime
+
+    from actions.city import issued_plans
+    from actions.returns import open_identity
+    from reports.export import write_return_files
+    from reports.identity import load_trust_roots
+    from reports.returns import RENDERER_2, assemble_return
+    from reports.verify import Verifier
+    from storage.store import Store
+
+    with Store(tmp_path / "镇街 数据库.sqlite3") as store:
+        plan = store.plan_for(Q1)
+        data = assemble_return(
+            TOWN,
+            Q1,
+            plan,
+            store.history(),
+            store.explanations(Q1),
+            store.check(Q1),
+            store.profile().__dict__,
+            datetime(2026, 4, 10, 9, 0).astimezone(),
+            revision=2,
+            signed=True,
+            bases=store.stock_bases(plan),
+            renderer=RENDERER_2,
+        )
+        identity = open_identity(store, b"city-secret")
+    assert data.definitions == () and not data.prints_authority
+    result = write_return_files(data, tmp_path / "renderer 2", identity=identity)
+    roots = load_trust_roots(keys["city_cert"])
+    verifier = Verifier(roots, plans=issued_plans([keys["plan"]], roots))
+    for path in result.paths:
+        verdict = verifier.verify(path)
+        assert verdict.valid, (path.name, verdict.reason)
+        assert verdict.payload.body["renderer"] == RENDERER_2
+        assert "definitions" not in verdict.payload.body
+        assert "approval_authority" not in verdict.payload.body["header"]
+    workbook = next(p for p in result.paths if p.suffix == ".xlsx")
+    assert openpyxl.load_workbook(workbook).sheetnames == ["季报", "数据"]
+    pdf = next(p for p in result.paths if p.suffix == ".pdf" and "摘要" not in p.name)
+    from pypdf import PdfReader
+
+    text = "".join(page.extract_text() for page in PdfReader(pdf).pages)
+    assert "指标解释" not in text and "批准机关" not in text
+
+
+def test_the_plan_preview_shows_the_authority_and_the_definitions(qtbot):
+    from actions.plan_packages import preview, summarize
+    from gui.plan_dialogs import PlanPreviewDialog
+
+    package = sample_package()
+    dialog = PlanPreviewDialog(None, preview(package, summarize(package, "signed"), TOWN), "导入", town=TOWN)
+    qtbot.addWidget(dialog)
+    facts = dialog.facts.text()
+    assert f"批准机关：{package.approval_authority}" in facts
+    assert f"指标解释：{len(package.indicators)} 项" in facts
+    for item in package.indicators:
+        assert item.definition in dialog.facts.toolTip()
+    plain = replace(package, approval_authority="", indicators=tuple(replace(i, definition="") for i in package.indicators))
+    dialog = PlanPreviewDialog(None, preview(plain, summarize(plain, "signed"), TOWN), "导入", town=TOWN)
+    qtbot.addWidget(dialog)
+    assert "批准机关：（无）" in dialog.facts.text() and "指标解释：规划未给出" in dialog.facts.text()
