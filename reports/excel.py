@@ -314,7 +314,8 @@ def definitions_spec(data: ReturnData) -> SheetSpec:
     cells: list[CellSpec] = []
     merges = ["A1:C1", "A2:C2"]
     heights: dict[int, float] = {1: 26, 2: 18}
-    cells.append(CellSpec(1, 1, data.definitions_title, role="annex_title"))
+    draft = f"（{DRAFT_MARK}）" if not data.signed else ""  # every sheet of a draft says so
+    cells.append(CellSpec(1, 1, data.definitions_title + draft, role="annex_title"))
     cells.append(
         CellSpec(2, 1, f"{data.town}　{data.quarter.label}　第 {data.revision} 版　（由规划给出，随季报签名）", role="mark")
     )
