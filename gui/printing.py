@@ -83,7 +83,31 @@ def preview_pdf(parent: QWidget | None, path: Path, title: str) -> QPrintPreview
         for action in dialog.findChildren(QAction):
             if action.objectName() == "fitWidthAction" or action.text() in ("适应宽度", "Fit width"):
                 action.setChecked(True)
+        keep_page_top_until_the_user_scrolls(dialog, widget)
     return dialog
+
+
+def keep_page_top_until_the_user_scrolls(dialog: QPrintPreviewDialog, widget: QPrintPreviewWidget) -> None:
+    """Fit-to-width re-centres page 1 each time the preview is laid out again (when the pages are
+    painted, when the dialog is maximised, which the window system may do late): go back to the top
+    of page 1 each time, until the clerk scrolls for themselves."""
+    view = dialog.findChild(QGraphicsView)
+    if view is None:
+        return
+    bar = view.verticalScrollBar()
+
+    def to_top() -> None:
+        bar.setValue(bar.minimum())
+
+    def stop() -> None:
+        widget.previewChanged.disconnect(to_top)
+        bar.actionTriggered.disconnect(on_action)
+
+    def on_action(_action: int) -> None:
+        stop()
+
+    widget.previewChanged.connect(to_top)
+    bar.actionTriggered.connect(on_action)
 
 
 def show_page_top(dialog: QPrintPreviewDialog) -> None:

@@ -150,7 +150,9 @@ def bad_plans(pki, tmp_path_factory):
     for n, (name, content) in enumerate(insider_contents(pki).items()):
         files[name] = folder / f"signed{n}.plan"
         files[name].write_bytes(signed_plan_text(pki, content))
-    duplicate = canonical_json(content_with()).replace(b'{"approval_number"', b'{"approval_number":"","approval_number"', 1)
+    genuine = canonical_json(content_with())
+    first_key = genuine[1 : genuine.index(b":")]
+    duplicate = b"{" + first_key + b':"",' + genuine[1:]
     files["duplicate keys in the signed content"] = folder / "dup.plan"
     files["duplicate keys in the signed content"].write_bytes(signed_plan_text(pki, duplicate))
     return files
