@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
+from core.comparison import Comparison, comparisons, last_year, quarter_figures
 from core.indicators import SHIPPED, Catalogue, Kind
 from core.plans import CITY, TOWNS, Plan, catalogue_of
 from core.progress import BEHIND, SEVERELY_BEHIND, History, IndicatorProgress, Progress, compute_progress
@@ -121,6 +122,7 @@ def consolidate(
     city = compute_progress(
         plan, CITY, quarter, {quarter: city_quarter}, city_bases, targets=targets, signed=signed, catalogue=catalogue
     )
+    city = replace(city, comparisons=city_comparisons(catalogue, quarter, {t: histories[t] for t in reporting}))
     annex: dict[str, Fraction | None] = {}
     lags: dict[str, int] = {}
     if in_plan and plan is not None:
@@ -163,6 +165,22 @@ def stated_base_difference(summary: CitySummary) -> list[tuple[str, int, int]]:
         if item is not None and item.base is not None:
             found.append((code, item.base, base))
     return found
+
+
+def city_comparisons(
+    catalogue: Catalogue, quarter: Quarter, histories: Mapping[str, History]
+) -> dict[str, tuple[Comparison | None, Comparison | None]]:
+    """The 全市 row's 环比 and 同比: the reporting towns' sum against the same towns' sum in the other quarter,
+    from the returns the city holds for it; nothing to compare unless every one of them has that figure."""
+    def summed(q: Quarter) -> dict[str, int | None]:
+        per_town = [quarter_figures(h, q, catalogue) for h in histories.values()]
+        codes = per_town[0] if per_town else {}
+        return {
+            code: sum(v[code] or 0 for v in per_town) if all(v.get(code) is not None for v in per_town) else None
+            for code in codes
+        }
+
+    return comparisons(summed(quarter), summed(quarter.previous()), summed(last_year(quarter)))
 
 
 def _pair(progress: Progress, code: str) -> tuple[int | None, int | None]:
