@@ -248,3 +248,24 @@ def test_a_payload_without_its_comparisons_or_with_other_ones_is_refused(signed,
     ):
         with pytest.raises(PayloadError):
             parse_payload(canonical(broken))
+
+
+def test_a_return_comparing_with_a_figure_the_city_never_received_is_named_in_the_summary(tmp_path, city_keys):
+    """Attacked from outside: 莞城 signs 2022Q2, then changes that quarter's 社保卡 to 159,000 without sending it
+    again (reopened, corrected, never exported), and signs 2022Q3, whose 环比 compares with 159,000. The city holds 158,000 for 2022Q2 and says so."""
+    db = town_db(tmp_path, "莞城", city_keys)
+    folder = tmp_path / "收件箱"
+
+    def export(quarter: str) -> None:
+        done = run_main(db, "export", "--quarter", quarter, "--out", str(folder), "--passphrase-file", str(city_keys["pw"]))
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    export("2022Q2")
+    assert run_main(db, "reopen", "--quarter", "2022Q2", "--reason", "核对持卡人数后更正").returncode == 0
+    assert run_main(db, "enter", "--quarter", "2022Q2", "card_holders=159000").returncode == 0
+    export("2022Q3")
+    done = run_city("consolidate", "--trust", str(city_keys["city_cert"]), "--quarter", Q.code, str(folder), "--json")
+    result = json.loads(done.stdout)
+    assert result["town_comparisons"]["莞城"]["card_holders"]["previous_quarter"]["value"] == 158_000  # the city's
+    flags = result["town_checks"]["莞城"]
+    assert any("2022年第2季度数为 159,000" in f and "2022年第2季度季报为 158,000，不符" in f for f in flags), flags
