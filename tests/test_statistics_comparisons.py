@@ -269,3 +269,16 @@ def test_a_return_comparing_with_a_figure_the_city_never_received_is_named_in_th
     assert result["town_comparisons"]["莞城"]["card_holders"]["previous_quarter"]["value"] == 158_000  # the city's
     flags = result["town_checks"]["莞城"]
     assert any("2022年第2季度数为 159,000" in f and "2022年第2季度季报为 158,000，不符" in f for f in flags), flags
+
+
+def test_a_change_is_signed_and_rounded_toward_zero_like_every_percentage():
+    from core.comparison import change_percent_text, change_text, compare
+    from core.progress import ROUND_TOWARD_ZERO as ZERO
+
+    assert (change_text(compare(12, 8)), change_percent_text(compare(12, 8), ZERO)) == ("+4", "+50.0%")
+    assert change_percent_text(compare(123_411, 158_000), ZERO) == "-21.8%"  # −21.89…%: never −21.9%
+    assert change_percent_text(compare(100_001, 100_000), ZERO) == "0.0%"  # +0.001%: no sign on a shown zero
+    assert change_percent_text(compare(99_999, 100_000), ZERO) == "0.0%"  # never "-0.0%"
+    assert (change_text(compare(5, 0)), change_percent_text(compare(5, 0), ZERO)) == ("+5", "—")
+    assert compare(5, None) is None and compare(None, 5) is None
+    assert (change_text(None), change_percent_text(None, ZERO)) == ("—", "—")
