@@ -133,11 +133,11 @@ class ReturnData:
     def comparison_rows(self) -> list[tuple[FigureLine, Comparison | None, Comparison | None]]:
         """Each figure line with its 环比 and 同比 (renderer 3)."""
         compared = self.compared or {}
-        return [
-            (line, compare(line.quarter, compared.get(line.code, (None, None))[0]),
-             compare(line.quarter, compared.get(line.code, (None, None))[1]))
-            for line in self.figures
-        ]
+        rows = []
+        for line in self.figures:
+            previous, year_before = compared.get(line.code, (None, None))
+            rows.append((line, compare(line.quarter, previous), compare(line.quarter, year_before)))
+        return rows
 
     @property
     def previous_label(self) -> str:
