@@ -314,9 +314,11 @@ def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path, 
     data.append(DATA_HEADERS)
     for town, progress in ((summary.city_label, summary.city), *summary.towns.items()):
         for code, item in progress.indicators.items():
+            previous, year_before = progress.comparisons.get(code, (None, None))
             data.append(
                 [town, code, display_name(code), item.quarter_value, item.ytd, item.cumulative, item.target, item.base]
                 + [None] * 7
+                + [previous.value if previous else None, year_before.value if year_before else None]
             )
         for rate in progress.catalogue.rates:
             qtr, ytd = progress.rates_quarter[rate.code], progress.rates_ytd[rate.code]
@@ -324,6 +326,7 @@ def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path, 
                 [town, rate.code, rate.name, None, None, None, None, None]
                 + [qtr.numerator, qtr.denominator, _shown(qtr.rate)]
                 + [ytd.numerator, ytd.denominator, _shown(ytd.rate), None if ytd.target is None else float(ytd.target)]
+                + [None, None]
             )
     for row in data.iter_rows(min_row=2):
         for cell in (row[10], row[13], row[14]):
@@ -455,6 +458,8 @@ DATA_HEADERS = [
     "本年分母",
     "本年比率",
     "比率目标",
+    "上季度",  # the figures 环比 and 同比 compare with (issue 26), blank where nothing compares
+    "上年同期",
 ]
 
 

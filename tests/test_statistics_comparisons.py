@@ -182,6 +182,15 @@ def test_the_summary_has_the_base_column_and_the_comparisons_of_every_town_and_t
     notes = [c.value for c in workbook["排名与提示"]["A"] if c.value]
     assert any("低于基期数" in str(n) and "莞城" in str(n) for n in notes)
 
+    data = workbook["数据"]
+    header = [c.value for c in data[1]]
+    card = next(
+        dict(zip(header, (c.value for c in row), strict=True))
+        for row in data.iter_rows(min_row=2)
+        if row[0].value == "莞城" and row[1].value == "card_holders"
+    )
+    assert (card["本季度／季末数"], card["基期数"], card["上季度"], card["上年同期"]) == (123_411, 150_478, 158_000, 152_000)
+
     comparison = workbook["同比环比"]
     rows = {row[1].value: [c.value for c in row] for row in comparison.iter_rows(min_row=6) if row[1].value}
     city_row = next(v for k, v in rows.items() if str(k).startswith("全市"))
