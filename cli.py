@@ -160,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("progress", "查看目标完成进度")
     p.add_argument("--quarter", help="季度（默认：最近一个已结束的季度）")
 
-    p = command("annual", "查看一年的比率（年度目标）和各项流量的全年合计")
+    p = command("annual", "查看一年的比率（年度目标）和各项流量的本年累计")
     p.add_argument("--year", required=True, type=int, help="年份，如 2024")
 
     p = command("history", "查看修改记录（审计记录）")
@@ -646,7 +646,7 @@ def cmd_progress(args: argparse.Namespace) -> int:
                 notices.append(base_notice(indicator.code, progress.plan) + f"（命令：python main.py base {indicator.code}=数量）")
             print(line)
             continue
-        line = f"  {display_name(indicator.code)}：本季度 {_number(item.quarter_value)}，年度累计 {_number(item.ytd)}"
+        line = f"  {display_name(indicator.code)}：本季度 {_number(item.quarter_value)}，本年累计 {_number(item.ytd)}"
         if item.target is not None:
             line += (
                 f"，规划累计 {_number(item.cumulative)} / 目标 {_number(item.target)} {indicator.unit}，"
@@ -657,7 +657,7 @@ def cmd_progress(args: argparse.Namespace) -> int:
         ytd, qtr = progress.rates_ytd[rate.code], progress.rates_quarter[rate.code]
         verdict = "" if ytd.met is None else ("，达标" if ytd.met else "，未达标")
         print(
-            f"  {rate.name}：本季度 {rate_text(qtr)}，年度累计 {rate_text(ytd)}（目标 {target_words(ytd.target)}{verdict}）"
+            f"  {rate.name}：本季度 {rate_text(qtr)}，本年累计 {rate_text(ytd)}（目标 {target_words(ytd.target)}{verdict}）"
         )
     for notice in notices:
         print(f"提示：{notice}")

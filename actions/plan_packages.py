@@ -49,6 +49,8 @@ class PlanSummary:
     imported_at: str = ""
     signed_at: str = ""
     root_sha256: str = ""
+    approval_authority: str = ""  # 批准机关 (issue 26)
+    definitions: tuple[tuple[str, str], ...] = ()  # the 指标解释 page: (indicator, definition)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,7 +62,7 @@ class PlanSummary:
             f"  规划编号：{self.id or '（无）'}",
             f"  内容哈希：{self.content_hash or '（无）'}",
             f"  发布单位：{self.issuer}；表号：{self.form_number or '（无）'}；批准文号：{self.approval_number or '（无）'}；"
-            f"有效期至：{self.valid_until or '（无）'}",
+            f"批准机关：{self.approval_authority or '（无）'}；有效期至：{self.valid_until or '（无）'}",
             f"  来源：{ORIGIN_NAMES.get(self.origin, self.origin)}" + (f"（{self.source}）" if self.source else ""),
         ]
         if self.signed_at:
@@ -69,6 +71,11 @@ class PlanSummary:
             out.append("  注意：这是示例规划，目标不是正式目标")
         out.append(f"  指标 {len(self.indicators)} 项（全市目标）：")
         out += [f"    {i.name}（{i.kind_name}，{i.unit}）：{i.city_target}" for i in self.indicators]
+        if self.definitions:
+            out.append(f"  指标解释 {len(self.definitions)} 项（印在季报和汇总表的最后一页）：")
+            out += [f"    {name}：{text}" for name, text in self.definitions]
+        else:
+            out.append("  指标解释：规划未给出")
         return out
 
 
@@ -200,6 +207,8 @@ def summarize(package: PlanPackage, origin: str, **extra: str) -> PlanSummary:
         sample=package.sample,
         origin=origin,
         indicators=tuple(lines),
+        approval_authority=package.approval_authority,
+        definitions=tuple((d.name, d.text) for d in package.definitions()),
         **extra,
     )
 

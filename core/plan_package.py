@@ -6,6 +6,7 @@ The package's canonical content is UTF-8 JSON with sorted keys and fixed separat
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -30,13 +31,16 @@ from core.indicators import (
     case_flow_for,
 )
 from core.numbers import percent_text
-from core.plans import CITY, SAMPLE_MARK, SHIPPED_PLAN_NAME, TOWNS, Plan, TownTargets, load_shipped_plan
+from core.plan_definitions import builtin_definitions
+from core.plans import CITY, SAMPLE_MARK, SHIPPED_PLAN_NAME, TOWNS, Definition, Plan, TownTargets, load_shipped_plan
 from core.quarters import Quarter
 from core.text import character_kind, hidden_character, hidden_character_problem
 
 CONTENT_VERSION = 1
 DEFAULT_ISSUER = "东莞市人力资源和社会保障局"
 MAX_INDICATORS = 60
+MAX_DEFINITION = 300  # characters of one 指标解释: the page of them prints on one A4 page
+MAX_AUTHORITY = 40  # characters of 批准机关: one line of the return's header
 BASE_SUFFIX = ".base"  # a stock's base value, beside its target, in the workbook's column keys
 
 
@@ -69,6 +73,15 @@ class PackageIndicator:
     # A count pair whose count is 应结 (carried-over cases included): entered as 上期结转 + 本期受理 (issue 26).
     # Written into the content only when true, so packages without it keep their content hash.
     carry_over: bool = False
+    # 指标解释 (issue 26): how the plan defines this indicator; written into the content only when given.
+    definition: str = ""
+
+    @property
+    def definition_title(self) -> str:
+        """The indicator as its 指标解释 names it: a count pair with its rate."""
+        if self.kind is PackageKind.COUNT_PAIR:
+            return f"{self.name}及{self.rate_name}"
+        return self.name
 
     @property
     def case_flow(self) -> CaseFlow | None:
@@ -120,11 +133,12 @@ class PlanPackage:
     valid_until: str = ""  # 有效期至
     sample: bool = False
     differences: tuple[StatedDifference, ...] = ()
+    approval_authority: str = ""  # 批准机关 (issue 26); in the content only when given
 
     # --- canonical content -----------------------------------------------------------------
 
     def content(self) -> dict[str, Any]:
-        return {
+        content = {
             "version": CONTENT_VERSION,
             "name": self.name,
             "first": self.first.code,
@@ -139,6 +153,9 @@ class PlanPackage:
             "city": _split_content(self.city),
             "differences": {d.code: {"amount": d.amount, "note": d.note} for d in self.differences},
         }
+        if self.approval_authority:  # absent when blank: every package made before it keeps its hash
+            content["approval_authority"] = self.approval_authority
+        return content
 
     def canonical_bytes(self) -> bytes:
         return canonical_json(self.content())
@@ -212,6 +229,17 @@ class PlanPackage:
             content_hash=self.content_hash,
             form_number=self.form_number,
             sample=self.sample,
+            approval_authority=self.approval_authority,
+            definitions=self.definitions(),
+        )
+
+    def definitions(self) -> tuple[Definition, ...]:
+        """The 指标解释 page: each indicator's own definition, or the built-in plan's quoted from its document."""
+        builtin = builtin_definitions(self.content_hash)
+        return tuple(
+            Definition(item.code, item.definition_title, text)
+            for item in self.indicators
+            if (text := item.definition or builtin.get(item.code, ""))
         )
 
     def describe(self) -> str:
@@ -311,6 +339,8 @@ def _indicator_content(item: PackageIndicator, order: int) -> dict[str, Any]:
         )
         if item.carry_over:
             content["carry_over"] = True
+    if item.definition:
+        content["definition"] = item.definition
     return content
 
 
@@ -380,6 +410,7 @@ def _parse(content: object) -> PlanPackage:
             sub_short_name=_text(raw.get("sub_short_name", "")),
             rate_short_name=_text(raw.get("rate_short_name", "")),
             carry_over=_flag(raw.get("carry_over", False)),
+            definition=_text(raw.get("definition", "")),
         )
         for raw in sorted(content["indicators"], key=lambda raw: _integer(raw["order"]))
     )
@@ -397,6 +428,7 @@ def _parse(content: object) -> PlanPackage:
         form_number=_text(content["form_number"]),
         approval_number=_text(content["approval_number"]),
         valid_until=_text(content["valid_until"]),
+        approval_authority=_text(content.get("approval_authority", "")),
         sample=bool(content["sample"]),
         differences=tuple(
             StatedDifference(code, _integer(raw["amount"]), _text(raw["note"]))
@@ -466,6 +498,8 @@ def package_problems(package: PlanPackage, where: Where = _nowhere) -> list[str]
         problems.append(f"规划期的结束季度 {package.last.label} 早于开始季度 {package.first.label}")
     if package.sample and SAMPLE_MARK not in package.name:
         problems.append(f"示例规划的名称必须含“{SAMPLE_MARK}”")
+    if len(package.approval_authority) > MAX_AUTHORITY:
+        problems.append(f"批准机关有 {len(package.approval_authority)} 个字，超过 {MAX_AUTHORITY} 个字")
     if not package.indicators:
         problems.append("指标清单是空的")
     if len(package.indicators) > MAX_INDICATORS:
@@ -480,6 +514,10 @@ def package_problems(package: PlanPackage, where: Where = _nowhere) -> list[str]
             seen.add(code)
         if not item.name.strip():
             problems.append(f"指标“{item.code}”没有名称")
+        if len(item.definition) > MAX_DEFINITION:
+            problems.append(
+                f"指标“{item.name}”的指标解释有 {len(item.definition)} 个字，超过 {MAX_DEFINITION} 个字（请精简，打印在一页内）"
+            )
         if item.kind is PackageKind.COUNT_PAIR:
             if not item.sub_name.strip() or not item.rate_name.strip():
                 problems.append(f"成对计数“{item.name}”须写明其中项名称和比率名称")
@@ -509,6 +547,7 @@ def _texts(package: PlanPackage) -> list[tuple[str, str]]:
         ("发布单位", package.issuer),
         ("表号", package.form_number),
         ("批准文号", package.approval_number),
+        ("批准机关", package.approval_authority),
         ("有效期至", package.valid_until),
     ]
     for item in package.indicators:
@@ -522,6 +561,7 @@ def _texts(package: PlanPackage) -> list[tuple[str, str]]:
             (label + "其中项简称", item.sub_short_name),
             (label + "比率名称", item.rate_name),
             (label + "比率简称", item.rate_short_name),
+            (label + "指标解释", item.definition),
         ]
     texts += [(f"“{d.code}”的差额说明", d.note) for d in package.differences]
     return texts
@@ -699,6 +739,20 @@ SAMPLE_SKILL = PackageIndicator(
 )
 
 
+# The sample plan's 指标解释 (made up for the demonstration, as its targets are; issue 26).
+SAMPLE_DEFINITIONS = {
+    "card_holders": "季度末在本镇街持有社会保障卡的人数（存量，季末数），不是累计数；"
+    "完成率为较基期增长完成率 =（季末数 − 基期数）÷（目标 − 基期数）。",
+    "yuecai_certified": "本季度“粤菜师傅”培训并取得证书的人次（流量）；规划累计为规划期内各季度之和。",
+    "nanyue_trained": "本季度“南粤家政”培训的人次（流量）；规划累计为规划期内各季度之和。",
+    SAMPLE_SKILL.code: "本季度培养的技能人才人次（流量，示例指标）；规划累计为规划期内各季度之和。",
+    "mediation_cases": "调解成功率 = 调解成功案件数 ÷ 调解案件数；年度目标按本年累计计算，78%以上（含本数）。",
+    "arbitration_due": "仲裁结案率 = 审结案件数 ÷ 应结案件数，应结 = 上期结转 + 本期受理；"
+    "本年累计结案率 = 本年结案 ÷（年初结转 + 本年受理）。",
+    "inspection_cases": "监察结案率 = 结案数 ÷ 应结案件数，应结 = 上期结转 + 本期受理。",
+}
+
+
 def sample_package() -> PlanPackage:
     """A made-up 2026–2030 split (the 2021–2025 one scaled, plus a 技能人才 count), marked 示例 everywhere."""
     base = shipped_package()
@@ -719,11 +773,15 @@ def sample_package() -> PlanPackage:
         name=f"东莞市人力资源和社会保障事业发展“十五五”规划 {SAMPLE_MARK}",
         first=Quarter(2026, 1),
         last=Quarter(2030, 4),
-        indicators=(*base.indicators[:3], SAMPLE_SKILL, *base.indicators[3:]),
+        indicators=tuple(
+            dataclasses.replace(item, definition=SAMPLE_DEFINITIONS[item.code])
+            for item in (*base.indicators[:3], SAMPLE_SKILL, *base.indicators[3:])
+        ),
         towns=towns,
         city=TownSplit(CITY, city_targets, dict(base.city.rates), {}),
         form_number=f"{SAMPLE_MARK}",
         approval_number=f"{SAMPLE_MARK}",
         valid_until="2030年12月",
+        approval_authority=f"{SAMPLE_MARK}",
         sample=True,
     )

@@ -82,6 +82,15 @@ class TownTargets:
 
 
 @dataclass(frozen=True)
+class Definition:
+    """One entry of the plan's 指标解释 page: an indicator (a count pair with its rate) and how the plan defines it."""
+
+    code: str
+    name: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Plan:
     name: str
     first: Quarter
@@ -96,6 +105,8 @@ class Plan:
     content_hash: str = ""
     form_number: str = ""  # 表号
     sample: bool = False  # 示例（非正式目标）
+    approval_authority: str = ""  # 批准机关 of the statistical survey (issue 26)
+    definitions: tuple[Definition, ...] = ()  # the 指标解释 page, in the plan's order (issue 26)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_town", {t.town: t for t in self.towns})

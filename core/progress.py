@@ -229,7 +229,7 @@ def flow_total(history: History, quarters: list[Quarter], code: str, catalogue: 
 
 
 def year_to_date(history: History, quarter: Quarter, code: str, catalogue: Catalogue = SHIPPED) -> int | None:
-    """A flow's 年度累计 up to and including `quarter`; None when nothing was entered (a stock has none)."""
+    """A flow's 本年累计 up to and including `quarter`; None when nothing was entered (a stock has none)."""
     if catalogue.by_code[code].kind is Kind.STOCK:
         return None
     return flow_total(history, quarter.year_to_date(), code, catalogue)

@@ -269,7 +269,7 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
             warn(
                 "rate_below_target",
                 rate.code,
-                f"{rate.name}年度累计 {percent(ytd.rate)}（{ytd.numerator:,}/{ytd.denominator:,}），"
+                f"{rate.name}本年累计 {percent(ytd.rate)}（{ytd.numerator:,}/{ytd.denominator:,}），"
                 f"低于目标 {percent(ytd.target)}",
             )
 

@@ -17,7 +17,7 @@ from core.progress import History, Progress, case_totals, compute_progress, rate
 from core.quarters import Quarter
 from core.validation import ERROR, Finding, check_quarter, merged, quarter_input, with_computed_dues
 
-COLUMNS = ("指标", "本季度", "单位", "上季度", "年度累计", "说明")
+COLUMNS = ("指标", "本季度", "单位", "上季度", "本年累计", "说明")
 INVALID_STYLE = "QLineEdit { border: 2px solid #c62828; background: #fff3f3; }"
 NEEDS_NOTE_STYLE = "QLineEdit { border: 2px solid #b35900; background: #fff8e1; }"
 ERROR_LABEL_STYLE = "QLabel { color: #c62828; background: #fff3f3; border: 2px solid #c62828; padding: 0 4px; }"
@@ -152,7 +152,7 @@ class EntryForm(QWidget):
                     self.ytd_labels[code] = _number_label()
                     beside: QWidget = self.ytd_labels[code]
                     if indicator.kind is Kind.STOCK:
-                        # a 季末数 has no 年度累计; beside it stands its 基期数, which its pace is measured from
+                        # a 季末数 has no 本年累计; beside it stands its 基期数, which its pace is measured from
                         button = QPushButton("基期数：未录入")
                         button.setObjectName(f"base_{code}")
                         button.setToolTip("规划期初（上一规划期末）的数，完成率按较基期的增长计算")
@@ -415,7 +415,7 @@ class EntryForm(QWidget):
         self.findings_changed.emit(self._findings)
 
     def _show_year_to_date(self, history: History, progress: Progress) -> None:
-        """年度累计 as the return prints it: a flow's total (a case flow's 应结: 年初结转 + 全年受理), and
+        """本年累计 as the return prints it: a flow's total (a case flow's 应结: 年初结转 + 全年受理), and
         beside 上期结转 and 本期受理 the year's opening carry-over and received cases; a 季末数 has none."""
         assert self._quarter is not None
         for code, item in progress.indicators.items():

@@ -50,7 +50,9 @@ class PlanPreviewDialog(QDialog):
             f"<b style='font-size:13pt'>{html.escape(summary.name)}</b>",
             f"规划期：{summary.period}　　发布单位：{html.escape(summary.issuer)}",
             f"表号：{html.escape(summary.form_number or '（无）')}　　批准文号：{html.escape(summary.approval_number or '（无）')}"
+            f"　　批准机关：{html.escape(summary.approval_authority or '（无）')}"
             f"　　有效期至：{html.escape(summary.valid_until or '（无）')}",
+            f"指标解释：{f'{len(summary.definitions)} 项（印在季报和汇总表的最后一页，指向此处可看全文）' if summary.definitions else '规划未给出'}",
         ]
         if summary.id or summary.content_hash:
             # the plan's id and a short check code, as the city's notice names them; the full digest in the tip
@@ -63,8 +65,11 @@ class PlanPreviewDialog(QDialog):
         self.facts.setObjectName("plan_facts")
         self.facts.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.facts.setWordWrap(True)
+        tips = [f"{name}：{text}" for name, text in summary.definitions]
         if summary.content_hash:
-            self.facts.setToolTip(f"完整校验码：{summary.content_hash}\n市局证书指纹：{summary.root_sha256 or '—'}")
+            tips += [f"完整校验码：{summary.content_hash}", f"市局证书指纹：{summary.root_sha256 or '—'}"]
+        if tips:
+            self.facts.setToolTip("\n".join(tips))
         layout.addWidget(self.facts)
         self.sample_warning = QLabel("示例（非正式目标）：这是演示用的规划，目标不是市局下发的正式目标。")
         self.sample_warning.setObjectName("sample_warning")

@@ -94,7 +94,7 @@ class ProgressModel(RowsModel[ProgressRow]):
 
 
 class RateModel(RowsModel[RateRow]):
-    HEADERS = ("比率", "本季度", "年度累计", "目标", "年度是否达标")
+    HEADERS = ("比率", "本季度", "本年累计", "目标", "年度是否达标")
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -122,7 +122,7 @@ class YearRow:
 class YearModel(RowsModel[YearRow]):
     """年度: the three rates over the calendar year (annual targets) and the year's flow totals."""
 
-    HEADERS = ("年度项目", "分子", "分母／全年合计", "全年比率", "年度目标", "是否达标")
+    HEADERS = ("年度项目", "分子", "分母／本年累计", "全年比率", "年度目标", "是否达标")
 
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -159,7 +159,7 @@ def year_rows(result: YearResult, catalogue: Catalogue = SHIPPED) -> list[YearRo
     for code, total in result.totals.items():
         if code in catalogue.by_code:
             unit = catalogue.by_code[code].unit
-            rows.append(YearRow(f"{catalogue.display_name(code)}（全年合计）", "", _count(total, unit), "", "", ""))
+            rows.append(YearRow(f"{catalogue.display_name(code)}（本年累计）", "", _count(total, unit), "", "", ""))
     return rows
 
 

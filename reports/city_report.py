@@ -333,6 +333,33 @@ def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path, 
             cell.number_format = "0.0%"
     for cell in data[1]:
         cell.font = Font(bold=True)
+    definitions = summary.plan.definitions if summary.plan else ()
+    if definitions:  # the last sheet: the plan's 指标解释 (issue 26)
+        sheet = wb.create_sheet(DEFINITIONS_TITLE)
+        sheet.merge_cells("A1:C1")
+        sheet["A1"] = definitions_heading(summary)
+        sheet["A1"].font = Font(name="宋体", bold=True, size=13)
+        sheet["A1"].alignment = Alignment(horizontal="center")
+        for column, title in enumerate(("序号", "指标", "解释"), start=1):
+            cell = sheet.cell(2, column, title)
+            cell.font = Font(name="宋体", bold=True, size=10)
+            cell.fill = fill
+            cell.border = border
+        for row, definition in enumerate(definitions, start=3):
+            for column, value in enumerate((row - 2, definition.name, definition.text), start=1):
+                cell = set_text(sheet.cell(row, column), value) if isinstance(value, str) else sheet.cell(row, column, value)
+                cell.font = Font(name="宋体", size=10)
+                cell.border = border
+                cell.alignment = Alignment(vertical="center", wrap_text=True, horizontal="center" if column == 1 else "left")
+            sheet.row_dimensions[row].height = 15 * max(1, -(-len(definition.text) // 52)) + 6
+        for letter, width in (("A", 6), ("B", 34), ("C", 96)):
+            sheet.column_dimensions[letter].width = width
+        sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+        sheet.page_setup.orientation = sheet.ORIENTATION_LANDSCAPE
+        sheet.page_setup.fitToWidth = 1
+        sheet.page_setup.fitToHeight = 0
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True
+        sheet.protection.sheet = True
     wb.save(path)
 
 
@@ -442,6 +469,14 @@ def _comparison_table(summary: CitySummary, available: float):
     return table
 
 
+DEFINITIONS_TITLE = "指标解释"
+
+
+def definitions_heading(summary: CitySummary) -> str:
+    plan = summary.plan.name if summary.plan else ""
+    return f"指标解释（{plan}；{summary.quarter.label}汇总表附页）"
+
+
 DATA_HEADERS = [
     "镇街",
     "代码",
@@ -505,7 +540,7 @@ def write_city_pdf(summary: CitySummary, conflicted: set[str], path: Path, made_
     from reportlab.lib.units import mm
     from reportlab.platypus import KeepTogether, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-    from reports.pdf import FONT, STATUS_COLOURS, paragraph_style, register_font
+    from reports.pdf import FONT, STATUS_COLOURS, definitions_table, paragraph_style, register_font
 
     register_font()
     page = landscape(A4)
@@ -606,6 +641,19 @@ def write_city_pdf(summary: CitySummary, conflicted: set[str], path: Path, made_
         story.append(Paragraph(text, paragraph_style(9)))
     story.append(Spacer(1, 4 * mm))
     story.append(_completion_chart(summary))
+    definitions = summary.plan.definitions if summary.plan else ()
+    if definitions:  # the last page: the plan's 指标解释 (issue 26)
+        entries: list[list[object]] = [[Paragraph(h, paragraph_style(9, 1)) for h in ("序号", "指标", "解释")]]
+        entries += [
+            [str(n), Paragraph(d.name, paragraph_style(9)), Paragraph(d.text, paragraph_style(9))]
+            for n, d in enumerate(definitions, start=1)
+        ]
+        story += [
+            PageBreak(),
+            Paragraph(definitions_heading(summary), paragraph_style(13, 1, leading=18)),
+            Spacer(1, 4 * mm),
+            definitions_table(entries),
+        ]
     doc.build(story)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.progress import ROUND_DOWN
-from reports.layout import DATA_SHEET, FIRST_FIGURE_ROW, FORM_SHEET, HEADER_ROW
+from reports.layout import DATA_SHEET, DEFINITIONS_SHEET, FIRST_FIGURE_ROW, FORM_SHEET, HEADER_ROW
 from reports.returns import (
     DRAFT_MARK,
     FORM_AUTHORITY,
@@ -182,12 +182,15 @@ def form_spec(data: ReturnData) -> SheetSpec:
     merges.append(f"A1:{last}1")
     put(1, 1, FORM_TITLE + ("（未签名 草稿）" if not data.signed else ""), "title")
     heights[1] = 30
+    authority = f"　　批准机关：{data.authority_text}" if data.prints_authority else ""
     right = (
         (2, f"表　　号：{data.form_number_text}"),
-        (3, f"制表机关：{FORM_AUTHORITY}"),
+        (3, f"制表机关：{FORM_AUTHORITY}{authority}"),
         (4, f"批准文号：{data.approval_text}"),
         (5, f"有效期至：{data.valid_until_text}　　计量单位：见各栏"),
     )
+    if authority:
+        heights[3] = 26  # the two 机关 share the line, wrapped in F:I
     for row, text in right:
         merges.append(f"F{row}:{last}{row}")
         put(row, 6, text, "mark")
@@ -339,6 +342,64 @@ def _comparison_rows(data: ReturnData, put, merges: list[str], heights: dict[int
         heights[row] = FIGURE_ROW_HEIGHT
         row += 1
     return row
+
+
+DEFINITION_WIDTHS = {1: 6, 2: 34, 3: 96}
+DEFINITION_LINE = 52  # about this many characters of a 解释 fit on a line of column C
+
+
+def definitions_spec(data: ReturnData) -> SheetSpec:
+    """Every cell of the "指标解释" sheet (renderer 3): the plan's definition of each indicator."""
+    cells: list[CellSpec] = []
+    merges = ["A1:C1", "A2:C2"]
+    heights: dict[int, float] = {1: 26, 2: 18}
+    draft = f"（{DRAFT_MARK}）" if not data.signed else ""  # every sheet of a draft says so
+    cells.append(CellSpec(1, 1, data.definitions_title + draft, role="annex_title"))
+    cells.append(
+        CellSpec(2, 1, f"{data.town}　{data.quarter.label}　第 {data.revision} 版　（由规划给出，随季报签名）", role="mark")
+    )
+    for column, header in enumerate(("序号", "指标", "解释"), start=1):
+        cells.append(CellSpec(3, column, header, role="column_header"))
+    heights[3] = 20
+    for row, item in enumerate(data.definitions, start=4):
+        cells.append(CellSpec(row, 1, str(row - 3), role="cell"))
+        cells.append(CellSpec(row, 2, item.name, role="note"))
+        cells.append(CellSpec(row, 3, item.text, role="note"))
+        lines = max(1, -(-len(item.text) // DEFINITION_LINE), -(-len(item.name) // 16))
+        heights[row] = 15 * lines + 6
+    last_row = 3 + len(data.definitions)
+    return SheetSpec(
+        tuple(cells),
+        tuple(merges),
+        {},
+        DRAFT_MARK if not data.signed else f"{data.town} {data.quarter.label}",
+        "第 &P 页，共 &N 页",
+        footer_left=f"{data.form_number}　{data.town} {data.quarter.label}　第 {data.revision} 版",
+        print_area=f"A1:C{last_row}",
+        heights=heights,
+    )
+
+
+def definitions_sheet_xml(data: ReturnData) -> bytes:
+    spec = definitions_spec(data)
+    sheet_data, dimension = _sheet_data(spec)
+    texts = spec.printed_texts()
+    header_footer = "".join(
+        f"<{tag}>{_cell_text(texts[tag])}</{tag}>" for tag in ("oddHeader", "oddFooter") if tag in texts
+    )
+    merges = "".join(f'<mergeCell ref="{area}"/>' for area in spec.merges)
+    xml = (
+        f'{XML_HEAD}<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">'
+        '<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>'
+        f'<dimension ref="{dimension}"/><sheetViews><sheetView workbookViewId="0"/></sheetViews>'
+        f'<sheetFormatPr defaultRowHeight="15"/>{_cols(DEFINITION_WIDTHS)}{sheet_data}{_PROTECTION}'
+        f'<mergeCells count="{len(spec.merges)}">{merges}</mergeCells>'
+        '<printOptions horizontalCentered="1"/>'
+        '<pageMargins left="0.5" right="0.5" top="0.5" bottom="0.5" header="0.2" footer="0.2"/>'
+        '<pageSetup paperSize="9" fitToWidth="1" fitToHeight="0" orientation="landscape"/>'
+        f"<headerFooter>{header_footer}</headerFooter></worksheet>"
+    )
+    return xml.encode("utf-8")
 
 
 def _row_cells(put, row: int, values: tuple[object, ...]) -> None:
@@ -697,20 +758,28 @@ def print_area_name(sheet: str, area: str) -> str:
     return f"'{sheet}'!{absolute(first)}:{absolute(last)}"
 
 
-def _workbook_xml(spec: SheetSpec) -> bytes:
+def _workbook_xml(spec: SheetSpec, definitions: SheetSpec | None = None) -> bytes:
     area = spec.print_area
     names = (
         f'<definedNames><definedName name="_xlnm.Print_Area" localSheetId="0">{_text(print_area_name(FORM_SHEET, area))}'
-        "</definedName></definedNames>"
+        "</definedName>"
+        + (
+            f'<definedName name="_xlnm.Print_Area" localSheetId="2">'
+            f"{_text(print_area_name(DEFINITIONS_SHEET, definitions.print_area))}</definedName>"
+            if definitions is not None and definitions.print_area
+            else ""
+        )
+        + "</definedNames>"
         if area
         else ""
     )
+    third = f'<sheet name="{DEFINITIONS_SHEET}" sheetId="3" r:id="rId4"/>' if definitions is not None else ""
     xml = (
         f'{XML_HEAD}<workbook xmlns="{MAIN_NS}" xmlns:r="{REL_NS}"><workbookPr/>'
         '<bookViews><workbookView activeTab="0"/></bookViews><sheets>'
         f'<sheet name="{FORM_SHEET}" sheetId="1" r:id="rId1"/>'
         f'<sheet name="{DATA_SHEET}" sheetId="2" state="hidden" r:id="rId2"/>'
-        f'</sheets>{names}<calcPr calcId="124519"/></workbook>'
+        f'{third}</sheets>{names}<calcPr calcId="124519"/></workbook>'
     )
     return xml.encode("utf-8")
 
@@ -744,11 +813,12 @@ def app_xml(renderer: str) -> bytes:
 _TYPES = "application/vnd.openxmlformats-officedocument."
 
 
-def _content_types(signed: bool) -> bytes:
+def _content_types(signed: bool, definitions: bool = False) -> bytes:
     overrides = [
         ("/xl/workbook.xml", _TYPES + "spreadsheetml.sheet.main+xml"),
         ("/xl/worksheets/sheet1.xml", _TYPES + "spreadsheetml.worksheet+xml"),
         ("/xl/worksheets/sheet2.xml", _TYPES + "spreadsheetml.worksheet+xml"),
+        *([("/xl/worksheets/sheet3.xml", _TYPES + "spreadsheetml.worksheet+xml")] if definitions else []),
         ("/xl/styles.xml", _TYPES + "spreadsheetml.styles+xml"),
         ("/docProps/core.xml", "application/vnd.openxmlformats-package.core-properties+xml"),
         ("/docProps/app.xml", _TYPES + "extended-properties+xml"),
@@ -798,6 +868,16 @@ WORKBOOK_RELS = _relationships(
         (_OFFICE_REL + "styles", "styles.xml"),
     ]
 )
+# renderer 3's workbook with a 指标解释 sheet: the third sheet's relationship follows the styles' (rId4), so
+# the first two keep theirs
+WORKBOOK_RELS_3 = _relationships(
+    [
+        (_OFFICE_REL + "worksheet", "worksheets/sheet1.xml"),
+        (_OFFICE_REL + "worksheet", "worksheets/sheet2.xml"),
+        (_OFFICE_REL + "styles", "styles.xml"),
+        (_OFFICE_REL + "worksheet", "worksheets/sheet3.xml"),
+    ]
+)
 # Where docProps/custom.xml (the payload, the manifest and the signature) goes among the parts.
 CUSTOM_AFTER = "docProps/core.xml"
 
@@ -807,14 +887,18 @@ def workbook_parts(data: ReturnData, signed: bool = True) -> dict[str, bytes]:
 
     Unrenderable when the return holds what a workbook cannot spell."""
     form = form_spec(data)
-    return {
-        "[Content_Types].xml": _content_types(signed),
+    definitions = definitions_spec(data) if data.has_definitions_page else None
+    parts = {
+        "[Content_Types].xml": _content_types(signed, definitions is not None),
         "_rels/.rels": _root_rels(signed),
         "docProps/app.xml": app_xml(data.renderer),
         "docProps/core.xml": _core_xml(data),
-        "xl/workbook.xml": _workbook_xml(form),
-        "xl/_rels/workbook.xml.rels": WORKBOOK_RELS,
+        "xl/workbook.xml": _workbook_xml(form, definitions),
+        "xl/_rels/workbook.xml.rels": WORKBOOK_RELS if definitions is None else WORKBOOK_RELS_3,
         "xl/styles.xml": STYLES_XML,
         "xl/worksheets/sheet1.xml": form_sheet_xml(data, form),
         "xl/worksheets/sheet2.xml": data_sheet_xml(data),
     }
+    if definitions is not None:
+        parts["xl/worksheets/sheet3.xml"] = definitions_sheet_xml(data)
+    return parts

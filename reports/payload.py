@@ -27,7 +27,7 @@ from typing import Any
 from core.comparison import PREVIOUS_QUARTER, SAME_QUARTER_LAST_YEAR
 from core.errors import DomainError
 from core.indicators import SHIPPED, Catalogue, Kind
-from core.plans import Plan, check_town, rate_target
+from core.plans import Definition, Plan, check_town, rate_target
 from core.progress import (
     ROUND_DOWN,
     ROUND_HALF_UP,
@@ -77,8 +77,9 @@ EARLIER_FORMATS = {
 RENDERER_KEY = "renderer"
 RENDERER = RENDERER_3
 RENDERERS = (RENDERER_1, RENDERER_2, RENDERER_3)
-# Each format this release reads and the one renderer that writes it (reports.returns.RENDERER_1/2).
-RENDERER_OF_FORMAT = {FORMAT_4: RENDERER_1, FORMAT_5: RENDERER_2, FORMAT: RENDERER_3}
+# Each format this release reads and the renderer that writes it (reports.returns.RENDERER_1/2/3); the last
+# is the one this release writes.
+RENDERER_OF_FORMAT = {FORMAT_4: (RENDERER_1,), FORMAT_5: (RENDERER_2,), FORMAT: (RENDERER_3,)}
 # The reason a return is refused when its plan is not one the city issued, or its targets are not the plan's.
 PLAN_MISMATCH = "规划目标与市局下发的不一致"
 # The reason a return is refused when a column it derives (完成率, 状态, 累计, rates, 需关注, 说明) is not
@@ -103,7 +104,11 @@ BASES_KEY = "bases"
 GAPS_KEY = "gaps"
 # town-returns/6: {"previous_quarter": {line code: figure or null}, "same_quarter_last_year": {...}}
 COMPARISONS_KEY = "comparisons"
-OPTIONAL_KEYS = (ROUNDING_KEY, BASES_KEY, GAPS_KEY, COMPARISONS_KEY)
+# town-returns/6: the plan's 指标解释 printed on the last page, and the 批准机关 in the header (issue 26); both come
+# from the trusted plan, as its targets do (_plan_problem)
+DEFINITIONS_KEY = "definitions"
+AUTHORITY_KEY = "approval_authority"
+OPTIONAL_KEYS = (ROUNDING_KEY, BASES_KEY, GAPS_KEY, COMPARISONS_KEY, DEFINITIONS_KEY)
 
 
 class PayloadError(DomainError):
@@ -127,7 +132,7 @@ def other_release(body: Mapping[str, Any]) -> str:
             "本版本只承认自己按签名数据逐字节生成的季报，没有那一版的生成程序，无法确认文件显示的就是签名的内容。"
             "请镇街用本版本软件重新导出、签名后报送，或用生成它的那一版软件核验"
         )
-    if fmt in RENDERER_OF_FORMAT and body.get(RENDERER_KEY) != RENDERER_OF_FORMAT[fmt]:
+    if fmt in RENDERER_OF_FORMAT and body.get(RENDERER_KEY) not in RENDERER_OF_FORMAT[fmt]:
         shown = body.get(RENDERER_KEY)
         shown = shown if isinstance(shown, str) else "（未写明）"
         return (
@@ -233,6 +238,8 @@ class Payload:
             renderer=b[RENDERER_KEY],
             gaps=tuple(b.get(GAPS_KEY, ())),
             compared=_compared(b[COMPARISONS_KEY]) if COMPARISONS_KEY in b else None,
+            approval_authority=b["header"].get(AUTHORITY_KEY, ""),
+            definitions=tuple(Definition(d["code"], d["name"], d["text"]) for d in b.get(DEFINITIONS_KEY, ())),
         )
 
 
@@ -368,6 +375,9 @@ def body_of(data: ReturnData) -> dict[str, Any]:
             which: {line.code: compared.get(line.code, (None, None))[index] for line in data.figures}
             for index, which in enumerate((PREVIOUS_QUARTER, SAME_QUARTER_LAST_YEAR))
         }
+    if data.prints_authority:
+        body["header"][AUTHORITY_KEY] = data.approval_authority
+        body[DEFINITIONS_KEY] = [{"code": d.code, "name": d.name, "text": d.text} for d in data.definitions]
     return body
 
 
@@ -539,6 +549,14 @@ def _plan_problem(payload: Payload, plan: Plan | None) -> str:
     form_number = form_number_of(plan if in_plan else None, body[RENDERER_KEY])
     if body["header"]["form_number"] != form_number:
         return f"表号为“{body['header']['form_number']}”，市局下发的规划为“{form_number or '（未给出表号）'}”"
+    if body[RENDERER_KEY] == RENDERER_3:
+        authority = plan.approval_authority if in_plan and plan is not None else ""
+        if body["header"][AUTHORITY_KEY] != authority:
+            return f"批准机关为“{body['header'][AUTHORITY_KEY]}”，市局下发的规划为“{authority or '（未给出批准机关）'}”"
+        definitions = plan.definitions if in_plan and plan is not None else ()
+        signed = [(d["code"], d["name"], d["text"]) for d in body[DEFINITIONS_KEY]]
+        if signed != [(d.code, d.name, d.text) for d in definitions]:
+            return "指标解释与市局下发的规划不同"
     return ""
 
 
@@ -608,7 +626,7 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
             continue
         this_quarter, ytd, cumulative = line["quarter"], line["ytd"], line["cumulative"]
         if ytd is None or ytd < this_quarter or (quarter.q == 1 and ytd != this_quarter):
-            return column(code, "年度累计", ytd, this_quarter if quarter.q == 1 else f"不少于 {this_quarter:,}")
+            return column(code, "本年累计", ytd, this_quarter if quarter.q == 1 else f"不少于 {this_quarter:,}")
         has_cumulative = active is not None and indicator.has_plan_target
         if (cumulative is not None) != has_cumulative:
             return column(code, "规划累计", cumulative, "有数" if has_cumulative else None)
@@ -624,11 +642,11 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
         numerator, denominator = rate["numerator"], rate["denominator"]
         in_quarter = (figures[pair.numerator], figures[pair.denominator])
         if numerator is None or denominator is None or numerator > denominator:
-            return column(rate["code"], "年度累计", f"{numerator}/{denominator}", "分子不大于分母")
+            return column(rate["code"], "本年累计", f"{numerator}/{denominator}", "分子不大于分母")
         if pair.denominator in flows:  # the year's 应结 is the 应结 line's 本年累计
             year_due = lines[pair.denominator]["ytd"]
             if denominator != year_due or numerator < in_quarter[0] or (quarter.q == 1 and numerator != in_quarter[0]):
-                return column(rate["code"], "年度累计", f"{numerator}/{denominator}", f"分母为 {year_due:,}")
+                return column(rate["code"], "本年累计", f"{numerator}/{denominator}", f"分母为 {year_due:,}")
             signed[rate["code"]] = (numerator, denominator)
             continue
         if (
@@ -636,7 +654,7 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
             or denominator < in_quarter[1]
             or (quarter.q == 1 and (numerator, denominator) != in_quarter)
         ):
-            return column(rate["code"], "年度累计", f"{numerator}/{denominator}", f"{in_quarter[0]}/{in_quarter[1]}")
+            return column(rate["code"], "本年累计", f"{numerator}/{denominator}", f"{in_quarter[0]}/{in_quarter[1]}")
         signed[rate["code"]] = (numerator, denominator)
     progress = compute_progress(
         active,
@@ -673,12 +691,14 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
         ):
             return column(code, "本季度", rate["quarter_text"], rate_text(quarter_result, rounding))
         if _fraction(rate["ytd_rate"]) != ytd_result.rate or rate["ytd_text"] != rate_text(ytd_result, rounding):
-            return column(code, "年度累计", rate["ytd_text"], rate_text(ytd_result, rounding))
+            return column(code, "本年累计", rate["ytd_text"], rate_text(ytd_result, rounding))
         if rate["met"] != ytd_result.met:
             return column(code, "是否达标", rate["met"], ytd_result.met)
     data = payload.return_data()
     if not legacy:  # returns signed before this rule printed their own lines; their figures are checked above
-        expected = pace_attention(data.figures, data.rates, data.time_progress, catalogue, data.rounding)
+        expected = pace_attention(
+            data.figures, data.rates, data.time_progress, catalogue, data.rounding, data.renderer
+        )
         if list(body["attention"][: len(expected)]) != expected:
             missing = next((a for a in expected if a not in body["attention"]), None)
             return f"“需关注”中{'缺少“' + missing + '”' if missing else '的内容或顺序不对'}"
@@ -700,6 +720,15 @@ def _check_body(body: dict[str, Any], payload: Payload) -> None:
     catalogue = payload.catalogue
     if ROUNDING_KEY in body and body[ROUNDING_KEY] != (ROUND_DOWN if body["format"] == FORMAT_4 else ROUND_TOWARD_ZERO):
         raise ValueError("rounding")
+    third = body[RENDERER_KEY] == RENDERER_3
+    definitions = body.get(DEFINITIONS_KEY, [])
+    if (DEFINITIONS_KEY in body) != third or not isinstance(definitions, list):
+        raise ValueError("definitions")
+    for item in definitions:
+        if not isinstance(item, dict) or set(item) != {"code", "name", "text"}:
+            raise ValueError("definitions")
+        if not all(isinstance(v, str) for v in item.values()):
+            raise ValueError("definitions")
     gaps = body.get(GAPS_KEY, [])
     if (GAPS_KEY in body) != (body["format"] != FORMAT_4) or not isinstance(gaps, list):
         raise ValueError("gaps")
@@ -721,6 +750,10 @@ def _check_body(body: dict[str, Any], payload: Payload) -> None:
         "quarter_label": payload.quarter.label,
         "report_date": header.get("report_date"),
     }
+    if (AUTHORITY_KEY in header) != third or not isinstance(header.get(AUTHORITY_KEY, ""), str):
+        raise ValueError("approval_authority")
+    if third:
+        expected_header[AUTHORITY_KEY] = header[AUTHORITY_KEY]
     approval = {key: header[key] for key in APPROVAL_KEYS if key in header}
     if approval and (set(approval) != set(APPROVAL_KEYS) or not all(isinstance(v, str) for v in approval.values())):
         raise ValueError("approval")

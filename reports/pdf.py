@@ -150,6 +150,14 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
     plan = f"规划：{data.plan_name}" if data.plan_name else "本季度不在规划期内，无规划目标"
     if data.base_text:
         plan += f"<br/>{data.base_text}"
+    # renderer 3 adds the 批准机关 (issue 26): it takes 批准文号's place, which moves right, and 有效期至 shares
+    # the 计量单位 line, so page 1 keeps its height
+    second, third = (
+        (f"批准机关：{data.authority_text}", f"批准文号：{data.approval_text}")
+        if data.prints_authority
+        else (f"批准文号：{data.approval_text}", f"有效期至：{data.valid_until_text}")
+    )
+    units = f"有效期至：{data.valid_until_text}　计量单位：见各栏" if data.prints_authority else "计量单位：见各栏"
     marks = Table(
         [
             [
@@ -159,13 +167,13 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
             ],
             [
                 Paragraph(f"报告期：{data.quarter.label}　　镇街：{data.town}", paragraph_style(9)),
-                Paragraph(f"批准文号：{data.approval_text}", paragraph_style(8, TA_RIGHT)),
-                Paragraph(f"有效期至：{data.valid_until_text}", paragraph_style(8, TA_RIGHT)),
+                Paragraph(second, paragraph_style(8, TA_RIGHT)),
+                Paragraph(third, paragraph_style(8, TA_RIGHT)),
             ],
             [
                 Paragraph(plan, paragraph_style(8)),
                 Paragraph(data.gap_text, paragraph_style(8)) if data.gap_text else "",  # renderer 2 only
-                Paragraph("计量单位：见各栏", paragraph_style(8, TA_RIGHT)),
+                Paragraph(units, paragraph_style(8, TA_RIGHT)),
             ],
         ],
         colWidths=[128 * mm, 62 * mm, 77 * mm],
@@ -249,6 +257,8 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
         story += [PageBreak(), *_comparison_page(data)]
     if data.notes:
         story += [PageBreak(), *_notes_annex(data)]
+    if data.has_definitions_page:
+        story += [PageBreak(), *_definitions_page(data)]
 
     def decorate(canvas: Canvas, _doc: object) -> None:
         _draft_marks(canvas, data, page)
@@ -350,6 +360,39 @@ def _comparison_page(data: ReturnData) -> list:
         Spacer(1, 2 * mm),
         table,
     ]
+
+
+def _definitions_page(data: ReturnData) -> list:
+    """The last page (renderer 3): the plan's definition of each indicator, as the plan gives it."""
+    rows: list[list] = [[Paragraph(h, paragraph_style(9, TA_CENTER)) for h in ("序号", "指标", "解释")]]
+    for number, item in enumerate(data.definitions, start=1):
+        rows.append([str(number), Paragraph(item.name, paragraph_style(9)), Paragraph(item.text, paragraph_style(9))])
+    return [
+        Paragraph(data.definitions_title, paragraph_style(13, TA_CENTER, leading=18)),
+        Paragraph(
+            f"{data.town}　{data.quarter.label}　第 {data.revision} 版　（由规划给出，随季报签名）",
+            paragraph_style(8, TA_CENTER),
+        ),
+        Spacer(1, 4 * mm),
+        definitions_table(rows),
+    ]
+
+
+def definitions_table(rows: list[list]) -> Table:
+    """序号 | 指标 | 解释, as the return's and the 汇总表's 指标解释 page print it."""
+    table = Table(rows, colWidths=[12 * mm, 70 * mm, 185 * mm], repeatRows=1)
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), FONT, 9),
+                ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("ALIGN", (0, 0), (0, -1), "CENTER"),
+                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#dde6f0")),
+            ]
+        )
+    )
+    return table
 
 
 def _target_cell(data: ReturnData, target: Fraction | None) -> object:

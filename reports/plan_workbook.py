@@ -26,6 +26,7 @@ from core.plan_package import (
     BASE_SUFFIX,
     DEFAULT_ISSUER,
     KIND_NAMES,
+    MAX_DEFINITION,
     SAMPLE_MARK,
     PackageIndicator,
     PackageKind,
@@ -54,9 +55,12 @@ HEADER_FIELDS: tuple[tuple[str, str], ...] = (
     ("issuer", "发布单位"),
     ("form_number", "表号"),
     ("approval_number", "批准文号"),
+    ("approval_authority", "批准机关"),
     ("valid_until", "有效期至"),
     ("sample", "是否示例"),
 )
+# rows a workbook made before they existed lacks: read as blank (issue 26's 批准机关)
+OPTIONAL_HEADER_FIELDS = frozenset({"approval_authority"})
 LIST_COLUMNS: tuple[tuple[str, str], ...] = (
     ("code", "代码"),
     ("name", "指标名称"),
@@ -71,6 +75,7 @@ LIST_COLUMNS: tuple[tuple[str, str], ...] = (
     ("rate_name", "比率名称"),
     ("rate_short_name", "比率简称"),
     ("rate_target", "比率目标（%，以上）"),
+    ("definition", "指标解释"),
 )
 KIND_BY_NAME = {name: kind for kind, name in KIND_NAMES.items()} | {kind.value: kind for kind in PackageKind}
 FIRST_DATA_ROW = 3
@@ -83,12 +88,14 @@ HELP_TEXT = (
     "本工作簿用于编制规划的指标任务分解，填好后由市局用根证书签名，生成 .plan 文件下发各镇街：",
     "python main.py plan build 本文件.xlsx --root city_root.p12 --root-passphrase-file 口令.txt --out 2026-2030.plan",
     "",
-    "1. “规划信息”：填写规划名称、开始和结束季度（如 2026Q1、2030Q4）、发布单位、表号、批准文号、有效期至。",
+    "1. “规划信息”：填写规划名称、开始和结束季度（如 2026Q1、2030Q4）、发布单位、表号、批准文号、批准机关、有效期至。",
+    "   表号、批准文号、批准机关、有效期至印在每份季报的表头；不填的，季报上留空白横线由镇街手填。",
     "   “是否示例”填“否”；只有演示用的示例规划填“是”，其名称必须含“示例（非正式目标）”。",
     "2. “指标清单”：每行一项指标，按显示顺序排列。代码以小写字母开头，只含小写字母、数字和下划线。",
     "   类型：流量（规划期内累计，如培训人数）、季末数（季末的存量，如持卡人数，可给基期数）、",
     "   成对计数（一个案件数及其“其中”项，两者之比有最低目标，如调解成功率 ≥78%）。",
     "   成对计数须填其中项代码和名称、比率代码和名称、比率目标（如 78 表示 78% 以上）。",
+    f"   “指标解释”（可不填，每项不超过 {MAX_DEFINITION} 字）：该指标的统计口径，印在季报和汇总表的最后一页“指标解释”。",
     "3. “分解表”：第 3 行是各列的代码，软件按它读取，请勿删除。新增或删去指标时，同时增删这里的列：",
     "   流量和季末数的列写指标代码，季末数的基期数列写“代码.base”（可不设此列，由镇街自行录入），",
     "   成对计数的列写比率代码，填百分数（如 78）。每个镇街一行，最后一行为“全市”。",
@@ -151,6 +158,7 @@ def write_workbook(out: Path, package: PlanPackage, blank: bool = False) -> Path
         "issuer": package.issuer,
         "form_number": package.form_number,
         "approval_number": package.approval_number,
+        "approval_authority": package.approval_authority,
         "valid_until": package.valid_until,
         "sample": "是" if package.sample else "否",
     }
@@ -227,6 +235,7 @@ def _list_cells(item: PackageIndicator) -> dict[str, object]:
         "unit": item.unit,
         "group": item.group,
         "kind": KIND_NAMES[item.kind],
+        "definition": item.definition or None,
     }
     if item.kind is PackageKind.COUNT_PAIR:
         cells.update(
@@ -359,8 +368,8 @@ def package_from_rows(rows: dict[str, list[list[object]]], cell_problems: dict[s
     if city is None or not indicators:
         raise PlanWorkbookError([place + fault for place, fault in cell_problems.items()] + reader.problems)
     # A faulty header still lets the split be checked, so the city sees every fault at once.
-    placeholder = ("-", Quarter(2000, 1), Quarter(2000, 1), DEFAULT_ISSUER, "", "", "", False)
-    name, first, last, issuer, form_number, approval_number, valid_until, sample = header or placeholder
+    placeholder = ("-", Quarter(2000, 1), Quarter(2000, 1), DEFAULT_ISSUER, "", "", "", False, "")
+    name, first, last, issuer, form_number, approval_number, valid_until, sample, authority = header or placeholder
     package = PlanPackage(
         name=name,
         first=first,
@@ -374,6 +383,7 @@ def package_from_rows(rows: dict[str, list[list[object]]], cell_problems: dict[s
         valid_until=valid_until,
         sample=sample,
         differences=differences,
+        approval_authority=authority,
     )
 
     def where(town: str, code: str) -> str:
@@ -412,7 +422,7 @@ def _read_header(reader: _Reader, rows: list[list[object]]) -> tuple | None:
             found[labels[label]] = (r, _text(value))
     ok = True
     for key, label in HEADER_FIELDS:
-        if key not in found:
+        if key not in found and key not in OPTIONAL_HEADER_FIELDS:
             reader.fail(SHEET_HEADER, FIRST_DATA_ROW, 0, f"缺少“{label}”一行")
             ok = False
     if not ok:
@@ -455,6 +465,7 @@ def _read_header(reader: _Reader, rows: list[list[object]]) -> tuple | None:
         found["approval_number"][1],
         found["valid_until"][1],
         sample_text == "是",
+        found.get("approval_authority", (0, ""))[1],
     )
 
 
@@ -473,6 +484,13 @@ def _read_list(reader: _Reader, rows: list[list[object]]) -> tuple[PackageIndica
         kind = KIND_BY_NAME.get(values["kind"])
         if values["kind"] and kind is None:
             reader.fail(SHEET_LIST, r, column["kind"], f"类型“{values['kind']}”应为 流量、季末数 或 成对计数")
+        if len(values["definition"]) > MAX_DEFINITION:
+            reader.fail(
+                SHEET_LIST,
+                r,
+                column["definition"],
+                f"指标解释有 {len(values['definition'])} 个字，超过 {MAX_DEFINITION} 个字（请精简，打印在一页内）",
+            )
         rate_target = None
         if kind is PackageKind.COUNT_PAIR:
             for key in ("sub_code", "sub_name", "rate_code", "rate_name"):
@@ -500,6 +518,7 @@ def _read_list(reader: _Reader, rows: list[list[object]]) -> tuple[PackageIndica
                 rate_target=rate_target,
                 sub_short_name=values["sub_short_name"] if kind is PackageKind.COUNT_PAIR else "",
                 rate_short_name=values["rate_short_name"] if kind is PackageKind.COUNT_PAIR else "",
+                definition=values["definition"] if len(values["definition"]) <= MAX_DEFINITION else "",
             )
         )
     if not indicators and not reader.problems:

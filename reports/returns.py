@@ -12,7 +12,7 @@ from fractions import Fraction
 
 from core.comparison import Comparison, compare, compared_figures, last_year
 from core.indicators import SHIPPED, Catalogue, Kind
-from core.plans import Plan
+from core.plans import Definition, Plan
 from core.progress import (
     BEHIND,
     ROUND_DOWN,
@@ -50,9 +50,11 @@ SIGN_HERE = "签字：＿＿＿＿＿＿"
 # 1: the nine lines of the plan; 应结 typed; rate targets as ≥78%; the invented 表号 when the plan has none.
 # 2 (issue 26): each case count's 上期结转 and 本期受理 printed under its 应结, whose 本年累计 is 年初结转 + 全年受理;
 #    rate targets as the plan writes them (78%以上（含本数）); no 表号 the plan does not give (a line to fill in).
+# 3 (issue 26): the 批准机关 line in the header and the plan's 指标解释 as the last page (PDF) and sheet (Excel);
+#    one name, 本年累计, for the year-to-date total in every line it prints; a stock's 基期数 in the figures
+#    table (规划累计／基期数) under a column headed 完成率／较基期增长完成率; a 同比、环比 table (上季度 and
+#    上年同期, each with 增减 and 增减%) after page 1.
 RENDERER_1 = "town-returns-render/1"
-# 3 (issue 26 items 4 and 9): a stock's 基期数 in the figures table (规划累计／基期数) under a column headed
-#    完成率／较基期增长完成率; a 同比、环比 table (上季度 and 上年同期, each with 增减 and 增减%) after page 1.
 RENDERER_2 = "town-returns-render/2"
 RENDERER_3 = "town-returns-render/3"
 CURRENT_RENDERER = RENDERER_3
@@ -167,6 +169,26 @@ class ReturnData:
         if self.compares and line.code in self.stock_codes and line.target is not None:
             return (self.bases or {}).get(line.code)
         return line.cumulative
+    approval_authority: str = ""  # 批准机关, from the plan (renderer 3)
+    definitions: tuple[Definition, ...] = ()  # the plan's 指标解释 (renderer 3)
+
+    @property
+    def has_definitions_page(self) -> bool:
+        """Renderer 3 prints the plan's 指标解释 last (PDF page, Excel sheet) when the plan gives any."""
+        return self.renderer not in (RENDERER_1, RENDERER_2) and bool(self.definitions)
+
+    @property
+    def prints_authority(self) -> bool:
+        """Does the header carry a 批准机关 line (renderer 3 on)?"""
+        return self.renderer not in (RENDERER_1, RENDERER_2)
+
+    @property
+    def authority_text(self) -> str:
+        return self.approval_authority or BLANK_FIELD
+
+    @property
+    def definitions_title(self) -> str:
+        return f"指标解释（{self.plan_name}）" if self.plan_name else "指标解释"
 
     @property
     def gap_text(self) -> str:
@@ -256,6 +278,7 @@ def pace_attention(
     time_progress: Fraction | None,
     catalogue: Catalogue,
     rounding: str = ROUND_DOWN,
+    renderer: str = CURRENT_RENDERER,
 ) -> list[str]:
     """The 需关注 lines a return's own figures call for: each indicator behind pace, each rate below target.
 
@@ -274,7 +297,8 @@ def pace_attention(
     for rate_line in rates:
         if rate_line.met is False:
             shown = percent(rate_line.target, rounding=rounding)
-            attention.append(f"{rate_line.name}年度累计 {rate_line.ytd_text}，低于目标 {shown}")
+            total = "年度累计" if renderer in (RENDERER_1, RENDERER_2) else "本年累计"  # one name since renderer 3
+            attention.append(f"{rate_line.name}{total} {rate_line.ytd_text}，低于目标 {shown}")
     return attention
 
 
@@ -350,7 +374,7 @@ def assemble_return(
                     explanations[finding.indicator],
                 )
             )
-    attention = pace_attention(figures, rates, progress.time_progress, catalogue, rounding)
+    attention = pace_attention(figures, rates, progress.time_progress, catalogue, rounding, renderer)
     gaps = tuple(q.label for q in gap_quarters(history, quarter, plan)) if renderer != RENDERER_1 else ()
     for finding in findings:
         if finding.rule in ("card_holders_decreased", "flow_spike") or (
@@ -389,6 +413,9 @@ def assemble_return(
         rounding=rounding,
         gaps=gaps,
         compared=compared,
+        # the package's (an annex read from its CSV is the built-in plan, whose definitions sit beside it)
+        approval_authority=package_plan.approval_authority if package_plan and renderer == RENDERER_3 else "",
+        definitions=package_plan.definitions if package_plan and renderer == RENDERER_3 else (),
     )
 
 

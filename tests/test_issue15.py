@@ -359,7 +359,7 @@ def test_the_progress_view_has_a_year_section(qtbot, store):
     rows = {r.name: r for r in view.year_model.rows}
     mediation = rows["劳动人事争议调解成功率"]
     assert (mediation.numerator, mediation.denominator, mediation.rate) == ("120", "150", "80.0%")
-    assert rows["“南粤家政”培训人数（全年合计）"].denominator == "210 人次"
+    assert rows["“南粤家政”培训人数（本年累计）"].denominator == "210 人次"
 
 
 # --- items 8 and 9: no code reaches a user; 监察's denominator is 应结案件数 -----------------------

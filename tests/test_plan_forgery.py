@@ -136,11 +136,11 @@ def _rate(data, code, **changes):
 FORGERIES = {
     "完成率": (lambda d: _line(d, ADDED, completion=Fraction(1)), "完成率"),
     "状态": (lambda d: _line(d, ADDED, status="已完成"), "状态"),
-    "年度累计": (lambda d: _line(d, ADDED, ytd=(d.values[ADDED] * 20)), "年度累计"),
+    "年度累计": (lambda d: _line(d, ADDED, ytd=(d.values[ADDED] * 20)), "本年累计"),
     "规划累计": (lambda d: _line(d, ADDED, cumulative=(d.values[ADDED] * 20)), "规划累计"),
     "时间进度": (lambda d: replace(d, time_progress=Fraction(1, 40)), "时间进度"),
     "是否达标": (lambda d: _rate(d, RATE, met=True), "是否达标"),
-    "比率": (lambda d: _rate(d, RATE, numerator=90, ytd_rate=Fraction(90, 100), ytd_text="90.0%"), "年度累计"),
+    "比率": (lambda d: _rate(d, RATE, numerator=90, ytd_rate=Fraction(90, 100), ytd_text="90.0%"), "本年累计"),
     "需关注": (lambda d: replace(d, attention=()), "需关注"),
     "说明": (lambda d: replace(d, notes=()), "须填写说明"),
     "其中项": (lambda d: _line(d, "mediation_success", quarter=200), "大于"),

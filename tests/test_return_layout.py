@@ -52,9 +52,10 @@ def test_the_pdf_keeps_the_figures_and_the_sign_off_on_page_one(three_notes, tmp
     assert len(data.notes) == 3
     result = export_return(three_notes, Q, tmp_path, now=NOW)
     pages = page_texts(result.pdf)
-    assert len(pages) == 3  # renderer 3: the 同比、环比 table on page 2, the 附页 after it
-    first, comparison, annex = pages
+    assert len(pages) == 4  # renderer 3: 同比、环比 on page 2, the 附页, then the built-in plan's 指标解释 (issue 26)
+    first, comparison, annex, definitions = pages
     assert "同比、环比" in comparison and "单位负责人" not in comparison and "同比、环比" not in first
+    assert "指标解释" in definitions and "指标解释" not in annex
     for value in three_notes.figures(Q).values():
         assert f"{value:,}" in first
     for word in ("单位负责人：张三", "统计负责人：王五", "填表人：李四", "报出日期", "盖章", "签字"):

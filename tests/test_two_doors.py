@@ -418,7 +418,7 @@ def test_the_year_pane_and_the_base_notice_say_what_annual_and_progress_say(keys
         shown = {row.name: row.denominator for row in view.year_model.rows}
         planned = store.catalogue_for(Q1).planned_codes
         for code, total in ((c, t) for c, t in cli_year["totals"].items() if c in planned):
-            name = f"{store.catalogue_for(Q1).display_name(code)}（全年合计）"
+            name = f"{store.catalogue_for(Q1).display_name(code)}（本年累计）"
             assert name in shown
             assert shown[name].replace(",", "").split(" ")[0] == ("—" if total is None else str(total))
 
@@ -429,7 +429,7 @@ def test_the_year_pane_and_the_base_notice_say_what_annual_and_progress_say(keys
         later_planned = store.catalogue_for(later).planned_codes
         totals = [c for c in json.loads(out)["totals"] if c in later_planned]
         assert "skilled_trained" in totals
-        assert {f"{store.catalogue_for(later).display_name(c)}（全年合计）" for c in totals} <= names
+        assert {f"{store.catalogue_for(later).display_name(c)}（本年累计）" for c in totals} <= names
 
 
 # --- the start-up duties ----------------------------------------------------------------------------
