@@ -274,6 +274,10 @@ class Consolidated:
             "skipped": [{"file": v.file, "reason": v.reason} for v in collection.skipped],
             "towns": {t: dict(collection.chosen[(t, self.quarter)].payload.figures) for t in summary.reporting},  # type: ignore[union-attr]
             "city": city_json(summary),
+            # each counted town's figures against its 上季度 and 上年同期 returns the city holds (issue 26)
+            "town_comparisons": {
+                t: {code: p.comparison_fields(code) for code in p.indicators} for t, p in summary.towns.items()
+            },
             "city_label": summary.city_label,
             "annex_lags": dict(summary.annex_lags),  # town -> quarters behind, counted in annex_completion
             "town_checks": {t: flags for t, flags in summary.checks.items() if flags},

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
+from core.comparison import (
+    PREVIOUS_QUARTER,
+    SAME_QUARTER_LAST_YEAR,
+    Comparison,
+    comparisons,
+    last_year,
+    quarter_figures,
+)
 from core.indicators import SHIPPED, Catalogue, Kind
 from core.plans import CITY, TOWNS, Plan, catalogue_of
 from core.progress import BEHIND, SEVERELY_BEHIND, History, IndicatorProgress, Progress, compute_progress
@@ -67,6 +75,7 @@ def consolidate(
     town_signed: Mapping[str, Signed] | None = None,
     catalogue: Catalogue | None = None,
     earlier_signed: Mapping[str, tuple[Quarter, Mapping[str, int | None]]] | None = None,
+    town_compared: Mapping[str, Mapping[str, Mapping[str, int | None]]] | None = None,
 ) -> CitySummary:
     """`town_histories` holds each town's figures from its latest valid return of every quarter.
 
@@ -80,6 +89,9 @@ def consolidate(
     `earlier_signed`: for a town without a return for the quarter, its latest signed return of an earlier
     quarter of the plan (that quarter, flow code -> 规划累计): the annex completion counts it (issue 26), and
     `annex_lags` says how many quarters behind it is.
+    `town_compared`: the figures each town's return for the quarter compared with (payload `comparisons`:
+    previous_quarter / same_quarter_last_year -> code -> figure); where the city holds the town's return of
+    that quarter and its figure differs, `checks` says so (issue 26 item 9).
     """
     catalogue = catalogue_of(plan, catalogue)
     stock_codes = catalogue.stock_codes
@@ -96,7 +108,9 @@ def consolidate(
         for t in reporting
     }
     checks = {
-        t: _cross_check(plan, quarter, histories[t], towns[t], t in town_signed, catalogue) for t in reporting
+        t: _cross_check(plan, quarter, histories[t], towns[t], t in town_signed, catalogue)
+        + _comparison_check(catalogue, quarter, histories[t], (town_compared or {}).get(t, {}))
+        for t in reporting
     }
     # the city's 基期数 of a stock is the sum of the reporting towns' — only when every one of them has it
     city_bases = {
@@ -121,6 +135,7 @@ def consolidate(
     city = compute_progress(
         plan, CITY, quarter, {quarter: city_quarter}, city_bases, targets=targets, signed=signed, catalogue=catalogue
     )
+    city = replace(city, comparisons=city_comparisons(catalogue, quarter, {t: histories[t] for t in reporting}))
     annex: dict[str, Fraction | None] = {}
     lags: dict[str, int] = {}
     if in_plan and plan is not None:
@@ -163,6 +178,42 @@ def stated_base_difference(summary: CitySummary) -> list[tuple[str, int, int]]:
         if item is not None and item.base is not None:
             found.append((code, item.base, base))
     return found
+
+
+def city_comparisons(
+    catalogue: Catalogue, quarter: Quarter, histories: Mapping[str, History]
+) -> dict[str, tuple[Comparison | None, Comparison | None]]:
+    """The 全市 row's 环比 and 同比: the reporting towns' sum against the same towns' sum in the other quarter,
+    from the returns the city holds for it; nothing to compare unless every one of them has that figure."""
+    def summed(q: Quarter) -> dict[str, int | None]:
+        per_town = [quarter_figures(h, q, catalogue) for h in histories.values()]
+        codes = per_town[0] if per_town else {}
+        return {
+            code: sum(v[code] or 0 for v in per_town) if all(v.get(code) is not None for v in per_town) else None
+            for code in codes
+        }
+
+    return comparisons(summed(quarter), summed(quarter.previous()), summed(last_year(quarter)))
+
+
+def _comparison_check(
+    catalogue: Catalogue, quarter: Quarter, history: History, compared: Mapping[str, Mapping[str, int | None]]
+) -> list[str]:
+    """Where a return's 上季度 or 上年同期 figure is not what the town's return of that quarter, as the city
+    holds it, signed (the town changed that quarter without sending it again)."""
+    flags = []
+    for key, other in ((PREVIOUS_QUARTER, quarter.previous()), (SAME_QUARTER_LAST_YEAR, last_year(quarter))):
+        if other not in history or key not in compared:
+            continue
+        held = quarter_figures(history, other, catalogue)
+        for code, value in compared[key].items():
+            if held.get(code) is not None and value != held[code]:
+                shown = "无" if value is None else f"{value:,}"
+                flags.append(
+                    f"{catalogue.display_name(code)}：本季季报比较的{other.label}数为 {shown}，"
+                    f"市局收到的{other.label}季报为 {held[code]:,}，不符"
+                )
+    return flags
 
 
 def _pair(progress: Progress, code: str) -> tuple[int | None, int | None]:

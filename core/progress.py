@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.indicators import SHIPPED, CaseFlow, Catalogue, Kind
 from core.plans import Plan, catalogue_of, rate_target
@@ -20,6 +20,9 @@ UNFINISHED = "未完成"
 STATUSES = (DONE, ON_PACE, BEHIND, SEVERELY_BEHIND, UNFINISHED)
 SEVERE_GAP = Fraction(20, 100)
 NO_CASES = "无案件"
+
+if TYPE_CHECKING:
+    from core.comparison import Comparison
 
 Figures = Mapping[str, int | None]
 History = Mapping[Quarter, Figures]
@@ -111,6 +114,17 @@ class Progress:
     rates_quarter: dict[str, RateResult]
     rates_ytd: dict[str, RateResult]
     catalogue: Catalogue = SHIPPED  # the indicator list the progress was computed over
+    # code -> (环比, 同比): the figure against the quarter before and the same quarter a year earlier (issue 26)
+    comparisons: Mapping[str, tuple[Comparison | None, Comparison | None]] = field(default_factory=dict)
+
+    def comparison_fields(self, code: str) -> dict[str, Any]:
+        """`previous_quarter` and `same_quarter_last_year` of a figure in JSON: {value, change, change_percent}
+        or null where there is nothing to compare."""
+        previous, year_before = self.comparisons.get(code, (None, None))
+        return {
+            "previous_quarter": previous.as_dict() if previous else None,
+            "same_quarter_last_year": year_before.as_dict() if year_before else None,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         """The shape of `progress --json`."""
@@ -124,6 +138,7 @@ class Progress:
                 "quarter": item.quarter_value,
                 "ytd": item.ytd,
                 "cumulative": item.cumulative,
+                **self.comparison_fields(code),
             }
             if self.catalogue.by_code[code].kind is Kind.STOCK:
                 # a 季末数: completion is growth from the base, (stock − base) ÷ (target − base); without a
@@ -327,7 +342,12 @@ def compute_progress(
         if r.code in signed:
             numerator, denominator = signed[r.code]
             rates_ytd[r.code] = RateResult(r.code, numerator, denominator, minimum)
-    return Progress(town, quarter, active_plan, time_progress, indicators, rates_quarter, rates_ytd, catalogue)
+    from core.comparison import compared_figures, comparisons, quarter_figures
+
+    compared = comparisons(quarter_figures(history, quarter, catalogue), *compared_figures(history, quarter, catalogue))
+    return Progress(
+        town, quarter, active_plan, time_progress, indicators, rates_quarter, rates_ytd, catalogue, compared
+    )
 
 
 def base_notice(code: str, plan: Plan | None) -> str:

@@ -7,12 +7,16 @@ from datetime import date
 from fractions import Fraction
 from pathlib import Path
 
+from core.comparison import change_percent_text, change_text
 from core.consolidation import CitySummary, stated_base_difference
 from core.indicators import SHIPPED, Catalogue, Kind
 from core.plans import CITY, TOWNS
-from core.progress import IndicatorProgress, Progress, percent, rate_text, shown_percent
+from core.progress import ROUND_TOWARD_ZERO, IndicatorProgress, Progress, percent, rate_text, shown_percent
 
 TITLE = "东莞市各园区、镇（街）人社主要指标完成情况汇总表"
+GROWTH_COMPLETION = "较基期增长完成率"
+COMPARISON_SHEET = "同比环比"
+COMPARISON_TITLES = ("本季度／季末数", "上季度", "环比增减", "环比增减%", "上年同期", "同比增减", "同比增减%")
 MISSING = "缺报"
 CONFLICT = "冲突"
 
@@ -32,7 +36,14 @@ def columns(catalogue: Catalogue = SHIPPED) -> list[Column]:
         indicator = catalogue.by_code[code]
         group = f"{catalogue.display_name(code)}（{indicator.unit}）"
         if indicator.kind is Kind.STOCK:
-            titles = [("季末数", "count"), ("目标", "count"), ("完成率", "percent"), ("状态", "status")]
+            # issue 26: the base the stock's rate is growth from, beside it, and the rate named for what it is
+            titles = [
+                ("季末数", "count"),
+                ("基期数", "count"),
+                ("目标", "count"),
+                (GROWTH_COMPLETION, "percent"),
+                ("状态", "status"),
+            ]
         else:
             titles = [
                 ("本季度", "count"),
@@ -49,7 +60,7 @@ def columns(catalogue: Catalogue = SHIPPED) -> list[Column]:
 
 def _indicator_cells(item: IndicatorProgress, stock: bool) -> list[object]:
     if stock:
-        return [item.cumulative, item.target, item.completion, item.status]
+        return [item.cumulative, item.base, item.target, item.completion, item.status]
     return [item.quarter_value, item.ytd, item.cumulative, item.target, item.completion, item.status]
 
 
@@ -71,6 +82,47 @@ def table_rows(summary: CitySummary, conflicted: set[str]) -> list[tuple[str, st
     return rows
 
 
+def comparison_groups(catalogue: Catalogue = SHIPPED) -> list[tuple[str, str]]:
+    """(code, group title) of the 同比、环比 table: each planned indicator, seven columns under it."""
+    return [
+        (code, f"{catalogue.display_name(code)}（{catalogue.by_code[code].unit}）") for code in catalogue.planned_codes
+    ]
+
+
+def comparison_cells(progress: Progress) -> list[str]:
+    """A row of the 同比、环比 table as printed: per planned indicator this quarter's figure, 上季度 with 增减
+    and 增减%, 上年同期 with 增减 and 增减% (— where the city holds nothing to compare)."""
+    cells: list[str] = []
+    for code in progress.catalogue.planned_codes:
+        previous, year_before = progress.comparisons.get(code, (None, None))
+        cells.append(summary_cell_text(progress.indicators[code].quarter_value, "count"))
+        for comparison in (previous, year_before):
+            cells += [
+                summary_cell_text(comparison.value if comparison else None, "count"),
+                change_text(comparison),
+                change_percent_text(comparison, ROUND_TOWARD_ZERO),
+            ]
+    return cells
+
+
+def comparison_rows(summary: CitySummary) -> list[tuple[str, str, list[str] | None]]:
+    """(序号, 镇街, cells or None) of the 同比、环比 table, the 全市 row first."""
+    rows: list[tuple[str, str, list[str] | None]] = [("合计", summary.city_label, comparison_cells(summary.city))]
+    for number, town in enumerate(TOWNS, start=1):
+        progress = summary.towns.get(town)
+        rows.append((str(number), town, comparison_cells(progress) if progress else None))
+    return rows
+
+
+def comparison_note(summary: CitySummary) -> str:
+    quarter = summary.quarter
+    return (
+        f"环比：与{quarter.previous().label}比；同比：与{quarter.year - 1}年第{quarter.q}季度比；"
+        "各镇街按市局收到的该季度季报，全市行按本季度已报送镇街在比较期的合计（其中有镇街缺比较期数据时不比）；"
+        "增减% = 增减 ÷ 比较期，向零取一位小数；“—”为无可比数据。"
+    )
+
+
 def attention_lines(summary: CitySummary, conflicted: set[str]) -> list[str]:
     display_name = summary.catalogue.display_name
     lines = []
@@ -90,6 +142,19 @@ def attention_lines(summary: CitySummary, conflicted: set[str]) -> list[str]:
             f"全市{display_name(code)}基期数（{len(summary.reporting)} 个报送镇街之和）{summed:,}，"
             f"规划所列 {stated:,}，相差 {summed - stated:+,}"
         )
+    for code in summary.catalogue.stock_codes:
+        if code not in summary.catalogue.planned_codes:
+            continue
+        below = [
+            t
+            for t, p in ((summary.city_label, summary.city), *summary.towns.items())
+            if (item := p.indicators[code]).base is not None and item.quarter_value is not None
+            and item.quarter_value < item.base
+        ]
+        if below:
+            lines.append(
+                f"{display_name(code)}季末数低于基期数、{GROWTH_COMPLETION}为负数（{len(below)}）：{'、'.join(below)}"
+            )
     for town, flags in summary.checks.items():
         if flags:
             lines.append(f"{town}：" + "；".join(flags))
@@ -219,6 +284,8 @@ def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path, 
     ws.freeze_panes = "C6"
     ws.protection.sheet = True
 
+    _comparison_sheet(wb.create_sheet(COMPARISON_SHEET), summary)
+
     notes = wb.create_sheet("排名与提示")
     notes["A1"] = f"{summary.quarter.label} 排名与需要关注的镇街"
     notes["A1"].font = Font(name="宋体", bold=True, size=13)
@@ -247,9 +314,11 @@ def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path, 
     data.append(DATA_HEADERS)
     for town, progress in ((summary.city_label, summary.city), *summary.towns.items()):
         for code, item in progress.indicators.items():
+            previous, year_before = progress.comparisons.get(code, (None, None))
             data.append(
                 [town, code, display_name(code), item.quarter_value, item.ytd, item.cumulative, item.target, item.base]
                 + [None] * 7
+                + [previous.value if previous else None, year_before.value if year_before else None]
             )
         for rate in progress.catalogue.rates:
             qtr, ytd = progress.rates_quarter[rate.code], progress.rates_ytd[rate.code]
@@ -257,6 +326,7 @@ def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path, 
                 [town, rate.code, rate.name, None, None, None, None, None]
                 + [qtr.numerator, qtr.denominator, _shown(qtr.rate)]
                 + [ytd.numerator, ytd.denominator, _shown(ytd.rate), None if ytd.target is None else float(ytd.target)]
+                + [None, None]
             )
     for row in data.iter_rows(min_row=2):
         for cell in (row[10], row[13], row[14]):
@@ -293,6 +363,112 @@ def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path, 
     wb.save(path)
 
 
+def _comparison_sheet(ws, summary: CitySummary) -> None:
+    """The 同比、环比 table: per planned indicator this quarter's figure against 上季度 and 上年同期."""
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+    from openpyxl.utils import get_column_letter
+
+    from reports.excel import set_text
+
+    thin = Side(style="thin", color="000000")
+    groups = comparison_groups(summary.catalogue)
+    width = 2 + len(COMPARISON_TITLES) * len(groups)
+    last = get_column_letter(width)
+    ws.merge_cells(f"A1:{last}1")
+    ws["A1"] = f"{TITLE}：同比、环比（{summary.quarter.label}）"
+    ws["A1"].font = Font(name="宋体", bold=True, size=13)
+    ws.merge_cells(f"A2:{last}2")
+    ws["A2"] = comparison_note(summary)
+    ws["A2"].font = Font(name="宋体", size=9)
+    for column, title in ((1, "序号"), (2, "镇街")):
+        ws.merge_cells(start_row=4, start_column=column, end_row=5, end_column=column)
+        ws.cell(4, column, title)
+    for index, (_, group) in enumerate(groups):
+        first = 3 + index * len(COMPARISON_TITLES)
+        ws.merge_cells(start_row=4, start_column=first, end_row=4, end_column=first + len(COMPARISON_TITLES) - 1)
+        ws.cell(4, first, group)
+        for offset, title in enumerate(COMPARISON_TITLES):
+            ws.cell(5, first + offset, title)
+    row = 6
+    for seq, town, cells in comparison_rows(summary):
+        ws.cell(row, 1, seq)
+        ws.cell(row, 2, town)
+        if cells is None:
+            ws.cell(row, 3, MISSING)
+        else:
+            for offset, text in enumerate(cells):
+                set_text(ws.cell(row, 3 + offset), text)
+        row += 1
+    for cells_row in ws.iter_rows(min_row=4, max_row=row - 1, max_col=width):
+        for cell in cells_row:
+            cell.border = Border(left=thin, right=thin, top=thin, bottom=thin)
+            cell.font = Font(name="宋体", size=9, bold=cell.row in (4, 5, 6))
+            cell.alignment = Alignment(horizontal="center" if cell.row < 6 or cell.column < 3 else "right", vertical="center", wrap_text=True)
+            if cell.row in (4, 5):
+                cell.fill = PatternFill("solid", fgColor="DDE6F0")
+    ws.column_dimensions["A"].width = 5
+    ws.column_dimensions["B"].width = 8
+    for index in range(3, width + 1):
+        ws.column_dimensions[get_column_letter(index)].width = 10
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = "4:5"
+    ws.freeze_panes = "C6"
+    ws.protection.sheet = True
+
+
+def _comparison_table(summary: CitySummary, available: float):
+    """The 同比、环比 table of the 汇总表's PDF, its columns measured from its texts like the main table's."""
+    from reportlab.lib import colors
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, Table, TableStyle
+
+    from reports.pdf import FONT, paragraph_style
+
+    groups = comparison_groups(summary.catalogue)
+    n = len(COMPARISON_TITLES)
+    header1: list[object] = ["序号", "镇街"]
+    header2: list[object] = ["", ""]
+    spans = [("SPAN", (0, 0), (0, 1)), ("SPAN", (1, 0), (1, 1))]
+    for index, (_, group) in enumerate(groups):
+        header1 += [Paragraph(group, paragraph_style(6.5, 1)), *([""] * (n - 1))]
+        header2 += list(COMPARISON_TITLES)
+        spans.append(("SPAN", (2 + index * n, 0), (1 + (index + 1) * n, 0)))
+    rows: list[list[object]] = [header1, header2]
+    texts: list[list[str]] = [["", "", *COMPARISON_TITLES * len(groups)]]
+    for seq, town, cells in comparison_rows(summary):
+        if cells is None:
+            rows.append([seq, town, MISSING, *([""] * (n * len(groups) - 1))])
+            spans.append(("SPAN", (2, len(rows) - 1), (1 + n * len(groups), len(rows) - 1)))
+            continue
+        rows.append([seq, town, *cells])
+        texts.append([seq, town, *cells])
+    size, widths = fit_columns(texts, FONT, 6.5, available, [8 * mm, 12 * mm] + [8 * mm] * (n * len(groups)))
+    table = Table(rows, colWidths=widths, repeatRows=2)
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), FONT, size),
+                ("LEFTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+                ("RIGHTPADDING", (0, 0), (-1, -1), CELL_PADDING),
+                ("GRID", (0, 0), (-1, -1), 0.4, colors.black),
+                ("BACKGROUND", (0, 0), (-1, 1), colors.HexColor("#dde6f0")),
+                ("BACKGROUND", (0, 2), (-1, 2), colors.HexColor("#f3f6fa")),
+                ("ALIGN", (0, 0), (-1, -1), "CENTER"),
+                ("ALIGN", (2, 2), (-1, -1), "RIGHT"),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("TOPPADDING", (0, 0), (-1, -1), 1.2),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.2),
+                *spans,
+            ]
+        )
+    )
+    return table
+
+
 DEFINITIONS_TITLE = "指标解释"
 
 
@@ -317,6 +493,8 @@ DATA_HEADERS = [
     "本年分母",
     "本年比率",
     "比率目标",
+    "上季度",  # the figures 环比 and 同比 compare with (issue 26), blank where nothing compares
+    "上年同期",
 ]
 
 
@@ -452,6 +630,11 @@ def write_city_pdf(summary: CitySummary, conflicted: set[str], path: Path, made_
         Spacer(1, 2 * mm),
         KeepTogether([table, Spacer(1, 5 * mm), Paragraph(sign_off_line(made_on or date.today()), paragraph_style(9))]),
         PageBreak(),
+        Paragraph(f"同比、环比（{summary.quarter.label}）", paragraph_style(13, 1, leading=18)),
+        Paragraph(comparison_note(summary), paragraph_style(8)),
+        Spacer(1, 2 * mm),
+        _comparison_table(summary, page[0] - 20 * mm),
+        PageBreak(),
         Paragraph(f"{summary.quarter.label} 需要关注的镇街", paragraph_style(13, leading=18)),
     ]
     for text in attention_lines(summary, conflicted) or ["各镇街均按时报送，均达到时间进度和比率目标。"]:
@@ -549,6 +732,7 @@ def city_json(summary: CitySummary) -> dict[str, object]:
             "completion": None if item.completion is None else round(float(item.completion), 6),
             "status": item.status,
             "annex_completion": _ratio(summary.annex_completion.get(code)),
+            **summary.city.comparison_fields(code),
         }
         if code in summary.catalogue.stock_codes:  # a 季末数, never a 累计 (issue 26)
             result[code].update(end_of_quarter=item.quarter_value, ytd=None, cumulative=None, base=item.base)  # type: ignore[attr-defined]

@@ -104,6 +104,14 @@ class Collection:
             signed[town] = totals
         return signed
 
+    def town_compared(self, quarter: Quarter) -> dict[str, dict[str, dict[str, int | None]]]:
+        """The figures each town's chosen return for `quarter` compared with (town-returns/6 `comparisons`)."""
+        return {
+            town: dict(verdict.payload.body["comparisons"])
+            for (town, q), verdict in self.chosen.items()
+            if q == quarter and verdict.payload is not None and "comparisons" in verdict.payload.body
+        }
+
     def earlier_signed(self, quarter: Quarter) -> dict[str, tuple[Quarter, dict[str, int | None]]]:
         """Each town's latest chosen return before `quarter`: its quarter and the 规划累计 it signed (issue 26)."""
         latest: dict[str, tuple[Quarter, dict[str, int | None]]] = {}
@@ -132,6 +140,7 @@ class Collection:
             self.town_bases(quarter),
             self.town_signed(quarter),
             earlier_signed=self.earlier_signed(quarter),
+            town_compared=self.town_compared(quarter),
         )
 
 
@@ -143,6 +152,8 @@ def slim_body(body: Mapping[str, Any]) -> dict[str, Any]:
         "bases": dict(body.get("bases") or {}),
         # who to call about the next return (city missing): the unit and phone it was signed with
         "signoff": {k: (body.get("signoff") or {}).get(k) for k in ("unit_name", "phone")},
+        # the figures its 同比、环比 compared with (town-returns/6), checked against the returns the city holds
+        **({"comparisons": body["comparisons"]} if "comparisons" in body else {}),
     }
 
 

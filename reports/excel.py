@@ -207,9 +207,9 @@ def form_spec(data: ReturnData) -> SheetSpec:
     put(5, 1, "\n".join([plan_line, *marks]), "mark")
     if marks:
         heights[5] = 15 + 15 * len(marks)
-    for column, header in enumerate(COLUMNS, start=1):
-        put(HEADER_ROW, column, data.quarter_header if column == 3 else header, "column_header")
-    heights[HEADER_ROW] = 24
+    for column, header in enumerate(data.column_headers(), start=1):
+        put(HEADER_ROW, column, header, "column_header")
+    heights[HEADER_ROW] = 36 if data.compares else 24
     row = FIRST_FIGURE_ROW
     for line in data.figures:
         values: tuple[object, ...] = (
@@ -217,7 +217,7 @@ def form_spec(data: ReturnData) -> SheetSpec:
             line.unit,
             line.quarter,
             line.ytd,
-            line.cumulative,
+            data.shown_base(line),
             line.target,
             shown_ratio(line.completion, data.rounding),
             shown_ratio(data.time_progress, data.rounding) if line.target is not None else None,
@@ -266,8 +266,12 @@ def form_spec(data: ReturnData) -> SheetSpec:
     page_one_end = row - 1
     last_row = page_one_end
     row_breaks: tuple[int, ...] = ()
-    if data.notes:
+    if data.compares:
         row_breaks = (page_one_end,)
+        row = _comparison_rows(data, put, merges, heights, row + 1)
+        page_one_end = last_row = row - 1
+    if data.notes:
+        row_breaks = (*row_breaks, page_one_end)
         row += 1
         merges.append(f"A{row}:{last}{row}")
         put(row, 1, f"附页：填报说明（{data.town}　{data.quarter.label}　第 {data.revision} 版）", "annex_title")
@@ -303,6 +307,41 @@ def form_spec(data: ReturnData) -> SheetSpec:
         print_area=f"A1:{last}{last_row}",
         heights=heights,
     )
+
+
+COMPARISON_COLUMNS = ("指标名称", "计量单位", "本季度／季末数", "上季度", "增减", "增减%", "上年同期", "增减", "增减%")
+
+
+def comparison_title(data: ReturnData) -> str:
+    return (
+        f"同比、环比（{data.town}　{data.quarter.label}；环比：与{data.previous_label}比，"
+        f"同比：与{data.last_year_label}比；“—”为无可比数据）"
+    )
+
+
+def _comparison_rows(data: ReturnData, put, merges: list[str], heights: dict[int, float], row: int) -> int:
+    """Renderer 3's 同比、环比 table below page 1 on the 季报 sheet, in the same nine columns; the next free row."""
+    last = column_letter(len(COLUMNS))
+    merges.append(f"A{row}:{last}{row}")
+    put(row, 1, comparison_title(data), "annex_title")
+    heights[row] = 26
+    row += 1
+    for column, header in enumerate(COMPARISON_COLUMNS, start=1):
+        put(row, column, header, "column_header")
+    heights[row] = 24
+    row += 1
+    for line, previous, year_before in data.comparison_rows():
+        values: list[object] = [("　　" if line.is_sub else "") + line.name, line.unit, line.quarter]
+        for comparison in (previous, year_before):
+            if comparison is None:
+                values += [None, None, None]
+            else:
+                change = comparison.change_percent
+                values += [comparison.value, comparison.change, None if change is None else shown_ratio(change, data.rounding)]
+        _row_cells(put, row, tuple(values))
+        heights[row] = FIGURE_ROW_HEIGHT
+        row += 1
+    return row
 
 
 DEFINITION_WIDTHS = {1: 6, 2: 34, 3: 96}
@@ -366,14 +405,14 @@ def definitions_sheet_xml(data: ReturnData) -> bytes:
 def _row_cells(put, row: int, values: tuple[object, ...]) -> None:
     for column, value in enumerate(values, start=1):
         number_format = "General"
-        if isinstance(value, int) and column in (3, 4, 5, 6):
+        if isinstance(value, int) and column >= 3:  # renderer 3's 同比、环比 rows hold counts in 7 and 8 too
             number_format = COUNT_FORMAT
         elif isinstance(value, float):
             number_format = PERCENT_FORMAT
         if value is None:
             put(row, column, "—" if column > 2 else None, "dash")
         else:
-            role = "cell_left" if column == 1 else "cell_right" if 3 <= column <= 8 else "cell"
+            role = "cell_left" if column == 1 else "cell_right" if 3 <= column <= 8 or number_format != "General" else "cell"
             put(row, column, value, role, number_format)
 
 
@@ -392,13 +431,18 @@ def data_spec(data: ReturnData) -> SheetSpec:
         cells.append(CellSpec(row, 1, key))
         cells.append(CellSpec(row, 2, value))
     header_row = len(meta) + 2
-    for column, header in enumerate(("code", "value", "ytd", "cumulative", "target", "unit", "name"), start=1):
+    headers: tuple[str, ...] = ("code", "value", "ytd", "cumulative", "target", "unit", "name")
+    if data.compares:  # renderer 3: the figures 环比 and 同比 compare with, and the stock's 基期数
+        headers += ("previous_quarter", "same_quarter_last_year", "base")
+    for column, header in enumerate(headers, start=1):
         cells.append(CellSpec(header_row, column, header, role="bold"))
     row = header_row + 1
+    compared = data.compared or {}
     for line in data.figures:
-        for column, value in enumerate(
-            (line.code, line.quarter, line.ytd, line.cumulative, line.target, line.unit, line.name), start=1
-        ):
+        values: tuple[object, ...] = (line.code, line.quarter, line.ytd, line.cumulative, line.target, line.unit, line.name)
+        if data.compares:
+            values += (*compared.get(line.code, (None, None)), (data.bases or {}).get(line.code))
+        for column, value in enumerate(values, start=1):
             cells.append(CellSpec(row, column, value))
         row += 1
     for rate in data.rates:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from core.comparison import PREVIOUS_QUARTER, SAME_QUARTER_LAST_YEAR
 from core.errors import DomainError
 from core.indicators import SHIPPED, Catalogue, Kind
 from core.plans import Definition, Plan, check_town, rate_target
@@ -59,7 +60,10 @@ from reports.returns import (
 # Since town-returns/5 (issue 26) a case count's 上期结转 and 本期受理 are figures of the return (in `figures`
 # and as lines under its 应结), and 应结's 本年累计 and the rates' 本年 denominators are 年初结转 + 全年受理.
 # A town-returns/4 payload has the shape before: 应结 only, summed over the quarters.
-FORMAT = "town-returns/5"
+# Since town-returns/6 (renderer 3, issue 26 item 9) the figures each line is compared with (上季度, 上年同期)
+# are signed too (`comparisons`), so the verifier redraws the 同比、环比 table from the payload alone.
+FORMAT = "town-returns/6"
+FORMAT_5 = "town-returns/5"
 FORMAT_4 = "town-returns/4"
 # Formats of earlier releases: their files were not written byte for byte from the payload, so this release,
 # which accepts a return only as the very bytes it would write itself, has no renderer for them (issue 22).
@@ -73,9 +77,9 @@ EARLIER_FORMATS = {
 RENDERER_KEY = "renderer"
 RENDERER = RENDERER_3
 RENDERERS = (RENDERER_1, RENDERER_2, RENDERER_3)
-# Each format this release reads and the renderers that write it (reports.returns.RENDERER_1/2/3); the last
+# Each format this release reads and the renderer that writes it (reports.returns.RENDERER_1/2/3); the last
 # is the one this release writes.
-RENDERER_OF_FORMAT = {FORMAT_4: (RENDERER_1,), FORMAT: (RENDERER_2, RENDERER_3)}
+RENDERER_OF_FORMAT = {FORMAT_4: (RENDERER_1,), FORMAT_5: (RENDERER_2,), FORMAT: (RENDERER_3,)}
 # The reason a return is refused when its plan is not one the city issued, or its targets are not the plan's.
 PLAN_MISMATCH = "规划目标与市局下发的不一致"
 # The reason a return is refused when a column it derives (完成率, 状态, 累计, rates, 需关注, 说明) is not
@@ -98,11 +102,13 @@ ROUNDING_KEY = "percent_rounding"
 BASES_KEY = "bases"
 # town-returns/5: the quarters the cumulatives skip (labels), printed beside them (issue 26)
 GAPS_KEY = "gaps"
-# renderer 3: the plan's 指标解释 printed on the last page, and the 批准机关 in the header (issue 26); both come
+# town-returns/6: {"previous_quarter": {line code: figure or null}, "same_quarter_last_year": {...}}
+COMPARISONS_KEY = "comparisons"
+# town-returns/6: the plan's 指标解释 printed on the last page, and the 批准机关 in the header (issue 26); both come
 # from the trusted plan, as its targets do (_plan_problem)
 DEFINITIONS_KEY = "definitions"
 AUTHORITY_KEY = "approval_authority"
-OPTIONAL_KEYS = (ROUNDING_KEY, BASES_KEY, GAPS_KEY, DEFINITIONS_KEY)
+OPTIONAL_KEYS = (ROUNDING_KEY, BASES_KEY, GAPS_KEY, COMPARISONS_KEY, DEFINITIONS_KEY)
 
 
 class PayloadError(DomainError):
@@ -231,9 +237,15 @@ class Payload:
             catalogue=self.catalogue,
             renderer=b[RENDERER_KEY],
             gaps=tuple(b.get(GAPS_KEY, ())),
+            compared=_compared(b[COMPARISONS_KEY]) if COMPARISONS_KEY in b else None,
             approval_authority=b["header"].get(AUTHORITY_KEY, ""),
             definitions=tuple(Definition(d["code"], d["name"], d["text"]) for d in b.get(DEFINITIONS_KEY, ())),
         )
+
+
+def _compared(signed: Mapping[str, Mapping[str, int | None]]) -> dict[str, tuple[int | None, int | None]]:
+    previous, year_before = signed[PREVIOUS_QUARTER], signed[SAME_QUARTER_LAST_YEAR]
+    return {code: (previous[code], year_before[code]) for code in previous}
 
 
 BEIJING = dt.timezone(dt.timedelta(hours=8), "Asia/Shanghai")
@@ -268,7 +280,7 @@ def printed_columns(data: ReturnData, line: FigureLine) -> list[str]:
         line.unit,
         count(line.quarter),
         count(line.ytd),
-        count(line.cumulative),
+        count(data.shown_base(line)),
         count(line.target),
         percent(line.completion),
         percent(data.time_progress) if line.target is not None else "—",
@@ -293,7 +305,7 @@ def printed_rate(data: ReturnData, rate: RateLine) -> list[str]:
 def body_of(data: ReturnData) -> dict[str, Any]:
     profile = data.profile
     body: dict[str, Any] = {
-        "format": FORMAT if data.carries_over else FORMAT_4,
+        "format": FORMAT if data.compares else FORMAT_5 if data.carries_over else FORMAT_4,
         RENDERER_KEY: data.renderer,
         "town": data.town,
         "quarter": data.quarter.code,
@@ -357,6 +369,12 @@ def body_of(data: ReturnData) -> dict[str, Any]:
         body[BASES_KEY] = dict(data.bases)
     if data.carries_over:
         body[GAPS_KEY] = list(data.gaps)
+    if data.compares:
+        compared = data.compared or {}
+        body[COMPARISONS_KEY] = {
+            which: {line.code: compared.get(line.code, (None, None))[index] for line in data.figures}
+            for index, which in enumerate((PREVIOUS_QUARTER, SAME_QUARTER_LAST_YEAR))
+        }
     if data.prints_authority:
         body["header"][AUTHORITY_KEY] = data.approval_authority
         body[DEFINITIONS_KEY] = [{"code": d.code, "name": d.name, "text": d.text} for d in data.definitions]
@@ -580,7 +598,7 @@ def _derived_problem(payload: Payload, plan: Plan | None) -> str:
             return f"{name(indicator.code)} {figures[indicator.code]:,} 大于{name(indicator.parent)} {figures[indicator.parent]:,}"
     plan_started_this_year = active is not None and active.first.year == quarter.year and active.first.q == 1
     signed: dict[str, tuple[int | None, int | None]] = {}
-    carries_over = body["format"] == FORMAT
+    carries_over = body["format"] != FORMAT_4
     flows = {flow.due: flow for flow in catalogue.case_flows} if carries_over else {}
     for flow in flows.values():  # 应结 = 上期结转 + 本期受理, this quarter and for the year
         carried, received, due = lines[flow.carried], lines[flow.received], lines[flow.due]
@@ -712,7 +730,7 @@ def _check_body(body: dict[str, Any], payload: Payload) -> None:
         if not all(isinstance(v, str) for v in item.values()):
             raise ValueError("definitions")
     gaps = body.get(GAPS_KEY, [])
-    if (GAPS_KEY in body) != (body["format"] == FORMAT) or not isinstance(gaps, list):
+    if (GAPS_KEY in body) != (body["format"] != FORMAT_4) or not isinstance(gaps, list):
         raise ValueError("gaps")
     if not all(isinstance(g, str) and len(g) <= 12 for g in gaps):
         raise ValueError("gaps")
@@ -749,8 +767,18 @@ def _check_body(body: dict[str, Any], payload: Payload) -> None:
     if body["plan_hash"] is not None and not isinstance(body["plan_hash"], str):
         raise ValueError("plan_hash")
     lines, rates, notes = body["lines"], body["rates"], body["notes"]
-    if [line.get("code") for line in lines] != list(line_codes(catalogue, body["format"] == FORMAT)):
+    if [line.get("code") for line in lines] != list(line_codes(catalogue, body["format"] != FORMAT_4)):
         raise ValueError("lines")
+    if (COMPARISONS_KEY in body) != (body["format"] == FORMAT):
+        raise ValueError("comparisons")
+    if COMPARISONS_KEY in body:
+        compared = body[COMPARISONS_KEY]
+        codes = [line["code"] for line in lines]
+        if not isinstance(compared, dict) or set(compared) != {PREVIOUS_QUARTER, SAME_QUARTER_LAST_YEAR}:
+            raise ValueError("comparisons")
+        for values in compared.values():
+            if not isinstance(values, dict) or set(values) != set(codes) or not all(map(_int_or_none, values.values())):
+                raise ValueError("comparisons")
     if [rate.get("code") for rate in rates] != list(catalogue.rate_codes):
         raise ValueError("rate codes")
     for line in lines:
@@ -832,7 +860,7 @@ def parse_payload(raw: bytes, plans: Sequence[Plan] = ()) -> Payload:
         catalogue = plan.catalogue if plan is not None else SHIPPED
         figures = body["figures"]
         explanations = body["explanations"]
-        if set(figures) != set(line_codes(catalogue, body["format"] == FORMAT)) or not all(
+        if set(figures) != set(line_codes(catalogue, body["format"] != FORMAT_4)) or not all(
             type(v) is int and v >= 0 for v in figures.values()
         ):
             raise ValueError("figures")

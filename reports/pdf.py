@@ -24,6 +24,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from core.comparison import change_percent_text, change_text
 from core.progress import BEHIND, DONE, ON_PACE, SEVERELY_BEHIND, UNFINISHED
 from core.resources import resource_path
 from reports.returns import (
@@ -181,17 +182,7 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
         marks.setStyle(TableStyle([("TOPPADDING", (0, 0), (-1, -1), 1), ("BOTTOMPADDING", (0, 0), (-1, -1), 1)]))
     story += [Spacer(1, 1 * mm if compact else 3 * mm), marks, Spacer(1, 2 * mm)]
 
-    header = [
-        "指标名称",
-        "计量单位",
-        data.quarter_header,
-        "本年累计",
-        "规划累计",
-        "规划目标",
-        "完成率",
-        "时间进度",
-        "状态",
-    ]
+    header = data.column_headers()
     size, leading = _row_type(data)
     name_style, sub_style = (
         paragraph_style(size, leading=leading),
@@ -206,7 +197,7 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
                 line.unit,
                 _count(line.quarter),
                 _count(line.ytd),
-                _count(line.cumulative),
+                _count(data.shown_base(line)),
                 _count(line.target),
                 data.percent(line.completion),
                 data.percent(data.time_progress) if line.target is not None else "—",
@@ -233,9 +224,7 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
                 verdict,
             ]
         )
-    table = Table(
-        rows, colWidths=[78 * mm, 17 * mm, 24 * mm, 24 * mm, 26 * mm, 26 * mm, 22 * mm, 22 * mm, 24 * mm], repeatRows=1
-    )
+    table = Table(rows, colWidths=_figure_widths(data), repeatRows=1)
     style = [
         ("FONT", (0, 0), (-1, -1), FONT, 9) if data.renderer == RENDERER_1 else ("FONT", (0, 0), (-1, -1), FONT, size, leading),
         ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
@@ -264,6 +253,8 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
             ]
         )
     )
+    if data.compares:
+        story += [PageBreak(), *_comparison_page(data)]
     if data.notes:
         story += [PageBreak(), *_notes_annex(data)]
     if data.has_definitions_page:
@@ -301,6 +292,74 @@ def _notes_annex(data: ReturnData) -> list:
         )
     )
     return [Paragraph(title, paragraph_style(13, TA_CENTER, leading=18)), Spacer(1, 4 * mm), note_table]
+
+
+def _figure_widths(data: ReturnData) -> list[float]:
+    """The figures table's column widths; renderer 3 gives 完成率／较基期增长完成率 room for two lines."""
+    if data.compares:
+        return [70 * mm, 17 * mm, 24 * mm, 24 * mm, 26 * mm, 26 * mm, 30 * mm, 22 * mm, 24 * mm]
+    return [78 * mm, 17 * mm, 24 * mm, 24 * mm, 26 * mm, 26 * mm, 22 * mm, 22 * mm, 24 * mm]
+
+
+def _comparison_page(data: ReturnData) -> list:
+    """Renderer 3's page 2: each figure against 上季度 (环比) and 上年同期 (同比), with 增减 and 增减%."""
+    size, leading = _row_type(data)
+    head = paragraph_style(size, TA_CENTER, leading=leading)
+    rows: list[list] = [
+        [Paragraph(h, head) for h in ("指标名称", "计量单位", "本季度／季末数")]
+        + [Paragraph(f"环比（{data.previous_label}）", head), "", ""]
+        + [Paragraph(f"同比（{data.last_year_label}）", head), "", ""],
+        ["", "", "", "上季度", "增减", "增减%", "上年同期", "增减", "增减%"],
+    ]
+    name_style = paragraph_style(size, leading=leading)
+    sub_style = ParagraphStyle("sub", parent=name_style, leftIndent=18)
+    for line, previous, year_before in data.comparison_rows():
+        row = [Paragraph(line.name, sub_style if line.is_sub else name_style), line.unit, _count(line.quarter)]
+        for comparison in (previous, year_before):
+            row += [
+                _count(comparison.value if comparison else None),
+                change_text(comparison),
+                change_percent_text(comparison, data.rounding),
+            ]
+        rows.append(row)
+    table = Table(
+        rows,
+        colWidths=[70 * mm, 17 * mm, 26 * mm, 26 * mm, 24 * mm, 22 * mm, 26 * mm, 24 * mm, 22 * mm],
+        repeatRows=2,
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, -1), FONT, size, leading),
+                ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
+                ("BACKGROUND", (0, 0), (-1, 1), colors.HexColor("#dde6f0")),
+                ("SPAN", (0, 0), (0, 1)),
+                ("SPAN", (1, 0), (1, 1)),
+                ("SPAN", (2, 0), (2, 1)),
+                ("SPAN", (3, 0), (5, 0)),
+                ("SPAN", (6, 0), (8, 0)),
+                ("ALIGN", (1, 0), (-1, 1), "CENTER"),
+                ("ALIGN", (2, 2), (-1, -1), "RIGHT"),
+                ("ALIGN", (1, 2), (1, -1), "CENTER"),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+            ]
+        )
+    )
+    title = f"同比、环比（{data.town}　{data.quarter.label}　第 {data.revision} 版）"
+    note = (
+        f"环比：本季度与{data.previous_label}比；同比：与{data.last_year_label}比。增减 = 本季度 − 比较期，"
+        "增减% = 增减 ÷ 比较期（向零取一位小数）；“—”为无可比数据（比较期未填报，或比较期为 0 时无增减%）。"
+        "季末数指标比较季末数，其余指标比较当季发生数。"
+    )
+    return [
+        Paragraph(title, paragraph_style(13, TA_CENTER, leading=18)),
+        Spacer(1, 2 * mm),
+        Paragraph(note, paragraph_style(8)),
+        Spacer(1, 2 * mm),
+        table,
+    ]
 
 
 def _definitions_page(data: ReturnData) -> list:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 
+from core.comparison import Comparison, compare, compared_figures, last_year
 from core.indicators import SHIPPED, Catalogue, Kind
 from core.plans import Definition, Plan
 from core.progress import (
@@ -50,7 +51,9 @@ SIGN_HERE = "签字：＿＿＿＿＿＿"
 # 2 (issue 26): each case count's 上期结转 and 本期受理 printed under its 应结, whose 本年累计 is 年初结转 + 全年受理;
 #    rate targets as the plan writes them (78%以上（含本数）); no 表号 the plan does not give (a line to fill in).
 # 3 (issue 26): the 批准机关 line in the header and the plan's 指标解释 as the last page (PDF) and sheet (Excel);
-#    one name, 本年累计, for the year-to-date total in every line it prints.
+#    one name, 本年累计, for the year-to-date total in every line it prints; a stock's 基期数 in the figures
+#    table (规划累计／基期数) under a column headed 完成率／较基期增长完成率; a 同比、环比 table (上季度 and
+#    上年同期, each with 增减 and 增减%) after page 1.
 RENDERER_1 = "town-returns-render/1"
 RENDERER_2 = "town-returns-render/2"
 RENDERER_3 = "town-returns-render/3"
@@ -121,6 +124,51 @@ class ReturnData:
     catalogue: Catalogue = SHIPPED  # the indicator list of the plan the return was made under
     renderer: str = CURRENT_RENDERER  # the spelling of its files (RENDERER_1 for returns signed before issue 26)
     gaps: tuple[str, ...] = ()  # renderer 2: the quarters its cumulatives skip (nothing entered), as labels
+    # renderer 3: line code -> (上季度, 上年同期), the figures 环比 and 同比 compare with (None: nothing to compare)
+    compared: dict[str, tuple[int | None, int | None]] | None = None
+
+    @property
+    def compares(self) -> bool:
+        """Does the return print the stock's base in its table and a 同比、环比 table (renderer 3 on)?"""
+        return self.renderer not in (RENDERER_1, RENDERER_2)
+
+    def comparison_rows(self) -> list[tuple[FigureLine, Comparison | None, Comparison | None]]:
+        """Each figure line with its 环比 and 同比 (renderer 3)."""
+        compared = self.compared or {}
+        rows = []
+        for line in self.figures:
+            previous, year_before = compared.get(line.code, (None, None))
+            rows.append((line, compare(line.quarter, previous), compare(line.quarter, year_before)))
+        return rows
+
+    @property
+    def previous_label(self) -> str:
+        return self.quarter.previous().label
+
+    @property
+    def last_year_label(self) -> str:
+        return last_year(self.quarter).label
+
+    def column_headers(self) -> list[str]:
+        """The figures table's nine column titles."""
+        stock = self.compares and any(line.code in self.stock_codes and line.target is not None for line in self.figures)
+        return [
+            "指标名称",
+            "计量单位",
+            self.quarter_header,
+            "本年累计",
+            "规划累计／基期数" if stock else "规划累计",
+            "规划目标",
+            f"完成率／{GROWTH_COMPLETION}" if stock else "完成率",
+            "时间进度",
+            "状态",
+        ]
+
+    def shown_base(self, line: FigureLine) -> int | None:
+        """Renderer 3 prints a stock's 基期数 in the 规划累计 column (a stock has no 规划累计)."""
+        if self.compares and line.code in self.stock_codes and line.target is not None:
+            return (self.bases or {}).get(line.code)
+        return line.cumulative
     approval_authority: str = ""  # 批准机关, from the plan (renderer 3)
     definitions: tuple[Definition, ...] = ()  # the plan's 指标解释 (renderer 3)
 
@@ -337,6 +385,10 @@ def assemble_return(
         attention.append(f"累计数缺{gap_labels(gaps)}的数据，按已填季度计算")
     in_plan = plan is not None and plan.contains(quarter)
     package_plan = as_package(plan) if plan and in_plan else None
+    compared = None
+    if renderer not in (RENDERER_1, RENDERER_2):
+        previous, year_before = compared_figures(history, quarter, catalogue)
+        compared = {line.code: (previous.get(line.code), year_before.get(line.code)) for line in figures}
     return ReturnData(
         town,
         quarter,
@@ -360,6 +412,7 @@ def assemble_return(
         renderer=renderer,
         rounding=rounding,
         gaps=gaps,
+        compared=compared,
         # the package's (an annex read from its CSV is the built-in plan, whose definitions sit beside it)
         approval_authority=package_plan.approval_authority if package_plan and renderer == RENDERER_3 else "",
         definitions=package_plan.definitions if package_plan and renderer == RENDERER_3 else (),

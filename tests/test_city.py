@@ -199,7 +199,8 @@ def test_summary_files(city, capsys, tmp_path):
     label = data["city_label"]
     assert rows[label][0] == "合计"
     assert rows[label][2] == data["city"]["card_holders"]["quarter"]
-    assert rows[label][3] == data["city"]["card_holders"]["target"]
+    assert rows[label][3] == data["city"]["card_holders"]["base"]  # issue 26: the base beside the 季末数
+    assert rows[label][4] == data["city"]["card_holders"]["target"]
     assert rows["虎门"][2] == "缺报"
     assert rows["莞城"][2] == expected["莞城"][Q]["card_holders"]
     assert len(rows) == 34

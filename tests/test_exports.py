@@ -71,7 +71,10 @@ def test_the_workbook_holds_every_figure_and_rate_where_expected(ready, tmp_path
     rows = list(sheet.iter_rows(values_only=True))
     meta = {r[0]: r[1] for r in rows[:6]}
     assert meta["town"] == "莞城" and meta["quarter"] == "2024Q3" and meta["revision"] == 1
-    header = rows.index(("code", "value", "ytd", "cumulative", "target", "unit", "name"))
+    # renderer 3 adds the figures 环比 and 同比 compare with, and the stock's 基期数
+    header = rows.index(
+        ("code", "value", "ytd", "cumulative", "target", "unit", "name", "previous_quarter", "same_quarter_last_year", "base")
+    )
     table = {r[0]: r[1] for r in rows[header + 1 :] if r[0]}
     for code, value in figures.items():
         assert table[code] == value

@@ -344,7 +344,7 @@ def test_print_preview_renders_every_page_to_a_printer(ready_window, tmp_path):
 
     from gui.printing import paint_pdf
 
-    for which, pages in (("summary", 1), ("pdf", 2)):  # the return: page 1 and the plan's 指标解释 (renderer 3)
+    for which, pages in (("summary", 1), ("pdf", 3)):  # the return (renderer 3): page 1, 同比、环比, 指标解释
         dialog = ready_window.preview(which)
         assert dialog is not None and dialog.isVisible()
         printer = QPrinter(QPrinter.PrinterMode.HighResolution)

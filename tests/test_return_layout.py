@@ -52,8 +52,9 @@ def test_the_pdf_keeps_the_figures_and_the_sign_off_on_page_one(three_notes, tmp
     assert len(data.notes) == 3
     result = export_return(three_notes, Q, tmp_path, now=NOW)
     pages = page_texts(result.pdf)
-    assert len(pages) == 3  # since renderer 3 the built-in plan's 指标解释 follows the 附页 (issue 26)
-    first, annex, definitions = pages
+    assert len(pages) == 4  # renderer 3: 同比、环比 on page 2, the 附页, then the built-in plan's 指标解释 (issue 26)
+    first, comparison, annex, definitions = pages
+    assert "同比、环比" in comparison and "单位负责人" not in comparison and "同比、环比" not in first
     assert "指标解释" in definitions and "指标解释" not in annex
     for value in three_notes.figures(Q).values():
         assert f"{value:,}" in first
@@ -90,8 +91,9 @@ def test_the_workbook_prints_the_figures_and_the_sign_off_on_page_one(three_note
         return next(row for (row, _), text in cells.items() if fragment in text)
 
     breaks = [b.id for b in form.row_breaks.brk]
-    assert len(breaks) == 1
+    assert len(breaks) == 2  # after page 1, after the 同比、环比 table (renderer 3)
     page_one_end = breaks[0]
+    assert page_one_end < row_of("同比、环比") <= breaks[1] < row_of("附页：填报说明")
     sign_off = row_of("单位负责人：张三")
     assert figure_row(data, "inspection_closed") < sign_off <= page_one_end
     assert row_of("报出日期") <= page_one_end and row_of("盖章") <= page_one_end
