@@ -438,13 +438,14 @@ def quiet_warnings() -> None:
 
 
 @contextmanager
-def _store(args: argparse.Namespace, writes: str | None = None) -> Iterator[Any]:
+def _store(args: argparse.Namespace, writes: str | None = None, audit: bool = True) -> Iterator[Any]:
     """The database; a command that writes holds the database's lock (the window's too) while it runs.
-    What opening it found (a log set aside, a clock behind what was recorded) is told first, on stderr."""
-    from actions.database import open_notices, open_store
+    What opening it found (the window's start-up duties: an audit chain that does not check out, a log
+    set aside, a clock behind what was recorded) is told first, on stderr."""
+    from actions.database import open_store, start_up
 
     with open_store(args.db, writes) as store:
-        for notice in open_notices(store, writing=writes is not None):
+        for notice in start_up(store, writing=writes is not None, audit=audit).notices():
             print(f"注意：{notice}", file=sys.stderr)
             if "早于上次保存的时间" in notice:
                 print(CLOCK_CONFIRM_HINT, file=sys.stderr)
@@ -803,7 +804,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from actions.database import verify_audit
 
-    with _store(args) as store:
+    with _store(args, audit=False) as store:  # its own finding is the answer, not a notice before it
         result = verify_audit(store)
     if args.json:
         _print_json(result.as_dict())
@@ -1125,8 +1126,7 @@ def cmd_reopen(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result.as_dict())
     else:
-        revision = result.status.revision
-        print(f"{result.quarter.label}已退回修改（原为第 {revision} 版），再次导出将是第 {(revision or 0) + 1} 版")
+        print(result.message)
     return EXIT_OK
 
 

@@ -18,6 +18,7 @@ the function that needs them.
 | back up the database                     | database.backup                   | backup               |
 | restore a backup                         | database.restore                  | restore              |
 | check the audit chain                    | database.verify_audit             | audit verify         |
+| the start-up duties (audit, clock, backup) | database.start_up               | (every command, the window) |
 | enter figures and 说明                    | figures.enter_figures             | enter                |
 | save the entry form's figures and 说明    | figures.save_figures              | (window)             |
 | check a quarter                          | figures.check                     | check                |

@@ -296,7 +296,7 @@ def verify_audit(store: Store) -> AuditReport:
 class StartUp:
     """What opening the database found that the clerk must be told (both doors tell the same)."""
 
-    audit: AuditReport | None  # None where it was not checked (a command opening the database)
+    audit: AuditReport | None  # None where it was not checked (`audit verify` checks it itself)
     clock: str | None  # the clock is earlier than a time the database recorded
     set_aside: Path | None  # a write-ahead log that was not this file's, moved there
     backup_failed: str | None = None
@@ -320,7 +320,10 @@ class StartUp:
         if self.clock:
             said.append(f"{self.clock}。校正之前不能签名导出。")
         if self.audit is not None and not self.audit.ok:
-            said.append(f"审计记录校验未通过：{self.audit.check.message}。数据库可能在本软件之外被改动过，请联系市局。")
+            found = self.audit.check.message
+            if "本软件之外" not in found:  # most findings say so themselves
+                found += "。数据库可能在本软件之外被改动过"
+            said.append(f"审计记录校验未通过：{found}。请联系市局。")
         if self.backup_failed:
             said.append(f"今天的自动备份没有做成：{self.backup_failed}")
         return said
@@ -338,22 +341,12 @@ def make_daily_backup(store: Store) -> str | None:
     return None
 
 
-def start_up(store: Store, daily_backup: bool = True) -> StartUp:
-    """The duties of opening a town's database: the daily backup, the audit check, the clock, and what
-    was set aside while opening."""
-    from core.clock import clock_problem
-
-    failed = make_daily_backup(store) if daily_backup else None
-    from actions.returns import recover_export
-
-    recovered = recover_export(store)
-    clock = clock_problem(datetime.now().astimezone(), store.latest_recorded_time())
-    return StartUp(verify_audit(store), clock, store.set_aside, failed, recovered, store.copied_from)
-
-
-def open_notices(store: Store, writing: bool = False) -> list[str]:
-    """What opening the database found that a command must say before it runs (no backup, no audit);
-    a command that writes (it holds the lock) also finishes or undoes a signed export left half-done."""
+def start_up(store: Store, writing: bool = True, audit: bool = True) -> StartUp:
+    """The duties of opening a database, one function for both doors (the window when its database has
+    opened, every command before it runs): the audit check, the clock, what was set aside while opening.
+    A door that writes (the window, a writing command: each holds the lock) also makes the day's backup
+    and finishes or undoes a signed export left half-done; a reading command only says one is pending.
+    `audit` False: the caller checks the audit chain itself and says what it found (`audit verify`)."""
     from actions.returns import recover_export
     from core.clock import clock_problem
 
@@ -365,7 +358,8 @@ def open_notices(store: Store, writing: bool = False) -> list[str]:
             "下一次修改数据的命令或打开软件时会补完或撤销，在此之前这一季的状态和文件可能对不上"
         )
     clock = clock_problem(datetime.now().astimezone(), store.latest_recorded_time())
-    return StartUp(None, clock, store.set_aside, failed, recovered, store.copied_from).notices()
+    checked = verify_audit(store) if audit else None
+    return StartUp(checked, clock, store.set_aside, failed, recovered, store.copied_from)
 
 
 @dataclass(frozen=True)

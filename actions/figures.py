@@ -216,6 +216,12 @@ class Reopened:
     quarter: Quarter
     status: QuarterStatus
 
+    @property
+    def message(self) -> str:
+        """What the clerk is told through either door: the next export is a new revision."""
+        revision = self.status.revision or 0
+        return f"{self.quarter.label}已退回修改（原为第 {revision} 版），再次导出将是第 {revision + 1} 版"
+
     def as_dict(self) -> dict[str, Any]:
         return {"quarter": self.quarter.code, "state": self.status.state, "revision": self.status.revision}
 

@@ -605,11 +605,12 @@ class MainWindow(QMainWindow):
         from actions.figures import reopen
 
         try:
-            reopen(self.store, self.quarter, reason)
+            reopened = reopen(self.store, self.quarter, reason)
         except DomainError as exc:
             show_error(self, exc, title="不能退回修改")
             return False
         self.reload()
+        self.statusBar().showMessage(reopened.message, 15000)
         return True
 
     @needs_store(False)

@@ -31,3 +31,11 @@ def city_keys(tmp_path_factory) -> dict:
         "town_p12": p12["莞城"],
         "plan": plan,
     }
+
+
+@pytest.fixture(scope="session")
+def foreign_root(tmp_path_factory):
+    """A root the towns do not trust (forged plans and returns), as (certificate .pem, key .p12)."""
+    from reports.identity import create_city_root
+
+    return create_city_root(tmp_path_factory.mktemp("外来 根证书") / "foreign", PASSPHRASE)

@@ -19,21 +19,23 @@ from actions.returns import open_identity, prepare_export, record_signed
 from cli import main as cli_main
 from core.quarters import Quarter
 from reports.export import ExportRefused, stage_return_files, write_return_files
-from reports.identity import create_city_root, issue_town_identity
 from storage.store import Store
 from tests.helpers import FAKETIME, FULL_QUARTER, TODAY, needs_faketime, on_pace_history, run_main, signed_off_profile
+from tests.pki import PASSPHRASE
 
 Q = Quarter(2024, 3)
 PROJECT = Path(__file__).resolve().parent.parent
-PASS = b"guancheng-pass"
+PASS = PASSPHRASE
 
 
 @pytest.fixture(scope="module")
-def town_p12(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("pki")
-    create_city_root(folder, b"root-pass")
-    issue_town_identity(folder / "city_root.p12", b"root-pass", "莞城", folder / "莞城.p12", PASS)
-    (folder / "gc.pass").write_text(PASS.decode() + "\n")
+def town_p12(city_keys):
+    """The folder of the session's town identity for 莞城 (tests/pki.py) and its passphrase file."""
+    folder = city_keys["base"] / "clean_up"
+    if not folder.exists():
+        folder.mkdir()
+        shutil.copyfile(city_keys["p12"]["莞城"], folder / "莞城.p12")
+        (folder / "gc.pass").write_text(PASS.decode() + "\n")
     return folder
 
 
@@ -415,12 +417,10 @@ def test_a_read_command_says_an_export_is_pending_and_a_moved_folder_is_told_not
     assert len(list((tmp_path / "别处").iterdir())) == 3  # the files are where the clerk moved them
 
 
-def test_a_file_name_with_direction_controls_is_printed_escaped(tmp_path, capsys):
+def test_a_file_name_with_direction_controls_is_printed_escaped(tmp_path, capsys, city_keys):
     odd = tmp_path / "a\u2067b\u2068c\u202ad\u061ce\ufeff\u17b4.xlsx"
     odd.write_bytes(b"PK junk")
-    root = tmp_path / "root.pem"
-    create_city_root(tmp_path / "city", b"root-pass")
-    shutil.copy(tmp_path / "city" / "city_root.pem", root)
+    root = city_keys["city_cert"]
     cli_main(["verify", "--trust", str(root), str(odd)])
     said = capsys.readouterr().out
     assert not any(ch in said for ch in "\u2067\u2068\u202a\u061c\ufeff\u17b4")

@@ -164,24 +164,21 @@ def ready_store(store):
 
 
 def test_the_first_signed_export_asks_for_the_sign_off_names_and_offers_the_folder(
-    app, qtbot, ready_store, tmp_path, monkeypatch, dialogs
+    app, qtbot, ready_store, tmp_path, monkeypatch, dialogs, city_keys
 ):
     """A signed return needs the names its sign-off prints (as `export` refuses without them); a draft
     does not, through either door."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QDialogButtonBox
 
-    from reports.identity import create_city_root, issue_town_identity
+    from tests.pki import PASSPHRASE
 
-    create_city_root(tmp_path / "city", b"root-passphrase")
-    p12 = issue_town_identity(
-        tmp_path / "city" / "city_root.p12", b"root-passphrase", "莞城", tmp_path / "莞城.p12", b"town-passphrase"
-    )
+    p12 = city_keys["p12"]["莞城"]
     ready_store.set_identity(p12.read_bytes(), "莞城")
     warned, opened = [], []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: warned.append(text))
     monkeypatch.setattr(main_window_module, "open_folder", lambda folder: opened.append(folder))
-    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: b"town-passphrase")
+    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: PASSPHRASE)
     win = MainWindow(ready_store, initial_quarter=Q)
     qtbot.addWidget(win)
     win.show()

@@ -20,6 +20,7 @@ from gui.instance_lock import AlreadyOpen, acquire_instance_lock
 from gui.main_window import MainWindow, Unsaved
 from storage.store import Profile, Store
 from tests.helpers import FULL_QUARTER, TODAY
+from tests.pki import PASSPHRASE
 
 Q = Quarter(2024, 3)
 
@@ -356,17 +357,9 @@ def test_print_preview_renders_every_page_to_a_printer(ready_window, tmp_path):
 
 
 @pytest.fixture
-def town_identity(tmp_path):
-    from reports.identity import create_city_root, issue_town_identity
-
-    create_city_root(tmp_path / "city", b"root-passphrase")
-    issue_town_identity(
-        tmp_path / "city" / "city_root.p12", b"root-passphrase", "莞城", tmp_path / "莞城.p12", b"town-passphrase"
-    )
-    issue_town_identity(
-        tmp_path / "city" / "city_root.p12", b"root-passphrase", "石龙", tmp_path / "石龙.p12", b"town-passphrase"
-    )
-    return tmp_path
+def town_identity(tmp_path, city_keys):
+    """The session's city root and town identities (tests/pki.py), with a folder of this test's own."""
+    return {"p12": city_keys["p12"], "root": city_keys["city_cert"], "folder": tmp_path}
 
 
 def test_signed_export_and_verification_in_the_app(
@@ -376,16 +369,16 @@ def test_signed_export_and_verification_in_the_app(
 
     prompts: list[str] = []
     monkeypatch.setattr(
-        main_window_module, "ask_passphrase", lambda parent, prompt: prompts.append(prompt) or b"town-passphrase"
+        main_window_module, "ask_passphrase", lambda parent, prompt: prompts.append(prompt) or PASSPHRASE
     )
     monkeypatch.setattr(QMessageBox, "information", lambda *a: None)
-    assert not ready_window.import_identity(town_identity / "石龙.p12")
+    assert not ready_window.import_identity(town_identity["p12"]["石龙"])
     assert warnings and "属于石龙" in warnings[-1]
     dialogs.expect("逐位核对", answer=QMessageBox.StandardButton.Ok)  # the root's fingerprint, in the box itself
-    assert ready_window.import_identity(town_identity / "莞城.p12")
+    assert ready_window.import_identity(town_identity["p12"]["莞城"])
     shown = dialogs.texts()[-1]
     assert "市局根证书的指纹（SHA-256）" in shown and re.search(r"[0-9A-Fa-f:]{40,}", shown)
-    out = town_identity / "returns"
+    out = town_identity["folder"] / "returns"
     task = ready_window.export_return(folder=out)
     with qtbot.waitSignal(task.finished, timeout=30000):
         pass
@@ -400,7 +393,7 @@ def test_signed_export_and_verification_in_the_app(
     wb.save(tampered)
 
     dialog = ready_window.open_verifier()
-    dialog.set_root(town_identity / "city" / "city_root.pem")
+    dialog.set_root(town_identity["root"])
     task = dialog.verify_files([*files, tampered])
     with qtbot.waitSignal(task.finished, timeout=30000):
         pass
@@ -412,11 +405,11 @@ def test_signed_export_and_verification_in_the_app(
 
 
 def test_a_wrong_passphrase_in_the_app_writes_nothing(ready_window, town_identity, monkeypatch, warnings, dialogs):
-    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: b"town-passphrase")
+    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: PASSPHRASE)
     dialogs.expect("逐位核对", answer=QMessageBox.StandardButton.Ok)
-    assert ready_window.import_identity(town_identity / "莞城.p12")
+    assert ready_window.import_identity(town_identity["p12"]["莞城"])
     monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: b"wrong")
-    out = town_identity / "returns"
+    out = town_identity["folder"] / "returns"
     assert ready_window.export_return(folder=out) is None
     assert "口令不对" in warnings[-1]
     assert not out.exists()

@@ -11,12 +11,11 @@ from cli import main
 from core.plan_package import PackageIndicator, PackageKind, PlanPackage, TownSplit, check_package, sample_package
 from core.plans import CITY
 from core.quarters import Quarter
-from reports.identity import create_city_root, issue_town_identity
 from reports.plan_file import open_root, write_plan_file
 from storage.store import Store
 from tests.helpers import SIGN_OFF_FLAGS, TODAY, signed_off_profile
+from tests.pki import PASSPHRASE
 
-PASSPHRASE = b"city-secret"
 PLAN_NAME = "测试规划（新增技能人才、基层调处、电子社保卡，取消南粤家政）"
 DISPUTES = PackageIndicator(
     "disputes_filed",
@@ -71,11 +70,11 @@ def domain_package() -> PlanPackage:
 
 
 @pytest.fixture(scope="module")
-def signed_plan(tmp_path_factory):
+def signed_plan(tmp_path_factory, city_keys):
+    """This module's plan, signed by the session's city root (tests/pki.py), and 莞城's identity."""
     base = tmp_path_factory.mktemp("keys")
     (base / "pw.txt").write_text(PASSPHRASE.decode(), encoding="utf-8")
-    _, city_key = create_city_root(base / "city", PASSPHRASE)
-    town_p12 = issue_town_identity(city_key, PASSPHRASE, "莞城", base / "莞城.p12", PASSPHRASE)
+    city_key, town_p12 = city_keys["city_key"], city_keys["town_p12"]
     out = base / "测试 2026-2030.plan"
     write_plan_file(domain_package(), open_root(city_key, PASSPHRASE), out)
     return {"plan": out, "p12": town_p12, "passphrase_file": base / "pw.txt", "city_key": city_key, "base": base}

@@ -28,7 +28,7 @@ from core.plan_package import (
 )
 from core.plans import CITY, TOWNS, load_shipped_plan
 from core.quarters import Quarter
-from reports.identity import create_city_root, issue_town_identity, load_trust_roots, open_identity
+from reports.identity import load_trust_roots, open_identity
 from reports.plan_file import FORMAT, PlanPackageError, open_root, read_plan_file, write_plan_file
 from reports.plan_workbook import (
     SHEET_HEADER,
@@ -44,18 +44,16 @@ from reports.plan_workbook import (
 )
 from storage.store import Store
 from tests.helpers import SIGN_OFF_FLAGS, TODAY, signed_off_profile
-
-PASSPHRASE = b"city-secret"
+from tests.pki import PASSPHRASE
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    """The city's root, a foreign root, and 莞城's identity issued by the city's root."""
+def keys(tmp_path_factory, city_keys, foreign_root):
+    """The session's city root and 莞城's identity (tests/pki.py), a foreign root, and a folder of this module's own."""
     base = tmp_path_factory.mktemp("keys")
     (base / "pw.txt").write_text(PASSPHRASE.decode(), encoding="utf-8")
-    city_cert, city_key = create_city_root(base / "city", PASSPHRASE)
-    _, foreign_key = create_city_root(base / "foreign", PASSPHRASE)
-    town_p12 = issue_town_identity(city_key, PASSPHRASE, "莞城", base / "莞城.p12", PASSPHRASE)
+    city_cert, city_key, town_p12 = city_keys["city_cert"], city_keys["city_key"], city_keys["town_p12"]
+    foreign_key = foreign_root[1]
     return {
         "base": base,
         "passphrase_file": base / "pw.txt",

@@ -18,7 +18,7 @@ from core.plans import load_shipped_plan
 from core.quarters import Quarter
 from reports import payload as payload_module
 from reports.export import write_return_files
-from reports.identity import create_city_root, issue_town_identity, load_trust_roots
+from reports.identity import load_trust_roots
 from reports.payload import PAYLOAD_PROPERTY, PLAN_MISMATCH
 from reports.plan_file import open_root, write_plan_file
 from reports.plan_workbook import write_workbook
@@ -26,8 +26,8 @@ from reports.returns import plan_hash
 from reports.verify import Verifier
 from storage.store import Store
 from tests.helpers import SIGN_OFF_FLAGS, TODAY, on_pace_history, signed_off_profile
+from tests.pki import PASSPHRASE
 
-PASSPHRASE = b"city-secret"
 PLANLESS_FORMAT = "town-returns/2"  # before payloads named their plan package
 TOWN = "莞城"
 Q1 = Quarter(2026, 1)
@@ -64,12 +64,12 @@ def doctored(package: PlanPackage) -> PlanPackage:
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory):
-    base = tmp_path_factory.mktemp("城市 密钥")
+def keys(tmp_path_factory, city_keys, foreign_root):
+    """The session's city root and 莞城's identity (tests/pki.py), a foreign root, and a folder of this module's own."""
+    base = tmp_path_factory.mktemp("keys")
     (base / "pw.txt").write_text(PASSPHRASE.decode(), encoding="utf-8")
-    city_cert, city_key = create_city_root(base / "city", PASSPHRASE)
-    _, foreign_key = create_city_root(base / "foreign", PASSPHRASE)
-    town_p12 = issue_town_identity(city_key, PASSPHRASE, TOWN, base / "莞城.p12", PASSPHRASE)
+    city_cert, city_key, town_p12 = city_keys["city_cert"], city_keys["city_key"], city_keys["town_p12"]
+    foreign_key = foreign_root[1]
     return {
         "base": base,
         "pw": base / "pw.txt",

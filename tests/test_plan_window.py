@@ -19,13 +19,12 @@ from gui.app import make_application
 from gui.city_window import CityWindow
 from gui.main_window import MainWindow, Unsaved
 from gui.plan_dialogs import PlanPreviewDialog, WorkbookProblemsDialog
-from reports.identity import create_city_root, issue_town_identity
 from reports.plan_file import open_root, read_plan_file, write_plan_file
 from reports.plan_workbook import write_template, write_workbook
 from storage.store import Store
 from tests.helpers import FULL_QUARTER, SIGN_OFF_FLAGS, TODAY
+from tests.pki import PASSPHRASE
 
-PASSPHRASE = b"city-secret"
 ADDED, DROPPED = "skilled_trained", "nanyue_trained"
 Q_NEW, Q_OLD = Quarter(2026, 1), Quarter(2025, 4)
 SHORT = {ADDED: "技能人才培养", DROPPED: "南粤家政培训"}
@@ -51,11 +50,11 @@ def next_plan() -> PlanPackage:
 
 
 @pytest.fixture(scope="module")
-def keys(tmp_path_factory):
+def keys(tmp_path_factory, city_keys):
+    """The session's city root and 莞城's identity (tests/pki.py); this module's own plan, signed by that root."""
     base = tmp_path_factory.mktemp("城市 密钥")
     (base / "pw.txt").write_text(PASSPHRASE.decode(), encoding="utf-8")
-    city_cert, city_key = create_city_root(base, PASSPHRASE)
-    town_p12 = issue_town_identity(city_key, PASSPHRASE, "莞城", base / "莞城.p12", PASSPHRASE)
+    city_cert, city_key, town_p12 = city_keys["city_cert"], city_keys["city_key"], city_keys["town_p12"]
     plan = base / "十五五 规划.plan"
     write_plan_file(next_plan(), open_root(city_key, PASSPHRASE), plan)
     return {"base": base, "city_cert": city_cert, "city_key": city_key, "town_p12": town_p12, "plan": plan}

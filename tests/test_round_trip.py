@@ -22,12 +22,13 @@ from core.plan_package import sample_package
 from core.plans import TOWNS
 from core.quarters import Quarter
 from core.receipts import BEIJING, NOTICE, RECEIPT, CityAnswer, Reason
-from reports.identity import create_city_root, issue_town_identity, open_identity
-from reports.plan_file import open_root, write_plan_file
+from reports.identity import open_identity
+from reports.plan_file import open_root
 from reports.receipt import answer_file_bytes
 from storage.store import Store
+from tests.pki import PASSPHRASE
 
-PASS = b"round-trip-secret"
+PASS = PASSPHRASE  # the session's root and identities (tests/pki.py)
 Q1 = Quarter(2026, 1)
 A, B = "莞城", "石龙"
 FIXED = "yuecai_certified"
@@ -64,21 +65,20 @@ def audit_rows(db: Path) -> int:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
-    """The city (root, database with the sample plan) and 莞城 and 石龙, each with 2026Q1 exported once."""
+def world(tmp_path_factory, city_keys):
+    """The city (the session's root, a database with the sample plan) and 莞城 and 石龙, each with 2026Q1
+    exported once."""
     base = tmp_path_factory.mktemp("市局 回执 测试")
     pw = base / "口令.txt"
     pw.write_text(PASS.decode(), encoding="utf-8")
-    city_cert, city_key = create_city_root(base / "市局 证书", PASS)
-    plan_file = base / "2026-2030 规划.plan"
-    write_plan_file(sample_package(), open_root(city_key, PASS), plan_file)
+    city_cert, city_key, plan_file = city_keys["city_cert"], city_keys["city_key"], city_keys["plan"]
     city_db = base / "市局.sqlite3"
     assert main(["--db", str(city_db), "init", "--city", "--trust", str(city_cert)]) == 0
     assert main(["--db", str(city_db), "plan", "import", str(plan_file)]) == 0
     inbox = base / "收件箱"
     towns = {}
     for town in (A, B):
-        p12 = issue_town_identity(city_key, PASS, town, base / f"{town}.p12", PASS)
+        p12 = city_keys["p12"][town]
         db = base / f"{town} 数据库.sqlite3"
         assert main(["--db", str(db), "init", "--town", town]) == 0
         assert main(["--db", str(db), "identity", "import", str(p12), "--passphrase-file", str(pw)]) == 0
@@ -343,7 +343,7 @@ def now() -> dt.datetime:
     return dt.datetime.now(BEIJING)
 
 
-def test_forged_receipts_are_refused_and_record_nothing(world, capsys, tmp_path):
+def test_forged_receipts_are_refused_and_record_nothing(world, capsys, tmp_path, foreign_root):
     db = world["towns"][A]["db"]
     revision, content_hash = a_return(world)
     genuine = CityAnswer(RECEIPT, A, Q1, revision, content_hash, now(), (), "x.xlsx")
@@ -364,7 +364,7 @@ def test_forged_receipts_are_refused_and_record_nothing(world, capsys, tmp_path)
     )
 
     # a foreign root
-    _, foreign = create_city_root(tmp_path / "外来", PASS)
+    _, foreign = foreign_root
     assert "不是由本镇街导入证书时固定的市局根证书签名" in refused(
         capsys, db, signed(genuine, foreign, tmp_path / "外来.receipt")
     )

@@ -15,20 +15,20 @@ from core.plan_package import sample_package
 from core.quarters import Quarter
 from gui.main_window import MainWindow
 from gui.plan_dialogs import PlanPreviewDialog
-from reports.identity import create_city_root, issue_town_identity
 from reports.plan_file import open_root, write_plan_file
 from storage.store import Profile, Store
 from tests.helpers import TODAY
+from tests.pki import PASSPHRASE
 
-SECRET = b"town secret"
+SECRET = PASSPHRASE  # the session's identities (tests/pki.py)
 Q = Quarter(2026, 1)  # the plan's first quarter: no earlier quarter of the year to fill first
 
 
 @pytest.fixture(scope="module")
-def city(tmp_path_factory):
+def city(tmp_path_factory, city_keys):
+    """The session's city root and 莞城's identity (tests/pki.py); this module's plan, signed by that root."""
     base = tmp_path_factory.mktemp("市局 文件")
-    root_pem, root_key = create_city_root(base, SECRET)
-    town_p12 = issue_town_identity(root_key, SECRET, "莞城", base / "莞城 证书.p12", SECRET)
+    root_pem, root_key, town_p12 = city_keys["city_cert"], city_keys["city_key"], city_keys["town_p12"]
     plan = replace(sample_package(), name="东莞市人社“十五五”规划（测试）", sample=False)
     plan_file = base / "十五五 规划.plan"
     write_plan_file(plan, open_root(root_key, SECRET), plan_file)
