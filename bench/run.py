@@ -40,7 +40,7 @@ print("PAINT", time.perf_counter(), flush=True)
 session = starting.finish(); app.processEvents()
 assert session is not None and session.window.isEnabled()
 print("READY", time.perf_counter(), flush=True)
-while not session.window.has_store():
+while session.window.database.ready(wait=False) is None:
     app.processEvents()
     time.sleep(0.002)
 print("STORE", time.perf_counter(), flush=True)

@@ -15,9 +15,10 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMainWindow, QMessageBo
 from actions.database import default_db_path
 from core.errors import DomainError
 from core.quarters import Quarter
+from gui import APP_TITLE
 from gui.errors import show_error
 from gui.fonts import install_app_font
-from gui.main_window import APP_TITLE, MainWindow
+from gui.main_window import MainWindow
 from gui.setup_dialog import SetupDialog
 
 if TYPE_CHECKING:
@@ -96,7 +97,7 @@ class Session:
         if opened is not None:
             opened.close()
         # After 从备份恢复 the window holds a new Store.
-        reopened = self.window.opened_store() if isinstance(self.window, MainWindow) else getattr(self.window, "store", opened)
+        reopened = self.window.database.ready(wait=False) if isinstance(self.window, MainWindow) else getattr(self.window, "store", opened)
         if reopened is not None and reopened is not opened:
             reopened.close()
         self.lock.release()
@@ -290,7 +291,7 @@ def _make_window(store: Store, initial_quarter: Quarter | None, skeleton: MainWi
 
                 return CityWindow(store)
             if skeleton is not None:
-                skeleton.attach_store(store, initial_quarter)
+                skeleton.database.attach_store(store, initial_quarter)
                 return skeleton
             return MainWindow(store, initial_quarter)
         except DomainError as exc:
@@ -350,17 +351,17 @@ class Starting:
             return None
         try:
             loader = StoreLoader(self.db_path, view)
-            self.skeleton.attach_reads(view, self.initial_quarter, loader.store)
+            self.skeleton.database.attach_reads(view, self.initial_quarter, loader.store)
         except DomainError:  # e.g. a stored plan edited outside the program: the store's path offers the repair
             view.close()
             return None
         window = self.skeleton
 
         def adopt() -> None:
-            if window.has_store() or loader.closed:
+            if window.database.ready(wait=False) is not None or loader.closed:
                 return
             try:
-                window.adopt_store(loader.store())
+                window.database.adopt_store(loader.store())
             except DomainError as exc:
                 show_error(window, exc)
 

@@ -162,10 +162,10 @@ def town_shots(app, folder: Path, out: Path) -> list[Path]:
         written.append(_grab(app, menu, out / "file_menu.png"))
         menu.hide()
         result = export_quarter(window.store, quarter.code, folder / "exported", passphrase=None)
-        box = window.show_exported(result)
+        box = window.returns.show_exported(result)
         written.append(_grab(app, box, out / "export_done.png"))
         box.close()
-        about = window.show_about()
+        about = window.database.show_about()
         assert about is not None
         written.append(_grab(app, about, out / "about.png"))
         about.close()

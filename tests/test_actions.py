@@ -355,14 +355,14 @@ def test_the_window_and_the_command_line_refuse_another_towns_identity_with_one_
     """Both doors reach `identity.import_identity`: the same refusal, word for word."""
     from PySide6.QtWidgets import QMessageBox
 
-    from gui import main_window as main_window_module
+    from gui import questions
     from gui.app import make_application
     from gui.main_window import MainWindow
 
     make_application()
     shown: list[str] = []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(text))
-    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: TOWN_PASS)
+    monkeypatch.setattr(questions, "ask_passphrase", lambda parent, prompt: TOWN_PASS)
     window = MainWindow(store, initial_quarter=Q)
     qtbot.addWidget(window)
     assert not window.import_identity(pki / "石龙.p12")

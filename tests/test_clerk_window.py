@@ -4,7 +4,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-import gui.main_window as main_window_module
+import gui.questions as questions
 from core.quarters import Quarter
 from gui.main_window import MainWindow
 from storage.store import Profile
@@ -177,8 +177,8 @@ def test_the_first_signed_export_asks_for_the_sign_off_names_and_offers_the_fold
     ready_store.set_identity(p12.read_bytes(), "莞城")
     warned, opened = [], []
     monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: warned.append(text))
-    monkeypatch.setattr(main_window_module, "open_folder", lambda folder: opened.append(folder))
-    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: PASSPHRASE)
+    monkeypatch.setattr(questions, "open_folder", lambda folder: opened.append(folder))
+    monkeypatch.setattr(questions, "ask_passphrase", lambda parent, prompt: PASSPHRASE)
     win = MainWindow(ready_store, initial_quarter=Q)
     qtbot.addWidget(win)
     win.show()
@@ -296,7 +296,7 @@ def test_the_file_menu_reaches_what_the_command_line_does(window, qtbot, store, 
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(plan_file), ""))
     # refused in menu words: no certificate imported yet, so no city root to check a signature against
     dialogs.expect("请先用“文件 → 导入签名证书…”导入")
-    window.plan_action.trigger()
+    window.menus.plan_action.trigger()
     assert [p.first.code for p in store.plans()] == ["2021Q1"]
 
     # 备份… then 从备份恢复…: figures saved after the backup are gone again.
@@ -304,18 +304,18 @@ def test_the_file_menu_reaches_what_the_command_line_does(window, qtbot, store, 
     assert window.save()
     backup = tmp_path / "备份.sqlite3"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(backup), ""))
-    window.backup_action.trigger()
+    window.menus.backup_action.trigger()
     assert backup.exists() and str(backup) in shown[-1]
     field(window, "yuecai_certified").setText("12")
     assert window.save()
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(backup), ""))
     dialogs.expect("替换当前数据库", answer=QMessageBox.StandardButton.Yes)
-    window.restore_action.trigger()
+    window.menus.restore_action.trigger()
     assert "已从 备份.sqlite3 恢复" in shown[-1]
     assert window.store.figures(Q)["yuecai_certified"] == 9
     assert field(window, "yuecai_certified").text() == "9"
 
-    window.about_action.trigger()
+    window.menus.about_action.trigger()
     qtbot.waitUntil(lambda: window.about_box.isVisible())
     about = window.about_box.text()
     assert str(window.store.path) in about and "版本" in about and "莞城" in about and "审计记录完整" in about

@@ -162,7 +162,7 @@ def test_the_clerk_types_and_saves_before_the_store_has_loaded(app, qtbot, tmp_p
     assert session is not None
     window = session.window
     try:
-        assert window.isEnabled() and not window.has_store()  # filled in from the quick view
+        assert window.isEnabled() and window.database.ready(wait=False) is None  # filled in from the quick view
         field = window.form.value_edits["yuecai_certified"]
         assert field.text() == f"{saved_before['yuecai_certified']:,}"
         field.setFocus()
@@ -170,7 +170,7 @@ def test_the_clerk_types_and_saves_before_the_store_has_loaded(app, qtbot, tmp_p
         qtbot.keyClicks(field, "4321")
         qtbot.keyClick(field, Qt.Key.Key_Tab)
         assert window.save()  # waits for the store, then saves through it
-        assert window.has_store()
+        assert window.database.ready(wait=False) is not None
         with Store(db, today=lambda: TODAY) as store:
             assert store.figures(quarter) == {**saved_before, "yuecai_certified": 4321}
             assert store.audit_trail(quarter, "yuecai_certified")[-1].new_value == "4321"
@@ -189,7 +189,7 @@ def test_the_store_is_adopted_on_its_own_with_the_start_up_checks(app, qtbot, tm
     session = start_session(db, Quarter(2026, 3)).finish()
     assert session is not None
     try:
-        qtbot.waitUntil(session.window.has_store, timeout=60_000)
+        qtbot.waitUntil(lambda: session.window.database.ready(wait=False) is not None, timeout=60_000)
         assert any("每日" in p.name for p in session.store.backups())  # made once the store has opened
         stored, form = session.store.figures(Quarter(2026, 3)), session.window.form
         # the boxes a clerk types hold what is stored; each 应结 (saved here before the split) is shown beside
@@ -235,7 +235,7 @@ def quick_session(db: Path, quarter: Quarter | None = None):
     from gui.main_window import MainWindow
 
     session = start_session(db, quarter or Quarter(2026, 3)).finish()
-    assert session is not None and isinstance(session.window, MainWindow) and not session.window.has_store()
+    assert session is not None and isinstance(session.window, MainWindow) and session.window.database.ready(wait=False) is None
     return session
 
 
@@ -305,7 +305,7 @@ def test_an_early_save_opens_the_store_once_and_warns_of_a_broken_chain_once(app
         finally:
             actions.database.open_database = real_open
             gui.app.check_on_start_up = real_checks
-        assert len(opened) == 1 and session.window.has_store()
+        assert len(opened) == 1 and session.window.database.ready(wait=False) is not None
     finally:
         session.window.close()
         session.close()
@@ -363,7 +363,7 @@ def test_a_database_the_store_must_complete_opens_through_it(app, qtbot, tmp_pat
     session = start_session(db, Quarter(2026, 4)).finish()
     assert session is not None
     try:  # the store put the built-in plan back before the window was filled in
-        assert session.window.has_store() and session.window.quarter_box.findData("2024Q3") >= 0
+        assert session.window.database.ready(wait=False) is not None and session.window.quarter_box.findData("2024Q3") >= 0
     finally:
         session.window.close()
         session.close()

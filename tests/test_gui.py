@@ -12,12 +12,13 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QGuiApplication, QInputMethodEvent
 from PySide6.QtWidgets import QApplication, QLineEdit, QMessageBox
 
-import gui.main_window as main_window_module
+import gui.questions as questions
 from cli import main as cli_main
 from core.quarters import Quarter
 from gui.app import open_session
 from gui.instance_lock import AlreadyOpen, acquire_instance_lock
-from gui.main_window import MainWindow, Unsaved
+from gui.main_window import MainWindow
+from gui.questions import Unsaved
 from storage.store import Profile, Store
 from tests.helpers import FULL_QUARTER, TODAY
 from tests.pki import PASSPHRASE
@@ -149,7 +150,7 @@ def test_a_warning_demands_an_explanation_beside_its_field(window, qtbot, store)
 
 def test_unsaved_changes_guard_on_switching_quarter(window, monkeypatch, store):
     answers = []
-    monkeypatch.setattr(main_window_module, "ask_unsaved", lambda parent, what: answers.pop(0))
+    monkeypatch.setattr(questions, "ask_unsaved", lambda parent, what: answers.pop(0))
     field(window, "yuecai_certified").setText("9")
     answers.append(Unsaved.CANCEL)
     window.select_quarter(Quarter(2024, 1))
@@ -166,7 +167,7 @@ def test_unsaved_changes_guard_on_switching_quarter(window, monkeypatch, store):
 
 def test_unsaved_changes_guard_on_closing(window, monkeypatch, store):
     answers = [Unsaved.CANCEL, Unsaved.SAVE]
-    monkeypatch.setattr(main_window_module, "ask_unsaved", lambda parent, what: answers.pop(0))
+    monkeypatch.setattr(questions, "ask_unsaved", lambda parent, what: answers.pop(0))
     field(window, "nanyue_trained").setText("77")
     assert not window.close()
     assert window.isVisible()
@@ -369,7 +370,7 @@ def test_signed_export_and_verification_in_the_app(
 
     prompts: list[str] = []
     monkeypatch.setattr(
-        main_window_module, "ask_passphrase", lambda parent, prompt: prompts.append(prompt) or PASSPHRASE
+        questions, "ask_passphrase", lambda parent, prompt: prompts.append(prompt) or PASSPHRASE
     )
     monkeypatch.setattr(QMessageBox, "information", lambda *a: None)
     assert not ready_window.import_identity(town_identity["p12"]["石龙"])
@@ -392,7 +393,7 @@ def test_signed_export_and_verification_in_the_app(
     wb["季报"]["C7"] = 1
     wb.save(tampered)
 
-    dialog = ready_window.open_verifier()
+    dialog = ready_window.imports.open_verifier()
     dialog.set_root(town_identity["root"])
     task = dialog.verify_files([*files, tampered])
     with qtbot.waitSignal(task.finished, timeout=30000):
@@ -405,10 +406,10 @@ def test_signed_export_and_verification_in_the_app(
 
 
 def test_a_wrong_passphrase_in_the_app_writes_nothing(ready_window, town_identity, monkeypatch, warnings, dialogs):
-    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: PASSPHRASE)
+    monkeypatch.setattr(questions, "ask_passphrase", lambda parent, prompt: PASSPHRASE)
     dialogs.expect("逐位核对", answer=QMessageBox.StandardButton.Ok)
     assert ready_window.import_identity(town_identity["p12"]["莞城"])
-    monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: b"wrong")
+    monkeypatch.setattr(questions, "ask_passphrase", lambda parent, prompt: b"wrong")
     out = town_identity["folder"] / "returns"
     assert ready_window.export_return(folder=out) is None
     assert "口令不对" in warnings[-1]
@@ -495,10 +496,10 @@ seen["card_holders"] = skeleton.form.value_edits["card_holders"].text()
 seen["layer_when_enabled"] = layer_when_enabled
 seen["enabled_while_locked"] = enabled_while_locked
 deadline = time.monotonic() + 120
-while not skeleton.has_store() and time.monotonic() < deadline:  # the store loads on its own
+while skeleton.database.ready(wait=False) is None and time.monotonic() < deadline:  # the store loads on its own
     app.processEvents()
     time.sleep(0.01)
-seen["store_loaded"] = skeleton.has_store() and "sqlalchemy" in sys.modules
+seen["store_loaded"] = skeleton.database.ready(wait=False) is not None and "sqlalchemy" in sys.modules
 seen["same_figures"] = session.store.figures(skeleton.quarter)["card_holders"]
 session.window.close()
 session.close()

@@ -8,17 +8,18 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMessageBox
 
 import gui.city_window as city_window_module
-import gui.main_window as main_window_module
+import gui.questions as questions
 from cli import main as cli_main
 from core.plan_package import PlanPackage, TownSplit, canonical_json, sample_package
 from core.quarters import Quarter
 from gui.app import make_application
 from gui.city_window import CityWindow
-from gui.main_window import MainWindow, Unsaved
+from gui.main_window import MainWindow
 from gui.plan_dialogs import PlanPreviewDialog, WorkbookProblemsDialog
+from gui.questions import Unsaved
 from reports.plan_file import open_root, read_plan_file, write_plan_file
 from reports.plan_workbook import write_template, write_workbook
 from storage.store import Store
@@ -62,7 +63,7 @@ def keys(tmp_path_factory, city_keys):
 
 @pytest.fixture(autouse=True)
 def _no_blocking_questions(monkeypatch):
-    monkeypatch.setattr(main_window_module, "ask_unsaved", lambda parent, what: Unsaved.DISCARD)
+    monkeypatch.setattr(questions, "ask_unsaved", lambda parent, what: Unsaved.DISCARD)
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
 
 
@@ -136,7 +137,7 @@ def answer_modal(kind, act):
 def import_through_the_menu(window, monkeypatch, path: Path, act=lambda d: d.accept_button.click()):
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
     seen = answer_modal(PlanPreviewDialog, act)
-    window.plan_action.trigger()
+    window.menus.plan_action.trigger()
     return seen
 
 
@@ -160,7 +161,7 @@ def test_a_signed_plan_imported_through_the_file_menu_gives_2026_its_rows(
     window.select_quarter(Q_NEW)
     assert ADDED in window.form.value_edits and DROPPED not in window.form.value_edits
     assert next_plan().name in window.plan_line.text()
-    labels = [w.text() for w in window.form.findChildren(main_window_module.QLabel) if w.isVisibleTo(window.form)]
+    labels = [w.text() for w in window.form.findChildren(QLabel) if w.isVisibleTo(window.form)]
     assert "<b>技能人才</b>" in labels and "<b>南粤家政</b>" not in labels  # the group heading came with the row
     # Tab from the picker reaches the first figure; Enter walks down the new list
     assert window.form.tab_chain[0] is window.form.value_edits["card_holders"]

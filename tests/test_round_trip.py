@@ -543,7 +543,7 @@ def test_the_windows_send_back_and_import_a_return(world, qtbot, dialogs, monkey
         assert "市局已接收（第 1 版" in town.quarter_box.itemText(index)
         dialogs.expect("选择市局的回执或退回通知", answer=([str(notice)], ""))
         dialogs.expect("导入市局回执", answer=ok)
-        town.receipt_action.trigger()
+        town.menus.receipt_action.trigger()
         assert "市局退回" in dialogs.texts()[-1] and "已退回修改" in dialogs.texts()[-1]
         index = town.quarter_box.findData(Q1.code)
         assert "已退回修改" in town.quarter_box.itemText(index) and "市局退回（第 1 版" in town.quarter_box.itemText(
@@ -559,7 +559,7 @@ def test_the_windows_send_back_and_import_a_return(world, qtbot, dialogs, monkey
         qtbot.mouseClick(town.findings_list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
         assert QApplication.focusWidget() is town.form.value_edits[FIXED]
         assert town.form.value_edits[FIXED].isEnabled() and not town.form.value_edits[FIXED].isReadOnly()
-        assert "市局回执：\n　2026年第1季度：市局退回（第 1 版" in town.about_text()
+        assert "市局回执：\n　2026年第1季度：市局退回（第 1 版" in town.database.about_text()
     finally:
         town.close()
         town_store.close()

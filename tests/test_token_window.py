@@ -76,7 +76,7 @@ def test_import_the_token_from_the_file_menu_then_sign_with_the_pin_dialog(app, 
 
     seen: list[object] = []
     when_modal(TokenImportDialog, fill_in, seen)
-    win.identity_action.trigger()
+    win.menus.identity_action.trigger()
     assert len(seen) == 1 and listed == [LABEL]
     assert "U 盾“莞城UKey”" in (store.identity_description() or "")
     assert "莞城UKey" in win.identity_box.text() and "PIN 码不会被记录" in win.identity_box.text()

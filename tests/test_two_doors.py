@@ -469,7 +469,7 @@ def test_the_day_s_first_writing_command_makes_the_daily_backup_as_opening_the_w
 def test_a_quarter_no_plan_covers_is_signed_through_neither_door(keys, tmp_path, capsys, qtbot, dialogs, monkeypatch):
     """The window refused it (issue 25); `export` signed and locked it, and the city then refused the return.
     Both refuse a signed return now, naming the plan to import; a draft is made through both."""
-    from gui import main_window as main_window_module
+    from gui import questions
 
     cli_db = town_database(tmp_path / "命令行", keys, capsys)  # no plan imported: 2026 has none
     pairs = [f"{code}={value}" for code, value in sample_quarter_figures().items() if code != "skilled_trained"]
@@ -482,7 +482,7 @@ def test_a_quarter_no_plan_covers_is_signed_through_neither_door(keys, tmp_path,
     assert not out.exists() and submitted_revision(cli_db, Q1) is None
 
     with town_window(window_db, Q1, qtbot, TODAY) as (win, store):
-        monkeypatch.setattr(main_window_module, "ask_passphrase", lambda parent, prompt: PASSPHRASE)
+        monkeypatch.setattr(questions, "ask_passphrase", lambda parent, prompt: PASSPHRASE)
         dialogs.expect("2026—2030 年规划文件", answer=QMessageBox.StandardButton.Ok)
         folder = tmp_path / "窗口 上报"
         assert win.export_return(folder=folder) is None

@@ -245,7 +245,7 @@ def test_the_reopen_reason_rule_is_shown_before_typing(window, qtbot, store):
         qtbot.mouseClick(dialog.ok, Qt.MouseButton.LeftButton)
 
     on_modal(ReasonDialog, type_reason)
-    window.reopen_action.trigger()
+    window.menus.reopen_action.trigger()
     assert "至少 4 个字" in state["rule"] and not state["ok_before"]
     assert state["count"] == "已写 3 个字，还差 1 个字" and not state["ok_short"]
     assert store.quarter_status(WINDOW_QUARTER).state != "submitted"
@@ -294,7 +294,7 @@ def test_ctrl_e_from_a_figure_box_starts_the_export(window, qtbot, dialogs):
 
 
 def test_every_menu_shortcut_has_the_application_wide_context(window):
-    actions = window.shortcut_actions()
+    actions = window.menus.shortcut_actions()
     assert {a.shortcut().toString() for a in actions} >= {"Ctrl+S", "Ctrl+E", "Ctrl+P"}
     assert all(a.shortcutContext() == Qt.ShortcutContext.ApplicationShortcut for a in actions)
 

@@ -82,7 +82,7 @@ def test_import_a_plan_then_export_signed_and_print_in_one_window(app, qtbot, to
     # 文件 → 导入规划…, shown and accepted.
     dialogs.expect("选择市局下发的规划文件", answer=(str(city["plan"]), ""))
     accept_when_shown(PlanPreviewDialog, qtbot)
-    window.plan_action.trigger()
+    window.menus.plan_action.trigger()
     assert town.plan_for(Q) is not None
 
     # The quarter typed in with the keyboard, saved, exported signed — no restart.
