@@ -291,7 +291,7 @@ def _make_window(store: Store, initial_quarter: Quarter | None, skeleton: MainWi
 
                 return CityWindow(store)
             if skeleton is not None:
-                skeleton.database.attach_store(store, initial_quarter)
+                skeleton.attach_store(store, initial_quarter)
                 return skeleton
             return MainWindow(store, initial_quarter)
         except DomainError as exc:
@@ -351,7 +351,7 @@ class Starting:
             return None
         try:
             loader = StoreLoader(self.db_path, view)
-            self.skeleton.database.attach_reads(view, self.initial_quarter, loader.store)
+            self.skeleton.attach_reads(view, self.initial_quarter, loader.store)
         except DomainError:  # e.g. a stored plan edited outside the program: the store's path offers the repair
             view.close()
             return None

@@ -9,11 +9,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from core.errors import DomainError
-from core.quarters import Quarter
 from gui import APP_TITLE
 from gui import receipts as round_trip
 from gui.errors import show_error
@@ -22,29 +21,26 @@ from gui.token_dialogs import show_renewal_warning
 
 if TYPE_CHECKING:
     from actions.database import Store, StoreReads
-    from gui.main_window import MainWindow
+    from gui.window_frame import ClerkFrame
 
 
-class WindowDatabase:
+class WindowDatabase(QObject):
     """What the window reads from and writes to. Until the store has loaded, the window reads the
     database directly (`reads`); whatever needs more asks `ready()`, which waits for the store."""
 
-    def __init__(self, window: MainWindow, store: Store | None):
-        self.window = window
+    changed_elsewhere = Signal()  # the store, once loaded, showed another program had written meanwhile
+    restored = Signal()  # 从备份恢复 replaced the database: what is shown must be read again
+
+    def __init__(self, frame: ClerkFrame, store: Store | None, resolve_unsaved: Callable[[], bool]):
+        super().__init__(frame)
+        self.frame, self.resolve_unsaved = frame, resolve_unsaved
         self._store: Store | None = store
         self._reads: StoreReads | None = store
         self._await_store: Callable[[], Store] | None = None
 
-    def attach_store(self, store: Store, initial_quarter: Quarter | None = None) -> None:
-        """Fill in the skeleton once the database is open, and let the clerk type."""
-        self.store = store
-        self.window.entry.fill_in(initial_quarter)
-
-    def attach_reads(self, reads: StoreReads, initial_quarter: Quarter | None, await_store: Callable[[], Store]) -> None:
-        """Fill in the skeleton from the database read directly, and let the clerk type while the store
-        loads; whatever needs more than reading asks `await_store` for it (see `store`)."""
+    def read_until_loaded(self, reads: StoreReads, await_store: Callable[[], Store]) -> None:
+        """Read the database directly while the store loads; `await_store` gives it (see `store`)."""
         self._reads, self._await_store = reads, await_store
-        self.window.entry.fill_in(initial_quarter)
 
     def adopt_store(self, store: Store) -> None:
         """The store has loaded: everything goes through it from now on. The figures shown were read
@@ -59,9 +55,7 @@ class WindowDatabase:
         same = view.shows_the_same_as(store)
         view.close()
         if not same:
-            self.window.entry.refresh_quarter_labels()
-            if not self.window.form.is_dirty():
-                self.window.entry.load_quarter(self.window.quarter)
+            self.changed_elsewhere.emit()
 
     @property
     def store(self) -> Store:
@@ -76,7 +70,7 @@ class WindowDatabase:
     @store.setter
     def store(self, store: Store) -> None:
         self._store = self._reads = store
-        show_renewal_warning(self.window, store)
+        show_renewal_warning(self.frame, store)
 
     @property
     def reads(self) -> StoreReads:
@@ -97,7 +91,7 @@ class WindowDatabase:
         try:
             return self.store
         except DomainError as exc:
-            show_error(self.window, exc)
+            show_error(self.frame, exc)
             return None
 
     # --- the database's own files: backup and restore -------------------------------------------
@@ -106,11 +100,11 @@ class WindowDatabase:
         store = self.ready()
         if store is None:
             return None
-        settings = self.window.settings
+        settings = self.frame.settings
         if target is None:
-            name = f"town_returns_{self.window.town}_{datetime.now():%Y%m%d_%H%M}.sqlite3"
+            name = f"town_returns_{self.frame.town}_{datetime.now():%Y%m%d_%H%M}.sqlite3"
             start = Path(str(settings.value("backup/folder", str(Path.home())))) / name
-            chosen, _ = QFileDialog.getSaveFileName(self.window, "备份数据库到", str(start), "数据库备份 (*.sqlite3)")
+            chosen, _ = QFileDialog.getSaveFileName(self.frame, "备份数据库到", str(start), "数据库备份 (*.sqlite3)")
             if not chosen:
                 return None
             target = Path(chosen)
@@ -120,19 +114,19 @@ class WindowDatabase:
         try:
             written = backup(store, target)
         except (DomainError, OSError) as exc:
-            show_error(self.window, exc, title="备份失败")
+            show_error(self.frame, exc, title="备份失败")
             return None
-        QMessageBox.information(self.window, "备份完成", f"已备份到：\n{written}")
+        QMessageBox.information(self.frame, "备份完成", f"已备份到：\n{written}")
         return written
 
     def restore_backup(self, source: Path | None = None) -> bool:
         """Replace the database with a backup (checked first; the current one is kept as a backup)."""
-        store = self.window.entry.settled()
-        if store is None:
+        store = self.ready()
+        if store is None or not self.resolve_unsaved():
             return False
         from actions.database import restore
 
-        window = self.window
+        window = self.frame
         backups = store.path.parent / "backups"  # where the daily and pre-submission backups are kept
         if source is None:
             chosen, _ = QFileDialog.getOpenFileName(
@@ -167,7 +161,7 @@ class WindowDatabase:
         if failure is not None:
             show_error(window, failure, title="未恢复")
             return False
-        window.entry.show_restored()
+        self.restored.emit()
         assert restored is not None
         QMessageBox.information(window, "恢复完成", restored.message)
         return True
@@ -196,8 +190,8 @@ class WindowDatabase:
         store = self.ready()
         if store is None:
             return False
-        dialog = SetupDialog(self.window.town, store.profile(), self.window)
-        self.window.current_dialog = dialog
+        dialog = SetupDialog(self.frame.town, store.profile(), self.frame)
+        self.frame.current_dialog = dialog
         if not dialog.exec():
             return False
         from actions.database import update_profile
@@ -205,7 +199,7 @@ class WindowDatabase:
         try:
             update_profile(store, dialog.profile().__dict__)
         except DomainError as exc:
-            show_error(self.window, exc)
+            show_error(self.frame, exc)
             return False
         return True
 
@@ -219,7 +213,7 @@ class WindowDatabase:
         audit = verify_audit(store)
         return (
             f"{APP_TITLE}　版本 {__version__}\n\n"
-            f"镇街：{self.window.town}\n"
+            f"镇街：{self.frame.town}\n"
             f"数据库：{store.path}\n"
             f"签名证书：{store.identity_description() or '尚未导入'}\n"
             f"已导入的规划：\n{plans}\n"
@@ -230,8 +224,8 @@ class WindowDatabase:
     def show_about(self) -> QMessageBox | None:
         if self.ready() is None:
             return None
-        box = QMessageBox(QMessageBox.Icon.Information, "关于", self.about_text(), parent=self.window)
+        box = QMessageBox(QMessageBox.Icon.Information, "关于", self.about_text(), parent=self.frame)
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.window.about_box = box
+        self.frame.about_box = box
         box.open()
         return box

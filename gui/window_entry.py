@@ -20,9 +20,13 @@ from gui import receipts as round_trip
 from gui.errors import show_error
 
 if TYPE_CHECKING:
+    from PySide6.QtGui import QAction
+
     from actions.database import Store
     from actions.figures import FiguresChangedElsewhere
-    from gui.main_window import MainWindow
+    from gui.window_database import WindowDatabase
+    from gui.window_frame import ClerkFrame
+    from gui.window_views import TabViews
 
 log = logging.getLogger(__name__)
 LEVEL_COLOURS = {ERROR: "#c62828", WARNING: "#b35900", NOTICE: "#555555"}
@@ -33,17 +37,23 @@ UNSAVED_STYLE = "QLabel { color: #7a3d00; background: #fff8e1; border: 1px solid
 class FigureEntry:
     """The 填报 tab and the bar above it: which quarter, its figures, their findings, whether saved."""
 
-    def __init__(self, window: MainWindow):
-        self.window = window
-        self.form = window.form
-        self.quarter: Quarter | None = None
+    def __init__(self, frame: ClerkFrame, database: WindowDatabase, views: TabViews, reopen_action: QAction):
+        self.frame, self.database, self.views, self.reopen_action = frame, database, views, reopen_action
+        self.form = frame.form
+        self.quarter: Quarter | None = None  # None in the skeleton, before the database is read
+
+    @property
+    def shown(self) -> Quarter:
+        """The quarter shown."""
+        assert self.quarter is not None
+        return self.quarter
 
     # --- the quarters ---------------------------------------------------------------------------
 
     def fill_in(self, initial_quarter: Quarter | None) -> None:
         """The skeleton filled in once the database can be read, and the clerk let in."""
-        window = self.window
-        window.town = window.reads.require_town()
+        window = self.frame
+        window.town = self.database.reads.require_town()
         window.town_label.setText(f"<b style='font-size:15pt'>{window.town}</b>")
         self.fill_and_load(initial_quarter)
         window.statusBar().clearMessage()
@@ -51,9 +61,9 @@ class FigureEntry:
         window.focus_first_figure()
 
     def fill_and_load(self, initial_quarter: Quarter | None) -> None:
-        box = self.window.quarter_box
+        box = self.frame.quarter_box
         self.fill_quarters()
-        start = initial_quarter or Quarter.latest_ended(self.window.reads.today())
+        start = initial_quarter or Quarter.latest_ended(self.database.reads.today())
         index = box.findData(start.code)
         box.setCurrentIndex(index if index >= 0 else box.count() - 1)
         self.load_quarter(Quarter.parse(box.currentData()))
@@ -62,7 +72,7 @@ class FigureEntry:
         """The quarters from the first plan's to today's, newest first, each named as `status` names it."""
         from actions.quarters import statuses
 
-        reads, box = self.window.reads, self.window.quarter_box
+        reads, box = self.database.reads, self.frame.quarter_box
         first = min((p.first for p in reads.plans()), default=Quarter.latest_ended(reads.today()))
         last = Quarter.containing(reads.today())
         box.clear()
@@ -72,25 +82,32 @@ class FigureEntry:
                 box.addItem(f"{state.quarter.label}（{state.label}{answer}）", state.quarter.code)
 
     def refresh_quarter_labels(self) -> None:
-        current = self.window.quarter_box.currentIndex()
+        current = self.frame.quarter_box.currentIndex()
         self.fill_quarters()
-        self.window.quarter_box.setCurrentIndex(current)
+        self.frame.quarter_box.setCurrentIndex(current)
+
+    def show_changed_elsewhere(self) -> None:
+        """The store, once loaded, found the database changed since it was read: the quarters listed
+        again, and the quarter shown again unless the clerk has edited it."""
+        self.refresh_quarter_labels()
+        if not self.form.is_dirty():
+            self.load_quarter(self.shown)
 
     def show_restored(self) -> None:
         """After a restore: the quarters listed again, the same quarter shown if the backup has it."""
-        box = self.window.quarter_box
-        code = self.window.quarter.code
+        box = self.frame.quarter_box
+        code = self.shown.code
         self.fill_quarters()
         box.setCurrentIndex(max(box.findData(code), 0))
         self.load_quarter(Quarter.parse(box.currentData()))
 
     def load_quarter(self, quarter: Quarter) -> None:
-        window, reads, form = self.window, self.window.reads, self.form
+        window, reads, form = self.frame, self.database.reads, self.form
         self.quarter = quarter
         status = reads.quarter_status(quarter)
         form.set_read_only(status.locked)
         window.save_button.setEnabled(not status.locked)
-        window.menus.reopen_action.setEnabled(status.locked)
+        self.reopen_action.setEnabled(status.locked)
         window.lock_banner.setVisible(status.state != "draft")
         if status.stale_because:
             window.lock_banner.setText(
@@ -121,10 +138,10 @@ class FigureEntry:
         )
         self.show_save_state("", "")
         self.update_title()
-        window.views.refresh_visible()
+        self.views.refresh_visible(quarter)
 
     def show_plan_line(self, quarter: Quarter) -> None:
-        plan = self.window.reads.plan_for(quarter)
+        plan = self.database.reads.plan_for(quarter)
         if plan is None:
             text = f"{quarter.label}不在任何已导入的规划期内，没有目标（可用“文件 → 导入规划”导入市局下发的规划）"
         else:
@@ -133,16 +150,16 @@ class FigureEntry:
                 text += f"　表号：{html.escape(plan.form_number)}"
             if plan.sample:
                 text += f"　<b style='color:#c62828'>{SAMPLE_MARK}：演示用，不是市局下发的正式目标</b>"
-        self.window.plan_line.setText(text)
-        self.window.plan_line.setToolTip(f"规划编号：{plan.plan_id}" if plan is not None and plan.plan_id else "")
+        self.frame.plan_line.setText(text)
+        self.frame.plan_line.setToolTip(f"规划编号：{plan.plan_id}" if plan is not None and plan.plan_id else "")
 
     def on_quarter_chosen(self, index: int) -> None:
-        box = self.window.quarter_box
+        box = self.frame.quarter_box
         chosen = Quarter.parse(box.itemData(index))
         if chosen == self.quarter:
             return
         if not self.resolve_unsaved():
-            box.setCurrentIndex(box.findData(self.window.quarter.code))
+            box.setCurrentIndex(box.findData(self.shown.code))
             return
         self.load_quarter(chosen)
 
@@ -150,22 +167,22 @@ class FigureEntry:
         """Show the database as it is now, the quarters' states and this quarter's figures, dropping
         edits not saved: after a reopen, an export or an import here, or a change made elsewhere."""
         self.refresh_quarter_labels()
-        self.load_quarter(self.window.quarter)
+        self.load_quarter(self.shown)
 
     def select_quarter(self, quarter: Quarter) -> None:
         """Choose a quarter as the picker would (used by tests and the demo)."""
-        index = self.window.quarter_box.findData(quarter.code)
-        self.window.quarter_box.setCurrentIndex(index)
+        index = self.frame.quarter_box.findData(quarter.code)
+        self.frame.quarter_box.setCurrentIndex(index)
         self.on_quarter_chosen(index)
 
     # --- writing: 基期数, 退回修改, saving ---------------------------------------------------------
 
     def enter_base(self, code: str, value: int | None = None) -> bool:
         """录入基期数 of a stock for the quarter's plan (asked for when `value` is not given)."""
-        store = self.window.database.ready()
+        store = self.database.ready()
         if store is None:
             return False
-        window, quarter = self.window, self.window.quarter
+        window, quarter = self.frame, self.shown
         plan = store.plan_for(quarter)
         if plan is None:
             show_error(window, f"{quarter.label}不在任何已导入的规划期内，没有基期数", title="不能录入基期数")
@@ -190,21 +207,21 @@ class FigureEntry:
             show_error(window, exc, title="不能录入基期数")
             return False
         self.form.set_bases(bases.bases)
-        window.views.refresh_visible()
+        self.views.refresh_visible(quarter)
         window.statusBar().showMessage(f"已保存{plan.catalogue.display_name(code)}基期数 {value:,}", 5000)
         return True
 
     def reopen_quarter(self, reason: str | None = None) -> bool:
-        store = self.window.database.ready()
+        store = self.database.ready()
         if store is None:
             return False
-        quarter = self.window.quarter
+        quarter = self.shown
         if reason is None:
             from gui.clerk_dialogs import ReasonDialog
             from gui.plan_dialogs import run_modal
 
-            dialog = ReasonDialog(self.window, quarter.label)
-            self.window.reason_dialog = dialog
+            dialog = ReasonDialog(self.frame, quarter.label)
+            self.frame.reason_dialog = dialog
             if not run_modal(dialog):
                 return False
             reason = dialog.reason()
@@ -213,17 +230,17 @@ class FigureEntry:
         try:
             reopened = reopen(store, quarter, reason)
         except DomainError as exc:
-            show_error(self.window, exc, title="不能退回修改")
+            show_error(self.frame, exc, title="不能退回修改")
             return False
         self.reload()
         self.window.statusBar().showMessage(reopened.message, 15000)
         return True
 
     def save(self) -> bool:
-        store = self.window.database.ready()
+        store = self.database.ready()
         if store is None:
             return False
-        window, form, quarter = self.window, self.form, self.window.quarter
+        window, form, quarter = self.frame, self.form, self.shown
         if store.quarter_status(quarter).locked:
             show_error(window, f"{quarter.label}已上报，数值已锁定；如需修改请先退回修改", title="不能保存")
             return False
@@ -252,7 +269,7 @@ class FigureEntry:
             return False
         form.mark_saved(values, explanations)
         self.refresh_quarter_labels()
-        window.views.refresh_visible()
+        self.views.refresh_visible(quarter)
         saved = f"已保存 {quarter.label}（{datetime.now():%H:%M:%S}，{len(changes)} 项修改）"
         self.show_save_state(f"✓ {saved}", SAVED_STYLE)
         window.statusBar().showMessage(saved, 5000)
@@ -261,19 +278,19 @@ class FigureEntry:
 
     def overwrite_changed_elsewhere(self, exc: FiguresChangedElsewhere) -> bool:
         """Ask before this window's figures replace ones changed elsewhere since it loaded them."""
-        box = QMessageBox(QMessageBox.Icon.Warning, "数据已在别处修改", exc.message, parent=self.window)
+        box = QMessageBox(QMessageBox.Icon.Warning, "数据已在别处修改", exc.message, parent=self.frame)
         overwrite = box.addButton("用本窗口的数值覆盖", QMessageBox.ButtonRole.DestructiveRole)
         reload = box.addButton("重新载入（放弃本窗口的修改）", QMessageBox.ButtonRole.ResetRole)
         box.addButton("取消", QMessageBox.ButtonRole.RejectRole)
         box.exec()
         if box.clickedButton() is reload:
-            self.load_quarter(self.window.quarter)
+            self.load_quarter(self.shown)
         return box.clickedButton() is overwrite
 
     def settled(self) -> Store | None:
         """The store, for an action that leaves the figures shown behind (an import, a restore, an export):
         None when the database is not ready (the clerk told why) or the clerk kept the unsaved edits."""
-        store = self.window.database.ready()
+        store = self.database.ready()
         return store if store is not None and self.resolve_unsaved() else None
 
     def resolve_unsaved(self) -> bool:
@@ -281,7 +298,7 @@ class FigureEntry:
         discarded on purpose."""
         if not self.form.is_dirty():
             return True
-        choice = questions.ask_unsaved(self.window, self.window.quarter.label)
+        choice = questions.ask_unsaved(self.frame, self.shown.label)
         if choice is questions.Unsaved.SAVE:
             return self.save()
         return choice is questions.Unsaved.DISCARD
@@ -290,22 +307,22 @@ class FigureEntry:
 
     def update_title(self) -> None:
         dirty = self.quarter is not None and self.form.is_dirty()
-        self.window.setWindowTitle(f"{APP_TITLE} — {self.window.town}" + ("　*未保存" if dirty else ""))
+        self.frame.setWindowTitle(f"{APP_TITLE} — {self.frame.town}" + ("　*未保存" if dirty else ""))
         if dirty:
             self.show_save_state("● 有未保存的修改", UNSAVED_STYLE)
-        elif self.window.save_state.property("state") != "saved":
+        elif self.frame.save_state.property("state") != "saved":
             self.show_save_state("", "")
 
     def show_save_state(self, text: str, style: str) -> None:
         """The save confirmation in the window itself: the status bar is off-screen on a small display."""
-        label = self.window.save_state
+        label = self.frame.save_state
         label.setText(text)
         label.setStyleSheet(style)
         label.setProperty("state", "saved" if style == SAVED_STYLE else "unsaved" if style else "")
         label.setVisible(bool(text))
 
     def show_findings(self, findings: list[Finding]) -> None:
-        findings_list = self.window.findings_list
+        findings_list = self.frame.findings_list
         findings_list.clear()
         counts = {ERROR: 0, WARNING: 0, NOTICE: 0}
         unexplained = 0
@@ -317,7 +334,7 @@ class FigureEntry:
             item.setData(Qt.ItemDataRole.UserRole, finding.indicator)
             item.setForeground(QBrush(QColor(LEVEL_COLOURS[finding.level])))
             findings_list.addItem(item)
-        round_trip.show_city_reasons(findings_list, self.window.reads, self.quarter)  # the city's reasons beside the figures
+        round_trip.show_city_reasons(findings_list, self.database.reads, self.quarter)  # the city's reasons beside the figures
         summary = f"错误 {counts[ERROR]}　警告 {counts[WARNING]}　提示 {counts[NOTICE]}"
         if counts[ERROR]:
             summary += "<br><span style='color:#c62828'>有错误，不能保存。</span>"
@@ -325,9 +342,9 @@ class FigureEntry:
             summary += f"<br><span style='color:#b35900'>{unexplained} 项警告需要填写说明后才能上报。</span>"
         elif not findings:
             summary += "<br><span style='color:#1a7f37'>未发现问题。</span>"
-        self.window.findings_summary.setText(f"<b>检查结果</b>　{summary}")
+        self.frame.findings_summary.setText(f"<b>检查结果</b>　{summary}")
 
     def on_finding_clicked(self, item: QListWidgetItem) -> None:
-        self.window.tabs.setCurrentIndex(0)
+        self.frame.tabs.setCurrentIndex(0)
         self.form.focus_field(item.data(Qt.ItemDataRole.UserRole))
-        self.window.scroll_to_focus()
+        self.frame.scroll_to_focus()

@@ -16,23 +16,25 @@ from gui.errors import show_error
 from gui.token_dialogs import show_renewal_warning
 
 if TYPE_CHECKING:
-    from gui.main_window import MainWindow
     from gui.verify_dialog import VerifyDialog
+    from gui.window_database import WindowDatabase
+    from gui.window_entry import FigureEntry
+    from gui.window_frame import ClerkFrame
 
 
 class Imports:
     """文件 → 导入签名证书 / 导入规划 / 导入市局回执, and 季报 → 核验季报签名."""
 
-    def __init__(self, window: MainWindow):
-        self.window = window
+    def __init__(self, frame: ClerkFrame, database: WindowDatabase, entry: FigureEntry):
+        self.frame, self.database, self.entry = frame, database, entry
 
     def import_identity(self, path: Path | None = None) -> bool:
-        store = self.window.database.ready()
+        store = self.database.ready()
         if store is None:
             return False
         from actions.identity import IdentityCancelled, import_identity
 
-        window = self.window
+        window = self.frame
         if path is None:
             from gui.token_dialogs import choose_identity_source, import_token
 
@@ -71,12 +73,12 @@ class Imports:
 
     def import_plan(self, path: Path | None = None) -> bool:
         """文件 → 导入规划: a signed .plan from the city, shown before it is recorded; as `plan import` does."""
-        store = self.window.entry.settled()
+        store = self.entry.settled()
         if store is None:
             return False
         from actions.plan_packages import plan_import, plan_preview, trusted_roots
 
-        window = self.window
+        window = self.frame
         from actions.returns import has_identity
 
         if not has_identity(store):  # the city's root comes with the certificate: nothing to check a plan by
@@ -108,7 +110,7 @@ class Imports:
         except (DomainError, OSError) as exc:
             show_error(window, exc, title="规划文件不能导入")
             return False
-        window.entry.reload()
+        self.entry.reload()
         QTimer.singleShot(0, window.focus_first_figure)  # once the preview has let go of the focus
         name = imported.summary.name
         window.statusBar().showMessage(
@@ -118,22 +120,22 @@ class Imports:
 
     def import_city_answers(self, paths: list[Path] | None = None) -> bool:
         """文件 → 导入市局回执: the city's receipts and send-backs (gui.receipts, as `receipt import`)."""
-        store = self.window.entry.settled()
+        store = self.entry.settled()
         if store is None:
             return False
-        window = self.window
+        window = self.frame
         if paths is None:
             paths = round_trip.choose_files(window, str(window.settings.value("receipt/folder", str(Path.home()))))
             if not paths:
                 return False
             window.settings.setValue("receipt/folder", str(paths[0].parent))
         results = round_trip.import_city_answers(window, store, paths)
-        window.entry.reload()
+        self.entry.reload()
         return any(r.imported for r in results)
 
     def open_verifier(self) -> VerifyDialog:
         from gui.verify_dialog import VerifyDialog
 
-        dialog = VerifyDialog(self.window, self.window.database.ready())
+        dialog = VerifyDialog(self.frame, self.database.ready())
         dialog.show()
         return dialog

@@ -21,20 +21,22 @@ if TYPE_CHECKING:
 
     from actions.database import Store
     from actions.returns import ExportResult, Identity, ReturnData
-    from gui.main_window import MainWindow
+    from gui.window_database import WindowDatabase
+    from gui.window_entry import FigureEntry
+    from gui.window_frame import ClerkFrame
 
 
 class Returns:
     """季报 → 导出 and 打印预览, for the quarter the window shows."""
 
-    def __init__(self, window: MainWindow):
-        self.window = window
+    def __init__(self, frame: ClerkFrame, database: WindowDatabase, entry: FigureEntry):
+        self.frame, self.database, self.entry = frame, database, entry
 
     def export_return(self, folder: Path | None = None) -> BackgroundTask | None:
-        store = self.window.entry.settled()
+        store = self.entry.settled()
         if store is None:
             return None
-        window, quarter = self.window, self.window.quarter
+        window, quarter = self.frame, self.entry.shown
         from actions.returns import (
             NoPlanForQuarter,
             has_identity,
@@ -94,12 +96,12 @@ class Returns:
         def exported(result: ExportResult) -> None:
             if identity is not None:
                 try:
-                    result = record_signed(window.store, data, result)
+                    result = record_signed(self.database.store, data, result)
                 except (DomainError, OSError) as exc:
                     show_error(window, exc, title="导出失败")
                     return
                 finally:
-                    window.entry.reload()
+                    self.entry.reload()
                 self.remember_signed(data.quarter, {"pdf": result.pdf, "summary": result.summary})
             self.show_exported(result)
 
@@ -120,15 +122,15 @@ class Returns:
 
         missing = "、".join(missing_sign_off(store))
         show_error(
-            self.window,
+            self.frame,
             f"季报落款处须有{missing}的姓名，缺少时季报会被退回。\n请在接下来的“单位信息设置”中填写。",
             title="请先填写单位信息",
         )
-        if not self.window.database.edit_profile():
+        if not self.database.edit_profile():
             return False
         still = missing_sign_off(store)
         if still:
-            show_error(self.window, f"仍缺少{'、'.join(still)}，未导出", title="不能导出")
+            show_error(self.frame, f"仍缺少{'、'.join(still)}，未导出", title="不能导出")
             return False
         return True
 
@@ -136,7 +138,7 @@ class Returns:
         """(go on, identity): a signed export asks for the passphrase; without an identity, a draft."""
         from actions.returns import has_identity, open_identity
 
-        window = self.window
+        window = self.frame
         if not has_identity(store):
             answer = QMessageBox.question(
                 window,
@@ -173,33 +175,33 @@ class Returns:
         if not result.signed:
             names += "\n（未签名 草稿）"
         folder = result.workbook.parent
-        self.window.statusBar().showMessage(f"已导出到 {folder}", 10000)
-        box = QMessageBox(QMessageBox.Icon.Information, "导出完成", f"已在 {folder} 生成：\n{names}", parent=self.window)
+        self.frame.statusBar().showMessage(f"已导出到 {folder}", 10000)
+        box = QMessageBox(QMessageBox.Icon.Information, "导出完成", f"已在 {folder} 生成：\n{names}", parent=self.frame)
         box.setObjectName("export_done")
         open_button = box.addButton("打开所在文件夹", QMessageBox.ButtonRole.ActionRole)
         open_button.setObjectName("open_folder")
         box.addButton("确定", QMessageBox.ButtonRole.AcceptRole)
         open_button.clicked.connect(lambda: questions.open_folder(folder))
-        self.window.export_box = box
+        self.frame.export_box = box
         box.open()
         return box
 
     # --- printing: the signed file of a submitted quarter, a draft of any other -----------------
 
     def signed_key(self, quarter: Quarter, which: str) -> str:
-        return f"signed/{self.window.store.db_id()}/{quarter.code}/{which}"
+        return f"signed/{self.database.store.db_id()}/{quarter.code}/{which}"
 
     def remember_signed(self, quarter: Quarter, paths: dict[str, Path]) -> None:
         """Where this quarter's signed files were written, for printing them later."""
         for which, path in paths.items():
-            self.window.settings.setValue(self.signed_key(quarter, which), str(path))
+            self.frame.settings.setValue(self.signed_key(quarter, which), str(path))
 
     def signed_file(self, store: Store, data: ReturnData, which: str, revision: int) -> Path | None:
         """The signed PDF of a submitted quarter (where it was exported, or chosen by the clerk), checked
         to be this town's quarter and revision; None after telling the clerk why not."""
         from actions.returns import planned_files
 
-        window, settings = self.window, self.window.settings
+        window, settings = self.frame, self.frame.settings
         label = f"{data.quarter.label}第 {revision} 版已签名的{'季报' if which == 'pdf' else '摘要'}"
         candidates = [Path(str(settings.value(self.signed_key(data.quarter, which), "")))]
         folder = Path(str(settings.value("export/folder", str(Path.home()))))
@@ -232,7 +234,7 @@ class Returns:
     def preview(self, which: str) -> QPrintPreviewDialog | None:
         """打印预览: of a submitted quarter, the signed file itself (its revision, signing time and holder on
         it, no 草稿 mark); of any other quarter, a draft marked as such."""
-        store = self.window.database.ready()
+        store = self.database.ready()
         if store is None:
             return None
         data = self.ready_return(store)
@@ -242,7 +244,7 @@ class Returns:
         from gui.printing import preview_pdf, show_page_top
 
         what = "季报" if which == "pdf" else "摘要"
-        status = store.quarter_status(self.window.quarter)
+        status = store.quarter_status(self.entry.shown)
         if status.locked:
             path = self.signed_file(store, data, which, status.revision or 1)
             if path is None:
@@ -254,9 +256,9 @@ class Returns:
         try:
             if not status.locked:
                 write_preview(data, which, path)
-            dialog = preview_pdf(self.window, path, title)
+            dialog = preview_pdf(self.frame, path, title)
         except DomainError as exc:
-            show_error(self.window, exc)
+            show_error(self.frame, exc)
             return None
         dialog.pdf_path = path  # type: ignore[attr-defined]  # what is printed
         dialog.open()
@@ -266,13 +268,13 @@ class Returns:
     def ready_return(self, store: Store) -> ReturnData | None:
         """The quarter's return as saved for a print preview (an unfinished quarter too, as a draft), or None
         after telling the clerk why it cannot be made."""
-        quarter = self.window.quarter
-        if not self.window.entry.resolve_unsaved():
+        quarter = self.entry.shown
+        if not self.entry.resolve_unsaved():
             return None
         from actions.returns import prepare_export
 
         try:
             return prepare_export(store, quarter, preview=True)
         except DomainError as exc:
-            show_error(self.window, exc, title="还不能导出")
+            show_error(self.frame, exc, title="还不能导出")
             return None

@@ -12,8 +12,9 @@ from gui.window_layout import restore_states
 
 if TYPE_CHECKING:
     from gui.history_view import HistoryView
-    from gui.main_window import MainWindow
     from gui.progress_view import ProgressView
+    from gui.window_database import WindowDatabase
+    from gui.window_frame import ClerkFrame
 
 PROGRESS_TAB, HISTORY_TAB = 1, 2
 TAB_TITLES = {PROGRESS_TAB: "目标进度", HISTORY_TAB: "历史与修改记录"}
@@ -22,11 +23,11 @@ TAB_TITLES = {PROGRESS_TAB: "目标进度", HISTORY_TAB: "历史与修改记录"
 class TabViews:
     """The two tabs after 填报; they are not needed to start typing, so they are made when first shown."""
 
-    def __init__(self, window: MainWindow):
-        self.window = window
+    def __init__(self, frame: ClerkFrame, database: WindowDatabase):
+        self.frame, self.database = frame, database
         self.built: dict[int, QWidget] = {}
         for index in (PROGRESS_TAB, HISTORY_TAB):
-            window.tabs.addTab(QWidget(), TAB_TITLES[index])  # the view itself is made when first shown
+            frame.tabs.addTab(QWidget(), TAB_TITLES[index])  # the view itself is made when first shown
 
     @property
     def progress(self) -> ProgressView:
@@ -45,7 +46,7 @@ class TabViews:
         assert isinstance(view, HistoryView)
         if not built:
             restored = restore_states(
-                self.window.settings,
+                self.frame.settings,
                 "main_window",
                 {"history_splitter": view.splitter, "audit_columns": view.audit.horizontalHeader()},
             )
@@ -54,7 +55,7 @@ class TabViews:
 
     def _view(self, index: int, make: Callable[[], QWidget]) -> QWidget:
         """The tab's view, made now and put in place of its placeholder if this is the first call."""
-        tabs = self.window.tabs
+        tabs = self.frame.tabs
         view = self.built.get(index)
         if view is None:
             view = self.built[index] = make()
@@ -82,21 +83,20 @@ class TabViews:
                 parts["audit_columns"] = history.audit.horizontalHeader()
         return parts
 
-    def refresh_visible(self, _index: int = 0) -> None:
+    def refresh_visible(self, quarter: Quarter | None) -> None:
         """The progress and history views are filled when shown, not at every start-up or keystroke."""
-        current = self.window.tabs.currentIndex()
+        current = self.frame.tabs.currentIndex()
         if current not in (PROGRESS_TAB, HISTORY_TAB):
             return
-        store = self.window.database.ready()
-        if store is None:
+        store = self.database.ready()
+        if store is None or quarter is None:
             return
-        quarter = self.window.quarter
         if current == PROGRESS_TAB:
             from actions.figures import annual, progress
 
             self.progress.show_progress(progress(store, quarter), store.history(), annual(store, quarter.year))
         else:
-            box = self.window.quarter_box
+            box = self.frame.quarter_box
             quarters = [Quarter.parse(box.itemData(i)) for i in range(box.count())]
             catalogues = {q: store.catalogue_for(q) for q in quarters}
             self.history.show_history(quarters, store.history(), list(reversed(store.audit_trail())), catalogues, store.today())
