@@ -233,7 +233,7 @@ class FigureEntry:
             show_error(self.frame, exc, title="不能退回修改")
             return False
         self.reload()
-        self.window.statusBar().showMessage(reopened.message, 15000)
+        self.frame.statusBar().showMessage(reopened.message, 15000)
         return True
 
     def save(self) -> bool:
