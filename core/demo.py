@@ -41,7 +41,23 @@ def town_figures(
             "inspection_cases": inspection,
             "inspection_closed": inspection,
         }
-    return _for_catalogue(plan, town, result, pace)
+    return _with_carry_over(plan, _for_catalogue(plan, town, result, pace))
+
+
+def _with_carry_over(plan: Plan, figures: dict[Quarter, dict[str, int]]) -> dict[Quarter, dict[str, int]]:
+    """Each case flow's 应结 split as a clerk enters it: 上期结转 is what the quarter before left open (never
+    more than this quarter's 应结), 本期受理 the rest; 应结 and 结案 stay as drawn."""
+    left_open: dict[str, int] = {}
+    for quarter in sorted(figures):
+        values = figures[quarter]
+        for flow in plan.catalogue.case_flows:
+            if flow.due not in values or flow.closed not in values:
+                continue
+            due = values[flow.due]
+            carried = min(left_open.get(flow.due, 0), due)
+            values[flow.carried], values[flow.received] = carried, due - carried
+            left_open[flow.due] = due - values[flow.closed]
+    return figures
 
 
 def _for_catalogue(

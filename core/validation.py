@@ -18,6 +18,7 @@ from core.progress import (
     compute_progress,
     percent,
     severe_gap_words,
+    target_words,
 )
 from core.quarters import Quarter
 from core.text import hidden_character_problem
@@ -258,7 +259,9 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
         explained = explanation_ok(data.explanations.get(code))
         ending = EXPLAINED if explained else explanation_request()
         findings.append(
-            Finding(WARNING, rule, code, message + ending, needs_explanation=True, explained=explained, statement=message)
+            Finding(
+                WARNING, rule, code, message + ending, needs_explanation=True, explained=explained, statement=message
+            )
         )
 
     for rate in catalogue.rates:
@@ -270,7 +273,7 @@ def check_quarter(data: QuarterInput) -> list[Finding]:
                 "rate_below_target",
                 rate.code,
                 f"{rate.name}本年累计 {percent(ytd.rate)}（{ytd.numerator:,}/{ytd.denominator:,}），"
-                f"低于目标 {percent(ytd.target)}",
+                f"未达到目标 {target_words(ytd.target)}",
             )
 
     for code, item in progress.indicators.items():

@@ -151,7 +151,9 @@ class ReturnData:
 
     def column_headers(self) -> list[str]:
         """The figures table's nine column titles."""
-        stock = self.compares and any(line.code in self.stock_codes and line.target is not None for line in self.figures)
+        stock = self.compares and any(
+            line.code in self.stock_codes and line.target is not None for line in self.figures
+        )
         return [
             "指标名称",
             "计量单位",
@@ -169,6 +171,7 @@ class ReturnData:
         if self.compares and line.code in self.stock_codes and line.target is not None:
             return (self.bases or {}).get(line.code)
         return line.cumulative
+
     approval_authority: str = ""  # 批准机关, from the plan (renderer 3)
     definitions: tuple[Definition, ...] = ()  # the plan's 指标解释 (renderer 3)
 
@@ -296,9 +299,13 @@ def pace_attention(
             )
     for rate_line in rates:
         if rate_line.met is False:
-            shown = percent(rate_line.target, rounding=rounding)
-            total = "年度累计" if renderer in (RENDERER_1, RENDERER_2) else "本年累计"  # one name since renderer 3
-            attention.append(f"{rate_line.name}{total} {rate_line.ytd_text}，低于目标 {shown}")
+            if renderer in (RENDERER_1, RENDERER_2):
+                shown, total = percent(rate_line.target, rounding=rounding), "年度累计"
+                attention.append(f"{rate_line.name}{total} {rate_line.ytd_text}，低于目标 {shown}")
+            else:  # one name for the total, and the target as the plan writes it, since renderer 3
+                attention.append(
+                    f"{rate_line.name}本年累计 {rate_line.ytd_text}，未达到目标 {target_words(rate_line.target)}"
+                )
     return attention
 
 

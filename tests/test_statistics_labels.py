@@ -100,6 +100,24 @@ def test_a_rate_exactly_at_its_target_meets_it_as_printed(below_base, tmp_path):
     assert "78%以上（含本数）" in text and "96%以上（含本数）" in text and "≥" not in text
 
 
+def test_a_rate_below_its_target_is_named_with_the_target_as_printed(tmp_path):
+    """38/50 = 76.0% < 78%以上: check, the return's 需关注 and its summary say 未达到目标 78%以上（含本数）,
+    never a "78.0%" the plan does not write."""
+    db = new_db(tmp_path)
+    assert run_main(db, "base", "card_holders=150000").returncode == 0
+    values = dict(on_pace_history(last=Quarter(2021, 1))[Quarter(2021, 1)])
+    values |= {"mediation_cases": 50, "mediation_success": 38}
+    explain = "mediation_success_rate=本季度集体争议较多，调解难度大"
+    entered = run_main(db, "enter", "--quarter", "2021Q1", *typed(values), "--explain", explain)
+    assert entered.returncode == 0, entered.stdout + entered.stderr
+    said = run_main(db, "check", "--quarter", "2021Q1")
+    assert "本年累计 76.0%（38/50），未达到目标 78%以上（含本数）" in said.stdout, said.stdout + said.stderr
+    out = tmp_path / "out"
+    export(db, "2021Q1", out)
+    text = pdf_text(out / "2021Q1_莞城_季报.pdf").replace("\n", "")
+    assert "未达到目标 78%以上（含本数）" in text and "78.0%" not in text
+
+
 def test_a_quarter_no_plan_covers_prints_no_target(tmp_path):
     db = new_db(tmp_path)
     values = dict(on_pace_history(last=Quarter(2021, 1))[Quarter(2021, 1)])
