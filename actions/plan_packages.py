@@ -25,7 +25,7 @@ class IndicatorLine:
     group: str
     kind: str  # flow / stock / count_pair
     kind_name: str
-    city_target: str  # 全市 target as printed: "7,000", or "≥78%" for a count pair's rate
+    city_target: str  # 全市 target as printed: "7,000", or "调解成功率 78%以上（含本数）" for a count pair's rate
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class PlanSummary:
     root_sha256: str = ""
     approval_authority: str = ""  # 批准机关 (issue 26)
     definitions: tuple[tuple[str, str], ...] = ()  # the 指标解释 page: (indicator, definition)
+    stock_jump_bound: str = ""  # the 季末数跳变警戒线 as printed (30%, the default, when the plan gives none)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -64,6 +65,7 @@ class PlanSummary:
             f"  发布单位：{self.issuer}；表号：{self.form_number or '（无）'}；批准文号：{self.approval_number or '（无）'}；"
             f"批准机关：{self.approval_authority or '（无）'}；有效期至：{self.valid_until or '（无）'}",
             f"  来源：{ORIGIN_NAMES.get(self.origin, self.origin)}" + (f"（{self.source}）" if self.source else ""),
+            f"  季末数跳变警戒线：比上季度增减超过 {self.stock_jump_bound} 须写说明",
         ]
         if self.signed_at:
             out.append(f"  签名时间：{self.signed_at}；市局根证书 SHA-256 指纹：{self.root_sha256}")
@@ -133,22 +135,23 @@ class CheckedWorkbook:
 
 
 def target_text(item: PackageIndicator, split: TownSplit) -> str:
-    """A target as printed: "7,000" for a flow or a stock, "调解成功率 ≥78%" for a count pair's rate."""
-    from core.numbers import percent_text
+    """A target as printed: "7,000" for a flow or a stock, "调解成功率 78%以上（含本数）" for a count pair's
+    rate, as the plan writes it and the return prints it (issue 26 item 7)."""
+    from core.progress import target_words
 
     if item.kind is PackageKind.COUNT_PAIR:
         rate = split.rates.get(item.rate_code, item.rate_target)
-        return f"{item.rate_name} ≥{percent_text(rate)}%" if rate is not None else "—"
+        return f"{item.rate_name} {target_words(rate)}" if rate is not None else "—"
     return f"{split.targets[item.code]:,}" if item.code in split.targets else "—"
 
 
 def split_table(package: PlanPackage) -> SplitTable:
-    from core.numbers import percent_text
+    from core.progress import target_words
 
     headers: list[str] = []
     for item in package.indicators:
         if item.kind is PackageKind.COUNT_PAIR:
-            headers.append(f"{item.rate_name}（%，以上）")
+            headers.append(f"{item.rate_name}目标")
         else:
             headers.append(f"{item.name}（{item.unit}）")
             if item.kind is PackageKind.STOCK:
@@ -159,7 +162,7 @@ def split_table(package: PlanPackage) -> SplitTable:
         for item in package.indicators:
             if item.kind is PackageKind.COUNT_PAIR:
                 rate = split.rates.get(item.rate_code, item.rate_target)
-                out.append("—" if rate is None else f"≥{percent_text(rate)}%")
+                out.append("—" if rate is None else target_words(rate))
             else:
                 out.append(f"{split.targets[item.code]:,}" if item.code in split.targets else "—")
                 if item.kind is PackageKind.STOCK:
@@ -187,6 +190,10 @@ def preview(package: PlanPackage, summary: PlanSummary, town: str | None = None)
 
 
 def summarize(package: PlanPackage, origin: str, **extra: str) -> PlanSummary:
+    from core.numbers import percent_text
+    from core.plans import DEFAULT_STOCK_JUMP_BOUND
+
+    bound = DEFAULT_STOCK_JUMP_BOUND if package.stock_jump_bound is None else package.stock_jump_bound
     lines = []
     for item in package.indicators:
         target = target_text(item, package.city)
@@ -209,6 +216,7 @@ def summarize(package: PlanPackage, origin: str, **extra: str) -> PlanSummary:
         indicators=tuple(lines),
         approval_authority=package.approval_authority,
         definitions=tuple((d.name, d.text) for d in package.definitions()),
+        stock_jump_bound=f"{percent_text(bound)}%",
         **extra,
     )
 

@@ -32,7 +32,17 @@ from core.indicators import (
 )
 from core.numbers import percent_text
 from core.plan_definitions import builtin_definitions
-from core.plans import CITY, SAMPLE_MARK, SHIPPED_PLAN_NAME, TOWNS, Definition, Plan, TownTargets, load_shipped_plan
+from core.plans import (
+    CITY,
+    DEFAULT_STOCK_JUMP_BOUND,
+    SAMPLE_MARK,
+    SHIPPED_PLAN_NAME,
+    TOWNS,
+    Definition,
+    Plan,
+    TownTargets,
+    load_shipped_plan,
+)
 from core.quarters import Quarter
 from core.text import character_kind, hidden_character, hidden_character_problem
 
@@ -41,6 +51,7 @@ DEFAULT_ISSUER = "东莞市人力资源和社会保障局"
 MAX_INDICATORS = 60
 MAX_DEFINITION = 300  # characters of one 指标解释: the page of them prints on one A4 page
 MAX_AUTHORITY = 40  # characters of 批准机关: one line of the return's header
+MAX_STOCK_JUMP_BOUND = Fraction(10)  # 1000%: a bound beyond it would never warn
 BASE_SUFFIX = ".base"  # a stock's base value, beside its target, in the workbook's column keys
 
 
@@ -134,6 +145,8 @@ class PlanPackage:
     sample: bool = False
     differences: tuple[StatedDifference, ...] = ()
     approval_authority: str = ""  # 批准机关 (issue 26); in the content only when given
+    # how far a stock may move quarter on quarter before it needs a 说明 (issue 26); in the content only when given
+    stock_jump_bound: Fraction | None = None
 
     # --- canonical content -----------------------------------------------------------------
 
@@ -155,6 +168,8 @@ class PlanPackage:
         }
         if self.approval_authority:  # absent when blank: every package made before it keeps its hash
             content["approval_authority"] = self.approval_authority
+        if self.stock_jump_bound is not None:  # likewise: absent, the default bound (±30%)
+            content["stock_jump_bound"] = percent_text(self.stock_jump_bound)
         return content
 
     def canonical_bytes(self) -> bytes:
@@ -231,6 +246,7 @@ class PlanPackage:
             sample=self.sample,
             approval_authority=self.approval_authority,
             definitions=self.definitions(),
+            stock_jump_bound=DEFAULT_STOCK_JUMP_BOUND if self.stock_jump_bound is None else self.stock_jump_bound,
         )
 
     def definitions(self) -> tuple[Definition, ...]:
@@ -429,6 +445,7 @@ def _parse(content: object) -> PlanPackage:
         approval_number=_text(content["approval_number"]),
         valid_until=_text(content["valid_until"]),
         approval_authority=_text(content.get("approval_authority", "")),
+        stock_jump_bound=None if "stock_jump_bound" not in content else _rate(content["stock_jump_bound"]),
         sample=bool(content["sample"]),
         differences=tuple(
             StatedDifference(code, _integer(raw["amount"]), _text(raw["note"]))
@@ -500,6 +517,11 @@ def package_problems(package: PlanPackage, where: Where = _nowhere) -> list[str]
         problems.append(f"示例规划的名称必须含“{SAMPLE_MARK}”")
     if len(package.approval_authority) > MAX_AUTHORITY:
         problems.append(f"批准机关有 {len(package.approval_authority)} 个字，超过 {MAX_AUTHORITY} 个字")
+    if package.stock_jump_bound is not None and not 0 < package.stock_jump_bound <= MAX_STOCK_JUMP_BOUND:
+        problems.append(
+            f"季末数跳变警戒线 {float(package.stock_jump_bound) * 100:g}% 不在 0 到 "
+            f"{percent_text(MAX_STOCK_JUMP_BOUND)}% 之间（不含 0）"
+        )
     if not package.indicators:
         problems.append("指标清单是空的")
     if len(package.indicators) > MAX_INDICATORS:

@@ -90,6 +90,9 @@ class Definition:
     text: str
 
 
+DEFAULT_STOCK_JUMP_BOUND = Fraction(30, 100)  # ±30% quarter on quarter, unless the plan says otherwise
+
+
 @dataclass(frozen=True)
 class Plan:
     name: str
@@ -107,6 +110,8 @@ class Plan:
     sample: bool = False  # 示例（非正式目标）
     approval_authority: str = ""  # 批准机关 of the statistical survey (issue 26)
     definitions: tuple[Definition, ...] = ()  # the 指标解释 page, in the plan's order (issue 26)
+    # a stock that moves more than this quarter on quarter needs a 说明 (issue 26); a plan package may set it
+    stock_jump_bound: Fraction = DEFAULT_STOCK_JUMP_BOUND
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_town", {t.town: t for t in self.towns})

@@ -15,6 +15,7 @@ could slip into a real plan unnoticed.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -57,10 +58,12 @@ HEADER_FIELDS: tuple[tuple[str, str], ...] = (
     ("approval_number", "批准文号"),
     ("approval_authority", "批准机关"),
     ("valid_until", "有效期至"),
+    ("stock_jump_bound", "季末数跳变警戒线"),
     ("sample", "是否示例"),
 )
-# rows a workbook made before they existed lacks: read as blank (issue 26's 批准机关)
-OPTIONAL_HEADER_FIELDS = frozenset({"approval_authority"})
+# rows a workbook made before they existed lacks: read as blank (issue 26's 批准机关 and stock bound)
+OPTIONAL_HEADER_FIELDS = frozenset({"approval_authority", "stock_jump_bound"})
+JUMP_BOUND_TEXT = re.compile(r"([0-9]{1,3}(?:\.[0-9]{1,6})?)\s*[%％]?")
 LIST_COLUMNS: tuple[tuple[str, str], ...] = (
     ("code", "代码"),
     ("name", "指标名称"),
@@ -90,6 +93,7 @@ HELP_TEXT = (
     "",
     "1. “规划信息”：填写规划名称、开始和结束季度（如 2026Q1、2030Q4）、发布单位、表号、批准文号、批准机关、有效期至。",
     "   表号、批准文号、批准机关、有效期至印在每份季报的表头；不填的，季报上留空白横线由镇街手填。",
+    "   “季末数跳变警戒线”：季末数（如社保卡持卡人数）比上季度增减超过这个百分数时，镇街须写说明；不填为 30%。",
     "   “是否示例”填“否”；只有演示用的示例规划填“是”，其名称必须含“示例（非正式目标）”。",
     "2. “指标清单”：每行一项指标，按显示顺序排列。代码以小写字母开头，只含小写字母、数字和下划线。",
     "   类型：流量（规划期内累计，如培训人数）、季末数（季末的存量，如持卡人数，可给基期数）、",
@@ -160,6 +164,7 @@ def write_workbook(out: Path, package: PlanPackage, blank: bool = False) -> Path
         "approval_number": package.approval_number,
         "approval_authority": package.approval_authority,
         "valid_until": package.valid_until,
+        "stock_jump_bound": None if package.stock_jump_bound is None else f"{percent_text(package.stock_jump_bound)}%",
         "sample": "是" if package.sample else "否",
     }
     for i, (key, label) in enumerate(HEADER_FIELDS, start=FIRST_DATA_ROW):
@@ -368,8 +373,10 @@ def package_from_rows(rows: dict[str, list[list[object]]], cell_problems: dict[s
     if city is None or not indicators:
         raise PlanWorkbookError([place + fault for place, fault in cell_problems.items()] + reader.problems)
     # A faulty header still lets the split be checked, so the city sees every fault at once.
-    placeholder = ("-", Quarter(2000, 1), Quarter(2000, 1), DEFAULT_ISSUER, "", "", "", False, "")
-    name, first, last, issuer, form_number, approval_number, valid_until, sample, authority = header or placeholder
+    placeholder = ("-", Quarter(2000, 1), Quarter(2000, 1), DEFAULT_ISSUER, "", "", "", False, "", None)
+    name, first, last, issuer, form_number, approval_number, valid_until, sample, authority, jump = (
+        header or placeholder
+    )
     package = PlanPackage(
         name=name,
         first=first,
@@ -384,6 +391,7 @@ def package_from_rows(rows: dict[str, list[list[object]]], cell_problems: dict[s
         sample=sample,
         differences=differences,
         approval_authority=authority,
+        stock_jump_bound=jump,
     )
 
     def where(town: str, code: str) -> str:
@@ -416,7 +424,12 @@ def _read_header(reader: _Reader, rows: list[list[object]]) -> tuple | None:
             value = _cell(row, 1)
             if isinstance(value, dt.date):
                 if labels[label] != "valid_until":
-                    reader.fail(SHEET_HEADER, r, 1, f"“{label}”是日期，不是{'季度，应写成如 2026Q1' if labels[label] in ('first', 'last') else '文字'}")
+                    reader.fail(
+                        SHEET_HEADER,
+                        r,
+                        1,
+                        f"“{label}”是日期，不是{'季度，应写成如 2026Q1' if labels[label] in ('first', 'last') else '文字'}",
+                    )
                     dates.add(labels[label])
                 value = f"{value.year}年{value.month}月"
             found[labels[label]] = (r, _text(value))
@@ -446,6 +459,14 @@ def _read_header(reader: _Reader, rows: list[list[object]]) -> tuple | None:
     line, sample_text = found["sample"]
     if sample_text not in ("是", "否", ""):
         reader.fail(SHEET_HEADER, line, 1, f"“是否示例”应填“是”或“否”，而不是“{sample_text}”")
+    jump: Fraction | None = None
+    line, jump_text = found.get("stock_jump_bound", (0, ""))
+    if jump_text:
+        matched = JUMP_BOUND_TEXT.fullmatch(jump_text)
+        if matched:
+            jump = Fraction(matched.group(1)) / 100
+        else:
+            reader.fail(SHEET_HEADER, line, 1, f"季末数跳变警戒线“{jump_text}”不是百分数，应写成如 30%（不填为 30%）")
     if len(quarters) < 2:
         return None
     if quarters["last"] < quarters["first"]:
@@ -466,6 +487,7 @@ def _read_header(reader: _Reader, rows: list[list[object]]) -> tuple | None:
         found["valid_until"][1],
         sample_text == "是",
         found.get("approval_authority", (0, ""))[1],
+        jump,
     )
 
 

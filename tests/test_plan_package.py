@@ -610,7 +610,7 @@ def test_reading_a_package_shows_what_it_holds_without_importing(keys, sample_pl
     by_code = {line.code: line for line in summary.indicators}
     assert by_code["skilled_trained"].kind == "flow"
     assert by_code["skilled_trained"].city_target == f"{sample_package().city.targets['skilled_trained']:,}"
-    assert by_code["mediation_cases"].city_target == "劳动人事争议调解成功率 ≥78%"
+    assert by_code["mediation_cases"].city_target == "劳动人事争议调解成功率 78%以上（含本数）"
     assert summary.root_sha256.count(":") == 31
 
 
