@@ -14,6 +14,7 @@ from core.errors import DomainError
 from core.plans import Plan
 from core.quarters import Quarter
 from core.text import check_text
+from core.validation import NOTICE, Finding
 
 DRAFT = "draft"
 SUBMITTED = "submitted"
@@ -142,8 +143,20 @@ def stale_because(quarter: Quarter, plan: Plan | None, revision: int, later: Ite
     return f"第 {revision} 版上报后，{'、'.join(changed)}的数值被修改，本季度的本年累计、规划累计或完成率已随之变化"
 
 
-def resubmission_notice(quarter: Quarter, status: QuarterStatus) -> str:
+COMMAND_LINE_REOPEN = "退回修改（reopen）"
+WINDOW_REOPEN = "“季报 → 退回修改”"
+
+
+def resubmission_notice(quarter: Quarter, status: QuarterStatus, reopen: str = COMMAND_LINE_REOPEN) -> str:
+    """`reopen` names how the clerk reopens the quarter where the notice is read: the command or the menu item."""
     return (
-        f"{quarter.label}需重新上报：{status.stale_because}。请退回修改（reopen）后重新导出，"
+        f"{quarter.label}需重新上报：{status.stale_because}。请用{reopen}后重新导出，"
         f"新的一版将是第 {(status.revision or 0) + 1} 版"
     )
+
+
+def status_findings(quarter: Quarter, status: QuarterStatus, reopen: str = COMMAND_LINE_REOPEN) -> list[Finding]:
+    """What the quarter's state adds to its findings, listed by `check` and by the window's 检查结果 alike."""
+    if status.state != STALE:
+        return []
+    return [Finding(NOTICE, "needs_resubmission", None, resubmission_notice(quarter, status, reopen))]

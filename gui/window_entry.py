@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QListWidgetItem, QMessageBox
 from core.errors import DomainError
 from core.plans import SAMPLE_MARK
 from core.quarters import Quarter
+from core.submission import WINDOW_REOPEN, status_findings
 from core.validation import ERROR, LEVEL_NAMES, NOTICE, WARNING, Finding
 from gui import APP_TITLE, questions
 from gui import receipts as round_trip
@@ -41,6 +42,7 @@ class FigureEntry:
         self.frame, self.database, self.views, self.reopen_action = frame, database, views, reopen_action
         self.form = frame.form
         self.quarter: Quarter | None = None  # None in the skeleton, before the database is read
+        self.status_notices: list[Finding] = []  # what the quarter's state adds to its findings (需重新上报)
 
     @property
     def shown(self) -> Quarter:
@@ -105,6 +107,7 @@ class FigureEntry:
         window, reads, form = self.frame, self.database.reads, self.form
         self.quarter = quarter
         status = reads.quarter_status(quarter)
+        self.status_notices = status_findings(quarter, status, WINDOW_REOPEN)
         form.set_read_only(status.locked)
         window.save_button.setEnabled(not status.locked)
         self.reopen_action.setEnabled(status.locked)
@@ -322,6 +325,7 @@ class FigureEntry:
         label.setVisible(bool(text))
 
     def show_findings(self, findings: list[Finding]) -> None:
+        findings = [*findings, *self.status_notices]  # as `check` lists them
         findings_list = self.frame.findings_list
         findings_list.clear()
         counts = {ERROR: 0, WARNING: 0, NOTICE: 0}

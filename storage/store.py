@@ -36,12 +36,12 @@ from core.receipts import CityAnswer, Outcome
 from core.submission import DRAFT as DRAFT
 from core.submission import MIN_REOPEN_REASON as MIN_REOPEN_REASON
 from core.submission import REOPENED as REOPENED
-from core.submission import STALE, QuarterStatus, resubmission_notice
 from core.submission import STATE_NAMES as STATE_NAMES
 from core.submission import SUBMITTED as SUBMITTED
 from core.submission import QuarterLocked as QuarterLocked
+from core.submission import QuarterStatus, status_findings
 from core.text import check_texts
-from core.validation import NOTICE, Finding, check_quarter, has_errors, quarter_input
+from core.validation import Finding, check_quarter, has_errors, quarter_input
 from storage import audit_trail as trail
 from storage import engine as db_engine
 from storage import figures as stored_figures
@@ -348,10 +348,7 @@ class Store(StoreReads):
         town = self.require_town()
         with Session(self.engine) as session:
             findings = self._check(session, town, quarter, values or {}, explanations or {}, invalid or {})
-        status = self.quarter_status(quarter)
-        if status.state == STALE:
-            findings.append(Finding(NOTICE, "needs_resubmission", None, resubmission_notice(quarter, status)))
-        return findings
+        return findings + status_findings(quarter, self.quarter_status(quarter))
 
     def _check(
         self,

@@ -303,6 +303,14 @@ def test_the_quarter_picker_shows_stale_quarters(qtbot, store):
     texts = [win.quarter_box.itemText(i) for i in range(win.quarter_box.count())]
     assert any(t.startswith("2025年第1季度（需重新上报") for t in texts)
     assert "需重新上报" in win.lock_banner.text() and "2024年第4季度" in win.lock_banner.text()
+    # The 检查结果 list names it as `check` does, with the menu item where `check` names the command.
+    listed = [win.findings_list.item(i).text() for i in range(win.findings_list.count())]
+    notice = next(text for text in listed if "需重新上报" in text)
+    assert notice.startswith("【提示】2025年第1季度需重新上报") and "2024年第4季度" in notice
+    assert "“季报 → 退回修改”" in notice and "reopen" not in notice
+    checked = [f.message for f in store.check(Quarter(2025, 1)) if f.rule == "needs_resubmission"]
+    assert len(checked) == 1 and "退回修改（reopen）" in checked[0]
+    assert notice.removeprefix("【提示】") == checked[0].replace("退回修改（reopen）", "“季报 → 退回修改”")
 
 
 # --- item 6: the rates are annual targets ---------------------------------------------------------
