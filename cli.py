@@ -814,7 +814,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from actions.returns import ExportRefused, NoPlanForQuarter, SignOffMissing, export_quarter
+    from actions.returns import ExportRefused, NeedsReopening, NoPlanForQuarter, SignOffMissing, export_quarter
     from core.profile import SIGN_OFF_FIELDS
 
     def passphrase() -> bytes:
@@ -839,6 +839,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                 print(f"  请先用 profile {flags} 填写", file=sys.stderr)
             if isinstance(exc, NoPlanForQuarter):
                 print("  导入规划：plan import 规划文件.plan；只要草稿请加 --unsigned", file=sys.stderr)
+            if isinstance(exc, NeedsReopening):
+                hint = f"  退回修改：reopen --quarter {exc.quarter.code} --reason 原因；只要草稿请加 --unsigned"
+                print(hint, file=sys.stderr)
             if args.json:
                 _print_json(exc.as_dict())
             return EXIT_REFUSED

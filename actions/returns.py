@@ -80,6 +80,28 @@ class NoPlanForQuarter(ExportRefused):
         )
 
 
+class NeedsReopening(ExportRefused):
+    """A 需重新上报 quarter: what its last signed return printed has changed since, so signing it again
+    would hand the city a second, different return under the same revision. It is reopened first
+    (with its reason, in the audit trail), and the next export is the next revision."""
+
+    def __init__(self, quarter: Quarter, stale_because: str, revision: int):
+        self.next_revision = revision + 1
+        super().__init__(
+            quarter,
+            [f"{quarter.label}需重新上报：{stale_because}。须先退回修改并写明原因，再导出第 {revision + 1} 版"],
+        )
+
+
+def refuse_stale(store: Store, quarter: Quarter) -> None:
+    """Both doors, before the passphrase is asked: a 需重新上报 quarter is not signed again as it stands."""
+    from core.submission import STALE
+
+    status = store.quarter_status(quarter)
+    if status.state == STALE:
+        raise NeedsReopening(quarter, status.stale_because, status.revision or 0)
+
+
 def refuse_no_plan(store: Store, quarter: Quarter) -> None:
     """Both doors: a quarter is signed only under a plan that covers it (a draft may be made without one)."""
     if store.plan_for(quarter) is None:
@@ -159,6 +181,7 @@ def reserve_for_signing(store: Store, data: ReturnData) -> ReturnData:
     can never let other content reuse the number."""
     refuse_missing_sign_off(store, data.quarter)
     refuse_no_plan(store, data.quarter)
+    refuse_stale(store, data.quarter)
     gaps = year_gap_refusal(store.history(), data.quarter)  # issue 26: a draft names the gap, a signed return
     if gaps:  # never has one in its year
         raise ExportRefused(data.quarter, gaps)

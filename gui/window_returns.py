@@ -38,6 +38,7 @@ class Returns:
             return None
         window, quarter = self.frame, self.entry.shown
         from actions.returns import (
+            NeedsReopening,
             NoPlanForQuarter,
             has_identity,
             missing_sign_off,
@@ -45,6 +46,7 @@ class Returns:
             prepare_export,
             record_signed,
             refuse_no_plan,
+            refuse_stale,
             reserve_for_signing,
             write_files,
         )
@@ -52,9 +54,13 @@ class Returns:
         try:
             if has_identity(store):  # as `export` refuses a signed return no plan covers; a draft may be made
                 refuse_no_plan(store, quarter)
+                refuse_stale(store, quarter)
             data = prepare_export(store, quarter)  # refuse (unfinished quarter, errors) before the passphrase
         except NoPlanForQuarter as exc:
             show_error(window, f"{exc.message}\n请用“文件 → 导入规划…”导入该规划文件，再导出。", title="还不能导出")
+            return None
+        except NeedsReopening as exc:
+            show_error(window, f"{exc.message}\n请用“季报 → 退回修改”写明原因后再导出。", title="还不能导出")
             return None
         except DomainError as exc:
             show_error(window, exc, title="还不能导出")
@@ -225,7 +231,11 @@ class Returns:
             return None
         wanted = (window.town, data.quarter.code, revision)
         if not verdict.valid or (verdict.town, verdict.quarter, verdict.revision) != wanted:
-            why = verdict.reason if not verdict.valid else f"它是{verdict.town} {verdict.quarter} 第 {verdict.revision} 版"
+            why = (
+                verdict.reason
+                if not verdict.valid
+                else f"它是{verdict.town} {verdict.quarter} 第 {verdict.revision} 版"
+            )
             show_error(window, f"{path.name} 不是{label}：{why}", title="不能打印")
             return None
         self.remember_signed(data.quarter, {which: path})
@@ -251,7 +261,9 @@ class Returns:
                 return None
             title = f"打印预览 — {data.town} {data.quarter.label}{what}（已签名上报，第 {status.revision} 版）"
         else:
-            path = Path(tempfile.mkdtemp(prefix="town-returns-print-")) / ("return.pdf" if which == "pdf" else "summary.pdf")
+            path = Path(tempfile.mkdtemp(prefix="town-returns-print-")) / (
+                "return.pdf" if which == "pdf" else "summary.pdf"
+            )
             title = f"打印预览 — {data.town} {data.quarter.label}{what}（未签名 草稿）"
         try:
             if not status.locked:

@@ -138,3 +138,43 @@ def test_a_draft_through_either_door_is_the_same_unsigned_return(tmp_path, capsy
     assert submitted_revision(cli_db, Q3) is None and submitted_revision(window_db, Q3) is None
     with sqlite3.connect(f"{window_db.as_uri()}?mode=ro", uri=True) as con:
         assert con.execute("select count(*) from quarter_status where state='submitted'").fetchone()[0] == 0
+
+
+def test_a_quarter_to_be_resubmitted_is_signed_again_only_after_reopening(
+    keys, tmp_path, capsys, qtbot, monkeypatch, dialogs
+):
+    """Found attacking from outside: after a signed 第 1 版, a changed 基期数 makes 2024Q3 需重新上报 (its
+    printed 完成率 changed); exporting again without 退回修改 signed a second, different 第 1 版 through
+    either door. Both doors now refuse before the passphrase, each naming how to reopen."""
+    db = town_database(tmp_path / "命令行", keys, capsys)
+    first = tmp_path / "第 1 版"
+    said = run_main(db, "export", "--quarter", Q3.code, "--out", str(first), "--passphrase-file", str(keys["pw"]))
+    assert said.returncode == 0, said.stderr
+    assert run_main(db, "base", "card_holders=140000").returncode == 0
+    assert "需重新上报" in run_main(db, "status").stdout
+    window_db = twin(db, tmp_path / "窗口")
+
+    again = tmp_path / "再次导出"
+    said = run_main(db, "export", "--quarter", Q3.code, "--out", str(again), "--passphrase-file", str(keys["pw"]))
+    assert said.returncode == 2
+    assert "需重新上报" in said.stderr and "再导出第 2 版" in said.stderr
+    assert f"reopen --quarter {Q3.code} --reason" in said.stderr
+    assert not again.exists() and submitted_revision(db, Q3) == 1
+
+    asked: list[str] = []
+    monkeypatch.setattr(questions, "ask_passphrase", lambda parent, prompt: asked.append(prompt) or PASSPHRASE)
+    dialogs.expect("需重新上报")
+    with town_window(window_db, Q3, qtbot) as (win, _store):
+        assert win.export_return(folder=tmp_path / "窗口 再次导出") is None
+    shown = dialogs.texts()[-1]
+    assert "再导出第 2 版" in shown and "“季报 → 退回修改”" in shown and "reopen" not in shown
+    assert asked == [] and not (tmp_path / "窗口 再次导出").exists()
+    with sqlite3.connect(f"{window_db.as_uri()}?mode=ro", uri=True) as con:
+        assert con.execute("select max(revision) from issued_revisions").fetchone()[0] == 1
+
+    # Reopened with its reason, the next export is 第 2 版 — and a draft never needed the reopening.
+    assert run_main(db, "export", "--quarter", Q3.code, "--out", str(tmp_path / "草稿"), "--unsigned").returncode == 0
+    assert run_main(db, "reopen", "--quarter", Q3.code, "--reason", "基期数按市局核定数更正").returncode == 0
+    said = run_main(db, "export", "--quarter", Q3.code, "--out", str(again), "--passphrase-file", str(keys["pw"]))
+    assert said.returncode == 0, said.stderr
+    assert submitted_revision(db, Q3) == 2
