@@ -103,12 +103,12 @@ class FigureEntry:
         box.setCurrentIndex(max(box.findData(code), 0))
         self.load_quarter(Quarter.parse(box.currentData()))
 
-    def load_quarter(self, quarter: Quarter) -> None:
-        window, reads, form = self.frame, self.database.reads, self.form
-        self.quarter = quarter
-        status = reads.quarter_status(quarter)
+    def show_status(self, quarter: Quarter) -> None:
+        """The quarter's state where the clerk reads it: the lock, the banner, 需重新上报 in the findings."""
+        window = self.frame
+        status = self.database.reads.quarter_status(quarter)
         self.status_notices = status_findings(quarter, status, WINDOW_REOPEN)
-        form.set_read_only(status.locked)
+        self.form.set_read_only(status.locked)
         window.save_button.setEnabled(not status.locked)
         self.reopen_action.setEnabled(status.locked)
         window.lock_banner.setVisible(status.state != "draft")
@@ -125,6 +125,11 @@ class FigureEntry:
             window.lock_banner.setText(
                 f"{quarter.label}{status.label}（原第 {status.revision} 版），修改后请重新导出上报。"
             )
+
+    def load_quarter(self, quarter: Quarter) -> None:
+        window, reads, form = self.frame, self.database.reads, self.form
+        self.quarter = quarter
+        self.show_status(quarter)
         if form.set_catalogue(reads.catalogue_for(quarter)):
             window.chain_tabs()
         self.show_plan_line(quarter)
@@ -211,6 +216,10 @@ class FigureEntry:
             return False
         self.form.set_bases(bases.bases)
         self.views.refresh_visible(quarter)
+        # a 基期数 changes what a return printed: the quarters' states (需重新上报) as `status` gives them now
+        self.refresh_quarter_labels()
+        self.show_status(quarter)
+        self.show_findings(self.form.findings())
         window.statusBar().showMessage(f"已保存{plan.catalogue.display_name(code)}基期数 {value:,}", 5000)
         return True
 

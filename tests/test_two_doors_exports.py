@@ -7,6 +7,7 @@ the same revision; the workbooks hold the same cells but for the moment each was
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import sqlite3
 from pathlib import Path
@@ -178,3 +179,38 @@ def test_a_quarter_to_be_resubmitted_is_signed_again_only_after_reopening(
     said = run_main(db, "export", "--quarter", Q3.code, "--out", str(again), "--passphrase-file", str(keys["pw"]))
     assert said.returncode == 0, said.stderr
     assert submitted_revision(db, Q3) == 2
+
+
+def test_a_base_changed_after_the_export_shows_the_quarter_to_resubmit_through_either_door(
+    keys, tmp_path, capsys, qtbot, dialogs
+):
+    """Found attacking from outside: `base` then `status` said 需重新上报; the window's 基期数 left the picker,
+    the banner and 检查结果 saying 已上报 until something reloaded the quarter."""
+    db = town_database(tmp_path / "命令行", keys, capsys)
+    said = run_main(
+        db, "export", "--quarter", Q3.code, "--out", str(tmp_path / "上报"), "--passphrase-file", str(keys["pw"])
+    )
+    assert said.returncode == 0, said.stderr
+    window_db = twin(db, tmp_path / "窗口")
+
+    assert run_main(db, "base", "card_holders=140000").returncode == 0
+    status_line = next(line for line in run_main(db, "status").stdout.splitlines() if line.startswith(Q3.label))
+    assert "需重新上报" in status_line
+    checked = json.loads(run_main(db, "check", "--quarter", Q3.code, "--json").stdout)
+    notice = next(f["message"] for f in checked if f["rule"] == "needs_resubmission")
+
+    with town_window(window_db, Q3, qtbot) as (win, _store):
+        assert "需重新上报" not in win.quarter_box.currentText()
+        edits = {code: edit.text() for code, edit in win.form.value_edits.items()}
+        assert win.enter_base("card_holders", 140000)
+        assert win.quarter_box.currentText().startswith(f"{Q3.label}（需重新上报")
+        assert "需重新上报" in win.lock_banner.text() and "第 2 版" in win.lock_banner.text()
+        listed = [win.findings_list.item(i).text() for i in range(win.findings_list.count())]
+        assert f"【提示】{notice.replace('退回修改（reopen）', '“季报 → 退回修改”')}" in listed
+        assert {code: edit.text() for code, edit in win.form.value_edits.items()} == edits
+    assert stored_bases(db) == stored_bases(window_db) == [("card_holders", 140000)]
+
+
+def stored_bases(db: Path) -> list[tuple]:
+    with sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True) as con:
+        return con.execute("select code, value from stock_bases").fetchall()
