@@ -465,6 +465,9 @@ class EntryForm(QWidget):
         from gui.clerk_dialogs import PasteDialog, plan_paste
         from gui.plan_dialogs import run_modal
 
+        if self._read_only or start.isReadOnly():  # setText would change a locked box as typing cannot
+            self.message.emit(LOCKED_TIP)
+            return True
         order = list(self.value_edits)
         names = {code: self.catalogue.display_name(code) for code in order}
         start_code = next(code for code, edit in self.value_edits.items() if edit is start)

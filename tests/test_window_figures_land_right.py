@@ -324,3 +324,23 @@ def test_history_keeps_red_for_missing_figures_not_for_a_quarter_still_running(w
         text = grid.headerData(column, Qt.Orientation.Horizontal)
         widest = max(metrics.horizontalAdvance(line) for line in text.split("\n"))
         assert header.sectionSize(column) >= widest, text  # the heading is not clipped
+
+
+def test_pasting_into_a_submitted_quarter_changes_no_figure(window, qtbot, store):
+    """Found attacking from outside: Ctrl+V of an Excel column into a submitted (locked) quarter filled
+    every box, marked the quarter unsaved and showed an error for a signed return; typing into a locked
+    box was already refused. Now the paste is refused the same way."""
+    from core.demo import FULL_QUARTER
+
+    store.save_quarter(WINDOW_QUARTER, FULL_QUARTER)
+    store.record_export(WINDOW_QUARTER, store.revision_for(WINDOW_QUARTER, "签名"), "签名", ["2024Q3.xlsx"])
+    window.reload()
+    before = {code: edit.text() for code, edit in window.form.value_edits.items()}
+    assert window.form.value_edits["card_holders"].isReadOnly() and before["card_holders"]
+    QGuiApplication.clipboard().setText("\n".join(str(n) for n in range(1, len(ORDER) + 1)))
+    edit = window.form.value_edits["card_holders"]
+    edit.setFocus()
+    qtbot.keyClick(edit, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert {code: edit.text() for code, edit in window.form.value_edits.items()} == before
+    assert not window.form.is_dirty()
+    assert "已锁定" in window.statusBar().currentMessage()
