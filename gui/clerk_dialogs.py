@@ -121,10 +121,14 @@ class BaseDialog(QDialog):
             return None
 
     def _check(self) -> None:
-        text = self.edit.text()
-        value = self.value()
+        """The reason `base` gives for the same text (core.numbers.parse_count's), shown under the box."""
+        try:
+            value = parse_count(self.edit.text())
+            problem = ""
+        except NumberError as exc:
+            value, problem = None, exc.message
         self.ok.setEnabled(value is not None)
-        self.problem.setText("" if value is not None or not text.strip() else "请输入不带小数的非负整数")
+        self.problem.setText(problem)
 
     def accept(self) -> None:
         value = self.value()

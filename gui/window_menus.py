@@ -43,7 +43,8 @@ class WindowMenus(QObject):
         returns.addSeparator()
         self.verify_action = self._add(returns, "核验季报签名…")
         self.quit_action = QAction("退出(&Q)", window)
-        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        # Quit has no standard key on Windows (Alt+F4 closes a window there): Ctrl+Q, as the menu shows it
+        self.quit_action.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Quit) or [QKeySequence("Ctrl+Q")])
         files.addSeparator()
         files.addAction(self.quit_action)
         window.addAction(self.save_action)

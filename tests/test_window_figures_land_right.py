@@ -223,6 +223,33 @@ def test_a_base_typed_is_saved(window, qtbot, store):
     assert window.form.base_buttons["card_holders"].text() == "基期数：140,000"
 
 
+def test_the_base_dialog_gives_the_reason_base_gives(window, qtbot, store, tmp_path):
+    """Found attacking from outside: the dialog said 请输入不带小数的非负整数 for every refused text, where
+    `base` names what is wrong (a space inside, above the upper limit, a minus sign, a decimal)."""
+    from tests.helpers import run_main
+
+    reasons = {}
+
+    def type_each(dialog):
+        for text in ("999999999", "-5", "140 000", "1.5"):
+            dialog.edit.setText(text)
+            reasons[text] = (dialog.problem.text(), dialog.ok.isEnabled())
+        dialog.edit.setText("１４０，０００")  # full-width, as an IME types it: accepted by both
+        reasons["full-width"] = (dialog.problem.text(), dialog.ok.isEnabled())
+        qtbot.keyClick(dialog.edit, Qt.Key.Key_Escape)
+
+    on_modal(BaseDialog, type_each)
+    qtbot.mouseClick(window.form.base_buttons["card_holders"], Qt.MouseButton.LeftButton)
+    assert reasons.pop("full-width") == ("", True)
+    db = tmp_path / "命令行.sqlite3"
+    assert run_main(db, "init", "--town", "莞城").returncode == 0
+    for text, (shown, ok) in reasons.items():
+        said = run_main(db, "base", f"card_holders={text}")
+        assert said.returncode == 2 and not ok
+        assert shown and shown in said.stderr, (text, shown, said.stderr)
+    assert "空格" in reasons["140 000"][0] and reasons["140 000"][0] != reasons["1.5"][0]
+
+
 # --- 7. the reason's rule before typing, locked cells, Ctrl+E from a figure -----------------------------
 
 
@@ -344,3 +371,16 @@ def test_pasting_into_a_submitted_quarter_changes_no_figure(window, qtbot, store
     assert {code: edit.text() for code, edit in window.form.value_edits.items()} == before
     assert not window.form.is_dirty()
     assert "已锁定" in window.statusBar().currentMessage()
+
+
+def test_ctrl_q_quits_where_the_platform_gives_no_quit_key(window, qtbot):
+    """Qt's standard Quit key is empty on Windows (and offscreen): 文件 → 退出 shows and takes Ctrl+Q."""
+    from PySide6.QtGui import QKeySequence
+
+    assert window.menus.quit_action.shortcut() == QKeySequence("Ctrl+Q") or QKeySequence.keyBindings(
+        QKeySequence.StandardKey.Quit
+    )
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    qtbot.keyClick(window.form.value_edits["card_holders"], Qt.Key.Key_Q, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: not window.isVisible())
