@@ -16,7 +16,15 @@ from core.comparison import (
 )
 from core.indicators import SHIPPED, Catalogue, Kind
 from core.plans import CITY, TOWNS, Plan, catalogue_of
-from core.progress import BEHIND, SEVERELY_BEHIND, History, IndicatorProgress, Progress, compute_progress
+from core.progress import (
+    BEHIND,
+    SEVERELY_BEHIND,
+    History,
+    IndicatorProgress,
+    Progress,
+    compute_progress,
+    flow_total,
+)
 from core.quarters import Quarter
 
 
@@ -257,13 +265,17 @@ def _cross_check(
             continue
         code = indicator.code
         item = progress.indicators[code]
-        present_ytd = [history[q].get(code) for q in quarter.year_to_date() if q in history]
-        present_all = [history[q].get(code) for q in plan_quarters if q in history]
+        # what the quarterly returns add up to by the return's own rule: a case flow's 应结 is the opening
+        # 结转 + each quarter's 受理 (a case carried on is counted once), any other flow the plain sum
+        case = catalogue.case_flow(code)
+        counted = "的年初结转 + 各季受理" if case is not None and case.due == code else "之和"
+        year_total = flow_total(history, quarter.year_to_date(), code, catalogue) or 0
+        plan_total = flow_total(history, plan_quarters, code, catalogue) or 0
         year_complete = all(q in history for q in quarter.year_to_date())
-        if year_complete and item.ytd is not None and sum(v or 0 for v in present_ytd) != item.ytd:
-            flags.append(f"{display_name(code)}本年累计：本季季报签报 {item.ytd:,}，各季季报之和 {sum(v or 0 for v in present_ytd):,}，不符")
-        if not absent and item.cumulative is not None and sum(v or 0 for v in present_all) != item.cumulative:
+        if year_complete and item.ytd is not None and year_total != item.ytd:
+            flags.append(f"{display_name(code)}本年累计：本季季报签报 {item.ytd:,}，各季季报{counted} {year_total:,}，不符")
+        if not absent and item.cumulative is not None and plan_total != item.cumulative:
             flags.append(
-                f"{display_name(code)}规划累计：本季季报签报 {item.cumulative:,}，各季季报之和 {sum(v or 0 for v in present_all):,}，不符"
+                f"{display_name(code)}规划累计：本季季报签报 {item.cumulative:,}，各季季报{counted} {plan_total:,}，不符"
             )
     return flags
