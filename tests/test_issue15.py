@@ -483,3 +483,8 @@ def test_the_summary_data_sheet_has_numerator_denominator_and_rate_columns(tmp_p
     assert (mediation["本季度分子"], mediation["本季度分母"]) == (7_799, 10_000)
     assert mediation["本季度比率"] == pytest.approx(0.779)  # 77.99% shown as 77.9%, never 78.0%
     assert mediation["本季度／季末数"] is None and mediation["本年累计"] is None
+    # a 季末数 has its quarter-end figure and base, no 本年累计 or 规划累计 (found reviewing the 汇总表: both
+    # repeated the 季末数, where consolidate --json gives null)
+    cards = next(r for r in rows if r["镇街"] == "石龙" and r["代码"] == "card_holders")
+    assert cards["本季度／季末数"] == FULL_QUARTER["card_holders"]
+    assert cards["本年累计"] is None and cards["规划累计"] is None
