@@ -674,9 +674,7 @@ def cmd_annual(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(result.as_dict())
         return EXIT_OK
-    entered = len(result.quarters_entered)
-    scope = "全年" if result.complete else f"已填 {entered} 个季度（全年结果待第4季度填报后得出）"
-    print(f"{result.town} {args.year}年 年度情况：{scope}")
+    print(f"{result.town} {args.year}年 年度情况：{result.scope}")
     catalogue = result.catalogue
     for rate in catalogue.rates:
         r = result.rates[rate.code]

@@ -442,6 +442,15 @@ class YearResult:
     def complete(self) -> bool:
         return len(self.quarters_entered) == 4
 
+    @property
+    def scope(self) -> str:
+        """What the year's figures cover, in words both doors print: 全年, or the quarters still missing
+        by name (a quarter skipped earlier in the year is named, not only the 4th)."""
+        if self.complete:
+            return "全年"
+        missing = "、".join(f"第{n}季度" for n in range(1, 5) if Quarter(self.year, n) not in self.quarters_entered)
+        return f"已填 {len(self.quarters_entered)} 个季度，缺{missing}（全年结果待各季度填齐后得出）"
+
     def as_dict(self) -> dict[str, Any]:
         """The shape of `annual --json`."""
         return {

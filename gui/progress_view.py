@@ -402,9 +402,7 @@ class ProgressView(QWidget):
             )
         self.rate_model.set_rows(rate_rows)
         fit_rows(self.rate_table, len(rate_rows))
-        done = len(year.quarters_entered)
-        scope = "全年结果" if year.complete else f"已填 {done} 个季度，第4季度填报后为全年结果"
-        self.year_heading.setText(f"<b>年度（{year.year}年）</b>　比率为年度目标，按全年计算；{scope}")
+        self.year_heading.setText(f"<b>年度（{year.year}年）</b>　比率为年度目标，按全年计算；{year.scope}")
         self.year_model.set_rows(year_rows(year, year.catalogue))
         self.year_table.resizeColumnsToContents()
         header = self.year_table.horizontalHeader()

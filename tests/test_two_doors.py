@@ -432,6 +432,23 @@ def test_the_year_pane_and_the_base_notice_say_what_annual_and_progress_say(keys
         assert {f"{store.catalogue_for(later).display_name(c)}（本年累计）" for c in totals} <= names
 
 
+def test_a_year_with_a_quarter_skipped_names_it_through_either_door(tmp_path, capsys, qtbot):
+    """Found reviewing from outside: with 2023Q2 never entered and Q1, Q3, Q4 in, `annual` said the year
+    waited for its 4th quarter (and the window's 年度 pane said the same); both now name the missing quarter."""
+    db = tmp_path / "莞城 数据库.sqlite3"
+    assert run(capsys, "--db", db, "init", "--town", TOWN)[0] == 0
+    with Store(db, today=lambda: TODAY) as store:
+        for quarter, values in on_pace_history(first=Quarter(2023, 1), last=Quarter(2023, 4)).items():
+            if quarter != Quarter(2023, 2):
+                store.save_quarter(quarter, values)
+    code, out, _ = run(capsys, "--db", db, "annual", "--year", "2023")
+    assert code == 0
+    assert "已填 3 个季度，缺第2季度（全年结果待各季度填齐后得出）" in out and "待第4季度" not in out
+    with town_window(db, Quarter(2023, 4), qtbot) as (win, _store):
+        win.tabs.setCurrentIndex(1)  # 进度
+        assert "已填 3 个季度，缺第2季度（全年结果待各季度填齐后得出）" in win.progress_view.year_heading.text()
+
+
 # --- the start-up duties ----------------------------------------------------------------------------
 
 
