@@ -317,9 +317,9 @@ def write_city_workbook(summary: CitySummary, conflicted: set[str], path: Path, 
             previous, year_before = progress.comparisons.get(code, (None, None))
             # a 季末数 has no 本年累计 or 规划累计 (issue 26 item 6): blank, as consolidate --json gives null
             stock = code in progress.catalogue.stock_codes
-            ytd, cumulative = (None, None) if stock else (item.ytd, item.cumulative)
+            year_total, plan_total = (None, None) if stock else (item.ytd, item.cumulative)
             data.append(
-                [town, code, display_name(code), item.quarter_value, ytd, cumulative, item.target, item.base]
+                [town, code, display_name(code), item.quarter_value, year_total, plan_total, item.target, item.base]
                 + [None] * 7
                 + [previous.value if previous else None, year_before.value if year_before else None]
             )
