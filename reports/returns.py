@@ -198,7 +198,8 @@ class ReturnData:
         """Beside the cumulatives: which quarters they skip (renderer 2), e.g. 本年累计、规划累计缺2022年第2季度."""
         if not self.gaps:
             return ""
-        return f"累计数按已填季度计算（缺{gap_labels(self.gaps)}）"
+        year = self.quarter.year if self.renderer not in (RENDERER_1, RENDERER_2) else None
+        return f"累计数按已填季度计算（缺{gap_labels(self.gaps, year)}）"
 
     @property
     def carries_over(self) -> bool:
@@ -389,7 +390,8 @@ def assemble_return(
         ):
             attention.append(finding.statement)
     if gaps:
-        attention.append(f"累计数缺{gap_labels(gaps)}的数据，按已填季度计算")
+        year = quarter.year if renderer not in (RENDERER_1, RENDERER_2) else None
+        attention.append(f"累计数缺{gap_labels(gaps, year)}的数据，按已填季度计算")
     in_plan = plan is not None and plan.contains(quarter)
     package_plan = as_package(plan) if plan and in_plan else None
     compared = None
@@ -433,7 +435,18 @@ def form_number_of(plan: Plan | None, renderer: str) -> str:
     return plan.form_number if plan else ""
 
 
-def gap_labels(gaps: Sequence[str]) -> str:
+def gap_labels(gaps: Sequence[str], year: int | None = None) -> str:
+    """The skipped quarters in words. Given the return's `year` (renderer 3 on), the quarters its 本年累计
+    skips are each named first, the plan's earlier ones after them (found reviewing from outside: a draft
+    said only "缺2021年第2季度等8个季度" where the gap that kept it from being signed was 2023年第2季度)."""
+    this_year = [g for g in gaps if year is not None and g.startswith(f"{year}年")]
+    if not this_year:
+        return _first_gaps(gaps)
+    earlier = [g for g in gaps if g not in this_year]
+    return "、".join(this_year) + (f"，此前另缺{_first_gaps(earlier)}" if earlier else "")
+
+
+def _first_gaps(gaps: Sequence[str]) -> str:
     """The skipped quarters in words, at most two named, so the note stays short above the figures."""
     if len(gaps) <= 2:
         return "、".join(gaps)
