@@ -227,7 +227,8 @@ def form_spec(data: ReturnData) -> SheetSpec:
         heights[row] = FIGURE_ROW_HEIGHT if data.carries_over else 20
         row += 1
     put(row, 1, "比率（由系统计算）", "band_left")
-    band = ("", "本季度", data.rate_year_header, "分子/分母", "目标", "", "", "是否达标")
+    counts_header, verdict_header = data.rate_count_headers
+    band = ("", "本季度", data.rate_year_header, counts_header, "目标", "", "", verdict_header)
     for column, header in enumerate(band, start=2):
         put(row, column, header, "band")
     row += 1

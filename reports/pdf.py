@@ -207,7 +207,8 @@ def write_return_pdf(data: ReturnData, path: Path) -> SignatureSlot:
         if line.status:
             status_cells.append((len(rows) - 1, STATUS_COLOURS[line.status]))
     rate_header = len(rows)
-    rows.append(["比率（由系统计算）", "", "本季度", data.rate_year_header, "分子/分母", "目标", "", "", "是否达标"])
+    counts_header, verdict_header = data.rate_count_headers
+    rows.append(["比率（由系统计算）", "", "本季度", data.rate_year_header, counts_header, "目标", "", "", verdict_header])
     for rate in data.rates:
         fraction = "—" if rate.denominator is None else f"{rate.numerator:,}/{rate.denominator:,}"
         verdict = "—" if rate.met is None else ("达标" if rate.met else "未达标")

@@ -234,6 +234,15 @@ class ReturnData:
         return "全年（年度结果）" if self.bases is not None and self.quarter.q == 4 else "本年累计"
 
     @property
+    def rate_count_headers(self) -> tuple[str, str]:
+        """The rate block's 分子/分母 and 是否达标 headers. Both are the year's, not the quarter's: renderer 3
+        says so (found reviewing from outside: 77.9% | 78.0% | 7,878/10,100 | 达标 read as a quarter met)."""
+        if self.renderer in (RENDERER_1, RENDERER_2):
+            return "分子/分母", "是否达标"
+        year = self.rate_year_header[:2]  # 本年 or 全年
+        return f"{year}分子/分母", f"{year}是否达标"
+
+    @property
     def base_text(self) -> str:
         """The 基期数 line printed under the plan's name: what the card stock's pace is measured from."""
         if self.bases is None or self.plan_name is None:

@@ -95,9 +95,14 @@ def test_a_rate_exactly_at_its_target_meets_it_as_printed(below_base, tmp_path):
     export(below_base, "2021Q1", out)
     row = rows_of(out / "2021Q1_莞城_季报.xlsx")["劳动人事争议调解成功率"]
     assert (row[4], row[5], row[8]) == ("39/50", "78%以上（含本数）", "达标")
+    # the counts and the verdict are the year's, and their headers say so (a quarter's 77.9% beside them
+    # was read as met)
+    band = rows_of(out / "2021Q1_莞城_季报.xlsx")["比率（由系统计算）"]
+    assert (band[2], band[3], band[4], band[8]) == ("本季度", "本年累计", "本年分子/分母", "本年是否达标")
     assert rows_of(out / "2021Q1_莞城_季报.xlsx")["劳动保障监察举报投诉案件结案率"][5] == "100%"
     text = pdf_text(out / "2021Q1_莞城_季报.pdf")
     assert "78%以上（含本数）" in text and "96%以上（含本数）" in text and "≥" not in text
+    assert "本年分子/分母" in text and "本年是否达标" in text
 
 
 def test_a_rate_below_its_target_is_named_with_the_target_as_printed(tmp_path):
