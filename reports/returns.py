@@ -394,8 +394,11 @@ def assemble_return(
     attention = pace_attention(figures, rates, progress.time_progress, catalogue, rounding, renderer)
     gaps = tuple(q.label for q in gap_quarters(history, quarter, plan)) if renderer != RENDERER_1 else ()
     for finding in findings:
-        if finding.rule in ("card_holders_decreased", "flow_spike") or (
-            renderer != RENDERER_1 and finding.rule == "stock_jump"
+        if (
+            finding.rule in ("card_holders_decreased", "flow_spike")
+            or (renderer != RENDERER_1 and finding.rule == "stock_jump")
+            # renderer 3: a carry-over or a base that does not follow from the figures before it, too
+            or (renderer not in (RENDERER_1, RENDERER_2) and finding.rule in ("carry_over_mismatch", "base_not_last_figure"))
         ):
             attention.append(finding.statement)
     if gaps:
