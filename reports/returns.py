@@ -6,7 +6,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from fractions import Fraction
 
@@ -380,9 +380,15 @@ def assemble_return(
                 ytd.met,
             )
         )
-    notes = []
+    notes: list[NoteLine] = []
     for finding in findings:
         if finding.needs_explanation and finding.indicator and finding.indicator in explanations:
+            noted = next((n for n in notes if n.code == finding.indicator), None)
+            if noted is not None and renderer not in (RENDERER_1, RENDERER_2):
+                # renderer 3: one 说明 printed once, after every finding it answers (found reviewing: two
+                # warnings on the card stock listed the indicator and its 说明 twice)
+                notes[notes.index(noted)] = replace(noted, finding=f"{noted.finding}；{finding.statement}")
+                continue
             notes.append(
                 NoteLine(
                     finding.indicator,

@@ -9,6 +9,7 @@ from fractions import Fraction
 
 import openpyxl
 import pytest
+from pypdf import PdfReader
 
 from core.demo import FULL_QUARTER
 from core.plan_package import sample_package
@@ -16,7 +17,7 @@ from core.quarters import Quarter
 from reports.plan_file import open_root, write_plan_file
 from reports.plan_workbook import SHEET_HEADER, PlanWorkbookError, read_workbook, write_workbook
 from storage.store import Store
-from tests.helpers import TODAY, run_main
+from tests.helpers import TODAY, on_pace_history, run_main, signed_off_profile
 from tests.pki import PASSPHRASE
 
 
@@ -82,3 +83,29 @@ def test_the_plan_workbook_carries_the_bound_and_refuses_a_bad_one(tmp_path):
         with pytest.raises(PlanWorkbookError) as refused:
             read_workbook(tmp_path / "改过.xlsx")
         assert any(words in problem for problem in refused.value.problems), refused.value.problems
+
+
+def test_one_explanation_answering_two_warnings_is_printed_once(tmp_path):
+    """A drop of the card stock from 163,000 to 100,000 is both 少于上季度 and beyond ±30%: two warnings, one
+    说明. Found reviewing from outside: the return listed the indicator and its 说明 twice."""
+    db = tmp_path / "两项警告.sqlite3"
+    history = on_pace_history(last=Quarter(2024, 2))
+    with Store(db, today=lambda: TODAY) as store:
+        store.bind_town("莞城")
+        store.set_profile(signed_off_profile())
+        for quarter, values in history.items():
+            store.save_quarter(quarter, values)
+        store.save_quarter(
+            Quarter(2024, 2), {"card_holders": 100_000}, explanations={"card_holders": "清理重复参保记录六万余条"}
+        )
+        warned = [
+            f.rule for f in store.check(Quarter(2024, 2)) if f.indicator == "card_holders" and f.needs_explanation
+        ]
+    assert sorted(warned) == ["card_holders_decreased", "stock_jump"]
+    out = tmp_path / "草稿"
+    done = run_main(db, "export", "--quarter", "2024Q2", "--out", str(out), "--unsigned")
+    assert done.returncode == 0, done.stderr
+    text = "".join(page.extract_text() for page in PdfReader(out / "2024Q2_莞城_季报.pdf").pages).replace("\n", "")
+    assert "填报说明：共 1 项（社会保障卡持卡人数（季末数））" in text
+    assert text.count("清理重复参保记录六万余条") == 1
+    assert "少于上季度 163,000" in text and "超过 ±30.0%" in text
