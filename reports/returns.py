@@ -58,6 +58,12 @@ RENDERER_1 = "town-returns-render/1"
 RENDERER_2 = "town-returns-render/2"
 RENDERER_3 = "town-returns-render/3"
 CURRENT_RENDERER = RENDERER_3
+
+
+def since_renderer_3(renderer: str) -> bool:
+    """Does a return of this renderer print what renderer 3 added (issue 26)? Renderers 1 and 2 re-render
+    their signed returns byte for byte, so each addition asks this."""
+    return renderer not in (RENDERER_1, RENDERER_2)
 STOCK_CODES = SHIPPED.stock_codes  # the shipped list's; a return reads its own plan's (ReturnData.stock_codes)
 
 
@@ -130,7 +136,7 @@ class ReturnData:
     @property
     def compares(self) -> bool:
         """Does the return print the stock's base in its table and a 同比、环比 table (renderer 3 on)?"""
-        return self.renderer not in (RENDERER_1, RENDERER_2)
+        return since_renderer_3(self.renderer)
 
     def comparison_rows(self) -> list[tuple[FigureLine, Comparison | None, Comparison | None]]:
         """Each figure line with its 环比 and 同比 (renderer 3)."""
@@ -178,12 +184,12 @@ class ReturnData:
     @property
     def has_definitions_page(self) -> bool:
         """Renderer 3 prints the plan's 指标解释 last (PDF page, Excel sheet) when the plan gives any."""
-        return self.renderer not in (RENDERER_1, RENDERER_2) and bool(self.definitions)
+        return since_renderer_3(self.renderer) and bool(self.definitions)
 
     @property
     def prints_authority(self) -> bool:
         """Does the header carry a 批准机关 line (renderer 3 on)?"""
-        return self.renderer not in (RENDERER_1, RENDERER_2)
+        return since_renderer_3(self.renderer)
 
     @property
     def authority_text(self) -> str:
@@ -198,7 +204,7 @@ class ReturnData:
         """Beside the cumulatives: which quarters they skip (renderer 2), e.g. 本年累计、规划累计缺2022年第2季度."""
         if not self.gaps:
             return ""
-        year = self.quarter.year if self.renderer not in (RENDERER_1, RENDERER_2) else None
+        year = self.quarter.year if since_renderer_3(self.renderer) else None
         return f"累计数按已填季度计算（缺{gap_labels(self.gaps, year)}）"
 
     @property
@@ -237,7 +243,7 @@ class ReturnData:
     def rate_count_headers(self) -> tuple[str, str]:
         """The rate block's 分子/分母 and 是否达标 headers. Both are the year's, not the quarter's: renderer 3
         says so (found reviewing from outside: 77.9% | 78.0% | 7,878/10,100 | 达标 read as a quarter met)."""
-        if self.renderer in (RENDERER_1, RENDERER_2):
+        if not since_renderer_3(self.renderer):
             return "分子/分母", "是否达标"
         year = self.rate_year_header[:2]  # 本年 or 全年
         return f"{year}分子/分母", f"{year}是否达标"
@@ -309,7 +315,7 @@ def pace_attention(
             )
     for rate_line in rates:
         if rate_line.met is False:
-            if renderer in (RENDERER_1, RENDERER_2):
+            if not since_renderer_3(renderer):
                 shown, total = percent(rate_line.target, rounding=rounding), "年度累计"
                 attention.append(f"{rate_line.name}{total} {rate_line.ytd_text}，低于目标 {shown}")
             else:  # one name for the total, and the target as the plan writes it, since renderer 3
@@ -384,7 +390,7 @@ def assemble_return(
     for finding in findings:
         if finding.needs_explanation and finding.indicator and finding.indicator in explanations:
             noted = next((n for n in notes if n.code == finding.indicator), None)
-            if noted is not None and renderer not in (RENDERER_1, RENDERER_2):
+            if noted is not None and since_renderer_3(renderer):
                 # renderer 3: one 说明 printed once, after every finding it answers (found reviewing: two
                 # warnings on the card stock listed the indicator and its 说明 twice)
                 notes[notes.index(noted)] = replace(noted, finding=f"{noted.finding}；{finding.statement}")
@@ -404,16 +410,16 @@ def assemble_return(
             finding.rule in ("card_holders_decreased", "flow_spike")
             or (renderer != RENDERER_1 and finding.rule == "stock_jump")
             # renderer 3: a carry-over or a base that does not follow from the figures before it, too
-            or (renderer not in (RENDERER_1, RENDERER_2) and finding.rule in ("carry_over_mismatch", "base_not_last_figure"))
+            or (since_renderer_3(renderer) and finding.rule in ("carry_over_mismatch", "base_not_last_figure"))
         ):
             attention.append(finding.statement)
     if gaps:
-        year = quarter.year if renderer not in (RENDERER_1, RENDERER_2) else None
+        year = quarter.year if since_renderer_3(renderer) else None
         attention.append(f"累计数缺{gap_labels(gaps, year)}的数据，按已填季度计算")
     in_plan = plan is not None and plan.contains(quarter)
     package_plan = as_package(plan) if plan and in_plan else None
     compared = None
-    if renderer not in (RENDERER_1, RENDERER_2):
+    if since_renderer_3(renderer):
         previous, year_before = compared_figures(history, quarter, catalogue)
         compared = {line.code: (previous.get(line.code), year_before.get(line.code)) for line in figures}
     return ReturnData(
@@ -441,8 +447,8 @@ def assemble_return(
         gaps=gaps,
         compared=compared,
         # the package's (an annex read from its CSV is the built-in plan, whose definitions sit beside it)
-        approval_authority=package_plan.approval_authority if package_plan and renderer == RENDERER_3 else "",
-        definitions=package_plan.definitions if package_plan and renderer == RENDERER_3 else (),
+        approval_authority=package_plan.approval_authority if package_plan and since_renderer_3(renderer) else "",
+        definitions=package_plan.definitions if package_plan and since_renderer_3(renderer) else (),
     )
 
 
