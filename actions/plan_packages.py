@@ -191,9 +191,7 @@ def preview(package: PlanPackage, summary: PlanSummary, town: str | None = None)
 
 def summarize(package: PlanPackage, origin: str, **extra: str) -> PlanSummary:
     from core.numbers import percent_text
-    from core.plans import DEFAULT_STOCK_JUMP_BOUND
 
-    bound = DEFAULT_STOCK_JUMP_BOUND if package.stock_jump_bound is None else package.stock_jump_bound
     lines = []
     for item in package.indicators:
         target = target_text(item, package.city)
@@ -216,7 +214,7 @@ def summarize(package: PlanPackage, origin: str, **extra: str) -> PlanSummary:
         indicators=tuple(lines),
         approval_authority=package.approval_authority,
         definitions=tuple((d.name, d.text) for d in package.definitions()),
-        stock_jump_bound=f"{percent_text(bound)}%",
+        stock_jump_bound=f"{percent_text(package.stock_jump_limit)}%",
         **extra,
     )
 

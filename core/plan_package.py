@@ -172,6 +172,11 @@ class PlanPackage:
             content["stock_jump_bound"] = percent_text(self.stock_jump_bound)
         return content
 
+    @property
+    def stock_jump_limit(self) -> Fraction:
+        """The bound a quarter under this plan is checked against: the package's, or the default ±30%."""
+        return DEFAULT_STOCK_JUMP_BOUND if self.stock_jump_bound is None else self.stock_jump_bound
+
     def canonical_bytes(self) -> bytes:
         return canonical_json(self.content())
 
@@ -246,7 +251,7 @@ class PlanPackage:
             sample=self.sample,
             approval_authority=self.approval_authority,
             definitions=self.definitions(),
-            stock_jump_bound=DEFAULT_STOCK_JUMP_BOUND if self.stock_jump_bound is None else self.stock_jump_bound,
+            stock_jump_bound=self.stock_jump_limit,
         )
 
     def definitions(self) -> tuple[Definition, ...]:
