@@ -45,6 +45,7 @@ from core.indicators import SHIPPED, Catalogue
 from core.plans import TOWNS
 from core.progress import percent
 from core.quarters import Quarter
+from gui import questions
 from gui.errors import show_error
 from gui.file_lists import crl_button
 from gui.progress_view import STATUS_COLOURS
@@ -623,12 +624,11 @@ class CityWindow(QMainWindow):
         from actions.plan_packages import plan_check
 
         if workbook is None:
-            start = str(self.settings.value("plan/folder", str(Path.home())))
-            chosen, _ = QFileDialog.getOpenFileName(self, "选择填好的规划分解表", start, "Excel 工作簿 (*.xlsx)")
-            if not chosen:
+            workbook = questions.choose_file(
+                self, self.settings, "plan/folder", "选择填好的规划分解表", "Excel 工作簿 (*.xlsx)"
+            )
+            if workbook is None:
                 return None
-            workbook = Path(chosen)
-            self.settings.setValue("plan/folder", str(workbook.parent))
         chosen_workbook = workbook
 
         def failed(error: BaseException) -> None:

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QTableWidget,
@@ -28,6 +27,7 @@ from PySide6.QtWidgets import (
 from core.errors import NumberError
 from core.numbers import parse_count
 from core.submission import MIN_REOPEN_REASON
+from gui import questions
 from gui.window_layout import fit_dialog
 
 # The keys that move through a combo box's list; everything else typed there is refused.
@@ -135,14 +135,11 @@ class BaseDialog(QDialog):
         if value is None:
             return
         if value == 0:
-            answer = QMessageBox.question(
+            if not questions.confirm(
                 self,
                 "基期数为 0",
                 "基期数填 0 表示规划期初没有一张社保卡，完成率将按全部季末数计算。确定基期数是 0 吗？",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
-            )
-            if answer != QMessageBox.StandardButton.Yes:
+            ):
                 return
         super().accept()
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 from enum import Enum
 from pathlib import Path
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QSettings, QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QLineEdit, QMessageBox, QWidget
 
 
 class Unsaved(Enum):
@@ -36,6 +36,29 @@ def ask_unsaved(parent: QWidget, what: str) -> Unsaved:
 def open_folder(folder: Path) -> bool:
     """Show a folder in the system's file manager (Explorer on the town's PC)."""
     return QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+
+def confirm(parent: QWidget | None, title: str, text: str) -> bool:
+    """A yes/no question whose default is 否: Enter alone never overwrites, binds or gives up anything."""
+    answer = QMessageBox.question(
+        parent,
+        title,
+        text,
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.No,
+    )
+    return answer == QMessageBox.StandardButton.Yes
+
+
+def choose_file(parent: QWidget, settings: QSettings, key: str, title: str, file_filter: str) -> Path | None:
+    """A file to open, the dialog starting in the folder last chosen for `key` (remembered for next time)."""
+    start = str(settings.value(key, str(Path.home())))
+    chosen, _ = QFileDialog.getOpenFileName(parent, title, start, file_filter)
+    if not chosen:
+        return None
+    path = Path(chosen)
+    settings.setValue(key, str(path.parent))
+    return path
 
 
 def ask_passphrase(parent: QWidget, prompt: str) -> bytes | None:

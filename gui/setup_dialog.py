@@ -23,6 +23,7 @@ from core.errors import DomainError
 from core.plans import TOWNS
 from core.profile import SIGN_OFF_FIELDS
 from core.text import hidden_character_problem
+from gui import questions
 
 if TYPE_CHECKING:
     from actions.database import Profile
@@ -144,14 +145,7 @@ class SetupDialog(QDialog):
                 QMessageBox.warning(self, "请选择镇街", "请先选择本数据库所属的镇街。")
                 self.town_box.setFocus()
                 return
-            answer = QMessageBox.question(
-                self,
-                "确认绑定镇街",
-                f"绑定{town}后不能更改，确定？",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
-            )
-            if answer != QMessageBox.StandardButton.Yes:
+            if not questions.confirm(self, "确认绑定镇街", f"绑定{town}后不能更改，确定？"):
                 return
         super().accept()
 

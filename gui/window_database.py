@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from core.errors import DomainError
-from gui import APP_TITLE
+from gui import APP_TITLE, questions
 from gui import receipts as round_trip
 from gui.errors import show_error
 from gui.setup_dialog import SetupDialog
@@ -138,14 +138,7 @@ class WindowDatabase(QObject):
             if not chosen:
                 return False
             source = Path(chosen)
-        answer = QMessageBox.question(
-            window,
-            "从备份恢复",
-            self.restore_question(source),
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        if answer != QMessageBox.StandardButton.Yes:
+        if not questions.confirm(window, "从备份恢复", self.restore_question(source)):
             return False
         path, today = store.path, store.today
         store.close()

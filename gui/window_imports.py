@@ -90,12 +90,11 @@ class Imports:
             )
             return False
         if path is None:
-            start = str(window.settings.value("plan/folder", str(Path.home())))
-            chosen, _ = QFileDialog.getOpenFileName(window, "选择市局下发的规划文件", start, "规划文件 (*.plan)")
-            if not chosen:
+            path = questions.choose_file(
+                window, window.settings, "plan/folder", "选择市局下发的规划文件", "规划文件 (*.plan)"
+            )
+            if path is None:
                 return False
-            path = Path(chosen)
-            window.settings.setValue("plan/folder", str(path.parent))
         try:
             preview = plan_preview(path, trusted_roots(store), window.town)
         except (DomainError, OSError) as exc:

@@ -88,14 +88,9 @@ class Returns:
             window.settings.setValue("export/folder", chosen)
         overwrite = False
         if any(p.exists() for p in planned_files(data, folder)):
-            answer = QMessageBox.question(
-                window,
-                "文件已存在",
-                f"{folder} 中已有{data.quarter.label}的季报文件，要覆盖吗？",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
-            )
-            if answer != QMessageBox.StandardButton.Yes:
+            if not questions.confirm(
+                window, "文件已存在", f"{folder} 中已有{data.quarter.label}的季报文件，要覆盖吗？"
+            ):
                 return None
             overwrite = True
 
@@ -146,14 +141,12 @@ class Returns:
 
         window = self.frame
         if not has_identity(store):
-            answer = QMessageBox.question(
+            draft = questions.confirm(
                 window,
                 "没有签名证书",
                 "尚未导入市局签发的签名证书，只能导出“未签名 草稿”，不能作为正式季报上报。\n要导出草稿吗？",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
             )
-            return answer == QMessageBox.StandardButton.Yes, None
+            return draft, None
         from actions.returns import refuse_wrong_clock, signing_notice
 
         try:
