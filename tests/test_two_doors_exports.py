@@ -18,10 +18,9 @@ from PySide6.QtWidgets import QMessageBox
 
 import gui.questions as questions
 from actions.city import verify_files
-from storage.store import Store
-from tests.helpers import SIGN_OFF_FLAGS, TODAY, on_pace_history, run_main
+from tests.helpers import run_main
 from tests.pki import PASSPHRASE
-from tests.test_two_doors import Q3, TOWN, run, submitted_revision, town_database, town_window, twin
+from tests.test_two_doors import Q3, TOWN, submitted_revision, town_database, town_window, twin
 
 MOMENT = re.compile(
     r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2})?|\d{4}年\d{1,2}月\d{1,2}日( \d{2}:\d{2})?"
@@ -102,26 +101,8 @@ def test_a_signed_export_through_either_door_signs_the_same_return(keys, tmp_pat
     assert submitted_revision(cli_db, Q3) == submitted_revision(window_db, Q3) == 1
 
 
-def town_database_without_identity(folder: Path, capsys) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    db = folder / f"{TOWN} 数据库.sqlite3"
-    assert run(capsys, "--db", db, "init", "--town", TOWN)[0] == 0
-    assert run(capsys, "--db", db, "profile", *SIGN_OFF_FLAGS)[0] == 0
-    with Store(db, today=lambda: TODAY) as store:
-        for quarter, values in on_pace_history(last=Q3).items():
-            store.save_quarter(quarter, values)
-        lagging: dict[str, str | None] = {
-            f.indicator: "本季度培训班次推迟，下季度补上"
-            for f in store.check(Q3)
-            if f.needs_explanation and f.indicator
-        }
-        if lagging:
-            store.save_quarter(Q3, {}, explanations=lagging)
-    return db
-
-
-def test_a_draft_through_either_door_is_the_same_unsigned_return(tmp_path, capsys, qtbot, monkeypatch, dialogs):
-    cli_db = town_database_without_identity(tmp_path / "命令行", capsys)
+def test_a_draft_through_either_door_is_the_same_unsigned_return(keys, tmp_path, capsys, qtbot, monkeypatch, dialogs):
+    cli_db = town_database(tmp_path / "命令行", keys, capsys, identity=False)
     window_db = twin(cli_db, tmp_path / "窗口")
 
     cli_out, window_out = tmp_path / "命令行 草稿", tmp_path / "窗口 草稿"
