@@ -6,7 +6,6 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from core.errors import DomainError
@@ -244,7 +243,7 @@ class Returns:
         if data is None:
             return None
         from actions.returns import write_preview
-        from gui.printing import preview_pdf, show_page_top
+        from gui.printing import preview_pdf
 
         what = "季报" if which == "pdf" else "摘要"
         status = store.quarter_status(self.entry.shown)
@@ -267,7 +266,6 @@ class Returns:
             return None
         dialog.pdf_path = path  # type: ignore[attr-defined]  # what is printed
         dialog.open()
-        QTimer.singleShot(0, lambda: show_page_top(dialog))
         return dialog
 
     def ready_return(self, store: Store) -> ReturnData | None:
