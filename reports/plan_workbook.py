@@ -28,6 +28,7 @@ from core.plan_package import (
     DEFAULT_ISSUER,
     KIND_NAMES,
     MAX_DEFINITION,
+    RATE_TEXT,
     SAMPLE_MARK,
     PackageIndicator,
     PackageKind,
@@ -63,7 +64,8 @@ HEADER_FIELDS: tuple[tuple[str, str], ...] = (
 )
 # rows a workbook made before they existed lacks: read as blank (issue 26's 批准机关 and stock bound)
 OPTIONAL_HEADER_FIELDS = frozenset({"approval_authority", "stock_jump_bound"})
-JUMP_BOUND_TEXT = re.compile(r"([0-9]{1,3}(?:\.[0-9]{1,6})?)\s*[%％]?")
+# the package's own spelling of a rate (RATE_TEXT: at most 3 digits and 6 decimals), with a % sign or none
+JUMP_BOUND_TEXT = re.compile(rf"({RATE_TEXT.pattern})\s*[%％]?")
 LIST_COLUMNS: tuple[tuple[str, str], ...] = (
     ("code", "代码"),
     ("name", "指标名称"),
